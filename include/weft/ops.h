@@ -1,0 +1,101 @@
+/* weft/ops.h — the operations a model is made of.
+ *
+ * Every op takes the graph first, computes its value at once, appends one
+ * node to the tape and returns it. On bad shapes it returns NULL and records
+ * the first error on the graph (the op's name, the shapes it got, what it
+ * expected); given a NULL input it returns NULL. Every op has a backward
+ * (in its family file under ops/, beside its forward); `weft ops` lists them.
+ *
+ * Shapes: the last dimension is the feature dimension ("columns"); leading
+ * dimensions are "rows" (see weft/tensor.h). Broadcasting in add, sub and mul
+ * (b onto a): b has a's shape; or b is one row [cols] or [1, cols], added to
+ * every row; or b is one column [rows, 1], spread over every column; or b has
+ * one element.
+ */
+#ifndef WEFT_OPS_H
+#define WEFT_OPS_H
+
+#include "weft/graph.h"
+
+/* --- linear algebra (ops/linalg.c) -------------------------------------- */
+
+/* a [M, K] times b [K, N] -> [M, N] (BLIS sgemm). a may have more leading
+ * dimensions; they are rows: [T, B, K] x [K, N] -> [T, B, N]. */
+weft_var *weft_matmul(weft_graph *g, weft_var *a, weft_var *b);
+/* The same with either operand transposed: op(a) op(b), op(x) = x or xᵀ.
+ * A transposed operand must have rank 2. */
+weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, bool trans_b);
+/* x Wᵀ + b, as PyTorch's nn.Linear: x [..., in], W [out, in], b [out] or NULL.
+ * Weights are stored [out, in] so that they move to and from PyTorch as they
+ * are, and an embedding [V, E] can serve as the output layer of width V. */
+weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b);
+
+/* --- elementwise arithmetic (ops/arith.c) -------------------------------- */
+
+weft_var *weft_add(weft_graph *g, weft_var *a, weft_var *b);
+weft_var *weft_sub(weft_graph *g, weft_var *a, weft_var *b);
+weft_var *weft_mul(weft_graph *g, weft_var *a, weft_var *b);
+/* s * a for a constant s. */
+weft_var *weft_scale(weft_graph *g, weft_var *a, float s);
+/* 1 - a: the complement of a gate. */
+weft_var *weft_one_minus(weft_graph *g, weft_var *a);
+
+/* --- activations (ops/activation.c) -------------------------------------- */
+
+weft_var *weft_sigmoid(weft_graph *g, weft_var *a);
+weft_var *weft_tanh(weft_graph *g, weft_var *a);
+weft_var *weft_relu(weft_graph *g, weft_var *a);
+weft_var *weft_exp(weft_graph *g, weft_var *a);
+/* Natural log; an input <= 0 gives -inf or NaN, as in C. */
+weft_var *weft_log(weft_graph *g, weft_var *a);
+
+/* --- softmax and losses (ops/softmax.c) ---------------------------------- */
+
+/* Over the last dimension, row by row. */
+weft_var *weft_softmax(weft_graph *g, weft_var *a);
+weft_var *weft_log_softmax(weft_graph *g, weft_var *a);
+/* Cross-entropy of logits [rows, C] against integer targets (one per row,
+ * each in [0, C)), the mean over the rows whose mask is non-zero (mask NULL:
+ * every row). The targets and mask are copied into the graph. A scalar. */
+weft_var *weft_cross_entropy(weft_graph *g, weft_var *logits, const int *targets,
+                             const float *mask);
+
+/* --- gathering and reshaping (ops/shape.c) ------------------------------- */
+
+/* Rows ids[0..n) of weight [V, E] -> [n, E]; the gradient is scattered back
+ * (added) into those rows. ids are copied; each must be in [0, V). */
+weft_var *weft_embedding(weft_graph *g, weft_var *weight, const int *ids, int n);
+/* Concatenate along the feature dimension: [rows, c_i] -> [rows, sum c_i]. */
+weft_var *weft_concat(weft_graph *g, weft_var *const *xs, int n);
+/* Columns [start, start + len) of the feature dimension. */
+weft_var *weft_slice(weft_graph *g, weft_var *x, int start, int len);
+/* Stack n nodes of one shape along a new first dimension: n x [B, F] ->
+ * [n, B, F] (the steps of a sequence into one tensor). */
+weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n);
+/* Entries [start, start + len) of the first dimension, which is dropped when
+ * len is 1 and rank > 1: [T, B, F] at (t, 1) -> [B, F] (one step). */
+weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len);
+/* The same values under another shape with as many elements. */
+weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape);
+
+/* --- reductions (ops/reduce.c) ------------------------------------------- */
+
+/* The sum and the mean of all elements: a scalar (shape [1]). */
+weft_var *weft_sum(weft_graph *g, weft_var *x);
+weft_var *weft_mean(weft_graph *g, weft_var *x);
+
+/* --- regularisation and graph plumbing (ops/plumbing.c) ------------------ */
+
+/* x ⊙ mask, with a mask the caller made (a node without gradient: values 0
+ * or 1/(1-p)), of x's shape or broadcast as in weft_mul. Keeping the mask a
+ * node lets one mask serve every time step (variational dropout). */
+weft_var *weft_dropout(weft_graph *g, weft_var *x, weft_var *mask);
+/* A copy of x's value through which no gradient flows. */
+weft_var *weft_detach(weft_graph *g, weft_var *x);
+
+/* Names of all ops in table order; n receives the count. */
+const weft_op_desc *const *weft_op_table(int *n);
+/* The op of that name, or NULL. */
+const weft_op_desc *weft_op_find(const char *name);
+
+#endif

@@ -1,0 +1,30 @@
+/* weft/runtime.h — threads and what weft runs on.
+ *
+ * One setting decides the threads of both OpenMP (weft's elementwise loops)
+ * and BLIS (its GEMMs): weft_set_num_threads(), or WEFT_NUM_THREADS in the
+ * environment, read by weft_runtime_init(). The default is the number of
+ * cores. weft never nests parallel regions: BLIS is only called from outside
+ * them.
+ */
+#ifndef WEFT_RUNTIME_H
+#define WEFT_RUNTIME_H
+
+#include <stdio.h>
+
+/* Read WEFT_NUM_THREADS (or use the number of cores) and apply it. Returns
+ * 0, or -1 with a message in err when the variable is not a positive integer
+ * (the default is applied then). err may be NULL. */
+int weft_runtime_init(char *err, size_t errsize);
+/* Set OpenMP and BLIS threads together; n < 1 means the number of cores. */
+void weft_set_num_threads(int n);
+int weft_num_threads(void);
+int weft_num_cores(void);
+
+const char *weft_version(void);
+const char *weft_blis_version(void);
+/* The BLIS kernel configuration chosen for this CPU ("zen3", "haswell", ...). */
+const char *weft_blis_arch(void);
+/* Print one line: "weft 0.1.0: 2 threads (OpenMP + BLIS 0.9.0, zen3)". */
+void weft_print_runtime(FILE *f);
+
+#endif

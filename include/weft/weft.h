@@ -1,0 +1,13 @@
+/* weft/weft.h — everything weft offers, in one include. */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include "weft/tensor.h"
+#include "weft/graph.h"
+#include "weft/params.h"
+#include "weft/ops.h"
+#include "weft/rng.h"
+#include "weft/runtime.h"
+#include "weft/gradcheck.h"
+
+#endif

@@ -1,0 +1,262 @@
+/* ops/arith.c — elementwise arithmetic: add, sub, mul (with broadcasting),
+ * scale by a constant, one-minus. */
+#include "op_table.h"
+
+#include <string.h>
+
+/* How b is spread over a (stored in v->i[0]). */
+enum { BCAST_SAME, BCAST_ROW, BCAST_COL, BCAST_SCALAR };
+
+/* Which broadcast makes b fit a, or -1. */
+static int broadcast_mode(const weft_tensor *a, const weft_tensor *b)
+{
+    int rows = weft_tensor_rows(a), cols = weft_tensor_cols(a);
+    int brows = weft_tensor_rows(b), bcols = weft_tensor_cols(b);
+    if (b->size == a->size && bcols == cols) return BCAST_SAME;
+    if (b->size == 1) return BCAST_SCALAR;
+    if (brows == 1 && bcols == cols) return BCAST_ROW;
+    if (bcols == 1 && brows == rows) return BCAST_COL;
+    return -1;
+}
+
+/* b's element that meets a's element (r, c). */
+static inline float bval(const float *b, int mode, int r, int c, int cols)
+{
+    switch (mode) {
+    case BCAST_SAME: return b[(size_t)r * cols + c];
+    case BCAST_ROW: return b[c];
+    case BCAST_COL: return b[r];
+    default: return b[0];
+    }
+}
+
+/* Add g (a's shape) into grad_b, summing over the broadcast dimensions:
+ * the gradient of a broadcast value is the sum over everything it met. */
+static void reduce_into_b(float *gb, const float *gsrc, int mode, int rows, int cols)
+{
+    size_t n = (size_t)rows * cols;
+    switch (mode) {
+    case BCAST_SAME:
+        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) gb[i] += gsrc[i];
+        break;
+    case BCAST_ROW:
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) gb[c] += gsrc[(size_t)r * cols + c];
+        break;
+    case BCAST_COL:
+        for (int r = 0; r < rows; r++) {
+            float s = 0.0f;
+            for (int c = 0; c < cols; c++) s += gsrc[(size_t)r * cols + c];
+            gb[r] += s;
+        }
+        break;
+    default: {
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += gsrc[i];
+        gb[0] += (float)s;
+    }
+    }
+}
+
+/* The shared front of add, sub and mul: check, make the node, run forward. */
+static weft_var *binary(weft_graph *g, const weft_op_desc *op, weft_var *a, weft_var *b)
+{
+    if (weft_any_null((weft_var *[]){ a, b }, 2)) return NULL;
+    int mode = broadcast_mode(&a->value, &b->value);
+    if (mode < 0) {
+        char sa[64], sb[64];
+        return weft_graph_fail(g, "%s: shapes %s and %s do not fit: b must have a's shape, "
+                               "be one row of %d, one column of %d, or one element", op->name,
+                               weft_shape_str(&a->value, sa, sizeof sa),
+                               weft_shape_str(&b->value, sb, sizeof sb),
+                               weft_tensor_cols(&a->value), weft_tensor_rows(&a->value));
+    }
+    weft_var *v = weft_node_new(g, op, (weft_var *[]){ a, b }, 2, a->value.rank, a->value.shape);
+    if (!v) return NULL;
+    v->i[0] = mode;
+    op->forward(g, v);
+    return v;
+}
+
+/* --- add: y = a + b --------------------------------------------------------- */
+
+weft_var *weft_add(weft_graph *g, weft_var *a, weft_var *b)
+{
+    return binary(g, &weft_op_add, a, b);
+}
+
+void weft_op_add_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
+    float *y = v->value.data;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            y[(size_t)r * cols + c] = a[(size_t)r * cols + c] + bval(b, mode, r, c, cols);
+}
+
+void weft_op_add_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *a = v->in[0], *b = v->in[1];
+    const float *gy = v->grad.data;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    if (weft_wants_grad(a)) {
+        float *ga = a->grad.data;
+        #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+        for (size_t i = 0; i < v->value.size; i++) ga[i] += gy[i];
+    }
+    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, v->i[0], rows, cols);
+}
+
+/* --- sub: y = a - b ----------------------------------------------------------- */
+
+weft_var *weft_sub(weft_graph *g, weft_var *a, weft_var *b)
+{
+    return binary(g, &weft_op_sub, a, b);
+}
+
+void weft_op_sub_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
+    float *y = v->value.data;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            y[(size_t)r * cols + c] = a[(size_t)r * cols + c] - bval(b, mode, r, c, cols);
+}
+
+void weft_op_sub_backward(weft_graph *g, weft_var *v)
+{
+    weft_var *a = v->in[0], *b = v->in[1];
+    const float *gy = v->grad.data;
+    size_t n = v->value.size;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    if (weft_wants_grad(a)) {
+        float *ga = a->grad.data;
+        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) ga[i] += gy[i];
+    }
+    if (weft_wants_grad(b)) {
+        /* dL/db = -dL/dy, summed over what b was spread over */
+        float *neg = weft_graph_alloc(g, n * sizeof(float));
+        if (!neg) return;
+        for (size_t i = 0; i < n; i++) neg[i] = -gy[i];
+        reduce_into_b(b->grad.data, neg, v->i[0], rows, cols);
+    }
+}
+
+/* --- mul: y = a ⊙ b ----------------------------------------------------------- */
+
+weft_var *weft_mul(weft_graph *g, weft_var *a, weft_var *b)
+{
+    return binary(g, &weft_op_mul, a, b);
+}
+
+void weft_op_mul_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
+    float *y = v->value.data;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            y[(size_t)r * cols + c] = a[(size_t)r * cols + c] * bval(b, mode, r, c, cols);
+}
+
+void weft_op_mul_backward(weft_graph *g, weft_var *v)
+{
+    weft_var *a = v->in[0], *b = v->in[1];
+    const float *gy = v->grad.data, *av = a->value.data, *bv = b->value.data;
+    size_t n = v->value.size;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    /* dL/da = dL/dy ⊙ b */
+    if (weft_wants_grad(a)) {
+        float *ga = a->grad.data;
+        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                ga[(size_t)r * cols + c] += gy[(size_t)r * cols + c] * bval(bv, mode, r, c, cols);
+    }
+    /* dL/db = dL/dy ⊙ a, summed over what b was spread over */
+    if (weft_wants_grad(b)) {
+        float *prod = mode == BCAST_SAME ? NULL : weft_graph_alloc(g, n * sizeof(float));
+        if (mode == BCAST_SAME) {
+            float *gb = b->grad.data;
+            #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+            for (size_t i = 0; i < n; i++) gb[i] += gy[i] * av[i];
+        } else if (prod) {
+            for (size_t i = 0; i < n; i++) prod[i] = gy[i] * av[i];
+            reduce_into_b(b->grad.data, prod, mode, rows, cols);
+        }
+    }
+}
+
+/* --- scale: y = s a ------------------------------------------------------------ */
+
+weft_var *weft_scale(weft_graph *g, weft_var *a, float s)
+{
+    if (!a) return NULL;
+    weft_var *v = weft_node_new(g, &weft_op_scale, &a, 1, a->value.rank, a->value.shape);
+    if (!v) return NULL;
+    v->f[0] = s;
+    weft_op_scale_forward(g, v);
+    return v;
+}
+
+void weft_op_scale_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *a = v->in[0]->value.data;
+    float *y = v->value.data, s = v->f[0];
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (size_t i = 0; i < v->value.size; i++) y[i] = s * a[i];
+}
+
+void weft_op_scale_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *a = v->in[0];
+    if (!weft_wants_grad(a)) return;
+    float *ga = a->grad.data, s = v->f[0];
+    const float *gy = v->grad.data;
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (size_t i = 0; i < v->value.size; i++) ga[i] += s * gy[i];
+}
+
+/* --- one_minus: y = 1 - a (the complement of a gate) -------------------------- */
+
+weft_var *weft_one_minus(weft_graph *g, weft_var *a)
+{
+    if (!a) return NULL;
+    weft_var *v = weft_node_new(g, &weft_op_one_minus, &a, 1, a->value.rank, a->value.shape);
+    if (!v) return NULL;
+    weft_op_one_minus_forward(g, v);
+    return v;
+}
+
+void weft_op_one_minus_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *a = v->in[0]->value.data;
+    float *y = v->value.data;
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (size_t i = 0; i < v->value.size; i++) y[i] = 1.0f - a[i];
+}
+
+void weft_op_one_minus_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *a = v->in[0];
+    if (!weft_wants_grad(a)) return;
+    float *ga = a->grad.data;
+    const float *gy = v->grad.data;
+    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
+    for (size_t i = 0; i < v->value.size; i++) ga[i] -= gy[i];
+}

@@ -1,0 +1,148 @@
+/* ops/linalg.c — matrix products through BLIS: matmul (either operand
+ * transposed) and linear (x Wᵀ + b, PyTorch's nn.Linear). */
+#include "op_table.h"
+
+#include <blis.h>
+
+/* C[m, n] = alpha op(A) op(B) + beta C, everything row-major and contiguous.
+ * A is stored [k, m] when ta (op(A) = Aᵀ), else [m, k]; B is stored [n, k]
+ * when tb, else [k, n]. beta = 1 accumulates, which is what a backward wants. */
+static void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float alpha, const float *A,
+                           const float *B, float beta, float *C)
+{
+    inc_t lda = ta ? m : k, ldb = tb ? k : n;
+    bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+              m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C, n, 1);
+}
+
+/* --- matmul: C = op(A) op(B) ----------------------------------------------------- */
+
+weft_var *weft_matmul(weft_graph *g, weft_var *a, weft_var *b)
+{
+    return weft_matmul_ex(g, a, false, b, false);
+}
+
+weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, bool trans_b)
+{
+    if (weft_any_null((weft_var *[]){ a, b }, 2)) return NULL;
+    char sa[64], sb[64];
+    weft_shape_str(&a->value, sa, sizeof sa);
+    weft_shape_str(&b->value, sb, sizeof sb);
+    if (b->value.rank != 2 || (trans_a && a->value.rank != 2))
+        return weft_graph_fail(g, "matmul: a %s%s, b %s%s: a transposed operand, and b, "
+                               "must be matrices (rank 2)", sa, trans_a ? "ᵀ" : "", sb,
+                               trans_b ? "ᵀ" : "");
+    /* op(A) is [m, k], op(B) is [k, n] */
+    int m = trans_a ? a->value.shape[1] : weft_tensor_rows(&a->value);
+    int k = trans_a ? a->value.shape[0] : weft_tensor_cols(&a->value);
+    int kb = trans_b ? b->value.shape[1] : b->value.shape[0];
+    int n = trans_b ? b->value.shape[0] : b->value.shape[1];
+    if (k != kb)
+        return weft_graph_fail(g, "matmul: a %s%s times b %s%s: inner dimensions %d and %d "
+                               "differ", sa, trans_a ? "ᵀ" : "", sb, trans_b ? "ᵀ" : "", k, kb);
+    /* leading dimensions of a carry over: [T, B, K] x [K, N] -> [T, B, N] */
+    int shape[WEFT_MAX_RANK] = { m, n };
+    int rank = 2;
+    if (!trans_a) {
+        rank = a->value.rank;
+        for (int d = 0; d < rank - 1; d++) shape[d] = a->value.shape[d];
+        shape[rank - 1] = n;
+    }
+    weft_var *v = weft_node_new(g, &weft_op_matmul, (weft_var *[]){ a, b }, 2, rank, shape);
+    if (!v) return NULL;
+    v->i[0] = trans_a;
+    v->i[1] = trans_b;
+    v->i[2] = m;
+    v->i[3] = k;
+    weft_op_matmul_forward(g, v);
+    return v;
+}
+
+void weft_op_matmul_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    bool ta = v->i[0], tb = v->i[1];
+    int m = v->i[2], k = v->i[3], n = weft_tensor_cols(&v->value);
+    sgemm_rowmajor(ta, tb, m, n, k, 1.0f, v->in[0]->value.data, v->in[1]->value.data, 0.0f,
+                   v->value.data);
+}
+
+void weft_op_matmul_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *a = v->in[0], *b = v->in[1];
+    bool ta = v->i[0], tb = v->i[1];
+    int m = v->i[2], k = v->i[3], n = weft_tensor_cols(&v->value);
+    const float *dC = v->grad.data, *A = a->value.data, *B = b->value.data;
+    if (weft_wants_grad(a)) {
+        if (!ta) /* dA [m, k] += dC op(B)ᵀ */
+            sgemm_rowmajor(false, !tb, m, k, n, 1.0f, dC, B, 1.0f, a->grad.data);
+        else     /* A is [k, m]: dA += op(B) dCᵀ */
+            sgemm_rowmajor(tb, true, k, m, n, 1.0f, B, dC, 1.0f, a->grad.data);
+    }
+    if (weft_wants_grad(b)) {
+        if (!tb) /* dB [k, n] += op(A)ᵀ dC */
+            sgemm_rowmajor(!ta, false, k, n, m, 1.0f, A, dC, 1.0f, b->grad.data);
+        else     /* B is [n, k]: dB += dCᵀ op(A) */
+            sgemm_rowmajor(true, ta, n, k, m, 1.0f, dC, A, 1.0f, b->grad.data);
+    }
+}
+
+/* --- linear: y = x Wᵀ + b ---------------------------------------------------------- */
+
+weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b)
+{
+    if (weft_any_null((weft_var *[]){ x, W }, 2)) return NULL;
+    char sx[64], sw[64], sbias[64];
+    weft_shape_str(&x->value, sx, sizeof sx);
+    weft_shape_str(&W->value, sw, sizeof sw);
+    if (W->value.rank != 2 || W->value.shape[1] != weft_tensor_cols(&x->value))
+        return weft_graph_fail(g, "linear: x %s, W %s: W must be [out, in] with in = %d, "
+                               "the width of x", sx, sw, weft_tensor_cols(&x->value));
+    int out = W->value.shape[0];
+    if (b && (b->value.size != (size_t)out || weft_tensor_cols(&b->value) != out))
+        return weft_graph_fail(g, "linear: x %s, W %s, b %s: b must be [%d]", sx, sw,
+                               weft_shape_str(&b->value, sbias, sizeof sbias), out);
+    int shape[WEFT_MAX_RANK];
+    for (int d = 0; d < x->value.rank; d++) shape[d] = x->value.shape[d];
+    shape[x->value.rank - 1] = out;
+    weft_var *in[3] = { x, W, b };
+    weft_var *v = weft_node_new(g, &weft_op_linear, in, b ? 3 : 2, x->value.rank, shape);
+    if (!v) return NULL;
+    weft_op_linear_forward(g, v);
+    return v;
+}
+
+void weft_op_linear_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const weft_tensor *x = &v->in[0]->value, *W = &v->in[1]->value;
+    int rows = weft_tensor_rows(x), in = W->shape[1], out = W->shape[0];
+    float *y = v->value.data;
+    float beta = 0.0f;
+    if (v->n_in == 3) {
+        /* start from the bias in every row, then accumulate x Wᵀ on top */
+        const float *bias = v->in[2]->value.data;
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < out; o++) y[(size_t)r * out + o] = bias[o];
+        beta = 1.0f;
+    }
+    sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
+}
+
+void weft_op_linear_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0], *W = v->in[1];
+    int rows = weft_tensor_rows(&x->value), in = W->value.shape[1], out = W->value.shape[0];
+    const float *dy = v->grad.data;
+    if (weft_wants_grad(x)) /* dx [rows, in] += dy W */
+        sgemm_rowmajor(false, false, rows, in, out, 1.0f, dy, W->value.data, 1.0f, x->grad.data);
+    if (weft_wants_grad(W)) /* dW [out, in] += dyᵀ x */
+        sgemm_rowmajor(true, false, out, in, rows, 1.0f, dy, x->value.data, 1.0f, W->grad.data);
+    if (v->n_in == 3 && weft_wants_grad(v->in[2])) { /* db += the column sums of dy */
+        float *db = v->in[2]->grad.data;
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];
+    }
+}

@@ -1,0 +1,60 @@
+/* ops/op_table.h — the one list of ops.
+ *
+ * Each row is X(name, label): the op's name (what `weft ops` prints and what
+ * `weft gradcheck --op` takes) and its drawing label. For every row,
+ * ops/op_table.c declares and registers
+ *     void weft_op_<name>_forward(weft_graph *g, weft_var *v);
+ *     void weft_op_<name>_backward(weft_graph *g, weft_var *v);
+ * and the descriptor weft_op_<name>; an op whose forward or backward is
+ * missing does not link. The two functions live side by side in the op's
+ * family file, ops/<family>.c. Rows are grouped by family, in the order
+ * `weft ops` lists them.
+ */
+#ifndef WEFT_OP_TABLE_H
+#define WEFT_OP_TABLE_H
+
+#include "weft/ops.h"
+#include "../src/internal.h"
+
+#define WEFT_OP_LIST(X)                     \
+    /* linalg.c */                          \
+    X(matmul, "matmul")                     \
+    X(linear, "linear")                     \
+    /* arith.c */                           \
+    X(add, "+")                             \
+    X(sub, "-")                             \
+    X(mul, "*")                             \
+    X(scale, "scale")                       \
+    X(one_minus, "1-x")                     \
+    /* activation.c */                      \
+    X(sigmoid, "sigmoid")                   \
+    X(tanh, "tanh")                         \
+    X(relu, "relu")                         \
+    X(exp, "exp")                           \
+    X(log, "log")                           \
+    /* softmax.c */                         \
+    X(softmax, "softmax")                   \
+    X(log_softmax, "log-softmax")           \
+    X(cross_entropy, "cross-entropy")       \
+    /* shape.c */                           \
+    X(embedding, "embedding")               \
+    X(concat, "concat")                     \
+    X(slice, "slice")                       \
+    X(stack, "stack")                       \
+    X(narrow, "narrow")                     \
+    X(reshape, "reshape")                   \
+    /* reduce.c */                          \
+    X(sum, "sum")                           \
+    X(mean, "mean")                         \
+    /* plumbing.c */                        \
+    X(dropout, "dropout")                   \
+    X(detach, "detach")
+
+#define WEFT_OP_DECLARE(name, label)                                  \
+    void weft_op_##name##_forward(weft_graph *g, weft_var *v);        \
+    void weft_op_##name##_backward(weft_graph *g, weft_var *v);       \
+    extern const weft_op_desc weft_op_##name;
+WEFT_OP_LIST(WEFT_OP_DECLARE)
+#undef WEFT_OP_DECLARE
+
+#endif

@@ -1,0 +1,279 @@
+/* ops/shape.c — gathering and reshaping: embedding lookup, concat and slice
+ * along the feature dimension, stack and narrow along the first dimension,
+ * reshape. All of them move values; none does arithmetic, so each backward
+ * moves the gradient back the way the forward moved the value. */
+#include "op_table.h"
+
+#include <string.h>
+
+/* --- embedding: y[i] = W[ids[i]];  dW[ids[i]] += dy[i] --------------------------------- */
+
+weft_var *weft_embedding(weft_graph *g, weft_var *weight, const int *ids, int n)
+{
+    if (!weight) return NULL;
+    char sw[64];
+    weft_shape_str(&weight->value, sw, sizeof sw);
+    if (weight->value.rank != 2)
+        return weft_graph_fail(g, "embedding: weight %s must be [vocabulary, width]", sw);
+    if (!ids || n < 1) return weft_graph_fail(g, "embedding: no ids given (n = %d)", n);
+    int V = weight->value.shape[0], E = weight->value.shape[1];
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return weft_graph_fail(g, "embedding: weight %s: id %d at position %d is not in "
+                                   "[0, %d)", sw, ids[i], i, V);
+    weft_var *v = weft_node_new(g, &weft_op_embedding, &weight, 1, 2, (int[]){ n, E });
+    if (!v) return NULL;
+    int *copy = weft_graph_alloc(g, (size_t)n * sizeof(int));
+    if (!copy) return NULL;
+    memcpy(copy, ids, (size_t)n * sizeof(int));
+    v->aux = copy;
+    weft_op_embedding_forward(g, v);
+    return v;
+}
+
+void weft_op_embedding_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const int *ids = v->aux;
+    int n = v->value.shape[0], E = v->value.shape[1];
+    const float *W = v->in[0]->value.data;
+    for (int i = 0; i < n; i++)
+        memcpy(v->value.data + (size_t)i * E, W + (size_t)ids[i] * E, (size_t)E * sizeof(float));
+}
+
+void weft_op_embedding_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *w = v->in[0];
+    if (!weft_wants_grad(w)) return;
+    const int *ids = v->aux;
+    int n = v->value.shape[0], E = v->value.shape[1];
+    /* serial: an id may repeat, and its rows must add up in a fixed order */
+    for (int i = 0; i < n; i++) {
+        float *dw = w->grad.data + (size_t)ids[i] * E;
+        const float *dy = v->grad.data + (size_t)i * E;
+        for (int e = 0; e < E; e++) dw[e] += dy[e];
+    }
+}
+
+/* --- concat along the feature dimension ---------------------------------------------------- */
+
+weft_var *weft_concat(weft_graph *g, weft_var *const *xs, int n)
+{
+    if (!xs || n < 1) return weft_graph_fail(g, "concat: no inputs (n = %d)", n);
+    if (weft_any_null(xs, n)) return NULL;
+    int rows = weft_tensor_rows(&xs[0]->value), cols = 0;
+    for (int k = 0; k < n; k++) {
+        if (weft_tensor_rows(&xs[k]->value) != rows) {
+            char s0[64], sk[64];
+            return weft_graph_fail(g, "concat: input 0 is %s but input %d is %s: all inputs "
+                                   "need the same %d rows", weft_shape_str(&xs[0]->value, s0,
+                                   sizeof s0), k, weft_shape_str(&xs[k]->value, sk, sizeof sk),
+                                   rows);
+        }
+        cols += weft_tensor_cols(&xs[k]->value);
+    }
+    int shape[WEFT_MAX_RANK];
+    memcpy(shape, xs[0]->value.shape, sizeof shape);
+    shape[xs[0]->value.rank - 1] = cols;
+    weft_var *v = weft_node_new(g, &weft_op_concat, xs, n, xs[0]->value.rank, shape);
+    if (!v) return NULL;
+    weft_op_concat_forward(g, v);
+    return v;
+}
+
+void weft_op_concat_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    int at = 0;
+    for (int k = 0; k < v->n_in; k++) {
+        int ck = weft_tensor_cols(&v->in[k]->value);
+        const float *x = v->in[k]->value.data;
+        for (int r = 0; r < rows; r++)
+            memcpy(v->value.data + (size_t)r * cols + at, x + (size_t)r * ck,
+                   (size_t)ck * sizeof(float));
+        at += ck;
+    }
+}
+
+void weft_op_concat_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    int at = 0;
+    for (int k = 0; k < v->n_in; k++) {
+        weft_var *x = v->in[k];
+        int ck = weft_tensor_cols(&x->value);
+        if (weft_wants_grad(x))
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < ck; c++)
+                    x->grad.data[(size_t)r * ck + c] += v->grad.data[(size_t)r * cols + at + c];
+        at += ck;
+    }
+}
+
+/* --- slice: columns [start, start + len) --------------------------------------------------- */
+
+weft_var *weft_slice(weft_graph *g, weft_var *x, int start, int len)
+{
+    if (!x) return NULL;
+    int cols = weft_tensor_cols(&x->value);
+    if (start < 0 || len < 1 || start + len > cols) {
+        char s[64];
+        return weft_graph_fail(g, "slice: x %s: columns [%d, %d) are not within [0, %d)",
+                               weft_shape_str(&x->value, s, sizeof s), start, start + len, cols);
+    }
+    int shape[WEFT_MAX_RANK];
+    memcpy(shape, x->value.shape, sizeof shape);
+    shape[x->value.rank - 1] = len;
+    weft_var *v = weft_node_new(g, &weft_op_slice, &x, 1, x->value.rank, shape);
+    if (!v) return NULL;
+    v->i[0] = start;
+    weft_op_slice_forward(g, v);
+    return v;
+}
+
+void weft_op_slice_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    int rows = weft_tensor_rows(&v->value), len = weft_tensor_cols(&v->value);
+    int cols = weft_tensor_cols(&v->in[0]->value), start = v->i[0];
+    for (int r = 0; r < rows; r++)
+        memcpy(v->value.data + (size_t)r * len, v->in[0]->value.data + (size_t)r * cols + start,
+               (size_t)len * sizeof(float));
+}
+
+void weft_op_slice_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0];
+    if (!weft_wants_grad(x)) return;
+    int rows = weft_tensor_rows(&v->value), len = weft_tensor_cols(&v->value);
+    int cols = weft_tensor_cols(&x->value), start = v->i[0];
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < len; c++)
+            x->grad.data[(size_t)r * cols + start + c] += v->grad.data[(size_t)r * len + c];
+}
+
+/* --- stack: n tensors of one shape -> [n, shape...] ---------------------------------------- */
+
+weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n)
+{
+    if (!xs || n < 1) return weft_graph_fail(g, "stack: no inputs (n = %d)", n);
+    if (weft_any_null(xs, n)) return NULL;
+    const weft_tensor *t0 = &xs[0]->value;
+    if (t0->rank >= WEFT_MAX_RANK)
+        return weft_graph_fail(g, "stack: inputs of rank %d would make rank %d (at most %d)",
+                               t0->rank, t0->rank + 1, WEFT_MAX_RANK);
+    for (int k = 1; k < n; k++) {
+        if (!weft_tensor_same_shape(t0, &xs[k]->value)) {
+            char s0[64], sk[64];
+            return weft_graph_fail(g, "stack: input 0 is %s but input %d is %s: all inputs "
+                                   "need one shape", weft_shape_str(t0, s0, sizeof s0), k,
+                                   weft_shape_str(&xs[k]->value, sk, sizeof sk));
+        }
+    }
+    int shape[WEFT_MAX_RANK] = { n };
+    for (int d = 0; d < t0->rank; d++) shape[d + 1] = t0->shape[d];
+    weft_var *v = weft_node_new(g, &weft_op_stack, xs, n, t0->rank + 1, shape);
+    if (!v) return NULL;
+    weft_op_stack_forward(g, v);
+    return v;
+}
+
+void weft_op_stack_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    size_t each = v->in[0]->value.size;
+    for (int k = 0; k < v->n_in; k++)
+        memcpy(v->value.data + (size_t)k * each, v->in[k]->value.data, each * sizeof(float));
+}
+
+void weft_op_stack_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    size_t each = v->in[0]->value.size;
+    for (int k = 0; k < v->n_in; k++) {
+        weft_var *x = v->in[k];
+        if (!weft_wants_grad(x)) continue;
+        const float *gy = v->grad.data + (size_t)k * each;
+        for (size_t i = 0; i < each; i++) x->grad.data[i] += gy[i];
+    }
+}
+
+/* --- narrow: entries [start, start + len) of the first dimension ---------------------------- */
+
+weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len)
+{
+    if (!x) return NULL;
+    const weft_tensor *t = &x->value;
+    if (start < 0 || len < 1 || start + len > t->shape[0]) {
+        char s[64];
+        return weft_graph_fail(g, "narrow: x %s: entries [%d, %d) are not within [0, %d) of "
+                               "the first dimension", weft_shape_str(t, s, sizeof s), start,
+                               start + len, t->shape[0]);
+    }
+    int shape[WEFT_MAX_RANK], rank = t->rank;
+    memcpy(shape, t->shape, sizeof shape);
+    shape[0] = len;
+    if (len == 1 && rank > 1) {   /* one step of a sequence: drop the time dimension */
+        for (int d = 0; d < rank - 1; d++) shape[d] = t->shape[d + 1];
+        rank--;
+    }
+    weft_var *v = weft_node_new(g, &weft_op_narrow, &x, 1, rank, shape);
+    if (!v) return NULL;
+    v->i[0] = start;
+    weft_op_narrow_forward(g, v);
+    return v;
+}
+
+void weft_op_narrow_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const weft_tensor *x = &v->in[0]->value;
+    size_t per = x->size / (size_t)x->shape[0];
+    memcpy(v->value.data, x->data + (size_t)v->i[0] * per, v->value.size * sizeof(float));
+}
+
+void weft_op_narrow_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0];
+    if (!weft_wants_grad(x)) return;
+    size_t per = x->value.size / (size_t)x->value.shape[0];
+    float *gx = x->grad.data + (size_t)v->i[0] * per;
+    for (size_t i = 0; i < v->value.size; i++) gx[i] += v->grad.data[i];
+}
+
+/* --- reshape: the same values, another shape ------------------------------------------------- */
+
+weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape)
+{
+    if (!x) return NULL;
+    weft_tensor want = weft_tensor_wrap(NULL, rank, shape);
+    if (want.size != x->value.size) {
+        char s[64];
+        return weft_graph_fail(g, "reshape: x %s has %zu elements; the new shape (rank %d) "
+                               "has %zu", weft_shape_str(&x->value, s, sizeof s), x->value.size,
+                               rank, want.size);
+    }
+    weft_var *v = weft_node_new(g, &weft_op_reshape, &x, 1, rank, shape);
+    if (!v) return NULL;
+    weft_op_reshape_forward(g, v);
+    return v;
+}
+
+void weft_op_reshape_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    memcpy(v->value.data, v->in[0]->value.data, v->value.size * sizeof(float));
+}
+
+void weft_op_reshape_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0];
+    if (!weft_wants_grad(x)) return;
+    for (size_t i = 0; i < v->value.size; i++) x->grad.data[i] += v->grad.data[i];
+}

@@ -1,0 +1,394 @@
+/* src/graph.c — the tape and the backward engine (weft/graph.h).
+ *
+ * The engine knows ops only through their descriptors: it calls
+ * v->op->forward and v->op->backward and never includes ops/. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERROR_MAX 512
+
+/* One parameter's leaf in this graph. The table is cleared at reset (count =
+ * 0), so lookups only see the current build. */
+typedef struct param_leaf {
+    const weft_param *param;
+    weft_var *var;
+} param_leaf;
+
+struct weft_graph {
+    weft_arena arena;
+    weft_var **nodes;        /* the tape (malloc'd, kept across resets) */
+    int n_nodes, cap_nodes;
+    param_leaf *leaves;      /* parameter -> its leaf (malloc'd, kept) */
+    int n_leaves, cap_leaves;
+    weft_scope scope;
+    bool check_finite;
+    bool has_error;
+    char error[ERROR_MAX];
+};
+
+weft_graph *weft_graph_new(void)
+{
+    weft_graph *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    weft_arena_init(&g->arena);
+    g->scope = WEFT_NO_SCOPE;
+    const char *env = getenv("WEFT_CHECK_FINITE");
+    g->check_finite = env && env[0] && strcmp(env, "0") != 0;
+    return g;
+}
+
+void weft_graph_free(weft_graph *g)
+{
+    if (!g) return;
+    weft_arena_free(&g->arena);
+    free(g->nodes);
+    free(g->leaves);
+    free(g);
+}
+
+void weft_graph_reset(weft_graph *g)
+{
+    weft_arena_reset(&g->arena);
+    g->n_nodes = 0;
+    g->n_leaves = 0;
+    g->has_error = false;
+    g->error[0] = '\0';
+    g->scope = WEFT_NO_SCOPE;
+}
+
+void weft_graph_set_memory_limit(weft_graph *g, size_t bytes)
+{
+    g->arena.limit = bytes;
+}
+
+size_t weft_graph_arena_capacity(const weft_graph *g)
+{
+    return g->arena.capacity;
+}
+
+size_t weft_graph_arena_used(const weft_graph *g)
+{
+    return weft_arena_used(&g->arena);
+}
+
+/* --- errors --------------------------------------------------------------- */
+
+weft_var *weft_graph_fail(weft_graph *g, const char *fmt, ...)
+{
+    if (!g || g->has_error) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->error, sizeof g->error, fmt, ap);
+    va_end(ap);
+    g->has_error = true;
+    return NULL;
+}
+
+const char *weft_graph_error(const weft_graph *g)
+{
+    return g && g->has_error ? g->error : NULL;
+}
+
+int weft_ok(const weft_graph *g)
+{
+    return g && !g->has_error ? 0 : -1;
+}
+
+void weft_graph_check_finite(weft_graph *g, bool on)
+{
+    g->check_finite = on;
+}
+
+/* --- memory ---------------------------------------------------------------- */
+
+void *weft_graph_alloc(weft_graph *g, size_t bytes)
+{
+    void *p = weft_arena_alloc(&g->arena, bytes);
+    if (!p) {
+        weft_graph_fail(g, "arena: cannot allocate %zu bytes (the graph holds %zu bytes, "
+                        "limit %zu%s)", bytes, g->arena.capacity, g->arena.limit,
+                        g->arena.limit ? "" : " = none: the machine is out of memory");
+    }
+    return p;
+}
+
+void *weft_graph_calloc(weft_graph *g, size_t bytes)
+{
+    void *p = weft_graph_alloc(g, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* --- scope and tape --------------------------------------------------------- */
+
+void weft_graph_set_scope(weft_graph *g, weft_scope s)
+{
+    g->scope = s;
+}
+
+weft_scope weft_graph_scope(const weft_graph *g)
+{
+    return g->scope;
+}
+
+int weft_graph_size(const weft_graph *g)
+{
+    return g->n_nodes;
+}
+
+weft_var *weft_graph_node(const weft_graph *g, int i)
+{
+    return i >= 0 && i < g->n_nodes ? g->nodes[i] : NULL;
+}
+
+static int append(weft_graph *g, weft_var *v)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? 2 * g->cap_nodes : 1024;
+        weft_var **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) {
+            weft_graph_fail(g, "graph: cannot grow the tape to %d nodes", cap);
+            return -1;
+        }
+        g->nodes = nodes;
+        g->cap_nodes = cap;
+    }
+    v->id = g->n_nodes;
+    g->nodes[g->n_nodes++] = v;
+    return 0;
+}
+
+/* A node with its value's descriptor set and data from the arena (unless
+ * borrow is given, in which case the value borrows it). */
+static weft_var *make_node(weft_graph *g, int rank, const int *shape, float *borrow)
+{
+    weft_var *v = weft_graph_calloc(g, sizeof *v);
+    if (!v) return NULL;
+    v->value = weft_tensor_wrap(NULL, rank, shape);
+    if (v->value.size == 0) {
+        weft_graph_fail(g, "graph: bad shape (rank %d)", rank);
+        return NULL;
+    }
+    if (borrow) {
+        v->value.data = borrow;
+    } else {
+        v->value.data = weft_graph_alloc(g, v->value.size * sizeof(float));
+        if (!v->value.data) return NULL;
+    }
+    v->scope = g->scope;
+    if (append(g, v)) return NULL;
+    return v;
+}
+
+bool weft_any_null(weft_var *const *in, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!in[i]) return true;
+    return false;
+}
+
+weft_var *weft_node_new(weft_graph *g, const weft_op_desc *op, weft_var *const *in, int n_in,
+                        int rank, const int *shape)
+{
+    weft_var **inputs = weft_graph_alloc(g, (size_t)(n_in > 0 ? n_in : 1) * sizeof *inputs);
+    if (!inputs) return NULL;
+    weft_var *v = make_node(g, rank, shape, NULL);
+    if (!v) return NULL;
+    v->op = op;
+    v->kind = WEFT_NODE_OP;
+    v->in = inputs;
+    v->n_in = n_in;
+    for (int i = 0; i < n_in; i++) {
+        inputs[i] = in[i];
+        if (in[i]->requires_grad) v->requires_grad = true;
+    }
+    return v;
+}
+
+/* --- leaves ----------------------------------------------------------------- */
+
+static weft_var *leaf(weft_graph *g, const weft_tensor *t, const char *name, bool requires_grad,
+                      weft_node_kind kind)
+{
+    if (!t || !t->data) return weft_graph_fail(g, "%s '%s': no tensor given",
+                                               kind == WEFT_NODE_STATE ? "state" : "input",
+                                               name ? name : "");
+    weft_var *v = make_node(g, t->rank, t->shape, NULL);
+    if (!v) return NULL;
+    memcpy(v->value.data, t->data, t->size * sizeof(float));
+    v->kind = kind;
+    v->name = name;
+    v->requires_grad = requires_grad;
+    return v;
+}
+
+weft_var *weft_input(weft_graph *g, const weft_tensor *t, const char *name, bool requires_grad)
+{
+    return leaf(g, t, name, requires_grad, WEFT_NODE_INPUT);
+}
+
+weft_var *weft_state_leaf(weft_graph *g, const weft_tensor *t, const char *name, bool requires_grad)
+{
+    return leaf(g, t, name, requires_grad, WEFT_NODE_STATE);
+}
+
+weft_var *weft_input_zeros(weft_graph *g, int rank, const int *shape, const char *name,
+                           bool requires_grad)
+{
+    weft_var *v = make_node(g, rank, shape, NULL);
+    if (!v) return NULL;
+    memset(v->value.data, 0, v->value.size * sizeof(float));
+    v->kind = WEFT_NODE_INPUT;
+    v->name = name;
+    v->requires_grad = requires_grad;
+    return v;
+}
+
+weft_var *weft_param_var(weft_graph *g, weft_param *p)
+{
+    if (!p) return weft_graph_fail(g, "param: NULL parameter");
+    for (int i = 0; i < g->n_leaves; i++)
+        if (g->leaves[i].param == p) return g->leaves[i].var;
+    if (g->n_leaves == g->cap_leaves) {
+        int cap = g->cap_leaves ? 2 * g->cap_leaves : 64;
+        param_leaf *leaves = realloc(g->leaves, (size_t)cap * sizeof *leaves);
+        if (!leaves) return weft_graph_fail(g, "graph: cannot grow the parameter table");
+        g->leaves = leaves;
+        g->cap_leaves = cap;
+    }
+    /* Parameters belong to no step: the leaf is drawn once, outside the steps. */
+    weft_scope saved = g->scope;
+    g->scope = WEFT_NO_SCOPE;
+    weft_var *v = make_node(g, p->value.rank, p->value.shape, p->value.data);
+    g->scope = saved;
+    if (!v) return NULL;
+    v->kind = WEFT_NODE_PARAM;
+    v->name = p->name;
+    v->param = p;
+    v->requires_grad = true;
+    g->leaves[g->n_leaves++] = (param_leaf){ p, v };
+    return v;
+}
+
+/* --- values and gradients ---------------------------------------------------- */
+
+const weft_tensor *weft_value(const weft_var *v)
+{
+    return v ? &v->value : NULL;
+}
+
+float weft_scalar(const weft_var *v)
+{
+    return v && v->value.size >= 1 ? v->value.data[0] : NAN;
+}
+
+static const char *node_name(const weft_var *v, char *buf, size_t n)
+{
+    if (v->name) snprintf(buf, n, "#%d '%s'", v->id, v->name);
+    else if (v->op) snprintf(buf, n, "#%d (%s)", v->id, v->op->name);
+    else snprintf(buf, n, "#%d (leaf)", v->id);
+    return buf;
+}
+
+const weft_tensor *weft_grad_of(weft_graph *g, const weft_var *v)
+{
+    char name[160];
+    if (!v) {
+        weft_graph_fail(g, "grad_of: NULL node");
+        return NULL;
+    }
+    if (!v->requires_grad) {
+        weft_graph_fail(g, "grad_of: node %s needs no gradient (no parameter or input "
+                        "with requires_grad feeds it)", node_name(v, name, sizeof name));
+        return NULL;
+    }
+    if (!v->grad_ready) {
+        weft_graph_fail(g, "grad_of: node %s has no gradient: backward has not reached it "
+                        "(not run since it was made, or the loss does not depend on it)",
+                        node_name(v, name, sizeof name));
+        return NULL;
+    }
+    return &v->grad;
+}
+
+/* Is any element of t not finite? */
+static bool has_nonfinite(const weft_tensor *t)
+{
+    for (size_t i = 0; i < t->size; i++)
+        if (!isfinite(t->data[i])) return true;
+    return false;
+}
+
+int weft_backward(weft_graph *g, weft_var *loss)
+{
+    char name[160];
+    if (!loss) return weft_graph_fail(g, "backward: NULL loss (an op before it failed)"), -1;
+    if (weft_ok(g)) return -1;
+    if (loss->value.size != 1) {
+        char shape[64];
+        weft_graph_fail(g, "backward: the loss must be a scalar, got %s of shape %s",
+                        node_name(loss, name, sizeof name),
+                        weft_shape_str(&loss->value, shape, sizeof shape));
+        return -1;
+    }
+    if (!loss->requires_grad) {
+        weft_graph_fail(g, "backward: the loss %s depends on no parameter or input that "
+                        "requires a gradient", node_name(loss, name, sizeof name));
+        return -1;
+    }
+
+    /* Give every node that needs one a gradient buffer: op nodes restart from
+     * zero on every backward, leaves keep what they have (accumulate). A
+     * parameter's leaf uses the store's gradient directly. */
+    for (int i = 0; i <= loss->id; i++) {
+        weft_var *v = g->nodes[i];
+        if (!v->requires_grad) continue;
+        if (v->kind == WEFT_NODE_PARAM) {
+            v->grad = v->param->grad;
+        } else if (v->grad.data && v->kind != WEFT_NODE_OP) {
+            /* a leaf's gradient from an earlier backward: keep, add */
+        } else {
+            if (!v->grad.data) {
+                v->grad = v->value;
+                v->grad.data = weft_graph_alloc(g, v->value.size * sizeof(float));
+                if (!v->grad.data) return -1;
+            }
+            memset(v->grad.data, 0, v->value.size * sizeof(float));
+        }
+        v->grad_ready = false;
+    }
+
+    loss->grad.data[0] += 1.0f;
+    for (int i = loss->id; i >= 0; i--) {
+        weft_var *v = g->nodes[i];
+        if (!v->requires_grad) continue;
+        v->grad_ready = true;
+        if (v->op) v->op->backward(g, v);
+    }
+
+    if (g->check_finite) {
+        for (int i = loss->id; i >= 0; i--) {
+            weft_var *v = g->nodes[i];
+            if (v->requires_grad && has_nonfinite(&v->grad)) {
+                weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
+                                "layer %d (the first one from the loss)",
+                                node_name(v, name, sizeof name), v->scope.time, v->scope.layer);
+                return -1;
+            }
+        }
+    }
+    return weft_ok(g);
+}
+
+void weft_graph_recompute(weft_graph *g, int from)
+{
+    for (int i = from < 0 ? 0 : from; i < g->n_nodes; i++) {
+        weft_var *v = g->nodes[i];
+        if (v->op) v->op->forward(g, v);
+    }
+}

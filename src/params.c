@@ -1,0 +1,209 @@
+/* src/params.c — the parameter store (weft/params.h).
+ *
+ * Values, gradients and optimizer slots are each one buffer of `span`
+ * floats; parameter k occupies [offset_k, offset_k + numel_k), with offsets
+ * rounded up to 16 floats (64 bytes). */
+#include "weft/params.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS 4
+#define ALIGN_FLOATS (WEFT_ALIGN / sizeof(float))
+
+struct weft_params {
+    weft_param **items;      /* each allocated once: pointers stay valid */
+    int count, cap;
+    float *values, *grads;
+    float *state[SLOTS];
+    size_t span;             /* floats used in each buffer (with padding) */
+    size_t cap_span;         /* floats allocated in each buffer */
+    size_t numel;
+    char error[256];
+};
+
+static void fail(weft_params *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(weft_params *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
+}
+
+weft_params *weft_params_new(void)
+{
+    return calloc(1, sizeof(weft_params));
+}
+
+void weft_params_free(weft_params *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->count; i++) free(s->items[i]);
+    free(s->items);
+    weft_aligned_free(s->values);
+    weft_aligned_free(s->grads);
+    for (int k = 0; k < SLOTS; k++) weft_aligned_free(s->state[k]);
+    free(s);
+}
+
+/* Point every parameter's tensors at the (possibly moved) buffers. */
+static void repoint(weft_params *s)
+{
+    for (int i = 0; i < s->count; i++) {
+        weft_param *p = s->items[i];
+        p->value.data = s->values + p->offset;
+        p->grad.data = s->grads + p->offset;
+    }
+}
+
+/* Grow one buffer from `used` to `cap` floats, keeping its contents and
+ * zeroing the rest. Returns the new buffer or NULL (old one untouched). */
+static float *grow(float *old, size_t used, size_t cap)
+{
+    float *buf = weft_aligned_alloc(cap * sizeof(float));
+    if (!buf) return NULL;
+    if (old) memcpy(buf, old, used * sizeof(float));
+    memset(buf + used, 0, (cap - used) * sizeof(float));
+    return buf;
+}
+
+static int reserve(weft_params *s, size_t span)
+{
+    if (span <= s->cap_span) return 0;
+    size_t cap = s->cap_span ? s->cap_span : 4096;
+    while (cap < span) cap *= 2;
+    float *values = grow(s->values, s->span, cap);
+    float *grads = grow(s->grads, s->span, cap);
+    float *state[SLOTS] = { 0 };
+    bool ok = values && grads;
+    for (int k = 0; k < SLOTS && ok; k++)
+        if (s->state[k]) ok = (state[k] = grow(s->state[k], s->span, cap)) != NULL;
+    if (!ok) {
+        weft_aligned_free(values);
+        weft_aligned_free(grads);
+        for (int k = 0; k < SLOTS; k++) weft_aligned_free(state[k]);
+        return -1;
+    }
+    weft_aligned_free(s->values);
+    weft_aligned_free(s->grads);
+    s->values = values;
+    s->grads = grads;
+    for (int k = 0; k < SLOTS; k++) {
+        if (!s->state[k]) continue;
+        weft_aligned_free(s->state[k]);
+        s->state[k] = state[k];
+    }
+    s->cap_span = cap;
+    return 0;
+}
+
+weft_param *weft_params_add(weft_params *s, const char *name, int rank, const int *shape)
+{
+    if (!name || !name[0] || strlen(name) >= WEFT_PARAM_NAME_MAX) {
+        fail(s, "params: a parameter name must have 1 to %d characters", WEFT_PARAM_NAME_MAX - 1);
+        return NULL;
+    }
+    if (weft_params_find(s, name)) {
+        fail(s, "params: '%s' already exists", name);
+        return NULL;
+    }
+    weft_tensor shape_only = weft_tensor_wrap(NULL, rank, shape);
+    if (shape_only.size == 0) {
+        fail(s, "params: '%s' has a bad shape (rank %d)", name, rank);
+        return NULL;
+    }
+    if (s->count == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        weft_param **items = realloc(s->items, (size_t)cap * sizeof *items);
+        if (!items) goto oom;
+        s->items = items;
+        s->cap = cap;
+    }
+    weft_param *p = calloc(1, sizeof *p);
+    if (!p) goto oom;
+    size_t offset = (s->span + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    if (reserve(s, offset + shape_only.size)) {
+        free(p);
+        goto oom;
+    }
+    strcpy(p->name, name);
+    p->value = shape_only;
+    p->grad = shape_only;
+    p->offset = offset;
+    p->id = s->count;
+    p->store = s;
+    s->items[s->count++] = p;
+    s->span = offset + shape_only.size;
+    s->numel += shape_only.size;
+    repoint(s);
+    return p;
+oom:
+    fail(s, "params: out of memory adding '%s'", name);
+    return NULL;
+}
+
+weft_param *weft_params_find(const weft_params *s, const char *name)
+{
+    for (int i = 0; i < s->count; i++)
+        if (strcmp(s->items[i]->name, name) == 0) return s->items[i];
+    return NULL;
+}
+
+int weft_params_count(const weft_params *s)
+{
+    return s->count;
+}
+
+weft_param *weft_params_at(const weft_params *s, int i)
+{
+    return i >= 0 && i < s->count ? s->items[i] : NULL;
+}
+
+size_t weft_params_numel(const weft_params *s)
+{
+    return s->numel;
+}
+
+size_t weft_params_span(const weft_params *s)
+{
+    return s->span;
+}
+
+float *weft_params_values(weft_params *s)
+{
+    return s->values;
+}
+
+float *weft_params_grads(weft_params *s)
+{
+    return s->grads;
+}
+
+float *weft_params_state(weft_params *s, int k)
+{
+    if (k < 0 || k >= SLOTS) return NULL;
+    if (!s->state[k]) {
+        s->state[k] = grow(NULL, 0, s->cap_span ? s->cap_span : 1);
+        if (!s->state[k]) fail(s, "params: out of memory for optimizer state");
+    }
+    return s->state[k];
+}
+
+void weft_params_reset_state(weft_params *s)
+{
+    for (int k = 0; k < SLOTS; k++)
+        if (s->state[k]) memset(s->state[k], 0, s->cap_span * sizeof(float));
+}
+
+void weft_params_zero_grad(weft_params *s)
+{
+    if (s->grads) memset(s->grads, 0, s->span * sizeof(float));
+}
+
+const char *weft_params_error(const weft_params *s)
+{
+    return s->error[0] ? s->error : NULL;
+}

@@ -9,5 +9,6 @@
 #include "weft/rng.h"
 #include "weft/runtime.h"
 #include "weft/gradcheck.h"
+#include "weft/data.h"
 
 #endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install the Debian packages weft needs that are not installed yet.
+# Idempotent: when everything is there it installs nothing and needs no network.
+# Run as root (or with sudo available). Usage: scripts/install-deps.sh [--with-torch]
+set -euo pipefail
+
+packages=(
+  gcc pkg-config meson ninja-build         # build
+  libblis-dev libblis-openmp-dev libblis4-openmp   # GEMM (the OpenMP-threaded BLIS)
+  libcjson-dev                             # checkpoint headers (safetensors JSON)
+  libcmocka-dev                            # tests
+  graphviz libgraphviz-dev                 # drawing: the dot program and gvc/cgraph
+  gnuplot-nox                              # charts (gradient flow, comparisons)
+  wamerican                                # the word list the main job trains on
+)
+if [[ "${1:-}" == "--with-torch" ]]; then
+  packages+=(python3-torch)                # golden files and side-by-side benchmarks only
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: not root and no sudo: install ${missing[*]} by hand" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

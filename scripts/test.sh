@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what is missing, build weft with warnings as errors and run the whole test suite.
+#   scripts/test.sh            the normal (release) build, in build/
+#   scripts/test.sh --sanitize the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#                              in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+dir=build
+opts=(-Dwerror=true)
+if [[ "${1:-}" == "--sanitize" ]]; then
+  dir=build-asan
+  opts+=(-Db_sanitize=address,undefined -Dbuildtype=debug -Db_lundef=false)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+if [[ -f "$dir/build.ninja" ]]; then
+  meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null
+else
+  meson setup "$dir" "${opts[@]}" >/dev/null
+fi
+ninja -C "$dir"
+log="$dir/meson-logs/test-summary.txt"
+status=0
+meson test -C "$dir" --print-errorlogs --num-processes 2 ${MESON_TEST_ARGS:-} | tee "$log" || status=$?
+ok=$(awk '/^Ok:/ {print $2}' "$log")
+failed=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$log")
+skipped=$(awk '/^Skipped:/ {print $2}' "$log")
+echo "tests: ${ok:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+exit $status

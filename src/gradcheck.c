@@ -15,6 +15,19 @@
 
 #define FLOOR 1e-2
 
+/* Re-run the forward of the op nodes in (from, to] that require a gradient,
+ * the only ones whose value can depend on a nudged leaf. Nodes that need no
+ * gradient keep their value: this is what makes detach a constant here, as
+ * it is for backward (its output requires no gradient, though its input
+ * does). */
+static void recompute_dependents(weft_graph *g, int from, int to)
+{
+    for (int i = from + 1; i <= to; i++) {
+        weft_var *v = weft_graph_node(g, i);
+        if (v->op && v->requires_grad) v->op->forward(g, v);
+    }
+}
+
 int weft_gradcheck(weft_graph *g, weft_var *loss, const weft_gradcheck_opts *opts,
                    weft_gradcheck_result *res)
 {
@@ -51,10 +64,10 @@ int weft_gradcheck(weft_graph *g, weft_var *loss, const weft_gradcheck_opts *opt
             float *x = &v->value.data[k];
             float saved = *x;
             *x = saved + o.eps;
-            weft_graph_recompute(g, i + 1);
+            recompute_dependents(g, i, loss->id);
             double up = weft_scalar(loss);
             *x = saved - o.eps;
-            weft_graph_recompute(g, i + 1);
+            recompute_dependents(g, i, loss->id);
             double down = weft_scalar(loss);
             *x = saved;
             double numeric = (up - down) / (2.0 * o.eps);

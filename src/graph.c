@@ -351,7 +351,9 @@ int weft_backward(weft_graph *g, weft_var *loss)
         if (v->kind == WEFT_NODE_PARAM) {
             v->grad = v->param->grad;
         } else if (v->grad.data && v->kind != WEFT_NODE_OP) {
-            /* a leaf's gradient from an earlier backward: keep, add */
+            /* a leaf's gradient from an earlier backward: keep, add (and it
+             * stays ready even if this loss does not reach it) */
+            continue;
         } else {
             if (!v->grad.data) {
                 v->grad = v->value;
@@ -360,21 +362,27 @@ int weft_backward(weft_graph *g, weft_var *loss)
             }
             memset(v->grad.data, 0, v->value.size * sizeof(float));
         }
-        v->grad_ready = false;
+        if (v->kind == WEFT_NODE_OP) v->grad_ready = false;
     }
 
+    /* Walk the tape from the loss down. grad_ready marks the nodes the loss
+     * reaches: the loss, then the inputs of every reached node (inputs come
+     * earlier on the tape, so they are marked before the walk gets to them).
+     * Only reached nodes run their backward. */
     loss->grad.data[0] += 1.0f;
+    loss->grad_ready = true;
     for (int i = loss->id; i >= 0; i--) {
         weft_var *v = g->nodes[i];
-        if (!v->requires_grad) continue;
-        v->grad_ready = true;
-        if (v->op) v->op->backward(g, v);
+        if (!v->requires_grad || !v->grad_ready || !v->op) continue;
+        v->op->backward(g, v);
+        for (int k = 0; k < v->n_in; k++)
+            if (v->in[k]->requires_grad) v->in[k]->grad_ready = true;
     }
 
     if (g->check_finite) {
         for (int i = loss->id; i >= 0; i--) {
             weft_var *v = g->nodes[i];
-            if (v->requires_grad && has_nonfinite(&v->grad)) {
+            if (v->requires_grad && v->grad_ready && has_nonfinite(&v->grad)) {
                 weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
                                 "layer %d (the first one from the loss)",
                                 node_name(v, name, sizeof name), v->scope.time, v->scope.layer);

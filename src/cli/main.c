@@ -1,28 +1,140 @@
-/* src/cli/main.c — the `weft` command: subcommand dispatch. */
-#include "weft/weft.h"
+/* src/cli/main.c — the `weft` command: global flags and subcommand dispatch.
+ *
+ *     weft [--quiet] [--threads N] COMMAND [options]
+ *
+ * Adding a subcommand: write src/cli/cmd_<name>.c with
+ * int weft_cmd_<name>(int argc, char **argv), declare it in cli.h, add a row
+ * to `commands` below and the file to src/cli/meson.build. */
+#include "cli.h"
+
+#include "weft/runtime.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int cmd_ops(int argc, char **argv)
+/* --- the registry ------------------------------------------------------------------------- */
+
+static const weft_cli_command commands[] = {
+    { "ops", "list every op (name, drawing label, gradient-check examples)", weft_cmd_ops },
+    { "gradcheck", "check ops' gradients against finite differences", weft_cmd_gradcheck },
+    { "info", "show the version, threads, BLIS and build configuration", weft_cmd_info },
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+/* --- global flags ---------------------------------------------------------------------------- */
+
+static bool quiet = false;
+static int threads = 0;         /* 0: not given (WEFT_NUM_THREADS or the number of cores) */
+static bool show_version = false;
+
+static const weft_flag global_flags[] = {
+    { "quiet", WEFT_FLAG_BOOL, &quiet, NULL, "do not print the start-up line", 0, 0 },
+    { "threads", WEFT_FLAG_INT, &threads, "N",
+      "threads for OpenMP and BLIS (default: WEFT_NUM_THREADS, else the cores)", 1, 4096 },
+};
+#define N_GLOBAL ((int)(sizeof global_flags / sizeof global_flags[0]))
+
+bool weft_cli_quiet(void)
 {
-    (void)argc;
-    (void)argv;
-    int n;
-    const weft_op_desc *const *ops = weft_op_table(&n);
-    for (int i = 0; i < n; i++) printf("%s\t%s\n", ops[i]->name, ops[i]->label);
-    return 0;
+    return quiet;
+}
+
+int weft_cli_exit(int parse_rc)
+{
+    return parse_rc == WEFT_ARGS_HELP ? WEFT_EXIT_OK : WEFT_EXIT_USAGE;
+}
+
+/* Apply the global flags once a command's arguments are known to be good. */
+static void start(void)
+{
+    static bool started = false;
+    if (started) return;
+    started = true;
+    if (threads > 0) weft_set_num_threads(threads);
+    if (!quiet) weft_print_runtime(stderr);
+}
+
+int weft_cli_parse(const weft_args_spec *spec, int argc, char **argv, const char **pos,
+                   int *n_pos)
+{
+    enum { MAX_GROUPS = 8 };
+    weft_flag_group groups[MAX_GROUPS + 1];
+    int n = spec->n_groups < MAX_GROUPS ? spec->n_groups : MAX_GROUPS;
+    for (int i = 0; i < n; i++) groups[i] = spec->groups[i];
+    groups[n++] = (weft_flag_group){ "global options", global_flags, N_GLOBAL };
+    weft_args_spec full = *spec;
+    full.groups = groups;
+    full.n_groups = n;
+    int rc = weft_args_parse(&full, argc, argv, pos, n_pos);
+    if (rc == WEFT_ARGS_OK) start();
+    return rc;
+}
+
+/* --- help and dispatch ---------------------------------------------------------------------- */
+
+static const weft_cli_command *find_command(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    char err[256];
-    if (weft_runtime_init(err, sizeof err)) fprintf(stderr, "weft: %s\n", err);
-    if (argc < 2) {
-        fprintf(stderr, "usage: weft COMMAND [options]\n");
-        return 2;
+    if (weft_runtime_init(NULL, 0)) {
+        fprintf(stderr, "weft: WEFT_NUM_THREADS='%s' is not a number of threads (a whole "
+                "number from 1 to 4096)\n", getenv("WEFT_NUM_THREADS"));
+        return WEFT_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "ops") == 0) return cmd_ops(argc - 1, argv + 1);
-    fprintf(stderr, "weft: unknown command '%s'\n", argv[1]);
-    return 2;
+
+    /* The help of `weft` itself: the global flags from their table, then the
+     * commands from the registry. */
+    char details[4096];
+    size_t len = (size_t)snprintf(details, sizeof details, "commands:\n");
+    for (int i = 0; i < N_COMMANDS && len < sizeof details; i++)
+        len += (size_t)snprintf(details + len, sizeof details - len, "  %-12s %s\n",
+                                commands[i].name, commands[i].summary);
+    if (len < sizeof details)
+        snprintf(details + len, sizeof details - len,
+                 "\nThe global options may also follow the command.\n"
+                 "'weft COMMAND --help' describes a command.\n\n"
+                 "environment:\n"
+                 "  WEFT_NUM_THREADS       threads, when --threads is not given\n"
+                 "  WEFT_CHECK_FINITE=1    fail a backward that makes a NaN or Inf gradient\n\n"
+                 "exit status: 0 success, 1 a check failed, 2 bad usage");
+    const weft_flag leading[] = {
+        global_flags[0],
+        global_flags[1],
+        { "version", WEFT_FLAG_BOOL, &show_version, NULL, "print the version and exit", 0, 0 },
+    };
+    int at = argc;
+    weft_args_spec spec = {
+        .prog = "weft",
+        .summary = "weft builds, trains, compares and draws recurrent sequence models.",
+        .details = details,
+        .groups = &(weft_flag_group){ "global options", leading, 3 },
+        .n_groups = 1,
+        .positional = "COMMAND [options]",
+        .stop_at = &at,
+    };
+    int rc = weft_args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (show_version) {
+        printf("weft %s\n", weft_version());
+        return WEFT_EXIT_OK;
+    }
+    if (at >= argc) {
+        weft_args_help(&spec, stderr);
+        fprintf(stderr, "\nweft: no command given\n");
+        return WEFT_EXIT_USAGE;
+    }
+    const weft_cli_command *cmd = find_command(argv[at]);
+    if (!cmd) {
+        fprintf(stderr, "weft: unknown command '%s'; the commands are:", argv[at]);
+        for (int k = 0; k < N_COMMANDS; k++) fprintf(stderr, " %s", commands[k].name);
+        fprintf(stderr, " (see 'weft --help')\n");
+        return WEFT_EXIT_USAGE;
+    }
+    return cmd->run(argc - at, argv + at);
 }

@@ -1,0 +1,39 @@
+/* src/cli/cli.h — what the subcommands of `weft` share.
+ *
+ * Each subcommand lives in its own file (cmd_<name>.c) and is listed in the
+ * registry in main.c. Its run function gets argv with argv[0] = the
+ * command's name, parses its flags with weft_cli_parse (which adds the global
+ * flags and, once parsing succeeds, applies them and prints the start-up
+ * line), and returns the exit status:
+ *     0 success, 1 the command ran and its check failed, 2 bad usage.
+ */
+#ifndef WEFT_CLI_H
+#define WEFT_CLI_H
+
+#include "args.h"
+
+enum { WEFT_EXIT_OK = 0, WEFT_EXIT_FAIL = 1, WEFT_EXIT_USAGE = 2 };
+
+typedef struct weft_cli_command {
+    const char *name;
+    const char *summary;                  /* one line, for `weft --help` */
+    int (*run)(int argc, char **argv);
+} weft_cli_command;
+
+/* Parse a subcommand's flags (spec's groups) together with the global ones
+ * (--quiet, --threads). On WEFT_ARGS_OK the threads are set and, unless
+ * --quiet, the start-up line is printed to stderr. Returns WEFT_ARGS_*; a
+ * command returns at once with weft_cli_exit(rc) when it is not OK. */
+int weft_cli_parse(const weft_args_spec *spec, int argc, char **argv, const char **pos,
+                   int *n_pos);
+/* The exit status for a weft_cli_parse result other than OK (help: 0, error: 2). */
+int weft_cli_exit(int parse_rc);
+
+/* Was --quiet given? */
+bool weft_cli_quiet(void);
+
+int weft_cmd_ops(int argc, char **argv);
+int weft_cmd_gradcheck(int argc, char **argv);
+int weft_cmd_info(int argc, char **argv);
+
+#endif

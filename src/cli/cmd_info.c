@@ -1,0 +1,36 @@
+/* src/cli/cmd_info.c — `weft info`: what this weft is and what it runs on. */
+#include "cli.h"
+
+#include "weft/ops.h"
+#include "weft/runtime.h"
+
+#include <stdio.h>
+
+int weft_cmd_info(int argc, char **argv)
+{
+    weft_args_spec spec = {
+        .prog = "weft info",
+        .summary = "Show the version, the threads, the BLIS library and how weft was built.",
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+
+    int n_ops;
+    weft_op_table(&n_ops);
+    printf("version      %s\n", weft_version());
+    printf("threads      %d (OpenMP and BLIS; %d cores)\n", weft_num_threads(), weft_num_cores());
+    printf("blis         %s, %s kernels\n", weft_blis_version(), weft_blis_arch());
+#ifdef WEFT_HAVE_GVC
+    printf("graphviz     yes (renders SVG, PNG, PDF)\n");
+#else
+    printf("graphviz     no (DOT text only)\n");
+#endif
+#ifdef NDEBUG
+    printf("build        release\n");
+#else
+    printf("build        debug (assertions on)\n");
+#endif
+    printf("compiler     %s\n", __VERSION__);
+    printf("ops          %d\n", n_ops);
+    return WEFT_EXIT_OK;
+}

@@ -9,6 +9,7 @@
 #include "weft/rng.h"
 #include "weft/runtime.h"
 #include "weft/gradcheck.h"
+#include "weft/io.h"
 #include "weft/optim.h"
 #include "weft/data.h"
 

@@ -83,6 +83,10 @@ int weft_gradcheck(weft_graph *g, weft_var *loss, const weft_gradcheck_opts *opt
             }
             res->checked++;
         }
+        /* The leaf is restored: bring its dependents back to their values
+         * too, or the next leaf's check (which recomputes only from that
+         * leaf on) would start from values made with this one nudged. */
+        recompute_dependents(g, i, loss->id);
     }
     weft_graph_recompute(g, 0);   /* leave every value as it was */
     res->passed = res->checked > 0 && res->max_rel_error <= o.tolerance;

@@ -11,6 +11,8 @@
 #include "weft/gradcheck.h"
 #include "weft/io.h"
 #include "weft/optim.h"
+#include "weft/cell.h"
+#include "weft/rnn.h"
 #include "weft/data.h"
 
 #endif

@@ -1,0 +1,183 @@
+/* weft/cell.h — recurrent cells: one time step composed from ops.
+ *
+ * A cell type is a small struct a user fills in (see docs/cells.md and
+ * examples/mgu.c):
+ *
+ *   - a name ("lstm", "mgu"), a one-line description and the formula of its
+ *     parameter count, for listings;
+ *   - the number of state vectors it carries from step to step (Elman and GRU
+ *     1: h; LSTM 2: h and c). State 0 is always h, the cell's output: what the
+ *     next layer, the output layer and the other direction see;
+ *   - `declare`: the parameters it wants for input width I and hidden width H,
+ *     each by a short base name ("weight_hh"), a shape and an initialiser;
+ *   - `step`: given the graph, x_t [B, I] and the previous states (each
+ *     [B, H]), compose public ops into the next states and return weft_ok(g).
+ *
+ * A cell (weft_cell) binds a type to I, H and its parameters in a parameter
+ * store. Inside a step, weft_cell_param(c, g, "weight_hh") is the graph's
+ * leaf for one of them. Built-in cells (weft_cell_find) are written exactly
+ * this way, with the public ops only; a user's cell is used by weft_unroll,
+ * stacking, bidirectional layers, the DOT drawing and the gradient check
+ * exactly as a built-in one is.
+ *
+ * The fast-path contract. A type may also fill two optional hooks, which
+ * weft_unroll uses instead of `step` when both are present (and the caller
+ * has not asked for the composed path):
+ *
+ *   project_inputs(c, g, xs): xs is the whole input sequence [T, B, I] of
+ *       this cell. Returns one node [T, B, P] holding the part of each step
+ *       that depends on x_t alone (for an LSTM, x_t W_ihᵀ + b_ih, P = 4H): one
+ *       GEMM for all T steps instead of T small ones. It is called once per
+ *       layer and direction, before the time loop.
+ *   step_projected(c, g, xp, prev, next): the step, given xp = step t's row
+ *       block of that node ([B, P]) instead of x_t. Same states in and out,
+ *       same return value as `step`.
+ *
+ * Both must read the same parameter tensors as `step` (through
+ * weft_cell_param), so that weight tying, weight dropout and checkpoints see
+ * one set of weights, and must agree with `step` in value and gradient: for
+ * every x, prev, step_projected(project_inputs(x)[t], prev) == step(x[t],
+ * prev). A fused step (one op node per cell per step, its own backward) is
+ * plugged in as step_projected. The built-in Elman, LSTM (all variants) and
+ * GRU cells fill both hooks with composed ops, so the input projection is
+ * already one GEMM; a fused op replaces only their step_projected.
+ */
+#ifndef WEFT_CELL_H
+#define WEFT_CELL_H
+
+#include <stddef.h>
+#include "weft/graph.h"
+#include "weft/params.h"
+#include "weft/rng.h"
+
+#define WEFT_CELL_MAX_STATES 4
+#define WEFT_CELL_MAX_PARAMS 16
+#define WEFT_CELL_NAME_MAX 32
+
+typedef struct weft_cell weft_cell;
+typedef struct weft_cell_type weft_cell_type;
+
+/* How a parameter starts (weft_cell_reset_parameters). */
+typedef enum weft_cell_init {
+    WEFT_CELL_INIT_DEFAULT = 0,  /* uniform in [-1/sqrt(H), 1/sqrt(H)), as PyTorch's RNNs */
+    WEFT_CELL_INIT_UNIFORM,      /* uniform in [-value, value) */
+    WEFT_CELL_INIT_CONSTANT,     /* every element = value */
+} weft_cell_init;
+
+/* One parameter a cell type asks for. */
+typedef struct weft_cell_param_spec {
+    char name[WEFT_CELL_NAME_MAX];  /* base name: "weight_ih" */
+    int rank;                        /* 1 or 2 */
+    int shape[2];                    /* [out, in] for matrices (weft_linear's layout) */
+    weft_cell_init init;
+    float value;                     /* for UNIFORM and CONSTANT */
+} weft_cell_param_spec;
+
+struct weft_cell_type {
+    const char *name;            /* "lstm"; what weft_cell_find and the DOT labels use */
+    const char *description;     /* one line, for `weft cells` */
+    const char *param_formula;   /* "4H(I+H) + 8H", for `weft cells` */
+    int n_states;                /* 1..WEFT_CELL_MAX_STATES; state 0 is h, the output */
+    const char *state_names[WEFT_CELL_MAX_STATES];  /* "h", "c"; NULL: "s1", ... */
+
+    /* Fill specs[0..n) (at most WEFT_CELL_MAX_PARAMS) for input width I and
+     * hidden width H; return n, or -1 when this type cannot take these
+     * sizes (then write the reason into err). */
+    int (*declare)(const weft_cell_type *t, int I, int H, weft_cell_param_spec *specs,
+                   char *err, size_t errsize);
+
+    /* One step: x [B, I], prev[k] [B, H] -> next[k] [B, H] for k < n_states.
+     * Compose public ops; return weft_ok(g). */
+    int (*step)(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,
+                weft_var **next);
+
+    /* Optional, after every parameter got its declared initialiser (for
+     * instance LSTM-b's forget-gate bias). Return 0 or -1. */
+    int (*init)(const weft_cell *c, weft_rng *rng);
+
+    /* Optional fast path; see the contract at the top of this file. Both or
+     * neither. */
+    weft_var *(*project_inputs)(const weft_cell *c, weft_graph *g, weft_var *xs);
+    int (*step_projected)(const weft_cell *c, weft_graph *g, weft_var *xp,
+                          weft_var *const *prev, weft_var **next);
+
+    int variant;                 /* free for the type's own use (built-ins: which variant) */
+    const void *data;            /* free for the type's own use */
+};
+
+/* A cell: a type bound to its sizes and its parameters. Plain data; the
+ * parameters belong to the store. */
+struct weft_cell {
+    const weft_cell_type *type;
+    int input_size, hidden_size;
+    int n_params;
+    weft_cell_param_spec specs[WEFT_CELL_MAX_PARAMS];
+    weft_param *params[WEFT_CELL_MAX_PARAMS];   /* borrowed from the store */
+    int layer, dir;              /* where it sits in a stack (0, 0 for a lone cell) */
+};
+
+/* Helpers for a declare function: a parameter spec with the default
+ * initialiser, e.g.  specs[n++] = weft_cell_matrix("weight_hh", H, H);
+ * A name longer than WEFT_CELL_NAME_MAX - 1 is cut (and then refused as
+ * declared). */
+weft_cell_param_spec weft_cell_matrix(const char *name, int rows, int cols);
+weft_cell_param_spec weft_cell_vector(const char *name, int n);
+
+/* Bind type t to input width I and hidden width H, adding its parameters to
+ * store s named prefix + base name + suffix ("rnn." "weight_ih" "_l0"; prefix
+ * and suffix may be NULL). The parameters start at zero: call
+ * weft_cell_reset_parameters. Returns 0, or -1 with a message in err (a bad
+ * type, bad sizes, a name already in the store). On failure parameters added
+ * before the failing one stay in the store. */
+int weft_cell_bind(weft_cell *c, const weft_cell_type *t, int I, int H, weft_params *s,
+                   const char *prefix, const char *suffix, char *err, size_t errsize);
+
+/* Give every parameter its declared initialiser, then call the type's init
+ * hook. Returns 0, or -1 when the hook fails. */
+int weft_cell_reset_parameters(weft_cell *c, weft_rng *rng);
+
+/* The graph's leaf for the cell's parameter of base name `name` (as
+ * weft_param_var: one leaf per graph). NULL, with an error on g naming the
+ * cell and the parameters it has, when there is no such parameter. */
+weft_var *weft_cell_param(const weft_cell *c, weft_graph *g, const char *name);
+
+/* The store's parameter of that base name, or NULL. Borrowed. */
+weft_param *weft_cell_param_ptr(const weft_cell *c, const char *name);
+
+/* Number of parameter elements of the cell. */
+size_t weft_cell_numel(const weft_cell *c);
+
+/* Run one step through the type's step function, checking shapes on the way
+ * in (x [B, I], prev[k] [B, H]) and on the way out (every next[k] [B, H]).
+ * Returns 0, or -1 with the graph's error set (naming the cell). */
+int weft_cell_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,
+                   weft_var **next);
+
+/* The same through the fast path (xp: step t of project_inputs' node). */
+int weft_cell_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
+                             weft_var *const *prev, weft_var **next);
+
+/* true when t has both fast-path hooks. */
+bool weft_cell_type_has_fast_path(const weft_cell_type *t);
+
+/* Parameter elements a cell of type t has at sizes I, H (0 when the type
+ * refuses them). */
+size_t weft_cell_type_numel(const weft_cell_type *t, int I, int H);
+
+/* --- built-in cells ---------------------------------------------------------- */
+
+/* The built-in type of that command-line name ("rnn", "rnn-relu", "lstm",
+ * "lstm-f", "lstm-i", "lstm-o", "lstm-b", "lstm-peephole", "lstm-coupled",
+ * "gru", "mut1", "mut2", "mut3"), or NULL. */
+const weft_cell_type *weft_cell_find(const char *name);
+/* All built-in types, in listing order; n receives the count. */
+const weft_cell_type *const *weft_cell_types(int *n);
+
+/* The built-in types, for direct use. */
+extern const weft_cell_type weft_cell_rnn_tanh, weft_cell_rnn_relu;
+extern const weft_cell_type weft_cell_lstm, weft_cell_lstm_f, weft_cell_lstm_i,
+    weft_cell_lstm_o, weft_cell_lstm_b, weft_cell_lstm_peephole, weft_cell_lstm_coupled;
+extern const weft_cell_type weft_cell_gru;
+extern const weft_cell_type weft_cell_mut1, weft_cell_mut2, weft_cell_mut3;
+
+#endif

@@ -1,0 +1,417 @@
+/* models/rnn.c — stacked and bidirectional layers of any cell, unrolled over
+ * a ragged batch (weft/rnn.h).
+ *
+ * The unroll runs layer by layer; within a layer, each direction runs its
+ * whole time loop. A ragged batch is handled with public ops only: at a step
+ * t where some sequence has already ended (t >= lengths[b]), with m the
+ * column [B, 1] of m_b = 1 if t < lengths[b] else 0,
+ *
+ *     s_t = s_new ⊙ m + s_{t-1} ⊙ (1 - m)      (state carried past the end)
+ *     y_t = h_new ⊙ m                          (output zero past the end)
+ *
+ * Steps where every sequence is still running get no masking at all. The
+ * backward direction runs t = T-1 .. 0 with the same rule: sequence b's state
+ * stays the initial one until t = lengths[b] - 1, its true last step. */
+#include "weft/rnn.h"
+#include "weft/ops.h"
+#include "../src/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct weft_rnn {
+    weft_rnn_config cfg;
+    char prefix[WEFT_PARAM_NAME_MAX];
+    int dirs;
+    weft_cell *cells;            /* num_layers * dirs, index layer * dirs + dir */
+};
+
+weft_rnn *weft_rnn_new(weft_params *s, const weft_rnn_config *cfg, char *err, size_t errsize)
+{
+    if (!s || !cfg || !cfg->cell) {
+        snprintf(err, errsize, "rnn: no %s given", !s ? "parameter store" : !cfg ? "configuration"
+                 : "cell type");
+        return NULL;
+    }
+    if (cfg->input_size < 1 || cfg->hidden_size < 1 || cfg->num_layers < 1) {
+        snprintf(err, errsize, "rnn (%s): input size %d, hidden size %d and layers %d must all "
+                 "be >= 1", cfg->cell->name, cfg->input_size, cfg->hidden_size, cfg->num_layers);
+        return NULL;
+    }
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
+        snprintf(err, errsize, "rnn (%s): dropout %g is not in [0, 1)", cfg->cell->name,
+                 (double)cfg->dropout);
+        return NULL;
+    }
+    const char *prefix = cfg->prefix ? cfg->prefix : "";
+    if (strlen(prefix) >= WEFT_PARAM_NAME_MAX) {
+        snprintf(err, errsize, "rnn: prefix '%s' is too long", prefix);
+        return NULL;
+    }
+    weft_rnn *r = calloc(1, sizeof *r);
+    int dirs = cfg->bidirectional ? 2 : 1;
+    if (r) r->cells = calloc((size_t)cfg->num_layers * (size_t)dirs, sizeof *r->cells);
+    if (!r || !r->cells) {
+        free(r);
+        snprintf(err, errsize, "rnn: out of memory");
+        return NULL;
+    }
+    r->cfg = *cfg;
+    snprintf(r->prefix, sizeof r->prefix, "%s", prefix);
+    r->cfg.prefix = r->prefix;
+    r->dirs = dirs;
+    int H = cfg->hidden_size;
+    for (int l = 0; l < cfg->num_layers; l++) {
+        for (int d = 0; d < dirs; d++) {
+            char suffix[32];
+            snprintf(suffix, sizeof suffix, "_l%d%s", l, d ? "_reverse" : "");
+            weft_cell *c = &r->cells[l * dirs + d];
+            int I = l == 0 ? cfg->input_size : H * dirs;
+            if (weft_cell_bind(c, cfg->cell, I, H, s, r->prefix, suffix, err, errsize)) {
+                weft_rnn_free(r);
+                return NULL;
+            }
+            c->layer = l;
+            c->dir = d;
+        }
+    }
+    return r;
+}
+
+void weft_rnn_free(weft_rnn *r)
+{
+    if (!r) return;
+    free(r->cells);
+    free(r);
+}
+
+int weft_rnn_reset_parameters(weft_rnn *r, weft_rng *rng)
+{
+    for (int i = 0; i < r->cfg.num_layers * r->dirs; i++)
+        if (weft_cell_reset_parameters(&r->cells[i], rng)) return -1;
+    return 0;
+}
+
+const weft_rnn_config *weft_rnn_get_config(const weft_rnn *r)
+{
+    return &r->cfg;
+}
+
+int weft_rnn_dirs(const weft_rnn *r)
+{
+    return r->dirs;
+}
+
+int weft_rnn_num_states(const weft_rnn *r)
+{
+    return r->cfg.num_layers * r->dirs * r->cfg.cell->n_states;
+}
+
+const weft_cell *weft_rnn_cell(const weft_rnn *r, int layer, int dir)
+{
+    if (layer < 0 || layer >= r->cfg.num_layers || dir < 0 || dir >= r->dirs) return NULL;
+    return &r->cells[layer * r->dirs + dir];
+}
+
+int weft_rnn_output_size(const weft_rnn *r)
+{
+    return r->cfg.hidden_size * r->dirs;
+}
+
+size_t weft_rnn_numel(const weft_rnn *r)
+{
+    size_t n = 0;
+    for (int i = 0; i < r->cfg.num_layers * r->dirs; i++) n += weft_cell_numel(&r->cells[i]);
+    return n;
+}
+
+void weft_state_free(weft_state *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->n; i++) weft_tensor_release(&s->t[i]);
+    free(s->t);
+    s->t = NULL;
+    s->n = 0;
+}
+
+int weft_state_detach(const weft_rnn_out *out, weft_state *carry)
+{
+    if (carry->n != out->n_final) {
+        weft_state_free(carry);
+        carry->t = calloc((size_t)out->n_final, sizeof *carry->t);
+        if (!carry->t) return -1;
+        carry->n = out->n_final;
+    }
+    for (int i = 0; i < out->n_final; i++) {
+        const weft_tensor *v = &out->final[i]->value;
+        if (!weft_tensor_same_shape(&carry->t[i], v)) {
+            weft_tensor_release(&carry->t[i]);
+            carry->t[i] = weft_tensor_alloc(v->rank, v->shape);
+            if (!carry->t[i].data) {
+                weft_state_free(carry);
+                return -1;
+            }
+        }
+        weft_tensor_copy(&carry->t[i], v);
+    }
+    return 0;
+}
+
+/* --- unrolling ------------------------------------------------------------------ */
+
+/* What one unroll needs as it goes. */
+typedef struct unroll_ctx {
+    weft_graph *g;
+    const weft_rnn *r;
+    int T, B;
+    const int *lengths;          /* arena copy, or NULL */
+    int min_len;                 /* steps t >= min_len need masking */
+    weft_var **keep, **drop;     /* per step: m and 1 - m as [B, 1] leaves, made when needed */
+} unroll_ctx;
+
+static void set_scope(weft_graph *g, int t, int layer, int dir, const char *cell)
+{
+    weft_graph_set_scope(g, (weft_scope){ t, layer, dir, cell });
+}
+
+/* m and 1 - m for step t (leaves without gradient, shared by every layer). */
+static int step_masks(unroll_ctx *u, int t)
+{
+    if (u->keep[t]) return 0;
+    weft_scope saved = weft_graph_scope(u->g);
+    set_scope(u->g, t, -1, -1, NULL);
+    int shape[2] = { u->B, 1 };
+    u->keep[t] = weft_input_zeros(u->g, 2, shape, "running", false);
+    u->drop[t] = weft_input_zeros(u->g, 2, shape, "ended", false);
+    weft_graph_set_scope(u->g, saved);
+    if (!u->keep[t] || !u->drop[t]) return -1;
+    for (int b = 0; b < u->B; b++) {
+        bool running = t < u->lengths[b];
+        u->keep[t]->value.data[b] = running ? 1.0f : 0.0f;
+        u->drop[t]->value.data[b] = running ? 0.0f : 1.0f;
+    }
+    return 0;
+}
+
+/* A zero initial state leaf named like "h0_l1_reverse". */
+static weft_var *zero_state(unroll_ctx *u, int layer, int dir, int k)
+{
+    const weft_cell_type *t = u->r->cfg.cell;
+    char *name = weft_graph_alloc(u->g, 48);
+    if (!name) return NULL;
+    if (t->state_names[k]) snprintf(name, 48, "%s0_l%d%s", t->state_names[k], layer,
+                                    dir ? "_reverse" : "");
+    else snprintf(name, 48, "s%d_0_l%d%s", k, layer, dir ? "_reverse" : "");
+    int shape[2] = { u->B, u->r->cfg.hidden_size };
+    weft_var *v = weft_input_zeros(u->g, 2, shape, name, false);
+    if (v) v->kind = WEFT_NODE_STATE;
+    return v;
+}
+
+/* The dropout mask for the outputs of layer `layer` at step t, or NULL for
+ * none (*fail set when something went wrong). */
+static weft_var *dropout_mask(unroll_ctx *u, const weft_unroll_opts *o, int layer, int t,
+                              int width, bool *fail)
+{
+    weft_graph *g = u->g;
+    const weft_rnn_config *cfg = &u->r->cfg;
+    if (cfg->dropout <= 0.0f || layer == cfg->num_layers - 1) return NULL;
+    if (o->dropout_masks) {
+        weft_var *m = o->dropout_masks[layer];
+        if (!m) {
+            *fail = true;
+            return weft_graph_fail(g, "unroll: dropout mask %d is NULL", layer);
+        }
+        if (m->value.rank == 3) {
+            if (m->value.shape[0] != u->T || m->value.shape[1] != u->B ||
+                m->value.shape[2] != width) {
+                char s[64];
+                *fail = true;
+                return weft_graph_fail(g, "unroll: dropout mask %d is %s, expected [%d, %d, %d] "
+                                       "(T, B, H*dirs), [%d, %d] or [%d]", layer,
+                                       weft_shape_str(&m->value, s, sizeof s), u->T, u->B,
+                                       width, u->B, width, width);
+            }
+            m = weft_narrow(g, m, t, 1);
+        }
+        if (!m) *fail = true;
+        return m;
+    }
+    if (!o->dropout_rng) return NULL;
+    int shape[2] = { u->B, width };
+    weft_var *m = weft_input_zeros(g, 2, shape, "dropout mask", false);
+    if (!m) {
+        *fail = true;
+        return NULL;
+    }
+    float p = cfg->dropout, scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < m->value.size; i++)
+        m->value.data[i] = weft_rng_uniform(o->dropout_rng) < p ? 0.0f : scale;
+    return m;
+}
+
+static int check_inputs(unroll_ctx *u, weft_var *xs, const weft_unroll_opts *o)
+{
+    weft_graph *g = u->g;
+    const weft_rnn *r = u->r;
+    const weft_rnn_config *cfg = &r->cfg;
+    char s[64];
+    if (!xs) return weft_graph_fail(g, "unroll (%s): no input (NULL: an op before it failed)",
+                                    cfg->cell->name), -1;
+    if (xs->value.rank != 3 || xs->value.shape[2] != cfg->input_size)
+        return weft_graph_fail(g, "unroll (%s): input is %s, expected [T, B, %d] (steps, batch, "
+                               "the model's input size)", cfg->cell->name,
+                               weft_shape_str(&xs->value, s, sizeof s), cfg->input_size), -1;
+    u->T = xs->value.shape[0];
+    u->B = xs->value.shape[1];
+    u->min_len = u->T;
+    if (o->lengths) {
+        int *copy = weft_graph_alloc(g, (size_t)u->B * sizeof(int));
+        if (!copy) return -1;
+        for (int b = 0; b < u->B; b++) {
+            if (o->lengths[b] < 1 || o->lengths[b] > u->T)
+                return weft_graph_fail(g, "unroll (%s): lengths[%d] = %d is not in [1, %d] "
+                                       "(input %s)", cfg->cell->name, b, o->lengths[b], u->T,
+                                       weft_shape_str(&xs->value, s, sizeof s)), -1;
+            copy[b] = o->lengths[b];
+            if (copy[b] < u->min_len) u->min_len = copy[b];
+        }
+        u->lengths = copy;
+    }
+    int n = weft_rnn_num_states(r), H = cfg->hidden_size;
+    if (o->init && o->init->n != n)
+        return weft_graph_fail(g, "unroll (%s): the initial state has %d tensors, the model "
+                               "carries %d (layers x directions x states)", cfg->cell->name,
+                               o->init->n, n), -1;
+    for (int i = 0; i < n && (o->init || o->init_vars); i++) {
+        const weft_tensor *t = o->init_vars ? (o->init_vars[i] ? &o->init_vars[i]->value : NULL)
+                                            : &o->init->t[i];
+        if (!t) return -1;
+        if (t->rank != 2 || t->shape[0] != u->B || t->shape[1] != H)
+            return weft_graph_fail(g, "unroll (%s): initial state %d is %s, expected [%d, %d] "
+                                   "(batch, hidden)", cfg->cell->name, i,
+                                   weft_shape_str(t, s, sizeof s), u->B, H), -1;
+    }
+    return 0;
+}
+
+int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unroll_opts *opts,
+                weft_rnn_out *out)
+{
+    memset(out, 0, sizeof *out);
+    weft_unroll_opts o = opts ? *opts : (weft_unroll_opts){ 0 };
+    unroll_ctx u = { .g = g, .r = r };
+    const weft_rnn_config *cfg = &r->cfg;
+    const weft_cell_type *type = cfg->cell;
+    weft_scope saved = weft_graph_scope(g);
+    if (weft_ok(g) || check_inputs(&u, xs, &o)) return -1;
+
+    int T = u.T, B = u.B, L = cfg->num_layers, D = r->dirs, S = type->n_states;
+    int n_final = weft_rnn_num_states(r), width = cfg->hidden_size * D;
+    weft_var **cur = weft_graph_calloc(g, (size_t)T * sizeof *cur);     /* this layer's inputs */
+    weft_var **final = weft_graph_calloc(g, (size_t)n_final * sizeof *final);
+    u.keep = weft_graph_calloc(g, (size_t)T * sizeof *u.keep);
+    u.drop = weft_graph_calloc(g, (size_t)T * sizeof *u.drop);
+    if (!cur || !final || !u.keep || !u.drop) return -1;
+    weft_var *cur_seq = xs;      /* this layer's inputs as one [T, B, width] node, when made */
+
+    for (int l = 0; l < L; l++) {
+        weft_var **dir_out[2] = { NULL, NULL };
+        for (int d = 0; d < D; d++) {
+            const weft_cell *c = &r->cells[l * D + d];
+            dir_out[d] = weft_graph_calloc(g, (size_t)T * sizeof(weft_var *));
+            if (!dir_out[d]) goto fail;
+            weft_var *prev[WEFT_CELL_MAX_STATES], *next[WEFT_CELL_MAX_STATES];
+            for (int k = 0; k < S; k++) {
+                int idx = (l * D + d) * S + k;
+                set_scope(g, -1, l, d, NULL);
+                if (o.init_vars) prev[k] = o.init_vars[idx];
+                else if (o.init) prev[k] = weft_state_leaf(g, &o.init->t[idx], "carried state",
+                                                           false);
+                else prev[k] = zero_state(&u, l, d, k);
+                if (!prev[k]) goto fail;
+            }
+
+            /* The fast path: every step's input projection in one node. */
+            weft_var *xp = NULL;
+            if (!o.composed && weft_cell_type_has_fast_path(type)) {
+                if (!cur_seq) {
+                    set_scope(g, -1, l, -1, NULL);
+                    cur_seq = weft_stack(g, cur, T);
+                }
+                set_scope(g, -1, l, d, type->name);
+                xp = type->project_inputs(c, g, cur_seq);
+                if (!xp) goto fail;
+                if (xp->value.rank != 3 || xp->value.shape[0] != T || xp->value.shape[1] != B) {
+                    char s[64];
+                    weft_graph_fail(g, "cell '%s': project_inputs made %s, expected [%d, %d, P]",
+                                    type->name, weft_shape_str(&xp->value, s, sizeof s), T, B);
+                    goto fail;
+                }
+            }
+
+            for (int step = 0; step < T; step++) {
+                int t = d ? T - 1 - step : step;
+                int rc;
+                if (xp) {
+                    set_scope(g, t, l, d, type->name);
+                    rc = weft_cell_step_projected(c, g, weft_narrow(g, xp, t, 1), prev, next);
+                } else {
+                    if (!cur[t]) {   /* layer 0: step t of the input, shared by both directions */
+                        set_scope(g, t, l, -1, NULL);
+                        cur[t] = weft_narrow(g, xs, t, 1);
+                    }
+                    set_scope(g, t, l, d, type->name);
+                    rc = weft_cell_step(c, g, cur[t], prev, next);
+                }
+                if (rc) goto fail;
+                weft_var *y = next[0];
+                if (u.lengths && t >= u.min_len) {
+                    if (step_masks(&u, t)) goto fail;
+                    for (int k = 0; k < S; k++)
+                        next[k] = weft_add(g, weft_mul(g, next[k], u.keep[t]),
+                                           weft_mul(g, prev[k], u.drop[t]));
+                    y = weft_mul(g, y, u.keep[t]);
+                }
+                dir_out[d][t] = y;
+                for (int k = 0; k < S; k++) prev[k] = next[k];
+            }
+            for (int k = 0; k < S; k++) final[(l * D + d) * S + k] = prev[k];
+        }
+
+        /* This layer's outputs: the directions side by side, the residual
+         * connection, dropout; they are the next layer's inputs. */
+        weft_var **layer_out = weft_graph_calloc(g, (size_t)T * sizeof *layer_out);
+        if (!layer_out) goto fail;
+        for (int t = 0; t < T; t++) {
+            bool fail = false;
+            set_scope(g, t, l, -1, NULL);
+            weft_var *y = D == 2 ? weft_concat(g, (weft_var *[]){ dir_out[0][t], dir_out[1][t] }, 2)
+                                 : dir_out[0][t];
+            if (cfg->residual && l > 0) y = weft_add(g, y, cur[t]);
+            weft_var *mask = dropout_mask(&u, &o, l, t, width, &fail);
+            if (fail) goto fail;
+            if (mask) y = weft_dropout(g, y, mask);
+            if (!y) goto fail;
+            layer_out[t] = y;
+        }
+        cur = layer_out;
+        cur_seq = NULL;
+    }
+
+    weft_graph_set_scope(g, WEFT_NO_SCOPE);
+    out->T = T;
+    out->B = B;
+    out->width = width;
+    out->steps = cur;
+    out->seq = weft_stack(g, cur, T);
+    out->final = final;
+    out->n_final = n_final;
+    weft_graph_set_scope(g, saved);
+    return weft_ok(g);
+fail:
+    weft_graph_set_scope(g, saved);
+    if (weft_ok(g) == 0) weft_graph_fail(g, "unroll (%s): failed", type->name);
+    return -1;
+}

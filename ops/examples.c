@@ -8,6 +8,7 @@
 
 #include "weft/ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -288,6 +289,54 @@ static weft_var *ex_detach(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
     return weighted_sum(g, r, weft_mul(g, t, weft_detach(g, t)));
 }
 
+/* --- fused recurrent steps ---------------------------------------------------------------------- */
+
+enum { STEP_NO_BIAS = 1, STEP_RELU = 2 };
+
+/* One fused step at B = 3, H = 5: xp [3, G·5], h (and c) [3, 5] ask for a
+ * gradient, W_hh [G·5, 5] and b_hh [G·5] (unless STEP_NO_BIAS) are
+ * parameters. The relu variant moves every pre-activation at least 0.1 away
+ * from the kink. The LSTM's loss weighs both blocks of its [2, 3, 5] value,
+ * h' and c'. */
+static weft_var *fused_step_example(weft_graph *g, weft_params *ps, weft_rng *r, int G, int arg)
+{
+    const int B = 3, H = 5;
+    weft_var *xp = INPUT(g, r, "xp", B, G * H);
+    weft_var *h = INPUT(g, r, "h", B, H);
+    weft_var *c = G == 4 ? INPUT(g, r, "c", B, H) : NULL;
+    weft_var *W = PARAM(g, ps, r, "weight_hh", G * H, H);
+    weft_var *b = arg & STEP_NO_BIAS ? NULL : PARAM(g, ps, r, "bias_hh", G * H);
+    if (!xp || !h || !W) return NULL;
+    if (arg & STEP_RELU) {
+        weft_var *pre = weft_add(g, xp, weft_linear(g, h, W, b));
+        if (!pre) return NULL;
+        for (size_t i = 0; i < pre->value.size; i++)
+            if (fabsf(pre->value.data[i]) < 0.1f)
+                xp->value.data[i] += pre->value.data[i] >= 0.0f ? 0.1f : -0.1f;
+        return weighted_sum(g, r, weft_rnn_relu_step(g, xp, h, W, b));
+    }
+    switch (G) {
+    case 1: return weighted_sum(g, r, weft_rnn_tanh_step(g, xp, h, W, b));
+    case 3: return weighted_sum(g, r, weft_gru_step(g, xp, h, W, b));
+    default: return weighted_sum(g, r, weft_lstm_step(g, xp, h, c, W, b));
+    }
+}
+
+static weft_var *ex_rnn_step(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    return fused_step_example(g, ps, r, 1, arg);
+}
+
+static weft_var *ex_lstm_step(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    return fused_step_example(g, ps, r, 4, arg);
+}
+
+static weft_var *ex_gru_step(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    return fused_step_example(g, ps, r, 3, arg);
+}
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
 static const weft_op_example examples[] = {
@@ -333,6 +382,12 @@ static const weft_op_example examples[] = {
     { "dropout", "mask of x's shape", ex_dropout, 0 },
     { "dropout", "one mask row for every row", ex_dropout, 1 },
     { "detach", "no gradient through it", ex_detach, 0 },
+    { "rnn_step", "tanh, B 3, H 5", ex_rnn_step, 0 },
+    { "rnn_step", "relu, no b_hh", ex_rnn_step, STEP_RELU | STEP_NO_BIAS },
+    { "lstm_step", "B 3, H 5, h' and c'", ex_lstm_step, 0 },
+    { "lstm_step", "no b_hh", ex_lstm_step, STEP_NO_BIAS },
+    { "gru_step", "B 3, H 5", ex_gru_step, 0 },
+    { "gru_step", "no b_hh", ex_gru_step, STEP_NO_BIAS },
 };
 
 const weft_op_example *weft_op_examples(int *n)

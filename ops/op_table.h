@@ -48,7 +48,11 @@
     X(mean, "mean")                         \
     /* plumbing.c */                        \
     X(dropout, "dropout")                   \
-    X(detach, "detach")
+    X(detach, "detach")                     \
+    /* recurrent.c */                       \
+    X(rnn_step, "RNN step")                 \
+    X(lstm_step, "LSTM step")               \
+    X(gru_step, "GRU step")
 
 #define WEFT_OP_DECLARE(name, label)                                  \
     void weft_op_##name##_forward(weft_graph *g, weft_var *v);        \

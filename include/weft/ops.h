@@ -93,6 +93,35 @@ weft_var *weft_dropout(weft_graph *g, weft_var *x, weft_var *mask);
 /* A copy of x's value through which no gradient flows. */
 weft_var *weft_detach(weft_graph *g, weft_var *x);
 
+/* --- fused recurrent steps (ops/recurrent.c) ----------------------------- */
+
+/* One step of a built-in cell as ONE node with its own backward: the fast
+ * path the built-in Elman, LSTM, LSTM-b and GRU cells take by default
+ * (weft/cell.h, step_projected). Each takes
+ *
+ *   xp    [B, G·H]  the step's input projection x_t W_ihᵀ + b_ih (b_ih is in it),
+ *   h, c  [B, H]    the previous states,
+ *   W_hh  [G·H, H]  the recurrent weights, b_hh [G·H] or NULL,
+ *
+ * with the gates' row blocks as PyTorch lays them out (G = 1 Elman, 4 LSTM
+ * i,f,g,o, 3 GRU r,z,n), and equals the same step composed from the ops above
+ * in value and gradient (to float rounding). */
+
+/* h' = tanh(xp + h W_hhᵀ + b_hh) and relu(...): the Elman step, [B, H]. */
+weft_var *weft_rnn_tanh_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh,
+                             weft_var *b_hh);
+weft_var *weft_rnn_relu_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh,
+                             weft_var *b_hh);
+/* The LSTM step: [i f g o] = xp + h W_hhᵀ + b_hh; c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g);
+ * h' = σ(o) ⊙ tanh(c'). Returns both new states in one node of shape
+ * [2, B, H]: weft_narrow(g, s, 0, 1) is h' and weft_narrow(g, s, 1, 1) is c',
+ * each an ordinary [B, H] node. */
+weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, weft_var *W_hh,
+                         weft_var *b_hh);
+/* The GRU step (nn.GRU): [u_r u_z u_n] = h W_hhᵀ + b_hh; r = σ(xp_r + u_r),
+ * z = σ(xp_z + u_z), n = tanh(xp_n + r ⊙ u_n); h' = (1 - z) ⊙ n + z ⊙ h. [B, H]. */
+weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh, weft_var *b_hh);
+
 /* Names of all ops in table order; n receives the count. */
 const weft_op_desc *const *weft_op_table(int *n);
 /* The op of that name, or NULL. */

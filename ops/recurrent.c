@@ -1,0 +1,435 @@
+/* ops/recurrent.c — fused recurrent steps: one node per cell per step for the
+ * Elman RNN (tanh, relu), the LSTM and the GRU, each with its own backward.
+ *
+ * Every step takes the step's input projection xp = x_t W_ihᵀ + b_ih [B, G·H]
+ * (computed for all T steps at once by the cell's project_inputs), the
+ * previous state(s) [B, H], the recurrent weights W_hh [G·H, H] and bias
+ * b_hh [G·H] (or none), as nn.RNN / nn.LSTM / nn.GRU lay them out, and does
+ *
+ *   forward:  one sgemm for the recurrent product h W_hhᵀ (beta = 1 onto the
+ *             rest of the pre-activation), then one pass over the rows for the
+ *             nonlinearities and the new state, keeping what backward needs in
+ *             v->aux;
+ *   backward: one pass over the rows from the output gradients to the
+ *             gradients of the pre-activations ("dgates"), adding dxp and the
+ *             elementwise parts of dh_prev / dc_prev on the way, then
+ *             dh_prev += dgates W_hh, dW_hh += dgatesᵀ h_prev (two sgemms,
+ *             beta = 1) and db_hh += the column sums of dgates.
+ *
+ * The values and gradients equal those of the same step composed from public
+ * ops (models/elman.c, lstm.c, gru.c) to float rounding; tests/test_fused.c
+ * proves it. */
+#include "op_table.h"
+
+#include "blas.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* What a fused step keeps in v->aux. */
+typedef struct fused_aux {
+    float *saved;    /* forward's activations for backward (NULL for the Elman step) */
+    float *dgates;   /* backward's [B, G·H] scratch, made on the first backward */
+} fused_aux;
+
+static inline float sigmoidf(float x)
+{
+    return 1.0f / (1.0f + expf(-x));   /* as ops/activation.c, so both paths round alike */
+}
+
+/* The parallel row loops below run on more than one thread only when the
+ * step is big enough to pay for it. */
+static inline bool worth_threads(int B, int width)
+{
+    return (size_t)B * (size_t)width > WEFT_PARALLEL_MIN;
+}
+
+/* --- shared checks and helpers ------------------------------------------------------------ */
+
+/* Check xp [B, G·H], h [B, H], c [B, H] (when given), W_hh [G·H, H], b_hh
+ * [G·H] (when given). On a mismatch record an error naming the op and every
+ * shape and return false. */
+static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
+                       const weft_var *h, const weft_var *c, const weft_var *W,
+                       const weft_var *b)
+{
+    char sx[64], sh[64], sc[64], sw[64], sb[64];
+    weft_shape_str(&xp->value, sx, sizeof sx);
+    weft_shape_str(&h->value, sh, sizeof sh);
+    snprintf(sc, sizeof sc, "%s", "");
+    if (c) weft_shape_str(&c->value, sc, sizeof sc);
+    weft_shape_str(&W->value, sw, sizeof sw);
+    snprintf(sb, sizeof sb, "none");
+    if (b) weft_shape_str(&b->value, sb, sizeof sb);
+    const char *what = NULL;
+    char expect[160];
+    if (h->value.rank != 2) {
+        what = "h must be [batch, hidden]";
+        snprintf(expect, sizeof expect, "rank 2");
+    } else {
+        int B = h->value.shape[0], H = h->value.shape[1];
+        if (xp->value.rank != 2 || xp->value.shape[0] != B || xp->value.shape[1] != G * H) {
+            what = "xp must be [batch, G·hidden]";
+            snprintf(expect, sizeof expect, "[%d, %d]", B, G * H);
+        } else if (c && (c->value.rank != 2 || c->value.shape[0] != B ||
+                         c->value.shape[1] != H)) {
+            what = "c must be h's shape";
+            snprintf(expect, sizeof expect, "[%d, %d]", B, H);
+        } else if (W->value.rank != 2 || W->value.shape[0] != G * H || W->value.shape[1] != H) {
+            what = "W_hh must be [G·hidden, hidden]";
+            snprintf(expect, sizeof expect, "[%d, %d]", G * H, H);
+        } else if (b && (b->value.size != (size_t)(G * H) ||
+                         weft_tensor_cols(&b->value) != G * H)) {
+            what = "b_hh must be [G·hidden]";
+            snprintf(expect, sizeof expect, "[%d]", G * H);
+        }
+    }
+    if (!what) return true;
+    weft_graph_fail(g, "%s: xp %s, h %s%s%s, W_hh %s, b_hh %s: %s (G = %d), expected %s", op, sx,
+                    sh, c ? ", c " : "", sc, sw, sb, what, G, expect);
+    return false;
+}
+
+/* Make the node with inputs (xp, h[, c], W_hh[, b_hh]) and its aux; the
+ * caller sets the attributes and runs the forward. saved_floats: how many
+ * floats the forward keeps for backward (0: none). */
+static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *const *in, int n_in,
+                           int rank, const int *shape, size_t saved_floats)
+{
+    weft_var *v = weft_node_new(g, op, in, n_in, rank, shape);
+    if (!v) return NULL;
+    fused_aux *a = weft_graph_calloc(g, sizeof *a);
+    if (!a) return NULL;
+    if (saved_floats) {
+        a->saved = weft_graph_alloc(g, saved_floats * sizeof(float));
+        if (!a->saved) return NULL;
+    }
+    v->aux = a;
+    return v;
+}
+
+/* The backward's scratch for dgates [B, width], made once per node (a second
+ * backward reuses it). NULL with the graph's error set when memory runs out. */
+static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
+{
+    fused_aux *a = v->aux;
+    if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
+    return a->dgates;
+}
+
+/* Every row of dst [B, width] = xp's row + bias (bias NULL: zero), the start
+ * of a pre-activation onto which the recurrent sgemm accumulates. */
+static void rows_plus_bias(float *dst, const float *xp, const float *bias, int B, int width)
+{
+    #pragma omp parallel for if (worth_threads(B, width))
+    for (int r = 0; r < B; r++) {
+        float *d = dst + (size_t)r * width;
+        const float *x = xp ? xp + (size_t)r * width : NULL;
+        for (int j = 0; j < width; j++) d[j] = (x ? x[j] : 0.0f) + (bias ? bias[j] : 0.0f);
+    }
+}
+
+/* db[j] += sum over rows of d[r, j]. Threads split the columns, each column
+ * is summed in row order: the same result on any number of threads. */
+static void add_column_sums(float *db, const float *d, int B, int width)
+{
+    enum { BLOCK = 64 };
+    int nblocks = (width + BLOCK - 1) / BLOCK;
+    #pragma omp parallel for if (worth_threads(B, width))
+    for (int blk = 0; blk < nblocks; blk++) {
+        int j0 = blk * BLOCK, j1 = j0 + BLOCK < width ? j0 + BLOCK : width;
+        for (int r = 0; r < B; r++) {
+            const float *row = d + (size_t)r * width;
+            for (int j = j0; j < j1; j++) db[j] += row[j];
+        }
+    }
+}
+
+/* The sgemm half of every backward, given dgates = dL/d(h W_hhᵀ + b_hh):
+ *     dh_prev += dgates W_hh        [B, G·H] x [G·H, H]
+ *     dW_hh   += dgatesᵀ h_prev     [G·H, B] x [B, H]
+ *     db_hh   += Σ_rows dgates */
+static void recurrent_backward(const float *dgates, weft_var *h, weft_var *W, weft_var *b, int B,
+                               int H, int GH)
+{
+    if (weft_wants_grad(h))
+        sgemm_rowmajor(false, false, B, H, GH, 1.0f, dgates, W->value.data, 1.0f, h->grad.data);
+    if (weft_wants_grad(W))
+        sgemm_rowmajor(true, false, GH, H, B, 1.0f, dgates, h->value.data, 1.0f, W->grad.data);
+    if (b && weft_wants_grad(b)) add_column_sums(b->grad.data, dgates, B, GH);
+}
+
+/* --- Elman: h' = act(xp + h W_hhᵀ + b_hh), act = tanh or relu ----------------------------- */
+
+enum { ACT_TANH = 0, ACT_RELU = 1 };
+
+static weft_var *rnn_step(weft_graph *g, const char *name, int act, weft_var *xp, weft_var *h,
+                          weft_var *W, weft_var *b)
+{
+    if (weft_any_null((weft_var *[]){ xp, h, W }, 3)) return NULL;
+    if (!check_step(g, name, 1, xp, h, NULL, W, b)) return NULL;
+    weft_var *in[4] = { xp, h, W, b };
+    weft_var *v = step_node(g, &weft_op_rnn_step, in, b ? 4 : 3, 2, h->value.shape, 0);
+    if (!v) return NULL;
+    v->i[0] = act;
+    weft_op_rnn_step_forward(g, v);
+    return v;
+}
+
+weft_var *weft_rnn_tanh_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh,
+                             weft_var *b_hh)
+{
+    return rnn_step(g, "rnn_step (tanh)", ACT_TANH, xp, h, W_hh, b_hh);
+}
+
+weft_var *weft_rnn_relu_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh,
+                             weft_var *b_hh)
+{
+    return rnn_step(g, "rnn_step (relu)", ACT_RELU, xp, h, W_hh, b_hh);
+}
+
+void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *xp = v->in[0]->value.data, *h = v->in[1]->value.data;
+    const float *W = v->in[2]->value.data, *b = v->n_in > 3 ? v->in[3]->value.data : NULL;
+    int B = v->value.shape[0], H = v->value.shape[1];
+    float *y = v->value.data;
+    /* pre = (xp + b_hh) + h W_hhᵀ, in place in the value */
+    rows_plus_bias(y, xp, b, B, H);
+    sgemm_rowmajor(false, true, B, H, H, 1.0f, h, W, 1.0f, y);
+    size_t n = (size_t)B * H;
+    if (v->i[0] == ACT_RELU) {
+        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+        for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+    } else {
+        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+        for (size_t k = 0; k < n; k++) y[k] = tanhf(y[k]);
+    }
+}
+
+/* d pre = dh' ⊙ act'(pre), read off the output: tanh' = 1 - h'², relu' = [h' > 0]. */
+void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
+{
+    weft_var *xp = v->in[0], *h = v->in[1], *W = v->in[2], *b = v->n_in > 3 ? v->in[3] : NULL;
+    int B = v->value.shape[0], H = v->value.shape[1];
+    float *d = dgates_buffer(g, v, B, H);
+    if (!d) return;
+    const float *y = v->value.data, *dy = v->grad.data;
+    float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
+    bool relu = v->i[0] == ACT_RELU;
+    size_t n = (size_t)B * H;
+    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+    for (size_t k = 0; k < n; k++) {
+        d[k] = relu ? (y[k] > 0.0f ? dy[k] : 0.0f) : dy[k] * (1.0f - y[k] * y[k]);
+        if (dxp) dxp[k] += d[k];
+    }
+    recurrent_backward(d, h, W, b, B, H, H);
+}
+
+/* --- LSTM, gate order i, f, g, o (nn.LSTM) ----------------------------------------------------
+ *
+ *   [a_i a_f a_g a_o] = xp + h W_hhᵀ + b_hh
+ *   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+ *   c' = f ⊙ c + i ⊙ g                                              (1)
+ *   h' = o ⊙ tanh(c')                                               (2)
+ *
+ * The value is [2, B, H]: block 0 is h', block 1 is c'. Each block is a
+ * contiguous [B, H] matrix, and weft_narrow(g, s, 0, 1) / (g, s, 1, 1) are h'
+ * and c' as ordinary state nodes. Saved: the activations [B, 4H] (i, f, g, o
+ * row blocks of each row, as the pre-activations) and tanh(c') [B, H].
+ *
+ * Backward, from dh' and dc'_in (the value's gradient blocks):
+ *   dc'  = dc'_in + dh' ⊙ o ⊙ (1 - tanh²(c'))                      from (2)
+ *   da_o = dh' ⊙ tanh(c') ⊙ o (1 - o)                               from (2)
+ *   da_i = dc' ⊙ g ⊙ i (1 - i),   da_f = dc' ⊙ c ⊙ f (1 - f)        from (1)
+ *   da_g = dc' ⊙ i ⊙ (1 - g²),    dc += dc' ⊙ f                     from (1)
+ *   dxp += da;  dh, dW_hh, db_hh from da (recurrent_backward). */
+
+weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, weft_var *W_hh,
+                         weft_var *b_hh)
+{
+    if (weft_any_null((weft_var *[]){ xp, h, c, W_hh }, 4)) return NULL;
+    if (!check_step(g, "lstm_step", 4, xp, h, c, W_hh, b_hh)) return NULL;
+    int B = h->value.shape[0], H = h->value.shape[1];
+    weft_var *in[5] = { xp, h, c, W_hh, b_hh };
+    weft_var *v = step_node(g, &weft_op_lstm_step, in, b_hh ? 5 : 4, 3, (int[]){ 2, B, H },
+                            (size_t)B * 5 * H);
+    if (!v) return NULL;
+    weft_op_lstm_step_forward(g, v);
+    return v;
+}
+
+void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *xp = v->in[0]->value.data, *h = v->in[1]->value.data;
+    const float *c = v->in[2]->value.data, *W = v->in[3]->value.data;
+    const float *b = v->n_in > 4 ? v->in[4]->value.data : NULL;
+    int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
+    fused_aux *a = v->aux;
+    float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
+    float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
+
+    rows_plus_bias(act, xp, b, B, G4);
+    sgemm_rowmajor(false, true, B, G4, H, 1.0f, h, W, 1.0f, act);
+
+    #pragma omp parallel for if (worth_threads(B, G4))
+    for (int r = 0; r < B; r++) {
+        float *ai = act + (size_t)r * G4, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
+        const float *cr = c + (size_t)r * H;
+        float *hn = h_out + (size_t)r * H, *cn = c_out + (size_t)r * H;
+        float *tc = tanh_c + (size_t)r * H;
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf(ai[j]), f = sigmoidf(af[j]), gg = tanhf(ag[j]),
+                  o = sigmoidf(ao[j]);
+            ai[j] = i;
+            af[j] = f;
+            ag[j] = gg;
+            ao[j] = o;
+            float cj = f * cr[j] + i * gg;   /* (1) */
+            float t = tanhf(cj);
+            cn[j] = cj;
+            tc[j] = t;
+            hn[j] = o * t;                   /* (2) */
+        }
+    }
+}
+
+void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
+{
+    weft_var *xp = v->in[0], *h = v->in[1], *c = v->in[2], *W = v->in[3];
+    weft_var *b = v->n_in > 4 ? v->in[4] : NULL;
+    int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
+    float *da = dgates_buffer(g, v, B, G4);
+    if (!da) return;
+    const fused_aux *a = v->aux;
+    const float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
+    const float *dh_out = v->grad.data, *dc_out = v->grad.data + (size_t)B * H;
+    const float *cprev = c->value.data;
+    float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
+    float *dcprev = weft_wants_grad(c) ? c->grad.data : NULL;
+
+    #pragma omp parallel for if (worth_threads(B, G4))
+    for (int r = 0; r < B; r++) {
+        const float *ai = act + (size_t)r * G4, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
+        const float *tc = tanh_c + (size_t)r * H, *cr = cprev + (size_t)r * H;
+        const float *dh = dh_out + (size_t)r * H, *dcin = dc_out + (size_t)r * H;
+        float *di = da + (size_t)r * G4, *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
+        for (int j = 0; j < H; j++) {
+            float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
+            float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
+            dO[j] = dh[j] * t * o * (1.0f - o);
+            di[j] = dc * gg * i * (1.0f - i);
+            df[j] = dc * cr[j] * f * (1.0f - f);
+            dg[j] = dc * i * (1.0f - gg * gg);
+            if (dcprev) dcprev[(size_t)r * H + j] += dc * f;
+        }
+        if (dxp) {
+            float *dx = dxp + (size_t)r * G4;
+            for (int j = 0; j < G4; j++) dx[j] += di[j];
+        }
+    }
+    recurrent_backward(da, h, W, b, B, H, G4);
+}
+
+/* --- GRU, gate order r, z, n (nn.GRU) -----------------------------------------------------------
+ *
+ *   [u_r u_z u_n] = h W_hhᵀ + b_hh          (b_hn stays with u_n, inside r's product)
+ *   r = σ(xp_r + u_r),  z = σ(xp_z + u_z)
+ *   n = tanh(xp_n + r ⊙ u_n)                                        (1)
+ *   h' = (1 - z) ⊙ n + z ⊙ h                                        (2)
+ *
+ * Saved: r, z, n [B, 3H] (row blocks of each row) and u_n [B, H].
+ *
+ * Backward, from dh':
+ *   dn = dh' ⊙ (1 - z),   dz = dh' ⊙ (h - n),   dh += dh' ⊙ z       from (2)
+ *   dp_n = dn ⊙ (1 - n²)            (p_n: the argument of tanh in (1))
+ *   dp_r = dp_n ⊙ u_n ⊙ r (1 - r),  dp_z = dz ⊙ z (1 - z)
+ *   dxp += [dp_r, dp_z, dp_n];  du = [dp_r, dp_z, dp_n ⊙ r]
+ *   dh, dW_hh, db_hh from du (recurrent_backward). */
+
+weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh, weft_var *b_hh)
+{
+    if (weft_any_null((weft_var *[]){ xp, h, W_hh }, 3)) return NULL;
+    if (!check_step(g, "gru_step", 3, xp, h, NULL, W_hh, b_hh)) return NULL;
+    int B = h->value.shape[0], H = h->value.shape[1];
+    weft_var *in[4] = { xp, h, W_hh, b_hh };
+    weft_var *v = step_node(g, &weft_op_gru_step, in, b_hh ? 4 : 3, 2, h->value.shape,
+                            (size_t)B * 4 * H);
+    if (!v) return NULL;
+    weft_op_gru_step_forward(g, v);
+    return v;
+}
+
+void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const float *xp = v->in[0]->value.data, *h = v->in[1]->value.data;
+    const float *W = v->in[2]->value.data, *b = v->n_in > 3 ? v->in[3]->value.data : NULL;
+    int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
+    fused_aux *a = v->aux;
+    float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
+    float *hn = v->value.data;
+
+    /* u = b_hh + h W_hhᵀ, in the activation buffer; the pass overwrites it */
+    rows_plus_bias(act, NULL, b, B, G3);
+    sgemm_rowmajor(false, true, B, G3, H, 1.0f, h, W, 1.0f, act);
+
+    #pragma omp parallel for if (worth_threads(B, G3))
+    for (int r = 0; r < B; r++) {
+        float *ar = act + (size_t)r * G3, *az = ar + H, *an = ar + 2 * H;
+        const float *xr = xp + (size_t)r * G3, *xz = xr + H, *xn = xr + 2 * H;
+        const float *hr = h + (size_t)r * H;
+        float *un = u_n + (size_t)r * H, *out = hn + (size_t)r * H;
+        for (int j = 0; j < H; j++) {
+            float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
+            float uj = an[j];
+            float nj = tanhf(xn[j] + rj * uj);          /* (1) */
+            ar[j] = rj;
+            az[j] = zj;
+            an[j] = nj;
+            un[j] = uj;
+            out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
+        }
+    }
+}
+
+void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
+{
+    weft_var *xp = v->in[0], *h = v->in[1], *W = v->in[2], *b = v->n_in > 3 ? v->in[3] : NULL;
+    int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
+    float *du = dgates_buffer(g, v, B, G3);
+    if (!du) return;
+    const fused_aux *a = v->aux;
+    const float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
+    const float *dy = v->grad.data, *hprev = h->value.data;
+    float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
+    float *dh = weft_wants_grad(h) ? h->grad.data : NULL;
+
+    #pragma omp parallel for if (worth_threads(B, G3))
+    for (int r = 0; r < B; r++) {
+        const float *ar = act + (size_t)r * G3, *az = ar + H, *an = ar + 2 * H;
+        const float *un = u_n + (size_t)r * H, *hr = hprev + (size_t)r * H;
+        const float *dyr = dy + (size_t)r * H;
+        float *dur = du + (size_t)r * G3, *duz = dur + H, *dun = dur + 2 * H;
+        for (int j = 0; j < H; j++) {
+            float rj = ar[j], zj = az[j], nj = an[j];
+            float dn = dyr[j] * (1.0f - zj), dz = dyr[j] * (hr[j] - nj);
+            float dpn = dn * (1.0f - nj * nj);
+            float dpr = dpn * un[j] * rj * (1.0f - rj);
+            float dpz = dz * zj * (1.0f - zj);
+            if (dxp) {
+                float *dx = dxp + (size_t)r * G3;
+                dx[j] += dpr;
+                dx[H + j] += dpz;
+                dx[2 * H + j] += dpn;
+            }
+            dur[j] = dpr;
+            duz[j] = dpz;
+            dun[j] = dpn * rj;
+            if (dh) dh[(size_t)r * H + j] += dyr[j] * zj;
+        }
+    }
+    recurrent_backward(du, h, W, b, B, H, G3);
+}

@@ -14,5 +14,6 @@
 #include "weft/cell.h"
 #include "weft/rnn.h"
 #include "weft/data.h"
+#include "weft/dot.h"
 
 #endif

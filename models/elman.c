@@ -4,7 +4,9 @@
  *
  * Parameters (nn.RNN's names and layout): weight_ih [H, I], weight_hh [H, H],
  * bias_ih [H], bias_hh [H]. The fast path projects x W_ihᵀ + b_ih for all
- * steps at once; the step then adds the recurrent part. */
+ * steps at once; each step is then one fused node (weft_rnn_tanh_step /
+ * weft_rnn_relu_step, ops/recurrent.c). The composed step below is what
+ * `step` (and weft_unroll's composed path) runs. */
 #include "weft/cell.h"
 #include "weft/ops.h"
 
@@ -39,6 +41,16 @@ static int elman_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
     return weft_ok(g);
 }
 
+/* The fast path's step: one fused node, equal to elman_step_projected. */
+static int elman_step_fused(const weft_cell *c, weft_graph *g, weft_var *xp,
+                            weft_var *const *prev, weft_var **next)
+{
+    weft_var *W = weft_cell_param(c, g, "weight_hh"), *b = weft_cell_param(c, g, "bias_hh");
+    next[0] = c->type->variant == ELMAN_RELU ? weft_rnn_relu_step(g, xp, prev[0], W, b)
+                                             : weft_rnn_tanh_step(g, xp, prev[0], W, b);
+    return weft_ok(g);
+}
+
 static int elman_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,
                       weft_var **next)
 {
@@ -54,7 +66,7 @@ const weft_cell_type weft_cell_rnn_tanh = {
     .declare = elman_declare,
     .step = elman_step,
     .project_inputs = elman_project,
-    .step_projected = elman_step_projected,
+    .step_projected = elman_step_fused,
     .variant = ELMAN_TANH,
 };
 
@@ -67,6 +79,6 @@ const weft_cell_type weft_cell_rnn_relu = {
     .declare = elman_declare,
     .step = elman_step,
     .project_inputs = elman_project,
-    .step_projected = elman_step_projected,
+    .step_projected = elman_step_fused,
     .variant = ELMAN_RELU,
 };

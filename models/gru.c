@@ -8,7 +8,9 @@
  *
  * Parameters (nn.GRU's names and layout): weight_ih [3H, I], weight_hh
  * [3H, H], bias_ih [3H], bias_hh [3H], row blocks r, z, n. The fast path
- * projects x W_ihᵀ + b_ih for all steps at once. */
+ * projects x W_ihᵀ + b_ih for all steps at once; each step is then one fused
+ * node (weft_gru_step, ops/recurrent.c). The composed step below is what
+ * `step` (and weft_unroll's composed path) runs. */
 #include "weft/cell.h"
 #include "weft/ops.h"
 
@@ -45,6 +47,15 @@ static int gru_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
     return weft_ok(g);
 }
 
+/* The fast path's step: one fused node, equal to gru_step_projected. */
+static int gru_step_fused(const weft_cell *c, weft_graph *g, weft_var *xp,
+                          weft_var *const *prev, weft_var **next)
+{
+    next[0] = weft_gru_step(g, xp, prev[0], weft_cell_param(c, g, "weight_hh"),
+                            weft_cell_param(c, g, "bias_hh"));
+    return weft_ok(g);
+}
+
 static int gru_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,
                     weft_var **next)
 {
@@ -60,5 +71,5 @@ const weft_cell_type weft_cell_gru = {
     .declare = gru_declare,
     .step = gru_step,
     .project_inputs = gru_project,
-    .step_projected = gru_step_projected,
+    .step_projected = gru_step_fused,
 };

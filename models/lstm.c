@@ -24,7 +24,10 @@
  *                      o = σ(. + w_co ⊙ c')
  *
  * States: 0 = h, 1 = c. The fast path projects x W_ihᵀ + b_ih for all steps
- * at once. */
+ * at once. lstm and lstm-b then run each step as one fused node
+ * (weft_lstm_step, ops/recurrent.c) whose [2, B, H] value is narrowed into h'
+ * and c'; the other variants compose their step from ops. The composed step
+ * below is what `step` (and weft_unroll's composed path) runs. */
 #include "weft/cell.h"
 #include "weft/ops.h"
 #include "weft/optim.h"
@@ -119,6 +122,18 @@ static int lstm_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
     return weft_ok(g);
 }
 
+/* lstm and lstm-b's fast-path step: one fused node, equal to
+ * lstm_step_projected for these two; its value [2, B, H] holds h' and c'. */
+static int lstm_step_fused(const weft_cell *c, weft_graph *g, weft_var *xp,
+                           weft_var *const *prev, weft_var **next)
+{
+    weft_var *s = weft_lstm_step(g, xp, prev[0], prev[1], weft_cell_param(c, g, "weight_hh"),
+                                 weft_cell_param(c, g, "bias_hh"));
+    next[0] = weft_narrow(g, s, 0, 1);
+    next[1] = weft_narrow(g, s, 1, 1);
+    return weft_ok(g);
+}
+
 static int lstm_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,
                      weft_var **next)
 {
@@ -135,7 +150,7 @@ const weft_cell_type weft_cell_lstm = {
     .step = lstm_step,
     .init = lstm_init,
     .project_inputs = lstm_project,
-    .step_projected = lstm_step_projected,
+    .step_projected = lstm_step_fused,
     .variant = HAS_I | HAS_F | HAS_O,
 };
 
@@ -191,7 +206,7 @@ const weft_cell_type weft_cell_lstm_b = {
     .step = lstm_step,
     .init = lstm_init,
     .project_inputs = lstm_project,
-    .step_projected = lstm_step_projected,
+    .step_projected = lstm_step_fused,
     .variant = HAS_I | HAS_F | HAS_O | FORGET_BIAS_1,
 };
 

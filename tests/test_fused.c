@@ -276,6 +276,138 @@ static void test_threads_bitwise(void **state)
     }
 }
 
+/* --- the built-in cells through weft_unroll, fast path against composed path ------------------ */
+
+/* What one unroll leaves: the output sequence, the final states, and the
+ * gradients of the input, the initial states and every parameter. */
+typedef struct unroll_run {
+    float *seq, *finals, *dxs, *dinit, *dparams;
+    size_t n_seq, n_finals, n_x, n_params;
+    int fused_nodes;
+} unroll_run;
+
+static void unroll_run_free(unroll_run *o)
+{
+    free(o->seq);
+    free(o->finals);
+    free(o->dxs);
+    free(o->dinit);
+    free(o->dparams);
+}
+
+static void unroll_once(weft_rnn *rnn, weft_params *ps, const char *op, int T, int B,
+                        const int *lengths, bool composed, unroll_run *o)
+{
+    const weft_rnn_config *cfg = weft_rnn_get_config(rnn);
+    int n_states = weft_rnn_num_states(rnn), H = cfg->hidden_size;
+    weft_graph *g = weft_graph_new();
+    weft_rng r;
+    weft_rng_seed(&r, 99);
+    weft_var *xs = leaf(g, &r, "xs", true, 3, (int[]){ T, B, cfg->input_size }, -1.0f, 1.0f);
+    weft_var **init = calloc((size_t)n_states, sizeof *init);
+    for (int i = 0; i < n_states; i++) {
+        init[i] = leaf(g, &r, "s0", true, 2, (int[]){ B, H }, -0.8f, 0.8f);
+        init[i]->kind = WEFT_NODE_STATE;
+    }
+    weft_rnn_out out;
+    weft_unroll_opts opts = { .lengths = lengths, .init_vars = init, .composed = composed };
+    if (weft_unroll(g, rnn, xs, &opts, &out)) fail_msg("unroll: %s", weft_graph_error(g));
+    /* the loss weighs every output and every final state (h and c) */
+    weft_var *loss = weighted_sum(g, &r, out.seq);
+    for (int i = 0; i < out.n_final; i++) loss = weft_add(g, loss, weighted_sum(g, &r, out.final[i]));
+    assert_null(weft_graph_error(g));
+    o->fused_nodes = count_op(g, op);
+
+    weft_params_zero_grad(ps);
+    assert_int_equal(weft_backward(g, loss), 0);
+    size_t ns = (size_t)B * H;
+    o->n_seq = out.seq->value.size;
+    o->n_finals = (size_t)out.n_final * ns;
+    o->n_x = xs->value.size;
+    o->n_params = weft_params_span(ps);
+    o->seq = copy_of(out.seq->value.data, o->n_seq);
+    o->finals = malloc(o->n_finals * sizeof(float));
+    o->dinit = malloc((size_t)n_states * ns * sizeof(float));
+    for (int i = 0; i < out.n_final; i++)
+        memcpy(o->finals + i * ns, out.final[i]->value.data, ns * sizeof(float));
+    for (int i = 0; i < n_states; i++)
+        memcpy(o->dinit + i * ns, weft_grad_of(g, init[i])->data, ns * sizeof(float));
+    o->dxs = copy_of(weft_grad_of(g, xs)->data, o->n_x);
+    o->dparams = copy_of(weft_params_grads(ps), o->n_params);
+    free(init);
+    weft_graph_free(g);
+}
+
+static void compare_unroll(const char *cell, const char *op, int layers, bool bidirectional,
+                           const int *lengths)
+{
+    const int T = 6, B = 5, I = 7, H = 13;
+    weft_params *ps = weft_params_new();
+    char err[256];
+    weft_rnn_config cfg = { .cell = weft_cell_find(cell), .input_size = I, .hidden_size = H,
+                            .num_layers = layers, .bidirectional = bidirectional };
+    assert_non_null(cfg.cell);
+    weft_rnn *rnn = weft_rnn_new(ps, &cfg, err, sizeof err);
+    if (!rnn) fail_msg("%s: %s", cell, err);
+    weft_rng r;
+    weft_rng_seed(&r, 17);
+    assert_int_equal(weft_rnn_reset_parameters(rnn, &r), 0);
+
+    unroll_run ref = { 0 }, fast = { 0 };
+    unroll_once(rnn, ps, op, T, B, lengths, true, &ref);
+    unroll_once(rnn, ps, op, T, B, lengths, false, &fast);
+    /* the fast path really is fused: one node per cell per step */
+    assert_int_equal(ref.fused_nodes, 0);
+    assert_int_equal(fast.fused_nodes, T * layers * (bidirectional ? 2 : 1));
+
+    char what[200];
+    const char *how = lengths ? "ragged" : "full";
+    snprintf(what, sizeof what, "%s (%d layers%s, %s): outputs", cell, layers,
+             bidirectional ? ", bidirectional" : "", how);
+    expect_close(ref.seq, fast.seq, ref.n_seq, what);
+    snprintf(what, sizeof what, "%s (%s): final states", cell, how);
+    expect_close(ref.finals, fast.finals, ref.n_finals, what);
+    snprintf(what, sizeof what, "%s (%s): d xs", cell, how);
+    expect_close(ref.dxs, fast.dxs, ref.n_x, what);
+    int n_states = weft_rnn_num_states(rnn);
+    for (int i = 0; i < n_states; i++) {
+        size_t ns = (size_t)B * H;
+        snprintf(what, sizeof what, "%s (%s): d initial state %d", cell, how, i);
+        expect_close(ref.dinit + i * ns, fast.dinit + i * ns, ns, what);
+    }
+    for (int i = 0; i < weft_params_count(ps); i++) {
+        const weft_param *p = weft_params_at(ps, i);
+        snprintf(what, sizeof what, "%s (%s): d %s", cell, how, p->name);
+        expect_close(ref.dparams + p->offset, fast.dparams + p->offset, p->value.size, what);
+    }
+    unroll_run_free(&ref);
+    unroll_run_free(&fast);
+    weft_rnn_free(rnn);
+    weft_params_free(ps);
+}
+
+static const struct { const char *cell, *op; } fused_cells[] = {
+    { "rnn", "rnn_step" }, { "rnn-relu", "rnn_step" }, { "lstm", "lstm_step" },
+    { "lstm-b", "lstm_step" }, { "gru", "gru_step" },
+};
+
+/* Every built-in cell with a fused step, 1 layer and 2 bidirectional layers,
+ * full and ragged batches (one sequence of a single step), 1 and 2 threads. */
+static void test_unroll_matches_composed(void **state)
+{
+    (void)state;
+    static const int ragged[5] = { 6, 3, 5, 1, 4 };
+    for (int threads = 1; threads <= 2; threads++) {
+        weft_set_num_threads(threads);
+        for (size_t k = 0; k < sizeof fused_cells / sizeof fused_cells[0]; k++) {
+            compare_unroll(fused_cells[k].cell, fused_cells[k].op, 1, false, NULL);
+            compare_unroll(fused_cells[k].cell, fused_cells[k].op, 1, false, ragged);
+            compare_unroll(fused_cells[k].cell, fused_cells[k].op, 2, true, NULL);
+            compare_unroll(fused_cells[k].cell, fused_cells[k].op, 2, true, ragged);
+        }
+    }
+}
+
 /* --- gradient check of each fused op alone ----------------------------------------------- */
 
 static void gradcheck_op(enum kind k, bool bias, uint64_t seed)
@@ -398,6 +530,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_matches_composed),
         cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_unroll_matches_composed),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_bad_shapes),
     };

@@ -39,8 +39,11 @@
  * every x, prev, step_projected(project_inputs(x)[t], prev) == step(x[t],
  * prev). A fused step (one op node per cell per step, its own backward) is
  * plugged in as step_projected. The built-in Elman, LSTM (all variants) and
- * GRU cells fill both hooks with composed ops, so the input projection is
- * already one GEMM; a fused op replaces only their step_projected.
+ * GRU cells fill both hooks, so the input projection is one GEMM; Elman
+ * (tanh, relu), LSTM, LSTM-b and GRU take a fused op as step_projected
+ * (weft_rnn_tanh_step, weft_lstm_step, ... in weft/ops.h); the other LSTM
+ * variants compose theirs from ops. `step` stays composed everywhere: it is
+ * the path weft_unroll's `composed` option runs and tests compare against.
  */
 #ifndef WEFT_CELL_H
 #define WEFT_CELL_H

@@ -11,13 +11,29 @@
 
 /* C[m, n] = alpha op(A) op(B) + beta C, everything row-major and contiguous.
  * A is stored [k, m] when ta (op(A) = Aᵀ), else [m, k]; B is stored [n, k]
- * when tb, else [k, n]. beta = 1 accumulates, which is what a backward wants. */
+ * when tb, else [k, n]. beta = 1 accumulates, which is what a backward wants.
+ *
+ * With B transposed, BLIS 0.9's small/unpacked ("sup") path picks its kernels
+ * by how the threads split the work, so a few elements of C round differently
+ * for 1 and 2 threads. weft promises the same numbers for any thread count:
+ * those calls take the packed path (BLIS's own thread count, sup off). The
+ * other cases were measured identical for 1 and 2 threads with sup on. */
 static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float alpha,
                                   const float *A, const float *B, float beta, float *C)
 {
     inc_t lda = ta ? m : k, ldb = tb ? k : n;
-    bli_sgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-              m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C, n, 1);
+    trans_t opa = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t opb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    if (!tb) {
+        bli_sgemm(opa, opb, m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C,
+                  n, 1);
+        return;
+    }
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(bli_thread_get_num_threads(), &rntm);
+    bli_rntm_disable_l3_sup(&rntm);
+    bli_sgemm_ex(opa, opb, m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C,
+                 n, 1, NULL, &rntm);
 }
 
 #endif

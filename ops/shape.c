@@ -4,6 +4,7 @@
  * moves the gradient back the way the forward moved the value. */
 #include "op_table.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* --- embedding: y[i] = W[ids[i]];  dW[ids[i]] += dy[i] --------------------------------- */
@@ -253,10 +254,19 @@ weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape)
     if (!x) return NULL;
     weft_tensor want = weft_tensor_wrap(NULL, rank, shape);
     if (want.size != x->value.size) {
-        char s[64];
-        return weft_graph_fail(g, "reshape: x %s has %zu elements; the new shape (rank %d) "
-                               "has %zu", weft_shape_str(&x->value, s, sizeof s), x->value.size,
-                               rank, want.size);
+        /* the shape as asked, even when it is not a valid one */
+        char s[64], asked[96] = "[";
+        size_t len = 1;
+        for (int d = 0; shape && d < rank && d < 8 && len < sizeof asked; d++)
+            len += (size_t)snprintf(asked + len, sizeof asked - len, d ? ", %d" : "%d", shape[d]);
+        if (len < sizeof asked) snprintf(asked + len, sizeof asked - len, "]");
+        weft_shape_str(&x->value, s, sizeof s);
+        if (want.size == 0)
+            return weft_graph_fail(g, "reshape: x %s: the new shape %s (rank %d) is not a shape "
+                                   "of rank 1 to %d with positive sizes", s, asked, rank,
+                                   WEFT_MAX_RANK);
+        return weft_graph_fail(g, "reshape: x %s has %zu elements but the new shape %s has %zu",
+                               s, x->value.size, asked, want.size);
     }
     weft_var *v = weft_node_new(g, &weft_op_reshape, &x, 1, rank, shape);
     if (!v) return NULL;

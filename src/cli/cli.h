@@ -12,6 +12,8 @@
 
 #include "args.h"
 
+#include <stdint.h>
+
 enum { WEFT_EXIT_OK = 0, WEFT_EXIT_FAIL = 1, WEFT_EXIT_USAGE = 2 };
 
 typedef struct weft_cli_command {
@@ -35,5 +37,10 @@ bool weft_cli_quiet(void);
 int weft_cmd_ops(int argc, char **argv);
 int weft_cmd_gradcheck(int argc, char **argv);
 int weft_cmd_info(int argc, char **argv);
+int weft_cmd_cells(int argc, char **argv);
+
+/* `weft gradcheck --cell NAME ...` (cmd_cells.c): returns the exit status. */
+int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bool ragged,
+                            bool composed, uint64_t seed, float eps, float tolerance);
 
 #endif

@@ -44,13 +44,23 @@ static int check_op(const char *op, uint64_t seed, const weft_gradcheck_opts *op
 
 int weft_cmd_gradcheck(int argc, char **argv)
 {
-    const char *op = NULL;
-    bool all = false;
+    const char *op = NULL, *cell = NULL;
+    bool all = false, bidirectional = false, ragged = false, composed = false;
+    int layers = 1;
     int seed = 1;
     float eps = 1e-2f, tolerance = 1e-2f;
     const weft_flag flags[] = {
         { "op", WEFT_FLAG_STRING, &op, "NAME", "the op to check (see 'weft ops')", 0, 0 },
         { "all-ops", WEFT_FLAG_BOOL, &all, NULL, "check every op", 0, 0 },
+        { "cell", WEFT_FLAG_STRING, &cell, "NAME", "check a recurrent cell unrolled over a "
+          "sequence (see 'weft cells')", 0, 0 },
+        { "layers", WEFT_FLAG_INT, &layers, "N", "with --cell: stacked layers", 1, 8 },
+        { "bidirectional", WEFT_FLAG_BOOL, &bidirectional, NULL, "with --cell: both directions",
+          0, 0 },
+        { "ragged", WEFT_FLAG_BOOL, &ragged, NULL, "with --cell: sequences of different lengths",
+          0, 0 },
+        { "composed", WEFT_FLAG_BOOL, &composed, NULL, "with --cell: composed steps, not the "
+          "fast path", 0, 0 },
         { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the random example data", 0, 0 },
         { "eps", WEFT_FLAG_FLOAT, &eps, "X", "finite-difference step", 1e-6, 1 },
         { "tolerance", WEFT_FLAG_FLOAT, &tolerance, "X", "largest relative error that passes",
@@ -72,9 +82,9 @@ int weft_cmd_gradcheck(int argc, char **argv)
 
     int n_ops;
     const weft_op_desc *const *ops = weft_op_table(&n_ops);
-    if (!op == !all) {
-        fprintf(stderr, "weft gradcheck: give either --op NAME or --all-ops (see 'weft "
-                        "gradcheck --help')\n");
+    if ((op != NULL) + all + (cell != NULL) != 1) {
+        fprintf(stderr, "weft gradcheck: give one of --op NAME, --all-ops or --cell NAME (see "
+                        "'weft gradcheck --help')\n");
         return WEFT_EXIT_USAGE;
     }
     if (op && !weft_op_find(op)) {
@@ -83,6 +93,10 @@ int weft_cmd_gradcheck(int argc, char **argv)
         fprintf(stderr, "\n");
         return WEFT_EXIT_USAGE;
     }
+
+    if (cell)
+        return weft_cli_gradcheck_cell(cell, layers, bidirectional, ragged, composed,
+                                       (uint64_t)seed, eps, tolerance);
 
     weft_gradcheck_opts opts = { .eps = eps, .tolerance = tolerance };
     double worst = 0.0;

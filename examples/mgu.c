@@ -70,13 +70,16 @@ int main(void)
     weft_rnn_out out;
     weft_unroll(g, rnn, weft_input(g, &x, "x", true),
                 &(weft_unroll_opts){ .lengths = lengths }, &out);
-    weft_var *loss = weft_sum(g, weft_tanh(g, out.seq));
+    weft_tensor w = weft_tensor_alloc(3, (int[]){ T, B, 2 * H });   /* a random weighting */
+    weft_rng_fill_uniform(&rng, &w, -1, 1);
+    weft_var *loss = weft_sum(g, weft_mul(g, out.seq, weft_input(g, &w, "w", false)));
     weft_gradcheck_result res;
     if (weft_gradcheck(g, loss, NULL, &res)) return fprintf(stderr, "%s\n", weft_graph_error(g)), 1;
     printf("loss %.6f, %d gradients checked, max relative error: %.3g\n", weft_scalar(loss),
            res.checked, res.max_rel_error);
     weft_graph_free(g);
     weft_tensor_release(&x);
+    weft_tensor_release(&w);
     weft_rnn_free(rnn);
     weft_params_free(params);
     return res.passed ? 0 : 1;

@@ -19,6 +19,7 @@ static const weft_cli_command commands[] = {
     { "ops", "list every op (name, drawing label, gradient-check examples)", weft_cmd_ops },
     { "gradcheck", "check ops' gradients against finite differences", weft_cmd_gradcheck },
     { "info", "show the version, threads, BLIS and build configuration", weft_cmd_info },
+    { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))

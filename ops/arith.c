@@ -30,30 +30,38 @@ static inline float bval(const float *b, int mode, int r, int c, int cols)
     }
 }
 
-/* Add g (a's shape) into grad_b, summing over the broadcast dimensions:
- * the gradient of a broadcast value is the sum over everything it met. */
-static void reduce_into_b(float *gb, const float *gsrc, int mode, int rows, int cols)
+/* grad_b += sign · dL/dy ⊙ factor, summed over the dimensions b was spread
+ * over (the gradient of a broadcast value is the sum over everything it
+ * met). factor has a's shape, or is NULL for 1: add passes (+1, NULL), sub
+ * (-1, NULL), mul (+1, a). */
+static inline float term(const float *gy, const float *factor, float sign, size_t i)
+{
+    return sign * gy[i] * (factor ? factor[i] : 1.0f);
+}
+
+static void reduce_into_b(float *gb, const float *gy, const float *factor, float sign, int mode,
+                          int rows, int cols)
 {
     size_t n = (size_t)rows * cols;
     switch (mode) {
     case BCAST_SAME:
         #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) gb[i] += gsrc[i];
+        for (size_t i = 0; i < n; i++) gb[i] += term(gy, factor, sign, i);
         break;
     case BCAST_ROW:
         for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++) gb[c] += gsrc[(size_t)r * cols + c];
+            for (int c = 0; c < cols; c++) gb[c] += term(gy, factor, sign, (size_t)r * cols + c);
         break;
     case BCAST_COL:
         for (int r = 0; r < rows; r++) {
             float s = 0.0f;
-            for (int c = 0; c < cols; c++) s += gsrc[(size_t)r * cols + c];
+            for (int c = 0; c < cols; c++) s += term(gy, factor, sign, (size_t)r * cols + c);
             gb[r] += s;
         }
         break;
     default: {
         double s = 0.0;
-        for (size_t i = 0; i < n; i++) s += gsrc[i];
+        for (size_t i = 0; i < n; i++) s += term(gy, factor, sign, i);
         gb[0] += (float)s;
     }
     }
@@ -109,7 +117,7 @@ void weft_op_add_backward(weft_graph *g, weft_var *v)
         #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
         for (size_t i = 0; i < v->value.size; i++) ga[i] += gy[i];
     }
-    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, v->i[0], rows, cols);
+    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, NULL, 1.0f, v->i[0], rows, cols);
 }
 
 /* --- sub: y = a - b ----------------------------------------------------------- */
@@ -133,6 +141,7 @@ void weft_op_sub_forward(weft_graph *g, weft_var *v)
 
 void weft_op_sub_backward(weft_graph *g, weft_var *v)
 {
+    (void)g;
     weft_var *a = v->in[0], *b = v->in[1];
     const float *gy = v->grad.data;
     size_t n = v->value.size;
@@ -142,13 +151,8 @@ void weft_op_sub_backward(weft_graph *g, weft_var *v)
         #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) ga[i] += gy[i];
     }
-    if (weft_wants_grad(b)) {
-        /* dL/db = -dL/dy, summed over what b was spread over */
-        float *neg = weft_graph_alloc(g, n * sizeof(float));
-        if (!neg) return;
-        for (size_t i = 0; i < n; i++) neg[i] = -gy[i];
-        reduce_into_b(b->grad.data, neg, v->i[0], rows, cols);
-    }
+    /* dL/db = -dL/dy, summed over what b was spread over */
+    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, NULL, -1.0f, v->i[0], rows, cols);
 }
 
 /* --- mul: y = a ⊙ b ----------------------------------------------------------- */
@@ -172,6 +176,7 @@ void weft_op_mul_forward(weft_graph *g, weft_var *v)
 
 void weft_op_mul_backward(weft_graph *g, weft_var *v)
 {
+    (void)g;
     weft_var *a = v->in[0], *b = v->in[1];
     const float *gy = v->grad.data, *av = a->value.data, *bv = b->value.data;
     size_t n = v->value.size;
@@ -185,17 +190,7 @@ void weft_op_mul_backward(weft_graph *g, weft_var *v)
                 ga[(size_t)r * cols + c] += gy[(size_t)r * cols + c] * bval(bv, mode, r, c, cols);
     }
     /* dL/db = dL/dy ⊙ a, summed over what b was spread over */
-    if (weft_wants_grad(b)) {
-        float *prod = mode == BCAST_SAME ? NULL : weft_graph_alloc(g, n * sizeof(float));
-        if (mode == BCAST_SAME) {
-            float *gb = b->grad.data;
-            #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-            for (size_t i = 0; i < n; i++) gb[i] += gy[i] * av[i];
-        } else if (prod) {
-            for (size_t i = 0; i < n; i++) prod[i] = gy[i] * av[i];
-            reduce_into_b(b->grad.data, prod, mode, rows, cols);
-        }
-    }
+    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, av, 1.0f, mode, rows, cols);
 }
 
 /* --- scale: y = s a ------------------------------------------------------------ */

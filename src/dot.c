@@ -354,6 +354,19 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
         if (p->state_role[p->families[q->family].role_offset + p->role[i]]) p->is_state[i] = 1;
     }
 
+    /* An initial state (a state leaf with no step) is drawn in the step that
+     * first reads it, beside the cell it starts: step 0 for a forward
+     * direction, the last step for a backward one. */
+    for (int i = 0; i < n; i++) {
+        const weft_var *v = weft_graph_node(g, i);
+        if (p->step[i] < 0 || step_hidden(p, p->step[i])) continue;
+        for (int k = 0; k < v->n_in; k++) {
+            const weft_var *w = v->in[k];
+            if (w->kind == WEFT_NODE_STATE && p->step[w->id] < 0 && w->scope.time < 0)
+                p->step[w->id] = p->step[i];
+        }
+    }
+
     /* 4. representatives */
     for (int i = 0; i < n; i++) {
         p->rep[i] = i;
@@ -612,6 +625,83 @@ static void put_member(FILE *f, const plan *p, const member *m, const char *inde
     else put_group(f, p, m->entity - p->n, indent);
 }
 
+/* The row of an entity at the cells level: layer * 2 + dir for a cell box or
+ * a node of a cell's (layer, direction) in a drawn step, or an initial state
+ * of one; -1 for anything else (inputs, concatenations, parameters, the
+ * readout, the marker). */
+static int entity_row(const plan *p, int e)
+{
+    if (p->level != WEFT_DOT_CELLS) return -1;
+    if (e >= p->n + p->n_groups) return -1;
+    if (e >= p->n) {
+        const group *q = &p->groups[e - p->n];
+        return q->layer >= 0 && q->dir >= 0 ? q->layer * 2 + q->dir : -1;
+    }
+    const weft_var *v = weft_graph_node(p->g, e);
+    if (v->scope.layer < 0 || v->scope.dir < 0 || v->kind == WEFT_NODE_PARAM) return -1;
+    if (p->step[e] < 0 && v->kind != WEFT_NODE_STATE) return -1;
+    return v->scope.layer * 2 + v->scope.dir;
+}
+
+/* The cells level's grid: time runs left to right, layers bottom to top
+ * (rankdir=BT), and each (layer, direction) is one row: every cell box and
+ * state of it, at every step, on one rank (newrank lets a rank=same set span
+ * the step clusters). Along a row the state edges are flat, and dot puts a
+ * flat edge's tail left of its head, so the states going along a row put
+ * its steps in time order. (No invisible edge doubles a state edge: two
+ * flat edges between one pair of nodes trip an assertion in dot.) The backward direction's row sits above the
+ * forward one (an invisible edge between them), and its edges are written
+ * right to left with dir=back (see put_edges). */
+static void put_rows(FILE *f, const plan *p, const member *sorted, const int *count)
+{
+    int max_row = -1;
+    for (int e = 0; e < p->n + p->n_groups; e++) {
+        if (e < p->n && p->rep[e] != e) continue;
+        int r = entity_row(p, e);
+        if (r > max_row) max_row = r;
+    }
+    for (int r = 0; r <= max_row; r++) {
+        int n_members = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1) {
+                if (n_members == 0) break;
+                fputs("  { rank=same;", f);
+            }
+            /* initial states of this row, then the members of each step */
+            for (int e = 0; e < p->n; e++) {
+                if (p->rep[e] != e || p->step[e] >= 0 || entity_row(p, e) != r) continue;
+                if (pass == 0) n_members++;
+                else { fputc(' ', f); put_entity_name(f, p, e); }
+            }
+            for (int k = 0; k < count[p->n_steps]; k++) {
+                if (entity_row(p, sorted[k].entity) != r) continue;
+                if (pass == 0) n_members++;
+                else { fputc(' ', f); put_entity_name(f, p, sorted[k].entity); }
+            }
+        }
+        if (n_members == 0) continue;
+        fputs(" }\n", f);
+    }
+    /* the backward direction's row above the forward one, step by step */
+    for (int r = 0; r + 1 <= max_row; r += 2) {
+        for (int s = 0; s < p->n_steps; s++) {
+            if (step_hidden(p, s)) continue;
+            int a = -1, b = -1;
+            for (int k = count[s]; k < count[s + 1]; k++) {
+                int row = entity_row(p, sorted[k].entity);
+                if (row == r && a < 0) a = sorted[k].entity;
+                if (row == r + 1 && b < 0) b = sorted[k].entity;
+            }
+            if (a < 0 || b < 0) continue;
+            fputs("  ", f);
+            put_entity_name(f, p, a);
+            fputs(" -> ", f);
+            put_entity_name(f, p, b);
+            fputs(" [style=invis];\n", f);
+        }
+    }
+}
+
 /* The clusters of the drawn steps (and the marker), in time order. */
 static int put_steps(FILE *f, const plan *p)
 {
@@ -676,8 +766,12 @@ static int put_steps(FILE *f, const plan *p)
                 char label[64];
                 if (layer >= 0) snprintf(label, sizeof label, "layer %d%s", layer, dir_arrow(p, dir));
                 else snprintf(label, sizeof label, "%s", dir == 1 ? "backward" : "forward");
-                fprintf(f, "    subgraph cluster_s%d_l%d_d%d {\n      label=", p->times[s],
-                        layer, dir);
+                /* no layer or no direction (-1) is "n": an ID has no '-' */
+                fprintf(f, "    subgraph cluster_s%d_l", p->times[s]);
+                if (layer >= 0) fprintf(f, "%d", layer); else fputc('n', f);
+                fputs("_d", f);
+                if (dir >= 0) fprintf(f, "%d", dir); else fputc('n', f);
+                fputs(" {\n      label=", f);
                 put_quoted(f, label);
                 fprintf(f, "; style=\"rounded,filled\"; color=\"%s\"; fillcolor=\"%s\"; "
                         "fontsize=10;\n", dir == 1 ? "#d9b48a" : "#9db8d6",
@@ -688,6 +782,7 @@ static int put_steps(FILE *f, const plan *p)
             k = end;
         }
         fputs("  }\n", f);
+        if (p->level == WEFT_DOT_CELLS) continue;     /* rows, below */
         /* the layers of a step side by side: the first node of each on one rank */
         int runs = 0;
         for (int pass = 0; pass < 2; pass++) {
@@ -707,6 +802,15 @@ static int put_steps(FILE *f, const plan *p)
             if (pass == 1) fputs("; }\n", f);
             runs = 0;
         }
+    }
+
+    if (p->level == WEFT_DOT_CELLS) {
+        put_rows(f, p, sorted, count);
+        free(count);
+        free(m);
+        free(sorted);
+        free(fill);
+        return 0;
     }
 
     /* Time gates: an invisible point between consecutive drawn steps, after
@@ -779,6 +883,15 @@ static int put_edges(FILE *f, const plan *p)
             bool free_rank = from_param || (ps >= 0 && ps == pd && entity_layer(p, s) >= 0 &&
                                             entity_layer(p, d) >= 0 &&
                                             entity_layer(p, s) != entity_layer(p, d));
+            if (p->level == WEFT_DOT_CELLS) {
+                /* The grid (put_rows): along a backward direction's row
+                 * everything runs right to left; edges between layers set
+                 * the rows' order; parameters pull their row of weights
+                 * under the cells that use them. */
+                int rs = entity_row(p, s), rd = entity_row(p, d);
+                if (rs >= 0 && rs == rd) back = rs % 2 == 1;
+                free_rank = false;
+            }
             fputs("  ", f);
             put_entity_name(f, p, back ? d : s);
             fputs(" -> ", f);
@@ -790,7 +903,8 @@ static int put_edges(FILE *f, const plan *p)
                 len += (size_t)snprintf(attrs + len, sizeof attrs - len, ", constraint=false");
             if (from_param)
                 len += (size_t)snprintf(attrs + len, sizeof attrs - len,
-                                        ", weight=0, color=\"#c9a227\"");
+                                        ", weight=0, color=\"#d8c07a\", penwidth=0.6, "
+                                        "arrowsize=0.4");
             else if (s < p->n && p->is_state[s])
                 len += (size_t)snprintf(attrs + len, sizeof attrs - len,
                                         ", color=\"#3f7f34\", penwidth=1.3");
@@ -846,9 +960,13 @@ int weft_dot_print(const weft_graph *g, FILE *out, const weft_dot_opts *opts)
         return -1;
     }
 
-    fputs("digraph weft {\n"
-          "  graph [rankdir=LR, newrank=true, nodesep=0.18, ranksep=0.3, "
-          "fontname=\"Helvetica\", fontsize=14, labelloc=t", out);
+    /* The cells level's grid (put_rows) keeps its steps in time order only
+     * when dot's crossing minimisation stays short (mclimit), and dot routes
+     * its flat edges across step clusters reliably only as straight lines. */
+    fprintf(out, "digraph weft {\n"
+            "  graph [rankdir=%s, newrank=true, nodesep=0.18, ranksep=0.3, "
+            "fontname=\"Helvetica\", fontsize=14, labelloc=t",
+            p.level == WEFT_DOT_CELLS ? "BT, splines=line, mclimit=0.2" : "LR");
     if (o->title) {
         fputs(", label=", out);
         put_quoted(out, o->title);

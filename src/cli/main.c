@@ -21,6 +21,8 @@ static const weft_cli_command commands[] = {
     { "info", "show the version, threads, BLIS and build configuration", weft_cmd_info },
     { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
+    { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
+    { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -1,0 +1,390 @@
+/* src/cli/cmd_dot.c — `weft dot`: draw a recurrent network unrolled in time.
+ *
+ *     weft dot --cell NAME [--layers N] [--bidirectional] [--steps T] ... -o FILE
+ *     weft dot --model FILE.safetensors [--steps T] ... -o FILE
+ *
+ * With --cell, a fresh model of that cell (random weights, fixed seed) is
+ * unrolled over T steps of random input; the loss is a linear readout of the
+ * top layer's output with a cross-entropy against random classes, at every
+ * step (--loss all, one readout over the stacked outputs, as the language
+ * model does) or at the last step only (--loss last). With --model, a saved
+ * language model (weft/lm.h's file format: "weft.config" metadata and the
+ * PyTorch example's tensor names) is rebuilt from its metadata, its weights
+ * are loaded, and it reads T x B random token ids. The graph is drawn with
+ * weft_dot_write (weft/dot.h), after backward when --grads. */
+#include "cli.h"
+
+#include "weft/weft.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { READOUT_CLASSES = 3 };
+
+/* Print the built-in cells' names after a message. */
+static void list_cells(FILE *f)
+{
+    int n;
+    const weft_cell_type *const *types = weft_cell_types(&n);
+    fprintf(f, "; the cells are:");
+    for (int i = 0; i < n; i++) fprintf(f, " %s", types[i]->name);
+    fprintf(f, " (see 'weft cells')\n");
+}
+
+/* What `weft dot` builds: a store, a model, a graph. */
+typedef struct drawing {
+    weft_params *ps;
+    weft_rnn *rnn;
+    weft_graph *g;
+    weft_var *loss;
+} drawing;
+
+static void drawing_free(drawing *d)
+{
+    weft_graph_free(d->g);
+    weft_rnn_free(d->rnn);
+    weft_params_free(d->ps);
+}
+
+/* The readout and loss on top of an unroll: logits = y W_outᵀ + b_out, then
+ * cross-entropy against random classes, over every step or the last one. */
+static weft_var *readout_loss(weft_graph *g, weft_params *ps, const weft_rnn_out *out,
+                              bool last_only, weft_rng *rng)
+{
+    int W = out->width, rows = last_only ? out->B : out->T * out->B;
+    weft_param *pw = weft_params_add(ps, "readout.weight", 2, (int[]){ READOUT_CLASSES, W });
+    weft_param *pb = weft_params_add(ps, "readout.bias", 1, (int[]){ READOUT_CLASSES });
+    int *targets = malloc((size_t)rows * sizeof *targets);
+    if (!pw || !pb || !targets) {
+        free(targets);
+        return NULL;
+    }
+    weft_rng_fill_uniform(rng, &pw->value, -0.5f, 0.5f);
+    weft_rng_fill_uniform(rng, &pb->value, -0.1f, 0.1f);
+    for (int i = 0; i < rows; i++) targets[i] = (int)weft_rng_below(rng, READOUT_CLASSES);
+    weft_graph_set_scope(g, WEFT_NO_SCOPE);
+    weft_var *y = last_only ? out->steps[out->T - 1]
+                            : weft_reshape(g, out->seq, 2, (int[]){ rows, W });
+    weft_var *logits = weft_linear(g, y, weft_param_var(g, pw), weft_param_var(g, pb));
+    weft_var *loss = weft_cross_entropy(g, logits, targets, NULL);
+    free(targets);
+    return loss;
+}
+
+/* A fresh model of one cell, unrolled on random input. */
+static int build_cell(drawing *d, const weft_cell_type *type, int layers, bool bidirectional,
+                      int T, int B, int I, int H, bool fast, bool last_only, uint64_t seed)
+{
+    char err[512];
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    d->ps = weft_params_new();
+    d->g = weft_graph_new();
+    if (!d->ps || !d->g) {
+        fprintf(stderr, "weft dot: out of memory\n");
+        return -1;
+    }
+    weft_rnn_config cfg = { .cell = type, .input_size = I, .hidden_size = H,
+                            .num_layers = layers, .bidirectional = bidirectional,
+                            .prefix = "rnn." };
+    d->rnn = weft_rnn_new(d->ps, &cfg, err, sizeof err);
+    if (!d->rnn) {
+        fprintf(stderr, "weft dot: %s\n", err);
+        return -1;
+    }
+    weft_rnn_reset_parameters(d->rnn, &rng);
+    weft_graph *g = d->g;
+    weft_tensor xt = weft_tensor_alloc(3, (int[]){ T, B, I });
+    if (!xt.data) return -1;
+    weft_rng_fill_normal(&rng, &xt, 0.0f, 1.0f);
+    weft_var *xs = weft_input(g, &xt, "x", false);
+    weft_tensor_release(&xt);
+    weft_rnn_out out;
+    weft_unroll_opts uo = { .composed = !fast };
+    if (weft_unroll(g, d->rnn, xs, &uo, &out) == 0)
+        d->loss = readout_loss(g, d->ps, &out, last_only, &rng);
+    if (!d->loss || weft_ok(g)) {
+        fprintf(stderr, "weft dot: building the graph failed: %s\n",
+                weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* An int field of a JSON object, or def when it is absent. -1 when present
+ * but not a whole number. */
+static int json_int(const cJSON *o, const char *key, int def, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) return -1;
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+/* A saved language model (weft/lm.h's file format), rebuilt from its
+ * metadata: encoder.weight [V, E] -> rnn -> decoder (weight [V, H], or the
+ * encoder's when tied; bias [V]) -> cross-entropy, over T x B random ids. */
+static int build_model(drawing *d, const char *path, int T, int B, bool fast, uint64_t seed)
+{
+    char err[512];
+    weft_checkpoint ck = { 0 };
+    cJSON *cfg = NULL;
+    int rc = -1;
+    if (weft_checkpoint_read(path, &ck, err, sizeof err)) {
+        fprintf(stderr, "weft dot: --model: %s\n", err);
+        return -1;
+    }
+    const char *text = weft_checkpoint_meta(&ck, "weft.config");
+    if (!text) {
+        fprintf(stderr, "weft dot: --model: %s has no \"weft.config\" metadata: it was not saved "
+                "by weft's language model (weft train), so weft cannot tell how to rebuild it\n",
+                path);
+        goto done;
+    }
+    cfg = cJSON_Parse(text);
+    const cJSON *task = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "task") : NULL;
+    const cJSON *cell = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "cell") : NULL;
+    const cJSON *tied = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "tied") : NULL;
+    int layers, hidden, embed;
+    if (!cfg || !cJSON_IsString(cell) || json_int(cfg, "layers", 1, &layers) ||
+        json_int(cfg, "hidden", 0, &hidden) || json_int(cfg, "embed", 0, &embed)) {
+        fprintf(stderr, "weft dot: --model: the \"weft.config\" of %s is not what weft writes "
+                "(a JSON object with \"cell\", \"layers\", \"hidden\", \"embed\"): %s\n", path,
+                text);
+        goto done;
+    }
+    if (task && (!cJSON_IsString(task) || strcmp(task->valuestring, "lm") != 0)) {
+        fprintf(stderr, "weft dot: --model: %s holds a \"%s\" model; weft dot draws language "
+                "models (\"task\": \"lm\")\n", path,
+                cJSON_IsString(task) ? task->valuestring : "?");
+        goto done;
+    }
+    const weft_cell_type *type = weft_cell_find(cell->valuestring);
+    if (!type) {
+        fprintf(stderr, "weft dot: --model: %s uses the cell '%s', which this weft does not "
+                "have", path, cell->valuestring);
+        list_cells(stderr);
+        goto done;
+    }
+    const weft_checkpoint_tensor *enc = weft_checkpoint_find(&ck, "encoder.weight");
+    if (!enc || enc->rank != 2 || enc->shape[0] < 1 || enc->shape[1] < 1) {
+        fprintf(stderr, "weft dot: --model: %s has no encoder.weight [V, E]\n", path);
+        goto done;
+    }
+    int V = (int)enc->shape[0];
+    if (embed == 0) embed = (int)enc->shape[1];
+    if (layers < 1 || hidden < 1 || embed != (int)enc->shape[1]) {
+        fprintf(stderr, "weft dot: --model: %s: layers %d, hidden %d, embed %d do not fit its "
+                "encoder.weight [%d, %d]\n", path, layers, hidden, embed, V,
+                (int)enc->shape[1]);
+        goto done;
+    }
+    bool is_tied = cJSON_IsTrue(tied);
+
+    d->ps = weft_params_new();
+    d->g = weft_graph_new();
+    if (!d->ps || !d->g) goto done;
+    weft_param *pe = weft_params_add(d->ps, "encoder.weight", 2, (int[]){ V, embed });
+    weft_rnn_config rc_cfg = { .cell = type, .input_size = embed, .hidden_size = hidden,
+                               .num_layers = layers, .prefix = "rnn." };
+    d->rnn = pe ? weft_rnn_new(d->ps, &rc_cfg, err, sizeof err) : NULL;
+    if (!d->rnn) {
+        fprintf(stderr, "weft dot: --model: %s: %s\n", path, pe ? err : "out of memory");
+        goto done;
+    }
+    weft_param *pw = is_tied ? pe
+                             : weft_params_add(d->ps, "decoder.weight", 2, (int[]){ V, hidden });
+    weft_param *pb = weft_params_add(d->ps, "decoder.bias", 1, (int[]){ V });
+    if (!pw || !pb) goto done;
+    /* a tied file may also hold decoder.weight (a copy of the encoder) */
+    if (weft_checkpoint_load(path, d->ps, is_tied ? WEFT_LOAD_ALLOW_EXTRA : 0, err, sizeof err)) {
+        fprintf(stderr, "weft dot: --model: %s\n", err);
+        goto done;
+    }
+
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    int n = T * B;
+    int *ids = malloc((size_t)n * sizeof *ids), *targets = malloc((size_t)n * sizeof *targets);
+    if (!ids || !targets) {
+        free(ids);
+        free(targets);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) ids[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    for (int i = 0; i < n; i++) targets[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    weft_graph *g = d->g;
+    weft_var *emb = weft_embedding(g, weft_param_var(g, pe), ids, n);
+    weft_var *xs = weft_reshape(g, emb, 3, (int[]){ T, B, embed });
+    weft_rnn_out out;
+    weft_unroll_opts uo = { .composed = !fast };
+    if (xs && weft_unroll(g, d->rnn, xs, &uo, &out) == 0) {
+        weft_graph_set_scope(g, WEFT_NO_SCOPE);
+        weft_var *y = weft_reshape(g, out.seq, 2, (int[]){ n, hidden });
+        weft_var *logits = weft_linear(g, y, weft_param_var(g, pw), weft_param_var(g, pb));
+        d->loss = weft_cross_entropy(g, logits, targets, NULL);
+    }
+    free(ids);
+    free(targets);
+    if (!d->loss || weft_ok(g)) {
+        fprintf(stderr, "weft dot: --model: building the graph of %s failed: %s\n", path,
+                weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc && !d->ps) fprintf(stderr, "weft dot: out of memory\n");
+    cJSON_Delete(cfg);
+    weft_checkpoint_free(&ck);
+    return rc;
+}
+
+/* The output's extension is one weft_dot_write knows. */
+static bool known_extension(const char *path)
+{
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash)) return false;
+    const char *ok[] = { ".dot", ".gv", ".svg", ".png", ".pdf" };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strcasecmp(dot, ok[i]) == 0) return true;
+    return false;
+}
+
+int weft_cmd_dot(int argc, char **argv)
+{
+    const char *cell = NULL, *model = NULL, *output = NULL, *level = "cells", *title = NULL,
+               *loss_at = "all";
+    int layers = 1, steps = 4, hidden = 4, input = 3, batch = 2, seed = 1;
+    int max_steps = -1;   /* not given: the library's default cap */
+    bool bidirectional = false, grads = false, fast = false;
+    const weft_flag flags[] = {
+        { "cell", WEFT_FLAG_STRING, &cell, "NAME", "draw a fresh model of this cell (see "
+          "'weft cells')", 0, 0 },
+        { "model", WEFT_FLAG_STRING, &model, "FILE", "draw a saved language model (a "
+          "checkpoint of 'weft train')", 0, 0 },
+        { "output", WEFT_FLAG_STRING, &output, "FILE", "where to write: FILE.dot, .gv, .svg, "
+          ".png or .pdf (also -o FILE)", 0, 0 },
+        { "layers", WEFT_FLAG_INT, &layers, "N", "stacked layers (--cell)", 1, 16 },
+        { "bidirectional", WEFT_FLAG_BOOL, &bidirectional, NULL, "both directions (--cell)",
+          0, 0 },
+        { "steps", WEFT_FLAG_INT, &steps, "T", "time steps to unroll", 1, 100000 },
+        { "hidden", WEFT_FLAG_INT, &hidden, "H", "hidden width (--cell)", 1, 4096 },
+        { "input", WEFT_FLAG_INT, &input, "I", "input width (--cell)", 1, 4096 },
+        { "batch", WEFT_FLAG_INT, &batch, "B", "sequences in the batch", 1, 4096 },
+        { "level", WEFT_FLAG_STRING, &level, "ops|cells", "one box per cell per step, or "
+          "every op", 0, 0 },
+        { "max-steps", WEFT_FLAG_INT, &max_steps, "K", "draw longer sequences as their first "
+          "K/2 steps, a marker and the last step; 0: every step (default: 12)", 0, 100000 },
+        { "grads", WEFT_FLAG_BOOL, &grads, NULL, "run backward and show each state's "
+          "gradient norm", 0, 0 },
+        { "loss", WEFT_FLAG_STRING, &loss_at, "all|last", "the readout's loss at every step "
+          "or at the last step only (--cell)", 0, 0 },
+        { "fast", WEFT_FLAG_BOOL, &fast, NULL, "draw the fast path training runs (fused "
+          "steps), not the cell's composed step", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
+        { "title", WEFT_FLAG_STRING, &title, "S", "a title above the picture (default: what "
+          "was drawn)", 0, 0 },
+    };
+    const weft_flag_group groups[] = { { "options", flags, (int)(sizeof flags / sizeof *flags) } };
+    weft_args_spec spec = {
+        .prog = "weft dot",
+        .summary = "Draw a recurrent network unrolled in time (Graphviz): one cluster per step, "
+                   "each weight once\nwith an edge to every step that uses it, states from step "
+                   "to step; with --grads, each\nstate's gradient norm on one colour scale.",
+        .details = "The model reads random input (fixed seed); a linear readout with a "
+                   "cross-entropy loss sits on\nthe top layer's output (--loss). The format "
+                   "follows the extension of -o; .svg, .png and .pdf\nneed a weft built with "
+                   "Graphviz's libraries (otherwise the .dot is written beside it).\n"
+                   "examples:\n"
+                   "  weft dot --cell lstm --layers 2 --bidirectional --steps 4 -o lstm.svg\n"
+                   "  weft dot --cell gru --level ops --steps 2 --grads -o gru.png\n"
+                   "  weft dot --model lm.safetensors --steps 3 -o lm.svg\n"
+                   "docs/visualizing.md explains the picture.",
+        .groups = groups,
+        .n_groups = 1,
+    };
+    /* -o FILE is --output FILE */
+    char **args = malloc((size_t)(argc + 1) * sizeof *args);
+    if (!args) return WEFT_EXIT_FAIL;
+    for (int i = 0; i < argc; i++)
+        args[i] = strcmp(argv[i], "-o") == 0 ? (char *)"--output" : argv[i];
+    args[argc] = NULL;
+    int rc = weft_cli_parse(&spec, argc, args, NULL, NULL);
+    free(args);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+
+    if (!output) {
+        fprintf(stderr, "weft dot: no output file: give -o FILE.svg (or .dot, .gv, .png, .pdf)\n");
+        return WEFT_EXIT_USAGE;
+    }
+    if (!known_extension(output)) {
+        fprintf(stderr, "weft dot: -o %s: cannot tell the format from the extension: use .dot, "
+                ".gv, .svg, .png or .pdf\n", output);
+        return WEFT_EXIT_USAGE;
+    }
+    if (!cell == !model) {
+        fprintf(stderr, "weft dot: give %s: --cell NAME (a fresh model) or --model FILE (a saved "
+                "one)\n", cell ? "only one of --cell and --model" : "what to draw");
+        return WEFT_EXIT_USAGE;
+    }
+    weft_dot_opts o = { .grads = grads, .title = title };
+    if (strcmp(level, "cells") == 0) o.level = WEFT_DOT_CELLS;
+    else if (strcmp(level, "ops") == 0) o.level = WEFT_DOT_OPS;
+    else {
+        fprintf(stderr, "weft dot: --level: '%s' is not ops or cells\n", level);
+        return WEFT_EXIT_USAGE;
+    }
+    if (strcmp(loss_at, "all") != 0 && strcmp(loss_at, "last") != 0) {
+        fprintf(stderr, "weft dot: --loss: '%s' is not all or last\n", loss_at);
+        return WEFT_EXIT_USAGE;
+    }
+    /* the command line's 0 is "no cap"; the API's is "the default cap" */
+    o.max_steps = max_steps < 0 ? 0 : max_steps == 0 ? WEFT_DOT_ALL_STEPS : max_steps;
+
+    const weft_cell_type *type = NULL;
+    if (cell) {
+        type = weft_cell_find(cell);
+        if (!type) {
+            fprintf(stderr, "weft dot: --cell: unknown cell '%s'", cell);
+            list_cells(stderr);
+            return WEFT_EXIT_USAGE;
+        }
+    }
+
+    drawing d = { 0 };
+    rc = cell ? build_cell(&d, type, layers, bidirectional, steps, batch, input, hidden, fast,
+                           strcmp(loss_at, "last") == 0, (uint64_t)seed)
+              : build_model(&d, model, steps, batch, fast, (uint64_t)seed);
+    if (rc) {
+        drawing_free(&d);
+        return cell ? WEFT_EXIT_FAIL : WEFT_EXIT_USAGE;
+    }
+    if (grads && weft_backward(d.g, d.loss)) {
+        fprintf(stderr, "weft dot: backward failed: %s\n", weft_graph_error(d.g));
+        drawing_free(&d);
+        return WEFT_EXIT_FAIL;
+    }
+    char auto_title[256];
+    if (!title) {
+        const weft_rnn_config *c = weft_rnn_get_config(d.rnn);
+        snprintf(auto_title, sizeof auto_title, "%s%s: %d layer%s%s, %d steps, batch %d, "
+                 "input %d, hidden %d%s", model ? model : c->cell->name, model ? " (" : "",
+                 c->num_layers, c->num_layers == 1 ? "" : "s",
+                 c->bidirectional ? ", bidirectional" : "", steps, batch, c->input_size,
+                 c->hidden_size, model ? ")" : "");
+        o.title = auto_title;
+    }
+    rc = weft_dot_write(d.g, output, &o);
+    if (rc == 0 && !weft_cli_quiet())
+        fprintf(stderr, "weft dot: wrote %s (%d nodes on the tape)\n", output,
+                weft_graph_size(d.g));
+    drawing_free(&d);
+    return rc < 0 ? WEFT_EXIT_FAIL : WEFT_EXIT_OK;
+}

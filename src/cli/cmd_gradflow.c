@@ -1,0 +1,248 @@
+/* src/cli/cmd_gradflow.c — `weft gradflow`: the norm of dJ_T/dh_t against the
+ * distance back in time, for one or more cells (weft/gradflow.h), as a table,
+ * a CSV file and a chart drawn by gnuplot. */
+#include "cli.h"
+
+#include "weft/weft.h"
+#include "weft/gradflow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { MAX_CELLS = 16 };
+
+/* Write the CSV: distance,t,<cell>,... one row per step. */
+static int write_csv(const char *path, int T, int n, const char *const *names,
+                     double *const *norms)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "weft gradflow: --csv: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "distance,t");
+    for (int c = 0; c < n; c++) fprintf(f, ",%s", names[c]);
+    fputc('\n', f);
+    for (int k = 0; k < T; k++) {
+        fprintf(f, "%d,%d", k, T - 1 - k);
+        for (int c = 0; c < n; c++) fprintf(f, ",%.9e", norms[c][k]);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "weft gradflow: --csv: writing %s failed: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* gnuplot on the PATH? */
+static bool have_gnuplot(void)
+{
+    int rc = system("gnuplot --version >/dev/null 2>&1");
+    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+}
+
+/* s inside a gnuplot double-quoted string. */
+static void put_gp_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Draw the chart with gnuplot: log-scale norm against distance back in time,
+ * one line per cell. The data goes to a temporary file; the script to
+ * gnuplot's standard input. */
+static int plot(const char *path, int T, int n, const char *const *names, double *const *norms,
+                const char *title)
+{
+    const char *ext = strrchr(path, '.');
+    bool png = ext && strcasecmp(ext, ".png") == 0, svg = ext && strcasecmp(ext, ".svg") == 0;
+    if (!png && !svg) {
+        fprintf(stderr, "weft gradflow: --plot %s: use a .png or .svg file\n", path);
+        return -1;
+    }
+    if (!have_gnuplot()) {
+        fprintf(stderr, "weft gradflow: --plot %s: gnuplot is not installed (Debian: apt-get "
+                "install gnuplot-nox); no chart drawn\n", path);
+        return -1;
+    }
+    char data[] = "/tmp/weft-gradflow-XXXXXX";
+    int fd = mkstemp(data);
+    FILE *df = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!df) {
+        fprintf(stderr, "weft gradflow: cannot make a temporary file: %s\n", strerror(errno));
+        if (fd >= 0) close(fd), unlink(data);
+        return -1;
+    }
+    for (int k = 0; k < T; k++) {
+        fprintf(df, "%d", k);
+        for (int c = 0; c < n; c++) fprintf(df, " %.9e", norms[c][k]);
+        fputc('\n', df);
+    }
+    fclose(df);
+
+    FILE *gp = popen("gnuplot", "w");
+    if (!gp) {
+        fprintf(stderr, "weft gradflow: cannot run gnuplot: %s\n", strerror(errno));
+        unlink(data);
+        return -1;
+    }
+    if (png) fprintf(gp, "set terminal pngcairo size 800,520 font \"Helvetica,11\"\n");
+    else fprintf(gp, "set terminal svg size 800,520 font \"Helvetica,11\" background \"white\"\n");
+    fprintf(gp, "set output ");
+    put_gp_string(gp, path);
+    fprintf(gp, "\nset title ");
+    put_gp_string(gp, title);
+    fprintf(gp, "\nset logscale y\nset format y \"10^{%%L}\"\n"
+                "set xlabel \"distance back in time from the loss, T-1-t (steps)\"\n"
+                "set ylabel \"mean ||dJ_T / dh_t||\"\n"
+                "set grid\nset key outside right top\nset xrange [0:%d]\n", T - 1);
+    static const char *const colours[] = { "#d62728", "#1f77b4", "#2ca02c", "#9467bd",
+                                           "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f" };
+    fprintf(gp, "plot ");
+    for (int c = 0; c < n; c++) {
+        fprintf(gp, "%s", c ? ", \\\n     " : "");
+        put_gp_string(gp, data);
+        fprintf(gp, " using 1:%d with linespoints lw 2 pt 7 ps 0.5 lc rgb \"%s\" title ", c + 2,
+                colours[c % 8]);
+        put_gp_string(gp, names[c]);
+    }
+    fprintf(gp, "\n");
+    int st = pclose(gp);
+    unlink(data);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "weft gradflow: gnuplot failed drawing %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+int weft_cmd_gradflow(int argc, char **argv)
+{
+    const char *cells = NULL, *csv = NULL, *plot_path = NULL;
+    int steps = 50, hidden = 32, input = 0, layers = 1, batch = 8, samples = 10, seed = 1;
+    float init = 0.0f;
+    const weft_flag flags[] = {
+        { "cell", WEFT_FLAG_STRING, &cells, "NAME[,NAME...]", "the cells to compare (see 'weft "
+          "cells')", 0, 0 },
+        { "steps", WEFT_FLAG_INT, &steps, "T", "time steps; the loss is at the last", 1, 100000 },
+        { "hidden", WEFT_FLAG_INT, &hidden, "H", "hidden width", 1, 4096 },
+        { "input", WEFT_FLAG_INT, &input, "I", "input width (default: H)", 1, 4096 },
+        { "layers", WEFT_FLAG_INT, &layers, "N", "stacked layers (the top layer's h is "
+          "measured)", 1, 16 },
+        { "batch", WEFT_FLAG_INT, &batch, "B", "sequences per sample", 1, 4096 },
+        { "samples", WEFT_FLAG_INT, &samples, "S", "random inputs and initialisations "
+          "averaged over", 1, 100000 },
+        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the one random stream", 0, 0 },
+        { "init", WEFT_FLAG_FLOAT, &init, "R", "every weight uniform in [-R, R) (default: the "
+          "cell's own, PyTorch's ±1/sqrt(H))", 1e-6, 100 },
+        { "csv", WEFT_FLAG_STRING, &csv, "FILE", "also write the numbers as CSV", 0, 0 },
+        { "plot", WEFT_FLAG_STRING, &plot_path, "FILE", "draw the chart (FILE.png or "
+          "FILE.svg) with gnuplot", 0, 0 },
+    };
+    const weft_flag_group groups[] = { { "options", flags, (int)(sizeof flags / sizeof *flags) } };
+    weft_args_spec spec = {
+        .prog = "weft gradflow",
+        .summary = "How the gradient fades going back in time: for each cell, the norm of "
+                   "dJ_T/dh_t for every\nstep t, with the loss J_T (a random linear readout and "
+                   "cross-entropy) on the last step only,\naveraged over random inputs and "
+                   "initialisations (one fixed seed).",
+        .details = "Prints a table: the distance back from the loss (T-1-t), t, and the mean "
+                   "norm per cell.\nexample:\n"
+                   "  weft gradflow --cell rnn,gru,lstm --steps 50 --plot gradflow.svg\n"
+                   "docs/visualizing.md has the chart and the method.",
+        .groups = groups,
+        .n_groups = 1,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (!cells || !cells[0]) {
+        fprintf(stderr, "weft gradflow: no cell given: --cell NAME[,NAME...] (e.g. --cell "
+                "rnn,gru,lstm)\n");
+        return WEFT_EXIT_USAGE;
+    }
+
+    /* the cells, comma separated */
+    char list[512];
+    snprintf(list, sizeof list, "%s", cells);
+    const char *names[MAX_CELLS];
+    const weft_cell_type *types[MAX_CELLS];
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_CELLS) {
+            fprintf(stderr, "weft gradflow: --cell: at most %d cells\n", MAX_CELLS);
+            return WEFT_EXIT_USAGE;
+        }
+        types[n] = weft_cell_find(tok);
+        if (!types[n]) {
+            int nt;
+            const weft_cell_type *const *all = weft_cell_types(&nt);
+            fprintf(stderr, "weft gradflow: --cell: unknown cell '%s'; the cells are:", tok);
+            for (int i = 0; i < nt; i++) fprintf(stderr, " %s", all[i]->name);
+            fprintf(stderr, " (see 'weft cells')\n");
+            return WEFT_EXIT_USAGE;
+        }
+        names[n] = types[n]->name;
+        n++;
+    }
+    if (n == 0) {
+        fprintf(stderr, "weft gradflow: --cell: no cell named in '%s'\n", cells);
+        return WEFT_EXIT_USAGE;
+    }
+
+    double *norms[MAX_CELLS] = { 0 };
+    weft_gradflow_opts o = { .steps = steps, .hidden = hidden, .input = input,
+                             .layers = layers, .batch = batch, .samples = samples,
+                             .seed = (uint64_t)seed, .init_range = init };
+    rc = WEFT_EXIT_OK;
+    for (int c = 0; c < n && rc == WEFT_EXIT_OK; c++) {
+        char err[512];
+        norms[c] = malloc((size_t)steps * sizeof **norms);
+        if (!norms[c]) {
+            fprintf(stderr, "weft gradflow: out of memory\n");
+            rc = WEFT_EXIT_FAIL;
+        } else if (weft_gradflow(types[c], &o, norms[c], err, sizeof err)) {
+            fprintf(stderr, "weft gradflow: %s\n", err);
+            rc = WEFT_EXIT_FAIL;
+        }
+    }
+    if (rc == WEFT_EXIT_OK) {
+        printf("# mean ||dJ_T/dh_t|| over %d sample%s: T %d, H %d, I %d, %d layer%s, batch %d, "
+               "seed %d, init %s\n", samples, samples == 1 ? "" : "s", steps, hidden,
+               input ? input : hidden, layers, layers == 1 ? "" : "s", batch, seed,
+               init > 0 ? "uniform(-R, R)" : "the cells' own (PyTorch: uniform(-1/sqrt(H), "
+               "1/sqrt(H)))");
+        printf("%8s %6s", "distance", "t");
+        for (int c = 0; c < n; c++) printf(" %14s", names[c]);
+        printf("\n");
+        for (int k = 0; k < steps; k++) {
+            printf("%8d %6d", k, steps - 1 - k);
+            for (int c = 0; c < n; c++) printf(" %14.4e", norms[c][k]);
+            printf("\n");
+        }
+        printf("%-15s", "# ratio last/0");
+        for (int c = 0; c < n; c++)
+            printf(" %14.4e", norms[c][0] > 0 ? norms[c][steps - 1] / norms[c][0] : 0.0);
+        printf("\n");
+        if (csv && write_csv(csv, steps, n, names, norms)) rc = WEFT_EXIT_FAIL;
+        if (plot_path) {
+            char title[256];
+            snprintf(title, sizeof title, "gradient norm back in time: T = %d, H = %d, "
+                     "%d sample%s", steps, hidden, samples, samples == 1 ? "" : "s");
+            if (plot(plot_path, steps, n, names, norms, title)) rc = WEFT_EXIT_FAIL;
+            else if (!weft_cli_quiet()) fprintf(stderr, "weft gradflow: drew %s\n", plot_path);
+        }
+    }
+    for (int c = 0; c < n; c++) free(norms[c]);
+    return rc;
+}

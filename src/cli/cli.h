@@ -37,6 +37,9 @@ bool weft_cli_quiet(void);
 int weft_cmd_ops(int argc, char **argv);
 int weft_cmd_gradcheck(int argc, char **argv);
 int weft_cmd_info(int argc, char **argv);
+int weft_cmd_train(int argc, char **argv);
+int weft_cmd_eval(int argc, char **argv);
+int weft_cmd_sample(int argc, char **argv);
 int weft_cmd_ngram(int argc, char **argv);
 /* The n-gram baseline (cmd_ngram.c) with the arguments of `weft train --task
  * ngram`, `weft eval` and `weft sample` on an n-gram (ARPA) model file. */

@@ -1,0 +1,208 @@
+/* weft/lm.h — recurrent language models: train, evaluate, sample, save.
+ *
+ * The model is PyTorch's word_language_model example (RNNModel), any cell:
+ *
+ *     ids [T, B] -> encoder (embedding [V, E]) -> dropout
+ *                -> rnn (any cell, L layers, dropout between layers)
+ *                -> dropout -> decoder (linear [V, H] + bias [V]) -> cross-entropy
+ *
+ * The decoder and the softmax run over all T x B rows of a window at once
+ * (one GEMM). The loss of a window is the mean cross-entropy over its T x B
+ * tokens (so SGD's lr 20 here is Zaremba et al.'s lr 1 on the per-sequence
+ * sum over B, as pytorch/examples uses it). Perplexity is exp of the mean
+ * cross-entropy per token.
+ *
+ * Weight tying (Press & Wolf 2017; Inan et al. 2017): the decoder's weight IS
+ * the encoder's, one parameter used twice (its gradient is the sum of both
+ * uses); it needs E == H.
+ *
+ * Parameter names are those of the PyTorch example's state_dict:
+ *
+ *     encoder.weight [V, E]
+ *     rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, ... (weft/rnn.h)
+ *     decoder.weight [V, H]   (with tying: not in the store; see the checkpoint below)
+ *     decoder.bias [V]
+ *
+ * Checkpoints (weft_lm_save / weft_lm_load) are safetensors files (weft/io.h)
+ * with those tensors and the metadata
+ *
+ *     "format":      "pt"
+ *     "weft.config": {"task": "lm", "level": "word"|"char", "cell": "lstm",
+ *                     "layers": 2, "hidden": 200, "embed": 200, "tied": false,
+ *                     "dropout": 0.0, "vocab_size": 10000}
+ *     "weft.vocab":  ["<unk>", "the", ...]   the tokens in index order
+ *
+ * With tying the file holds both encoder.weight and decoder.weight (the same
+ * values), as torch.save(model.state_dict()) does; loading accepts a tied file
+ * with or without decoder.weight (safetensors' save_model drops shared
+ * tensors) and refuses one whose decoder.weight differs from encoder.weight.
+ *
+ * Training state for resuming (weft_lm_save_run / weft_lm_load_run) goes to a
+ * second safetensors file, by convention MODEL.state, so that MODEL itself
+ * stays a plain model file PyTorch loads with load_state_dict: the current
+ * weights ("model.<name>"), the optimizer's state slots ("optim.<k>.<name>"),
+ * the carried hidden state ("carry.<i>"), the model's metadata and
+ * "weft.run" (epoch, position, step, learning rate, best validation
+ * perplexity, the random stream).
+ */
+#ifndef WEFT_LM_H
+#define WEFT_LM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "weft/data.h"
+#include "weft/graph.h"
+#include "weft/optim.h"
+#include "weft/params.h"
+#include "weft/rng.h"
+#include "weft/rnn.h"
+
+#define WEFT_LM_CELL_MAX 32
+
+typedef struct weft_lm_config {
+    weft_text_level level;          /* words or characters */
+    char cell[WEFT_LM_CELL_MAX];    /* a built-in cell's name (weft_cell_find) */
+    int layers;                     /* >= 1 */
+    int hidden;                     /* H */
+    int embed;                      /* E */
+    float dropout;                  /* on the embedding, between layers, on the rnn output */
+    bool tied;                      /* decoder.weight is encoder.weight (E == H) */
+} weft_lm_config;
+
+/* A language model. Everything in it is owned by it (weft_lm_free). */
+typedef struct weft_lm {
+    weft_lm_config cfg;
+    const weft_cell_type *cell;
+    weft_vocab *vocab;
+    int vocab_size;                 /* V */
+    weft_params *params;
+    weft_rnn *rnn;
+    weft_param *encoder;            /* [V, E] */
+    weft_param *decoder_weight;     /* [V, H]; the encoder itself when tied */
+    weft_param *decoder_bias;       /* [V] */
+} weft_lm;
+
+/* Make a model over vocabulary `vocab`, which the model takes over on success
+ * (on failure the caller still owns it). Parameters start at zero: call
+ * weft_lm_init. NULL with a message in err on a bad configuration (unknown
+ * cell, sizes < 1, dropout outside [0, 1), tying with E != H). */
+weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize);
+void weft_lm_free(weft_lm *m);
+
+/* Initialise as the PyTorch example does: encoder and decoder weights uniform
+ * in [-0.1, 0.1), decoder bias 0; the rnn uniform in [-rnn_range, rnn_range)
+ * when rnn_range > 0 (Zaremba et al.: 0.1 everywhere), else each cell's own
+ * initialisers (PyTorch's: ±1/sqrt(H)). */
+int weft_lm_init(weft_lm *m, weft_rng *rng, float rnn_range);
+
+/* Build one window in g (which the caller resets first): inputs and targets
+ * are [T, B] time-major ids (weft_batches_window), carry the state to start
+ * from (NULL or carry->n == 0: zeros). dropout_rng non-NULL (and dropout > 0)
+ * turns dropout on (training). Fills *out (the unroll, for weft_state_detach)
+ * and returns the loss node, a scalar: the mean cross-entropy over the T x B
+ * tokens; when targets is NULL (sampling) it returns the logits [T, B, V]
+ * instead. NULL with the graph's error on failure. */
+weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                          int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                          weft_rnn_out *out);
+
+/* What one training window did. */
+typedef struct weft_lm_step_info {
+    float loss;         /* mean cross-entropy of the window (before the update) */
+    float grad_norm;    /* global gradient norm before clipping */
+} weft_lm_step_info;
+
+/* One step of truncated BPTT over a window: reset g, forward from *carry,
+ * backward, clip the global gradient norm to `clip` (when > 0), one optimizer
+ * step, then detach the final state into *carry. Returns 0; -1 with a message
+ * in err when the graph fails or the loss or gradient norm is not finite (no
+ * update is made then). */
+int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                         int T, int B, weft_state *carry, weft_optim *opt, float clip,
+                         weft_rng *dropout_rng, weft_lm_step_info *info, char *err,
+                         size_t errsize);
+
+/* Evaluate a stream of n ids: cut into `batch` streams (weft_batchify), run
+ * in windows of bptt steps with the state carried throughout, no dropout.
+ * With batch 1 every token after the first is scored (inputs ids[0..n-2],
+ * targets ids[1..n-1]). *nll receives the summed cross-entropy (nats) and
+ * *count the number of tokens scored; perplexity is exp(*nll / *count).
+ * Returns 0, or -1 with a message in err. */
+int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch, int bptt,
+                 double *nll, size_t *count, char *err, size_t errsize);
+
+/* --- sampling ---------------------------------------------------------------------------- */
+
+typedef struct weft_lm_sample_opts {
+    const int *prime;       /* ids to read first (may be NULL); not repeated in the output */
+    int n_prime;
+    int length;             /* ids to generate */
+    float temperature;      /* logits / temperature; <= 0: always the most likely */
+    int top_k;              /* draw among the k most likely only; 0: all */
+    uint64_t seed;
+} weft_lm_sample_opts;
+
+/* Generate o->length ids into out (the caller's array). Without a prime the
+ * model starts after "<eos>" (words) or "\n" (characters) when the
+ * vocabulary has it, else from id 0. The same seed gives the same text.
+ * Returns 0, or -1 with a message in err. */
+int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
+                   char *err, size_t errsize);
+
+/* Text to ids with the model's vocabulary, for a prime: words are split on
+ * whitespace (a newline is "<eos>"), characters are code points. A token the
+ * vocabulary lacks becomes "<unk>", or is an error naming it when there is
+ * none. *ids is the caller's (free()). Returns 0 or -1. */
+int weft_lm_encode_text(const weft_lm *m, const char *text, int **ids, int *n, char *err,
+                        size_t errsize);
+
+/* Write ids as text: words joined by spaces with "<eos>" as a newline,
+ * characters as they are. `after_newline`: the text so far ends a line (no
+ * space before the first word). Returns 0 or -1 (a write error). */
+int weft_lm_write_text(const weft_lm *m, const int *ids, int n, bool after_newline, FILE *f);
+
+/* --- checkpoints ---------------------------------------------------------------------------- */
+
+/* The "weft.config" JSON of the model (malloc'd; the caller frees), or NULL. */
+char *weft_lm_config_json(const weft_lm *m);
+/* The "weft.vocab" JSON of the model (malloc'd; the caller frees), or NULL. */
+char *weft_lm_vocab_json(const weft_lm *m);
+
+/* Save the model atomically (see the top of this file). */
+int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize);
+/* Load a model file: the configuration and vocabulary from its metadata, then
+ * its tensors (every one must be there with its shape; nothing else may be).
+ * NULL with a message naming the file and what was wrong. */
+weft_lm *weft_lm_load(const char *path, char *err, size_t errsize);
+
+/* Where a training run is, for --resume. */
+typedef struct weft_lm_run {
+    int epoch;              /* the epoch under way, from 1 */
+    int next_start;         /* first step of the next window within that epoch */
+    long windows;           /* windows trained so far, in all epochs */
+    double lr;              /* the current learning rate */
+    double best_valid;      /* best validation perplexity so far (0: none yet) */
+    size_t train_tokens;    /* tokens of the training data (a check on resume) */
+    /* the run's settings, which a resumed run keeps */
+    double lr0, decay;      /* weft_lr_step_decay(lr0, decay, decay_start, epoch) */
+    int decay_start;
+    float clip;             /* gradient norm clip (0: none) */
+    int batch, bptt, epochs;
+    weft_optim optim;       /* kind, hyper-parameters and step count */
+    weft_rng rng;           /* the dropout stream */
+} weft_lm_run;
+
+/* Save the whole training state: the current weights, the optimizer's state
+ * slots, the carried hidden state and *run, atomically, to path. */
+int weft_lm_save_run(const weft_lm *m, const weft_lm_run *run, const weft_state *carry,
+                     const char *path, char *err, size_t errsize);
+/* Load a file written by weft_lm_save_run: returns the model (weights as they
+ * were), fills *run and *carry (owned by the caller: weft_state_free) and the
+ * optimizer's state slots of the model's store. NULL with a message. */
+weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry, char *err,
+                          size_t errsize);
+
+#endif

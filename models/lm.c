@@ -1,0 +1,931 @@
+/* models/lm.c — the recurrent language model of weft/lm.h: embedding, any
+ * cell stacked, linear decoder over all rows of a window, cross-entropy;
+ * truncated-BPTT training, evaluation over a stream, sampling, checkpoints. */
+#include "weft/lm.h"
+
+#include "weft/io.h"
+#include "weft/ops.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void say(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errsize, const char *fmt, ...)
+{
+    if (!err || errsize == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
+
+/* --- the model ------------------------------------------------------------------------------ */
+
+weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize)
+{
+    const weft_cell_type *cell = weft_cell_find(cfg->cell);
+    if (!cell) {
+        say(err, errsize, "unknown cell '%s' (see 'weft cells' or weft/cell.h for the names)",
+            cfg->cell);
+        return NULL;
+    }
+    int V = vocab ? weft_vocab_size(vocab) : 0;
+    if (V < 1) {
+        say(err, errsize, "language model: the vocabulary is empty");
+        return NULL;
+    }
+    if (cfg->layers < 1 || cfg->hidden < 1 || cfg->embed < 1) {
+        say(err, errsize, "language model: layers %d, hidden %d and embed %d must all be >= 1",
+            cfg->layers, cfg->hidden, cfg->embed);
+        return NULL;
+    }
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
+        say(err, errsize, "language model: dropout %g must be in [0, 1)", (double)cfg->dropout);
+        return NULL;
+    }
+    if (cfg->tied && cfg->embed != cfg->hidden) {
+        say(err, errsize, "language model: tied weights need embed == hidden (got embed %d, "
+            "hidden %d)", cfg->embed, cfg->hidden);
+        return NULL;
+    }
+    if (cfg->level != WEFT_TEXT_WORDS && cfg->level != WEFT_TEXT_CHARS) {
+        say(err, errsize, "language model: level %d is neither words nor characters",
+            (int)cfg->level);
+        return NULL;
+    }
+    weft_lm *m = calloc(1, sizeof *m);
+    if (!m || !(m->params = weft_params_new())) {
+        free(m);
+        say(err, errsize, "language model: out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->cfg.cell[WEFT_LM_CELL_MAX - 1] = '\0';
+    m->cell = cell;
+    m->vocab_size = V;
+
+    /* The store in the order of the PyTorch example's state_dict. */
+    m->encoder = weft_params_add(m->params, "encoder.weight", 2, (int[]){ V, cfg->embed });
+    if (!m->encoder) goto fail_store;
+    weft_rnn_config rc = {
+        .cell = cell, .input_size = cfg->embed, .hidden_size = cfg->hidden,
+        .num_layers = cfg->layers, .dropout = cfg->dropout, .prefix = "rnn.",
+    };
+    m->rnn = weft_rnn_new(m->params, &rc, err, errsize);
+    if (!m->rnn) goto fail;
+    if (cfg->tied) {
+        m->decoder_weight = m->encoder;
+    } else {
+        m->decoder_weight = weft_params_add(m->params, "decoder.weight", 2,
+                                            (int[]){ V, cfg->hidden });
+        if (!m->decoder_weight) goto fail_store;
+    }
+    m->decoder_bias = weft_params_add(m->params, "decoder.bias", 1, (int[]){ V });
+    if (!m->decoder_bias) goto fail_store;
+    m->vocab = vocab;
+    return m;
+
+fail_store:
+    say(err, errsize, "language model: %s", weft_params_error(m->params));
+fail:
+    weft_rnn_free(m->rnn);
+    weft_params_free(m->params);
+    free(m);
+    return NULL;
+}
+
+void weft_lm_free(weft_lm *m)
+{
+    if (!m) return;
+    weft_rnn_free(m->rnn);
+    weft_params_free(m->params);
+    weft_vocab_free(m->vocab);
+    free(m);
+}
+
+int weft_lm_init(weft_lm *m, weft_rng *rng, float rnn_range)
+{
+    weft_init_uniform(m->encoder, rng, 0.1f);
+    if (!m->cfg.tied) weft_init_uniform(m->decoder_weight, rng, 0.1f);
+    weft_init_constant(m->decoder_bias, 0.0f);
+    if (weft_rnn_reset_parameters(m->rnn, rng)) return -1;
+    if (rnn_range > 0.0f) {
+        int n = weft_params_count(m->params);
+        for (int i = 0; i < n; i++) {
+            weft_param *p = weft_params_at(m->params, i);
+            if (strncmp(p->name, "rnn.", 4) == 0) weft_init_uniform(p, rng, rnn_range);
+        }
+    }
+    return 0;
+}
+
+/* A dropout mask node of the given shape: 0 with probability p, else 1/(1-p). */
+static weft_var *dropout_mask(weft_graph *g, int rank, const int *shape, float p, weft_rng *rng)
+{
+    weft_var *mask = weft_input_zeros(g, rank, shape, "dropout mask", false);
+    if (!mask) return NULL;
+    float keep = 1.0f / (1.0f - p);
+    float *d = mask->value.data;
+    for (size_t i = 0; i < mask->value.size; i++)
+        d[i] = weft_rng_uniform(rng) < p ? 0.0f : keep;
+    return mask;
+}
+
+weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                          int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                          weft_rnn_out *out)
+{
+    if (T < 1 || B < 1) return weft_graph_fail(g, "lm: a window of %d steps x %d streams", T, B);
+    for (int i = 0; i < T * B; i++)
+        if (inputs[i] < 0 || inputs[i] >= m->vocab_size)
+            return weft_graph_fail(g, "lm: input %d is id %d, not in the vocabulary [0, %d)", i,
+                                   inputs[i], m->vocab_size);
+    bool drop = dropout_rng && m->cfg.dropout > 0.0f;
+    int E = m->cfg.embed, H = m->cfg.hidden;
+
+    weft_var *enc = weft_param_var(g, m->encoder);
+    weft_var *x = weft_embedding(g, enc, inputs, T * B);                   /* [T*B, E] */
+    if (drop) x = weft_dropout(g, x, dropout_mask(g, 2, (int[]){ T * B, E }, m->cfg.dropout,
+                                                  dropout_rng));
+    x = weft_reshape(g, x, 3, (int[]){ T, B, E });
+    if (!x) return NULL;
+
+    weft_unroll_opts uo = {
+        .init = carry && carry->n > 0 ? carry : NULL,
+        .dropout_rng = drop ? dropout_rng : NULL,
+    };
+    if (weft_unroll(g, m->rnn, x, &uo, out)) return NULL;
+    weft_var *y = out->seq;                                                /* [T, B, H] */
+    if (drop) y = weft_dropout(g, y, dropout_mask(g, 3, (int[]){ T, B, H }, m->cfg.dropout,
+                                                  dropout_rng));
+    /* The decoder over all T x B rows at once: one GEMM. */
+    weft_var *logits = weft_linear(g, y, weft_param_var(g, m->decoder_weight),
+                                   weft_param_var(g, m->decoder_bias));    /* [T, B, V] */
+    if (!targets) return logits;
+    return weft_cross_entropy(g, logits, targets, NULL);
+}
+
+int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                         int T, int B, weft_state *carry, weft_optim *opt, float clip,
+                         weft_rng *dropout_rng, weft_lm_step_info *info, char *err,
+                         size_t errsize)
+{
+    weft_graph_reset(g);
+    weft_params_zero_grad(m->params);
+    weft_rnn_out out;
+    weft_var *loss = weft_lm_forward(m, g, inputs, targets, T, B, carry, dropout_rng, &out);
+    if (!loss || weft_ok(g)) {
+        say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "lm: forward failed");
+        return -1;
+    }
+    float L = weft_scalar(loss);
+    if (!isfinite(L)) {
+        say(err, errsize, "the loss is %s (try a lower learning rate or a gradient clip)",
+            isnan(L) ? "NaN" : "infinite");
+        return -1;
+    }
+    if (weft_backward(g, loss)) {
+        say(err, errsize, "%s", weft_graph_error(g));
+        return -1;
+    }
+    float norm = clip > 0.0f ? weft_clip_grad_norm(m->params, clip) : weft_grad_norm(m->params);
+    if (!isfinite(norm)) {
+        say(err, errsize, "the gradient norm is %s (try a lower learning rate or a gradient "
+            "clip)", isnan(norm) ? "NaN" : "infinite");
+        return -1;
+    }
+    if (weft_optim_step(opt, m->params)) {
+        say(err, errsize, "optimizer: %s", weft_params_error(m->params));
+        return -1;
+    }
+    if (weft_state_detach(&out, carry)) {
+        say(err, errsize, "lm: out of memory for the carried state");
+        return -1;
+    }
+    if (info) *info = (weft_lm_step_info){ L, norm };
+    return 0;
+}
+
+int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch, int bptt,
+                 double *nll, size_t *count, char *err, size_t errsize)
+{
+    *nll = 0.0;
+    *count = 0;
+    if (bptt < 1) {
+        say(err, errsize, "eval: bptt %d must be at least 1", bptt);
+        return -1;
+    }
+    weft_batches b;
+    if (weft_batchify(ids, n, batch, &b, err, errsize)) return -1;
+    weft_state carry = { 0 };
+    int rc = 0;
+    const int *in, *tg;
+    int len;
+    for (int start = 0; (len = weft_batches_window(&b, start, bptt, &in, &tg)) > 0; start += len) {
+        weft_graph_reset(g);
+        weft_rnn_out out;
+        weft_var *loss = weft_lm_forward(m, g, in, tg, len, batch, &carry, NULL, &out);
+        if (!loss || weft_ok(g)) {
+            say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
+            rc = -1;
+            break;
+        }
+        *nll += (double)weft_scalar(loss) * len * batch;
+        *count += (size_t)len * batch;
+        if (weft_state_detach(&out, &carry)) {
+            say(err, errsize, "eval: out of memory for the carried state");
+            rc = -1;
+            break;
+        }
+    }
+    weft_state_free(&carry);
+    weft_batches_free(&b);
+    return rc;
+}
+
+/* --- sampling --------------------------------------------------------------------------------- */
+
+typedef struct scored {
+    float logit;
+    int id;
+} scored;
+
+static int by_logit_desc(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+    return x->id - y->id;   /* ties by id: the same order on every machine */
+}
+
+/* Draw the next id from one row of logits. `buf` has room for V entries. */
+static int draw(const float *logits, int V, const weft_lm_sample_opts *o, scored *buf,
+                weft_rng *rng)
+{
+    if (o->temperature <= 0.0f) {
+        int best = 0;
+        for (int c = 1; c < V; c++)
+            if (logits[c] > logits[best]) best = c;
+        return best;
+    }
+    for (int c = 0; c < V; c++) buf[c] = (scored){ logits[c] / o->temperature, c };
+    int k = V;
+    if (o->top_k > 0 && o->top_k < V) {
+        qsort(buf, (size_t)V, sizeof *buf, by_logit_desc);
+        k = o->top_k;
+    }
+    float mx = buf[0].logit;
+    for (int c = 1; c < k; c++)
+        if (buf[c].logit > mx) mx = buf[c].logit;
+    double total = 0.0;
+    for (int c = 0; c < k; c++) total += exp((double)buf[c].logit - mx);
+    double u = (double)weft_rng_uniform(rng) * total, acc = 0.0;
+    for (int c = 0; c < k; c++) {
+        acc += exp((double)buf[c].logit - mx);
+        if (u < acc) return buf[c].id;
+    }
+    return buf[k - 1].id;
+}
+
+int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out, char *err,
+                   size_t errsize)
+{
+    int V = m->vocab_size;
+    int start = m->cfg.level == WEFT_TEXT_WORDS ? weft_vocab_find(m->vocab, WEFT_EOS, 5)
+                                                : weft_vocab_find(m->vocab, "\n", 1);
+    if (start < 0) start = 0;
+    const int *prime = o->n_prime > 0 ? o->prime : &start;
+    int n_prime = o->n_prime > 0 ? o->n_prime : 1;
+    scored *buf = malloc((size_t)V * sizeof *buf);
+    if (!buf) {
+        say(err, errsize, "sample: out of memory");
+        return -1;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, o->seed);
+    weft_state carry = { 0 };
+    int rc = 0;
+    /* The prime in one window, then one step per generated token. */
+    const int *in = prime;
+    int T = n_prime, next = 0;
+    for (int k = 0; k < o->length; k++) {
+        weft_graph_reset(g);
+        weft_rnn_out ro;
+        weft_var *logits = weft_lm_forward(m, g, in, NULL, T, 1, &carry, NULL, &ro);
+        if (!logits || weft_ok(g) || weft_state_detach(&ro, &carry)) {
+            say(err, errsize, "sample: %s", weft_graph_error(g) ? weft_graph_error(g)
+                                                                : "out of memory");
+            rc = -1;
+            break;
+        }
+        next = draw(logits->value.data + (size_t)(T - 1) * V, V, o, buf, &rng);
+        out[k] = next;
+        in = &out[k];
+        T = 1;
+    }
+    weft_state_free(&carry);
+    free(buf);
+    return rc;
+}
+
+int weft_lm_encode_text(const weft_lm *m, const char *text, int **ids, int *n, char *err,
+                        size_t errsize)
+{
+    *ids = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    if (len == 0) return 0;
+    weft_tokens t;
+    if (weft_tokens_from_string(text, len, "the prime text", m->cfg.level, &t, err, errsize))
+        return -1;
+    /* Words: the split adds "<eos>" at the end of the last line too; keep it
+     * only when the text really ends a line. */
+    size_t count = t.count;
+    if (m->cfg.level == WEFT_TEXT_WORDS && count > 0 && text[len - 1] != '\n') count--;
+    t.count = count;
+    int *out = count ? weft_tokens_encode(&t, m->vocab, err, errsize) : NULL;
+    weft_tokens_free(&t);
+    if (count && !out) return -1;
+    *ids = out;
+    *n = (int)count;
+    return 0;
+}
+
+int weft_lm_write_text(const weft_lm *m, const int *ids, int n, bool after_newline, FILE *f)
+{
+    bool line_start = after_newline;
+    for (int k = 0; k < n; k++) {
+        const char *tok = weft_vocab_token(m->vocab, ids[k]);
+        if (!tok) continue;
+        if (m->cfg.level == WEFT_TEXT_CHARS) {
+            fputs(tok, f);
+            continue;
+        }
+        if (strcmp(tok, WEFT_EOS) == 0) {
+            fputc('\n', f);
+            line_start = true;
+            continue;
+        }
+        if (!line_start) fputc(' ', f);
+        fputs(tok, f);
+        line_start = false;
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* --- checkpoints ------------------------------------------------------------------------------ */
+
+static const char *level_name(weft_text_level l)
+{
+    return l == WEFT_TEXT_CHARS ? "char" : "word";
+}
+
+char *weft_lm_config_json(const weft_lm *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "task", "lm");
+    cJSON_AddStringToObject(o, "level", level_name(m->cfg.level));
+    cJSON_AddStringToObject(o, "cell", m->cfg.cell);
+    cJSON_AddNumberToObject(o, "layers", m->cfg.layers);
+    cJSON_AddNumberToObject(o, "hidden", m->cfg.hidden);
+    cJSON_AddNumberToObject(o, "embed", m->cfg.embed);
+    cJSON_AddBoolToObject(o, "tied", m->cfg.tied);
+    cJSON_AddNumberToObject(o, "dropout", (double)m->cfg.dropout);
+    cJSON_AddNumberToObject(o, "vocab_size", m->vocab_size);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+char *weft_lm_vocab_json(const weft_lm *m)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (!a) return NULL;
+    for (int i = 0; i < m->vocab_size; i++) {
+        cJSON *s = cJSON_CreateString(weft_vocab_token(m->vocab, i));
+        if (!s) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+        cJSON_AddItemToArray(a, s);
+    }
+    char *s = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return s;
+}
+
+/* The model's tensors as a checkpoint lists them: the store's parameters in
+ * order, with decoder.weight (the encoder's values) before decoder.bias when
+ * tied. prefix goes in front of every name. names[i] are malloc'd. */
+static int model_tensors(const weft_lm *m, const char *prefix, char ***names_out,
+                         weft_tensor **tensors_out, int *n_out)
+{
+    int np = weft_params_count(m->params);
+    int n = np + (m->cfg.tied ? 1 : 0);
+    char **names = calloc((size_t)n, sizeof *names);
+    weft_tensor *ts = calloc((size_t)n, sizeof *ts);
+    if (!names || !ts) goto fail;
+    int k = 0;
+    for (int i = 0; i < np; i++) {
+        weft_param *p = weft_params_at(m->params, i);
+        if (m->cfg.tied && p == m->decoder_bias) {
+            size_t len = strlen(prefix) + sizeof "decoder.weight";
+            if (!(names[k] = malloc(len))) goto fail;
+            snprintf(names[k], len, "%sdecoder.weight", prefix);
+            ts[k++] = m->encoder->value;
+        }
+        size_t len = strlen(prefix) + strlen(p->name) + 1;
+        if (!(names[k] = malloc(len))) goto fail;
+        snprintf(names[k], len, "%s%s", prefix, p->name);
+        ts[k++] = p->value;
+    }
+    *names_out = names;
+    *tensors_out = ts;
+    *n_out = n;
+    return 0;
+fail:
+    if (names)
+        for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(ts);
+    return -1;
+}
+
+static void free_names(char **names, int n)
+{
+    if (!names) return;
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Metadata of a model file; the two JSON strings go into json[0..1] (freed by
+ * the caller). */
+static int model_meta(const weft_lm *m, weft_meta_kv *meta, char **json)
+{
+    json[0] = weft_lm_config_json(m);
+    json[1] = weft_lm_vocab_json(m);
+    if (!json[0] || !json[1]) return -1;
+    meta[0] = (weft_meta_kv){ "format", "pt" };
+    meta[1] = (weft_meta_kv){ "weft.config", json[0] };
+    meta[2] = (weft_meta_kv){ "weft.vocab", json[1] };
+    return 0;
+}
+
+int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize)
+{
+    char **names = NULL;
+    weft_tensor *ts = NULL;
+    int n = 0, rc = -1;
+    char *json[2] = { NULL, NULL };
+    weft_meta_kv meta[3];
+    if (model_tensors(m, "", &names, &ts, &n) || model_meta(m, meta, json)) {
+        say(err, errsize, "%s: out of memory", path);
+    } else {
+        rc = weft_checkpoint_save_tensors(path, n, (const char *const *)names, ts, meta, 3, err,
+                                          errsize);
+    }
+    free_names(names, n);
+    free(ts);
+    free(json[0]);
+    free(json[1]);
+    return rc;
+}
+
+/* Read an integer field >= 1 of the config. */
+static int config_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
+                      size_t errsize)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
+        v->valuedouble != (double)(int)v->valuedouble) {
+        say(err, errsize, "%s: weft.config: \"%s\" is %s, expected a whole number >= 1", path,
+            key, v ? "not a whole number >= 1" : "missing");
+        return -1;
+    }
+    *out = v->valueint;
+    return 0;
+}
+
+/* The model a checkpoint's metadata describes, its parameters still zero. */
+static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
+                                  size_t errsize)
+{
+    const char *conf = weft_checkpoint_meta(c, "weft.config");
+    const char *voc = weft_checkpoint_meta(c, "weft.vocab");
+    if (!conf || !voc) {
+        say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\" (write it "
+            "as docs/lm.md describes)", path, !conf ? "weft.config" : "weft.vocab");
+        return NULL;
+    }
+    weft_lm_config cfg = { 0 };
+    weft_vocab *vocab = NULL;
+    weft_lm *m = NULL;
+    int vocab_size = -1;
+    cJSON *o = cJSON_Parse(conf), *a = NULL;
+    if (!cJSON_IsObject(o)) {
+        say(err, errsize, "%s: weft.config is not a JSON object", path);
+        goto done;
+    }
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task");
+    if (!cJSON_IsString(task) || strcmp(task->valuestring, "lm") != 0) {
+        say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"lm\" (a language model)",
+            path, cJSON_IsString(task) ? "\"" : "", cJSON_IsString(task) ? task->valuestring
+            : "missing", cJSON_IsString(task) ? "\"" : "");
+        goto done;
+    }
+    const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
+    if (cJSON_IsString(level) && strcmp(level->valuestring, "word") == 0) {
+        cfg.level = WEFT_TEXT_WORDS;
+    } else if (cJSON_IsString(level) && strcmp(level->valuestring, "char") == 0) {
+        cfg.level = WEFT_TEXT_CHARS;
+    } else {
+        say(err, errsize, "%s: weft.config: level must be \"word\" or \"char\"", path);
+        goto done;
+    }
+    const cJSON *cell = cJSON_GetObjectItemCaseSensitive(o, "cell");
+    if (!cJSON_IsString(cell) || strlen(cell->valuestring) >= WEFT_LM_CELL_MAX) {
+        say(err, errsize, "%s: weft.config: cell must be a cell's name", path);
+        goto done;
+    }
+    snprintf(cfg.cell, sizeof cfg.cell, "%s", cell->valuestring);
+    if (config_int(o, "layers", &cfg.layers, path, err, errsize) ||
+        config_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
+        config_int(o, "embed", &cfg.embed, path, err, errsize))
+        goto done;
+    const cJSON *tied = cJSON_GetObjectItemCaseSensitive(o, "tied");
+    if (tied && !cJSON_IsBool(tied)) {
+        say(err, errsize, "%s: weft.config: tied must be true or false", path);
+        goto done;
+    }
+    cfg.tied = cJSON_IsTrue(tied);
+    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(o, "dropout");
+    if (dropout && !cJSON_IsNumber(dropout)) {
+        say(err, errsize, "%s: weft.config: dropout must be a number", path);
+        goto done;
+    }
+    cfg.dropout = dropout ? (float)dropout->valuedouble : 0.0f;
+    if (cJSON_GetObjectItemCaseSensitive(o, "vocab_size") &&
+        config_int(o, "vocab_size", &vocab_size, path, err, errsize))
+        goto done;
+
+    a = cJSON_Parse(voc);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) {
+        say(err, errsize, "%s: weft.vocab is not a JSON list of tokens", path);
+        goto done;
+    }
+    if (vocab_size >= 0 && vocab_size != cJSON_GetArraySize(a)) {
+        say(err, errsize, "%s: weft.config says vocab_size %d but weft.vocab has %d tokens", path,
+            vocab_size, cJSON_GetArraySize(a));
+        goto done;
+    }
+    if (!(vocab = weft_vocab_new())) {
+        say(err, errsize, "%s: out of memory", path);
+        goto done;
+    }
+    int i = 0;
+    const cJSON *tok;
+    cJSON_ArrayForEach(tok, a) {
+        if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0') {
+            say(err, errsize, "%s: weft.vocab: entry %d is not a non-empty string", path, i);
+            goto done;
+        }
+        int id = weft_vocab_add(vocab, tok->valuestring, strlen(tok->valuestring));
+        if (id != i) {
+            say(err, errsize, "%s: weft.vocab: entry %d '%.40s' %s", path, i, tok->valuestring,
+                id < 0 ? "cannot be added (out of memory)" : "appears twice");
+            goto done;
+        }
+        i++;
+    }
+    m = weft_lm_new(&cfg, vocab, err, errsize);
+    if (!m) {
+        /* prefix the file's name */
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s", err ? err : "");
+        say(err, errsize, "%s: weft.config: %s", path, tmp);
+        goto done;
+    }
+    vocab = NULL;   /* the model's now */
+done:
+    weft_vocab_free(vocab);
+    cJSON_Delete(o);
+    cJSON_Delete(a);
+    return m;
+}
+
+/* Load the model's tensors from path, with `prefix` in front of each name.
+ * A tied model accepts decoder.weight when it equals encoder.weight. extra:
+ * how many more (names, dst) pairs to load in the same read. */
+static int load_model_tensors(weft_lm *m, const char *path, const weft_checkpoint *c,
+                              const char *prefix, int n_extra, char **extra_names,
+                              weft_tensor *extra_dst, char *err, size_t errsize)
+{
+    char **names = NULL;
+    weft_tensor *ts = NULL;
+    int n = 0, rc = -1;
+    weft_tensor tied_copy = { 0 };
+    if (model_tensors(m, prefix, &names, &ts, &n)) {
+        say(err, errsize, "%s: out of memory", path);
+        return -1;
+    }
+    /* Read into the store's own buffers; the tied decoder.weight (when the
+     * file has it) into a copy, compared below. */
+    int k = 0;
+    const char **all = calloc((size_t)(n + n_extra), sizeof *all);
+    weft_tensor *dst = calloc((size_t)(n + n_extra), sizeof *dst);
+    if (!all || !dst) {
+        say(err, errsize, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        bool is_tied = m->cfg.tied && strcmp(names[i] + strlen(prefix), "decoder.weight") == 0;
+        if (is_tied) {
+            if (!weft_checkpoint_find(c, names[i])) continue;
+            tied_copy = weft_tensor_alloc(ts[i].rank, ts[i].shape);
+            if (!tied_copy.data) {
+                say(err, errsize, "%s: out of memory", path);
+                goto done;
+            }
+            dst[k] = tied_copy;
+        } else {
+            dst[k] = ts[i];
+        }
+        all[k++] = names[i];
+    }
+    for (int i = 0; i < n_extra; i++) {
+        all[k] = extra_names[i];
+        dst[k++] = extra_dst[i];
+    }
+    /* All or nothing into the store's buffers (weft_checkpoint_load_tensors);
+     * a tied copy that differs fails after, and the caller drops the model. */
+    if (weft_checkpoint_load_tensors(path, k, all, dst, 0, err, errsize)) goto done;
+    if (tied_copy.data && memcmp(tied_copy.data, m->encoder->value.data,
+                                 tied_copy.size * sizeof(float)) != 0) {
+        say(err, errsize, "%s: the model is tied (weft.config) but %sdecoder.weight differs from "
+            "%sencoder.weight", path, prefix, prefix);
+        goto done;
+    }
+    rc = 0;
+done:
+    weft_tensor_release(&tied_copy);
+    free(all);
+    free(dst);
+    free_names(names, n);
+    free(ts);
+    return rc;
+}
+
+weft_lm *weft_lm_load(const char *path, char *err, size_t errsize)
+{
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
+    weft_lm *m = model_from_header(path, &c, err, errsize);
+    if (m && load_model_tensors(m, path, &c, "", 0, NULL, NULL, err, errsize)) {
+        weft_lm_free(m);
+        m = NULL;
+    }
+    weft_checkpoint_free(&c);
+    return m;
+}
+
+/* --- training state --------------------------------------------------------------------------- */
+
+/* Optimizer state slots in use: SGD with momentum 1, Adam(W) 2, plain SGD 0. */
+static int optim_slots(const weft_optim *o)
+{
+    if (o->kind == WEFT_ADAM || o->kind == WEFT_ADAMW) return 2;
+    return o->momentum != 0.0 ? 1 : 0;
+}
+
+static const char *optim_name(weft_optim_kind k)
+{
+    return k == WEFT_ADAM ? "adam" : k == WEFT_ADAMW ? "adamw" : "sgd";
+}
+
+static char *run_json(const weft_lm_run *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "epoch", r->epoch);
+    cJSON_AddNumberToObject(o, "next_start", r->next_start);
+    cJSON_AddNumberToObject(o, "windows", (double)r->windows);
+    cJSON_AddNumberToObject(o, "lr", r->lr);
+    cJSON_AddNumberToObject(o, "best_valid", r->best_valid);
+    cJSON_AddNumberToObject(o, "train_tokens", (double)r->train_tokens);
+    cJSON_AddNumberToObject(o, "lr0", r->lr0);
+    cJSON_AddNumberToObject(o, "decay", r->decay);
+    cJSON_AddNumberToObject(o, "decay_start", r->decay_start);
+    cJSON_AddNumberToObject(o, "clip", (double)r->clip);
+    cJSON_AddNumberToObject(o, "batch", r->batch);
+    cJSON_AddNumberToObject(o, "bptt", r->bptt);
+    cJSON_AddNumberToObject(o, "epochs", r->epochs);
+    cJSON *op = cJSON_AddObjectToObject(o, "optim");
+    cJSON_AddStringToObject(op, "kind", optim_name(r->optim.kind));
+    cJSON_AddNumberToObject(op, "lr", r->optim.lr);
+    cJSON_AddNumberToObject(op, "weight_decay", r->optim.weight_decay);
+    cJSON_AddNumberToObject(op, "momentum", r->optim.momentum);
+    cJSON_AddNumberToObject(op, "dampening", r->optim.dampening);
+    cJSON_AddBoolToObject(op, "nesterov", r->optim.nesterov);
+    cJSON_AddNumberToObject(op, "beta1", r->optim.beta1);
+    cJSON_AddNumberToObject(op, "beta2", r->optim.beta2);
+    cJSON_AddNumberToObject(op, "eps", r->optim.eps);
+    cJSON_AddNumberToObject(op, "step", (double)r->optim.step);
+    cJSON *rng = cJSON_AddArrayToObject(o, "rng");
+    for (int i = 0; i < 4; i++) cJSON_AddItemToArray(rng, cJSON_CreateNumber(r->rng.s[i]));
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static double num(const cJSON *o, const char *key, bool *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) {
+        *ok = false;
+        return 0.0;
+    }
+    return v->valuedouble;
+}
+
+static int parse_run(const char *s, weft_lm_run *r)
+{
+    cJSON *o = cJSON_Parse(s);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return -1;
+    }
+    bool ok = true;
+    memset(r, 0, sizeof *r);
+    r->epoch = (int)num(o, "epoch", &ok);
+    r->next_start = (int)num(o, "next_start", &ok);
+    r->windows = (long)num(o, "windows", &ok);
+    r->lr = num(o, "lr", &ok);
+    r->best_valid = num(o, "best_valid", &ok);
+    r->train_tokens = (size_t)num(o, "train_tokens", &ok);
+    r->lr0 = num(o, "lr0", &ok);
+    r->decay = num(o, "decay", &ok);
+    r->decay_start = (int)num(o, "decay_start", &ok);
+    r->clip = (float)num(o, "clip", &ok);
+    r->batch = (int)num(o, "batch", &ok);
+    r->bptt = (int)num(o, "bptt", &ok);
+    r->epochs = (int)num(o, "epochs", &ok);
+    if (r->batch < 1 || r->bptt < 1 || r->epoch < 1) ok = false;
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "optim");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "kind");
+    if (!cJSON_IsObject(op) || !cJSON_IsString(kind)) {
+        ok = false;
+    } else {
+        r->optim.kind = strcmp(kind->valuestring, "adam") == 0    ? WEFT_ADAM
+                        : strcmp(kind->valuestring, "adamw") == 0 ? WEFT_ADAMW
+                                                                  : WEFT_SGD;
+        r->optim.lr = num(op, "lr", &ok);
+        r->optim.weight_decay = num(op, "weight_decay", &ok);
+        r->optim.momentum = num(op, "momentum", &ok);
+        r->optim.dampening = num(op, "dampening", &ok);
+        r->optim.nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
+        r->optim.beta1 = num(op, "beta1", &ok);
+        r->optim.beta2 = num(op, "beta2", &ok);
+        r->optim.eps = num(op, "eps", &ok);
+        r->optim.step = (long)num(op, "step", &ok);
+    }
+    const cJSON *rng = cJSON_GetObjectItemCaseSensitive(o, "rng");
+    if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4) ok = false;
+    else
+        for (int i = 0; i < 4; i++)
+            r->rng.s[i] = (uint32_t)cJSON_GetArrayItem(rng, i)->valuedouble;
+    cJSON_Delete(o);
+    return ok ? 0 : -1;
+}
+
+/* The optimizer slots of the store as tensors named optim.<k>.<param>. */
+static int slot_tensors(const weft_lm *m, int slots, char **names, weft_tensor *ts)
+{
+    int np = weft_params_count(m->params), k = 0;
+    for (int s = 0; s < slots; s++) {
+        float *base = weft_params_state(m->params, s);
+        if (!base) return -1;
+        for (int i = 0; i < np; i++) {
+            weft_param *p = weft_params_at(m->params, i);
+            size_t len = strlen(p->name) + 16;
+            if (!(names[k] = malloc(len))) return -1;
+            snprintf(names[k], len, "optim.%d.%s", s, p->name);
+            ts[k++] = weft_tensor_wrap(base + p->offset, p->value.rank, p->value.shape);
+        }
+    }
+    return k;
+}
+
+int weft_lm_save_run(const weft_lm *m, const weft_lm_run *run, const weft_state *carry,
+                     const char *path, char *err, size_t errsize)
+{
+    char **names = NULL;
+    weft_tensor *ts = NULL;
+    int n = 0, rc = -1;
+    char *json[3] = { NULL, NULL, NULL };
+    weft_meta_kv meta[4];
+    char **all = NULL;
+    weft_tensor *all_ts = NULL;
+    int slots = optim_slots(&run->optim), np = weft_params_count(m->params);
+    int n_carry = carry ? carry->n : 0;
+    int total = 0, cap = 0;
+    if (model_tensors(m, "model.", &names, &ts, &n) || model_meta(m, meta, json) ||
+        !(json[2] = run_json(run)))
+        goto oom;
+    meta[3] = (weft_meta_kv){ "weft.run", json[2] };
+    cap = n + slots * np + n_carry;
+    all = calloc((size_t)cap, sizeof *all);
+    all_ts = calloc((size_t)cap, sizeof *all_ts);
+    if (!all || !all_ts) goto oom;
+    for (int i = 0; i < n; i++) {
+        all[total] = names[i];
+        names[i] = NULL;
+        all_ts[total++] = ts[i];
+    }
+    int ns = slot_tensors(m, slots, all + total, all_ts + total);
+    if (ns < 0) goto oom;
+    total += ns;
+    for (int i = 0; i < n_carry; i++) {
+        if (!(all[total] = malloc(24))) goto oom;
+        snprintf(all[total], 24, "carry.%d", i);
+        all_ts[total++] = carry->t[i];
+    }
+    rc = weft_checkpoint_save_tensors(path, total, (const char *const *)all, all_ts, meta, 4, err,
+                                      errsize);
+    goto done;
+oom:
+    say(err, errsize, "%s: out of memory", path);
+done:
+    free_names(names, n);
+    free(ts);
+    free_names(all, cap);
+    free(all_ts);
+    for (int i = 0; i < 3; i++) free(json[i]);
+    return rc;
+}
+
+weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry, char *err,
+                          size_t errsize)
+{
+    *carry = (weft_state){ 0 };
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
+    weft_lm *m = model_from_header(path, &c, err, errsize);
+    char **names = NULL;
+    weft_tensor *dst = NULL;
+    int n = 0, cap = 0;
+    if (!m) goto fail;
+    const char *rs = weft_checkpoint_meta(&c, "weft.run");
+    if (!rs || parse_run(rs, run)) {
+        say(err, errsize, "%s: not a training state file: \"weft.run\" is %s", path,
+            rs ? "not what weft writes" : "missing from the metadata");
+        goto fail;
+    }
+    int slots = optim_slots(&run->optim), np = weft_params_count(m->params);
+    int n_carry = 0;
+    for (int i = 0; i < c.n_tensors; i++)
+        if (strncmp(c.tensors[i].name, "carry.", 6) == 0) n_carry++;
+    cap = slots * np + n_carry + 1;
+    names = calloc((size_t)cap, sizeof *names);
+    dst = calloc((size_t)cap, sizeof *dst);
+    if (!names || !dst) goto oom;
+    weft_params_reset_state(m->params);
+    int ns = slot_tensors(m, slots, names, dst);
+    if (ns < 0) goto oom;
+    n = ns;
+    if (n_carry > 0) {
+        carry->t = calloc((size_t)n_carry, sizeof *carry->t);
+        if (!carry->t) goto oom;
+        carry->n = n_carry;
+    }
+    for (int i = 0; i < n_carry; i++) {
+        char name[24];
+        snprintf(name, sizeof name, "carry.%d", i);
+        const weft_checkpoint_tensor *t = weft_checkpoint_find(&c, name);
+        if (!t || t->rank != 2 || t->shape[0] < 1 || t->shape[1] != m->cfg.hidden) {
+            say(err, errsize, "%s: the carried state tensor '%s' is missing or not [B, %d]", path,
+                name, m->cfg.hidden);
+            goto fail;
+        }
+        carry->t[i] = weft_tensor_alloc2((int)t->shape[0], (int)t->shape[1]);
+        if (!carry->t[i].data || !(names[n] = strdup(name))) goto oom;
+        dst[n++] = carry->t[i];
+    }
+    if (load_model_tensors(m, path, &c, "model.", n, names, dst, err, errsize)) goto fail;
+    free_names(names, cap);
+    free(dst);
+    weft_checkpoint_free(&c);
+    return m;
+oom:
+    say(err, errsize, "%s: out of memory", path);
+fail:
+    free_names(names, cap);
+    free(dst);
+    weft_state_free(carry);
+    weft_lm_free(m);
+    weft_checkpoint_free(&c);
+    return NULL;
+}

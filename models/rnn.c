@@ -366,6 +366,9 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                     rc = weft_cell_step(c, g, cur[t], prev, next);
                 }
                 if (rc) goto fail;
+                /* name the states for the drawing: "h", "c" */
+                for (int k = 0; k < S; k++)
+                    if (!next[k]->name) next[k]->name = type->state_names[k];
                 weft_var *y = next[0];
                 if (u.lengths && t >= u.min_len) {
                     if (step_masks(&u, t)) goto fail;

@@ -507,7 +507,8 @@ static void put_node(FILE *f, const plan *p, const weft_var *v, const char *inde
         const unsigned char *flags = p->state_role + p->families[q->family].role_offset;
         int k = 0;
         for (int r = 0; r < p->role[v->id]; r++) k += flags[r];
-        snprintf(label, sizeof label, "state %d\n%s", k, shape);
+        if (v->name) snprintf(label, sizeof label, "%s\n%s", v->name, shape);
+        else snprintf(label, sizeof label, "state %d\n%s", k, shape);
     } else if (v->name) {
         snprintf(label, sizeof label, "%s\n%s", v->name, shape);
     } else if (v->op) {

@@ -234,7 +234,14 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
             rc = -1;
             break;
         }
-        *nll += (double)weft_scalar(loss) * len * batch;
+        float L = weft_scalar(loss);
+        if (!isfinite(L)) {
+            say(err, errsize, "the loss is %s at steps %d..%d of the stream (are the model's "
+                "weights finite?)", isnan(L) ? "NaN" : "infinite", start, start + len);
+            rc = -1;
+            break;
+        }
+        *nll += (double)L * len * batch;
         *count += (size_t)len * batch;
         if (weft_state_detach(&out, &carry)) {
             say(err, errsize, "eval: out of memory for the carried state");

@@ -267,6 +267,7 @@ static void sampling_with_a_seed_is_reproducible(void **state)
     assert_int_equal(weft_lm_sample(m, g, &greedy, a, err, sizeof err), 0);
     assert_int_equal(weft_lm_sample(m, g, &top1, b, err, sizeof err), 0);
     assert_memory_equal(a, b, 10 * sizeof(int));
+    free(prime);
     /* the text: words joined by spaces, <eos> as a newline */
     int eos = weft_vocab_find(m->vocab, "<eos>", 5), cat = weft_vocab_find(m->vocab, "cat", 3);
     int ids[] = { cat, cat, eos, cat };

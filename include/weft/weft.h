@@ -14,6 +14,7 @@
 #include "weft/cell.h"
 #include "weft/rnn.h"
 #include "weft/data.h"
+#include "weft/lm.h"
 #include "weft/dot.h"
 
 #endif

@@ -304,13 +304,19 @@ int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int 
     int start = m->cfg.level == WEFT_TEXT_WORDS ? weft_vocab_find(m->vocab, WEFT_EOS, 5)
                                                 : weft_vocab_find(m->vocab, "\n", 1);
     if (start < 0) start = 0;
-    const int *prime = o->n_prime > 0 ? o->prime : &start;
-    int n_prime = o->n_prime > 0 ? o->n_prime : 1;
+    /* The model reads the prime after the start token, as it saw every line
+     * begin in training (not from a zero state it never saw mid-text). */
+    int n_prime = 1 + (o->n_prime > 0 ? o->n_prime : 0);
+    int *prime = malloc((size_t)n_prime * sizeof *prime);
     scored *buf = malloc((size_t)V * sizeof *buf);
-    if (!buf) {
+    if (!buf || !prime) {
+        free(buf);
+        free(prime);
         say(err, errsize, "sample: out of memory");
         return -1;
     }
+    prime[0] = start;
+    if (n_prime > 1) memcpy(prime + 1, o->prime, (size_t)(n_prime - 1) * sizeof *prime);
     weft_rng rng;
     weft_rng_seed(&rng, o->seed);
     weft_state carry = { 0 };
@@ -335,6 +341,7 @@ int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int 
     }
     weft_state_free(&carry);
     free(buf);
+    free(prime);
     return rc;
 }
 

@@ -145,9 +145,10 @@ typedef struct weft_lm_sample_opts {
     uint64_t seed;
 } weft_lm_sample_opts;
 
-/* Generate o->length ids into out (the caller's array). Without a prime the
- * model starts after "<eos>" (words) or "\n" (characters) when the
- * vocabulary has it, else from id 0. The same seed gives the same text.
+/* Generate o->length ids into out (the caller's array). The model starts
+ * after "<eos>" (words) or "\n" (characters) when the vocabulary has it (else
+ * id 0), as every line starts in training, then reads the prime. The same
+ * seed gives the same text.
  * Returns 0, or -1 with a message in err. */
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
                    char *err, size_t errsize);

@@ -198,3 +198,16 @@ void weft_args_help(const weft_args_spec *spec, FILE *out)
     fprintf(out, "  %-22s %s\n", "-h, --help", "show this help and exit");
     if (spec->details) fprintf(out, "\n%s\n", spec->details);
 }
+
+const char *weft_args_peek(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) break;
+        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0) continue;
+        if (a[2 + n] == '=') return a + 3 + n;
+        if (a[2 + n] == '\0' && i + 1 < argc) return argv[i + 1];
+    }
+    return NULL;
+}

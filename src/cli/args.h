@@ -74,6 +74,11 @@ void weft_args_help(const weft_args_spec *spec, FILE *f);
 
 /* Parse a whole int / float for a flag or environment variable: the whole
  * string must be a number (and, for a float, finite). 0 on success. */
+/* The value of --NAME in argv[1..] ("--NAME V" or "--NAME=V"), or NULL,
+ * without parsing anything else: lets a command hand its arguments to another
+ * implementation (an n-gram model) before its own parse. Borrowed from argv. */
+const char *weft_args_peek(int argc, char **argv, const char *name);
+
 int weft_args_int(const char *s, int *out);
 int weft_args_float(const char *s, float *out);
 

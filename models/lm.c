@@ -3,6 +3,7 @@
  * truncated-BPTT training, evaluation over a stream, sampling, checkpoints. */
 #include "weft/lm.h"
 
+#include "weft/dropout.h"
 #include "weft/io.h"
 #include "weft/ops.h"
 
@@ -45,6 +46,11 @@ weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, si
     }
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
         say(err, errsize, "language model: dropout %g must be in [0, 1)", (double)cfg->dropout);
+        return NULL;
+    }
+    if (!(cfg->dropout_embed >= 0.0f && cfg->dropout_embed < 1.0f)) {
+        say(err, errsize, "language model: embedding dropout %g must be in [0, 1)",
+            (double)cfg->dropout_embed);
         return NULL;
     }
     if (cfg->tied && cfg->embed != cfg->hidden) {
@@ -123,16 +129,20 @@ int weft_lm_init(weft_lm *m, weft_rng *rng, float rnn_range)
     return 0;
 }
 
-/* A dropout mask node of the given shape: 0 with probability p, else 1/(1-p). */
-static weft_var *dropout_mask(weft_graph *g, int rank, const int *shape, float p, weft_rng *rng)
+/* A [T, B, F] dropout mask: fresh per element (standard), or one [B, F]
+ * mask stacked T times, the same node at every step (variational). */
+static weft_var *window_mask(weft_graph *g, weft_rng *rng, float p, bool variational, int T,
+                             int B, int F)
 {
-    weft_var *mask = weft_input_zeros(g, rank, shape, "dropout mask", false);
-    if (!mask) return NULL;
-    float keep = 1.0f / (1.0f - p);
-    float *d = mask->value.data;
-    for (size_t i = 0; i < mask->value.size; i++)
-        d[i] = weft_rng_uniform(rng) < p ? 0.0f : keep;
-    return mask;
+    if (!variational) return weft_dropout_mask(g, rng, p, 3, (int[]){ T, B, F });
+    weft_var *m = weft_variational_mask(g, rng, p, B, F);
+    if (!m) return NULL;
+    weft_var **steps = malloc((size_t)T * sizeof *steps);
+    if (!steps) return weft_graph_fail(g, "lm: out of memory for %d mask steps", T);
+    for (int t = 0; t < T; t++) steps[t] = m;
+    weft_var *tiled = weft_stack(g, steps, T);
+    free(steps);
+    return tiled;
 }
 
 weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
@@ -144,24 +154,35 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
         if (inputs[i] < 0 || inputs[i] >= m->vocab_size)
             return weft_graph_fail(g, "lm: input %d is id %d, not in the vocabulary [0, %d)", i,
                                    inputs[i], m->vocab_size);
-    bool drop = dropout_rng && m->cfg.dropout > 0.0f;
-    int E = m->cfg.embed, H = m->cfg.hidden;
+    float p = m->cfg.dropout;
+    bool drop = dropout_rng && p > 0.0f, var = m->cfg.variational;
+    int E = m->cfg.embed, H = m->cfg.hidden, L = m->cfg.layers;
 
     weft_var *enc = weft_param_var(g, m->encoder);
+    /* embedding dropout: whole word types, the same rows at every step */
+    if (dropout_rng && m->cfg.dropout_embed > 0.0f)
+        enc = weft_embedding_dropout(g, enc, dropout_rng, m->cfg.dropout_embed);
     weft_var *x = weft_embedding(g, enc, inputs, T * B);                   /* [T*B, E] */
-    if (drop) x = weft_dropout(g, x, dropout_mask(g, 2, (int[]){ T * B, E }, m->cfg.dropout,
-                                                  dropout_rng));
     x = weft_reshape(g, x, 3, (int[]){ T, B, E });
+    if (drop) x = weft_dropout(g, x, window_mask(g, dropout_rng, p, var, T, B, E));
     if (!x) return NULL;
 
+    /* between layers: one [B, H] mask a layer for the window (variational), or
+     * weft_unroll draws a fresh one per step */
+    weft_var *layer_masks[64] = { 0 };
+    if (drop && var && L > (int)(sizeof layer_masks / sizeof *layer_masks))
+        return weft_graph_fail(g, "lm: variational dropout handles at most 64 layers, got %d", L);
+    if (drop && var)
+        for (int l = 0; l + 1 < L; l++)
+            if (!(layer_masks[l] = weft_variational_mask(g, dropout_rng, p, B, H))) return NULL;
     weft_unroll_opts uo = {
         .init = carry && carry->n > 0 ? carry : NULL,
-        .dropout_rng = drop ? dropout_rng : NULL,
+        .dropout_masks = drop && var ? layer_masks : NULL,
+        .dropout_rng = drop && !var ? dropout_rng : NULL,
     };
     if (weft_unroll(g, m->rnn, x, &uo, out)) return NULL;
     weft_var *y = out->seq;                                                /* [T, B, H] */
-    if (drop) y = weft_dropout(g, y, dropout_mask(g, 3, (int[]){ T, B, H }, m->cfg.dropout,
-                                                  dropout_rng));
+    if (drop) y = weft_dropout(g, y, window_mask(g, dropout_rng, p, var, T, B, H));
     /* The decoder over all T x B rows at once: one GEMM. */
     weft_var *logits = weft_linear(g, y, weft_param_var(g, m->decoder_weight),
                                    weft_param_var(g, m->decoder_bias));    /* [T, B, V] */
@@ -409,6 +430,8 @@ char *weft_lm_config_json(const weft_lm *m)
     cJSON_AddNumberToObject(o, "embed", m->cfg.embed);
     cJSON_AddBoolToObject(o, "tied", m->cfg.tied);
     cJSON_AddNumberToObject(o, "dropout", (double)m->cfg.dropout);
+    cJSON_AddStringToObject(o, "dropout_mode", m->cfg.variational ? "variational" : "standard");
+    cJSON_AddNumberToObject(o, "dropout_embed", (double)m->cfg.dropout_embed);
     cJSON_AddNumberToObject(o, "vocab_size", m->vocab_size);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -582,6 +605,21 @@ static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, ch
         goto done;
     }
     cfg.dropout = dropout ? (float)dropout->valuedouble : 0.0f;
+    /* older files have neither key: standard dropout, no embedding dropout */
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "dropout_mode");
+    if (mode && !(cJSON_IsString(mode) && (strcmp(mode->valuestring, "standard") == 0 ||
+                                           strcmp(mode->valuestring, "variational") == 0))) {
+        say(err, errsize, "%s: weft.config: dropout_mode must be \"standard\" or "
+            "\"variational\"", path);
+        goto done;
+    }
+    cfg.variational = mode && strcmp(mode->valuestring, "variational") == 0;
+    const cJSON *dembed = cJSON_GetObjectItemCaseSensitive(o, "dropout_embed");
+    if (dembed && !cJSON_IsNumber(dembed)) {
+        say(err, errsize, "%s: weft.config: dropout_embed must be a number", path);
+        goto done;
+    }
+    cfg.dropout_embed = dembed ? (float)dembed->valuedouble : 0.0f;
     if (cJSON_GetObjectItemCaseSensitive(o, "vocab_size") &&
         config_int(o, "vocab_size", &vocab_size, path, err, errsize))
         goto done;

@@ -13,6 +13,7 @@
  * backward direction runs t = T-1 .. 0 with the same rule: sequence b's state
  * stays the initial one until t = lengths[b] - 1, its true last step. */
 #include "weft/rnn.h"
+#include "weft/dropout.h"
 #include "weft/ops.h"
 #include "../src/internal.h"
 
@@ -239,15 +240,9 @@ static weft_var *dropout_mask(unroll_ctx *u, const weft_unroll_opts *o, int laye
         return m;
     }
     if (!o->dropout_rng) return NULL;
-    int shape[2] = { u->B, width };
-    weft_var *m = weft_input_zeros(g, 2, shape, "dropout mask", false);
-    if (!m) {
-        *fail = true;
-        return NULL;
-    }
-    float p = cfg->dropout, scale = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < m->value.size; i++)
-        m->value.data[i] = weft_rng_uniform(o->dropout_rng) < p ? 0.0f : scale;
+    weft_var *m = weft_dropout_mask(g, o->dropout_rng, cfg->dropout, 2,
+                                    (int[]){ u->B, width });
+    if (!m) *fail = true;
     return m;
 }
 

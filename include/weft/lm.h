@@ -29,7 +29,9 @@
  *     "format":      "pt"
  *     "weft.config": {"task": "lm", "level": "word"|"char", "cell": "lstm",
  *                     "layers": 2, "hidden": 200, "embed": 200, "tied": false,
- *                     "dropout": 0.0, "vocab_size": 10000}
+ *                     "dropout": 0.0, "dropout_mode": "standard"|"variational",
+ *                     "dropout_embed": 0.0, "vocab_size": 10000}
+ *                    (a file without the two dropout keys: standard, 0)
  *     "weft.vocab":  ["<unk>", "the", ...]   the tokens in index order
  *
  * With tying the file holds both encoder.weight and decoder.weight (the same
@@ -54,6 +56,7 @@
 #include <stdio.h>
 
 #include "weft/data.h"
+#include "weft/dropout.h"
 #include "weft/graph.h"
 #include "weft/optim.h"
 #include "weft/params.h"
@@ -69,6 +72,9 @@ typedef struct weft_lm_config {
     int hidden;                     /* H */
     int embed;                      /* E */
     float dropout;                  /* on the embedding, between layers, on the rnn output */
+    bool variational;               /* those three masks: one [B, F] mask a window, reused at
+                                       every step (weft/dropout.h); false: fresh per element */
+    float dropout_embed;            /* embedding dropout: whole rows of encoder.weight */
     bool tied;                      /* decoder.weight is encoder.weight (E == H) */
 } weft_lm_config;
 
@@ -100,8 +106,10 @@ int weft_lm_init(weft_lm *m, weft_rng *rng, float rnn_range);
 
 /* Build one window in g (which the caller resets first): inputs and targets
  * are [T, B] time-major ids (weft_batches_window), carry the state to start
- * from (NULL or carry->n == 0: zeros). dropout_rng non-NULL (and dropout > 0)
- * turns dropout on (training). Fills *out (the unroll, for weft_state_detach)
+ * from (NULL or carry->n == 0: zeros). dropout_rng non-NULL (and dropout or
+ * dropout_embed > 0) turns dropout on (training): embedding dropout first
+ * (weft_embedding_dropout), then the output, between-layer and rnn-output
+ * masks, standard or variational as cfg says. Fills *out (the unroll, for weft_state_detach)
  * and returns the loss node, a scalar: the mean cross-entropy over the T x B
  * tokens; when targets is NULL (sampling) it returns the logits [T, B, V]
  * instead. NULL with the graph's error on failure. */

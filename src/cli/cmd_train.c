@@ -53,10 +53,10 @@ static void fmt_duration(double s, char *buf, size_t n)
 /* --- the flags ------------------------------------------------------------------------------ */
 
 typedef struct train_flags {
-    const char *task, *data, *valid, *level, *cell, *optim, *save, *resume, *log;
+    const char *task, *data, *valid, *level, *cell, *optim, *save, *resume, *log, *dropout_mode;
     int layers, hidden, embed, batch, bptt, epochs, decay_start, seed, min_count, max_vocab,
         valid_batch, stop_after;
-    float lr, clip, dropout, decay, init;
+    float lr, clip, dropout, dropout_embed, decay, init;
     bool tie;
 } train_flags;
 
@@ -169,8 +169,17 @@ static int train_lm(train_flags *fl)
                 }
             }
         }
+        if (strcmp(fl->dropout_mode, "standard") != 0 &&
+            strcmp(fl->dropout_mode, "variational") != 0) {
+            fprintf(stderr, "weft train: --dropout-mode '%s': expected standard or variational\n",
+                    fl->dropout_mode);
+            status = WEFT_EXIT_USAGE;
+            goto done;
+        }
         weft_lm_config cfg = { .level = level, .layers = fl->layers, .hidden = fl->hidden,
-                               .embed = fl->embed, .dropout = fl->dropout, .tied = fl->tie };
+                               .embed = fl->embed, .dropout = fl->dropout, .tied = fl->tie,
+                               .variational = strcmp(fl->dropout_mode, "variational") == 0,
+                               .dropout_embed = fl->dropout_embed };
         snprintf(cfg.cell, sizeof cfg.cell, "%s", fl->cell);
         if (strlen(fl->cell) >= sizeof cfg.cell) cfg.cell[0] = '?';
         m = weft_lm_new(&cfg, vocab, err, sizeof err);
@@ -226,9 +235,11 @@ static int train_lm(train_flags *fl)
     int win_per_epoch = (batches.steps - 1 + run.bptt - 1) / run.bptt;
     size_t tok_per_epoch = (size_t)(batches.steps - 1) * (size_t)run.batch;
     fprintf(stderr, "model: %s, %d x %d %s, embed %d, %d tokens in the vocabulary, %zu "
-            "parameters%s, dropout %g\n", level == WEFT_TEXT_WORDS ? "words" : "characters",
-            m->cfg.layers, m->cfg.hidden, m->cfg.cell, m->cfg.embed, V,
-            weft_params_numel(m->params), m->cfg.tied ? " (tied)" : "", (double)m->cfg.dropout);
+            "parameters%s, dropout %g (%s), embedding dropout %g\n",
+            level == WEFT_TEXT_WORDS ? "words" : "characters", m->cfg.layers, m->cfg.hidden,
+            m->cfg.cell, m->cfg.embed, V, weft_params_numel(m->params),
+            m->cfg.tied ? " (tied)" : "", (double)m->cfg.dropout,
+            m->cfg.variational ? "variational" : "standard", (double)m->cfg.dropout_embed);
     fprintf(stderr, "data: %s, %zu tokens: %d streams x %d steps, %d windows of %d an epoch; "
             "validation: %s (%zu tokens)\n", fl->data, train_t.count, run.batch, batches.steps,
             win_per_epoch, run.bptt, fl->valid ? fl->valid : "none",
@@ -427,7 +438,7 @@ int weft_cmd_train(int argc, char **argv)
     const char *task = peek_flag(argc, argv, "task");
     if (task && strcmp(task, "ngram") == 0) return weft_cli_ngram_train(argc, argv);
     train_flags fl = {
-        .task = "lm", .level = "word", .cell = "lstm", .optim = "sgd",
+        .task = "lm", .level = "word", .cell = "lstm", .optim = "sgd", .dropout_mode = "standard",
         .layers = 2, .hidden = 200, .embed = 200, .batch = 20, .bptt = 35, .epochs = 0,
         .decay_start = 1, .seed = 1, .min_count = 1, .max_vocab = 0, .valid_batch = 10,
         .lr = 20.0f, .clip = 0.25f, .dropout = 0.2f, .decay = 1.0f, .init = 0.0f,
@@ -453,6 +464,12 @@ int weft_cmd_train(int argc, char **argv)
         { "embed", WEFT_FLAG_INT, &fl.embed, "E", "embedding width", 1, 1 << 20 },
         { "dropout", WEFT_FLAG_FLOAT, &fl.dropout, "P",
           "dropout on the embedding, between layers and on the output", 0, 0.99 },
+        { "dropout-mode", WEFT_FLAG_STRING, &fl.dropout_mode, "standard|variational",
+          "standard: fresh masks per element; variational: one mask a window per sequence, "
+          "reused at every step (Gal & Ghahramani 2016)", 0, 0 },
+        { "dropout-embed", WEFT_FLAG_FLOAT, &fl.dropout_embed, "P",
+          "embedding dropout: drop whole word types (rows of the embedding) with probability P",
+          0, 0.99 },
         { "tie", WEFT_FLAG_BOOL, &fl.tie, NULL,
           "tie the decoder's weight to the embedding (needs --embed = --hidden)", 0, 0 },
         { "init", WEFT_FLAG_FLOAT, &fl.init, "K",

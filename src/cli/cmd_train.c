@@ -418,24 +418,9 @@ done:
     return status;
 }
 
-/* The value of --NAME in argv ("--NAME V" or "--NAME=V"), or NULL: to hand
- * the command to another model's implementation before parsing. */
-static const char *peek_flag(int argc, char **argv, const char *name)
-{
-    size_t n = strlen(name);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) break;
-        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0) continue;
-        if (a[2 + n] == '=') return a + 3 + n;
-        if (a[2 + n] == '\0' && i + 1 < argc) return argv[i + 1];
-    }
-    return NULL;
-}
-
 int weft_cmd_train(int argc, char **argv)
 {
-    const char *task = peek_flag(argc, argv, "task");
+    const char *task = weft_args_peek(argc, argv, "task");
     if (task && strcmp(task, "ngram") == 0) return weft_cli_ngram_train(argc, argv);
     train_flags fl = {
         .task = "lm", .level = "word", .cell = "lstm", .optim = "sgd", .dropout_mode = "standard",

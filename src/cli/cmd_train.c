@@ -258,7 +258,7 @@ static int train_lm(train_flags *fl)
     bool tty = isatty(STDERR_FILENO);
     int report_every = win_per_epoch / 10 > 0 ? win_per_epoch / 10 : 1;
     double t_start = now(), t_report = t_start;
-    size_t tokens_done = 0;          /* this session */
+    size_t tokens_done = 0;          /* since this process started */
     long windows_session = 0;
     bool stopped = false;
     status = WEFT_EXIT_OK;

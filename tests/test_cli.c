@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cli_text.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,21 +55,6 @@ static run_result *run(const char *env, const char *args)
     return &result;
 }
 
-static void assert_contains(const char *text, const char *want)
-{
-    if (!strstr(text, want)) fail_msg("\"%s\" lacks \"%s\"", text, want);
-}
-
-/* The last line of text (without its newline), copied into buf. */
-static const char *last_line(const char *text, char *buf, size_t n)
-{
-    size_t len = strlen(text);
-    while (len > 0 && text[len - 1] == '\n') len--;
-    size_t start = len;
-    while (start > 0 && text[start - 1] != '\n') start--;
-    snprintf(buf, n, "%.*s", (int)(len - start), text + start);
-    return buf;
-}
 
 /* `weft ops`: names first, one a line; returns how many, names into names[]. */
 static int list_ops(char names[][64], int max)

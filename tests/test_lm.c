@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cli_text.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,20 +567,6 @@ static run_result *run(const char *fmt, ...)
     return &result;
 }
 
-static void assert_contains(const char *text, const char *want)
-{
-    if (!strstr(text, want)) fail_msg("\"%s\" lacks \"%s\"", text, want);
-}
-
-static const char *last_line(const char *text, char *buf, size_t n)
-{
-    size_t len = strlen(text);
-    while (len > 0 && text[len - 1] == '\n') len--;
-    size_t start = len;
-    while (start > 0 && text[start - 1] != '\n') start--;
-    snprintf(buf, n, "%.*s", (int)(len - start), text + start);
-    return buf;
-}
 
 static void write_corpus(void)
 {

@@ -1,0 +1,510 @@
+/* src/cli/cmd_bench.c — `weft bench`: time a recurrent layer, a language
+ * model's training step, and the sgemm that bounds them both.
+ *
+ *     weft bench layer --cell lstm --steps 50 --batch 64 --hidden 512 --backward
+ *     weft bench lm --config small
+ *     weft bench gemm --batch 64 --hidden 512
+ *
+ * Every command prints "key: value" lines on stdout and ends with the line
+ * "median ms: X", which bench/side_by_side.py reads. Times are wall-clock
+ * milliseconds of whole repetitions (graph reset to the last backward), after
+ * warm-up repetitions that let the graph's arena grow to its size.
+ *
+ * FLOPs count 2*M*N*K per matrix product: a weight matrix [out, in] used once
+ * per step on B rows is 2*B*out*in a step (for an LSTM, 2*B*(I+H)*4H);
+ * backward is twice forward (the gradient of the input and of the weight).
+ * Elementwise work is not counted.
+ *
+ * The sgemm ceiling is measured here, with the same threads: BLIS's sgemm on
+ * the per-step shape (B rows times a [N, K] weight, transposed as weft_linear
+ * does) and on a large square. It is called through BLIS's own API: the
+ * CLI sits above ops/ and may not use its private helpers. */
+#include "cli.h"
+
+#include "weft/weft.h"
+
+#include <blis.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of x[0..n) (sorts x in place). */
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* The process's peak resident memory so far, in bytes (Linux reports KiB). */
+static double peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+/* --- the sgemm ceiling ------------------------------------------------------------------- */
+
+/* GFLOP/s of C[M, N] = A[M, K] W[N, K]ᵀ (weft_linear's product), the median
+ * of `batches` timed batches, each repeating the product until it has run
+ * at least min_ms (and at least once). One untimed call first packs and
+ * warms up. Returns 0 when memory runs out. */
+static double sgemm_gflops(int M, int N, int K, int batches, double min_ms)
+{
+    float *A = weft_aligned_alloc((size_t)M * K * sizeof(float));
+    float *W = weft_aligned_alloc((size_t)N * K * sizeof(float));
+    float *C = weft_aligned_alloc((size_t)M * N * sizeof(float));
+    double *rate = calloc((size_t)batches, sizeof *rate);
+    double result = 0.0;
+    if (!A || !W || !C || !rate) goto done;
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)((i * 7919u) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < (size_t)N * K; i++) W[i] = (float)((i * 104729u) % 1000) * 1e-3f - 0.5f;
+    float one = 1.0f, zero = 0.0f;
+    /* row-major: A's rows are K apart, W's rows K apart (read transposed), C's rows N apart */
+#define WEFT_BENCH_SGEMM()                                                                    \
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, A, K, 1, W, K, 1, &zero, C, N, 1)
+    WEFT_BENCH_SGEMM();
+    double flop = 2.0 * M * N * K;
+    for (int b = 0; b < batches; b++) {
+        int calls = 0;
+        double t0 = now_ms(), t;
+        do {
+            WEFT_BENCH_SGEMM();
+            calls++;
+        } while ((t = now_ms() - t0) < min_ms);
+        rate[b] = flop * calls / (t * 1e6);
+    }
+#undef WEFT_BENCH_SGEMM
+    result = median(rate, batches);
+done:
+    weft_aligned_free(A);
+    weft_aligned_free(W);
+    weft_aligned_free(C);
+    free(rate);
+    return result;
+}
+
+/* --- weft bench layer ---------------------------------------------------------------------- */
+
+/* FLOPs of one forward step of a cell on B rows: 2*B*out*in per weight matrix. */
+static double cell_step_flop(const weft_cell *c, int B)
+{
+    double flop = 0.0;
+    for (int k = 0; k < c->n_params; k++)
+        if (c->specs[k].rank == 2) flop += 2.0 * B * c->specs[k].shape[0] * c->specs[k].shape[1];
+    return flop;
+}
+
+/* Floats per batch row and step that a cell's backward cannot do without
+ * (the saved activations): LSTM the four activated gates, c and h (6H);
+ * GRU r, z, n, W_hn h + b_hn and h (5H); Elman h (H). 0: not known for this
+ * cell. */
+static int saved_floats_per_row(const char *cell, int H)
+{
+    if (strcmp(cell, "lstm") == 0 || strcmp(cell, "lstm-b") == 0) return 6 * H;
+    if (strcmp(cell, "gru") == 0) return 5 * H;
+    if (strcmp(cell, "rnn") == 0 || strcmp(cell, "rnn-relu") == 0) return H;
+    return 0;
+}
+
+typedef struct layer_bench {
+    weft_graph *g;
+    weft_params *ps;
+    weft_rnn *rnn;
+    weft_tensor xs;
+    bool backward, composed;
+} layer_bench;
+
+/* One repetition: reset, unroll over xs, sum loss, backward if asked.
+ * Returns the milliseconds, or -1 with the graph's error printed. */
+static double layer_once(layer_bench *b)
+{
+    double t0 = now_ms();
+    weft_graph_reset(b->g);
+    if (b->backward) weft_params_zero_grad(b->ps);
+    weft_var *x = weft_input(b->g, &b->xs, "xs", false);
+    weft_rnn_out out;
+    weft_unroll_opts opts = { .composed = b->composed };
+    if (weft_unroll(b->g, b->rnn, x, &opts, &out)) goto fail;
+    weft_var *loss = weft_sum(b->g, out.seq);
+    if (!loss || weft_ok(b->g)) goto fail;
+    if (b->backward && weft_backward(b->g, loss)) goto fail;
+    return now_ms() - t0;
+fail:
+    fprintf(stderr, "weft bench layer: %s\n",
+            weft_graph_error(b->g) ? weft_graph_error(b->g) : "the unroll failed");
+    return -1.0;
+}
+
+static int bench_layer(int argc, char **argv)
+{
+    const char *cell_name = "lstm";
+    int T = 50, B = 64, I = 0, H = 512, layers = 1, repeat = 10, warmup = 2, gemm_size = 2048;
+    int seed = 1;
+    bool bidirectional = false, backward = false, composed = false;
+    const weft_flag flags[] = {
+        { "cell", WEFT_FLAG_STRING, &cell_name, "NAME", "the cell (see 'weft cells')", 0, 0 },
+        { "steps", WEFT_FLAG_INT, &T, "T", "time steps", 1, 100000 },
+        { "batch", WEFT_FLAG_INT, &B, "B", "sequences in the batch", 1, 100000 },
+        { "input", WEFT_FLAG_INT, &I, "I", "input width (default: H)", 1, 65536 },
+        { "hidden", WEFT_FLAG_INT, &H, "H", "hidden width", 1, 65536 },
+        { "layers", WEFT_FLAG_INT, &layers, "N", "stacked layers", 1, 64 },
+        { "bidirectional", WEFT_FLAG_BOOL, &bidirectional, NULL, "both directions", 0, 0 },
+        { "backward", WEFT_FLAG_BOOL, &backward, NULL, "time forward and backward (default: "
+          "forward only)", 0, 0 },
+        { "composed", WEFT_FLAG_BOOL, &composed, NULL, "the cell's composed step (one op at a "
+          "time), not its fast path", 0, 0 },
+        { "repeat", WEFT_FLAG_INT, &repeat, "R", "timed repetitions", 1, 100000 },
+        { "warmup", WEFT_FLAG_INT, &warmup, "W", "untimed repetitions first", 0, 100000 },
+        { "gemm-size", WEFT_FLAG_INT, &gemm_size, "S", "side of the large square sgemm of the "
+          "ceiling (0: skip it)", 0, 16384 },
+        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
+    };
+    weft_args_spec spec = {
+        .prog = "weft bench layer",
+        .summary = "Time a recurrent layer (weft_unroll) over random input with a sum loss.",
+        .details =
+            "Prints the median and minimum time of a repetition, the throughput, GFLOP/s\n"
+            "(2*M*N*K per matrix product; backward counted as twice forward), the sgemm\n"
+            "ceiling measured here with the same threads (the per-step shape B x N x K of\n"
+            "the cell's weights, and an S x S x S square) and the fraction of it reached,\n"
+            "the peak resident memory and the arena bytes per unrolled step against the\n"
+            "saved activations backward needs (lstm, gru, rnn). The last line is\n"
+            "'median ms: X'.\n\n"
+            "example: weft bench layer --cell lstm --steps 50 --batch 64 --hidden 512 "
+            "--backward --threads 2",
+        .groups = &(weft_flag_group){ "options", flags, (int)(sizeof flags / sizeof flags[0]) },
+        .n_groups = 1,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (I == 0) I = H;
+    const weft_cell_type *type = weft_cell_find(cell_name);
+    if (!type) {
+        fprintf(stderr, "weft bench layer: --cell '%s': no such cell (see 'weft cells')\n",
+                cell_name);
+        return WEFT_EXIT_USAGE;
+    }
+
+    double rss0 = peak_rss_bytes();
+    char err[512];
+    layer_bench b = { .backward = backward, .composed = composed };
+    b.ps = weft_params_new();
+    weft_rnn_config cfg = { .cell = type, .input_size = I, .hidden_size = H,
+                            .num_layers = layers, .bidirectional = bidirectional };
+    b.rnn = b.ps ? weft_rnn_new(b.ps, &cfg, err, sizeof err) : NULL;
+    if (!b.rnn) {
+        fprintf(stderr, "weft bench layer: %s\n", b.ps ? err : "out of memory");
+        weft_params_free(b.ps);
+        return WEFT_EXIT_USAGE;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, (uint64_t)seed);
+    weft_rnn_reset_parameters(b.rnn, &rng);
+    b.xs = weft_tensor_alloc(3, (int[]){ T, B, I });
+    b.g = weft_graph_new();
+    double *ms = calloc((size_t)repeat, sizeof *ms);
+    int status = WEFT_EXIT_FAIL;
+    if (!b.xs.data || !b.g || !ms) {
+        fprintf(stderr, "weft bench layer: out of memory\n");
+        goto done;
+    }
+    weft_rng_fill_uniform(&rng, &b.xs, -1.0f, 1.0f);
+
+    for (int r = 0; r < warmup; r++)
+        if (layer_once(&b) < 0) goto done;
+    for (int r = 0; r < repeat; r++)
+        if ((ms[r] = layer_once(&b)) < 0) goto done;
+    size_t arena = weft_graph_arena_used(b.g);
+    double rss = peak_rss_bytes();   /* before the ceiling's own buffers */
+
+    int dirs = weft_rnn_dirs(b.rnn);
+    double step_flop = 0.0;
+    for (int l = 0; l < layers; l++)
+        for (int d = 0; d < dirs; d++) step_flop += cell_step_flop(weft_rnn_cell(b.rnn, l, d), B);
+    double flop = step_flop * T * (backward ? 3.0 : 1.0);
+
+    /* The per-step shape: the first layer's weight matrices side by side, [N, K]
+     * with N the rows of the first (LSTM: 4H x (I + H)). */
+    const weft_cell *c0 = weft_rnn_cell(b.rnn, 0, 0);
+    int gemm_N = 0;
+    for (int k = 0; k < c0->n_params && !gemm_N; k++)
+        if (c0->specs[k].rank == 2) gemm_N = c0->specs[k].shape[0];
+    int gemm_K = gemm_N ? (int)lround(cell_step_flop(c0, 1) / (2.0 * gemm_N)) : 0;
+
+    double min_ms = ms[0];
+    for (int r = 1; r < repeat; r++) min_ms = ms[r] < min_ms ? ms[r] : min_ms;
+    double med = median(ms, repeat);
+    double gflops = flop / (med * 1e6);
+    double step_gemm = gemm_N ? sgemm_gflops(B, gemm_N, gemm_K, 5, 30.0) : 0.0;
+    double big_gemm = gemm_size > 0 ? sgemm_gflops(gemm_size, gemm_size, gemm_size, 3, 100.0)
+                                    : 0.0;
+
+    printf("bench layer: %s, %d layer%s%s, %s%s, T %d, B %d, I %d, H %d\n", type->name, layers,
+           layers == 1 ? "" : "s", bidirectional ? " bidirectional" : "",
+           backward ? "forward+backward" : "forward", composed ? ", composed step" : "", T, B, I,
+           H);
+    printf("threads: %d\n", weft_num_threads());
+    printf("repetitions: %d (after %d warm-up)\n", repeat, warmup);
+    printf("min ms: %.3f\n", min_ms);
+    printf("throughput: %.1f sequences/s, %.0f steps/s (steps x batch)\n", B * 1e3 / med,
+           (double)T * B * 1e3 / med);
+    printf("GFLOP a repetition: %.3f\n", flop * 1e-9);
+    printf("GFLOP/s: %.2f\n", gflops);
+    if (gemm_N) {
+        printf("sgemm per-step shape: %d x %d x %d: %.2f GFLOP/s\n", B, gemm_N, gemm_K, step_gemm);
+        printf("fraction of per-step sgemm: %.1f%%\n", step_gemm > 0 ? 100.0 * gflops / step_gemm
+                                                                     : 0.0);
+    }
+    if (gemm_size > 0) {
+        printf("sgemm square: %d x %d x %d: %.2f GFLOP/s\n", gemm_size, gemm_size, gemm_size,
+               big_gemm);
+        printf("fraction of square sgemm: %.1f%%\n", big_gemm > 0 ? 100.0 * gflops / big_gemm
+                                                                  : 0.0);
+    }
+    printf("peak memory: %.1f MB (ru_maxrss; %.1f MB before the model)\n", rss / 1e6, rss0 / 1e6);
+    printf("arena bytes: %zu (%s)\n", arena, backward ? "values, saved buffers and gradients"
+                                                      : "values and saved buffers");
+    int need = saved_floats_per_row(type->name, H);
+    double per_step = (double)arena / T;
+    if (need > 0) {
+        double need_step = (double)need * B * layers * dirs * sizeof(float);
+        printf("memory per step: %.0f bytes (arena / T); saved activations need %.0f bytes "
+               "(x%.2f)\n", per_step, need_step, per_step / need_step);
+    } else {
+        printf("memory per step: %.0f bytes (arena / T)\n", per_step);
+    }
+    printf("median ms: %.3f\n", med);
+    fflush(stdout);
+    status = WEFT_EXIT_OK;
+done:
+    free(ms);
+    weft_graph_free(b.g);
+    weft_tensor_release(&b.xs);
+    weft_rnn_free(b.rnn);
+    weft_params_free(b.ps);
+    return status;
+}
+
+/* --- weft bench lm ------------------------------------------------------------------------- */
+
+/* The issue's three language models (Zaremba et al.'s small and medium word
+ * models, a character model). */
+typedef struct lm_preset {
+    const char *name;
+    weft_text_level level;
+    int vocab, layers, hidden, batch, bptt;
+    float dropout;
+} lm_preset;
+
+static const lm_preset lm_presets[] = {
+    { "small", WEFT_TEXT_WORDS, 10000, 2, 200, 20, 20, 0.0f },
+    { "medium", WEFT_TEXT_WORDS, 10000, 2, 650, 20, 35, 0.5f },
+    { "char", WEFT_TEXT_CHARS, 65, 2, 512, 50, 100, 0.0f },
+};
+
+static int bench_lm(int argc, char **argv)
+{
+    const char *config = "small", *cell = "lstm";
+    int steps = 10, warmup = 2, seed = 1;
+    const weft_flag flags[] = {
+        { "config", WEFT_FLAG_STRING, &config, "NAME", "small, medium or char", 0, 0 },
+        { "cell", WEFT_FLAG_STRING, &cell, "NAME", "the cell (lstm, gru, rnn, ...)", 0, 0 },
+        { "steps", WEFT_FLAG_INT, &steps, "N", "timed training steps (windows)", 1, 100000 },
+        { "warmup", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0, 100000 },
+        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the tokens", 0, 0 },
+    };
+    weft_args_spec spec = {
+        .prog = "weft bench lm",
+        .summary = "Time a language model's training step on random tokens.",
+        .details =
+            "A step is one window of truncated BPTT (weft_lm_train_window): forward,\n"
+            "mean cross-entropy, backward, gradient norm clipped to 5, SGD (lr 1), the\n"
+            "state carried to the next window. The tokens are random: the cost does not\n"
+            "depend on the text.\n\n"
+            "configurations:\n"
+            "  small    vocabulary 10000, 2 x 200, batch 20, bptt 20\n"
+            "  medium   vocabulary 10000, 2 x 650, batch 20, bptt 35, dropout 0.5\n"
+            "  char     vocabulary 65, 2 x 512, batch 50, bptt 100\n"
+            "(the embedding is as wide as the hidden state). Prints tokens/s, the median\n"
+            "and minimum time of a step and the peak resident memory; the last line is\n"
+            "'median ms: X'.",
+        .groups = &(weft_flag_group){ "options", flags, (int)(sizeof flags / sizeof flags[0]) },
+        .n_groups = 1,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    const lm_preset *p = NULL;
+    for (size_t k = 0; k < sizeof lm_presets / sizeof lm_presets[0]; k++)
+        if (strcmp(config, lm_presets[k].name) == 0) p = &lm_presets[k];
+    if (!p) {
+        fprintf(stderr, "weft bench lm: --config '%s': expected small, medium or char\n", config);
+        return WEFT_EXIT_USAGE;
+    }
+    if (!weft_cell_find(cell)) {
+        fprintf(stderr, "weft bench lm: --cell '%s': no such cell (see 'weft cells')\n", cell);
+        return WEFT_EXIT_USAGE;
+    }
+
+    double rss0 = peak_rss_bytes();
+    char err[512];
+    weft_vocab *vocab = weft_vocab_new();
+    for (int k = 0; vocab && k < p->vocab; k++) {
+        char tok[16];
+        int len = snprintf(tok, sizeof tok, "w%d", k);
+        if (weft_vocab_add(vocab, tok, (size_t)len) < 0) {
+            weft_vocab_free(vocab);
+            vocab = NULL;
+        }
+    }
+    if (!vocab) {
+        fprintf(stderr, "weft bench lm: out of memory\n");
+        return WEFT_EXIT_FAIL;
+    }
+    weft_lm_config cfg = { .level = p->level, .layers = p->layers, .hidden = p->hidden,
+                           .embed = p->hidden, .dropout = p->dropout };
+    snprintf(cfg.cell, sizeof cfg.cell, "%s", cell);
+    weft_lm *m = weft_lm_new(&cfg, vocab, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "weft bench lm: %s\n", err);
+        weft_vocab_free(vocab);
+        return WEFT_EXIT_USAGE;
+    }
+    weft_rng rng, drop_rng;
+    weft_rng_seed(&rng, (uint64_t)seed);
+    weft_rng_seed(&drop_rng, (uint64_t)seed + 1);
+    weft_lm_init(m, &rng, 0.0f);
+
+    int T = p->bptt, B = p->batch, status = WEFT_EXIT_FAIL;
+    int *inputs = malloc((size_t)T * B * sizeof *inputs);
+    int *targets = malloc((size_t)T * B * sizeof *targets);
+    double *ms = calloc((size_t)steps, sizeof *ms);
+    weft_graph *g = weft_graph_new();
+    weft_state carry = { 0 };
+    weft_optim opt = weft_optim_sgd(1.0);
+    if (!inputs || !targets || !ms || !g) {
+        fprintf(stderr, "weft bench lm: out of memory\n");
+        goto done;
+    }
+    for (int s = 0; s < warmup + steps; s++) {
+        for (int k = 0; k < T * B; k++) {
+            inputs[k] = (int)weft_rng_below(&rng, (uint32_t)p->vocab);
+            targets[k] = (int)weft_rng_below(&rng, (uint32_t)p->vocab);
+        }
+        double t0 = now_ms();
+        if (weft_lm_train_window(m, g, inputs, targets, T, B, &carry, &opt, 5.0f,
+                                 p->dropout > 0.0f ? &drop_rng : NULL, NULL, err, sizeof err)) {
+            fprintf(stderr, "weft bench lm: step %d: %s\n", s + 1, err);
+            goto done;
+        }
+        if (s >= warmup) ms[s - warmup] = now_ms() - t0;
+    }
+    double rss = peak_rss_bytes();
+    double min_ms = ms[0];
+    for (int r = 1; r < steps; r++) min_ms = ms[r] < min_ms ? ms[r] : min_ms;
+    double med = median(ms, steps);
+    size_t n_params = weft_params_numel(m->params);
+
+    printf("bench lm: %s, %s, vocabulary %d, %d x %d, batch %d, bptt %d, dropout %g\n", p->name,
+           cell, p->vocab, p->layers, p->hidden, B, T, (double)p->dropout);
+    printf("threads: %d\n", weft_num_threads());
+    printf("steps: %d (after %d warm-up)\n", steps, warmup);
+    printf("tokens/s: %.0f\n", (double)T * B * 1e3 / med);
+    printf("min ms: %.3f\n", min_ms);
+    printf("parameters: %zu (%.1f MB with their gradients)\n", n_params,
+           2.0 * (double)n_params * sizeof(float) / 1e6);
+    printf("arena bytes: %zu\n", weft_graph_arena_capacity(g));
+    printf("peak memory: %.1f MB (ru_maxrss; %.1f MB before the model)\n", rss / 1e6, rss0 / 1e6);
+    printf("median ms: %.3f\n", med);
+    fflush(stdout);
+    status = WEFT_EXIT_OK;
+done:
+    weft_state_free(&carry);
+    weft_graph_free(g);
+    free(ms);
+    free(targets);
+    free(inputs);
+    weft_lm_free(m);
+    return status;
+}
+
+/* --- weft bench gemm ----------------------------------------------------------------------- */
+
+static int bench_gemm(int argc, char **argv)
+{
+    int M = 64, N = 2048, K = 1024, size = 2048;
+    const weft_flag flags[] = {
+        { "m", WEFT_FLAG_INT, &M, "M", "rows of the small product (the batch)", 1, 65536 },
+        { "n", WEFT_FLAG_INT, &N, "N", "its output width (LSTM: 4H)", 1, 65536 },
+        { "k", WEFT_FLAG_INT, &K, "K", "its inner width (LSTM: I + H)", 1, 65536 },
+        { "size", WEFT_FLAG_INT, &size, "S", "side of the large square (0: skip it)", 0, 16384 },
+    };
+    weft_args_spec spec = {
+        .prog = "weft bench gemm",
+        .summary = "Measure BLIS's sgemm: the ceiling the other benchmarks compare against.",
+        .details = "C[M, N] = A[M, K] W[N, K]^T, as weft_linear computes it, and an S x S x S\n"
+                   "square. The last line is 'median ms: X' (one product of the M x N x K shape).",
+        .groups = &(weft_flag_group){ "options", flags, (int)(sizeof flags / sizeof flags[0]) },
+        .n_groups = 1,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    double small = sgemm_gflops(M, N, K, 5, 50.0);
+    printf("threads: %d\n", weft_num_threads());
+    printf("sgemm per-step shape: %d x %d x %d: %.2f GFLOP/s\n", M, N, K, small);
+    if (size > 0)
+        printf("sgemm square: %d x %d x %d: %.2f GFLOP/s\n", size, size, size,
+               sgemm_gflops(size, size, size, 3, 100.0));
+    printf("median ms: %.4f\n", small > 0 ? 2.0 * M * N * K / (small * 1e6) : 0.0);
+    return small > 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+}
+
+/* --- dispatch ------------------------------------------------------------------------------ */
+
+int weft_cmd_bench(int argc, char **argv)
+{
+    static const struct {
+        const char *name, *argv0;
+        int (*run)(int, char **);
+    } sub[] = {
+        { "layer", "bench layer", bench_layer },
+        { "lm", "bench lm", bench_lm },
+        { "gemm", "bench gemm", bench_gemm },
+    };
+    if (argc >= 2)
+        for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+            if (strcmp(argv[1], sub[i].name) == 0) {
+                argv[1] = (char *)sub[i].argv0;
+                return sub[i].run(argc - 1, argv + 1);
+            }
+    bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    FILE *out = help ? stdout : stderr;
+    fprintf(out, "usage: weft bench layer|lm|gemm [options]\n\n"
+                 "Time weft's recurrent layers and language models against the sgemm ceiling.\n"
+                 "  layer   one recurrent layer (stack), forward or forward+backward\n"
+                 "  lm      a language model's training step: small, medium or char\n"
+                 "  gemm    BLIS's sgemm alone: the ceiling\n"
+                 "'weft bench COMMAND --help' describes a command. bench/side_by_side.py runs\n"
+                 "them beside PyTorch (docs/performance.md).\n");
+    if (help) return WEFT_EXIT_OK;
+    if (argc >= 2) fprintf(stderr, "\nweft bench: unknown command '%s'\n", argv[1]);
+    else fprintf(stderr, "\nweft bench: no command given\n");
+    return WEFT_EXIT_USAGE;
+}

@@ -263,10 +263,10 @@ static int bench_layer(int argc, char **argv)
            H);
     printf("threads: %d\n", weft_num_threads());
     printf("repetitions: %d (after %d warm-up)\n", repeat, warmup);
-    printf("min ms: %.3f\n", min_ms);
+    printf("min ms: %.4f\n", min_ms);
     printf("throughput: %.1f sequences/s, %.0f steps/s (steps x batch)\n", B * 1e3 / med,
            (double)T * B * 1e3 / med);
-    printf("GFLOP a repetition: %.3f\n", flop * 1e-9);
+    printf("GFLOP a repetition: %.6g\n", flop * 1e-9);
     printf("GFLOP/s: %.2f\n", gflops);
     if (gemm_N) {
         printf("sgemm per-step shape: %d x %d x %d: %.2f GFLOP/s\n", B, gemm_N, gemm_K, step_gemm);
@@ -291,7 +291,7 @@ static int bench_layer(int argc, char **argv)
     } else {
         printf("memory per step: %.0f bytes (arena / T)\n", per_step);
     }
-    printf("median ms: %.3f\n", med);
+    printf("median ms: %.4f\n", med);
     fflush(stdout);
     status = WEFT_EXIT_OK;
 done:
@@ -427,12 +427,12 @@ static int bench_lm(int argc, char **argv)
     printf("threads: %d\n", weft_num_threads());
     printf("steps: %d (after %d warm-up)\n", steps, warmup);
     printf("tokens/s: %.0f\n", (double)T * B * 1e3 / med);
-    printf("min ms: %.3f\n", min_ms);
+    printf("min ms: %.4f\n", min_ms);
     printf("parameters: %zu (%.1f MB with their gradients)\n", n_params,
            2.0 * (double)n_params * sizeof(float) / 1e6);
     printf("arena bytes: %zu\n", weft_graph_arena_capacity(g));
     printf("peak memory: %.1f MB (ru_maxrss; %.1f MB before the model)\n", rss / 1e6, rss0 / 1e6);
-    printf("median ms: %.3f\n", med);
+    printf("median ms: %.4f\n", med);
     fflush(stdout);
     status = WEFT_EXIT_OK;
 done:

@@ -49,6 +49,7 @@ int weft_cli_ngram_sample(int argc, char **argv);
 int weft_cmd_cells(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);
+int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
 
 /* `weft gradcheck --cell NAME ...` (cmd_cells.c): returns the exit status. */

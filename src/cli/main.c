@@ -26,6 +26,7 @@ static const weft_cli_command commands[] = {
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
     { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },
+    { "compare", "compare cells on a task at equal parameters: table, CSV, chart", weft_cmd_compare },
     { "bench", "time a recurrent layer or a language model against the sgemm ceiling",
       weft_cmd_bench },
 };

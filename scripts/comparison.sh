@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The comparison of docs/comparison.md: ten cells, five tasks, two seeds, every model sized to
+# 15,000 parameters, one thread per run. Usage: scripts/comparison.sh WEFT_EXE OUT_DIR [DATA_DIR]
+# Resumable: rerunning skips the runs already in OUT_DIR.
+set -euo pipefail
+weft=${1:?usage: scripts/comparison.sh WEFT_EXE OUT_DIR [DATA_DIR]}
+out=${2:?usage: scripts/comparison.sh WEFT_EXE OUT_DIR [DATA_DIR]}
+data=${3:-../shared/data}
+cells=rnn,gru,lstm,lstm-f,lstm-i,lstm-o,lstm-b,mut1,mut2,mut3
+common=(--threads 1 compare --cells "$cells" --budget-params 15000 --seeds 2 --eval-points 8
+        --data-dir "$data")
+mkdir -p "$out"
+run() {  # name, then the task's flags
+  local name=$1; shift
+  echo "== $name: $weft ${common[*]} $* --out $out/$name"
+  "$weft" "${common[@]}" "$@" --out "$out/$name" | tee "$out/$name.md"
+}
+run arithmetic --task arithmetic --steps 600
+run xml        --task xml --steps 300
+run jsb        --task music --music-set jsb --steps 300
+run adding20   --task adding --length 20 --steps 1500
+run adding100  --task adding --length 100 --steps 250

@@ -1,0 +1,663 @@
+/* src/cli/cmd_compare.c — `weft compare`: several cells on one task at an
+ * equal parameter budget, several seeds; a markdown table, CSV files and a
+ * chart of the learning curves (gnuplot). Runs are resumable (each finished
+ * (cell, seed) run is a file in OUT/runs/) and may run in parallel processes
+ * (--jobs). */
+#include "cli.h"
+
+#include "weft/weft.h"
+#include "weft/compare.h"
+#include "weft/tasks.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { MAX_CELLS = 32, MAX_SEEDS = 100 };
+
+typedef struct cell_entry {
+    const weft_cell_type *type;
+    void *plugin;                 /* dlopen handle, or NULL for a built-in */
+    const char *arg;              /* as given on the command line */
+    int hidden;
+    size_t numel;
+} cell_entry;
+
+/* One finished run, as read back from OUT/runs/. */
+typedef struct run_file {
+    bool done;
+    int hidden;
+    size_t numel;
+    double best, train_seconds, wall_seconds;
+    long steps;
+    weft_compare_result res;      /* the points */
+} run_file;
+
+/* --- run files -------------------------------------------------------------------------- */
+
+/* A cell name as a file name: letters, digits, '-', '_', '.'; others '_'. */
+static void safe_name(const char *name, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; name[k] && k + 1 < n; k++) {
+        char c = name[k];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        out[k] = ok ? c : '_';
+    }
+    out[k] = '\0';
+}
+
+static void run_path(const char *dir, const weft_cell_type *t, int seed, char *out, size_t n)
+{
+    char name[64];
+    safe_name(t->name, name, sizeof name);
+    snprintf(out, n, "%s/runs/%s.seed%d.txt", dir, name, seed);
+}
+
+/* Write a finished run atomically: a temporary file renamed over the name. */
+static int write_run(const char *path, const char *config, const char *cell, int seed,
+                     const weft_compare_result *r)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "weft compare: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "config %s\n", config);
+    fprintf(f, "run %s %d %d %zu %.9g %ld %.6f %.6f %d\n", cell, seed, r->hidden, r->numel,
+            r->best, r->steps, r->train_seconds, r->wall_seconds, r->n_points);
+    for (int k = 0; k < r->n_points; k++) {
+        const weft_compare_point *p = &r->points[k];
+        fprintf(f, "point %ld %.6f %.9g %.9g %.9g\n", p->step, p->seconds, p->score, p->nll,
+                p->accuracy);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "weft compare: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read a run file. Returns 1 when it is there and finished with this
+ * configuration, 0 when it is absent, -1 when it was made with other settings
+ * or cannot be read (message printed). */
+static int read_run(const char *path, const char *config, run_file *rf)
+{
+    memset(rf, 0, sizeof *rf);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[2048];
+    int rc = -1;
+    if (!fgets(line, sizeof line, f) || strncmp(line, "config ", 7) != 0) {
+        fprintf(stderr, "weft compare: %s is not a run file of weft compare\n", path);
+        goto done;
+    }
+    line[strcspn(line, "\n")] = '\0';
+    if (strcmp(line + 7, config) != 0) {
+        fprintf(stderr, "weft compare: %s was made with other settings:\n  it has:  %s\n  now:     "
+                "%s\nuse another --out, or delete the folder's runs to start over\n", path,
+                line + 7, config);
+        goto done;
+    }
+    char cell[128];
+    int seed, n_points;
+    if (!fgets(line, sizeof line, f) ||
+        sscanf(line, "run %127s %d %d %zu %lg %ld %lg %lg %d", cell, &seed, &rf->hidden,
+               &rf->numel, &rf->best, &rf->steps, &rf->train_seconds, &rf->wall_seconds,
+               &n_points) != 9 || n_points < 1 || n_points > 1000000) {
+        fprintf(stderr, "weft compare: %s: a bad 'run' line\n", path);
+        goto done;
+    }
+    rf->res.points = calloc((size_t)n_points, sizeof *rf->res.points);
+    if (!rf->res.points) goto done;
+    for (int k = 0; k < n_points; k++) {
+        weft_compare_point *p = &rf->res.points[k];
+        if (!fgets(line, sizeof line, f) ||
+            sscanf(line, "point %ld %lg %lg %lg %lg", &p->step, &p->seconds, &p->score, &p->nll,
+                   &p->accuracy) != 5) {
+            fprintf(stderr, "weft compare: %s: point %d of %d is missing or bad\n", path, k + 1,
+                    n_points);
+            goto done;
+        }
+    }
+    rf->res.n_points = n_points;
+    rf->done = true;
+    rc = 1;
+done:
+    fclose(f);
+    if (rc < 0) weft_compare_result_free(&rf->res);
+    return rc;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0777) == 0 || errno == EEXIST) return 0;
+    fprintf(stderr, "weft compare: cannot make the folder %s: %s\n", path, strerror(errno));
+    return -1;
+}
+
+/* --- one run ------------------------------------------------------------------------------ */
+
+static int do_run(const cell_entry *c, const weft_task *task, weft_compare_opts o, int seed,
+                  const char *path, const char *config)
+{
+    o.hidden = c->hidden;
+    o.seed = (uint64_t)seed;
+    weft_compare_result r;
+    char err[512];
+    if (weft_compare_train(c->type, task, &o, &r, err, sizeof err)) {
+        fprintf(stderr, "weft compare: %s seed %d: %s\n", c->type->name, seed, err);
+        return -1;
+    }
+    int rc = write_run(path, config, c->type->name, seed, &r);
+    if (rc == 0 && !weft_cli_quiet())
+        fprintf(stderr, "weft compare: %-8s seed %d: H %d, %zu parameters, best %s %.4f after "
+                "%ld steps, %.1f s\n", c->type->name, seed, r.hidden, r.numel,
+                weft_metric_name(r.metric), r.best, r.steps, r.train_seconds);
+    weft_compare_result_free(&r);
+    return rc;
+}
+
+/* --- the chart --------------------------------------------------------------------------------- */
+
+static bool have_gnuplot(void)
+{
+    int rc = system("gnuplot --version >/dev/null 2>&1");
+    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+}
+
+static void put_gp_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* chart.svg and chart.png from OUT/chart.dat (one block per cell: the mean
+ * over seeds of step, seconds, score at each validation). */
+static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, const char *title,
+                      const char *ylabel)
+{
+    static const char *const colours[] = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                           "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                                           "#bcbd22", "#17becf" };
+    char data[1100];
+    snprintf(data, sizeof data, "%s/chart.dat", dir);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        char out[1100];
+        snprintf(out, sizeof out, "%s/chart.%s", dir, fmt ? "png" : "svg");
+        FILE *gp = popen("gnuplot", "w");
+        if (!gp) {
+            fprintf(stderr, "weft compare: cannot run gnuplot: %s\n", strerror(errno));
+            return -1;
+        }
+        if (fmt) fprintf(gp, "set terminal pngcairo size 1100,480 font \"Helvetica,10\"\n");
+        else fprintf(gp, "set terminal svg size 1100,480 font \"Helvetica,11\" background "
+                         "\"white\"\n");
+        fprintf(gp, "set output ");
+        put_gp_string(gp, out);
+        fprintf(gp, "\nset multiplot layout 1,2 title ");
+        put_gp_string(gp, title);
+        fprintf(gp, "\nset grid\nset key outside right top\nset ylabel ");
+        put_gp_string(gp, ylabel);
+        for (int panel = 0; panel < 2; panel++) {
+            fprintf(gp, "\nset xlabel \"%s\"\nplot ", panel ? "training time (s)"
+                                                           : "training steps");
+            for (int c = 0; c < n_cells; c++) {
+                fprintf(gp, "%s", c ? ", \\\n     " : "");
+                put_gp_string(gp, data);
+                fprintf(gp, " index %d using %d:3 with linespoints lw 2 pt 7 ps 0.4 lc rgb "
+                        "\"%s\" %s ", c, panel ? 2 : 1, colours[c % 10],
+                        c >= 10 ? "dt 2" : "");
+                if (panel) {
+                    fprintf(gp, "title ");
+                    put_gp_string(gp, cells[c].type->name);
+                } else {
+                    fprintf(gp, "notitle");
+                }
+            }
+        }
+        fprintf(gp, "\nunset multiplot\n");
+        int st = pclose(gp);
+        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "weft compare: gnuplot failed drawing %s\n", out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --- the command ---------------------------------------------------------------------------- */
+
+static double mean_of(const double *v, int n)
+{
+    double s = 0;
+    for (int k = 0; k < n; k++) s += v[k];
+    return n ? s / n : NAN;
+}
+
+/* The sample standard deviation (n - 1); 0 for one value. */
+static double std_of(const double *v, int n)
+{
+    if (n < 2) return 0.0;
+    double m = mean_of(v, n), s = 0;
+    for (int k = 0; k < n; k++) s += (v[k] - m) * (v[k] - m);
+    return sqrt(s / (n - 1));
+}
+
+int weft_cmd_compare(int argc, char **argv)
+{
+    const char *cells_arg = NULL, *task_name = NULL, *out_dir = NULL, *metric_arg = NULL;
+    const char *optim_arg = "adam", *data_dir = "../shared/data", *music_set = "jsb";
+    int budget_params = 0, epochs = 0, steps = 0, seeds = 1, jobs = 1, hidden = 32, embed = 16;
+    int batch = 32, eval_points = 10, length = 0, max_digits = 8, distractors = 3, max_len = 0;
+    int valid_size = 200, ptb_tokens = 100000, epoch_size = 10000;
+    float budget_seconds = 0, lr = 0.005f, clip = 1.0f;
+    const weft_flag flags[] = {
+        { "cells", WEFT_FLAG_STRING, &cells_arg, "LIST", "cells, comma separated: built-in "
+          "names ('weft cells') or FILE.so plugins", 0, 0 },
+        { "task", WEFT_FLAG_STRING, &task_name, "TASK", "arithmetic, xml, music, ptb, adding or "
+          "copy (docs/tasks.md)", 0, 0 },
+        { "budget-params", WEFT_FLAG_INT, &budget_params, "N", "size every model to N "
+          "parameters (within 2%) by its hidden width", 1, 2e9 },
+        { "hidden", WEFT_FLAG_INT, &hidden, "H", "hidden width of every cell, without "
+          "--budget-params", 1, 8192 },
+        { "budget-seconds", WEFT_FLAG_FLOAT, &budget_seconds, "S", "train each run for S "
+          "seconds (validation not counted)", 0.001, 1e7 },
+        { "epochs", WEFT_FLAG_INT, &epochs, "K", "train each run for K epochs", 1, 1000000 },
+        { "steps", WEFT_FLAG_INT, &steps, "N", "train each run for N steps", 1, 2e9 },
+        { "seeds", WEFT_FLAG_INT, &seeds, "K", "seeds 1..K per cell (initialisation and data "
+          "order; the same for every cell)", 1, MAX_SEEDS },
+        { "out", WEFT_FLAG_STRING, &out_dir, "DIR", "results folder (default compare-TASK); a "
+          "rerun skips the runs it holds", 0, 0 },
+        { "jobs", WEFT_FLAG_INT, &jobs, "J", "runs at once, in J processes", 1, 256 },
+        { "metric", WEFT_FLAG_STRING, &metric_arg, "M", "nll or accuracy (classification "
+          "tasks; default: the task's)", 0, 0 },
+        { "embed", WEFT_FLAG_INT, &embed, "E", "embedding width of token tasks", 1, 4096 },
+        { "batch", WEFT_FLAG_INT, &batch, "B", "sequences a step", 1, 65536 },
+        { "optim", WEFT_FLAG_STRING, &optim_arg, "NAME", "adam or sgd", 0, 0 },
+        { "lr", WEFT_FLAG_FLOAT, &lr, "LR", "learning rate", 1e-9, 1e6 },
+        { "clip", WEFT_FLAG_FLOAT, &clip, "C", "clip the global gradient norm to C (0: no "
+          "clip)", 0, 1e9 },
+        { "eval-points", WEFT_FLAG_INT, &eval_points, "N", "validations spread over each run",
+          1, 100000 },
+    };
+    const weft_flag task_flags[] = {
+        { "length", WEFT_FLAG_INT, &length, "T", "adding: sequence length (50); copy: the "
+          "delay (20)", 2, 100000 },
+        { "max-digits", WEFT_FLAG_INT, &max_digits, "N", "arithmetic: digits a number", 1, 8 },
+        { "distractors", WEFT_FLAG_INT, &distractors, "N", "arithmetic: at most N letters "
+          "after each character", 0, 100 },
+        { "max-len", WEFT_FLAG_INT, &max_len, "T", "xml, music, ptb: longest sequence (100, "
+          "100, 35)", 2, 100000 },
+        { "valid-size", WEFT_FLAG_INT, &valid_size, "N", "generated tasks: validation "
+          "sequences", 1, 1000000 },
+        { "epoch-size", WEFT_FLAG_INT, &epoch_size, "N", "generated tasks: sequences an epoch",
+          1, 2e9 },
+        { "music-set", WEFT_FLAG_STRING, &music_set, "SET", "music: jsb, nottingham, musedata "
+          "or piano", 0, 0 },
+        { "ptb-tokens", WEFT_FLAG_INT, &ptb_tokens, "N", "ptb: first N train tokens (and N/10 "
+          "valid)", 2, 2e9 },
+        { "data-dir", WEFT_FLAG_STRING, &data_dir, "DIR", "music, ptb: folder of ptb/ and "
+          "polyphonic_music/", 0, 0 },
+    };
+    const weft_flag_group groups[] = {
+        { "options", flags, (int)(sizeof flags / sizeof *flags) },
+        { "task options", task_flags, (int)(sizeof task_flags / sizeof *task_flags) },
+    };
+    weft_args_spec spec = {
+        .prog = "weft compare",
+        .summary = "Compare recurrent cells on one task: every model sized to the same number "
+                   "of parameters,\ntrained with the same data order and optimiser for each "
+                   "seed; the best validation\nscore per cell as mean ± std over seeds.",
+        .details = "Writes a markdown table to stdout and, in DIR: results.csv (per cell), "
+                   "runs.csv (per run),\ncurves.csv (score against steps and seconds), "
+                   "chart.svg and chart.png (gnuplot), runs/ (one\nfile per finished run: a "
+                   "rerun with the same settings skips it).\n"
+                   "Without --budget-seconds, --epochs or --steps each run trains one epoch.\n"
+                   "example:\n"
+                   "  weft compare --cells rnn,gru,lstm,lstm-b --task adding --length 50 "
+                   "--budget-params 10000 \\\n"
+                   "      --budget-seconds 15 --seeds 2 --out adding50\n"
+                   "docs/comparison.md has a full comparison; docs/tasks.md the tasks.",
+        .groups = groups,
+        .n_groups = 2,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (!cells_arg || !cells_arg[0]) {
+        fprintf(stderr, "weft compare: no cells given: --cells LIST (e.g. --cells rnn,gru,lstm)\n");
+        return WEFT_EXIT_USAGE;
+    }
+    if (!task_name || !task_name[0]) {
+        fprintf(stderr, "weft compare: no task given: --task TASK (arithmetic, xml, music, ptb, "
+                "adding, copy)\n");
+        return WEFT_EXIT_USAGE;
+    }
+    weft_compare_opts o = { .embed = embed, .batch = batch, .clip = clip > 0 ? clip : -1.0f,
+                            .max_steps = steps, .epochs = epochs, .epoch_size = epoch_size,
+                            .max_seconds = budget_seconds, .eval_points = eval_points };
+    if (steps == 0 && epochs == 0 && budget_seconds == 0) o.epochs = 1;
+    if (strcmp(optim_arg, "adam") == 0) o.optim = weft_optim_adam(lr);
+    else if (strcmp(optim_arg, "sgd") == 0) o.optim = weft_optim_sgd(lr);
+    else {
+        fprintf(stderr, "weft compare: --optim '%s': use adam or sgd\n", optim_arg);
+        return WEFT_EXIT_USAGE;
+    }
+    if (metric_arg) {
+        o.use_metric = true;
+        if (strcmp(metric_arg, "nll") == 0) o.metric = WEFT_METRIC_NLL;
+        else if (strcmp(metric_arg, "accuracy") == 0) o.metric = WEFT_METRIC_ACCURACY;
+        else {
+            fprintf(stderr, "weft compare: --metric '%s': use nll or accuracy\n", metric_arg);
+            return WEFT_EXIT_USAGE;
+        }
+    }
+
+    /* the cells: built-in names or plugins */
+    cell_entry cells[MAX_CELLS];
+    memset(cells, 0, sizeof cells);
+    int n_cells = 0;
+    char list[2048];
+    snprintf(list, sizeof list, "%s", cells_arg);
+    rc = WEFT_EXIT_OK;
+    weft_task *task = NULL;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n_cells == MAX_CELLS) {
+            fprintf(stderr, "weft compare: --cells: at most %d cells\n", MAX_CELLS);
+            rc = WEFT_EXIT_USAGE;
+            goto done;
+        }
+        cell_entry *c = &cells[n_cells];
+        c->arg = cells_arg + (tok - list);
+        size_t len = strlen(tok);
+        if (strchr(tok, '/') || (len > 3 && strcmp(tok + len - 3, ".so") == 0)) {
+            char err[1024];
+            c->type = weft_cell_plugin_open(tok, &c->plugin, err, sizeof err);
+            if (!c->type) {
+                fprintf(stderr, "weft compare: --cells: %s\n", err);
+                rc = WEFT_EXIT_USAGE;
+                goto done;
+            }
+        } else if (!(c->type = weft_cell_find(tok))) {
+            int nt;
+            const weft_cell_type *const *all = weft_cell_types(&nt);
+            fprintf(stderr, "weft compare: --cells: unknown cell '%s'; the cells are:", tok);
+            for (int i = 0; i < nt; i++) fprintf(stderr, " %s", all[i]->name);
+            fprintf(stderr, ", or a plugin FILE.so (see 'weft cells', docs/cells.md)\n");
+            rc = WEFT_EXIT_USAGE;
+            goto done;
+        }
+        for (int j = 0; j < n_cells; j++)
+            if (strcmp(cells[j].type->name, c->type->name) == 0) {
+                fprintf(stderr, "weft compare: --cells: '%s' is named twice\n", c->type->name);
+                rc = WEFT_EXIT_USAGE;
+                n_cells++;
+                goto done;
+            }
+        n_cells++;
+    }
+    if (n_cells == 0) {
+        fprintf(stderr, "weft compare: --cells: no cell named in '%s'\n", cells_arg);
+        rc = WEFT_EXIT_USAGE;
+        goto done;
+    }
+
+    /* the task */
+    char err[1024];
+    weft_task_opts to = { .length = length, .max_digits = max_digits,
+                          .distractors = distractors ? distractors : -1, .max_len = max_len,
+                          .valid_size = valid_size, .data_dir = data_dir,
+                          .music_set = music_set, .ptb_tokens = ptb_tokens };
+    task = weft_task_new(task_name, &to, err, sizeof err);
+    if (!task) {
+        fprintf(stderr, "weft compare: --task: %s\n", err);
+        rc = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    if (o.use_metric && o.metric == WEFT_METRIC_ACCURACY && task->loss != WEFT_TASK_CE) {
+        fprintf(stderr, "weft compare: --metric accuracy: the %s task is not a classification "
+                "(its score is %s)\n", task->name, weft_metric_name(task->metric));
+        rc = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    weft_task_metric metric = o.use_metric ? o.metric : task->metric;
+
+    /* sizes */
+    for (int i = 0; i < n_cells; i++) {
+        cell_entry *c = &cells[i];
+        if (budget_params > 0) {
+            if (weft_compare_size(c->type, task, embed, (size_t)budget_params, 0.02, &c->hidden,
+                                  &c->numel, err, sizeof err)) {
+                fprintf(stderr, "weft compare: --budget-params: %s\n", err);
+                rc = WEFT_EXIT_USAGE;
+                goto done;
+            }
+        } else {
+            c->hidden = hidden;
+            c->numel = weft_compare_numel(c->type, task, embed, hidden);
+            if (c->numel == 0) {
+                fprintf(stderr, "weft compare: %s refuses hidden width %d on %s\n", c->type->name,
+                        hidden, task->name);
+                rc = WEFT_EXIT_USAGE;
+                goto done;
+            }
+        }
+    }
+
+    /* the settings every run of this folder shares */
+    char config[1024];
+    snprintf(config, sizeof config, "task=%s [%s] metric=%s budget_params=%d hidden=%d embed=%d "
+             "batch=%d optim=%s lr=%g clip=%g seconds=%g epochs=%d steps=%d epoch_size=%d "
+             "eval_points=%d", task->name, task->desc, weft_metric_name(metric), budget_params,
+             budget_params > 0 ? 0 : hidden, embed, batch, optim_arg, (double)lr, (double)clip,
+             (double)budget_seconds, o.epochs, steps, epoch_size, eval_points);
+    char dir_default[64];
+    snprintf(dir_default, sizeof dir_default, "compare-%s", task->name);
+    const char *dir = out_dir ? out_dir : dir_default;
+    char runs_dir[1100];
+    snprintf(runs_dir, sizeof runs_dir, "%s/runs", dir);
+    if (make_dir(dir) || make_dir(runs_dir)) {
+        rc = WEFT_EXIT_FAIL;
+        goto done;
+    }
+
+    /* the runs still to do */
+    int pending[MAX_CELLS * MAX_SEEDS][2];
+    int n_pending = 0, n_skipped = 0;
+    for (int i = 0; i < n_cells; i++)
+        for (int s = 1; s <= seeds; s++) {
+            char path[1200];
+            run_path(dir, cells[i].type, s, path, sizeof path);
+            run_file rf;
+            int st = read_run(path, config, &rf);
+            weft_compare_result_free(&rf.res);
+            if (st < 0) {
+                rc = WEFT_EXIT_USAGE;
+                goto done;
+            }
+            if (st == 1) n_skipped++;
+            else pending[n_pending][0] = i, pending[n_pending][1] = s, n_pending++;
+        }
+    if (!weft_cli_quiet()) {
+        fprintf(stderr, "weft compare: %s; %d cell%s x %d seed%s: %d run%s to do", task->desc,
+                n_cells, n_cells == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", n_pending,
+                n_pending == 1 ? "" : "s");
+        if (n_skipped) fprintf(stderr, ", %d already in %s", n_skipped, runs_dir);
+        fprintf(stderr, "\n");
+    }
+
+    if (jobs <= 1 || n_pending <= 1) {
+        for (int k = 0; k < n_pending; k++) {
+            char path[1200];
+            const cell_entry *c = &cells[pending[k][0]];
+            run_path(dir, c->type, pending[k][1], path, sizeof path);
+            if (do_run(c, task, o, pending[k][1], path, config)) {
+                rc = WEFT_EXIT_FAIL;
+                goto done;
+            }
+        }
+    } else {
+        /* J worker processes, each one run at a time with its share of the threads */
+        int per = weft_num_threads() / jobs;
+        int running = 0, failed = 0, next = 0;
+        fflush(stdout);
+        fflush(stderr);
+        while (next < n_pending || running > 0) {
+            if (next < n_pending && running < jobs && !failed) {
+                pid_t pid = fork();
+                if (pid < 0) {
+                    fprintf(stderr, "weft compare: fork: %s\n", strerror(errno));
+                    failed = 1;
+                    continue;
+                }
+                if (pid == 0) {
+                    weft_set_num_threads(per > 0 ? per : 1);
+                    char path[1200];
+                    const cell_entry *c = &cells[pending[next][0]];
+                    run_path(dir, c->type, pending[next][1], path, sizeof path);
+                    int r = do_run(c, task, o, pending[next][1], path, config);
+                    fflush(stderr);
+                    _exit(r ? 1 : 0);
+                }
+                running++;
+                next++;
+                continue;
+            }
+            if (next >= n_pending || failed) {
+                if (running == 0) break;
+            }
+            int st;
+            if (wait(&st) < 0) break;
+            running--;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) failed = 1;
+        }
+        if (failed) {
+            fprintf(stderr, "weft compare: a run failed (see above); the finished ones are kept "
+                    "in %s\n", runs_dir);
+            rc = WEFT_EXIT_FAIL;
+            goto done;
+        }
+    }
+
+    /* read every run back and summarise */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    FILE *res_csv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/runs.csv", dir);
+    FILE *runs_csv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/curves.csv", dir);
+    FILE *curves_csv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/chart.dat", dir);
+    FILE *chart_dat = fopen(path, "w");
+    if (!res_csv || !runs_csv || !curves_csv || !chart_dat) {
+        fprintf(stderr, "weft compare: cannot write the results in %s: %s\n", dir,
+                strerror(errno));
+        if (res_csv) fclose(res_csv);
+        if (runs_csv) fclose(runs_csv);
+        if (curves_csv) fclose(curves_csv);
+        if (chart_dat) fclose(chart_dat);
+        rc = WEFT_EXIT_FAIL;
+        goto done;
+    }
+    const char *mname = weft_metric_name(metric);
+    bool higher = weft_metric_higher_is_better(metric);
+    fprintf(res_csv, "cell,hidden,params,metric,mean,std,seeds,steps,train_seconds,"
+            "wall_seconds\n");
+    fprintf(runs_csv, "cell,seed,hidden,params,metric,best,steps,train_seconds,wall_seconds\n");
+    fprintf(curves_csv, "cell,seed,step,seconds,score,nll,accuracy\n");
+    printf("\n%s; best validation %s (%s is better), mean ± std over %d seed%s\n\n", task->desc,
+           mname, higher ? "higher" : "lower", seeds, seeds == 1 ? "" : "s");
+    printf("| cell | H | params | %s | steps | train s | wall s |\n", mname);
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < n_cells; i++) {
+        double best[MAX_SEEDS], st[MAX_SEEDS], ts[MAX_SEEDS], ws[MAX_SEEDS];
+        run_file rf[MAX_SEEDS];
+        int n = 0, min_points = 1 << 30;
+        for (int s = 1; s <= seeds; s++) {
+            run_path(dir, cells[i].type, s, path, sizeof path);
+            if (read_run(path, config, &rf[n]) != 1) continue;
+            best[n] = rf[n].best;
+            st[n] = (double)rf[n].steps;
+            ts[n] = rf[n].train_seconds;
+            ws[n] = rf[n].wall_seconds;
+            if (rf[n].res.n_points < min_points) min_points = rf[n].res.n_points;
+            fprintf(runs_csv, "%s,%d,%d,%zu,%s,%.9g,%ld,%.3f,%.3f\n", cells[i].type->name, s,
+                    rf[n].hidden, rf[n].numel, mname, rf[n].best, rf[n].steps,
+                    rf[n].train_seconds, rf[n].wall_seconds);
+            for (int k = 0; k < rf[n].res.n_points; k++) {
+                const weft_compare_point *p = &rf[n].res.points[k];
+                fprintf(curves_csv, "%s,%d,%ld,%.3f,%.9g,%.9g,%.9g\n", cells[i].type->name, s,
+                        p->step, p->seconds, p->score, p->nll, p->accuracy);
+            }
+            n++;
+        }
+        /* the chart: the mean curve over seeds, point by point */
+        fprintf(chart_dat, "# %s\n", cells[i].type->name);
+        for (int k = 0; n > 0 && k < min_points; k++) {
+            double a = 0, b = 0, c = 0;
+            for (int j = 0; j < n; j++) {
+                a += (double)rf[j].res.points[k].step;
+                b += rf[j].res.points[k].seconds;
+                c += rf[j].res.points[k].score;
+            }
+            fprintf(chart_dat, "%.1f %.3f %.9g\n", a / n, b / n, c / n);
+        }
+        fprintf(chart_dat, "\n\n");
+        if (n == 0) {
+            printf("| %s | %d | %zu | (no run) | | | |\n", cells[i].type->name, cells[i].hidden,
+                   cells[i].numel);
+            continue;
+        }
+        printf("| %s | %d | %zu | %.4f ± %.4f | %.0f | %.1f | %.1f |\n", cells[i].type->name,
+               rf[0].hidden, rf[0].numel, mean_of(best, n), std_of(best, n), mean_of(st, n),
+               mean_of(ts, n), mean_of(ws, n));
+        fprintf(res_csv, "%s,%d,%zu,%s,%.9g,%.9g,%d,%.1f,%.3f,%.3f\n", cells[i].type->name,
+                rf[0].hidden, rf[0].numel, mname, mean_of(best, n), std_of(best, n), n,
+                mean_of(st, n), mean_of(ts, n), mean_of(ws, n));
+        for (int j = 0; j < n; j++) weft_compare_result_free(&rf[j].res);
+    }
+    fflush(stdout);
+    bool wrote = fclose(res_csv) == 0;
+    wrote &= fclose(runs_csv) == 0;
+    wrote &= fclose(curves_csv) == 0;
+    wrote &= fclose(chart_dat) == 0;
+    if (!wrote) {
+        fprintf(stderr, "weft compare: writing the results in %s failed\n", dir);
+        rc = WEFT_EXIT_FAIL;
+        goto done;
+    }
+    bool charted = false;
+    if (!have_gnuplot()) {
+        fprintf(stderr, "weft compare: gnuplot is not installed (Debian: apt-get install "
+                "gnuplot-nox); no chart drawn\n");
+    } else {
+        char title[400], ylabel[64];
+        snprintf(title, sizeof title, "%s (mean of %d seed%s)", task->desc, seeds,
+                 seeds == 1 ? "" : "s");
+        snprintf(ylabel, sizeof ylabel, "validation %s (%s is better)", mname,
+                 higher ? "higher" : "lower");
+        if (draw_chart(dir, n_cells, cells, title, ylabel)) rc = WEFT_EXIT_FAIL;
+        else charted = true;
+    }
+    if (rc == WEFT_EXIT_OK && !weft_cli_quiet())
+        fprintf(stderr, "weft compare: wrote %s/results.csv, runs.csv, curves.csv%s\n", dir,
+                charted ? ", chart.svg, chart.png" : "");
+done:
+    weft_task_free(task);
+    for (int i = 0; i < n_cells; i++) weft_cell_plugin_close(cells[i].plugin);
+    return rc;
+}

@@ -46,6 +46,11 @@ int weft_cmd_ngram(int argc, char **argv);
 int weft_cli_ngram_train(int argc, char **argv);
 int weft_cli_ngram_eval(int argc, char **argv);
 int weft_cli_ngram_sample(int argc, char **argv);
+/* The fixed-window model (cmd_window_lm.c), the same way: `weft train --task
+ * window-lm`, and `weft eval` / `weft sample` on a window-lm model file. */
+int weft_cli_window_lm_train(int argc, char **argv);
+int weft_cli_window_lm_eval(int argc, char **argv);
+int weft_cli_window_lm_sample(int argc, char **argv);
 int weft_cmd_cells(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);

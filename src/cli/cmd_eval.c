@@ -10,6 +10,7 @@
 
 #include "weft/lm.h"
 #include "weft/ngram.h"
+#include "weft/window_lm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ int weft_cmd_eval(int argc, char **argv)
     const char *task = weft_args_peek(argc, argv, "task"), *file = weft_args_peek(argc, argv, "model");
     if ((task && strcmp(task, "ngram") == 0) || (file && weft_ngram_file_is_arpa(file)))
         return weft_cli_ngram_eval(argc, argv);
+    if ((task && strcmp(task, "window-lm") == 0) || (file && weft_window_lm_file_is(file)))
+        return weft_cli_window_lm_eval(argc, argv);
     const char *model = NULL, *data = NULL;
     int batch = 1, bptt = 128;
     const weft_flag flags[] = {

@@ -9,6 +9,7 @@
 
 #include "weft/lm.h"
 #include "weft/ngram.h"
+#include "weft/window_lm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ int weft_cmd_sample(int argc, char **argv)
     const char *task = weft_args_peek(argc, argv, "task"), *file = weft_args_peek(argc, argv, "model");
     if ((task && strcmp(task, "ngram") == 0) || (file && weft_ngram_file_is_arpa(file)))
         return weft_cli_ngram_sample(argc, argv);
+    if ((task && strcmp(task, "window-lm") == 0) || (file && weft_window_lm_file_is(file)))
+        return weft_cli_window_lm_sample(argc, argv);
     const char *model = NULL, *prime = "";
     int length = 200, top_k = 0, seed = 1;
     float temperature = 1.0f;

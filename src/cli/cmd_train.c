@@ -422,6 +422,7 @@ int weft_cmd_train(int argc, char **argv)
 {
     const char *task = weft_args_peek(argc, argv, "task");
     if (task && strcmp(task, "ngram") == 0) return weft_cli_ngram_train(argc, argv);
+    if (task && strcmp(task, "window-lm") == 0) return weft_cli_window_lm_train(argc, argv);
     train_flags fl = {
         .task = "lm", .level = "word", .cell = "lstm", .optim = "sgd", .dropout_mode = "standard",
         .layers = 2, .hidden = 200, .embed = 200, .batch = 20, .bptt = 35, .epochs = 0,
@@ -430,7 +431,8 @@ int weft_cmd_train(int argc, char **argv)
     };
     const weft_flag data_flags[] = {
         { "task", WEFT_FLAG_STRING, &fl.task, "TASK",
-          "lm (a recurrent language model) or ngram (see weft train --task ngram --help)", 0, 0 },
+          "lm (a recurrent language model), ngram or window-lm (each has its --help: "
+          "weft train --task ngram --help)", 0, 0 },
         { "data", WEFT_FLAG_STRING, &fl.data, "FILE", "training text (required)", 0, 0 },
         { "valid", WEFT_FLAG_STRING, &fl.valid, "FILE",
           "validation text, measured after every epoch (the best model is kept)", 0, 0 },
@@ -513,8 +515,8 @@ int weft_cmd_train(int argc, char **argv)
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
     if (strcmp(fl.task, "lm") != 0) {
-        fprintf(stderr, "weft train: --task '%s': expected lm (a recurrent language model) or "
-                "ngram\n", fl.task);
+        fprintf(stderr, "weft train: --task '%s': expected lm (a recurrent language model), "
+                "ngram or window-lm\n", fl.task);
         return WEFT_EXIT_USAGE;
     }
     return train_lm(&fl);

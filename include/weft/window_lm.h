@@ -1,0 +1,146 @@
+/* weft/window_lm.h — the fixed-window neural language model of Bengio,
+ * Ducharme, Vincent & Jauvin (2003), "A Neural Probabilistic Language Model".
+ *
+ * The probability of token w_t is read from the n-1 tokens before it:
+ *
+ *     x = (C(w_{t-n+1}), ..., C(w_{t-1}))          concatenated embeddings, [(n-1)·m]
+ *     y = b + W x + U tanh(d + H x)                the paper's equation (1)
+ *     P(w_t | context) = softmax(y)[w_t]
+ *
+ * with C the embedding [V, m], H [h, (n-1)·m] and d [h] the hidden layer,
+ * U [V, h] and b [V] the output layer, and W [V, (n-1)·m] the optional direct
+ * connections from the embeddings to the output (off by default; the paper
+ * tries both). The embeddings of a context are gathered as one [B·(n-1), m]
+ * block of rows, which read as [B, (n-1)·m] is the concatenation, oldest token
+ * first. Dropout, when asked for, is applied to x and to the tanh layer's
+ * output during training.
+ *
+ * Contexts at the start of a text: a stream is taken to start right after a
+ * line end, so the positions before its first token hold the padding token:
+ * "<eos>" for words, "\n" for characters (id 0 when the vocabulary lacks it).
+ * Training and evaluation score every token after the first (targets
+ * t[1..n-1], as the recurrent model's `weft eval` does), each from its own
+ * padded context, so perplexities are comparable with the recurrent model and
+ * the n-gram model on the same file.
+ *
+ * Parameter names (safetensors checkpoints, as an nn.Module would name them):
+ *
+ *     embedding.weight [V, m]     hidden.weight [h, (n-1)·m]   hidden.bias [h]
+ *     output.weight [V, h]        output.bias [V]              direct.weight [V, (n-1)·m]
+ *
+ * A checkpoint (weft_window_lm_save) holds those tensors and the metadata
+ *
+ *     "format":      "pt"
+ *     "weft.config": {"task": "window-lm", "level": "word"|"char", "order": 5,
+ *                     "embed": 60, "hidden": 100, "direct": false,
+ *                     "dropout": 0.0, "vocab_size": 10000}
+ *     "weft.vocab":  ["the", ...]    the tokens in index order
+ *
+ * Sampling and its options are those of the recurrent model (weft/lm.h).
+ */
+#ifndef WEFT_WINDOW_LM_H
+#define WEFT_WINDOW_LM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "weft/data.h"
+#include "weft/graph.h"
+#include "weft/lm.h"
+#include "weft/optim.h"
+#include "weft/params.h"
+#include "weft/rng.h"
+
+#define WEFT_WINDOW_LM_MAX_ORDER 64
+
+typedef struct weft_window_lm_config {
+    weft_text_level level;  /* words or characters */
+    int order;              /* n: the context is the n-1 tokens before; 2..64 */
+    int embed;              /* m */
+    int hidden;             /* h */
+    bool direct;            /* the direct connections W from x to the output */
+    float dropout;          /* on x and on the tanh layer while training; [0, 1) */
+} weft_window_lm_config;
+
+/* A fixed-window model. Everything in it is owned by it (weft_window_lm_free). */
+typedef struct weft_window_lm {
+    weft_window_lm_config cfg;
+    weft_vocab *vocab;
+    int vocab_size;                 /* V */
+    int pad;                        /* the id before the start of a text (see above) */
+    weft_params *params;
+    weft_param *embedding;          /* C [V, m] */
+    weft_param *hidden_weight;      /* H [h, (n-1)m] */
+    weft_param *hidden_bias;        /* d [h] */
+    weft_param *output_weight;      /* U [V, h] */
+    weft_param *output_bias;        /* b [V] */
+    weft_param *direct_weight;      /* W [V, (n-1)m], NULL without direct connections */
+} weft_window_lm;
+
+/* Make a model over `vocab`, which the model takes over on success (on failure
+ * the caller still owns it). Parameters start at zero: call
+ * weft_window_lm_init. NULL with a message in err on a bad configuration. */
+weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab *vocab,
+                                   char *err, size_t errsize);
+void weft_window_lm_free(weft_window_lm *m);
+
+/* The embedding uniform in [-0.1, 0.1), every weight matrix uniform in
+ * ±1/sqrt(fan_in) (nn.Linear's range), the biases zero. */
+void weft_window_lm_init(weft_window_lm *m, weft_rng *rng);
+
+/* The contexts of count targets: for each target position pos[k] (an index
+ * into ids[0..n)), the n-1 ids before it, oldest first, the pad id where the
+ * index falls before 0, into ctx[k·(n-1) ...] (the caller's array). */
+void weft_window_lm_contexts(const weft_window_lm *m, const int *ids, const size_t *pos,
+                             int count, int *ctx);
+
+/* Build the model over B contexts ctx [B, n-1] in g (reset by the caller).
+ * With targets [B]: the mean cross-entropy, a scalar; with targets NULL: the
+ * logits [B, V]. dropout_rng non-NULL (and dropout > 0) turns dropout on.
+ * NULL with the graph's error on failure (an id outside the vocabulary). */
+weft_var *weft_window_lm_forward(weft_window_lm *m, weft_graph *g, const int *ctx,
+                                 const int *targets, int B, weft_rng *dropout_rng);
+
+/* One optimizer step on a batch: reset g, forward, backward, clip the global
+ * gradient norm to clip (when > 0), update. Fills *info. Returns 0; -1 with a
+ * message in err when the graph fails or the loss or gradient is not finite
+ * (no update is made then). */
+int weft_window_lm_train_batch(weft_window_lm *m, weft_graph *g, const int *ctx,
+                               const int *targets, int B, weft_optim *opt, float clip,
+                               weft_rng *dropout_rng, weft_lm_step_info *info, char *err,
+                               size_t errsize);
+
+/* Score every token of ids[0..n) after the first from its padded context, in
+ * batches of `batch` contexts (the result does not depend on it but for float
+ * rounding). *nll receives the summed cross-entropy in nats, *count the
+ * number of tokens scored (n - 1). Returns 0, or -1 with a message in err. */
+int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
+                        double *nll, size_t *count, char *err, size_t errsize);
+
+/* Generate o->length ids into out, starting from a context of padding (the
+ * start of a line) followed by the prime, as weft_lm_sample does. The same
+ * seed gives the same text. Returns 0, or -1 with a message in err. */
+int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o,
+                          int *out, char *err, size_t errsize);
+
+/* Text to ids (a prime), as weft_lm_encode_text. *ids is the caller's. */
+int weft_window_lm_encode_text(const weft_window_lm *m, const char *text, int **ids, int *n,
+                               char *err, size_t errsize);
+/* Ids as text, as weft_lm_write_text. */
+int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
+                              bool after_newline, FILE *f);
+
+/* --- checkpoints -------------------------------------------------------------------------- */
+
+/* Save atomically (safetensors, see the top of this file). */
+int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, size_t errsize);
+/* Load a model file: configuration and vocabulary from its metadata, then
+ * every tensor with its shape (nothing else may be there). NULL with a
+ * message naming the file and what was wrong. */
+weft_window_lm *weft_window_lm_load(const char *path, char *err, size_t errsize);
+/* Is path a safetensors file whose weft.config says task "window-lm"? (false
+ * for anything unreadable: the caller's own load then says why) */
+bool weft_window_lm_file_is(const char *path);
+
+#endif

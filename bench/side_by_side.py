@@ -195,7 +195,10 @@ def main():
             extra = repetitions(list(c), kind, a.quick)
             if side == "weft":
                 argv = [weft, "--quiet", "--threads", str(n)] + list(c) + extra
-                if kind == "layer" and "--hidden" in c:
+                # the large square of the ceiling only where the target is judged
+                # (fused LSTM, H >= 512); elsewhere the per-step shape alone
+                H = int(c[c.index("--hidden") + 1]) if "--hidden" in c else 0
+                if kind == "layer" and not (c[3] == "lstm" and H >= 512 and "--composed" not in c):
                     argv += ["--gemm-size", "0"]
             else:
                 argv = [a.python, os.path.join(HERE, "torch", c[0])] + list(c[1:]) + extra + \
@@ -238,7 +241,7 @@ def main():
         wm, tm = med("weft", w, n, "median ms"), med("torch", t, n, "median ms")
         ratio[name] = tm / wm if wm and tm else None
         gf = med("weft", w, n, "GFLOP/s")
-        frac = med("weft", w, n, "fraction of per-step sgemm")
+        frac = med("weft", w, n, "fraction of sgemm ceiling")
         print(f"| {name} | {fmt(wm)} | {fmt(tm)} | {fmt(ratio[name], 2)} | {fmt(gf)} | "
               f"{fmt(frac)} |")
 
@@ -276,8 +279,8 @@ def main():
     for name in ("LSTM H=512", "LSTM H=1024"):
         if any(r[0] == name for r in rows):
             _, w, _, th, _ = row(name)
-            target(f"{name}: % of per-step sgemm", med("weft", w, th or a.threads,
-                                                        "fraction of per-step sgemm"), 85, "%")
+            target(f"{name}: % of sgemm ceiling", med("weft", w, th or a.threads,
+                                                       "fraction of sgemm ceiling"), 85, "%")
     target("composed LSTM 512 vs nn.LSTM: torch/weft", ratio.get("LSTM H=512 composed vs nn.LSTM"),
            1.0)
     target("composed LSTM 512 vs torch cell loop: torch/weft",

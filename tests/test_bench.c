@@ -116,6 +116,10 @@ static void test_layer_lstm_forward_backward(void **state)
     assert_contains(r->out, "sgemm square: 32 x 32 x 32: ");
     assert_true(value_of(r->out, "fraction of per-step sgemm") > 0.0);
     assert_true(value_of(r->out, "fraction of square sgemm") > 0.0);
+    /* the ceiling is the faster sgemm, so its fraction is the smaller one */
+    double frac = value_of(r->out, "fraction of sgemm ceiling");
+    assert_true(frac > 0.0 && frac <= value_of(r->out, "fraction of per-step sgemm") + 0.05 &&
+                frac <= value_of(r->out, "fraction of square sgemm") + 0.05);
     assert_true(value_of(r->out, "peak memory") > 0.0);
     assert_true(value_of(r->out, "arena bytes") > 0.0);
     /* saved activations of an LSTM: 6H floats per row and step */

@@ -16,6 +16,7 @@
 #include "weft/dropout.h"
 #include "weft/data.h"
 #include "weft/lm.h"
+#include "weft/window_lm.h"
 #include "weft/dot.h"
 
 #endif

@@ -6,7 +6,8 @@
  *
  * Once declared, it works wherever a built-in cell does: weft_unroll over a
  * ragged batch, stacked, bidirectional, the DOT drawing, the gradient check.
- * This program builds a 2-layer bidirectional MGU and checks its gradients. */
+ * This program builds a 2-layer bidirectional MGU and checks its gradients.
+ * Compiled with -DMGU_PLUGIN -DMGU_NO_MAIN it is a plugin instead (below). */
 #include <stdio.h>
 #include "weft/weft.h"
 
@@ -46,6 +47,16 @@ const weft_cell_type mgu_cell = {
     .declare = mgu_declare,
     .step = mgu_step,
 };
+
+#ifdef MGU_PLUGIN
+/* Built as a shared object (examples/meson.build, or docs/cells.md's cc line),
+ * the cell takes part in `weft compare --cells mgu.so,gru,lstm` through this
+ * one exported function (weft/compare.h). */
+const weft_cell_type *weft_cell_plugin(void)
+{
+    return &mgu_cell;
+}
+#endif
 
 #ifndef MGU_NO_MAIN
 int main(void)

@@ -18,5 +18,7 @@
 #include "weft/lm.h"
 #include "weft/window_lm.h"
 #include "weft/dot.h"
+#include "weft/tasks.h"
+#include "weft/compare.h"
 
 #endif

@@ -188,7 +188,7 @@ static void put_gp_string(FILE *f, const char *s)
 /* chart.svg and chart.png from OUT/chart.dat (one block per cell: the mean
  * over seeds of step, seconds, score at each validation). */
 static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, const char *title,
-                      const char *ylabel)
+                      const char *ylabel, bool log_y)
 {
     static const char *const colours[] = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd",
                                            "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
@@ -210,7 +210,8 @@ static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, con
         put_gp_string(gp, out);
         fprintf(gp, "\nset multiplot layout 1,2 title ");
         put_gp_string(gp, title);
-        fprintf(gp, "\nset grid\nset key outside right top\nset ylabel ");
+        fprintf(gp, "\nset grid\nset key outside right top\n%sset ylabel ",
+                log_y ? "set logscale y\n" : "");
         put_gp_string(gp, ylabel);
         for (int panel = 0; panel < 2; panel++) {
             fprintf(gp, "\nset xlabel \"%s\"\nplot ", panel ? "training time (s)"
@@ -650,7 +651,7 @@ int weft_cmd_compare(int argc, char **argv)
                  seeds == 1 ? "" : "s");
         snprintf(ylabel, sizeof ylabel, "validation %s (%s is better)", mname,
                  higher ? "higher" : "lower");
-        if (draw_chart(dir, n_cells, cells, title, ylabel)) rc = WEFT_EXIT_FAIL;
+        if (draw_chart(dir, n_cells, cells, title, ylabel, metric == WEFT_METRIC_MSE)) rc = WEFT_EXIT_FAIL;
         else charted = true;
     }
     if (rc == WEFT_EXIT_OK && !weft_cli_quiet())

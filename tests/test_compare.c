@@ -97,7 +97,7 @@ static void test_sizing_every_cell_two_budgets(void **state)
     weft_task_free(adding);
 }
 
-/* --- training --------------------------------------------------------------------------------- */
+/* --- training -------------------------------------------------------------------------------- */
 
 static void test_training_learns_and_repeats(void **state)
 {
@@ -127,8 +127,22 @@ static void test_training_learns_and_repeats(void **state)
     weft_compare_result_free(&b);
     weft_compare_result_free(&c);
 
+    /* a time budget: validation at even fractions of it, not counted in it */
+    o = (weft_compare_opts){ .hidden = 8, .batch = 4, .max_seconds = 0.2, .eval_points = 4,
+                             .seed = 1 };
+    assert_int_equal(weft_compare_train(&weft_cell_rnn_tanh, t, &o, &a, err, sizeof err), 0);
+    assert_true(a.train_seconds >= 0.2 && a.train_seconds < 5);
+    assert_true(a.n_points >= 3 && a.n_points <= 6);
+    assert_true(a.points[a.n_points - 1].seconds >= 0.2);
+    for (int k = 1; k < a.n_points; k++) {
+        assert_true(a.points[k].seconds > a.points[k - 1].seconds);
+        assert_true(a.points[k].step > a.points[k - 1].step);
+    }
+    assert_int_equal(a.points[a.n_points - 1].step, a.steps);
+    weft_compare_result_free(&a);
+
     /* no budget at all */
-    o.max_steps = 0;
+    o.max_seconds = 0;
     assert_int_equal(weft_compare_train(&weft_cell_gru, t, &o, &a, err, sizeof err), -1);
     assert_non_null(strstr(err, "no budget"));
     weft_task_free(t);
@@ -188,7 +202,7 @@ static void test_plugin_loads_and_trains(void **state)
     assert_non_null(strstr(err, "is not a cell plugin: it has no function weft_cell_plugin"));
 }
 
-/* --- the command ------------------------------------------------------------------------------ */
+/* --- the command ----------------------------------------------------------------------------- */
 
 typedef struct run_result {
     int status;

@@ -111,7 +111,8 @@ static void test_arith_example_scores_the_answer(void **state)
     weft_task *u = weft_task_new("arithmetic", &(weft_task_opts){ .valid_size = 5 }, err,
                                  sizeof err);
     assert_int_equal(u->valid[4].T, t->valid[4].T);
-    assert_memory_equal(u->valid[4].target, t->valid[4].target, sizeof(int) * (size_t)t->valid[4].T);
+    assert_memory_equal(u->valid[4].target, t->valid[4].target,
+                        sizeof(int) * (size_t)t->valid[4].T);
     weft_task_free(u);
     weft_task_free(t);
 }
@@ -246,7 +247,7 @@ static void test_copy(void **state)
     weft_task_free(t);
 }
 
-/* --- files: music and ptb --------------------------------------------------------------------- */
+/* --- files: music and ptb -------------------------------------------------------------------- */
 
 static char tmpdir[64];
 
@@ -370,7 +371,7 @@ static void test_ptb_subset(void **state)
     weft_task_free(t);
 }
 
-/* --- held sets: every example once a pass ------------------------------------------------------ */
+/* --- held sets: every example once a pass ---------------------------------------------------- */
 
 static void test_next_train_passes(void **state)
 {

@@ -167,7 +167,7 @@ static int do_run(const cell_entry *c, const weft_task *task, weft_compare_opts 
     return rc;
 }
 
-/* --- the chart --------------------------------------------------------------------------------- */
+/* --- the chart ------------------------------------------------------------------------------- */
 
 static bool have_gnuplot(void)
 {
@@ -651,7 +651,8 @@ int weft_cmd_compare(int argc, char **argv)
                  seeds == 1 ? "" : "s");
         snprintf(ylabel, sizeof ylabel, "validation %s (%s is better)", mname,
                  higher ? "higher" : "lower");
-        if (draw_chart(dir, n_cells, cells, title, ylabel, metric == WEFT_METRIC_MSE)) rc = WEFT_EXIT_FAIL;
+        if (draw_chart(dir, n_cells, cells, title, ylabel, metric == WEFT_METRIC_MSE))
+            rc = WEFT_EXIT_FAIL;
         else charted = true;
     }
     if (rc == WEFT_EXIT_OK && !weft_cli_quiet())

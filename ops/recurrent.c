@@ -16,25 +16,67 @@
  *             dh_prev += dgates W_hh, dW_hh += dgatesᵀ h_prev (two sgemms,
  *             beta = 1) and db_hh += the column sums of dgates.
  *
+ * Chains. When the steps of one sequence share W_hh and read their xp as
+ * steps of one [T, B, G·H] projection (weft_narrow(xp_seq, t, 1), as
+ * weft_unroll does), the steps form a chain that shares one `seq_ctx`:
+ *
+ *   - W_hhᵀ [H, G·H] is made once per sequence (by the chain's first step),
+ *     so the recurrent product h W_hhᵀ is a plain (non-transposed) sgemm that
+ *     BLIS runs without repacking a transposed operand every step;
+ *   - step t copies h_{t-1} into Hprev [T, B, H] and its backward writes its
+ *     dgates into D [T, B, G·H] instead of a buffer of its own;
+ *   - the weight gradient is one sgemm over all T·B rows, run by the chain's
+ *     first step, whose backward comes last:
+ *         dW_hh += Dᵀ Hprev        [G·H, T·B] x [T·B, H]
+ *         db_hh += Σ_rows D
+ *     rather than T sgemms of inner size B that each read and write all of
+ *     dW_hh. The first step is an ancestor of every later one (each reads the
+ *     state the one before made), so every step's backward has run by then;
+ *     the slots of steps the loss does not reach count as zero.
+ * A step on its own (xp not such a view) does all of this per step.
+ *
  * The values and gradients equal those of the same step composed from public
  * ops (models/elman.c, lstm.c, gru.c) to float rounding; tests/test_fused.c
- * proves it. */
+ * proves it, and tests/test_kernels.c checks chains against single steps. */
 #include "op_table.h"
 
 #include "blas.h"
+#include "fastmath.h"
 
-#include <math.h>
 #include <stdio.h>
+#include <string.h>
+
+/* What the steps of one chain share (arena memory, made by its first step). */
+typedef struct seq_ctx {
+    const weft_var *X;       /* the [T, B, G·H] projection the steps read */
+    const weft_var *W;       /* W_hh, shared by every step */
+    int T, B, H, GH;
+    float *Wt;               /* W_hhᵀ [H, G·H], remade by the first step's forward */
+    float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} */
+    float *dgates;           /* [T, B, G·H]: slot t holds step t's dgates */
+    unsigned char *used;     /* [T]: a step has taken slot t */
+    unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
+} seq_ctx;
 
 /* What a fused step keeps in v->aux. */
 typedef struct fused_aux {
     float *saved;    /* forward's activations for backward (NULL for the Elman step) */
-    float *dgates;   /* backward's [B, G·H] scratch, made on the first backward */
+    float *dgates;   /* backward's [B, G·H] scratch for a step outside a chain */
+    seq_ctx *seq;    /* the chain, or NULL */
+    int slot;        /* this step's t in the chain */
+    bool first;      /* made the chain: transposes W_hh, runs the weight gradient */
 } fused_aux;
 
+/* σ and tanh of the gate kernels: the vectorisable ones of ops/fastmath.h,
+ * as ops/activation.c uses, so the fused and composed paths round alike. */
 static inline float sigmoidf(float x)
 {
-    return 1.0f / (1.0f + expf(-x));   /* as ops/activation.c, so both paths round alike */
+    return weft_fast_sigmoidf(x);
+}
+
+static inline float fast_tanhf(float x)
+{
+    return weft_fast_tanhf(x);
 }
 
 /* The parallel row loops below run on more than one thread only when the
@@ -90,11 +132,63 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
     return false;
 }
 
-/* Make the node with inputs (xp, h[, c], W_hh[, b_hh]) and its aux; the
- * caller sets the attributes and runs the forward. saved_floats: how many
- * floats the forward keeps for backward (0: none). */
+/* Is `anc` among the inputs of v, of their inputs, ... up to `depth` levels
+ * down? (h' narrowed out of an LSTM step, then masked for a ragged batch, is
+ * three levels above the step.) */
+static bool is_ancestor(const weft_var *anc, const weft_var *v, int depth)
+{
+    if (v == anc) return true;
+    if (depth == 0 || !v->op) return false;
+    for (int k = 0; k < v->n_in; k++)
+        if (is_ancestor(anc, v->in[k], depth - 1)) return true;
+    return false;
+}
+
+/* The chain step v joins, or a new one it starts (see the top of the file),
+ * or none: v's xp must be step t of a [T, B, G·H] node through weft_narrow.
+ * A chain is found among the last nodes of the tape: a step of the same op,
+ * projection and W_hh that v's h descends from. Returns -1 when out of memory. */
+static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft_var *h,
+                      const weft_var *W, int H, int GH)
+{
+    fused_aux *a = v->aux;
+    if (xp->op != &weft_op_narrow) return 0;
+    const weft_var *X = xp->in[0];
+    int B = xp->value.shape[0], t = xp->i[0];
+    if (X->value.rank != 3 || X->value.shape[1] != B || X->value.shape[2] != GH) return 0;
+    enum { LOOK_BACK = 64 };   /* a masked LSTM step is about 12 nodes after the one before */
+    for (int i = v->id - 1, n = 0; i >= 0 && n < LOOK_BACK; i--, n++) {
+        weft_var *p = weft_graph_node(g, i);
+        if (p->op != v->op) continue;
+        seq_ctx *s = ((fused_aux *)p->aux)->seq;
+        if (!s || s->X != X || s->W != W || s->used[t] || !is_ancestor(p, h, 4)) break;
+        a->seq = s;
+        a->slot = t;
+        s->used[t] = 1;
+        return 0;
+    }
+    int T = X->value.shape[0];
+    seq_ctx *s = weft_graph_calloc(g, sizeof *s);
+    if (!s) return -1;
+    *s = (seq_ctx){ .X = X, .W = W, .T = T, .B = B, .H = H, .GH = GH };
+    s->Wt = weft_graph_alloc(g, (size_t)H * GH * sizeof(float));
+    s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
+    s->dgates = weft_graph_alloc(g, (size_t)T * B * GH * sizeof(float));
+    s->used = weft_graph_calloc(g, (size_t)T);
+    s->filled = weft_graph_calloc(g, (size_t)T);
+    if (!s->Wt || !s->hprev || !s->dgates || !s->used || !s->filled) return -1;
+    s->used[t] = 1;
+    a->seq = s;
+    a->slot = t;
+    a->first = true;
+    return 0;
+}
+
+/* Make the node with inputs (xp, h[, c], W_hh[, b_hh]) and its aux, joining
+ * or starting a chain; the caller sets the attributes and runs the forward.
+ * saved_floats: how many floats the forward keeps for backward (0: none). */
 static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *const *in, int n_in,
-                           int rank, const int *shape, size_t saved_floats)
+                           int rank, const int *shape, size_t saved_floats, int H, int GH)
 {
     weft_var *v = weft_node_new(g, op, in, n_in, rank, shape);
     if (!v) return NULL;
@@ -105,14 +199,58 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
         if (!a->saved) return NULL;
     }
     v->aux = a;
+    /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
+    const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
+    if (join_chain(g, v, in[0], in[1], W, H, GH)) return NULL;
     return v;
 }
 
-/* The backward's scratch for dgates [B, width], made once per node (a second
- * backward reuses it). NULL with the graph's error set when memory runs out. */
+/* dst [cols, rows] = srcᵀ, src [rows, cols], in cache-sized tiles. */
+static void transpose(float *dst, const float *src, int rows, int cols)
+{
+    enum { TILE = 32 };
+    int tiles_r = (rows + TILE - 1) / TILE;
+    #pragma omp parallel for if ((size_t)rows * cols > WEFT_PARALLEL_MIN)
+    for (int tr = 0; tr < tiles_r; tr++) {
+        int r0 = tr * TILE, r1 = r0 + TILE < rows ? r0 + TILE : rows;
+        for (int c0 = 0; c0 < cols; c0 += TILE) {
+            int c1 = c0 + TILE < cols ? c0 + TILE : cols;
+            for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+        }
+    }
+}
+
+/* The start of a chain step's forward: the first step remakes W_hhᵀ (the
+ * weights may have changed since the last forward: a gradient check nudges
+ * them), every step keeps its h_{t-1} in its slot. */
+static void chain_forward(const fused_aux *a, const float *h)
+{
+    seq_ctx *s = a->seq;
+    if (a->first) transpose(s->Wt, s->W->value.data, s->GH, s->H);
+    memcpy(s->hprev + (size_t)a->slot * s->B * s->H, h, (size_t)s->B * s->H * sizeof(float));
+}
+
+/* The pre-activation's recurrent part: pre [B, G·H] += h W_hhᵀ (pre holds the
+ * rest already). In a chain, through W_hhᵀ, a plain product. */
+static void recurrent_forward(const fused_aux *a, float *pre, const float *h, const float *W,
+                              int B, int H, int GH)
+{
+    if (a->seq) {
+        chain_forward(a, h);
+        sgemm_rowmajor(false, false, B, GH, H, 1.0f, h, a->seq->Wt, 1.0f, pre);
+    } else {
+        sgemm_rowmajor(false, true, B, GH, H, 1.0f, h, W, 1.0f, pre);
+    }
+}
+
+/* Where the backward writes dgates [B, width]: its slot of the chain, or a
+ * scratch made once per node (a second backward reuses it). NULL with the
+ * graph's error set when memory runs out. */
 static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
 {
     fused_aux *a = v->aux;
+    if (a->seq) return a->seq->dgates + (size_t)a->slot * B * width;
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
     return a->dgates;
 }
@@ -125,21 +263,31 @@ static void rows_plus_bias(float *dst, const float *xp, const float *bias, int B
     for (int r = 0; r < B; r++) {
         float *d = dst + (size_t)r * width;
         const float *x = xp ? xp + (size_t)r * width : NULL;
-        for (int j = 0; j < width; j++) d[j] = (x ? x[j] : 0.0f) + (bias ? bias[j] : 0.0f);
+        if (x && bias) {
+            #pragma omp simd
+            for (int j = 0; j < width; j++) d[j] = x[j] + bias[j];
+        } else if (x) {
+            memcpy(d, x, (size_t)width * sizeof(float));
+        } else if (bias) {
+            memcpy(d, bias, (size_t)width * sizeof(float));
+        } else {
+            memset(d, 0, (size_t)width * sizeof(float));
+        }
     }
 }
 
 /* db[j] += sum over rows of d[r, j]. Threads split the columns, each column
  * is summed in row order: the same result on any number of threads. */
-static void add_column_sums(float *db, const float *d, int B, int width)
+static void add_column_sums(float *db, const float *d, int rows, int width)
 {
     enum { BLOCK = 64 };
     int nblocks = (width + BLOCK - 1) / BLOCK;
-    #pragma omp parallel for if (worth_threads(B, width))
+    #pragma omp parallel for if (worth_threads(rows, width))
     for (int blk = 0; blk < nblocks; blk++) {
         int j0 = blk * BLOCK, j1 = j0 + BLOCK < width ? j0 + BLOCK : width;
-        for (int r = 0; r < B; r++) {
+        for (int r = 0; r < rows; r++) {
             const float *row = d + (size_t)r * width;
+            #pragma omp simd
             for (int j = j0; j < j1; j++) db[j] += row[j];
         }
     }
@@ -148,15 +296,36 @@ static void add_column_sums(float *db, const float *d, int B, int width)
 /* The sgemm half of every backward, given dgates = dL/d(h W_hhᵀ + b_hh):
  *     dh_prev += dgates W_hh        [B, G·H] x [G·H, H]
  *     dW_hh   += dgatesᵀ h_prev     [G·H, B] x [B, H]
- *     db_hh   += Σ_rows dgates */
-static void recurrent_backward(const float *dgates, weft_var *h, weft_var *W, weft_var *b, int B,
-                               int H, int GH)
+ *     db_hh   += Σ_rows dgates
+ * In a chain only the first: the step marks its slot filled, and the chain's
+ * first step (the last backward of the chain) does the other two over every
+ * slot at once. */
+static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var *h, weft_var *W,
+                               weft_var *b, int B, int H, int GH)
 {
     if (weft_wants_grad(h))
         sgemm_rowmajor(false, false, B, H, GH, 1.0f, dgates, W->value.data, 1.0f, h->grad.data);
-    if (weft_wants_grad(W))
-        sgemm_rowmajor(true, false, GH, H, B, 1.0f, dgates, h->value.data, 1.0f, W->grad.data);
-    if (b && weft_wants_grad(b)) add_column_sums(b->grad.data, dgates, B, GH);
+    bool dW = weft_wants_grad(W), db = b && weft_wants_grad(b);
+    seq_ctx *s = a->seq;
+    if (!s) {
+        if (dW) sgemm_rowmajor(true, false, GH, H, B, 1.0f, dgates, h->value.data, 1.0f,
+                               W->grad.data);
+        if (db) add_column_sums(b->grad.data, dgates, B, GH);
+        return;
+    }
+    s->filled[a->slot] = 1;
+    if (!a->first) return;
+    /* slots no backward reached (the loss does not depend on them) add nothing */
+    for (int t = 0; t < s->T; t++) {
+        if (!s->filled[t])
+            memset(s->dgates + (size_t)t * B * GH, 0, (size_t)B * GH * sizeof(float));
+        if (!s->used[t]) memset(s->hprev + (size_t)t * B * H, 0, (size_t)B * H * sizeof(float));
+        s->filled[t] = 0;
+    }
+    int rows = s->T * B;
+    if (dW) sgemm_rowmajor(true, false, GH, H, rows, 1.0f, s->dgates, s->hprev, 1.0f,
+                           W->grad.data);
+    if (db) add_column_sums(b->grad.data, s->dgates, rows, GH);
 }
 
 /* --- Elman: h' = act(xp + h W_hhᵀ + b_hh), act = tanh or relu ----------------------------- */
@@ -169,7 +338,8 @@ static weft_var *rnn_step(weft_graph *g, const char *name, int act, weft_var *xp
     if (weft_any_null((weft_var *[]){ xp, h, W }, 3)) return NULL;
     if (!check_step(g, name, 1, xp, h, NULL, W, b)) return NULL;
     weft_var *in[4] = { xp, h, W, b };
-    weft_var *v = step_node(g, &weft_op_rnn_step, in, b ? 4 : 3, 2, h->value.shape, 0);
+    weft_var *v = step_node(g, &weft_op_rnn_step, in, b ? 4 : 3, 2, h->value.shape, 0,
+                             h->value.shape[1], h->value.shape[1]);
     if (!v) return NULL;
     v->i[0] = act;
     weft_op_rnn_step_forward(g, v);
@@ -197,14 +367,14 @@ void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
     float *y = v->value.data;
     /* pre = (xp + b_hh) + h W_hhᵀ, in place in the value */
     rows_plus_bias(y, xp, b, B, H);
-    sgemm_rowmajor(false, true, B, H, H, 1.0f, h, W, 1.0f, y);
+    recurrent_forward(v->aux, y, h, W, B, H, H);
     size_t n = (size_t)B * H;
     if (v->i[0] == ACT_RELU) {
-        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
     } else {
-        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-        for (size_t k = 0; k < n; k++) y[k] = tanhf(y[k]);
+        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
+        for (size_t k = 0; k < n; k++) y[k] = fast_tanhf(y[k]);
     }
 }
 
@@ -219,12 +389,14 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
     float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
     bool relu = v->i[0] == ACT_RELU;
     size_t n = (size_t)B * H;
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-    for (size_t k = 0; k < n; k++) {
+    #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
+    for (size_t k = 0; k < n; k++)
         d[k] = relu ? (y[k] > 0.0f ? dy[k] : 0.0f) : dy[k] * (1.0f - y[k] * y[k]);
-        if (dxp) dxp[k] += d[k];
+    if (dxp) {
+        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
+        for (size_t k = 0; k < n; k++) dxp[k] += d[k];
     }
-    recurrent_backward(d, h, W, b, B, H, H);
+    recurrent_backward(v->aux, d, h, W, b, B, H, H);
 }
 
 /* --- LSTM, gate order i, f, g, o (nn.LSTM) ----------------------------------------------------
@@ -254,7 +426,7 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
     int B = h->value.shape[0], H = h->value.shape[1];
     weft_var *in[5] = { xp, h, c, W_hh, b_hh };
     weft_var *v = step_node(g, &weft_op_lstm_step, in, b_hh ? 5 : 4, 3, (int[]){ 2, B, H },
-                            (size_t)B * 5 * H);
+                            (size_t)B * 5 * H, H, 4 * H);
     if (!v) return NULL;
     weft_op_lstm_step_forward(g, v);
     return v;
@@ -272,7 +444,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
 
     rows_plus_bias(act, xp, b, B, G4);
-    sgemm_rowmajor(false, true, B, G4, H, 1.0f, h, W, 1.0f, act);
+    recurrent_forward(a, act, h, W, B, H, G4);
 
     #pragma omp parallel for if (worth_threads(B, G4))
     for (int r = 0; r < B; r++) {
@@ -280,15 +452,16 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
         const float *cr = c + (size_t)r * H;
         float *hn = h_out + (size_t)r * H, *cn = c_out + (size_t)r * H;
         float *tc = tanh_c + (size_t)r * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
-            float i = sigmoidf(ai[j]), f = sigmoidf(af[j]), gg = tanhf(ag[j]),
+            float i = sigmoidf(ai[j]), f = sigmoidf(af[j]), gg = fast_tanhf(ag[j]),
                   o = sigmoidf(ao[j]);
             ai[j] = i;
             af[j] = f;
             ag[j] = gg;
             ao[j] = o;
             float cj = f * cr[j] + i * gg;   /* (1) */
-            float t = tanhf(cj);
+            float t = fast_tanhf(cj);
             cn[j] = cj;
             tc[j] = t;
             hn[j] = o * t;                   /* (2) */
@@ -316,6 +489,7 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
         const float *tc = tanh_c + (size_t)r * H, *cr = cprev + (size_t)r * H;
         const float *dh = dh_out + (size_t)r * H, *dcin = dc_out + (size_t)r * H;
         float *di = da + (size_t)r * G4, *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
             float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
@@ -323,14 +497,20 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
             di[j] = dc * gg * i * (1.0f - i);
             df[j] = dc * cr[j] * f * (1.0f - f);
             dg[j] = dc * i * (1.0f - gg * gg);
-            if (dcprev) dcprev[(size_t)r * H + j] += dc * f;
+        }
+        if (dcprev) {   /* dc again (cheaper than a branch in the loop above) */
+            float *dcp = dcprev + (size_t)r * H;
+            #pragma omp simd
+            for (int j = 0; j < H; j++)
+                dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
         }
         if (dxp) {
             float *dx = dxp + (size_t)r * G4;
+            #pragma omp simd
             for (int j = 0; j < G4; j++) dx[j] += di[j];
         }
     }
-    recurrent_backward(da, h, W, b, B, H, G4);
+    recurrent_backward(a, da, h, W, b, B, H, G4);
 }
 
 /* --- GRU, gate order r, z, n (nn.GRU) -----------------------------------------------------------
@@ -356,7 +536,7 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
     int B = h->value.shape[0], H = h->value.shape[1];
     weft_var *in[4] = { xp, h, W_hh, b_hh };
     weft_var *v = step_node(g, &weft_op_gru_step, in, b_hh ? 4 : 3, 2, h->value.shape,
-                            (size_t)B * 4 * H);
+                            (size_t)B * 4 * H, H, 3 * H);
     if (!v) return NULL;
     weft_op_gru_step_forward(g, v);
     return v;
@@ -374,7 +554,7 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
 
     /* u = b_hh + h W_hhᵀ, in the activation buffer; the pass overwrites it */
     rows_plus_bias(act, NULL, b, B, G3);
-    sgemm_rowmajor(false, true, B, G3, H, 1.0f, h, W, 1.0f, act);
+    recurrent_forward(a, act, h, W, B, H, G3);
 
     #pragma omp parallel for if (worth_threads(B, G3))
     for (int r = 0; r < B; r++) {
@@ -382,10 +562,11 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
         const float *xr = xp + (size_t)r * G3, *xz = xr + H, *xn = xr + 2 * H;
         const float *hr = h + (size_t)r * H;
         float *un = u_n + (size_t)r * H, *out = hn + (size_t)r * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
             float uj = an[j];
-            float nj = tanhf(xn[j] + rj * uj);          /* (1) */
+            float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
             ar[j] = rj;
             az[j] = zj;
             an[j] = nj;
@@ -413,23 +594,30 @@ void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
         const float *un = u_n + (size_t)r * H, *hr = hprev + (size_t)r * H;
         const float *dyr = dy + (size_t)r * H;
         float *dur = du + (size_t)r * G3, *duz = dur + H, *dun = dur + 2 * H;
+        #pragma omp simd
         for (int j = 0; j < H; j++) {
             float rj = ar[j], zj = az[j], nj = an[j];
             float dn = dyr[j] * (1.0f - zj), dz = dyr[j] * (hr[j] - nj);
             float dpn = dn * (1.0f - nj * nj);
             float dpr = dpn * un[j] * rj * (1.0f - rj);
             float dpz = dz * zj * (1.0f - zj);
-            if (dxp) {
-                float *dx = dxp + (size_t)r * G3;
-                dx[j] += dpr;
-                dx[H + j] += dpz;
-                dx[2 * H + j] += dpn;
-            }
             dur[j] = dpr;
             duz[j] = dpz;
             dun[j] = dpn * rj;
-            if (dh) dh[(size_t)r * H + j] += dyr[j] * zj;
+        }
+        if (dxp) {      /* dxp = du but for the n block: dp_n, not dp_n ⊙ r */
+            float *dx = dxp + (size_t)r * G3;
+            #pragma omp simd
+            for (int j = 0; j < 2 * H; j++) dx[j] += dur[j];
+            #pragma omp simd
+            for (int j = 0; j < H; j++)
+                dx[2 * H + j] += dyr[j] * (1.0f - az[j]) * (1.0f - an[j] * an[j]);
+        }
+        if (dh) {
+            float *dhr = dh + (size_t)r * H;
+            #pragma omp simd
+            for (int j = 0; j < H; j++) dhr[j] += dyr[j] * az[j];
         }
     }
-    recurrent_backward(du, h, W, b, B, H, G3);
+    recurrent_backward(a, du, h, W, b, B, H, G3);
 }

@@ -2,11 +2,14 @@
  * fused fast path against the composed path, interleaved in one run.
  *
  *     meson setup build-bench -Dbench=true && ninja -C build-bench
- *     WEFT_NUM_THREADS=2 ./build-bench/bench/fused_vs_composed [cell] [T] [B] [H] [reps]
+ *     WEFT_NUM_THREADS=2 ./build-bench/bench/fused_vs_composed [cell] [T] [B] [H] [reps] [which]
  *
  * Defaults: lstm, T = 50, B = 64, input = hidden = 512, 10 repetitions of
- * each path (after one warm-up of each). Prints the median time of each
- * path and their ratio. A sanity check, not the benchmark suite. */
+ * each path (after one warm-up of each), which = both (or fused, composed:
+ * only that path, for a profiler). Prints the median wall time of each path,
+ * the median CPU time of the process (all threads; on a busy machine the
+ * steadier of the two for one thread) and their ratio. A sanity check, not
+ * the benchmark suite. */
 #include "weft/weft.h"
 
 #include <stdio.h>
@@ -21,17 +24,25 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-/* One forward + backward of the layer over xs; returns the milliseconds. */
+/* One forward + backward of the layer over xs; returns the milliseconds,
+ * and the process's CPU milliseconds in *cpu. */
 static double run_once(weft_graph *g, const weft_rnn *rnn, weft_params *ps, const weft_tensor *xs,
-                       bool composed)
+                       bool composed, double *cpu)
 {
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = cpu_ms();
     weft_graph_reset(g);
     weft_params_zero_grad(ps);
     weft_var *x = weft_input(g, xs, "xs", false);
@@ -41,6 +52,7 @@ static double run_once(weft_graph *g, const weft_rnn *rnn, weft_params *ps, cons
         fprintf(stderr, "fused_vs_composed: %s\n", weft_graph_error(g));
         exit(1);
     }
+    *cpu = cpu_ms() - c0;
     return now_ms() - t0;
 }
 
@@ -49,6 +61,8 @@ int main(int argc, char **argv)
     const char *cell = argc > 1 ? argv[1] : "lstm";
     int T = argc > 2 ? atoi(argv[2]) : 50, B = argc > 3 ? atoi(argv[3]) : 64;
     int H = argc > 4 ? atoi(argv[4]) : 512, reps = argc > 5 ? atoi(argv[5]) : 10;
+    const char *which = argc > 6 ? argv[6] : "both";
+    bool run[2] = { strcmp(which, "composed") != 0, strcmp(which, "fused") != 0 };
     char err[256];
     if (weft_runtime_init(err, sizeof err)) fprintf(stderr, "%s\n", err);
     weft_print_runtime(stdout);
@@ -56,8 +70,10 @@ int main(int argc, char **argv)
     weft_params *ps = weft_params_new();
     weft_rnn_config cfg = { .cell = weft_cell_find(cell), .input_size = H, .hidden_size = H,
                             .num_layers = 1 };
-    if (!cfg.cell || T < 1 || B < 1 || H < 1 || reps < 1) {
-        fprintf(stderr, "usage: fused_vs_composed [cell] [T] [B] [H] [reps]\n");
+    if (!cfg.cell || T < 1 || B < 1 || H < 1 || reps < 1 || (!run[0] && !run[1]) ||
+        (strcmp(which, "both") && strcmp(which, "fused") && strcmp(which, "composed"))) {
+        fprintf(stderr, "usage: fused_vs_composed [cell] [T] [B] [H] [reps] "
+                "[both|fused|composed]\n");
         return 2;
     }
     weft_rnn *rnn = weft_rnn_new(ps, &cfg, err, sizeof err);
@@ -72,21 +88,25 @@ int main(int argc, char **argv)
     weft_rng_fill_uniform(&rng, &xs, -1.0f, 1.0f);
     weft_graph *g = weft_graph_new();
 
-    double *ms[2] = { calloc((size_t)reps, sizeof(double)), calloc((size_t)reps, sizeof(double)) };
-    run_once(g, rnn, ps, &xs, false);   /* warm-up: the arena grows to size once */
-    run_once(g, rnn, ps, &xs, true);
-    for (int r = 0; r < reps; r++) {     /* A B A B ...: both paths see the same machine */
-        ms[0][r] = run_once(g, rnn, ps, &xs, false);
-        ms[1][r] = run_once(g, rnn, ps, &xs, true);
-    }
-    qsort(ms[0], (size_t)reps, sizeof(double), cmp_double);
-    qsort(ms[1], (size_t)reps, sizeof(double), cmp_double);
-    double fused = ms[0][reps / 2], composed = ms[1][reps / 2];
+    double *ms[4];
+    for (int k = 0; k < 4; k++) ms[k] = calloc((size_t)reps, sizeof(double));
+    double ignore;
+    for (int p = 0; p < 2; p++)          /* warm-up: the arena grows to size once */
+        if (run[p]) run_once(g, rnn, ps, &xs, p == 1, &ignore);
+    for (int r = 0; r < reps; r++)       /* A B A B ...: both paths see the same machine */
+        for (int p = 0; p < 2; p++)
+            if (run[p]) ms[p][r] = run_once(g, rnn, ps, &xs, p == 1, &ms[2 + p][r]);
+    for (int k = 0; k < 4; k++) qsort(ms[k], (size_t)reps, sizeof(double), cmp_double);
     printf("%s T=%d B=%d I=H=%d forward+backward, median of %d\n", cell, T, B, H, reps);
-    printf("fused    %8.1f ms\n", fused);
-    printf("composed %8.1f ms\n", composed);
-    printf("composed / fused: %.2f\n", composed / fused);
+    static const char *names[2] = { "fused   ", "composed" };
+    for (int p = 0; p < 2; p++)
+        if (run[p]) printf("%s %8.1f ms  (cpu %8.1f ms)\n", names[p], ms[p][reps / 2],
+                           ms[2 + p][reps / 2]);
+    if (run[0] && run[1])
+        printf("composed / fused: %.2f  (cpu %.2f)\n", ms[1][reps / 2] / ms[0][reps / 2],
+               ms[3][reps / 2] / ms[2][reps / 2]);
 
+    for (int k = 2; k < 4; k++) free(ms[k]);
     free(ms[0]);
     free(ms[1]);
     weft_graph_free(g);

@@ -1,0 +1,265 @@
+/* tests/test_kernels.c — the kernels behind the fused recurrent steps:
+ * the vectorisable exp, sigmoid and tanh of ops/fastmath.h against libm (in
+ * double) over the whole float range (1e-6 relative; results below 1e-37 count
+ * as 0, where libm itself gives 0 or a subnormal); and the chained steps of one sequence
+ * (W_hh transposed once, the weight gradient as one sgemm over all T·B rows
+ * after the backward sweep) against the same steps run one by one, each with
+ * its own per-step weight gradient, for the LSTM, GRU and Elman steps, with
+ * the loss reaching every step or only the first ones. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "weft/weft.h"
+#include "../ops/fastmath.h"
+
+/* --- exp, sigmoid, tanh against libm ------------------------------------------------------- */
+
+/* Relative error, with an absolute floor for results that underflow. */
+static double err_of(float got, double want)
+{
+    return fabs((double)got - want) / (fabs(want) + 1e-30 / 1e-6);
+}
+
+/* Every float from -lim to lim, stepping by a relative 1e-4 (and through the
+ * tiny ones near zero), plus the special values. */
+static void test_fastmath_vs_libm(void **state)
+{
+    (void)state;
+    double worst_e = 0, worst_s = 0, worst_t = 0;
+    float at_e = 0, at_s = 0, at_t = 0;
+    long n = 0;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (float a = 1e-30f; a < 200.0f; a = a * 1.0001f + 1e-38f, n++) {
+            float x = sign * a;
+            double s = 1.0 / (1.0 + exp(-(double)x)), t = tanh((double)x), e = exp((double)x);
+            double de = x > -87.0f && x < 88.0f ? err_of(weft_fast_expf(x), e) : 0.0;
+            double ds = err_of(weft_fast_sigmoidf(x), s), dt = err_of(weft_fast_tanhf(x), t);
+            if (de > worst_e) worst_e = de, at_e = x;
+            if (ds > worst_s) worst_s = ds, at_s = x;
+            if (dt > worst_t) worst_t = dt, at_t = x;
+        }
+    }
+    printf("   %ld points: exp %.2g (x = %g), sigmoid %.2g (x = %g), tanh %.2g (x = %g)\n", n,
+           worst_e, (double)at_e, worst_s, (double)at_s, worst_t, (double)at_t);
+    assert_true(n > 1000000);
+    assert_true(worst_e < 1e-6);
+    assert_true(worst_s < 1e-6);
+    assert_true(worst_t < 1e-6);
+
+    /* saturation as libm: exactly 0, 1 and ±1 far out; exact at 0 */
+    assert_true(weft_fast_sigmoidf(100.0f) == 1.0f);
+    assert_true(weft_fast_sigmoidf(-100.0f) < 1e-37f && weft_fast_sigmoidf(-100.0f) >= 0.0f);
+    assert_true(weft_fast_sigmoidf(0.0f) == 0.5f);
+    assert_true(weft_fast_tanhf(50.0f) == 1.0f && weft_fast_tanhf(-50.0f) == -1.0f);
+    assert_true(weft_fast_tanhf(INFINITY) == 1.0f && weft_fast_tanhf(-INFINITY) == -1.0f);
+    assert_true(weft_fast_sigmoidf(INFINITY) == 1.0f);
+    assert_true(weft_fast_sigmoidf(-INFINITY) >= 0.0f && weft_fast_sigmoidf(-INFINITY) < 1e-37f);
+    assert_true(weft_fast_tanhf(0.0f) == 0.0f && weft_fast_expf(0.0f) == 1.0f);
+    assert_true(weft_fast_expf(-100.0f) == 0.0f);
+    assert_true(isnan(weft_fast_sigmoidf(NAN)) && isnan(weft_fast_tanhf(NAN)));
+    /* tanh is odd, σ(-x) = 1 - σ(x) */
+    for (float x = 0.01f; x < 20.0f; x *= 1.37f) {
+        assert_true(weft_fast_tanhf(-x) == -weft_fast_tanhf(x));
+        assert_true(fabsf(weft_fast_sigmoidf(-x) - (1.0f - weft_fast_sigmoidf(x))) < 1e-7f);
+    }
+}
+
+/* --- chained steps against single steps ---------------------------------------------------- */
+
+enum { CELL_LSTM, CELL_GRU, CELL_RNN };
+
+typedef struct run {
+    weft_tensor dX, dW, db, dh0, dc0, out;
+} run;
+
+static void run_free(run *r)
+{
+    weft_tensor *t[] = { &r->dX, &r->dW, &r->db, &r->dh0, &r->dc0, &r->out };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) weft_tensor_release(t[i]);
+}
+
+static weft_tensor copy_of(const weft_tensor *t)
+{
+    weft_tensor c = weft_tensor_alloc(t->rank, t->shape);
+    weft_tensor_copy(&c, t);
+    return c;
+}
+
+/* T steps of one cell over the projection X [T, B, G·H] from (h0, c0).
+ * chained: step t reads weft_narrow(X, t, 1), so the steps form a chain;
+ * otherwise it reads that times 1 (weft_scale), a plain [B, G·H] node, and
+ * every step does its own weight gradient. The loss is the sum of the outputs
+ * of the first `reach` steps times fixed weights (so no gradient is uniform).
+ * Returns the outputs and every gradient. */
+static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uint64_t seed)
+{
+    int G = cell == CELL_LSTM ? 4 : cell == CELL_GRU ? 3 : 1;
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    weft_tensor tX = weft_tensor_alloc(3, (int[]){ T, B, G * H });
+    weft_tensor tW = weft_tensor_alloc2(G * H, H), tb = weft_tensor_alloc1(G * H);
+    weft_tensor th = weft_tensor_alloc2(B, H), tc = weft_tensor_alloc2(B, H);
+    weft_tensor tmix = weft_tensor_alloc2(B, H);
+    weft_rng_fill_uniform(&rng, &tX, -1.0f, 1.0f);
+    /* nn.RNN's initial range: a contracting recurrence, where rounding
+     * differences of the two sgemm orders do not grow from step to step */
+    float k = 1.0f / sqrtf((float)H);
+    weft_rng_fill_uniform(&rng, &tW, -k, k);
+    weft_rng_fill_uniform(&rng, &tb, -k, k);
+    weft_rng_fill_uniform(&rng, &th, -1.0f, 1.0f);
+    weft_rng_fill_uniform(&rng, &tc, -1.0f, 1.0f);
+    weft_rng_fill_uniform(&rng, &tmix, 0.5f, 1.5f);
+
+    weft_graph *g = weft_graph_new();
+    weft_var *X = weft_input(g, &tX, "X", true), *W = weft_input(g, &tW, "W_hh", true);
+    weft_var *b = weft_input(g, &tb, "b_hh", true), *h = weft_input(g, &th, "h0", true);
+    weft_var *c = weft_input(g, &tc, "c0", true), *mix = weft_input(g, &tmix, "mix", false);
+    weft_var *h0 = h, *c0 = c, *loss = NULL;
+    weft_var **outs = calloc((size_t)T, sizeof *outs);
+    for (int t = 0; t < T; t++) {
+        weft_var *xp = weft_narrow(g, X, t, 1);
+        if (!chained) xp = weft_scale(g, xp, 1.0f);
+        if (cell == CELL_LSTM) {
+            weft_var *s = weft_lstm_step(g, xp, h, c, W, b);
+            h = weft_narrow(g, s, 0, 1);
+            c = weft_narrow(g, s, 1, 1);
+        } else if (cell == CELL_GRU) {
+            h = weft_gru_step(g, xp, h, W, b);
+        } else {
+            h = weft_rnn_tanh_step(g, xp, h, W, b);
+        }
+        outs[t] = h;
+        if (t < reach) {
+            weft_var *term = weft_sum(g, weft_mul(g, h, mix));
+            loss = loss ? weft_add(g, loss, term) : term;
+        }
+    }
+    assert_int_equal(weft_backward(g, loss), 0);
+    run r = {
+        .dX = copy_of(weft_grad_of(g, X)), .dW = copy_of(weft_grad_of(g, W)),
+        .db = copy_of(weft_grad_of(g, b)), .dh0 = copy_of(weft_grad_of(g, h0)),
+        .dc0 = cell == CELL_LSTM ? copy_of(weft_grad_of(g, c0)) : weft_tensor_alloc1(1),
+        .out = weft_tensor_alloc(3, (int[]){ T, B, H }),
+    };
+    if (cell != CELL_LSTM) r.dc0.data[0] = 0.0f;
+    for (int t = 0; t < T; t++)
+        memcpy(r.out.data + (size_t)t * B * H, outs[t]->value.data, (size_t)B * H * sizeof(float));
+    assert_null(weft_graph_error(g));
+    free(outs);
+    weft_graph_free(g);
+    weft_tensor *all[] = { &tX, &tW, &tb, &th, &tc, &tmix };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) weft_tensor_release(all[i]);
+    return r;
+}
+
+/* max |a - b| / max(|a|, |b|) over the tensor */
+static double rel_diff(const weft_tensor *a, const weft_tensor *b)
+{
+    assert_int_equal(a->size, b->size);
+    double big = 1e-30, worst = 0.0;
+    for (size_t i = 0; i < a->size; i++) {
+        big = fmax(big, fmax(fabs((double)a->data[i]), fabs((double)b->data[i])));
+        double d = fabs((double)a->data[i] - (double)b->data[i]);
+        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
+    }
+    return worst / big;
+}
+
+static void check_chain(int cell, int T, int B, int H, int reach)
+{
+    run a = run_steps(cell, T, B, H, reach, true, 7), s = run_steps(cell, T, B, H, reach, false, 7);
+    const char *names[] = { "outputs", "dX", "dW_hh", "db_hh", "dh0", "dc0" };
+    const weft_tensor *ta[] = { &a.out, &a.dX, &a.dW, &a.db, &a.dh0, &a.dc0 };
+    const weft_tensor *ts[] = { &s.out, &s.dX, &s.dW, &s.db, &s.dh0, &s.dc0 };
+    for (int k = 0; k < 6; k++) {
+        double d = rel_diff(ta[k], ts[k]);
+        if (!(d <= 1e-5))
+            fail_msg("cell %d, T %d, B %d, H %d, loss on %d steps: %s of the chain differs from "
+                     "single steps by %.3g", cell, T, B, H, reach, names[k], d);
+    }
+    /* the gradient really is there: not all zero */
+    double norm = 0;
+    for (size_t i = 0; i < a.dW.size; i++) norm += fabs(a.dW.data[i]);
+    assert_true(norm > 1e-3);
+    run_free(&a);
+    run_free(&s);
+}
+
+static void test_chain_lstm(void **state)
+{
+    (void)state;
+    check_chain(CELL_LSTM, 6, 3, 5, 6);
+    check_chain(CELL_LSTM, 6, 3, 5, 2);   /* steps 2..5 never reached by backward */
+    check_chain(CELL_LSTM, 1, 2, 3, 1);
+    check_chain(CELL_LSTM, 5, 16, 64, 5); /* big enough for the threaded row loops */
+}
+
+static void test_chain_gru(void **state)
+{
+    (void)state;
+    check_chain(CELL_GRU, 6, 3, 5, 6);
+    check_chain(CELL_GRU, 6, 3, 5, 3);
+    check_chain(CELL_GRU, 5, 16, 96, 5);
+}
+
+static void test_chain_rnn(void **state)
+{
+    (void)state;
+    check_chain(CELL_RNN, 6, 3, 5, 6);
+    check_chain(CELL_RNN, 6, 3, 5, 1);
+    check_chain(CELL_RNN, 5, 64, 300, 5);
+}
+
+/* Two backward passes over one graph: parameters' (here: leaves')
+ * gradients double, which they do only if the chain forgets what the first
+ * pass marked. */
+static void test_chain_twice(void **state)
+{
+    (void)state;
+    int T = 4, B = 2, H = 3;
+    weft_rng rng;
+    weft_rng_seed(&rng, 3);
+    weft_tensor tX = weft_tensor_alloc(3, (int[]){ T, B, 4 * H }), tW = weft_tensor_alloc2(4 * H, H);
+    weft_rng_fill_uniform(&rng, &tX, -1.0f, 1.0f);
+    weft_rng_fill_uniform(&rng, &tW, -0.5f, 0.5f);
+    weft_tensor zero = weft_tensor_alloc2(B, H);
+    weft_tensor_fill(&zero, 0.0f);
+    weft_graph *g = weft_graph_new();
+    weft_var *X = weft_input(g, &tX, "X", false), *W = weft_input(g, &tW, "W_hh", true);
+    weft_var *h = weft_input(g, &zero, "h0", false), *c = weft_input(g, &zero, "c0", false);
+    for (int t = 0; t < T; t++) {
+        weft_var *s = weft_lstm_step(g, weft_narrow(g, X, t, 1), h, c, W, NULL);
+        h = weft_narrow(g, s, 0, 1);
+        c = weft_narrow(g, s, 1, 1);
+    }
+    weft_var *loss = weft_sum(g, h);
+    assert_int_equal(weft_backward(g, loss), 0);
+    weft_tensor once = copy_of(weft_grad_of(g, W));
+    assert_int_equal(weft_backward(g, loss), 0);
+    const weft_tensor *twice = weft_grad_of(g, W);
+    for (size_t i = 0; i < once.size; i++)
+        assert_float_equal(twice->data[i], 2.0f * once.data[i], 1e-6f * (1.0f + fabsf(once.data[i])));
+    weft_graph_free(g);
+    weft_tensor_release(&once);
+    weft_tensor_release(&tX);
+    weft_tensor_release(&tW);
+    weft_tensor_release(&zero);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fastmath_vs_libm),
+        cmocka_unit_test(test_chain_lstm),
+        cmocka_unit_test(test_chain_gru),
+        cmocka_unit_test(test_chain_rnn),
+        cmocka_unit_test(test_chain_twice),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -184,33 +184,39 @@ def main():
     t_start = time.time()
     print(f"side_by_side: {len(cmds)} commands x {rounds} rounds, {a.threads} threads; "
           f"load average {load0[0]:.2f}", file=sys.stderr, flush=True)
-    for r in range(rounds):
-        for (side, c, n), kind in cmds:
-            key = (side, c, n)
-            if key in errors:
-                continue
-            env = dict(os.environ, OMP_NUM_THREADS=str(n))
-            env.pop("BLIS_NUM_THREADS", None)
-            env.pop("WEFT_NUM_THREADS", None)
-            extra = repetitions(list(c), kind, a.quick)
-            if side == "weft":
-                argv = [weft, "--quiet", "--threads", str(n)] + list(c) + extra
-                # the large square of the ceiling only where the target is judged
-                # (fused LSTM, H >= 512); elsewhere the per-step shape alone
-                H = int(c[c.index("--hidden") + 1]) if "--hidden" in c else 0
-                if kind == "layer" and not (c[3] == "lstm" and H >= 512 and "--composed" not in c):
-                    argv += ["--gemm-size", "0"]
-            else:
-                argv = [a.python, os.path.join(HERE, "torch", c[0])] + list(c[1:]) + extra + \
-                    ["--threads", str(n)]
-            try:
-                vals, secs = run(argv, env, timeout=1800)
-                results[key].append(vals)
-                print(f"  round {r + 1}/{rounds} {side:5s} {' '.join(c)} [{n} thr]: "
-                      f"{vals['median ms']:.1f} ms ({secs:.1f} s)", file=sys.stderr, flush=True)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                errors[key] = str(e)
-                print(f"  {side} {' '.join(c)}: FAILED {e}", file=sys.stderr, flush=True)
+    done_rounds = 0
+    try:
+        for r in range(rounds):
+            for (side, c, n), kind in cmds:
+                key = (side, c, n)
+                if key in errors:
+                    continue
+                env = dict(os.environ, OMP_NUM_THREADS=str(n))
+                env.pop("BLIS_NUM_THREADS", None)
+                env.pop("WEFT_NUM_THREADS", None)
+                extra = repetitions(list(c), kind, a.quick)
+                if side == "weft":
+                    argv = [weft, "--quiet", "--threads", str(n)] + list(c) + extra
+                    # the large square of the ceiling only where the target is judged
+                    # (fused LSTM, H >= 512); elsewhere the per-step shape alone
+                    H = int(c[c.index("--hidden") + 1]) if "--hidden" in c else 0
+                    if kind == "layer" and not (c[3] == "lstm" and H >= 512 and "--composed" not in c):
+                        argv += ["--gemm-size", "0"]
+                else:
+                    argv = [a.python, os.path.join(HERE, "torch", c[0])] + list(c[1:]) + extra + \
+                        ["--threads", str(n)]
+                try:
+                    vals, secs = run(argv, env, timeout=1800)
+                    results[key].append(vals)
+                    print(f"  round {r + 1}/{rounds} {side:5s} {' '.join(c)} [{n} thr]: "
+                          f"{vals['median ms']:.1f} ms ({secs:.1f} s)", file=sys.stderr, flush=True)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    errors[key] = str(e)
+                    print(f"  {side} {' '.join(c)}: FAILED {e}", file=sys.stderr, flush=True)
+            done_rounds += 1
+    except KeyboardInterrupt:   # Ctrl-C (SIGINT): report the rounds done so far
+        print(f"interrupted in round {done_rounds + 1}: reporting what was measured",
+              file=sys.stderr, flush=True)
 
     def med(side, c, n, field):
         if c is None:
@@ -223,7 +229,7 @@ def main():
     print(f"## weft vs PyTorch, side by side ({started:%Y-%m-%d %H:%M} UTC)\n")
     print(f"- machine: {cpu}, {cores} cores; BLIS {blis}; torch {torch_version}; "
           f"{a.threads} threads unless the row says otherwise")
-    print(f"- {rounds} rounds interleaved (weft, torch, weft, torch ...), median of the per-round "
+    print(f"- {done_rounds} of {rounds} rounds interleaved (weft, torch, weft, torch ...), median of the per-round "
           f"medians; {'quick' if a.quick else 'full'} mode, {wall:.0f} s in all")
     print(f"- load average before {load0[0]:.2f}, after {load1[0]:.2f} "
           f"(above 0 before the run: the machine was shared)")

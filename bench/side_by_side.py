@@ -160,9 +160,11 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="the Python with torch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, help="rounds of A B A B (default: 3 quick, 5 full)")
+    ap.add_argument("--list", action="store_true", help="print the commands a round runs, "
+                    "and stop")
     a = ap.parse_args()
     rounds = a.rounds or (3 if a.quick else 5)
-    weft = find_weft(a.weft)
+    weft = a.weft or os.path.join("build", "src", "cli", "weft") if a.list else find_weft(a.weft)
     rows = workloads(a.quick)
 
     # the distinct commands, in the order a round runs them (weft, torch, weft, torch ...)
@@ -176,6 +178,30 @@ def main():
             if key not in [k for k, _ in cmds]:
                 cmds.append((key, kind))
     results = {key: [] for key, _ in cmds}
+
+    def command(side, c, n, kind):
+        """(environment additions, argv) of one command."""
+        extra = repetitions(list(c), kind, a.quick)
+        if side == "weft":
+            argv = [weft, "--quiet", "--threads", str(n)] + list(c) + extra
+            # the large square of the ceiling only where the target is judged
+            # (fused LSTM, H >= 512); elsewhere the per-step shape alone
+            H = int(c[c.index("--hidden") + 1]) if "--hidden" in c else 0
+            if kind == "layer" and not (c[3] == "lstm" and H >= 512 and "--composed" not in c):
+                argv += ["--gemm-size", "0"]
+        else:
+            script = os.path.join(HERE, "torch", c[0])
+            if a.list:
+                script = os.path.relpath(script, ROOT)
+            argv = [a.python, script] + list(c[1:]) + extra + \
+                ["--threads", str(n)]
+        return {"OMP_NUM_THREADS": str(n)}, argv
+
+    if a.list:
+        for (side, c, n), kind in cmds:
+            env, argv = command(side, c, n, kind)
+            print(" ".join([f"{k}={v}" for k, v in env.items()] + argv))
+        return 0
     errors = {}
 
     cpu, cores, blis, torch_version = machine(weft, a.python)
@@ -191,20 +217,10 @@ def main():
                 key = (side, c, n)
                 if key in errors:
                     continue
-                env = dict(os.environ, OMP_NUM_THREADS=str(n))
+                more, argv = command(side, c, n, kind)
+                env = dict(os.environ, **more)
                 env.pop("BLIS_NUM_THREADS", None)
                 env.pop("WEFT_NUM_THREADS", None)
-                extra = repetitions(list(c), kind, a.quick)
-                if side == "weft":
-                    argv = [weft, "--quiet", "--threads", str(n)] + list(c) + extra
-                    # the large square of the ceiling only where the target is judged
-                    # (fused LSTM, H >= 512); elsewhere the per-step shape alone
-                    H = int(c[c.index("--hidden") + 1]) if "--hidden" in c else 0
-                    if kind == "layer" and not (c[3] == "lstm" and H >= 512 and "--composed" not in c):
-                        argv += ["--gemm-size", "0"]
-                else:
-                    argv = [a.python, os.path.join(HERE, "torch", c[0])] + list(c[1:]) + extra + \
-                        ["--threads", str(n)]
                 try:
                     vals, secs = run(argv, env, timeout=1800)
                     results[key].append(vals)

@@ -54,11 +54,14 @@ def main():
     model = Model()
     model.train()
     loss_fn = nn.CrossEntropyLoss()
-    state = {"hidden": None}
+    state = {"hidden": None, "k": 0}
+    # the tokens of every step drawn before timing, as weft bench lm does
+    data = [(torch.randint(V, (T, B)), torch.randint(V, (T * B,)))
+            for _ in range(a.warmup + a.steps)]
 
     def step():
-        ids = torch.randint(V, (T, B))
-        targets = torch.randint(V, (T * B,))
+        ids, targets = data[state["k"]]
+        state["k"] += 1
         h = state["hidden"]
         if h is not None:
             h = tuple(x.detach() for x in h) if isinstance(h, tuple) else h.detach()

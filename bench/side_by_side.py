@@ -317,6 +317,10 @@ def main():
     if tone and ttwo:
         checks.append(f"| (torch LSTM 512: 1 thread / {a.threads} threads) | {tone / ttwo:.2f}x | "
                       f"- | for comparison |")
+    comp = med("weft", row("LSTM H=512 composed vs nn.LSTM")[1], a.threads, "median ms")
+    if comp and two:
+        checks.append(f"| (weft LSTM 512: composed / fused time) | {comp / two:.2f}x | - | "
+                      f"what the fused step saves |")
     _, ws, _, _, _ = row("LM small (lstm)")
     target("LM small: weft peak memory", med("weft", ws, a.threads, "peak memory"), 100, " MB",
            higher=False)

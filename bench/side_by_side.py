@@ -23,6 +23,7 @@ import datetime
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -210,6 +211,12 @@ def main():
     t_start = time.time()
     print(f"side_by_side: {len(cmds)} commands x {rounds} rounds, {a.threads} threads; "
           f"load average {load0[0]:.2f}", file=sys.stderr, flush=True)
+    # Ctrl-C, or SIGINT / SIGTERM from elsewhere (a background job ignores SIGINT
+    # unless told otherwise): stop and report the rounds measured so far
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     done_rounds = 0
     try:
         for r in range(rounds):
@@ -230,7 +237,7 @@ def main():
                     errors[key] = str(e)
                     print(f"  {side} {' '.join(c)}: FAILED {e}", file=sys.stderr, flush=True)
             done_rounds += 1
-    except KeyboardInterrupt:   # Ctrl-C (SIGINT): report the rounds done so far
+    except KeyboardInterrupt:
         print(f"interrupted in round {done_rounds + 1}: reporting what was measured",
               file=sys.stderr, flush=True)
 

@@ -43,7 +43,7 @@ def layer_args(cell, H, backward=True, composed=False, T=50, B=64):
     return a
 
 
-def workloads(quick):
+def workloads(quick, threads):
     """(row name, weft command, torch command, threads, kind) for each row.
     Commands are argument lists without the program; identical commands run
     once a round and serve several rows."""
@@ -69,7 +69,8 @@ def workloads(quick):
         layer("GRU H=512", "gru", 512)
         layer("Elman H=512", "rnn", 512)
     # the thread scaling is weft's target; PyTorch's own only in the full mode
-    layer("LSTM H=512, 1 thread", "lstm", 512, threads=1, torch=not quick)
+    if threads > 1:
+        layer("LSTM H=512, 1 thread", "lstm", 512, threads=1, torch=not quick)
     layer("LSTM H=512 composed vs nn.LSTM", "lstm", 512, composed=True)
     layer("LSTM H=512 composed vs torch cell loop", "lstm", 512, composed=True, torch_loop=True)
     lm("small")
@@ -166,7 +167,7 @@ def main():
     a = ap.parse_args()
     rounds = a.rounds or (3 if a.quick else 5)
     weft = a.weft or os.path.join("build", "src", "cli", "weft") if a.list else find_weft(a.weft)
-    rows = workloads(a.quick)
+    rows = workloads(a.quick, a.threads)
 
     # the distinct commands, in the order a round runs them (weft, torch, weft, torch ...)
     cmds = []
@@ -251,13 +252,12 @@ def main():
     wall = time.time() - t_start
     print(f"## weft vs PyTorch, side by side ({started:%Y-%m-%d %H:%M} UTC)\n")
     print(f"- machine: {cpu}, {cores} cores; BLIS {blis}; torch {torch_version}; "
-          f"{a.threads} threads unless the row says otherwise")
+          f"{a.threads} thread{'s' if a.threads != 1 else ''} unless the row says otherwise")
     print(f"- {done_rounds} of {rounds} rounds interleaved (weft, torch, weft, torch ...), median of the per-round "
           f"medians; {'quick' if a.quick else 'full'} mode, {wall:.0f} s in all")
     print(f"- load average before {load0[0]:.2f}, after {load1[0]:.2f} "
           f"(above 0 before the run: the machine was shared)")
-    print(f"- command: /usr/bin/python3 bench/side_by_side.py{' --quick' if a.quick else ''}"
-          f"{' --rounds ' + str(a.rounds) if a.rounds else ''}\n")
+    print(f"- command: /usr/bin/python3 bench/side_by_side.py {' '.join(sys.argv[1:])}\n")
 
     print("| workload (T=50, B=64, I=H, forward+backward) | weft ms | torch ms | "
           "ratio (torch/weft) | weft GFLOP/s | % of sgemm ceiling |")
@@ -315,15 +315,16 @@ def main():
     target("composed LSTM 512 vs torch cell loop: torch/weft",
            ratio.get("LSTM H=512 composed vs torch cell loop"), 2.0)
     _, w2, t2, _, _ = row("LSTM H=512")
-    one = med("weft", row("LSTM H=512, 1 thread")[1], 1, "median ms")
     two = med("weft", w2, a.threads, "median ms")
-    target(f"weft LSTM 512: 1 thread / {a.threads} threads", one / two if one and two else None,
-           1.7)
-    tone = med("torch", row("LSTM H=512, 1 thread")[2], 1, "median ms")
-    ttwo = med("torch", t2, a.threads, "median ms")
-    if tone and ttwo:
-        checks.append(f"| (torch LSTM 512: 1 thread / {a.threads} threads) | {tone / ttwo:.2f}x | "
-                      f"- | for comparison |")
+    if a.threads > 1:
+        one = med("weft", row("LSTM H=512, 1 thread")[1], 1, "median ms")
+        target(f"weft LSTM 512: 1 thread / {a.threads} threads",
+               one / two if one and two else None, 1.7)
+        tone = med("torch", row("LSTM H=512, 1 thread")[2], 1, "median ms")
+        ttwo = med("torch", t2, a.threads, "median ms")
+        if tone and ttwo:
+            checks.append(f"| (torch LSTM 512: 1 thread / {a.threads} threads) | "
+                          f"{tone / ttwo:.2f}x | - | for comparison |")
     comp = med("weft", row("LSTM H=512 composed vs nn.LSTM")[1], a.threads, "median ms")
     if comp and two:
         checks.append(f"| (weft LSTM 512: composed / fused time) | {comp / two:.2f}x | - | "

@@ -186,10 +186,10 @@ static int bench_layer(int argc, char **argv)
             "Prints the median and minimum time of a repetition, the throughput, GFLOP/s\n"
             "(2*M*N*K per matrix product; backward counted as twice forward), the sgemm\n"
             "ceiling measured here with the same threads (the per-step shape B x N x K of\n"
-            "the cell's weights, and an S x S x S square) and the fraction of it reached,\n"
-            "the peak resident memory and the arena bytes per unrolled step against the\n"
-            "saved activations backward needs (lstm, gru, rnn). The last line is\n"
-            "'median ms: X'.\n\n"
+            "the cell's weights, and an S x S x S square; the ceiling is the faster) and\n"
+            "the fraction of each reached, the peak resident memory and the arena bytes\n"
+            "per unrolled step against the saved activations backward needs (lstm, gru,\n"
+            "rnn). The last line is 'median ms: X'.\n\n"
             "example: weft bench layer --cell lstm --steps 50 --batch 64 --hidden 512 "
             "--backward --threads 2",
         .groups = &(weft_flag_group){ "options", flags, (int)(sizeof flags / sizeof flags[0]) },

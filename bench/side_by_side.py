@@ -162,12 +162,19 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="the Python with torch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, help="rounds of A B A B (default: 3 quick, 5 full)")
+    ap.add_argument("--only", metavar="TEXT", help="only the rows whose name contains TEXT "
+                    "(case-insensitive), e.g. 'LM' or 'H=512'")
     ap.add_argument("--list", action="store_true", help="print the commands a round runs, "
                     "and stop")
     a = ap.parse_args()
     rounds = a.rounds or (3 if a.quick else 5)
     weft = a.weft or os.path.join("build", "src", "cli", "weft") if a.list else find_weft(a.weft)
     rows = workloads(a.quick, a.threads)
+    if a.only:
+        rows = [r for r in rows if a.only.lower() in r[0].lower()]
+        if not rows:
+            sys.exit(f"side_by_side.py: --only {a.only!r}: no row has it; the rows are: " +
+                     ", ".join(r[0] for r in workloads(a.quick, a.threads)))
 
     # the distinct commands, in the order a round runs them (weft, torch, weft, torch ...)
     cmds = []
@@ -289,10 +296,12 @@ def main():
 
     # the targets, each from this run's numbers
     def row(name):
-        return next(r for r in rows if r[0] == name)
+        return next((r for r in rows if r[0] == name), (name, None, None, None, None))
     checks = []
 
     def target(what, value, goal, unit="x", higher=True):
+        if value is None and a.only:
+            return
         if value is None:
             checks.append(f"| {what} | - | {goal:g}{unit} | not measured |")
             return

@@ -160,6 +160,8 @@ def main():
     ap.add_argument("--weft", help="the weft executable (default: build/src/cli/weft, built "
                     "if missing)")
     ap.add_argument("--python", default="/usr/bin/python3", help="the Python with torch")
+    ap.add_argument("--onednn", help="bench/onednn_lstm (oneDNN's LSTM) for the fused LSTM rows "
+                    "(default: beside the weft executable's build, when built; 'none': skip)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, help="rounds of A B A B (default: 3 quick, 5 full)")
     ap.add_argument("--only", metavar="TEXT", help="only the rows whose name contains TEXT "
@@ -178,9 +180,24 @@ def main():
 
     # the distinct commands, in the order a round runs them (weft, torch, weft, torch ...)
     cmds = []
+    onednn = a.onednn
+    if onednn is None:   # build/src/cli/weft -> build/bench/onednn_lstm
+        guess = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(weft)))), "bench", "onednn_lstm")
+        onednn = guess if os.access(guess, os.X_OK) else "none"
+    elif onednn != "none" and not os.access(onednn, os.X_OK):
+        sys.exit(f"side_by_side.py: --onednn {onednn}: not an executable")
+
+    def onednn_cmd(w, kind):
+        """oneDNN's command for a fused LSTM layer row, or None."""
+        if onednn == "none" or kind != "layer" or "--composed" in w or w[w.index("--cell") + 1] != "lstm":
+            return None
+        return ["onednn_lstm"] + [x for f in ("--steps", "--batch", "--input", "--hidden")
+                                  for x in (f, w[w.index(f) + 1])]
+
     for name, w, t, threads, kind in rows:
         n = threads or a.threads
-        for side, c in (("weft", w), ("torch", t)):
+        for side, c in (("weft", w), ("torch", t), ("onednn", onednn_cmd(w, kind))):
             if c is None:
                 continue
             key = (side, tuple(c), n)
@@ -191,6 +208,8 @@ def main():
     def command(side, c, n, kind):
         """(environment additions, argv) of one command."""
         extra = repetitions(list(c), kind, a.quick)
+        if side == "onednn":
+            return {"OMP_NUM_THREADS": str(n)}, [onednn] + list(c[1:]) + extra
         if side == "weft":
             argv = [weft, "--quiet", "--threads", str(n)] + list(c) + extra
             # the large square of the ceiling only where the target is judged
@@ -260,15 +279,23 @@ def main():
     print(f"## weft vs PyTorch, side by side ({started:%Y-%m-%d %H:%M} UTC)\n")
     print(f"- machine: {cpu}, {cores} cores; BLIS {blis}; torch {torch_version}; "
           f"{a.threads} thread{'s' if a.threads != 1 else ''} unless the row says otherwise")
-    print(f"- {done_rounds} of {rounds} rounds interleaved (weft, torch, weft, torch ...), median of the per-round "
+    print(f"- {done_rounds} of {rounds} rounds interleaved (weft, torch{', oneDNN' if onednn != 'none' else ''}, weft, torch ...), median of the per-round "
           f"medians; {'quick' if a.quick else 'full'} mode, {wall:.0f} s in all")
+    if onednn != "none":
+        print(f"- oneDNN: {onednn} (Debian's libdnnl, its LSTM primitive, OMP_NUM_THREADS threads)")
     print(f"- load average before {load0[0]:.2f}, after {load1[0]:.2f} "
           f"(above 0 before the run: the machine was shared)")
     print(f"- command: /usr/bin/python3 bench/side_by_side.py {' '.join(sys.argv[1:])}\n")
 
-    print("| workload (T=50, B=64, I=H, forward+backward) | weft ms | torch ms | "
-          "ratio (torch/weft) | weft GFLOP/s | % of sgemm ceiling |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    if onednn != "none":
+        print("| workload (T=50, B=64, I=H, forward+backward) | weft ms | torch ms | "
+              "ratio (torch/weft) | weft GFLOP/s | % of sgemm ceiling | oneDNN ms | "
+              "ratio (oneDNN/weft) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    else:
+        print("| workload (T=50, B=64, I=H, forward+backward) | weft ms | torch ms | "
+              "ratio (torch/weft) | weft GFLOP/s | % of sgemm ceiling |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
     ratio = {}
     for name, w, t, threads, kind in rows:
         if kind != "layer":
@@ -278,8 +305,13 @@ def main():
         ratio[name] = tm / wm if wm and tm else None
         gf = med("weft", w, n, "GFLOP/s")
         frac = med("weft", w, n, "fraction of sgemm ceiling")
-        print(f"| {name} | {fmt(wm)} | {fmt(tm)} | {fmt(ratio[name], 2)} | {fmt(gf)} | "
-              f"{fmt(frac)} |")
+        line = (f"| {name} | {fmt(wm)} | {fmt(tm)} | {fmt(ratio[name], 2)} | {fmt(gf)} | "
+                f"{fmt(frac)} |")
+        if onednn != "none":
+            om = med("onednn", onednn_cmd(w, kind), n, "median ms")
+            ratio["onednn " + name] = om / wm if om and wm else None
+            line += f" {fmt(om)} | {fmt(ratio['onednn ' + name], 2)} |"
+        print(line)
 
     print("\n| language model training step | weft ms | torch ms | ratio (torch/weft) | "
           "weft tokens/s | torch tokens/s | weft peak MB | torch peak MB |")
@@ -334,6 +366,10 @@ def main():
         if tone and ttwo:
             checks.append(f"| (torch LSTM 512: 1 thread / {a.threads} threads) | "
                           f"{tone / ttwo:.2f}x | - | for comparison |")
+    for name in ("LSTM H=512", "LSTM H=1024"):
+        if ratio.get("onednn " + name):
+            checks.append(f"| ({name}: oneDNN/weft, the record) | {ratio['onednn ' + name]:.2f}x "
+                          f"| - | above 1: weft is faster |")
     comp = med("weft", row("LSTM H=512 composed vs nn.LSTM")[1], a.threads, "median ms")
     if comp and two:
         checks.append(f"| (weft LSTM 512: composed / fused time) | {comp / two:.2f}x | - | "

@@ -2,6 +2,8 @@
  * cross-entropy of logits against integer targets (softmax fused in). */
 #include "op_table.h"
 
+#include "fastmath.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -104,15 +106,35 @@ void weft_op_log_softmax_backward(weft_graph *g, weft_var *v)
 /* --- cross_entropy -------------------------------------------------------------------------
  * L = Σ_r m_r (-log softmax(x_r)[t_r]) / Σ_r m_r, over the rows r of the logits
  * x, targets t, mask m (1 for every row when none is given).
- * dL/dx_rc = m_r / Σm · (softmax(x_r)_c - [c = t_r]). The forward keeps the
- * softmax for the backward. */
+ * dL/dx_rc = m_r / Σm · (softmax(x_r)_c - [c = t_r]).
+ *
+ * The forward keeps only lse_r = log Σ_c e^x_rc per row, not the softmax: the
+ * backward recomputes softmax(x_r)_c = e^(x_rc - lse_r) from the logits (which
+ * the graph keeps anyway) as it writes the gradient. For a language model's
+ * decoder that saves rows x vocabulary floats (16 MB for PTB's 10k words at
+ * 20 x 20 rows) for one more pass of exp. Both passes are one loop per row,
+ * rows split over threads, with the vectorisable exp of ops/fastmath.h. */
 
 typedef struct ce_saved {
     int *targets;
     float *mask;       /* NULL: every row counts */
-    float *probs;      /* softmax of the logits, rows x cols */
+    float *lse;        /* log Σ e^x per row */
     float *row_loss;   /* -log p[target] per row */
 } ce_saved;
+
+/* log Σ_c e^(x_c), max-shifted for stability: m + log Σ e^(x_c - m). The sum
+ * runs in double, lane by lane in a fixed order (the vector width is fixed at
+ * build time), so it is the same on any number of threads. */
+static double log_sum_exp_row(const float *x, int cols)
+{
+    float m = x[0];
+    #pragma omp simd reduction(max : m)
+    for (int c = 0; c < cols; c++) m = x[c] > m ? x[c] : m;
+    double s = 0.0;
+    #pragma omp simd reduction(+ : s)
+    for (int c = 0; c < cols; c++) s += (double)weft_fast_expf(x[c] - m);
+    return m + log(s);
+}
 
 weft_var *weft_cross_entropy(weft_graph *g, weft_var *logits, const int *targets,
                              const float *mask)
@@ -134,9 +156,9 @@ weft_var *weft_cross_entropy(weft_graph *g, weft_var *logits, const int *targets
     if (!s) return NULL;
     s->targets = weft_graph_alloc(g, (size_t)rows * sizeof(int));
     s->mask = mask ? weft_graph_alloc(g, (size_t)rows * sizeof(float)) : NULL;
-    s->probs = weft_graph_alloc(g, (size_t)rows * cols * sizeof(float));
+    s->lse = weft_graph_alloc(g, (size_t)rows * sizeof(float));
     s->row_loss = weft_graph_alloc(g, (size_t)rows * sizeof(float));
-    if (!s->targets || (mask && !s->mask) || !s->probs || !s->row_loss) return NULL;
+    if (!s->targets || (mask && !s->mask) || !s->lse || !s->row_loss) return NULL;
     memcpy(s->targets, targets, (size_t)rows * sizeof(int));
     if (mask) memcpy(s->mask, mask, (size_t)rows * sizeof(float));
     v->aux = s;
@@ -153,7 +175,8 @@ void weft_op_cross_entropy_forward(weft_graph *g, weft_var *v)
     #pragma omp parallel for if (x->size > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         const float *xr = x->data + (size_t)r * cols;
-        double lse = softmax_row(xr, s->probs + (size_t)r * cols, cols);
+        double lse = log_sum_exp_row(xr, cols);
+        s->lse[r] = (float)lse;
         s->row_loss[r] = (float)(lse - xr[s->targets[r]]);
     }
     /* a fixed-order sum: the same for any number of threads */
@@ -180,10 +203,11 @@ void weft_op_cross_entropy_backward(weft_graph *g, weft_var *v)
     for (int r = 0; r < rows; r++) {
         float m = s->mask ? s->mask[r] : 1.0f;
         if (m == 0.0f) continue;
-        const float *p = s->probs + (size_t)r * cols;
+        const float *xr = x->value.data + (size_t)r * cols;
         float *dx = x->grad.data + (size_t)r * cols;
-        float k = scale * m;
-        for (int c = 0; c < cols; c++) dx[c] += k * p[c];
+        float k = scale * m, lse = s->lse[r];
+        #pragma omp simd
+        for (int c = 0; c < cols; c++) dx[c] += k * weft_fast_expf(xr[c] - lse);
         dx[s->targets[r]] -= k;
     }
 }

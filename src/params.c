@@ -59,15 +59,27 @@ static void repoint(weft_params *s)
     }
 }
 
-/* Grow one buffer from `used` to `cap` floats, keeping its contents and
- * zeroing the rest. Returns the new buffer or NULL (old one untouched). */
+/* Grow one buffer from `used` to `cap` floats, keeping its contents. The
+ * rest is left as it is: weft_params_add zeroes each new parameter's floats
+ * as it hands them out, so the pages of the doubled capacity that no
+ * parameter uses are never touched and cost no memory. Returns the new buffer
+ * or NULL (old one untouched). */
 static float *grow(float *old, size_t used, size_t cap)
 {
     float *buf = weft_aligned_alloc(cap * sizeof(float));
     if (!buf) return NULL;
     if (old) memcpy(buf, old, used * sizeof(float));
-    memset(buf + used, 0, (cap - used) * sizeof(float));
     return buf;
+}
+
+/* Zero floats [from, to) of every buffer of the store. */
+static void zero_span(weft_params *s, size_t from, size_t to)
+{
+    size_t n = (to - from) * sizeof(float);
+    memset(s->values + from, 0, n);
+    memset(s->grads + from, 0, n);
+    for (int k = 0; k < SLOTS; k++)
+        if (s->state[k]) memset(s->state[k] + from, 0, n);
 }
 
 static int reserve(weft_params *s, size_t span)
@@ -136,6 +148,7 @@ weft_param *weft_params_add(weft_params *s, const char *name, int rank, const in
     p->id = s->count;
     p->store = s;
     s->items[s->count++] = p;
+    zero_span(s, s->span, offset + shape_only.size);
     s->span = offset + shape_only.size;
     s->numel += shape_only.size;
     repoint(s);
@@ -188,6 +201,7 @@ float *weft_params_state(weft_params *s, int k)
     if (!s->state[k]) {
         s->state[k] = grow(NULL, 0, s->cap_span ? s->cap_span : 1);
         if (!s->state[k]) fail(s, "params: out of memory for optimizer state");
+        else memset(s->state[k], 0, (s->span ? s->span : 1) * sizeof(float));
     }
     return s->state[k];
 }
@@ -195,7 +209,7 @@ float *weft_params_state(weft_params *s, int k)
 void weft_params_reset_state(weft_params *s)
 {
     for (int k = 0; k < SLOTS; k++)
-        if (s->state[k]) memset(s->state[k], 0, s->cap_span * sizeof(float));
+        if (s->state[k]) memset(s->state[k], 0, s->span * sizeof(float));
 }
 
 void weft_params_zero_grad(weft_params *s)

@@ -9,7 +9,14 @@
  * only that path, for a profiler). Prints the median wall time of each path,
  * the median CPU time of the process (all threads; on a busy machine the
  * steadier of the two for one thread) and their ratio. A sanity check, not
- * the benchmark suite. */
+ * the benchmark suite.
+ *
+ * For lstm, gru and the Elman cells it also prints GFLOP/s, counting
+ * 2·M·N·K per product: the layer does 6·T·B·G·H·(I + H) (the input and the
+ * recurrent products, each forward, dX and dW), and the same figure for a
+ * plain sgemm of the projection's shape [T·B, I] x [I, G·H] measured right
+ * after, on the same threads: the ceiling. */
+#include <blis.h>
 #include "weft/weft.h"
 
 #include <stdio.h>
@@ -29,6 +36,36 @@ static double cpu_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* GFLOP/s of C[m, n] = A[m, k] B[k, n] through BLIS (median of reps, after a
+ * warm-up), by wall time and by CPU time. */
+static void sgemm_ceiling(int m, int n, int k, int reps, double *wall, double *cpu)
+{
+    float *A = calloc((size_t)m * k, sizeof(float)), *B = calloc((size_t)k * n, sizeof(float));
+    float *C = calloc((size_t)m * n, sizeof(float));
+    float one = 1.0f, zero = 0.0f;
+    for (size_t i = 0; i < (size_t)m * k; i++) A[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)k * n; i++) B[i] = (float)(i % 5) * 0.1f;
+    double *w = calloc((size_t)reps, sizeof(double)), *c = calloc((size_t)reps, sizeof(double));
+    for (int r = -1; r < reps; r++) {
+        double t0 = now_ms(), c0 = cpu_ms();
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, A, k, 1, B, n, 1, &zero, C,
+                  n, 1);
+        if (r >= 0) w[r] = now_ms() - t0, c[r] = cpu_ms() - c0;
+    }
+    qsort(w, (size_t)reps, sizeof(double), cmp_double);
+    qsort(c, (size_t)reps, sizeof(double), cmp_double);
+    double flop = 2.0 * m * n * k;
+    *wall = flop / (w[reps / 2] * 1e6);
+    *cpu = flop / (c[reps / 2] * 1e6);
+    free(A);
+    free(B);
+    free(C);
+    free(w);
+    free(c);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -105,6 +142,19 @@ int main(int argc, char **argv)
     if (run[0] && run[1])
         printf("composed / fused: %.2f  (cpu %.2f)\n", ms[1][reps / 2] / ms[0][reps / 2],
                ms[3][reps / 2] / ms[2][reps / 2]);
+    int G = !strcmp(cell, "lstm") || !strcmp(cell, "lstm-b") ? 4 : !strcmp(cell, "gru") ? 3
+          : !strcmp(cell, "rnn-tanh") || !strcmp(cell, "rnn-relu") ? 1 : 0;
+    if (G) {
+        double flop = 6.0 * T * B * G * H * (2.0 * H), cw, cc;
+        sgemm_ceiling(T * B, G * H, H, reps, &cw, &cc);
+        printf("sgemm [%d, %d] x [%d, %d]: %.1f GFLOP/s (cpu %.1f)\n", T * B, H, H, G * H, cw, cc);
+        for (int p = 0; p < 2; p++) {
+            if (!run[p]) continue;
+            double gw = flop / (ms[p][reps / 2] * 1e6), gc = flop / (ms[2 + p][reps / 2] * 1e6);
+            printf("%s %.1f GFLOP/s = %.0f%% of sgemm (cpu %.1f = %.0f%%)\n", names[p], gw,
+                   100.0 * gw / cw, gc, 100.0 * gc / cc);
+        }
+    }
 
     for (int k = 2; k < 4; k++) free(ms[k]);
     free(ms[0]);

@@ -15,7 +15,11 @@
  * 2·M·N·K per product: the layer does 6·T·B·G·H·(I + H) (the input and the
  * recurrent products, each forward, dX and dW), and the same figure for a
  * plain sgemm of the projection's shape [T·B, I] x [I, G·H] measured right
- * after, on the same threads: the ceiling. */
+ * after, on the same threads: the ceiling.
+ *
+ * Last, the graph memory one more step costs (arena bytes after forward +
+ * backward at T + 10 steps less those at T, over 10), beside what the
+ * saved activations strictly need. */
 #include <blis.h>
 #include "weft/weft.h"
 
@@ -93,6 +97,19 @@ static double run_once(weft_graph *g, const weft_rnn *rnn, weft_params *ps, cons
     return now_ms() - t0;
 }
 
+/* Arena bytes after forward + backward over the first `steps` steps of xs. */
+static size_t arena_after(const weft_rnn *rnn, weft_params *ps, const weft_tensor *xs, int steps,
+                          bool composed)
+{
+    weft_tensor part = weft_tensor_view_rows(xs, 0, steps);
+    weft_graph *g = weft_graph_new();
+    double ignore;
+    run_once(g, rnn, ps, &part, composed, &ignore);
+    size_t used = weft_graph_arena_used(g);
+    weft_graph_free(g);
+    return used;
+}
+
 int main(int argc, char **argv)
 {
     const char *cell = argc > 1 ? argv[1] : "lstm";
@@ -154,6 +171,19 @@ int main(int argc, char **argv)
             printf("%s %.1f GFLOP/s = %.0f%% of sgemm (cpu %.1f = %.0f%%)\n", names[p], gw,
                    100.0 * gw / cw, gc, 100.0 * gc / cc);
         }
+    }
+
+    if (T > 10) {
+        for (int p = 0; p < 2; p++) {
+            if (!run[p]) continue;
+            size_t a = arena_after(rnn, ps, &xs, T - 10, p == 1), b = arena_after(rnn, ps, &xs, T, p == 1);
+            printf("%s graph memory per step: %.1f KB\n", names[p], (double)(b - a) / 10 / 1024);
+        }
+        /* what backward needs kept per step: the gates' activations and c (LSTM: i f g o,
+         * c_{t-1}, tanh c_t; GRU: r z n, u_n; Elman: h_t), each B x H floats */
+        int need = !strcmp(cell, "lstm") || !strcmp(cell, "lstm-b") ? 6 : G == 3 ? 4 : 1;
+        printf("saved activations need: %.1f KB per step (%d x B x H floats)\n",
+               (double)need * B * H * 4 / 1024, need);
     }
 
     for (int k = 2; k < 4; k++) free(ms[k]);

@@ -36,4 +36,18 @@ static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float a
                  n, 1, NULL, &rntm);
 }
 
+/* C[m, n] = alpha A B + beta C, row-major, with leading dimensions (row
+ * strides) given: A [m, lda >= k], B [k, ldb >= n], C [m, ldc >= n]. No
+ * transposes, so BLIS's sup path may run (measured identical for 1 and 2
+ * threads). The fused recurrent steps use it with copies of W_hh whose row
+ * stride is not a power of two: BLIS's sup kernels read B unpacked, and a
+ * stride of 2048 floats (4H at H = 512) maps every row to the same cache
+ * sets, which made the per-step product twice as slow. */
+static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const float *A, int lda,
+                                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)A, lda, 1,
+              (float *)B, ldb, 1, &beta, C, ldc, 1);
+}
+
 #endif

@@ -233,6 +233,12 @@ def main():
     errors = {}
 
     cpu, cores, blis, torch_version = machine(weft, a.python)
+    try:
+        commit = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h %cd",
+                                 "--date=format:%Y-%m-%d %H:%M"], capture_output=True,
+                                text=True).stdout.strip() or "?"
+    except OSError:
+        commit = "?"
     load0 = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.time()
@@ -277,6 +283,7 @@ def main():
     load1 = os.getloadavg()
     wall = time.time() - t_start
     print(f"## weft vs PyTorch, side by side ({started:%Y-%m-%d %H:%M} UTC)\n")
+    print(f"- weft: {weft} built from commit {commit} (the tree's last commit)")
     print(f"- machine: {cpu}, {cores} cores; BLIS {blis}; torch {torch_version}; "
           f"{a.threads} thread{'s' if a.threads != 1 else ''} unless the row says otherwise")
     print(f"- {done_rounds} of {rounds} rounds interleaved (weft, torch{', oneDNN' if onednn != 'none' else ''}, weft, torch ...), median of the per-round "

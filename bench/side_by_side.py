@@ -283,7 +283,7 @@ def main():
     load1 = os.getloadavg()
     wall = time.time() - t_start
     print(f"## weft vs PyTorch, side by side ({started:%Y-%m-%d %H:%M} UTC)\n")
-    print(f"- weft: {weft} built from commit {commit} (the tree's last commit)")
+    print(f"- weft: {weft}; the source tree at commit {commit}")
     print(f"- machine: {cpu}, {cores} cores; BLIS {blis}; torch {torch_version}; "
           f"{a.threads} thread{'s' if a.threads != 1 else ''} unless the row says otherwise")
     print(f"- {done_rounds} of {rounds} rounds interleaved (weft, torch{', oneDNN' if onednn != 'none' else ''}, weft, torch ...), median of the per-round "

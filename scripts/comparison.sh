@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparison of docs/comparison.md: ten cells, five tasks, two seeds, every model sized to
+# The comparison of docs/comparison.md: ten cells, six task settings, two seeds, every model sized to
 # 15,000 parameters, one thread per run. Usage: scripts/comparison.sh WEFT_EXE OUT_DIR [DATA_DIR]
 # Resumable: rerunning skips the runs already in OUT_DIR.
 set -euo pipefail
@@ -19,4 +19,5 @@ run arithmetic --task arithmetic --steps 600
 run xml        --task xml --steps 300
 run jsb        --task music --music-set jsb --steps 300
 run adding20   --task adding --length 20 --steps 1500
+run adding50   --task adding --length 50 --steps 1500
 run adding100  --task adding --length 100 --steps 250

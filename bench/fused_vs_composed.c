@@ -160,7 +160,7 @@ int main(int argc, char **argv)
         printf("composed / fused: %.2f  (cpu %.2f)\n", ms[1][reps / 2] / ms[0][reps / 2],
                ms[3][reps / 2] / ms[2][reps / 2]);
     int G = !strcmp(cell, "lstm") || !strcmp(cell, "lstm-b") ? 4 : !strcmp(cell, "gru") ? 3
-          : !strcmp(cell, "rnn-tanh") || !strcmp(cell, "rnn-relu") ? 1 : 0;
+          : !strcmp(cell, "rnn") || !strcmp(cell, "rnn-relu") ? 1 : 0;
     if (G) {
         double flop = 6.0 * T * B * G * H * (2.0 * H), cw, cc;
         sgemm_ceiling(T * B, G * H, H, reps, &cw, &cc);

@@ -229,11 +229,14 @@ double weft_lr_step_decay(double lr0, double factor, int decay_start, int epoch)
  * order: the same result for any number of threads. */
 #define NORM_BLOCK 8192
 
-/* Sum of squares of block b of g[0..n), in double. */
+/* Sum of squares of block b of g[0..n), in double. The vector lanes keep
+ * partial sums in an order fixed at build time, so it is the same on any
+ * number of threads. */
 static double block_sumsq(const float *g, size_t n, size_t b)
 {
     size_t begin = b * NORM_BLOCK, end = begin + NORM_BLOCK < n ? begin + NORM_BLOCK : n;
     double acc = 0.0;
+    #pragma omp simd reduction(+ : acc)
     for (size_t i = begin; i < end; i++) acc += (double)g[i] * g[i];
     return acc;
 }

@@ -18,15 +18,17 @@
 
 static inline float weft_fast_exp2i(int32_t k)   /* 2^k for k in [-126, 127] */
 {
-    int32_t bits = (k + 127) << 23;
+    uint32_t bits = (uint32_t)(k + 127) << 23;
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
 }
 
-/* e^x for x in [-87, 88] (callers clamp). */
+/* e^x for x in [-87, 88] (callers clamp; a NaN is taken as 0 here, so that
+ * the conversion to an integer below stays defined: callers pass NaN on). */
 static inline float weft_fast_expf_clamped(float x)
 {
+    x = x == x ? x : 0.0f;
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
     /* k = nearest integer to x / ln2, by the float magic-number trick
@@ -54,7 +56,8 @@ static inline float weft_fast_clampf(float x, float lo, float hi)
 static inline float weft_fast_expf(float x)
 {
     float e = weft_fast_expf_clamped(weft_fast_clampf(x, -87.0f, 88.0f));
-    return x < -87.0f ? 0.0f : e;
+    e = x < -87.0f ? 0.0f : e;
+    return x != x ? x : e;
 }
 
 /* σ(x) = 1 / (1 + e^-x). With e = e^-|x| (never overflows): σ(|x|) = 1/(1+e)

@@ -63,6 +63,7 @@ static void test_fastmath_vs_libm(void **state)
     assert_true(weft_fast_tanhf(0.0f) == 0.0f && weft_fast_expf(0.0f) == 1.0f);
     assert_true(weft_fast_expf(-100.0f) == 0.0f);
     assert_true(isnan(weft_fast_sigmoidf(NAN)) && isnan(weft_fast_tanhf(NAN)));
+    assert_true(isnan(weft_fast_expf(NAN)));
     /* tanh is odd, σ(-x) = 1 - σ(x) */
     for (float x = 0.01f; x < 20.0f; x *= 1.37f) {
         assert_true(weft_fast_tanhf(-x) == -weft_fast_tanhf(x));

@@ -120,18 +120,13 @@ oom:
     return -1;
 }
 
-int weft_tokens_from_string(const char *text, size_t len, const char *name, weft_text_level level,
-                            weft_tokens *out, char *err, size_t errsize)
+/* Split `text` (len bytes plus a NUL, owned: taken over by out, or freed on
+ * error) into out. */
+static int tokens_take(char *text, size_t len, const char *name, weft_text_level level,
+                       weft_tokens *out, char *err, size_t errsize)
 {
-    *out = (weft_tokens){ .level = level };
-    out->text = malloc(len + 1);
-    if (!out->text) {
-        say(err, errsize, "%s: out of memory for %zu bytes", name, len);
-        return -1;
-    }
-    memcpy(out->text, text, len);
-    out->text[len] = '\0';
-    out->text_len = len;
+    *out = (weft_tokens){ .level = level, .text = text, .text_len = len };
+    text[len] = '\0';
     if (len == 0) {
         say(err, errsize, "%s: the file is empty", name);
         weft_tokens_free(out);
@@ -141,7 +136,26 @@ int weft_tokens_from_string(const char *text, size_t len, const char *name, weft
         weft_tokens_free(out);
         return -1;
     }
+    /* drop the slack of the doubling growth: a long-lived array is kept
+     * exactly as long as it needs to be */
+    size_t *s = realloc(out->start, out->count * sizeof *s);
+    if (s) out->start = s;
+    uint32_t *l = realloc(out->len, out->count * sizeof *l);
+    if (l) out->len = l;
     return 0;
+}
+
+int weft_tokens_from_string(const char *text, size_t len, const char *name, weft_text_level level,
+                            weft_tokens *out, char *err, size_t errsize)
+{
+    *out = (weft_tokens){ .level = level };
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        say(err, errsize, "%s: out of memory for %zu bytes", name, len);
+        return -1;
+    }
+    memcpy(copy, text, len);
+    return tokens_take(copy, len, name, level, out, err, errsize);
 }
 
 int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, char *err,
@@ -153,23 +167,33 @@ int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, 
         say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    /* One buffer of the file's size (when it can be told: a regular file),
+     * read into and split in place: the text is held once, not twice. A
+     * pipe or a file that grows while read falls back to doubling. */
+    size_t cap = 1 << 20;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size >= 0) cap = (size_t)size + 1;
+        rewind(f);
+    }
+    char *buf = malloc(cap);
+    size_t len = 0;
     for (;;) {
-        if (cap - len < 65536) {
-            cap = cap ? 2 * cap : 1 << 20;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                say(err, errsize, "%s: out of memory reading %zu bytes", path, len);
-                return -1;
-            }
-            buf = b;
+        if (!buf) {
+            fclose(f);
+            say(err, errsize, "%s: out of memory reading %zu bytes", path, len);
+            return -1;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);   /* room for the NUL */
         len += got;
-        if (got == 0) break;
+        if (len < cap - 1) break;   /* a short read: end of file, or an error */
+        int c = fgetc(f);           /* full: is there more? */
+        if (c == EOF) break;
+        cap *= 2;
+        char *b = realloc(buf, cap);
+        if (!b) free(buf);
+        buf = b;
+        if (buf) buf[len++] = (char)c;
     }
     bool failed = ferror(f);
     fclose(f);
@@ -178,9 +202,7 @@ int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, 
         say(err, errsize, "%s: read error after %zu bytes", path, len);
         return -1;
     }
-    int rc = weft_tokens_from_string(buf, len, path, level, out, err, errsize);
-    free(buf);
-    return rc;
+    return tokens_take(buf, len, path, level, out, err, errsize);
 }
 
 void weft_tokens_free(weft_tokens *t)

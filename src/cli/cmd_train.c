@@ -115,6 +115,7 @@ static int train_lm(train_flags *fl)
     weft_state carry = { 0 };
     weft_tokens train_t = { 0 }, valid_t = { 0 };
     int *train_ids = NULL, *valid_ids = NULL;
+    size_t train_count = 0, valid_count = 0;   /* tokens in each text */
     weft_batches batches = { 0 };
     weft_graph *g = NULL;
     FILE *log = NULL;
@@ -219,9 +220,18 @@ static int train_lm(train_flags *fl)
                 err);
         goto done;
     }
-    if (valid_ids && valid_t.count < (size_t)2 * (size_t)fl->valid_batch) {
+    /* From here on only the ids are needed: the texts and their token spans
+     * (several times the size of the ids), and the training ids now copied
+     * into the batches, are let go before the model trains. */
+    train_count = train_t.count;
+    valid_count = valid_t.count;
+    weft_tokens_free(&train_t);
+    weft_tokens_free(&valid_t);
+    free(train_ids);
+    train_ids = NULL;
+    if (valid_ids && valid_count < (size_t)2 * (size_t)fl->valid_batch) {
         fprintf(stderr, "weft train: %s: %zu tokens are too few to validate with "
-                "--valid-batch %d\n", fl->valid, valid_t.count, fl->valid_batch);
+                "--valid-batch %d\n", fl->valid, valid_count, fl->valid_batch);
         goto done;
     }
     if (!(g = weft_graph_new())) {
@@ -241,9 +251,9 @@ static int train_lm(train_flags *fl)
             m->cfg.tied ? " (tied)" : "", (double)m->cfg.dropout,
             m->cfg.variational ? "variational" : "standard", (double)m->cfg.dropout_embed);
     fprintf(stderr, "data: %s, %zu tokens: %d streams x %d steps, %d windows of %d an epoch; "
-            "validation: %s (%zu tokens)\n", fl->data, train_t.count, run.batch, batches.steps,
+            "validation: %s (%zu tokens)\n", fl->data, train_count, run.batch, batches.steps,
             win_per_epoch, run.bptt, fl->valid ? fl->valid : "none",
-            valid_ids ? valid_t.count : (size_t)0);
+            valid_ids ? valid_count : (size_t)0);
     fprintf(stderr, "training: %d epochs, %s lr %g (x%g from epoch %d), clip %g; best model -> "
             "%s, training state -> %s.state\n", run.epochs, run.optim.kind == WEFT_SGD ? "sgd"
             : run.optim.kind == WEFT_ADAM ? "adam" : "adamw", run.lr0, run.decay,
@@ -340,7 +350,7 @@ static int train_lm(train_flags *fl)
         if (valid_ids) {
             double nll;
             size_t count;
-            if (weft_lm_eval(m, g, valid_ids, valid_t.count, fl->valid_batch, run.bptt, &nll,
+            if (weft_lm_eval(m, g, valid_ids, valid_count, fl->valid_batch, run.bptt, &nll,
                              &count, err, sizeof err)) {
                 fprintf(stderr, "weft train: validating on %s: %s\n", fl->valid, err);
                 status = WEFT_EXIT_FAIL;

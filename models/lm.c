@@ -183,11 +183,12 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
     if (weft_unroll(g, m->rnn, x, &uo, out)) return NULL;
     weft_var *y = out->seq;                                                /* [T, B, H] */
     if (drop) y = weft_dropout(g, y, window_mask(g, dropout_rng, p, var, T, B, H));
-    /* The decoder over all T x B rows at once: one GEMM. */
-    weft_var *logits = weft_linear(g, y, weft_param_var(g, m->decoder_weight),
-                                   weft_param_var(g, m->decoder_bias));    /* [T, B, V] */
-    if (!targets) return logits;
-    return weft_cross_entropy(g, logits, targets, NULL);
+    /* The decoder over all T x B rows at once: one GEMM. With targets, the
+     * decoder and the loss are one op, whose backward writes the gradient of
+     * the logits over the logits themselves: one [T*B, V] buffer, not two. */
+    weft_var *W = weft_param_var(g, m->decoder_weight), *b = weft_param_var(g, m->decoder_bias);
+    if (targets) return weft_linear_cross_entropy(g, y, W, b, targets, NULL);
+    return weft_linear(g, y, W, b);                                        /* [T, B, V] */
 }
 
 int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,

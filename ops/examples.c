@@ -197,6 +197,20 @@ static weft_var *ex_cross_entropy(weft_graph *g, weft_params *ps, weft_rng *r, i
     return weft_cross_entropy(g, x, targets, masked ? mask : NULL);
 }
 
+/* x [2, 3, 5] through W [7, 5] (+ b): six rows of seven classes; the masked
+ * variant has no bias and the mask of the cross_entropy example */
+static weft_var *ex_linear_cross_entropy(weft_graph *g, weft_params *ps, weft_rng *r, int masked)
+{
+    enum { ROWS = 6, CLASSES = 7 };
+    weft_var *x = INPUT(g, r, "x", 2, 3, 5);
+    weft_var *W = PARAM(g, ps, r, "W", CLASSES, 5);
+    weft_var *b = masked ? NULL : PARAM(g, ps, r, "b", CLASSES);
+    int targets[ROWS];
+    for (int i = 0; i < ROWS; i++) targets[i] = (int)weft_rng_below(r, CLASSES);
+    const float mask[ROWS] = { 1.0f, 0.0f, 1.0f, 0.5f, 0.0f, 1.0f };
+    return weft_linear_cross_entropy(g, x, W, b, targets, masked ? mask : NULL);
+}
+
 /* --- gathering and reshaping -------------------------------------------------------------------- */
 
 static weft_var *ex_embedding(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
@@ -370,6 +384,8 @@ static const weft_op_example examples[] = {
     { "log_softmax", "rows of 5", ex_log_softmax, 0 },
     { "cross_entropy", "no mask", ex_cross_entropy, 0 },
     { "cross_entropy", "with a mask", ex_cross_entropy, 1 },
+    { "linear_cross_entropy", "x W^T + b, no mask", ex_linear_cross_entropy, 0 },
+    { "linear_cross_entropy", "no bias, with a mask", ex_linear_cross_entropy, 1 },
     { "embedding", "repeated ids", ex_embedding, 0 },
     { "concat", "3 inputs", ex_concat, 0 },
     { "slice", "columns [2, 5)", ex_slice, 0 },

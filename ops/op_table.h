@@ -36,6 +36,7 @@
     X(softmax, "softmax")                   \
     X(log_softmax, "log-softmax")           \
     X(cross_entropy, "cross-entropy")       \
+    X(linear_cross_entropy, "linear + cross-entropy") \
     /* shape.c */                           \
     X(embedding, "embedding")               \
     X(concat, "concat")                     \

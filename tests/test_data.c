@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -64,6 +65,84 @@ static void bad_text_is_a_clear_error(void **state)
     weft_tokens_free(&t);
     assert_int_equal(weft_tokens_read("/no/such/file.txt", WEFT_TEXT_WORDS, &t, err, sizeof err), -1);
     assert_non_null(strstr(err, "/no/such/file.txt: cannot open"));
+}
+
+/* A text of about 2.5 MB: words of 1..7 letters, a line every 13 words. */
+static char *big_text(size_t *len)
+{
+    size_t cap = 2600000, n = 0;
+    char *s = malloc(cap + 16);
+    assert_non_null(s);
+    for (unsigned k = 1; n < cap; k++) {
+        unsigned w = (k * 2654435761u) >> 20;
+        for (unsigned c = 0; c <= w % 7; c++) s[n++] = (char)('a' + (w >> (c * 3)) % 26);
+        s[n++] = k % 13 ? ' ' : '\n';
+    }
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+static void assert_same_tokens(const weft_tokens *a, const weft_tokens *b)
+{
+    assert_int_equal(a->count, b->count);
+    for (size_t k = 0; k < a->count; k++) {
+        uint32_t la, lb;
+        const char *ta = weft_token(a, k, &la), *tb = weft_token(b, k, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ta, tb, la);
+    }
+}
+
+/* A file is read into one buffer of its size; a pipe (whose size cannot be
+ * told) into a buffer that grows. Both give the tokens of the same text
+ * split in memory. */
+static void read_a_large_file_and_a_pipe(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = big_text(&len);
+    weft_tokens want, got;
+    tokens_of(text, WEFT_TEXT_WORDS, &want);
+    assert_true(want.count > 500000);
+
+    char path[] = "/tmp/weft-data-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    assert_int_equal(weft_tokens_read(path, WEFT_TEXT_WORDS, &got, err, sizeof err), 0);
+    assert_int_equal(got.text_len, len);
+    assert_same_tokens(&want, &got);
+    weft_tokens_free(&got);
+    unlink(path);
+
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {   /* the writer */
+        close(p[0]);
+        for (size_t done = 0; done < len;) {
+            ssize_t n = write(p[1], text + done, len - done);
+            if (n <= 0) _exit(1);
+            done += (size_t)n;
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", p[0]);
+    int rc = weft_tokens_read(fdpath, WEFT_TEXT_WORDS, &got, err, sizeof err);
+    close(p[0]);
+    int status;
+    waitpid(child, &status, 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(got.text_len, len);
+    assert_same_tokens(&want, &got);
+    weft_tokens_free(&got);
+    weft_tokens_free(&want);
+    free(text);
 }
 
 static void read_from_a_file(void **state)
@@ -172,6 +251,7 @@ int main(void)
         cmocka_unit_test(chars_are_code_points),
         cmocka_unit_test(bad_text_is_a_clear_error),
         cmocka_unit_test(read_from_a_file),
+        cmocka_unit_test(read_a_large_file_and_a_pipe),
         cmocka_unit_test(vocabulary_in_first_occurrence_order),
         cmocka_unit_test(vocabulary_limits_add_unk),
         cmocka_unit_test(encoding_without_unk_names_the_token),

@@ -59,6 +59,13 @@ weft_var *weft_log_softmax(weft_graph *g, weft_var *a);
  * every row). The targets and mask are copied into the graph. A scalar. */
 weft_var *weft_cross_entropy(weft_graph *g, weft_var *logits, const int *targets,
                              const float *mask);
+/* cross_entropy(linear(x, W, b), targets, mask) as one op (b may be NULL):
+ * the same values and gradients, but the logits [rows, out] live only in the
+ * op, whose backward overwrites them with their gradient instead of
+ * allocating a second buffer of that size. For a large output layer (a
+ * language model's decoder). */
+weft_var *weft_linear_cross_entropy(weft_graph *g, weft_var *x, weft_var *W, weft_var *b,
+                                    const int *targets, const float *mask);
 
 /* --- gathering and reshaping (ops/shape.c) ------------------------------- */
 

@@ -1,12 +1,10 @@
 /* models/compare.c — one cell on one task (weft/compare.h): the model, its
- * equal-parameter sizing, training with a budget and validation; cells from
- * shared objects. */
+ * equal-parameter sizing, training with a budget and validation; */
 #include "weft/compare.h"
 
 #include "weft/ops.h"
 #include "weft/rnn.h"
 
-#include <dlfcn.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -480,44 +478,4 @@ done:
     res->wall_seconds = now_seconds() - wall0;
     if (rc) weft_compare_result_free(res);
     return rc;
-}
-
-/* --- plugins -------------------------------------------------------------------------------- */
-
-const weft_cell_type *weft_cell_plugin_open(const char *path, void **handle, char *err,
-                                            size_t errsize)
-{
-    *handle = NULL;
-    dlerror();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *why = dlerror();
-        say(err, errsize, "cannot load the cell plugin %s: %s", path, why ? why : "dlopen failed");
-        return NULL;
-    }
-    weft_cell_plugin_fn fn;
-    /* POSIX's way from an object pointer to a function pointer */
-    *(void **)(&fn) = dlsym(h, WEFT_CELL_PLUGIN_SYMBOL);
-    if (!fn) {
-        say(err, errsize, "%s is not a cell plugin: it has no function %s (a plugin exports "
-            "const weft_cell_type *%s(void); see docs/cells.md)", path, WEFT_CELL_PLUGIN_SYMBOL,
-            WEFT_CELL_PLUGIN_SYMBOL);
-        dlclose(h);
-        return NULL;
-    }
-    const weft_cell_type *t = fn();
-    if (!t || !t->name || !t->name[0] || !t->declare || !t->step || t->n_states < 1 ||
-        t->n_states > WEFT_CELL_MAX_STATES) {
-        say(err, errsize, "%s: %s() returned %s", path, WEFT_CELL_PLUGIN_SYMBOL,
-            !t ? "NULL" : "a cell type without a name, declare, step or 1..4 states");
-        dlclose(h);
-        return NULL;
-    }
-    *handle = h;
-    return t;
-}
-
-void weft_cell_plugin_close(void *handle)
-{
-    if (handle) dlclose(handle);
 }

@@ -310,6 +310,40 @@ static void test_cli_tiny_comparison(void **state)
     assert_contains(svg, "<svg");
 }
 
+/* The plugin works wherever a built-in cell does on the command line: the
+ * gradient check (stacked, bidirectional, ragged), the drawing and the
+ * gradient-flow measurement. */
+static void test_cli_plugin_everywhere(void **state)
+{
+    (void)state;
+    char args[1024], dot[4096];
+    snprintf(args, sizeof args, "--quiet gradcheck --cell %s --layers 2 --bidirectional --ragged",
+             plugin_path);
+    run_result *r = run(args);
+    if (r->status != 0) fail_msg("exit %d: %s%s", r->status, r->out, r->err);
+    assert_contains(r->out, "2 layers, bidirectional, ragged batch");
+    assert_contains(r->out, ": ok");
+
+    snprintf(args, sizeof args, "--quiet dot --cell %s --steps 3 -o %s/mgu.dot", plugin_path,
+             tmpdir);
+    r = run(args);
+    if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
+    read_file(tmpdir, "mgu.dot", dot, sizeof dot);
+    assert_contains(dot, "digraph");
+    assert_contains(dot, "mgu");
+
+    snprintf(args, sizeof args, "--quiet gradflow --cell lstm,%s --steps 6 --hidden 8 "
+             "--samples 1", plugin_path);
+    r = run(args);
+    if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
+    assert_contains(r->out, "mgu");
+    assert_contains(r->out, "# ratio last/0");
+
+    r = run("--quiet gradcheck --cell ./no-such-cell.so");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "cannot load the cell plugin ./no-such-cell.so");
+}
+
 /* Two processes at once give the very same runs as one after the other, and
  * a plugin takes part from the command line. */
 static void test_cli_jobs_and_plugin(void **state)
@@ -402,6 +436,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_plugin_loads_and_trains),
         cmocka_unit_test(test_cli_tiny_comparison),
         cmocka_unit_test(test_cli_jobs_and_plugin),
+        cmocka_unit_test(test_cli_plugin_everywhere),
         cmocka_unit_test(test_cli_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -176,6 +176,37 @@ const weft_cell_type *weft_cell_find(const char *name);
 /* All built-in types, in listing order; n receives the count. */
 const weft_cell_type *const *weft_cell_types(int *n);
 
+/* --- cells from shared objects (plugins) -------------------------------------- */
+
+/* A plugin is a shared object that exports this one function, returning a
+ * cell type that lives as long as the object is loaded:
+ *
+ *     const weft_cell_type *weft_cell_plugin(void) { return &my_cell; }
+ *
+ * It calls weft's ops, which the program loading it provides (the `weft`
+ * executable exports them), so it is built without linking weft:
+ *
+ *     cc -shared -fPIC -O2 -I include -o mgu.so examples/mgu.c -DMGU_PLUGIN -DMGU_NO_MAIN */
+#define WEFT_CELL_PLUGIN_SYMBOL "weft_cell_plugin"
+typedef const weft_cell_type *(*weft_cell_plugin_fn)(void);
+const weft_cell_type *weft_cell_plugin(void);
+
+/* Load the plugin at path (a name with a '/', or it is searched as dlopen
+ * does). Returns its cell type and sets *handle (weft_cell_plugin_close);
+ * NULL with a message in err: the file missing or not a shared object, the
+ * symbol missing, a type without name, step or declare. The type is borrowed
+ * from the object: it is valid until weft_cell_plugin_close(handle). */
+const weft_cell_type *weft_cell_plugin_open(const char *path, void **handle, char *err,
+                                            size_t errsize);
+void weft_cell_plugin_close(void *handle);
+
+/* What a command line's cell name means: a plugin when it names a file (it
+ * holds a '/' or ends in ".so"; *handle is set as weft_cell_plugin_open
+ * does), else a built-in name (*handle = NULL). NULL with a message in err
+ * that lists the built-in cells when the name is unknown. */
+const weft_cell_type *weft_cell_lookup(const char *name, void **handle, char *err,
+                                       size_t errsize);
+
 /* The built-in types, for direct use. */
 extern const weft_cell_type weft_cell_rnn_tanh, weft_cell_rnn_relu;
 extern const weft_cell_type weft_cell_lstm, weft_cell_lstm_f, weft_cell_lstm_i,

@@ -83,27 +83,4 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
                        const weft_compare_opts *o, weft_compare_result *res, char *err,
                        size_t errsize);
 
-/* --- cells from shared objects ------------------------------------------------------------ */
-
-/* A plugin is a shared object that exports this one function, returning a
- * cell type that lives as long as the object is loaded:
- *
- *     const weft_cell_type *weft_cell_plugin(void) { return &my_cell; }
- *
- * It calls weft's ops, which the program loading it provides (the `weft`
- * executable exports them), so it is built without linking weft:
- *
- *     cc -shared -fPIC -O2 -I include -o mgu.so examples/mgu.c -DMGU_PLUGIN -DMGU_NO_MAIN */
-#define WEFT_CELL_PLUGIN_SYMBOL "weft_cell_plugin"
-typedef const weft_cell_type *(*weft_cell_plugin_fn)(void);
-const weft_cell_type *weft_cell_plugin(void);
-
-/* Load the plugin at path (a name with a '/', or it is searched as dlopen
- * does). Returns its cell type and sets *handle (weft_cell_plugin_close);
- * NULL with a message in err: the file missing or not a shared object, the
- * symbol missing, a type without name, step or declare. */
-const weft_cell_type *weft_cell_plugin_open(const char *path, void **handle, char *err,
-                                            size_t errsize);
-void weft_cell_plugin_close(void *handle);
-
 #endif

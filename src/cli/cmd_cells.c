@@ -37,13 +37,11 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
                             bool composed, uint64_t seed, float eps, float tolerance)
 {
     enum { T = 4, B = 3, I = 3, H = 4 };
-    const weft_cell_type *type = weft_cell_find(name);
+    char err[1024];
+    void *plugin;
+    const weft_cell_type *type = weft_cell_lookup(name, &plugin, err, sizeof err);
     if (!type) {
-        int n;
-        const weft_cell_type *const *types = weft_cell_types(&n);
-        fprintf(stderr, "weft gradcheck: unknown cell '%s'; the cells are:", name);
-        for (int i = 0; i < n; i++) fprintf(stderr, " %s", types[i]->name);
-        fprintf(stderr, "\n");
+        fprintf(stderr, "weft gradcheck: --cell: %s\n", err);
         return WEFT_EXIT_USAGE;
     }
     /* relu's kink at 0: a smaller step keeps the differences off it (the
@@ -52,7 +50,6 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
         eps = 3e-3f;
         if (tolerance == 1e-2f) tolerance = 2e-2f;
     }
-    char err[256];
     weft_rng rng;
     weft_rng_seed(&rng, seed);
     weft_params *params = weft_params_new();
@@ -61,6 +58,7 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
     if (!rnn) {
         fprintf(stderr, "weft gradcheck: %s\n", err);
         weft_params_free(params);
+        weft_cell_plugin_close(plugin);
         return WEFT_EXIT_USAGE;
     }
     weft_rnn_reset_parameters(rnn, &rng);
@@ -122,5 +120,6 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
     weft_graph_free(g);
     weft_rnn_free(rnn);
     weft_params_free(params);
+    weft_cell_plugin_close(plugin);
     return status;
 }

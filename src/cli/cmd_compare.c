@@ -384,21 +384,9 @@ int weft_cmd_compare(int argc, char **argv)
         }
         cell_entry *c = &cells[n_cells];
         c->arg = cells_arg + (tok - list);
-        size_t len = strlen(tok);
-        if (strchr(tok, '/') || (len > 3 && strcmp(tok + len - 3, ".so") == 0)) {
-            char err[1024];
-            c->type = weft_cell_plugin_open(tok, &c->plugin, err, sizeof err);
-            if (!c->type) {
-                fprintf(stderr, "weft compare: --cells: %s\n", err);
-                rc = WEFT_EXIT_USAGE;
-                goto done;
-            }
-        } else if (!(c->type = weft_cell_find(tok))) {
-            int nt;
-            const weft_cell_type *const *all = weft_cell_types(&nt);
-            fprintf(stderr, "weft compare: --cells: unknown cell '%s'; the cells are:", tok);
-            for (int i = 0; i < nt; i++) fprintf(stderr, " %s", all[i]->name);
-            fprintf(stderr, ", or a plugin FILE.so (see 'weft cells', docs/cells.md)\n");
+        char err[1024];
+        if (!(c->type = weft_cell_lookup(tok, &c->plugin, err, sizeof err))) {
+            fprintf(stderr, "weft compare: --cells: %s\n", err);
             rc = WEFT_EXIT_USAGE;
             goto done;
         }

@@ -40,6 +40,7 @@ typedef struct drawing {
     weft_rnn *rnn;
     weft_graph *g;
     weft_var *loss;
+    void *plugin;    /* the cell's shared object, when --cell named one */
 } drawing;
 
 static void drawing_free(drawing *d)
@@ -47,6 +48,7 @@ static void drawing_free(drawing *d)
     weft_graph_free(d->g);
     weft_rnn_free(d->rnn);
     weft_params_free(d->ps);
+    weft_cell_plugin_close(d->plugin);
 }
 
 /* The readout and loss on top of an unroll: logits = y W_outᵀ + b_out, then
@@ -348,17 +350,17 @@ int weft_cmd_dot(int argc, char **argv)
     /* the command line's 0 is "no cap"; the API's is "the default cap" */
     o.max_steps = max_steps < 0 ? 0 : max_steps == 0 ? WEFT_DOT_ALL_STEPS : max_steps;
 
+    drawing d = { 0 };
     const weft_cell_type *type = NULL;
     if (cell) {
-        type = weft_cell_find(cell);
+        char err[1024];
+        type = weft_cell_lookup(cell, &d.plugin, err, sizeof err);
         if (!type) {
-            fprintf(stderr, "weft dot: --cell: unknown cell '%s'", cell);
-            list_cells(stderr);
+            fprintf(stderr, "weft dot: --cell: %s\n", err);
             return WEFT_EXIT_USAGE;
         }
     }
 
-    drawing d = { 0 };
     rc = cell ? build_cell(&d, type, layers, bidirectional, steps, batch, input, hidden, fast,
                            strcmp(loss_at, "last") == 0, (uint64_t)seed)
               : build_model(&d, model, steps, batch, fast, (uint64_t)seed);

@@ -176,31 +176,30 @@ int weft_cmd_gradflow(int argc, char **argv)
     snprintf(list, sizeof list, "%s", cells);
     const char *names[MAX_CELLS];
     const weft_cell_type *types[MAX_CELLS];
+    void *plugins[MAX_CELLS] = { 0 };
+    double *norms[MAX_CELLS] = { 0 };
     int n = 0;
+    rc = WEFT_EXIT_USAGE;
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (n == MAX_CELLS) {
             fprintf(stderr, "weft gradflow: --cell: at most %d cells\n", MAX_CELLS);
-            return WEFT_EXIT_USAGE;
+            goto done;
         }
-        types[n] = weft_cell_find(tok);
+        char err[1024];
+        types[n] = weft_cell_lookup(tok, &plugins[n], err, sizeof err);
         if (!types[n]) {
-            int nt;
-            const weft_cell_type *const *all = weft_cell_types(&nt);
-            fprintf(stderr, "weft gradflow: --cell: unknown cell '%s'; the cells are:", tok);
-            for (int i = 0; i < nt; i++) fprintf(stderr, " %s", all[i]->name);
-            fprintf(stderr, " (see 'weft cells')\n");
-            return WEFT_EXIT_USAGE;
+            fprintf(stderr, "weft gradflow: --cell: %s\n", err);
+            goto done;
         }
         names[n] = types[n]->name;
         n++;
     }
     if (n == 0) {
         fprintf(stderr, "weft gradflow: --cell: no cell named in '%s'\n", cells);
-        return WEFT_EXIT_USAGE;
+        goto done;
     }
 
-    double *norms[MAX_CELLS] = { 0 };
     weft_gradflow_opts o = { .steps = steps, .hidden = hidden, .input = input,
                              .layers = layers, .batch = batch, .samples = samples,
                              .seed = (uint64_t)seed, .init_range = init };
@@ -243,6 +242,10 @@ int weft_cmd_gradflow(int argc, char **argv)
             else if (!weft_cli_quiet()) fprintf(stderr, "weft gradflow: drew %s\n", plot_path);
         }
     }
-    for (int c = 0; c < n; c++) free(norms[c]);
+done:
+    for (int c = 0; c < n; c++) {
+        free(norms[c]);
+        weft_cell_plugin_close(plugins[c]);
+    }
     return rc;
 }

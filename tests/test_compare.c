@@ -204,36 +204,8 @@ static void test_plugin_loads_and_trains(void **state)
 
 /* --- the command ----------------------------------------------------------------------------- */
 
-typedef struct run_result {
-    int status;
-    char out[32768];
-    char err[16384];
-} run_result;
-
-static run_result result;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
-static run_result *run(const char *args)
-{
-    char out_path[128], err_path[128], cmd[4096];
-    snprintf(out_path, sizeof out_path, "%s/stdout", tmpdir);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' --threads 1 %s >%s 2>%s", exe, args, out_path, err_path);
-    int status = system(cmd);
-    assert_true(status != -1 && WIFEXITED(status));
-    result.status = WEXITSTATUS(status);
-    slurp(out_path, result.out, sizeof result.out);
-    slurp(err_path, result.err, sizeof result.err);
-    return &result;
-}
+/* every run: one thread */
+#define GLOBAL_FLAGS "--threads 1 "
 
 static bool have_gnuplot(void)
 {
@@ -249,13 +221,6 @@ static long file_size(const char *dir, const char *name)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static void read_file(const char *dir, const char *name, char *buf, size_t n)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    slurp(path, buf, n);
-}
-
 #define TINY "compare --task adding --length 8 --steps 30 --eval-points 2 --budget-params 8000 " \
              "--valid-size 20 --batch 8"
 
@@ -265,37 +230,37 @@ static void test_cli_tiny_comparison(void **state)
     char args[1024], dir[128], csv[8192], again[8192];
     snprintf(dir, sizeof dir, "%s/one", tmpdir);
     snprintf(args, sizeof args, TINY " --cells rnn,gru --out %s", dir);
-    run_result *r = run(args);
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_contains(r->out, "| cell | H | params | mse | steps | train s | wall s |");
     assert_contains(r->out, "| rnn | ");
     assert_contains(r->out, "| gru | ");
     assert_contains(r->out, " ± 0.0000 | 30 |");           /* one seed: no spread */
     assert_contains(r->err, "2 runs to do");
-    read_file(dir, "results.csv", csv, sizeof csv);
+    weft_test_read_file(dir, "results.csv", csv, sizeof csv);
     assert_contains(csv, "cell,hidden,params,metric,mean,std,seeds,steps");
     assert_contains(csv, "\nrnn,");
     assert_contains(csv, "\ngru,");
-    read_file(dir, "curves.csv", csv, sizeof csv);
+    weft_test_read_file(dir, "curves.csv", csv, sizeof csv);
     assert_contains(csv, "cell,seed,step,seconds,score,nll,accuracy\n");
     assert_contains(csv, "\nrnn,1,0,0.000,");
     assert_contains(csv, "\ngru,1,30,");
     assert_true(file_size(dir, "runs/rnn.seed1.txt") > 0);
 
     /* a rerun does nothing but print the same table */
-    read_file(dir, "runs.csv", csv, sizeof csv);
+    weft_test_read_file(dir, "runs.csv", csv, sizeof csv);
     char table[4096];
     snprintf(table, sizeof table, "%s", strstr(r->out, "| rnn"));
-    r = run(args);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     assert_int_equal(r->status, 0);
     assert_contains(r->err, "0 runs to do, 2 already in");
     assert_contains(r->out, table);
-    read_file(dir, "runs.csv", again, sizeof again);
+    weft_test_read_file(dir, "runs.csv", again, sizeof again);
     assert_string_equal(csv, again);
 
     /* other settings in the same folder are refused */
     snprintf(args, sizeof args, TINY " --cells rnn --lr 0.01 --out %s", dir);
-    r = run(args);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "was made with other settings");
 
@@ -306,7 +271,7 @@ static void test_cli_tiny_comparison(void **state)
     assert_true(file_size(dir, "chart.svg") > 1000);
     assert_true(file_size(dir, "chart.png") > 1000);
     char svg[256];
-    read_file(dir, "chart.svg", svg, sizeof svg);
+    weft_test_read_file(dir, "chart.svg", svg, sizeof svg);
     assert_contains(svg, "<svg");
 }
 
@@ -319,27 +284,27 @@ static void test_cli_plugin_everywhere(void **state)
     char args[1024], dot[4096];
     snprintf(args, sizeof args, "--quiet gradcheck --cell %s --layers 2 --bidirectional --ragged",
              plugin_path);
-    run_result *r = run(args);
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s%s", r->status, r->out, r->err);
     assert_contains(r->out, "2 layers, bidirectional, ragged batch");
     assert_contains(r->out, ": ok");
 
     snprintf(args, sizeof args, "--quiet dot --cell %s --steps 3 -o %s/mgu.dot", plugin_path,
              tmpdir);
-    r = run(args);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
-    read_file(tmpdir, "mgu.dot", dot, sizeof dot);
+    weft_test_read_file(tmpdir, "mgu.dot", dot, sizeof dot);
     assert_contains(dot, "digraph");
     assert_contains(dot, "mgu");
 
     snprintf(args, sizeof args, "--quiet gradflow --cell lstm,%s --steps 6 --hidden 8 "
              "--samples 1", plugin_path);
-    r = run(args);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_contains(r->out, "mgu");
     assert_contains(r->out, "# ratio last/0");
 
-    r = run("--quiet gradcheck --cell ./no-such-cell.so");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet gradcheck --cell ./no-such-cell.so");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "cannot load the cell plugin ./no-such-cell.so");
 }
@@ -353,16 +318,16 @@ static void test_cli_jobs_and_plugin(void **state)
     snprintf(one, sizeof one, "%s/j1", tmpdir);
     snprintf(two, sizeof two, "%s/j2", tmpdir);
     snprintf(args, sizeof args, TINY " --cells lstm-b,%s --seeds 2 --out %s", plugin_path, one);
-    run_result *r = run(args);
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_contains(r->out, "| mgu | ");
     snprintf(args, sizeof args, TINY " --cells lstm-b,%s --seeds 2 --jobs 2 --out %s",
              plugin_path, two);
-    r = run(args);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     /* runs.csv without the times: cell,seed,hidden,params,metric,best,steps */
-    read_file(one, "runs.csv", a, sizeof a);
-    read_file(two, "runs.csv", b, sizeof b);
+    weft_test_read_file(one, "runs.csv", a, sizeof a);
+    weft_test_read_file(two, "runs.csv", b, sizeof b);
     char *la, *lb, *sa, *sb;
     int rows = 0;
     for (la = strtok_r(a, "\n", &sa), lb = strtok_r(b, "\n", &sb); la && lb;
@@ -380,28 +345,30 @@ static void test_cli_jobs_and_plugin(void **state)
 static void test_cli_bad_input(void **state)
 {
     (void)state;
-    char args[1024];
-    run_result *r = run("compare --cells rnn,gruu --task adding --steps 1");
+    weft_test_output *r;
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn,gruu --task adding --steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "unknown cell 'gruu'; the cells are: rnn");
-    r = run("compare --cells rnn,/nonexistent/x.so --task adding --steps 1");
+    r = weft_test_run(exe, NULL,
+                      GLOBAL_FLAGS "compare --cells rnn,/nonexistent/x.so --task adding --steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "cannot load the cell plugin /nonexistent/x.so");
-    snprintf(args, sizeof args, "compare --cells rnn,%s --task adding --steps 1", nosym_path);
-    r = run(args);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn,%s --task adding --steps 1",
+                      nosym_path);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "has no function weft_cell_plugin");
-    r = run("compare --cells rnn --task sorting --steps 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn --task sorting --steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "unknown task 'sorting'; the tasks are: arithmetic xml music ptb "
                             "adding copy");
-    r = run("compare --task adding");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --task adding");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "no cells given");
-    r = run("compare --cells rnn --task adding --metric accuracy --steps 1");
+    r = weft_test_run(exe, NULL,
+                      GLOBAL_FLAGS "compare --cells rnn --task adding --metric accuracy --steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "not a classification");
-    r = run("compare --cells rnn,rnn --task adding --steps 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn,rnn --task adding --steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "'rnn' is named twice");
 }

@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "weft/io.h"
 #include "weft/lm.h"
@@ -35,14 +33,6 @@ static const char *tmp_path(const char *name)
     char *p = paths[k++ % 16];
     snprintf(p, 512, "%s/%s", tmpdir, name);
     return p;
-}
-
-static void write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    fclose(f);
 }
 
 /* A model over the tokens of text, parameters from seed. */
@@ -530,44 +520,6 @@ static void training_state_resumes_exactly(void **state)
 
 static const char *exe;
 
-typedef struct run_result {
-    int status;
-    char out[65536];
-    char err[16384];
-} run_result;
-
-static run_result result;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
-static run_result *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static run_result *run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char out[600], errp[600];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(errp, sizeof errp, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' --quiet --threads 1 %s >%s 2>%s", exe, args, out, errp);
-    int status = system(cmd);
-    assert_true(status != -1 && WIFEXITED(status));
-    result.status = WEXITSTATUS(status);
-    slurp(out, result.out, sizeof result.out);
-    slurp(errp, result.err, sizeof result.err);
-    return &result;
-}
-
-
 static void write_corpus(void)
 {
     char text[8192] = "";
@@ -577,12 +529,15 @@ static void write_corpus(void)
             strcat(text, words[(i * 3 + r) % 8]);
             strcat(text, "\n");
         }
-    write_file(tmp_path("train.txt"), text, strlen(text));
-    write_file(tmp_path("valid.txt"), "apple\nmaple\nleap\npale\n", 22);
+    weft_test_write_file(tmp_path("train.txt"), text, strlen(text));
+    weft_test_write_file(tmp_path("valid.txt"), "apple\nmaple\nleap\npale\n", 22);
 }
 
-#define TRAIN_ARGS "train --data %s --valid %s --level char --layers 1 --hidden 16 --embed 8 " \
-                   "--batch 4 --bptt 10 --optim adam --lr 0.01 --clip 1 --dropout 0.1"
+/* every run: no start-up line, one thread */
+#define GLOBAL_FLAGS "--quiet --threads 1 "
+#define TRAIN_ARGS GLOBAL_FLAGS "train --data %s --valid %s --level char --layers 1 " \
+                   "--hidden 16 --embed 8 --batch 4 --bptt 10 --optim adam --lr 0.01 --clip 1 " \
+                   "--dropout 0.1"
 
 static void cli_train_eval_sample(void **state)
 {
@@ -591,17 +546,18 @@ static void cli_train_eval_sample(void **state)
     write_corpus();
     const char *train = tmp_path("train.txt"), *valid = tmp_path("valid.txt");
     const char *model = tmp_path("cli.safetensors"), *log = tmp_path("run.csv");
-    run_result *r = run(TRAIN_ARGS " --epochs 2 --save %s --log %s", train, valid, model, log);
+    weft_test_output *r = weft_test_run(exe, NULL, TRAIN_ARGS " --epochs 2 --save %s --log %s",
+                                        train, valid, model, log);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
     assert_contains(r->out, "epoch 1: train loss");
     assert_contains(r->out, "epoch 2: train loss");
     assert_contains(r->out, "best valid perplexity");
     assert_contains(r->err, "epoch 2/2 100.0%");   /* plain progress lines (not a terminal) */
     char csv[4096];
-    slurp(log, csv, sizeof csv);
+    weft_test_slurp(log, csv, sizeof csv);
     assert_contains(csv, "epoch,window,tokens,seconds,lr,train_loss");
 
-    r = run("eval --model %s --data %s", model, valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", model, valid);
     assert_int_equal(r->status, 0);
     char line[256], first[512];
     last_line(r->out, line, sizeof line);
@@ -610,23 +566,27 @@ static void cli_train_eval_sample(void **state)
     assert_true(ppl > 1.0 && ppl < 30.0);
     snprintf(first, sizeof first, "%s", line);
 
-    r = run("sample --model %s --length 50 --seed 7 --prime ap", model);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --length 50 --seed 7 --prime ap",
+                      model);
     assert_int_equal(r->status, 0);
-    static char sample1[sizeof result.out];
+    static char sample1[sizeof r->out];
     memcpy(sample1, r->out, sizeof sample1);
     assert_true(strncmp(sample1, "ap", 2) == 0);
-    r = run("sample --model %s --length 50 --seed 7 --prime ap", model);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --length 50 --seed 7 --prime ap",
+                      model);
     assert_string_equal(r->out, sample1);
 
     /* stopped after 5 windows, then resumed: the same model as the straight run */
     const char *model2 = tmp_path("cli2.safetensors");
-    r = run(TRAIN_ARGS " --epochs 2 --save %s --stop-after 5", train, valid, model2);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --epochs 2 --save %s --stop-after 5",
+                      train, valid, model2);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
     assert_contains(r->err, "stopped at epoch 1");
-    r = run("train --resume %s --data %s --valid %s", model2, train, valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --resume %s --data %s --valid %s",
+                      model2, train, valid);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
     assert_contains(r->err, "resuming");
-    r = run("eval --model %s --data %s", model2, valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", model2, valid);
     assert_int_equal(r->status, 0);
     assert_string_equal(last_line(r->out, line, sizeof line), first);
 }
@@ -638,31 +598,37 @@ static void cli_bad_input(void **state)
     write_corpus();
     const char *train = tmp_path("train.txt"), *valid = tmp_path("valid.txt");
     const char *model = tmp_path("bad-cli.safetensors");
-    run_result *r = run("train --data /no/such/train.txt --save %s", model);
+    weft_test_output *r = weft_test_run(exe, NULL,
+                                        GLOBAL_FLAGS "train --data /no/such/train.txt --save %s",
+                                        model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "/no/such/train.txt: cannot open");
-    write_file(tmp_path("empty.txt"), "", 0);
-    r = run("train --data %s --save %s", tmp_path("empty.txt"), model);
+    weft_test_write_file(tmp_path("empty.txt"), "", 0);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --save %s",
+                      tmp_path("empty.txt"), model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "empty");
-    write_file(tmp_path("badutf8.txt"), "ok\nno \xC3\x28\n", 8);
-    r = run("train --level char --data %s --save %s", tmp_path("badutf8.txt"), model);
+    weft_test_write_file(tmp_path("badutf8.txt"), "ok\nno \xC3\x28\n", 8);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --level char --data %s --save %s",
+                      tmp_path("badutf8.txt"), model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "invalid UTF-8");
-    r = run(TRAIN_ARGS " --cell nosuchcell --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --cell nosuchcell --save %s", train, valid, model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "unknown cell 'nosuchcell'");
-    r = run(TRAIN_ARGS " --epochs 1 --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --epochs 1 --save %s", train, valid, model);
     assert_int_equal(r->status, 0);
     /* a character the model never saw */
-    write_file(tmp_path("other.txt"), "apple\nzebra\n", 12);
-    r = run("eval --model %s --data %s", model, tmp_path("other.txt"));
+    weft_test_write_file(tmp_path("other.txt"), "apple\nzebra\n", 12);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s",
+                      model, tmp_path("other.txt"));
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "'z' is not in the vocabulary");
-    r = run("sample --model %s --prime zz", model);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --prime zz", model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "--prime");
-    r = run("eval --model %s --data %s", tmp_path("train.txt"), valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s",
+                      tmp_path("train.txt"), valid);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "train.txt");
     /* a model whose weights went NaN */
@@ -671,7 +637,8 @@ static void cli_bad_input(void **state)
     m->decoder_bias->value.data[0] = NAN;
     assert_int_equal(weft_lm_save(m, tmp_path("nan.safetensors"), err, sizeof err), 0);
     weft_lm_free(m);
-    r = run("eval --model %s --data %s", tmp_path("nan.safetensors"), valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s",
+                      tmp_path("nan.safetensors"), valid);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "the loss is NaN at steps 0..");
 }

@@ -8,51 +8,23 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cli_text.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *exe;
 static char dir[] = "/tmp/weft-viz-XXXXXX";
-static int status;
-static char out[65536], err[16384];
 
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
+/* every run: no start-up line */
+#define GLOBAL_FLAGS "--quiet "
 
-/* Run `weft args` in the scratch folder; stdout and stderr into out, err. */
-static int run(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --quiet %s >stdout.txt 2>stderr.txt", dir, exe,
-             args);
-    int st = system(cmd);
-    assert_true(st != -1 && WIFEXITED(st));
-    status = WEXITSTATUS(st);
-    char path[512];
-    snprintf(path, sizeof path, "%s/stdout.txt", dir);
-    slurp(path, out, sizeof out);
-    snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    slurp(path, err, sizeof err);
-    return status;
-}
-
-static void assert_contains(const char *text, const char *want)
-{
-    if (!strstr(text, want)) fail_msg("\"%s\" lacks \"%s\"", text, want);
-}
-
-/* The first n bytes of a file in the scratch folder equal magic. */
-static void assert_magic(const char *name, const char *magic, size_t n)
+/* The first n bytes of a file in the scratch folder equal magic; err is
+ * the stderr of the run that should have written it. */
+static void assert_magic(const char *name, const char *magic, size_t n, const char *err)
 {
     char path[512], buf[64] = { 0 };
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -71,95 +43,122 @@ static bool exists(const char *name)
     return access(path, F_OK) == 0;
 }
 
+static char dot[65536];   /* a .dot file read back */
+
 static void dot_writes_every_format(void **state)
 {
     (void)state;
-    assert_int_equal(run("dot --cell lstm --layers 2 --bidirectional --steps 4 -o x.dot"), 0);
-    assert_magic("x.dot", "digraph weft {", 14);
-    char path[512];
-    snprintf(path, sizeof path, "%s/x.dot", dir);
-    slurp(path, out, sizeof out);
+    weft_test_output *r;
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm --layers 2 --bidirectional "
+                                              "--steps 4 -o x.dot");
+    assert_int_equal(r->status, 0);
+    assert_magic("x.dot", "digraph weft {", 14, r->err);
+    weft_test_read_file(dir, "x.dot", dot, sizeof dot);
     for (int t = 0; t < 4; t++) {
         char c[64];
         snprintf(c, sizeof c, "subgraph cluster_step%d {", t);
-        assert_contains(out, c);
+        assert_contains(dot, c);
     }
-    assert_contains(out, "rnn.weight_hh_l1_reverse");
-    assert_contains(out, "cross-entropy");
+    assert_contains(dot, "rnn.weight_hh_l1_reverse");
+    assert_contains(dot, "cross-entropy");
 
-    assert_int_equal(run("dot --cell gru --level ops --steps 2 --grads --output x.svg"), 0);
-    assert_magic("x.svg", "<?xml", 5);
-    assert_int_equal(run("dot --cell rnn --steps 30 --max-steps 6 -o x.png"), 0);
-    assert_magic("x.png", "\x89PNG", 4);
-    assert_int_equal(run("dot --cell lstm-peephole --steps 3 --loss last --grads -o x.pdf"), 0);
-    assert_magic("x.pdf", "%PDF", 4);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell gru --level ops --steps 2 --grads "
+                                              "--output x.svg");
+    assert_int_equal(r->status, 0);
+    assert_magic("x.svg", "<?xml", 5, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell rnn --steps 30 --max-steps 6 -o x.png");
+    assert_int_equal(r->status, 0);
+    assert_magic("x.png", "\x89PNG", 4, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm-peephole --steps 3 --loss last "
+                                              "--grads -o x.pdf");
+    assert_int_equal(r->status, 0);
+    assert_magic("x.pdf", "%PDF", 4, r->err);
 }
 
 static void dot_max_steps_zero_draws_every_step(void **state)
 {
     (void)state;
-    char path[512];
-    snprintf(path, sizeof path, "%s/long.dot", dir);
-    assert_int_equal(run("dot --cell rnn --steps 20 -o long.dot"), 0);
-    slurp(path, out, sizeof out);
-    assert_contains(out, "steps not drawn");                 /* the default cap */
-    assert_int_equal(run("dot --cell rnn --steps 20 --max-steps 0 -o long.dot"), 0);
-    slurp(path, out, sizeof out);
-    assert_null(strstr(out, "steps not drawn"));
-    assert_contains(out, "subgraph cluster_step19 {");
-    assert_contains(out, "subgraph cluster_step10 {");
+    weft_test_output *r;
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell rnn --steps 20 -o long.dot");
+    assert_int_equal(r->status, 0);
+    weft_test_read_file(dir, "long.dot", dot, sizeof dot);
+    assert_contains(dot, "steps not drawn");                 /* the default cap */
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell rnn --steps 20 --max-steps 0 "
+                                              "-o long.dot");
+    assert_int_equal(r->status, 0);
+    weft_test_read_file(dir, "long.dot", dot, sizeof dot);
+    assert_null(strstr(dot, "steps not drawn"));
+    assert_contains(dot, "subgraph cluster_step19 {");
+    assert_contains(dot, "subgraph cluster_step10 {");
 }
 
 static void dot_bad_usage_exits_2_naming_the_flag(void **state)
 {
     (void)state;
-    assert_int_equal(run("dot --cell lstmx -o y.svg"), 2);
-    assert_contains(err, "lstmx");
-    assert_contains(err, "gru");                  /* lists the valid cells */
-    assert_contains(err, "lstm-peephole");
+    weft_test_output *r;
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstmx -o y.svg");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "lstmx");
+    assert_contains(r->err, "gru");                  /* lists the valid cells */
+    assert_contains(r->err, "lstm-peephole");
     assert_false(exists("y.svg"));
 
-    assert_int_equal(run("dot --cell lstm -o y.txt"), 2);
-    assert_contains(err, "y.txt");
-    assert_contains(err, ".svg");
-    assert_int_equal(run("dot --cell lstm"), 2);
-    assert_contains(err, "-o");
-    assert_int_equal(run("dot --cell lstm --level boxes -o y.svg"), 2);
-    assert_contains(err, "--level");
-    assert_int_equal(run("dot --cell lstm --layers 0 -o y.svg"), 2);
-    assert_contains(err, "--layers");
-    assert_int_equal(run("dot --cell lstm --frobnicate -o y.svg"), 2);
-    assert_contains(err, "--frobnicate");
-    assert_int_equal(run("dot -o y.svg"), 2);
-    assert_contains(err, "--cell");
-    assert_int_equal(run("dot --model nothing-here.safetensors -o y.svg"), 2);
-    assert_contains(err, "nothing-here.safetensors");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm -o y.txt");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "y.txt");
+    assert_contains(r->err, ".svg");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "-o");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm --level boxes -o y.svg");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "--level");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm --layers 0 -o y.svg");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "--layers");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm --frobnicate -o y.svg");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "--frobnicate");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot -o y.svg");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "--cell");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --model nothing-here.safetensors -o y.svg");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "nothing-here.safetensors");
     assert_false(exists("y.svg"));
 }
 
 static void gradflow_prints_writes_and_plots(void **state)
 {
     (void)state;
-    assert_int_equal(run("gradflow --cell rnn,lstm --steps 10 --hidden 6 --samples 2 "
-                         "--csv g.csv --plot g.svg"), 0);
-    assert_contains(out, "distance");
-    assert_contains(out, "rnn");
-    assert_contains(out, "lstm");
-    assert_magic("g.csv", "distance,t,rnn,lstm\n0,9,", 24);
+    weft_test_output *r;
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --cell rnn,lstm --steps 10 --hidden 6 "
+                                              "--samples 2 --csv g.csv --plot g.svg");
+    assert_int_equal(r->status, 0);
+    assert_contains(r->out, "distance");
+    assert_contains(r->out, "rnn");
+    assert_contains(r->out, "lstm");
+    assert_magic("g.csv", "distance,t,rnn,lstm\n0,9,", 24, r->err);
     if (system("gnuplot --version >/dev/null 2>&1") == 0) {
-        assert_magic("g.svg", "<?xml", 5);
-        assert_int_equal(run("gradflow --cell gru --steps 5 --hidden 4 --plot g.png"), 0);
-        assert_magic("g.png", "\x89PNG", 4);
+        assert_magic("g.svg", "<?xml", 5, r->err);
+        r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --cell gru --steps 5 --hidden 4 "
+                                                  "--plot g.png");
+        assert_int_equal(r->status, 0);
+        assert_magic("g.png", "\x89PNG", 4, r->err);
     }
-    assert_int_equal(run("gradflow --cell rnn,nope --steps 5"), 2);
-    assert_contains(err, "nope");
-    assert_contains(err, "lstm");
-    assert_int_equal(run("gradflow --cell rnn --steps 0"), 2);
-    assert_contains(err, "--steps");
-    assert_int_equal(run("gradflow --steps 5"), 2);
-    assert_contains(err, "--cell");
-    assert_int_equal(run("gradflow --cell rnn --steps 5 --plot g.jpg"), 1);
-    assert_contains(err, "g.jpg");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --cell rnn,nope --steps 5");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "nope");
+    assert_contains(r->err, "lstm");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --cell rnn --steps 0");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "--steps");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --steps 5");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "--cell");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --cell rnn --steps 5 --plot g.jpg");
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "g.jpg");
 }
 
 static int setup(void **state)
@@ -170,7 +169,8 @@ static int setup(void **state)
         fprintf(stderr, "WEFT_EXE is not set (meson test sets it)\n");
         return -1;
     }
-    return mkdtemp(dir) ? 0 : -1;
+    /* the runs write their files here (relative paths, as a user types them) */
+    return mkdtemp(dir) && chdir(dir) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)

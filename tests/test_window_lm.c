@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "weft/gradcheck.h"
 #include "weft/ops.h"
@@ -33,14 +31,6 @@ static const char *tmp_path(const char *name)
     char *p = paths[k++ % 16];
     snprintf(p, 512, "%s/%s", tmpdir, name);
     return p;
-}
-
-static void write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, len, f), len);
-    fclose(f);
 }
 
 static const char *TEXT = "the cat sat on the mat\nthe dog sat on the log\n"
@@ -333,53 +323,18 @@ static void sampling_with_a_seed_is_reproducible(void **state)
 
 static const char *exe;
 
-typedef struct run_result {
-    int status;
-    char out[65536];
-    char err[16384];
-} run_result;
-
-static run_result result;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
-static run_result *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static run_result *run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char out[600], errp[600];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(errp, sizeof errp, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' --quiet --threads 1 %s >%s 2>%s", exe, args, out, errp);
-    int status = system(cmd);
-    assert_true(status != -1 && WIFEXITED(status));
-    result.status = WEXITSTATUS(status);
-    slurp(out, result.out, sizeof result.out);
-    slurp(errp, result.err, sizeof result.err);
-    return &result;
-}
-
-#define TRAIN_ARGS "train --task window-lm --data %s --valid %s --order 3 --embed 8 " \
+/* every run: no start-up line, one thread */
+#define GLOBAL_FLAGS "--quiet --threads 1 "
+#define TRAIN_ARGS GLOBAL_FLAGS "train --task window-lm --data %s --valid %s --order 3 --embed 8 " \
                    "--hidden 16 --batch 8 --lr 0.01 --seed 2"
 
 static void write_corpus(void)
 {
     char text[4096] = "";
     for (int r = 0; r < 12; r++) strcat(text, TEXT);
-    write_file(tmp_path("train.txt"), text, strlen(text));
+    weft_test_write_file(tmp_path("train.txt"), text, strlen(text));
     const char *valid = "the dog sat on the mat\na cat met a dog\n";
-    write_file(tmp_path("valid.txt"), valid, strlen(valid));
+    weft_test_write_file(tmp_path("valid.txt"), valid, strlen(valid));
 }
 
 static void cli_train_eval_sample(void **state)
@@ -389,7 +344,8 @@ static void cli_train_eval_sample(void **state)
     write_corpus();
     const char *train = tmp_path("train.txt"), *valid = tmp_path("valid.txt");
     const char *model = tmp_path("cli.safetensors"), *log = tmp_path("run.csv");
-    run_result *r = run(TRAIN_ARGS " --epochs 3 --save %s --log %s", train, valid, model, log);
+    weft_test_output *r = weft_test_run(exe, NULL, TRAIN_ARGS " --epochs 3 --save %s --log %s",
+                                        train, valid, model, log);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
     assert_contains(r->out, "epoch 1: train loss");
     assert_contains(r->out, "epoch 3: train loss");
@@ -397,7 +353,7 @@ static void cli_train_eval_sample(void **state)
     assert_contains(r->err, "epoch 3/3 100.0%");
     assert_contains(r->err, "window-lm order 3");
     char csv[8192];
-    slurp(log, csv, sizeof csv);
+    weft_test_slurp(log, csv, sizeof csv);
     assert_contains(csv, "epoch,window,tokens,seconds,lr,train_loss");
 
     /* the best validation perplexity is the one weft eval computes */
@@ -405,7 +361,7 @@ static void cli_train_eval_sample(void **state)
     const char *at = strstr(r->out, "best valid perplexity: ");
     assert_non_null(at);
     assert_int_equal(sscanf(at, "best valid perplexity: %lf", &best), 1);
-    r = run("eval --model %s --data %s", model, valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", model, valid);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
     assert_contains(r->out, "nats/token");
     char line[256];
@@ -424,12 +380,16 @@ static void cli_train_eval_sample(void **state)
     free(ids);
     weft_window_lm_free(m);
 
-    r = run("sample --model %s --length 20 --seed 7 --prime 'the cat'", model);
+    r = weft_test_run(exe, NULL,
+                      GLOBAL_FLAGS "sample --model %s --length 20 --seed 7 --prime 'the cat'",
+                      model);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
-    static char sample1[sizeof result.out];
+    static char sample1[sizeof r->out];
     memcpy(sample1, r->out, sizeof sample1);
     assert_true(strncmp(sample1, "the cat ", 8) == 0);
-    r = run("sample --model %s --length 20 --seed 7 --prime 'the cat'", model);
+    r = weft_test_run(exe, NULL,
+                      GLOBAL_FLAGS "sample --model %s --length 20 --seed 7 --prime 'the cat'",
+                      model);
     assert_string_equal(r->out, sample1);
 }
 
@@ -440,45 +400,51 @@ static void cli_bad_flags(void **state)
     write_corpus();
     const char *train = tmp_path("train.txt"), *valid = tmp_path("valid.txt");
     const char *model = tmp_path("bad.safetensors");
-    run_result *r = run(TRAIN_ARGS " --order 1 --save %s", train, valid, model);
+    weft_test_output *r = weft_test_run(exe, NULL, TRAIN_ARGS " --order 1 --save %s",
+                                        train, valid, model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--order: 1 is not in [2, 64]");
-    r = run(TRAIN_ARGS " --hidden 0 --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --hidden 0 --save %s", train, valid, model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--hidden: 0 is not in");
-    r = run(TRAIN_ARGS " --level bytes --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --level bytes --save %s", train, valid, model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--level 'bytes': expected word or char");
-    r = run(TRAIN_ARGS " --optim lbfgs --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --optim lbfgs --save %s", train, valid, model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--optim 'lbfgs'");
-    r = run(TRAIN_ARGS " --bptt 20 --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --bptt 20 --save %s", train, valid, model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--bptt");
-    r = run("train --task window-lm --save %s", model);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task window-lm --save %s", model);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--data TRAIN is required");
-    r = run("train --task window-lm --data /no/such/train.txt --save %s", model);
+    r = weft_test_run(exe, NULL,
+                      GLOBAL_FLAGS "train --task window-lm --data /no/such/train.txt --save %s",
+                      model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "/no/such/train.txt: cannot open");
-    r = run("train --task windowlm --data %s", train);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task windowlm --data %s", train);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--task 'windowlm'");
 
     /* a character model: eval and sample refuse what it never saw */
-    r = run(TRAIN_ARGS " --level char --epochs 1 --save %s", train, valid, model);
+    r = weft_test_run(exe, NULL, TRAIN_ARGS " --level char --epochs 1 --save %s",
+                      train, valid, model);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
-    write_file(tmp_path("other.txt"), "the cat\nzebra\n", 14);
-    r = run("eval --model %s --data %s", model, tmp_path("other.txt"));
+    weft_test_write_file(tmp_path("other.txt"), "the cat\nzebra\n", 14);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s",
+                      model, tmp_path("other.txt"));
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "'z' is not in the vocabulary");
-    r = run("sample --model %s --prime zz", model);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --prime zz", model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "--prime");
-    r = run("eval --model %s --data %s --bptt 10", model, valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s --bptt 10", model, valid);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--bptt");
-    r = run("eval --task window-lm --model %s --data %s", train, valid);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --task window-lm --model %s --data %s",
+                      train, valid);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "train.txt");
 }

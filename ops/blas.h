@@ -9,6 +9,20 @@
 
 #include <blis.h>
 
+/* How many threads a product of m x n x k multiply-adds gets. Below
+ * WEFT_GEMM_SERIAL_MACS one thread: splitting it costs more in BLIS's fork and
+ * busy-wait barriers than the halves save (an 8x128x64 product ran at 17-20
+ * GFLOP/s on one thread and, when another process held the second core, at
+ * 0.01 GFLOP/s on two). Whole-sequence products and the per-step products of
+ * wide layers (64 x 2048 x 512 at H = 512) stay threaded. The choice depends
+ * on the shape only, so 1 and 2 threads still give the same bits. */
+#define WEFT_GEMM_SERIAL_MACS (1L << 21)
+
+static inline int sgemm_threads(int m, int n, int k)
+{
+    return (long)m * n * k < WEFT_GEMM_SERIAL_MACS ? 1 : bli_thread_get_num_threads();
+}
+
 /* C[m, n] = alpha op(A) op(B) + beta C, everything row-major and contiguous.
  * A is stored [k, m] when ta (op(A) = Aᵀ), else [m, k]; B is stored [n, k]
  * when tb, else [k, n]. beta = 1 accumulates, which is what a backward wants.
@@ -24,14 +38,9 @@ static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float a
     inc_t lda = ta ? m : k, ldb = tb ? k : n;
     trans_t opa = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     trans_t opb = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    if (!tb) {
-        bli_sgemm(opa, opb, m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C,
-                  n, 1);
-        return;
-    }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(bli_thread_get_num_threads(), &rntm);
-    bli_rntm_disable_l3_sup(&rntm);
+    bli_rntm_set_num_threads(sgemm_threads(m, n, k), &rntm);
+    if (tb) bli_rntm_disable_l3_sup(&rntm);
     bli_sgemm_ex(opa, opb, m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C,
                  n, 1, NULL, &rntm);
 }
@@ -46,8 +55,10 @@ static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float a
 static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const float *A, int lda,
                                      const float *B, int ldb, float beta, float *C, int ldc)
 {
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)A, lda, 1,
-              (float *)B, ldb, 1, &beta, C, ldc, 1);
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(sgemm_threads(m, n, k), &rntm);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)A, lda, 1,
+                 (float *)B, ldb, 1, &beta, C, ldc, 1, NULL, &rntm);
 }
 
 #endif

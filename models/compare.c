@@ -4,24 +4,13 @@
 
 #include "weft/ops.h"
 #include "weft/rnn.h"
+#include "../src/internal.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void say(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 static double now_seconds(void)
 {
@@ -57,13 +46,13 @@ int weft_compare_size(const weft_cell_type *c, const weft_task *t, int E, size_t
         if (n > budget && (double)n > 2.0 * (double)budget) break;
     }
     if (best_h == 0) {
-        say(err, errsize, "%s on %s: the cell takes no hidden width up to %d", c->name, t->name,
-            MAX_H);
+        weft_say(err, errsize, "%s on %s: the cell takes no hidden width up to %d", c->name,
+            t->name, MAX_H);
         return -1;
     }
     if (best_gap > tolerance * (double)budget) {
         size_t floor_n = weft_compare_numel(c, t, E, 1);
-        say(err, errsize, "%s on %s: no hidden width gives %zu parameters within %.0f%%: the "
+        weft_say(err, errsize, "%s on %s: no hidden width gives %zu parameters within %.0f%%: the "
             "nearest is H %d with %zu%s", c->name, t->name, budget, 100.0 * tolerance, best_h,
             best_n, floor_n > budget ? " (the input and output layers alone take more than the "
             "budget: raise --budget-params or lower --embed)" : "");
@@ -102,7 +91,7 @@ static int model_new(model *m, const weft_cell_type *c, const weft_task *t, int 
     m->E = E;
     bool tokens = t->input == WEFT_TASK_TOKENS;
     if (!(m->params = weft_params_new())) {
-        say(err, errsize, "out of memory");
+        weft_say(err, errsize, "out of memory");
         return -1;
     }
     if (tokens && !(m->embed = weft_params_add(m->params, "embed.weight", 2,
@@ -121,7 +110,7 @@ static int model_new(model *m, const weft_cell_type *c, const weft_task *t, int 
     /* the cell's own initialisers; the input and output layers as nn.Embedding
      * scaled down (±0.1) and nn.Linear (±1/sqrt(H)) */
     if (weft_rnn_reset_parameters(m->rnn, rng)) {
-        say(err, errsize, "%s: its init hook failed", c->name);
+        weft_say(err, errsize, "%s: its init hook failed", c->name);
         model_free(m);
         return -1;
     }
@@ -131,7 +120,7 @@ static int model_new(model *m, const weft_cell_type *c, const weft_task *t, int 
     weft_rng_fill_uniform(rng, &m->out_b->value, -a, a);
     return 0;
 store_fail:
-    say(err, errsize, "parameters: %s", weft_params_error(m->params));
+    weft_say(err, errsize, "parameters: %s", weft_params_error(m->params));
     model_free(m);
     return -1;
 }
@@ -272,13 +261,13 @@ static int model_eval(model *m, weft_graph *g, double *nll, double *acc, char *e
         for (int k = 0; k < B; k++) ex[k] = &t->valid[s + k];
         batch b;
         if (batch_make(t, ex, B, &b)) {
-            say(err, errsize, "validation: out of memory");
+            weft_say(err, errsize, "validation: out of memory");
             return -1;
         }
         weft_graph_reset(g);
         weft_var *z = model_logits(m, g, &b);
         if (!z || weft_ok(g)) {
-            say(err, errsize, "validation: %s", weft_graph_error(g));
+            weft_say(err, errsize, "validation: %s", weft_graph_error(g));
             batch_free(&b);
             return -1;
         }
@@ -311,7 +300,7 @@ static int model_eval(model *m, weft_graph *g, double *nll, double *acc, char *e
         batch_free(&b);
     }
     if (count == 0) {
-        say(err, errsize, "validation: the %s task scored no step", t->name);
+        weft_say(err, errsize, "validation: the %s task scored no step", t->name);
         return -1;
     }
     *nll = sum / count;
@@ -352,12 +341,12 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
     int epoch_size = o->epoch_size > 0 ? o->epoch_size : 10000;
     weft_task_metric metric = o->use_metric ? o->metric : t->metric;
     if (metric == WEFT_METRIC_ACCURACY && t->loss != WEFT_TASK_CE) {
-        say(err, errsize, "%s: accuracy is a score of classification tasks only", t->name);
+        weft_say(err, errsize, "%s: accuracy is a score of classification tasks only", t->name);
         return -1;
     }
     if ((metric == WEFT_METRIC_MSE) != (t->loss == WEFT_TASK_MSE)) metric = t->metric;
     if (o->max_steps <= 0 && o->epochs <= 0 && o->max_seconds <= 0) {
-        say(err, errsize, "no budget: give a number of steps, epochs or seconds");
+        weft_say(err, errsize, "no budget: give a number of steps, epochs or seconds");
         return -1;
     }
     /* the step budget, when there is one */
@@ -385,7 +374,7 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
     bool *owned = calloc((size_t)B, sizeof *owned);
     int rc = -1;
     if (!g || !ex || !exp_ || !owned || (t->n_train > 0 && !perm)) {
-        say(err, errsize, "out of memory");
+        weft_say(err, errsize, "out of memory");
         goto done;
     }
 
@@ -401,7 +390,7 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
         double t0 = now_seconds();
         for (int k = 0; k < B; k++) {
             if (weft_task_next_train(t, &data_rng, perm, &cursor, &ex[k], &owned[k])) {
-                say(err, errsize, "out of memory");
+                weft_say(err, errsize, "out of memory");
                 for (int j = 0; j < k; j++) if (owned[j]) weft_task_example_free(&ex[j]);
                 goto done;
             }
@@ -411,7 +400,7 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
         int made = batch_make(t, exp_, B, &b);
         for (int k = 0; k < B; k++) if (owned[k]) weft_task_example_free(&ex[k]);
         if (made) {
-            say(err, errsize, "out of memory");
+            weft_say(err, errsize, "out of memory");
             goto done;
         }
         weft_graph_reset(g);
@@ -419,27 +408,27 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
         weft_var *loss = model_loss(&m, g, &b);
         batch_free(&b);
         if (!loss || weft_ok(g)) {
-            say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
+            weft_say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
             goto done;
         }
         float L = weft_scalar(loss);
         if (!isfinite(L)) {
-            say(err, errsize, "%s on %s: the loss is %s at step %ld (try a lower --lr)", c->name,
-                t->name, isnan(L) ? "NaN" : "infinite", step);
+            weft_say(err, errsize, "%s on %s: the loss is %s at step %ld (try a lower --lr)",
+                c->name, t->name, isnan(L) ? "NaN" : "infinite", step);
             goto done;
         }
         if (weft_backward(g, loss)) {
-            say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
+            weft_say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
             goto done;
         }
         float norm = clip > 0 ? weft_clip_grad_norm(m.params, clip) : weft_grad_norm(m.params);
         if (!isfinite(norm)) {
-            say(err, errsize, "%s on %s: the gradient norm is not finite at step %ld (try a "
+            weft_say(err, errsize, "%s on %s: the gradient norm is not finite at step %ld (try a "
                 "lower --lr)", c->name, t->name, step);
             goto done;
         }
         if (weft_optim_step(&opt, m.params)) {
-            say(err, errsize, "optimizer: %s", weft_params_error(m.params));
+            weft_say(err, errsize, "optimizer: %s", weft_params_error(m.params));
             goto done;
         }
         step++;

@@ -6,23 +6,13 @@
 #include "weft/dropout.h"
 #include "weft/io.h"
 #include "weft/ops.h"
+#include "../src/internal.h"
+#include "lm_common.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void say(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* --- the model ------------------------------------------------------------------------------ */
 
@@ -30,43 +20,44 @@ weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, si
 {
     const weft_cell_type *cell = weft_cell_find(cfg->cell);
     if (!cell) {
-        say(err, errsize, "unknown cell '%s' (see 'weft cells' or weft/cell.h for the names)",
+        weft_say(err, errsize, "unknown cell '%s' (see 'weft cells' or weft/cell.h for the names)",
             cfg->cell);
         return NULL;
     }
     int V = vocab ? weft_vocab_size(vocab) : 0;
     if (V < 1) {
-        say(err, errsize, "language model: the vocabulary is empty");
+        weft_say(err, errsize, "language model: the vocabulary is empty");
         return NULL;
     }
     if (cfg->layers < 1 || cfg->hidden < 1 || cfg->embed < 1) {
-        say(err, errsize, "language model: layers %d, hidden %d and embed %d must all be >= 1",
+        weft_say(err, errsize, "language model: layers %d, hidden %d and embed %d must all be >= 1",
             cfg->layers, cfg->hidden, cfg->embed);
         return NULL;
     }
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
-        say(err, errsize, "language model: dropout %g must be in [0, 1)", (double)cfg->dropout);
+        weft_say(err, errsize, "language model: dropout %g must be in [0, 1)",
+            (double)cfg->dropout);
         return NULL;
     }
     if (!(cfg->dropout_embed >= 0.0f && cfg->dropout_embed < 1.0f)) {
-        say(err, errsize, "language model: embedding dropout %g must be in [0, 1)",
+        weft_say(err, errsize, "language model: embedding dropout %g must be in [0, 1)",
             (double)cfg->dropout_embed);
         return NULL;
     }
     if (cfg->tied && cfg->embed != cfg->hidden) {
-        say(err, errsize, "language model: tied weights need embed == hidden (got embed %d, "
+        weft_say(err, errsize, "language model: tied weights need embed == hidden (got embed %d, "
             "hidden %d)", cfg->embed, cfg->hidden);
         return NULL;
     }
     if (cfg->level != WEFT_TEXT_WORDS && cfg->level != WEFT_TEXT_CHARS) {
-        say(err, errsize, "language model: level %d is neither words nor characters",
+        weft_say(err, errsize, "language model: level %d is neither words nor characters",
             (int)cfg->level);
         return NULL;
     }
     weft_lm *m = calloc(1, sizeof *m);
     if (!m || !(m->params = weft_params_new())) {
         free(m);
-        say(err, errsize, "language model: out of memory");
+        weft_say(err, errsize, "language model: out of memory");
         return NULL;
     }
     m->cfg = *cfg;
@@ -96,7 +87,7 @@ weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, si
     return m;
 
 fail_store:
-    say(err, errsize, "language model: %s", weft_params_error(m->params));
+    weft_say(err, errsize, "language model: %s", weft_params_error(m->params));
 fail:
     weft_rnn_free(m->rnn);
     weft_params_free(m->params);
@@ -201,34 +192,17 @@ int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int
     weft_rnn_out out;
     weft_var *loss = weft_lm_forward(m, g, inputs, targets, T, B, carry, dropout_rng, &out);
     if (!loss || weft_ok(g)) {
-        say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "lm: forward failed");
+        weft_say(err, errsize, "%s",
+                 weft_graph_error(g) ? weft_graph_error(g) : "lm: forward failed");
         return -1;
     }
-    float L = weft_scalar(loss);
-    if (!isfinite(L)) {
-        say(err, errsize, "the loss is %s (try a lower learning rate or a gradient clip)",
-            isnan(L) ? "NaN" : "infinite");
-        return -1;
-    }
-    if (weft_backward(g, loss)) {
-        say(err, errsize, "%s", weft_graph_error(g));
-        return -1;
-    }
-    float norm = clip > 0.0f ? weft_clip_grad_norm(m->params, clip) : weft_grad_norm(m->params);
-    if (!isfinite(norm)) {
-        say(err, errsize, "the gradient norm is %s (try a lower learning rate or a gradient "
-            "clip)", isnan(norm) ? "NaN" : "infinite");
-        return -1;
-    }
-    if (weft_optim_step(opt, m->params)) {
-        say(err, errsize, "optimizer: %s", weft_params_error(m->params));
-        return -1;
-    }
+    weft_lm_step_info step;
+    if (weft_lm_step(g, loss, m->params, opt, clip, &step, err, errsize)) return -1;
     if (weft_state_detach(&out, carry)) {
-        say(err, errsize, "lm: out of memory for the carried state");
+        weft_say(err, errsize, "lm: out of memory for the carried state");
         return -1;
     }
-    if (info) *info = (weft_lm_step_info){ L, norm };
+    if (info) *info = step;
     return 0;
 }
 
@@ -238,7 +212,7 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
     *nll = 0.0;
     *count = 0;
     if (bptt < 1) {
-        say(err, errsize, "eval: bptt %d must be at least 1", bptt);
+        weft_say(err, errsize, "eval: bptt %d must be at least 1", bptt);
         return -1;
     }
     weft_batches b;
@@ -252,13 +226,13 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
         weft_rnn_out out;
         weft_var *loss = weft_lm_forward(m, g, in, tg, len, batch, &carry, NULL, &out);
         if (!loss || weft_ok(g)) {
-            say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
+            weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
             rc = -1;
             break;
         }
         float L = weft_scalar(loss);
         if (!isfinite(L)) {
-            say(err, errsize, "the loss is %s at steps %d..%d of the stream (are the model's "
+            weft_say(err, errsize, "the loss is %s at steps %d..%d of the stream (are the model's "
                 "weights finite?)", isnan(L) ? "NaN" : "infinite", start, start + len);
             rc = -1;
             break;
@@ -266,7 +240,7 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
         *nll += (double)L * len * batch;
         *count += (size_t)len * batch;
         if (weft_state_detach(&out, &carry)) {
-            say(err, errsize, "eval: out of memory for the carried state");
+            weft_say(err, errsize, "eval: out of memory for the carried state");
             rc = -1;
             break;
         }
@@ -278,33 +252,27 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
 
 /* --- sampling --------------------------------------------------------------------------------- */
 
-typedef struct scored {
-    float logit;
-    int id;
-} scored;
-
 static int by_logit_desc(const void *a, const void *b)
 {
-    const scored *x = a, *y = b;
+    const weft_lm_scored *x = a, *y = b;
     if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
     return x->id - y->id;   /* ties by id: the same order on every machine */
 }
 
-/* Draw the next id from one row of logits. `buf` has room for V entries. */
-static int draw(const float *logits, int V, const weft_lm_sample_opts *o, scored *buf,
-                weft_rng *rng)
+int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_lm_scored *buf,
+                 weft_rng *rng)
 {
-    if (o->temperature <= 0.0f) {
+    if (temperature <= 0.0f) {
         int best = 0;
         for (int c = 1; c < V; c++)
             if (logits[c] > logits[best]) best = c;
         return best;
     }
-    for (int c = 0; c < V; c++) buf[c] = (scored){ logits[c] / o->temperature, c };
+    for (int c = 0; c < V; c++) buf[c] = (weft_lm_scored){ logits[c] / temperature, c };
     int k = V;
-    if (o->top_k > 0 && o->top_k < V) {
+    if (top_k > 0 && top_k < V) {
         qsort(buf, (size_t)V, sizeof *buf, by_logit_desc);
-        k = o->top_k;
+        k = top_k;
     }
     float mx = buf[0].logit;
     for (int c = 1; c < k; c++)
@@ -330,11 +298,11 @@ int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int 
      * begin in training (not from a zero state it never saw mid-text). */
     int n_prime = 1 + (o->n_prime > 0 ? o->n_prime : 0);
     int *prime = malloc((size_t)n_prime * sizeof *prime);
-    scored *buf = malloc((size_t)V * sizeof *buf);
+    weft_lm_scored *buf = malloc((size_t)V * sizeof *buf);
     if (!buf || !prime) {
         free(buf);
         free(prime);
-        say(err, errsize, "sample: out of memory");
+        weft_say(err, errsize, "sample: out of memory");
         return -1;
     }
     prime[0] = start;
@@ -351,12 +319,13 @@ int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int 
         weft_rnn_out ro;
         weft_var *logits = weft_lm_forward(m, g, in, NULL, T, 1, &carry, NULL, &ro);
         if (!logits || weft_ok(g) || weft_state_detach(&ro, &carry)) {
-            say(err, errsize, "sample: %s", weft_graph_error(g) ? weft_graph_error(g)
-                                                                : "out of memory");
+            weft_say(err, errsize, "sample: %s",
+                     weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
             rc = -1;
             break;
         }
-        next = draw(logits->value.data + (size_t)(T - 1) * V, V, o, buf, &rng);
+        next = weft_lm_draw(logits->value.data + (size_t)(T - 1) * V, V, o->temperature,
+                            o->top_k, buf, &rng);
         out[k] = next;
         in = &out[k];
         T = 1;
@@ -370,61 +339,22 @@ int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int 
 int weft_lm_encode_text(const weft_lm *m, const char *text, int **ids, int *n, char *err,
                         size_t errsize)
 {
-    *ids = NULL;
-    *n = 0;
-    size_t len = strlen(text);
-    if (len == 0) return 0;
-    weft_tokens t;
-    if (weft_tokens_from_string(text, len, "the prime text", m->cfg.level, &t, err, errsize))
-        return -1;
-    /* Words: the split adds "<eos>" at the end of the last line too; keep it
-     * only when the text really ends a line. */
-    size_t count = t.count;
-    if (m->cfg.level == WEFT_TEXT_WORDS && count > 0 && text[len - 1] != '\n') count--;
-    t.count = count;
-    int *out = count ? weft_tokens_encode(&t, m->vocab, err, errsize) : NULL;
-    weft_tokens_free(&t);
-    if (count && !out) return -1;
-    *ids = out;
-    *n = (int)count;
-    return 0;
+    return weft_vocab_encode_text(m->vocab, m->cfg.level, text, ids, n, err, errsize);
 }
 
 int weft_lm_write_text(const weft_lm *m, const int *ids, int n, bool after_newline, FILE *f)
 {
-    bool line_start = after_newline;
-    for (int k = 0; k < n; k++) {
-        const char *tok = weft_vocab_token(m->vocab, ids[k]);
-        if (!tok) continue;
-        if (m->cfg.level == WEFT_TEXT_CHARS) {
-            fputs(tok, f);
-            continue;
-        }
-        if (strcmp(tok, WEFT_EOS) == 0) {
-            fputc('\n', f);
-            line_start = true;
-            continue;
-        }
-        if (!line_start) fputc(' ', f);
-        fputs(tok, f);
-        line_start = false;
-    }
-    return ferror(f) ? -1 : 0;
+    return weft_vocab_write_text(m->vocab, m->cfg.level, ids, n, after_newline, f);
 }
 
 /* --- checkpoints ------------------------------------------------------------------------------ */
-
-static const char *level_name(weft_text_level l)
-{
-    return l == WEFT_TEXT_CHARS ? "char" : "word";
-}
 
 char *weft_lm_config_json(const weft_lm *m)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "task", "lm");
-    cJSON_AddStringToObject(o, "level", level_name(m->cfg.level));
+    cJSON_AddStringToObject(o, "level", weft_text_level_name(m->cfg.level));
     cJSON_AddStringToObject(o, "cell", m->cfg.cell);
     cJSON_AddNumberToObject(o, "layers", m->cfg.layers);
     cJSON_AddNumberToObject(o, "hidden", m->cfg.hidden);
@@ -441,19 +371,7 @@ char *weft_lm_config_json(const weft_lm *m)
 
 char *weft_lm_vocab_json(const weft_lm *m)
 {
-    cJSON *a = cJSON_CreateArray();
-    if (!a) return NULL;
-    for (int i = 0; i < m->vocab_size; i++) {
-        cJSON *s = cJSON_CreateString(weft_vocab_token(m->vocab, i));
-        if (!s) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-        cJSON_AddItemToArray(a, s);
-    }
-    char *s = cJSON_PrintUnformatted(a);
-    cJSON_Delete(a);
-    return s;
+    return weft_vocab_to_json(m->vocab);
 }
 
 /* The model's tensors as a checkpoint lists them: the store's parameters in
@@ -521,7 +439,7 @@ int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize)
     char *json[2] = { NULL, NULL };
     weft_meta_kv meta[3];
     if (model_tensors(m, "", &names, &ts, &n) || model_meta(m, meta, json)) {
-        say(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
     } else {
         rc = weft_checkpoint_save_tensors(path, n, (const char *const *)names, ts, meta, 3, err,
                                           errsize);
@@ -533,21 +451,6 @@ int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize)
     return rc;
 }
 
-/* Read an integer field >= 1 of the config. */
-static int config_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
-                      size_t errsize)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
-        v->valuedouble != (double)(int)v->valuedouble) {
-        say(err, errsize, "%s: weft.config: \"%s\" is %s, expected a whole number >= 1", path,
-            key, v ? "not a whole number >= 1" : "missing");
-        return -1;
-    }
-    *out = v->valueint;
-    return 0;
-}
-
 /* The model a checkpoint's metadata describes, its parameters still zero. */
 static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
                                   size_t errsize)
@@ -555,118 +458,58 @@ static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, ch
     const char *conf = weft_checkpoint_meta(c, "weft.config");
     const char *voc = weft_checkpoint_meta(c, "weft.vocab");
     if (!conf || !voc) {
-        say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\" (write it "
-            "as docs/lm.md describes)", path, !conf ? "weft.config" : "weft.vocab");
+        weft_say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\" (write "
+                 "it as docs/lm.md describes)", path, !conf ? "weft.config" : "weft.vocab");
         return NULL;
     }
     weft_lm_config cfg = { 0 };
     weft_vocab *vocab = NULL;
     weft_lm *m = NULL;
-    int vocab_size = -1;
-    cJSON *o = cJSON_Parse(conf), *a = NULL;
+    cJSON *o = cJSON_Parse(conf);
     if (!cJSON_IsObject(o)) {
-        say(err, errsize, "%s: weft.config is not a JSON object", path);
+        weft_say(err, errsize, "%s: weft.config is not a JSON object", path);
         goto done;
     }
-    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task");
-    if (!cJSON_IsString(task) || strcmp(task->valuestring, "lm") != 0) {
-        say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"lm\" (a language model)",
-            path, cJSON_IsString(task) ? "\"" : "", cJSON_IsString(task) ? task->valuestring
-            : "missing", cJSON_IsString(task) ? "\"" : "");
+    const char *task = weft_lm_meta_task(o);
+    if (!task || strcmp(task, "lm") != 0) {
+        weft_say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"lm\" (a language "
+                 "model)", path, task ? "\"" : "", task ? task : "missing", task ? "\"" : "");
         goto done;
     }
-    const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
-    if (cJSON_IsString(level) && strcmp(level->valuestring, "word") == 0) {
-        cfg.level = WEFT_TEXT_WORDS;
-    } else if (cJSON_IsString(level) && strcmp(level->valuestring, "char") == 0) {
-        cfg.level = WEFT_TEXT_CHARS;
-    } else {
-        say(err, errsize, "%s: weft.config: level must be \"word\" or \"char\"", path);
-        goto done;
-    }
+    if (weft_lm_meta_level(o, &cfg.level, path, err, errsize)) goto done;
     const cJSON *cell = cJSON_GetObjectItemCaseSensitive(o, "cell");
     if (!cJSON_IsString(cell) || strlen(cell->valuestring) >= WEFT_LM_CELL_MAX) {
-        say(err, errsize, "%s: weft.config: cell must be a cell's name", path);
+        weft_say(err, errsize, "%s: weft.config: cell must be a cell's name", path);
         goto done;
     }
     snprintf(cfg.cell, sizeof cfg.cell, "%s", cell->valuestring);
-    if (config_int(o, "layers", &cfg.layers, path, err, errsize) ||
-        config_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
-        config_int(o, "embed", &cfg.embed, path, err, errsize))
+    if (weft_lm_meta_int(o, "layers", &cfg.layers, path, err, errsize) ||
+        weft_lm_meta_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
+        weft_lm_meta_int(o, "embed", &cfg.embed, path, err, errsize) ||
+        weft_lm_meta_bool(o, "tied", &cfg.tied, path, err, errsize) ||
+        weft_lm_meta_float(o, "dropout", &cfg.dropout, path, err, errsize))
         goto done;
-    const cJSON *tied = cJSON_GetObjectItemCaseSensitive(o, "tied");
-    if (tied && !cJSON_IsBool(tied)) {
-        say(err, errsize, "%s: weft.config: tied must be true or false", path);
-        goto done;
-    }
-    cfg.tied = cJSON_IsTrue(tied);
-    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(o, "dropout");
-    if (dropout && !cJSON_IsNumber(dropout)) {
-        say(err, errsize, "%s: weft.config: dropout must be a number", path);
-        goto done;
-    }
-    cfg.dropout = dropout ? (float)dropout->valuedouble : 0.0f;
     /* older files have neither key: standard dropout, no embedding dropout */
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "dropout_mode");
     if (mode && !(cJSON_IsString(mode) && (strcmp(mode->valuestring, "standard") == 0 ||
                                            strcmp(mode->valuestring, "variational") == 0))) {
-        say(err, errsize, "%s: weft.config: dropout_mode must be \"standard\" or "
-            "\"variational\"", path);
+        weft_say(err, errsize, "%s: weft.config: dropout_mode must be \"standard\" or "
+                 "\"variational\"", path);
         goto done;
     }
     cfg.variational = mode && strcmp(mode->valuestring, "variational") == 0;
-    const cJSON *dembed = cJSON_GetObjectItemCaseSensitive(o, "dropout_embed");
-    if (dembed && !cJSON_IsNumber(dembed)) {
-        say(err, errsize, "%s: weft.config: dropout_embed must be a number", path);
+    if (weft_lm_meta_float(o, "dropout_embed", &cfg.dropout_embed, path, err, errsize) ||
+        !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
-    }
-    cfg.dropout_embed = dembed ? (float)dembed->valuedouble : 0.0f;
-    if (cJSON_GetObjectItemCaseSensitive(o, "vocab_size") &&
-        config_int(o, "vocab_size", &vocab_size, path, err, errsize))
-        goto done;
-
-    a = cJSON_Parse(voc);
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) {
-        say(err, errsize, "%s: weft.vocab is not a JSON list of tokens", path);
-        goto done;
-    }
-    if (vocab_size >= 0 && vocab_size != cJSON_GetArraySize(a)) {
-        say(err, errsize, "%s: weft.config says vocab_size %d but weft.vocab has %d tokens", path,
-            vocab_size, cJSON_GetArraySize(a));
-        goto done;
-    }
-    if (!(vocab = weft_vocab_new())) {
-        say(err, errsize, "%s: out of memory", path);
-        goto done;
-    }
-    int i = 0;
-    const cJSON *tok;
-    cJSON_ArrayForEach(tok, a) {
-        if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0') {
-            say(err, errsize, "%s: weft.vocab: entry %d is not a non-empty string", path, i);
-            goto done;
-        }
-        int id = weft_vocab_add(vocab, tok->valuestring, strlen(tok->valuestring));
-        if (id != i) {
-            say(err, errsize, "%s: weft.vocab: entry %d '%.40s' %s", path, i, tok->valuestring,
-                id < 0 ? "cannot be added (out of memory)" : "appears twice");
-            goto done;
-        }
-        i++;
-    }
     m = weft_lm_new(&cfg, vocab, err, errsize);
     if (!m) {
-        /* prefix the file's name */
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", err ? err : "");
-        say(err, errsize, "%s: weft.config: %s", path, tmp);
+        weft_lm_meta_prefix(path, err, errsize);
         goto done;
     }
     vocab = NULL;   /* the model's now */
 done:
     weft_vocab_free(vocab);
     cJSON_Delete(o);
-    cJSON_Delete(a);
     return m;
 }
 
@@ -682,7 +525,7 @@ static int load_model_tensors(weft_lm *m, const char *path, const weft_checkpoin
     int n = 0, rc = -1;
     weft_tensor tied_copy = { 0 };
     if (model_tensors(m, prefix, &names, &ts, &n)) {
-        say(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         return -1;
     }
     /* Read into the store's own buffers; the tied decoder.weight (when the
@@ -691,7 +534,7 @@ static int load_model_tensors(weft_lm *m, const char *path, const weft_checkpoin
     const char **all = calloc((size_t)(n + n_extra), sizeof *all);
     weft_tensor *dst = calloc((size_t)(n + n_extra), sizeof *dst);
     if (!all || !dst) {
-        say(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         goto done;
     }
     for (int i = 0; i < n; i++) {
@@ -700,7 +543,7 @@ static int load_model_tensors(weft_lm *m, const char *path, const weft_checkpoin
             if (!weft_checkpoint_find(c, names[i])) continue;
             tied_copy = weft_tensor_alloc(ts[i].rank, ts[i].shape);
             if (!tied_copy.data) {
-                say(err, errsize, "%s: out of memory", path);
+                weft_say(err, errsize, "%s: out of memory", path);
                 goto done;
             }
             dst[k] = tied_copy;
@@ -718,8 +561,8 @@ static int load_model_tensors(weft_lm *m, const char *path, const weft_checkpoin
     if (weft_checkpoint_load_tensors(path, k, all, dst, 0, err, errsize)) goto done;
     if (tied_copy.data && memcmp(tied_copy.data, m->encoder->value.data,
                                  tied_copy.size * sizeof(float)) != 0) {
-        say(err, errsize, "%s: the model is tied (weft.config) but %sdecoder.weight differs from "
-            "%sencoder.weight", path, prefix, prefix);
+        weft_say(err, errsize, "%s: the model is tied (weft.config) but %sdecoder.weight differs "
+            "from " "%sencoder.weight", path, prefix, prefix);
         goto done;
     }
     rc = 0;
@@ -910,7 +753,7 @@ int weft_lm_save_run(const weft_lm *m, const weft_lm_run *run, const weft_state 
                                       errsize);
     goto done;
 oom:
-    say(err, errsize, "%s: out of memory", path);
+    weft_say(err, errsize, "%s: out of memory", path);
 done:
     free_names(names, n);
     free(ts);
@@ -933,7 +776,7 @@ weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry,
     if (!m) goto fail;
     const char *rs = weft_checkpoint_meta(&c, "weft.run");
     if (!rs || parse_run(rs, run)) {
-        say(err, errsize, "%s: not a training state file: \"weft.run\" is %s", path,
+        weft_say(err, errsize, "%s: not a training state file: \"weft.run\" is %s", path,
             rs ? "not what weft writes" : "missing from the metadata");
         goto fail;
     }
@@ -959,8 +802,8 @@ weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry,
         snprintf(name, sizeof name, "carry.%d", i);
         const weft_checkpoint_tensor *t = weft_checkpoint_find(&c, name);
         if (!t || t->rank != 2 || t->shape[0] < 1 || t->shape[1] != m->cfg.hidden) {
-            say(err, errsize, "%s: the carried state tensor '%s' is missing or not [B, %d]", path,
-                name, m->cfg.hidden);
+            weft_say(err, errsize, "%s: the carried state tensor '%s' is missing or not [B, %d]",
+                path, name, m->cfg.hidden);
             goto fail;
         }
         carry->t[i] = weft_tensor_alloc2((int)t->shape[0], (int)t->shape[1]);
@@ -973,7 +816,7 @@ weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry,
     weft_checkpoint_free(&c);
     return m;
 oom:
-    say(err, errsize, "%s: out of memory", path);
+    weft_say(err, errsize, "%s: out of memory", path);
 fail:
     free_names(names, cap);
     free(dst);

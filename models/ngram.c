@@ -11,10 +11,11 @@
  */
 #include "weft/ngram.h"
 
+#include "../src/internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,6 @@
 #include <unistd.h>
 
 #define LN10 2.30258509299404568402
-
-static void say(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || n == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
 
 /* --- the index: n-gram keys -> entry numbers ---------------------------------------- */
 
@@ -248,31 +239,31 @@ weft_ngram *weft_ngram_train(const int *ids, size_t n, const weft_vocab *vocab,
 {
     int N = opt->order;
     if (N < 1 || N > WEFT_NGRAM_MAX_ORDER) {
-        say(err, errsize, "n-gram: order %d is not in [1, %d]", N, WEFT_NGRAM_MAX_ORDER);
+        weft_say(err, errsize, "n-gram: order %d is not in [1, %d]", N, WEFT_NGRAM_MAX_ORDER);
         return NULL;
     }
     int V = weft_vocab_size(vocab);
     if (V < 1) {
-        say(err, errsize, "n-gram: the vocabulary is empty");
+        weft_say(err, errsize, "n-gram: the vocabulary is empty");
         return NULL;
     }
     if (n < 1 || n >= EMPTY) {
-        say(err, errsize, "n-gram: %zu training tokens (need 1 to %u)", n, EMPTY - 1);
+        weft_say(err, errsize, "n-gram: %zu training tokens (need 1 to %u)", n, EMPTY - 1);
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V) {
-            say(err, errsize, "n-gram: token %zu has id %d, outside the vocabulary of %d", i,
+            weft_say(err, errsize, "n-gram: token %zu has id %d, outside the vocabulary of %d", i,
                 ids[i], V);
             return NULL;
         }
     weft_ngram *m = model_new(N, opt->sentences, vocab);
     if (!m) {
-        say(err, errsize, "n-gram: out of memory");
+        weft_say(err, errsize, "n-gram: out of memory");
         return NULL;
     }
     if (opt->sentences && m->eos < 0) {
-        say(err, errsize, "n-gram: sentence mode needs \"%s\" in the vocabulary", WEFT_EOS);
+        weft_say(err, errsize, "n-gram: sentence mode needs \"%s\" in the vocabulary", WEFT_EOS);
         weft_ngram_free(m);
         return NULL;
     }
@@ -394,7 +385,7 @@ weft_ngram *weft_ngram_train(const int *ids, size_t n, const weft_vocab *vocab,
     }
     return m;
 oom:
-    say(err, errsize, "n-gram: out of memory while training on %zu tokens", n);
+    weft_say(err, errsize, "n-gram: out of memory while training on %zu tokens", n);
     for (int k = 0; k < N; k++) {
         index_free(&cnt[k]);
         index_free(&ctx[k]);
@@ -453,19 +444,19 @@ int weft_ngram_perplexity(const weft_ngram *m, const int *ids, size_t n, weft_ng
                           char *err, size_t errsize)
 {
     if (n < 2) {
-        say(err, errsize, "n-gram: %zu tokens; perplexity needs at least 2", n);
+        weft_say(err, errsize, "n-gram: %zu tokens; perplexity needs at least 2", n);
         return -1;
     }
     double sum = 0;
     for (size_t i = 1; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= m->V) {
-            say(err, errsize, "n-gram: token %zu has id %d, outside the vocabulary of %d", i,
+            weft_say(err, errsize, "n-gram: token %zu has id %d, outside the vocabulary of %d", i,
                 ids[i], m->V);
             return -1;
         }
         double lp = log10_prob(m, ids, i, ids[i]);
         if (!isfinite(lp)) {
-            say(err, errsize, "n-gram: token %zu ('%s') has probability 0 in this model", i,
+            weft_say(err, errsize, "n-gram: token %zu ('%s') has probability 0 in this model", i,
                 weft_vocab_token(m->vocab, ids[i]));
             return -1;
         }
@@ -577,8 +568,8 @@ int weft_ngram_save(const weft_ngram *m, const char *path, char *err, size_t err
     for (int id = 0; id < m->V; id++) {
         const char *tok = weft_vocab_token(m->vocab, id);
         if (!tok[0] || has_space(tok)) {
-            say(err, errsize, "%s: token %d ('%s') is empty or holds white space, which an ARPA "
-                "file cannot store (word-level vocabularies only)", path, id, tok);
+            weft_say(err, errsize, "%s: token %d ('%s') is empty or holds white space, which an "
+                "ARPA " "file cannot store (word-level vocabularies only)", path, id, tok);
             return -1;
         }
     }
@@ -590,14 +581,14 @@ static int write_atomically(const weft_ngram *m, const char *path, char *err, si
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp-XXXXXX");
     if (!tmp) {
-        say(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         return -1;
     }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        say(err, errsize, "%s: cannot create a temporary file beside it: %s", path,
+        weft_say(err, errsize, "%s: cannot create a temporary file beside it: %s", path,
             strerror(errno));
         free(tmp);
         return -1;
@@ -618,12 +609,12 @@ static int write_atomically(const weft_ngram *m, const char *path, char *err, si
         close(fd);
     }
     if (!ok) {
-        say(err, errsize, "%s: cannot write the temporary file %s: %s (%s is unchanged)", path,
+        weft_say(err, errsize, "%s: cannot write the temporary file %s: %s (%s is unchanged)", path,
             tmp, strerror(saved_errno), path);
         unlink(tmp);
     } else if (rename(tmp, path) != 0) {
         ok = false;
-        say(err, errsize, "%s: cannot rename %s over it: %s (it is unchanged)", path, tmp,
+        weft_say(err, errsize, "%s: cannot rename %s over it: %s (it is unchanged)", path, tmp,
             strerror(errno));
         unlink(tmp);
     }
@@ -690,7 +681,7 @@ static int read_file(const char *path, reader *r, char *err, size_t errsize)
     *r = (reader){ 0 };
     FILE *f = fopen(path, "rb");
     if (!f) {
-        say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        weft_say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     size_t cap = 0;
@@ -701,7 +692,7 @@ static int read_file(const char *path, reader *r, char *err, size_t errsize)
             if (!b) {
                 fclose(f);
                 free(r->buf);
-                say(err, errsize, "%s: out of memory reading %zu bytes", path, r->len);
+                weft_say(err, errsize, "%s: out of memory reading %zu bytes", path, r->len);
                 return -1;
             }
             r->buf = b;
@@ -714,7 +705,7 @@ static int read_file(const char *path, reader *r, char *err, size_t errsize)
     fclose(f);
     if (failed) {
         free(r->buf);
-        say(err, errsize, "%s: read error after %zu bytes", path, r->len);
+        weft_say(err, errsize, "%s: read error after %zu bytes", path, r->len);
         return -1;
     }
     r->buf[r->len] = '\0';
@@ -728,7 +719,7 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
     weft_ngram *m = model_new(0, false, NULL);
     if (!m) {
         free(r.buf);
-        say(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         return NULL;
     }
     size_t declared[WEFT_NGRAM_MAX_ORDER] = { 0 };
@@ -739,14 +730,14 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
     for (;;) {
         line = next_line(&r);
         if (!line) {
-            say(err, errsize, "%s: no \\data\\ line: not an ARPA n-gram file", path);
+            weft_say(err, errsize, "%s: no \\data\\ line: not an ARPA n-gram file", path);
             goto fail;
         }
         if (strcmp(line, "\\data\\") == 0) break;
         int nf = fields(line, f, 5);
         if (nf == 2 && strcmp(f[0], "weft.context") == 0) {
             if (strcmp(f[1], "sentence") != 0 && strcmp(f[1], "stream") != 0) {
-                say(err, errsize, "%s: line %zu: weft.context is '%s', not stream or sentence",
+                weft_say(err, errsize, "%s: line %zu: weft.context is '%s', not stream or sentence",
                     path, r.line, f[1]);
                 goto fail;
             }
@@ -756,7 +747,7 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
             double d[3];
             if (k < 1 || k > WEFT_NGRAM_MAX_ORDER || !parse_number(f[2], &d[0]) ||
                 !parse_number(f[3], &d[1]) || !parse_number(f[4], &d[2])) {
-                say(err, errsize, "%s: line %zu: weft.discounts needs an order in [1, %d] and "
+                weft_say(err, errsize, "%s: line %zu: weft.discounts needs an order in [1, %d] and "
                     "three numbers", path, r.line, WEFT_NGRAM_MAX_ORDER);
                 goto fail;
             }
@@ -767,7 +758,7 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
     for (;;) {
         line = next_line(&r);
         if (!line) {
-            say(err, errsize, "%s: the file ends inside the \\data\\ section", path);
+            weft_say(err, errsize, "%s: the file ends inside the \\data\\ section", path);
             goto fail;
         }
         if (blank(line)) {
@@ -778,23 +769,23 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
         long long count;
         char extra;
         if (sscanf(line, " ngram %d = %lld %c", &k, &count, &extra) != 2) {
-            say(err, errsize, "%s: line %zu: expected 'ngram K=COUNT', found '%s'", path, r.line,
-                line);
+            weft_say(err, errsize, "%s: line %zu: expected 'ngram K=COUNT', found '%s'", path,
+                r.line, line);
             goto fail;
         }
         if (k != m->order + 1) {
-            say(err, errsize, "%s: line %zu: expected the count of %d-grams, found %d-grams",
+            weft_say(err, errsize, "%s: line %zu: expected the count of %d-grams, found %d-grams",
                 path, r.line, m->order + 1, k);
             goto fail;
         }
         if (k > WEFT_NGRAM_MAX_ORDER) {
-            say(err, errsize, "%s: line %zu: order %d is above the largest weft handles (%d)",
+            weft_say(err, errsize, "%s: line %zu: order %d is above the largest weft handles (%d)",
                 path, r.line, k, WEFT_NGRAM_MAX_ORDER);
             goto fail;
         }
         /* each entry takes at least 2 k + 2 bytes: a number, k words, separators */
         if (count < 0 || (unsigned long long)count * (2 * (unsigned)k + 2) > r.len) {
-            say(err, errsize, "%s: line %zu: %lld %d-grams cannot fit in a file of %zu bytes",
+            weft_say(err, errsize, "%s: line %zu: %lld %d-grams cannot fit in a file of %zu bytes",
                 path, r.line, count, k, r.len);
             goto fail;
         }
@@ -802,7 +793,7 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
         m->order = k;
     }
     if (declared[0] == 0) {
-        say(err, errsize, "%s: line %zu: the model has no 1-grams", path, r.line);
+        weft_say(err, errsize, "%s: line %zu: the model has no 1-grams", path, r.line);
         goto fail;
     }
     for (int k = 1; k <= m->order; k++) {
@@ -818,37 +809,37 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
         char header[32];
         snprintf(header, sizeof header, "\\%d-grams:", k);
         if (!line || strcmp(line, header) != 0) {
-            say(err, errsize, "%s: line %zu: expected '%s'", path, r.line, header);
+            weft_say(err, errsize, "%s: line %zu: expected '%s'", path, r.line, header);
             goto fail;
         }
         for (size_t got = 0; got < want;) {
             line = next_line(&r);
             if (!line) {
-                say(err, errsize, "%s: the file ends after %zu of the %zu %d-grams", path, got,
+                weft_say(err, errsize, "%s: the file ends after %zu of the %zu %d-grams", path, got,
                     want, k);
                 goto fail;
             }
             if (blank(line)) continue;
             if (line[0] == '\\') {
-                say(err, errsize, "%s: line %zu: '%s' after %zu of the %zu %d-grams declared",
+                weft_say(err, errsize, "%s: line %zu: '%s' after %zu of the %zu %d-grams declared",
                     path, r.line, line, got, want, k);
                 goto fail;
             }
             int nf = fields(line, f, k + 2);
             double lp, bow = 0;
             if (nf < k + 1 || nf > k + 2) {
-                say(err, errsize, "%s: line %zu: expected a log-probability, %d word%s and an "
+                weft_say(err, errsize, "%s: line %zu: expected a log-probability, %d word%s and an "
                     "optional back-off weight; found %s%d fields", path, r.line, k,
                     k > 1 ? "s" : "", nf > k + 2 ? "more than " : "", nf > k + 2 ? k + 2 : nf);
                 goto fail;
             }
             if (!parse_number(f[0], &lp) || lp > 0) {
-                say(err, errsize, "%s: line %zu: '%s' is not a log10 probability (a number <= 0)",
-                    path, r.line, f[0]);
+                weft_say(err, errsize, "%s: line %zu: '%s' is not a log10 probability (a number <= "
+                    "0)", path, r.line, f[0]);
                 goto fail;
             }
             if (nf == k + 2 && (!parse_number(f[k + 1], &bow) || !isfinite(bow))) {
-                say(err, errsize, "%s: line %zu: back-off weight '%s' is not a number", path,
+                weft_say(err, errsize, "%s: line %zu: back-off weight '%s' is not a number", path,
                     r.line, f[k + 1]);
                 goto fail;
             }
@@ -857,14 +848,14 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
                 int id = weft_vocab_find(m->vocab, f[1 + q], strlen(f[1 + q]));
                 if (k == 1) {
                     if (id >= 0) {
-                        say(err, errsize, "%s: line %zu: the word '%s' is listed twice", path,
+                        weft_say(err, errsize, "%s: line %zu: the word '%s' is listed twice", path,
                             r.line, f[1]);
                         goto fail;
                     }
                     id = weft_vocab_add(m->vocab, f[1], strlen(f[1]));
                     if (id < 0) goto oom;
                 } else if (id < 0) {
-                    say(err, errsize, "%s: line %zu: the word '%s' is not among the 1-grams",
+                    weft_say(err, errsize, "%s: line %zu: the word '%s' is not among the 1-grams",
                         path, r.line, f[1 + q]);
                     goto fail;
                 }
@@ -874,7 +865,8 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
             int64_t e = index_insert(g, key, &added);
             if (e < 0) goto oom;
             if (!added) {
-                say(err, errsize, "%s: line %zu: this %d-gram is listed twice", path, r.line, k);
+                weft_say(err, errsize, "%s: line %zu: this %d-gram is listed twice", path, r.line,
+                    k);
                 goto fail;
             }
             m->logp[k - 1][e] = (float)lp;
@@ -886,7 +878,7 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
         line = next_line(&r);
     } while (line && blank(line));
     if (!line || strcmp(line, "\\end\\") != 0) {
-        say(err, errsize, "%s: line %zu: expected '\\end\\' after the %d-grams", path, r.line,
+        weft_say(err, errsize, "%s: line %zu: expected '\\end\\' after the %d-grams", path, r.line,
             m->order);
         goto fail;
     }
@@ -894,14 +886,14 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize)
     m->eos = weft_vocab_find(m->vocab, WEFT_EOS, strlen(WEFT_EOS));
     m->sentences = sentences;
     if (sentences && m->eos < 0) {
-        say(err, errsize, "%s: sentence context, but \"%s\" is not among the 1-grams", path,
+        weft_say(err, errsize, "%s: sentence context, but \"%s\" is not among the 1-grams", path,
             WEFT_EOS);
         goto fail;
     }
     free(r.buf);
     return m;
 oom:
-    say(err, errsize, "%s: line %zu: out of memory", path, r.line);
+    weft_say(err, errsize, "%s: line %zu: out of memory", path, r.line);
 fail:
     free(r.buf);
     weft_ngram_free(m);

@@ -4,23 +4,12 @@
 #include "weft/tasks.h"
 
 #include "weft/data.h"
+#include "../src/internal.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void say(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 const char *const weft_task_names[] = { "arithmetic", "xml", "music", "ptb", "adding", "copy",
                                         NULL };
@@ -283,7 +272,7 @@ int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) {
-        say(err, errsize, "cannot open %s: %s", path, strerror(errno));
+        weft_say(err, errsize, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     char line[4096];
@@ -294,7 +283,8 @@ int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize
         int index, T;
         if (line[0] == '\n' && line[1] == '\0') continue;   /* blank lines between pieces */
         if (sscanf(line, "piece %d %d", &index, &T) != 2 || T < 0) {
-            say(err, errsize, "%s:%ld: expected a header 'piece <index> <steps>'", path, lineno);
+            weft_say(err, errsize, "%s:%ld: expected a header 'piece <index> <steps>'", path,
+                lineno);
             goto fail;
         }
         if (out->n_pieces == cap) {
@@ -312,7 +302,7 @@ int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize
         out->n_pieces++;
         for (int t = 0; t < T; t++) {
             if (!fgets(line, sizeof line, f)) {
-                say(err, errsize, "%s: piece %d ends after %d of its %d steps", path, index, t,
+                weft_say(err, errsize, "%s: piece %d ends after %d of its %d steps", path, index, t,
                     T);
                 goto fail;
             }
@@ -322,8 +312,8 @@ int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize
                 long pitch = strtol(s, &end, 10);
                 if (end == s) break;
                 if (pitch < MUSIC_LOW || pitch >= MUSIC_LOW + MUSIC_KEYS) {
-                    say(err, errsize, "%s:%ld: pitch %ld is outside the 88 keys (21..108)", path,
-                        lineno, pitch);
+                    weft_say(err, errsize, "%s:%ld: pitch %ld is outside the 88 keys (21..108)",
+                        path, lineno, pitch);
                     goto fail;
                 }
                 out->roll[p][(size_t)t * MUSIC_KEYS + (size_t)(pitch - MUSIC_LOW)] = 1;
@@ -331,19 +321,20 @@ int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize
             }
             while (*s == ' ' || *s == '\r' || *s == '\n') s++;
             if (*s) {
-                say(err, errsize, "%s:%ld: expected MIDI pitches, found '%.20s'", path, lineno, s);
+                weft_say(err, errsize, "%s:%ld: expected MIDI pitches, found '%.20s'", path, lineno,
+                    s);
                 goto fail;
             }
         }
     }
     fclose(f);
     if (out->n_pieces == 0) {
-        say(err, errsize, "%s: no pieces", path);
+        weft_say(err, errsize, "%s: no pieces", path);
         return -1;
     }
     return 0;
 oom:
-    say(err, errsize, "%s: out of memory", path);
+    weft_say(err, errsize, "%s: out of memory", path);
 fail:
     fclose(f);
     weft_music_free(out);
@@ -393,7 +384,7 @@ static int load_music(weft_task *t, char *err, size_t errsize)
     for (size_t k = 0; k < sizeof MUSIC_SETS / sizeof *MUSIC_SETS; k++)
         if (strcmp(t->opts.music_set, MUSIC_SETS[k].name) == 0) file = MUSIC_SETS[k].file;
     if (!file) {
-        say(err, errsize, "music: unknown set '%s'; the sets are jsb, nottingham, musedata, "
+        weft_say(err, errsize, "music: unknown set '%s'; the sets are jsb, nottingham, musedata, "
             "piano", t->opts.music_set);
         return -1;
     }
@@ -407,7 +398,7 @@ static int load_music(weft_task *t, char *err, size_t errsize)
                        : music_examples(t, &m, t->opts.max_len, &t->train, &t->n_train);
         weft_music_free(&m);
         if (rc) {
-            say(err, errsize, "music: out of memory");
+            weft_say(err, errsize, "music: out of memory");
             return -1;
         }
     }
@@ -461,7 +452,7 @@ static int load_ptb(weft_task *t, char *err, size_t errsize)
     v = weft_vocab_build(&tok[0], 1, 0, err, errsize);
     if (!v) goto done;
     if (weft_vocab_unk(v) < 0 && weft_vocab_add(v, WEFT_UNK, strlen(WEFT_UNK)) < 0) {
-        say(err, errsize, "ptb: out of memory");
+        weft_say(err, errsize, "ptb: out of memory");
         goto done;
     }
     for (int split = 0; split < 2; split++)
@@ -469,7 +460,7 @@ static int load_ptb(weft_task *t, char *err, size_t errsize)
     t->in_width = t->out_width = weft_vocab_size(v);
     if (window_examples(t, ids[0], tok[0].count, t->opts.max_len, &t->train, &t->n_train) ||
         window_examples(t, ids[1], tok[1].count, t->opts.max_len, &t->valid, &t->n_valid)) {
-        say(err, errsize, "ptb: out of memory");
+        weft_say(err, errsize, "ptb: out of memory");
         goto done;
     }
     snprintf(t->desc, sizeof t->desc, "ptb: first %zu train / %zu valid tokens, vocabulary %d, "
@@ -515,12 +506,12 @@ weft_task *weft_task_new(const char *name, const weft_task_opts *opts, char *err
             strncat(list, " ", sizeof list - strlen(list) - 1);
             strncat(list, weft_task_names[k], sizeof list - strlen(list) - 1);
         }
-        say(err, errsize, "unknown task '%s'; the tasks are:%s", name ? name : "(none)", list);
+        weft_say(err, errsize, "unknown task '%s'; the tasks are:%s", name ? name : "(none)", list);
         return NULL;
     }
     weft_task *t = calloc(1, sizeof *t);
     if (!t) {
-        say(err, errsize, "out of memory");
+        weft_say(err, errsize, "out of memory");
         return NULL;
     }
     snprintf(t->name, sizeof t->name, "%s", name);
@@ -538,15 +529,15 @@ weft_task *weft_task_new(const char *name, const weft_task_opts *opts, char *err
     if (o.ptb_tokens <= 0) o.ptb_tokens = 100000;
     t->opts = o;
     if (o.max_digits > 8) {
-        say(err, errsize, "arithmetic: --max-digits %d: at most 8", o.max_digits);
+        weft_say(err, errsize, "arithmetic: --max-digits %d: at most 8", o.max_digits);
         goto fail;
     }
     if ((strcmp(name, "adding") == 0 && o.length < 2) || o.length > 100000) {
-        say(err, errsize, "%s: --length %d: from 2 to 100000", name, o.length);
+        weft_say(err, errsize, "%s: --length %d: from 2 to 100000", name, o.length);
         goto fail;
     }
     if (strcmp(name, "xml") == 0 && o.max_len < 16) {
-        say(err, errsize, "xml: --max-len %d: at least 16 characters", o.max_len);
+        weft_say(err, errsize, "xml: --max-len %d: at least 16 characters", o.max_len);
         goto fail;
     }
 
@@ -596,14 +587,15 @@ weft_task *weft_task_new(const char *name, const weft_task_opts *opts, char *err
     /* a generated task: its validation set from a seed of its own */
     t->valid = calloc((size_t)o.valid_size, sizeof *t->valid);
     if (!t->valid) {
-        say(err, errsize, "out of memory");
+        weft_say(err, errsize, "out of memory");
         goto fail;
     }
     weft_rng r;
     weft_rng_seed(&r, VALID_SEED);
     for (int k = 0; k < o.valid_size; k++) {
         if (generate(t, &r, &t->valid[k])) {
-            say(err, errsize, "%s: cannot make validation example %d (out of memory)", name, k);
+            weft_say(err, errsize, "%s: cannot make validation example %d (out of memory)", name,
+                k);
             goto fail;
         }
         t->n_valid++;

@@ -7,23 +7,13 @@
 #include "weft/dropout.h"
 #include "weft/io.h"
 #include "weft/ops.h"
+#include "../src/internal.h"
+#include "lm_common.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void say(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* --- the model ------------------------------------------------------------------------------ */
 
@@ -32,38 +22,38 @@ weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab 
 {
     int V = vocab ? weft_vocab_size(vocab) : 0;
     if (V < 1) {
-        say(err, errsize, "window language model: the vocabulary is empty");
+        weft_say(err, errsize, "window language model: the vocabulary is empty");
         return NULL;
     }
     if (cfg->order < 2 || cfg->order > WEFT_WINDOW_LM_MAX_ORDER) {
-        say(err, errsize, "window language model: order %d must be in [2, %d] (the context is "
+        weft_say(err, errsize, "window language model: order %d must be in [2, %d] (the context is "
             "order - 1 tokens)", cfg->order, WEFT_WINDOW_LM_MAX_ORDER);
         return NULL;
     }
     if (cfg->embed < 1 || cfg->hidden < 1) {
-        say(err, errsize, "window language model: embed %d and hidden %d must be >= 1",
+        weft_say(err, errsize, "window language model: embed %d and hidden %d must be >= 1",
             cfg->embed, cfg->hidden);
         return NULL;
     }
     if ((size_t)(cfg->order - 1) * (size_t)cfg->embed > (1u << 24)) {
-        say(err, errsize, "window language model: (order - 1) x embed = %d x %d is too wide",
+        weft_say(err, errsize, "window language model: (order - 1) x embed = %d x %d is too wide",
             cfg->order - 1, cfg->embed);
         return NULL;
     }
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
-        say(err, errsize, "window language model: dropout %g must be in [0, 1)",
+        weft_say(err, errsize, "window language model: dropout %g must be in [0, 1)",
             (double)cfg->dropout);
         return NULL;
     }
     if (cfg->level != WEFT_TEXT_WORDS && cfg->level != WEFT_TEXT_CHARS) {
-        say(err, errsize, "window language model: level %d is neither words nor characters",
+        weft_say(err, errsize, "window language model: level %d is neither words nor characters",
             (int)cfg->level);
         return NULL;
     }
     weft_window_lm *m = calloc(1, sizeof *m);
     if (!m || !(m->params = weft_params_new())) {
         free(m);
-        say(err, errsize, "window language model: out of memory");
+        weft_say(err, errsize, "window language model: out of memory");
         return NULL;
     }
     m->cfg = *cfg;
@@ -77,7 +67,7 @@ weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab 
         !(m->output_bias = weft_params_add(s, "output.bias", 1, (int[]){ V })) ||
         (cfg->direct &&
          !(m->direct_weight = weft_params_add(s, "direct.weight", 2, (int[]){ V, X })))) {
-        say(err, errsize, "window language model: %s", weft_params_error(s));
+        weft_say(err, errsize, "window language model: %s", weft_params_error(s));
         weft_params_free(s);
         free(m);
         return NULL;
@@ -167,31 +157,13 @@ int weft_window_lm_train_batch(weft_window_lm *m, weft_graph *g, const int *ctx,
     weft_params_zero_grad(m->params);
     weft_var *loss = weft_window_lm_forward(m, g, ctx, targets, B, dropout_rng);
     if (!loss || weft_ok(g)) {
-        say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g)
-                                                    : "window-lm: forward failed");
+        weft_say(err, errsize, "%s",
+                 weft_graph_error(g) ? weft_graph_error(g) : "window-lm: forward failed");
         return -1;
     }
-    float L = weft_scalar(loss);
-    if (!isfinite(L)) {
-        say(err, errsize, "the loss is %s (try a lower learning rate or a gradient clip)",
-            isnan(L) ? "NaN" : "infinite");
-        return -1;
-    }
-    if (weft_backward(g, loss)) {
-        say(err, errsize, "%s", weft_graph_error(g));
-        return -1;
-    }
-    float norm = clip > 0.0f ? weft_clip_grad_norm(m->params, clip) : weft_grad_norm(m->params);
-    if (!isfinite(norm)) {
-        say(err, errsize, "the gradient norm is %s (try a lower learning rate or a gradient "
-            "clip)", isnan(norm) ? "NaN" : "infinite");
-        return -1;
-    }
-    if (weft_optim_step(opt, m->params)) {
-        say(err, errsize, "optimizer: %s", weft_params_error(m->params));
-        return -1;
-    }
-    if (info) *info = (weft_lm_step_info){ L, norm };
+    weft_lm_step_info step;
+    if (weft_lm_step(g, loss, m->params, opt, clip, &step, err, errsize)) return -1;
+    if (info) *info = step;
     return 0;
 }
 
@@ -201,12 +173,12 @@ int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t
     *nll = 0.0;
     *count = 0;
     if (n < 2) {
-        say(err, errsize, "eval: %zu tokens; at least 2 are needed (the first is only context)",
-            n);
+        weft_say(err, errsize, "eval: %zu tokens; at least 2 are needed (the first is only "
+            "context)", n);
         return -1;
     }
     if (batch < 1) {
-        say(err, errsize, "eval: batch %d must be at least 1", batch);
+        weft_say(err, errsize, "eval: batch %d must be at least 1", batch);
         return -1;
     }
     int c = m->cfg.order - 1;
@@ -215,7 +187,7 @@ int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t
     if (!pos || !ctx) {
         free(pos);
         free(ctx);
-        say(err, errsize, "eval: out of memory");
+        weft_say(err, errsize, "eval: out of memory");
         return -1;
     }
     int rc = 0;
@@ -226,13 +198,13 @@ int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t
         weft_graph_reset(g);
         weft_var *loss = weft_window_lm_forward(m, g, ctx, ids + t0, B, NULL);
         if (!loss || weft_ok(g)) {
-            say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
+            weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
             rc = -1;
             break;
         }
         float L = weft_scalar(loss);
         if (!isfinite(L)) {
-            say(err, errsize, "the loss is %s at tokens %zu..%zu (are the model's weights "
+            weft_say(err, errsize, "the loss is %s at tokens %zu..%zu (are the model's weights "
                 "finite?)", isnan(L) ? "NaN" : "infinite", t0, t0 + (size_t)B - 1);
             rc = -1;
             break;
@@ -247,47 +219,6 @@ int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t
 
 /* --- sampling --------------------------------------------------------------------------------- */
 
-typedef struct scored {
-    float logit;
-    int id;
-} scored;
-
-static int by_logit_desc(const void *a, const void *b)
-{
-    const scored *x = a, *y = b;
-    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
-    return x->id - y->id;
-}
-
-/* The next id from one row of logits, as weft_lm_sample draws it. */
-static int draw(const float *logits, int V, const weft_lm_sample_opts *o, scored *buf,
-                weft_rng *rng)
-{
-    if (o->temperature <= 0.0f) {
-        int best = 0;
-        for (int c = 1; c < V; c++)
-            if (logits[c] > logits[best]) best = c;
-        return best;
-    }
-    for (int c = 0; c < V; c++) buf[c] = (scored){ logits[c] / o->temperature, c };
-    int k = V;
-    if (o->top_k > 0 && o->top_k < V) {
-        qsort(buf, (size_t)V, sizeof *buf, by_logit_desc);
-        k = o->top_k;
-    }
-    float mx = buf[0].logit;
-    for (int c = 1; c < k; c++)
-        if (buf[c].logit > mx) mx = buf[c].logit;
-    double total = 0.0;
-    for (int c = 0; c < k; c++) total += exp((double)buf[c].logit - mx);
-    double u = (double)weft_rng_uniform(rng) * total, acc = 0.0;
-    for (int c = 0; c < k; c++) {
-        acc += exp((double)buf[c].logit - mx);
-        if (u < acc) return buf[c].id;
-    }
-    return buf[k - 1].id;
-}
-
 int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o,
                           int *out, char *err, size_t errsize)
 {
@@ -296,11 +227,11 @@ int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample
     /* the history: c pads (the start of a line), the prime, the generated ids */
     size_t cap = (size_t)c + (size_t)np + (size_t)(o->length > 0 ? o->length : 0);
     int *hist = malloc(cap * sizeof *hist);
-    scored *buf = malloc((size_t)V * sizeof *buf);
+    weft_lm_scored *buf = malloc((size_t)V * sizeof *buf);
     if (!hist || !buf) {
         free(hist);
         free(buf);
-        say(err, errsize, "sample: out of memory");
+        weft_say(err, errsize, "sample: out of memory");
         return -1;
     }
     for (int j = 0; j < c; j++) hist[j] = m->pad;
@@ -313,12 +244,12 @@ int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample
         weft_graph_reset(g);
         weft_var *logits = weft_window_lm_forward(m, g, hist + len - c, NULL, 1, NULL);
         if (!logits || weft_ok(g)) {
-            say(err, errsize, "sample: %s", weft_graph_error(g) ? weft_graph_error(g)
-                                                                : "out of memory");
+            weft_say(err, errsize, "sample: %s",
+                     weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
             rc = -1;
             break;
         }
-        int next = draw(logits->value.data, V, o, buf, &rng);
+        int next = weft_lm_draw(logits->value.data, V, o->temperature, o->top_k, buf, &rng);
         out[k] = next;
         hist[len++] = next;
     }
@@ -330,47 +261,13 @@ int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample
 int weft_window_lm_encode_text(const weft_window_lm *m, const char *text, int **ids, int *n,
                                char *err, size_t errsize)
 {
-    *ids = NULL;
-    *n = 0;
-    size_t len = strlen(text);
-    if (len == 0) return 0;
-    weft_tokens t;
-    if (weft_tokens_from_string(text, len, "the prime text", m->cfg.level, &t, err, errsize))
-        return -1;
-    /* Words: the split adds "<eos>" after the last line; keep it only when the
-     * text really ends a line. */
-    size_t count = t.count;
-    if (m->cfg.level == WEFT_TEXT_WORDS && count > 0 && text[len - 1] != '\n') count--;
-    t.count = count;
-    int *out = count ? weft_tokens_encode(&t, m->vocab, err, errsize) : NULL;
-    weft_tokens_free(&t);
-    if (count && !out) return -1;
-    *ids = out;
-    *n = (int)count;
-    return 0;
+    return weft_vocab_encode_text(m->vocab, m->cfg.level, text, ids, n, err, errsize);
 }
 
 int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
                               bool after_newline, FILE *f)
 {
-    bool line_start = after_newline;
-    for (int k = 0; k < n; k++) {
-        const char *tok = weft_vocab_token(m->vocab, ids[k]);
-        if (!tok) continue;
-        if (m->cfg.level == WEFT_TEXT_CHARS) {
-            fputs(tok, f);
-            continue;
-        }
-        if (strcmp(tok, WEFT_EOS) == 0) {
-            fputc('\n', f);
-            line_start = true;
-            continue;
-        }
-        if (!line_start) fputc(' ', f);
-        fputs(tok, f);
-        line_start = false;
-    }
-    return ferror(f) ? -1 : 0;
+    return weft_vocab_write_text(m->vocab, m->cfg.level, ids, n, after_newline, f);
 }
 
 /* --- checkpoints ------------------------------------------------------------------------------ */
@@ -380,7 +277,7 @@ static char *config_json(const weft_window_lm *m)
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "task", "window-lm");
-    cJSON_AddStringToObject(o, "level", m->cfg.level == WEFT_TEXT_CHARS ? "char" : "word");
+    cJSON_AddStringToObject(o, "level", weft_text_level_name(m->cfg.level));
     cJSON_AddNumberToObject(o, "order", m->cfg.order);
     cJSON_AddNumberToObject(o, "embed", m->cfg.embed);
     cJSON_AddNumberToObject(o, "hidden", m->cfg.hidden);
@@ -392,29 +289,12 @@ static char *config_json(const weft_window_lm *m)
     return s;
 }
 
-static char *vocab_json(const weft_window_lm *m)
-{
-    cJSON *a = cJSON_CreateArray();
-    if (!a) return NULL;
-    for (int i = 0; i < m->vocab_size; i++) {
-        cJSON *s = cJSON_CreateString(weft_vocab_token(m->vocab, i));
-        if (!s) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-        cJSON_AddItemToArray(a, s);
-    }
-    char *s = cJSON_PrintUnformatted(a);
-    cJSON_Delete(a);
-    return s;
-}
-
 int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, size_t errsize)
 {
-    char *conf = config_json(m), *voc = vocab_json(m);
+    char *conf = config_json(m), *voc = weft_vocab_to_json(m->vocab);
     int rc = -1;
     if (!conf || !voc) {
-        say(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
     } else {
         weft_meta_kv meta[3] = { { "format", "pt" }, { "weft.config", conf },
                                  { "weft.vocab", voc } };
@@ -425,122 +305,47 @@ int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, si
     return rc;
 }
 
-/* A whole number >= 1 from the config. */
-static int config_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
-                      size_t errsize)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
-        v->valuedouble != (double)(int)v->valuedouble) {
-        say(err, errsize, "%s: weft.config: \"%s\" is %s, expected a whole number >= 1", path,
-            key, v ? "not a whole number >= 1" : "missing");
-        return -1;
-    }
-    *out = v->valueint;
-    return 0;
-}
-
-/* The task named in a checkpoint's weft.config, or NULL (borrowed from o). */
-static const char *config_task(const cJSON *o)
-{
-    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task");
-    return cJSON_IsString(task) ? task->valuestring : NULL;
-}
-
 static weft_window_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
                                          size_t errsize)
 {
     const char *conf = weft_checkpoint_meta(c, "weft.config");
     const char *voc = weft_checkpoint_meta(c, "weft.vocab");
     if (!conf || !voc) {
-        say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\"", path,
-            !conf ? "weft.config" : "weft.vocab");
+        weft_say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\"", path,
+                 !conf ? "weft.config" : "weft.vocab");
         return NULL;
     }
     weft_window_lm_config cfg = { 0 };
     weft_vocab *vocab = NULL;
     weft_window_lm *m = NULL;
-    int vocab_size = -1;
-    cJSON *o = cJSON_Parse(conf), *a = NULL;
+    cJSON *o = cJSON_Parse(conf);
     if (!cJSON_IsObject(o)) {
-        say(err, errsize, "%s: weft.config is not a JSON object", path);
+        weft_say(err, errsize, "%s: weft.config is not a JSON object", path);
         goto done;
     }
-    const char *task = config_task(o);
+    const char *task = weft_lm_meta_task(o);
     if (!task || strcmp(task, "window-lm") != 0) {
-        say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"window-lm\"", path,
-            task ? "\"" : "", task ? task : "missing", task ? "\"" : "");
+        weft_say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"window-lm\"", path,
+                 task ? "\"" : "", task ? task : "missing", task ? "\"" : "");
         goto done;
     }
-    const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
-    if (cJSON_IsString(level) && strcmp(level->valuestring, "word") == 0) {
-        cfg.level = WEFT_TEXT_WORDS;
-    } else if (cJSON_IsString(level) && strcmp(level->valuestring, "char") == 0) {
-        cfg.level = WEFT_TEXT_CHARS;
-    } else {
-        say(err, errsize, "%s: weft.config: level must be \"word\" or \"char\"", path);
+    if (weft_lm_meta_level(o, &cfg.level, path, err, errsize) ||
+        weft_lm_meta_int(o, "order", &cfg.order, path, err, errsize) ||
+        weft_lm_meta_int(o, "embed", &cfg.embed, path, err, errsize) ||
+        weft_lm_meta_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
+        weft_lm_meta_bool(o, "direct", &cfg.direct, path, err, errsize) ||
+        weft_lm_meta_float(o, "dropout", &cfg.dropout, path, err, errsize) ||
+        !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
-    }
-    if (config_int(o, "order", &cfg.order, path, err, errsize) ||
-        config_int(o, "embed", &cfg.embed, path, err, errsize) ||
-        config_int(o, "hidden", &cfg.hidden, path, err, errsize))
-        goto done;
-    const cJSON *direct = cJSON_GetObjectItemCaseSensitive(o, "direct");
-    if (direct && !cJSON_IsBool(direct)) {
-        say(err, errsize, "%s: weft.config: direct must be true or false", path);
-        goto done;
-    }
-    cfg.direct = cJSON_IsTrue(direct);
-    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(o, "dropout");
-    if (dropout && !cJSON_IsNumber(dropout)) {
-        say(err, errsize, "%s: weft.config: dropout must be a number", path);
-        goto done;
-    }
-    cfg.dropout = dropout ? (float)dropout->valuedouble : 0.0f;
-    if (cJSON_GetObjectItemCaseSensitive(o, "vocab_size") &&
-        config_int(o, "vocab_size", &vocab_size, path, err, errsize))
-        goto done;
-    a = cJSON_Parse(voc);
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) {
-        say(err, errsize, "%s: weft.vocab is not a JSON list of tokens", path);
-        goto done;
-    }
-    if (vocab_size >= 0 && vocab_size != cJSON_GetArraySize(a)) {
-        say(err, errsize, "%s: weft.config says vocab_size %d but weft.vocab has %d tokens", path,
-            vocab_size, cJSON_GetArraySize(a));
-        goto done;
-    }
-    if (!(vocab = weft_vocab_new())) {
-        say(err, errsize, "%s: out of memory", path);
-        goto done;
-    }
-    int i = 0;
-    const cJSON *tok;
-    cJSON_ArrayForEach(tok, a) {
-        if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0') {
-            say(err, errsize, "%s: weft.vocab: entry %d is not a non-empty string", path, i);
-            goto done;
-        }
-        int id = weft_vocab_add(vocab, tok->valuestring, strlen(tok->valuestring));
-        if (id != i) {
-            say(err, errsize, "%s: weft.vocab: entry %d '%.40s' %s", path, i, tok->valuestring,
-                id < 0 ? "cannot be added (out of memory)" : "appears twice");
-            goto done;
-        }
-        i++;
-    }
     m = weft_window_lm_new(&cfg, vocab, err, errsize);
     if (!m) {
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", err ? err : "");
-        say(err, errsize, "%s: weft.config: %s", path, tmp);
+        weft_lm_meta_prefix(path, err, errsize);
         goto done;
     }
     vocab = NULL;   /* the model's now */
 done:
     weft_vocab_free(vocab);
     cJSON_Delete(o);
-    cJSON_Delete(a);
     return m;
 }
 
@@ -564,7 +369,7 @@ bool weft_window_lm_file_is(const char *path)
     bool is = false;
     const char *conf = weft_checkpoint_meta(&c, "weft.config");
     cJSON *o = conf ? cJSON_Parse(conf) : NULL;
-    const char *task = o ? config_task(o) : NULL;
+    const char *task = o ? weft_lm_meta_task(o) : NULL;
     is = task && strcmp(task, "window-lm") == 0;
     cJSON_Delete(o);
     weft_checkpoint_free(&c);

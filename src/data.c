@@ -1,22 +1,14 @@
 /* src/data.c — token streams, vocabularies and batches (weft/data.h). */
 #include "weft/data.h"
 
+#include "internal.h"
+
+#include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void say(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t n, const char *fmt, ...)
-{
-    if (!err || n == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-}
 
 /* --- reading and splitting ------------------------------------------------------ */
 
@@ -74,8 +66,8 @@ static int split(weft_tokens *t, const char *name, char *err, size_t errsize)
     for (size_t i = 0; i < n;) {
         int len = utf8_length(s + i, n - i);
         if (len == 0) {
-            say(err, errsize, "%s: line %zu: invalid UTF-8 at byte %zu (0x%02x)", name, line, i,
-                s[i]);
+            weft_say(err, errsize, "%s: line %zu: invalid UTF-8 at byte %zu (0x%02x)", name, line,
+                i, s[i]);
             return -1;
         }
         i += (size_t)len;
@@ -111,12 +103,12 @@ static int split(weft_tokens *t, const char *name, char *err, size_t errsize)
             if (push(t, &cap, EOS_MARK, (uint32_t)strlen(WEFT_EOS))) goto oom;
     }
     if (t->count == 0) {
-        say(err, errsize, "%s: no tokens (the text is empty or only white space)", name);
+        weft_say(err, errsize, "%s: no tokens (the text is empty or only white space)", name);
         return -1;
     }
     return 0;
 oom:
-    say(err, errsize, "%s: out of memory after %zu tokens", name, t->count);
+    weft_say(err, errsize, "%s: out of memory after %zu tokens", name, t->count);
     return -1;
 }
 
@@ -128,7 +120,7 @@ static int tokens_take(char *text, size_t len, const char *name, weft_text_level
     *out = (weft_tokens){ .level = level, .text = text, .text_len = len };
     text[len] = '\0';
     if (len == 0) {
-        say(err, errsize, "%s: the file is empty", name);
+        weft_say(err, errsize, "%s: the file is empty", name);
         weft_tokens_free(out);
         return -1;
     }
@@ -151,7 +143,7 @@ int weft_tokens_from_string(const char *text, size_t len, const char *name, weft
     *out = (weft_tokens){ .level = level };
     char *copy = malloc(len + 1);
     if (!copy) {
-        say(err, errsize, "%s: out of memory for %zu bytes", name, len);
+        weft_say(err, errsize, "%s: out of memory for %zu bytes", name, len);
         return -1;
     }
     memcpy(copy, text, len);
@@ -164,7 +156,7 @@ int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, 
     *out = (weft_tokens){ .level = level };
     FILE *f = fopen(path, "rb");
     if (!f) {
-        say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        weft_say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     /* One buffer of the file's size (when it can be told: a regular file),
@@ -181,7 +173,7 @@ int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, 
     for (;;) {
         if (!buf) {
             fclose(f);
-            say(err, errsize, "%s: out of memory reading %zu bytes", path, len);
+            weft_say(err, errsize, "%s: out of memory reading %zu bytes", path, len);
             return -1;
         }
         size_t got = fread(buf + len, 1, cap - 1 - len, f);   /* room for the NUL */
@@ -199,7 +191,7 @@ int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, 
     fclose(f);
     if (failed) {
         free(buf);
-        say(err, errsize, "%s: read error after %zu bytes", path, len);
+        weft_say(err, errsize, "%s: read error after %zu bytes", path, len);
         return -1;
     }
     return tokens_take(buf, len, path, level, out, err, errsize);
@@ -400,7 +392,7 @@ weft_vocab *weft_vocab_build(const weft_tokens *t, int min_count, int max_size, 
     weft_vocab_free(all);
     return v;
 oom:
-    say(err, errsize, "vocabulary: out of memory");
+    weft_say(err, errsize, "vocabulary: out of memory");
     free(counts);
     free(order);
     free(keep);
@@ -413,7 +405,7 @@ int *weft_tokens_encode(const weft_tokens *t, const weft_vocab *v, char *err, si
 {
     int *ids = malloc(t->count * sizeof *ids);
     if (!ids) {
-        say(err, errsize, "encode: out of memory for %zu ids", t->count);
+        weft_say(err, errsize, "encode: out of memory for %zu ids", t->count);
         return NULL;
     }
     int unk = weft_vocab_unk(v);
@@ -422,7 +414,7 @@ int *weft_tokens_encode(const weft_tokens *t, const weft_vocab *v, char *err, si
         const char *tok = weft_token(t, k, &len);
         int id = weft_vocab_find(v, tok, len);
         if (id < 0 && unk < 0) {
-            say(err, errsize, "token %zu '%.*s' is not in the vocabulary, which has no %s to "
+            weft_say(err, errsize, "token %zu '%.*s' is not in the vocabulary, which has no %s to "
                 "stand for it (does the vocabulary belong to this text?)", k,
                 (int)(len > 40 ? 40 : len), tok, WEFT_UNK);
             free(ids);
@@ -433,6 +425,126 @@ int *weft_tokens_encode(const weft_tokens *t, const weft_vocab *v, char *err, si
     return ids;
 }
 
+const char *weft_text_level_name(weft_text_level level)
+{
+    return level == WEFT_TEXT_CHARS ? "char" : "word";
+}
+
+int weft_text_level_parse(const char *name, weft_text_level *out)
+{
+    if (strcmp(name, "word") == 0) *out = WEFT_TEXT_WORDS;
+    else if (strcmp(name, "char") == 0) *out = WEFT_TEXT_CHARS;
+    else return -1;
+    return 0;
+}
+
+int weft_vocab_encode_text(const weft_vocab *v, weft_text_level level, const char *text,
+                           int **ids, int *n, char *err, size_t errsize)
+{
+    *ids = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    if (len == 0) return 0;
+    weft_tokens t;
+    if (weft_tokens_from_string(text, len, "the prime text", level, &t, err, errsize)) return -1;
+    /* Words: the split adds "<eos>" at the end of the last line too; keep it
+     * only when the text really ends a line. */
+    size_t count = t.count;
+    if (level == WEFT_TEXT_WORDS && count > 0 && text[len - 1] != '\n') count--;
+    t.count = count;
+    int *out = count ? weft_tokens_encode(&t, v, err, errsize) : NULL;
+    weft_tokens_free(&t);
+    if (count && !out) return -1;
+    *ids = out;
+    *n = (int)count;
+    return 0;
+}
+
+int weft_vocab_write_text(const weft_vocab *v, weft_text_level level, const int *ids, int n,
+                          bool after_newline, FILE *f)
+{
+    bool line_start = after_newline;
+    for (int k = 0; k < n; k++) {
+        const char *tok = weft_vocab_token(v, ids[k]);
+        if (!tok) continue;
+        if (level == WEFT_TEXT_CHARS) {
+            fputs(tok, f);
+            continue;
+        }
+        if (strcmp(tok, WEFT_EOS) == 0) {
+            fputc('\n', f);
+            line_start = true;
+            continue;
+        }
+        if (!line_start) fputc(' ', f);
+        fputs(tok, f);
+        line_start = false;
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* --- the vocabulary as JSON ----------------------------------------------------------- */
+
+char *weft_vocab_to_json(const weft_vocab *v)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (!a) return NULL;
+    int n = weft_vocab_size(v);
+    for (int i = 0; i < n; i++) {
+        cJSON *s = cJSON_CreateString(weft_vocab_token(v, i));
+        if (!s) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+        cJSON_AddItemToArray(a, s);
+    }
+    char *s = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return s;
+}
+
+weft_vocab *weft_vocab_from_json(const char *json, int expect_size, const char *path, char *err,
+                                 size_t errsize)
+{
+    weft_vocab *vocab = NULL;
+    cJSON *a = cJSON_Parse(json);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) {
+        weft_say(err, errsize, "%s: weft.vocab is not a JSON list of tokens", path);
+        goto fail;
+    }
+    if (expect_size >= 0 && expect_size != cJSON_GetArraySize(a)) {
+        weft_say(err, errsize, "%s: weft.config says vocab_size %d but weft.vocab has %d tokens",
+                 path, expect_size, cJSON_GetArraySize(a));
+        goto fail;
+    }
+    if (!(vocab = weft_vocab_new())) {
+        weft_say(err, errsize, "%s: out of memory", path);
+        goto fail;
+    }
+    int i = 0;
+    const cJSON *tok;
+    cJSON_ArrayForEach(tok, a) {
+        if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0') {
+            weft_say(err, errsize, "%s: weft.vocab: entry %d is not a non-empty string", path, i);
+            goto fail;
+        }
+        int id = weft_vocab_add(vocab, tok->valuestring, strlen(tok->valuestring));
+        if (id != i) {
+            weft_say(err, errsize, "%s: weft.vocab: entry %d '%.40s' %s", path, i,
+                     tok->valuestring,
+                     id < 0 ? "cannot be added (out of memory)" : "appears twice");
+            goto fail;
+        }
+        i++;
+    }
+    cJSON_Delete(a);
+    return vocab;
+fail:
+    weft_vocab_free(vocab);
+    cJSON_Delete(a);
+    return NULL;
+}
+
 /* --- batches -------------------------------------------------------------------------- */
 
 int weft_batchify(const int *ids, size_t n, int batch, weft_batches *out, char *err,
@@ -440,18 +552,18 @@ int weft_batchify(const int *ids, size_t n, int batch, weft_batches *out, char *
 {
     *out = (weft_batches){ 0 };
     if (batch < 1) {
-        say(err, errsize, "batchify: batch size %d must be at least 1", batch);
+        weft_say(err, errsize, "batchify: batch size %d must be at least 1", batch);
         return -1;
     }
     size_t steps = n / (size_t)batch;
     if (steps < 2) {
-        say(err, errsize, "batchify: %zu tokens make fewer than 2 steps in each of %d streams",
+        weft_say(err, errsize, "batchify: %zu tokens make fewer than 2 steps in each of %d streams",
             n, batch);
         return -1;
     }
     out->data = malloc(steps * (size_t)batch * sizeof *out->data);
     if (!out->data) {
-        say(err, errsize, "batchify: out of memory");
+        weft_say(err, errsize, "batchify: out of memory");
         return -1;
     }
     for (size_t t = 0; t < steps; t++)

@@ -6,9 +6,28 @@
 #include "weft/graph.h"
 #include "weft/params.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
 /* Elementwise loops run in parallel (OpenMP) only past this many elements:
  * below it, forking threads costs more than the loop. */
 #define WEFT_PARALLEL_MIN 16384
+
+/* --- error messages ---------------------------------------------------------- */
+
+/* printf into the caller's err[errsize] (the "char *err, size_t errsize" pair
+ * of the public functions); nothing when err is NULL or errsize is 0. */
+static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
+{
+    if (!err || errsize == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+}
 
 /* --- the arena (src/arena.c) --------------------------------------------- */
 

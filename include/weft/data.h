@@ -12,13 +12,22 @@
 #ifndef WEFT_DATA_H
 #define WEFT_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum weft_text_level { WEFT_TEXT_WORDS = 0, WEFT_TEXT_CHARS = 1 } weft_text_level;
 
 #define WEFT_EOS "<eos>"
 #define WEFT_UNK "<unk>"
+
+/* "word" or "char": the name of a level, as flags and checkpoints spell it
+ * (a static string). */
+const char *weft_text_level_name(weft_text_level level);
+/* The level called `name` ("word" or "char") into *out: 0, or -1 for any
+ * other name (*out untouched). */
+int weft_text_level_parse(const char *name, weft_text_level *out);
 
 /* --- tokens ----------------------------------------------------------------------- */
 
@@ -74,6 +83,34 @@ weft_vocab *weft_vocab_build(const weft_tokens *t, int min_count, int max_size,
  * position (a vocabulary that does not match the text or the model). Returns
  * an array of t->count ids the caller frees with free(), or NULL. */
 int *weft_tokens_encode(const weft_tokens *t, const weft_vocab *v, char *err, size_t errsize);
+
+/* Text held in memory (a prime for sampling) to ids: words are split on
+ * whitespace (a line end is "<eos>"; none is added after a last line the text
+ * does not end), characters are code points. A token v lacks becomes
+ * "<unk>", or is an error naming it when v has none. *ids is malloc'd and the
+ * caller's (free()); empty text gives *ids NULL and *n 0. Returns 0, or -1
+ * with a message in err. */
+int weft_vocab_encode_text(const weft_vocab *v, weft_text_level level, const char *text,
+                           int **ids, int *n, char *err, size_t errsize);
+/* Write ids as text: words joined by spaces with "<eos>" as a line end,
+ * characters as they are; ids v lacks are skipped. `after_newline`: the text
+ * so far ends a line (no space before the first word). Returns 0, or -1 on a
+ * write error. */
+int weft_vocab_write_text(const weft_vocab *v, weft_text_level level, const int *ids, int n,
+                          bool after_newline, FILE *f);
+
+/* The vocabulary as JSON, as a checkpoint keeps it under "weft.vocab": a list
+ * of its tokens in id order. A malloc'd string the caller frees with free(),
+ * or NULL when out of memory. */
+char *weft_vocab_to_json(const weft_vocab *v);
+/* The vocabulary in that JSON: a new one the caller owns (weft_vocab_free).
+ * expect_size >= 0: the list must hold that many tokens (the "vocab_size" of
+ * the checkpoint's "weft.config"); -1: any number. NULL with a message in err
+ * that starts with `path` (the file it came from) when the JSON is not a
+ * non-empty list, has another size, or has an entry that is not a non-empty
+ * string or that appears twice. */
+weft_vocab *weft_vocab_from_json(const char *json, int expect_size, const char *path, char *err,
+                                 size_t errsize);
 
 /* --- batches ------------------------------------------------------------------------ */
 

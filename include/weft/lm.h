@@ -153,6 +153,19 @@ typedef struct weft_lm_sample_opts {
     uint64_t seed;
 } weft_lm_sample_opts;
 
+/* One id drawn from a row of V logits, as weft_lm_sample (and
+ * weft_window_lm_sample) draw every token: with temperature <= 0 the most
+ * likely (the lowest id among equals); else from softmax(logits /
+ * temperature) over the top_k most likely ids (0 or >= V: all; ties by id),
+ * with one weft_rng_uniform of rng. buf is the caller's scratch room for V
+ * entries (borrowed; its contents are not kept). */
+typedef struct weft_lm_scored {
+    float logit;
+    int id;
+} weft_lm_scored;
+int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_lm_scored *buf,
+                 weft_rng *rng);
+
 /* Generate o->length ids into out (the caller's array). The model starts
  * after "<eos>" (words) or "\n" (characters) when the vocabulary has it (else
  * id 0), as every line starts in training, then reads the prime. The same

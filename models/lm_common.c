@@ -1,0 +1,110 @@
+/* models/lm_common.c — what the two language models share
+ * (models/lm_common.h). */
+#include "lm_common.h"
+
+#include "../src/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
+                 float clip, weft_lm_step_info *info, char *err, size_t errsize)
+{
+    float L = weft_scalar(loss);
+    if (!isfinite(L)) {
+        weft_say(err, errsize, "the loss is %s (try a lower learning rate or a gradient clip)",
+                 isnan(L) ? "NaN" : "infinite");
+        return -1;
+    }
+    if (weft_backward(g, loss)) {
+        weft_say(err, errsize, "%s", weft_graph_error(g));
+        return -1;
+    }
+    float norm = clip > 0.0f ? weft_clip_grad_norm(params, clip) : weft_grad_norm(params);
+    if (!isfinite(norm)) {
+        weft_say(err, errsize, "the gradient norm is %s (try a lower learning rate or a gradient "
+                 "clip)", isnan(norm) ? "NaN" : "infinite");
+        return -1;
+    }
+    if (weft_optim_step(opt, params)) {
+        weft_say(err, errsize, "optimizer: %s", weft_params_error(params));
+        return -1;
+    }
+    *info = (weft_lm_step_info){ L, norm };
+    return 0;
+}
+
+/* --- the "weft.config" metadata ---------------------------------------------------- */
+
+const char *weft_lm_meta_task(const cJSON *o)
+{
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(o, "task");
+    return cJSON_IsString(task) ? task->valuestring : NULL;
+}
+
+int weft_lm_meta_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
+                     size_t errsize)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
+        v->valuedouble != (double)(int)v->valuedouble) {
+        weft_say(err, errsize, "%s: weft.config: \"%s\" is %s, expected a whole number >= 1",
+                 path, key, v ? "not a whole number >= 1" : "missing");
+        return -1;
+    }
+    *out = v->valueint;
+    return 0;
+}
+
+int weft_lm_meta_level(const cJSON *o, weft_text_level *out, const char *path, char *err,
+                       size_t errsize)
+{
+    const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
+    if (!cJSON_IsString(level) || weft_text_level_parse(level->valuestring, out)) {
+        weft_say(err, errsize, "%s: weft.config: level must be \"word\" or \"char\"", path);
+        return -1;
+    }
+    return 0;
+}
+
+int weft_lm_meta_bool(const cJSON *o, const char *key, bool *out, const char *path, char *err,
+                      size_t errsize)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (v && !cJSON_IsBool(v)) {
+        weft_say(err, errsize, "%s: weft.config: %s must be true or false", path, key);
+        return -1;
+    }
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+int weft_lm_meta_float(const cJSON *o, const char *key, float *out, const char *path, char *err,
+                       size_t errsize)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (v && !cJSON_IsNumber(v)) {
+        weft_say(err, errsize, "%s: weft.config: %s must be a number", path, key);
+        return -1;
+    }
+    *out = v ? (float)v->valuedouble : 0.0f;
+    return 0;
+}
+
+weft_vocab *weft_lm_meta_vocab(const cJSON *o, const char *vocab, const char *path, char *err,
+                               size_t errsize)
+{
+    int vocab_size = -1;
+    if (cJSON_GetObjectItemCaseSensitive(o, "vocab_size") &&
+        weft_lm_meta_int(o, "vocab_size", &vocab_size, path, err, errsize))
+        return NULL;
+    return weft_vocab_from_json(vocab, vocab_size, path, err, errsize);
+}
+
+void weft_lm_meta_prefix(const char *path, char *err, size_t errsize)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", err ? err : "");
+    weft_say(err, errsize, "%s: weft.config: %s", path, tmp);
+}

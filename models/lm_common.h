@@ -1,0 +1,55 @@
+/* models/lm_common.h — what the two language models (models/lm.c,
+ * models/window_lm.c) share: one training step after the forward, and
+ * reading the "weft.config" metadata they write into their checkpoints.
+ * Private to models/. */
+#ifndef WEFT_LM_COMMON_H
+#define WEFT_LM_COMMON_H
+
+#include "weft/data.h"
+#include "weft/graph.h"
+#include "weft/lm.h"
+#include "weft/optim.h"
+#include "weft/params.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The rest of a training step once loss (a scalar of g) is built: check it
+ * is finite, backward, clip the global gradient norm of params to clip (when
+ * > 0), one step of opt. Fills *info (loss and norm before clipping). Returns
+ * 0; -1 with a message in err when the loss or the gradient norm is not
+ * finite or backward or the optimizer fails (no update is made then). */
+int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
+                 float clip, weft_lm_step_info *info, char *err, size_t errsize);
+
+/* --- the "weft.config" metadata ----------------------------------------------------
+ *
+ * Every function reads one key of the parsed config object o and, when it is
+ * wrong, writes a message that starts with the checkpoint's path and
+ * "weft.config" into err and returns -1. */
+
+/* The task the config names, or NULL (borrowed from o). */
+const char *weft_lm_meta_task(const cJSON *o);
+/* A whole number >= 1 (up to 1e9), which must be there. */
+int weft_lm_meta_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
+                     size_t errsize);
+/* "level": "word" or "char", which must be there. */
+int weft_lm_meta_level(const cJSON *o, weft_text_level *out, const char *path, char *err,
+                       size_t errsize);
+/* true or false; absent: false. */
+int weft_lm_meta_bool(const cJSON *o, const char *key, bool *out, const char *path, char *err,
+                      size_t errsize);
+/* A number; absent: 0. */
+int weft_lm_meta_float(const cJSON *o, const char *key, float *out, const char *path, char *err,
+                       size_t errsize);
+/* The vocabulary in the JSON `vocab` (the "weft.vocab" metadata), checked
+ * against the config's "vocab_size" when it has one. A new vocabulary the
+ * caller owns, or NULL with a message. */
+weft_vocab *weft_lm_meta_vocab(const cJSON *o, const char *vocab, const char *path, char *err,
+                               size_t errsize);
+/* Put "PATH: weft.config: " in front of the message in err (one a model's
+ * constructor wrote about the configuration the file holds). */
+void weft_lm_meta_prefix(const char *path, char *err, size_t errsize);
+
+#endif

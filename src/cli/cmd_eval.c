@@ -7,15 +7,14 @@
  * targets t[1..n-1]), as PyTorch users compute it. The last line printed is
  * `perplexity: X`. */
 #include "cli.h"
+#include "lm_common.h"
 
 #include "weft/lm.h"
 #include "weft/ngram.h"
 #include "weft/window_lm.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int weft_cmd_eval(int argc, char **argv)
 {
@@ -70,27 +69,18 @@ int weft_cmd_eval(int argc, char **argv)
         fprintf(stderr, "weft eval: out of memory\n");
         goto done;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = weft_cli_now();
     double nll;
     size_t count;
     if (weft_lm_eval(m, g, ids, t.count, batch, bptt, &nll, &count, err, sizeof err)) {
         fprintf(stderr, "weft eval: %s: %s\n", data, err);
         goto done;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    int unk = weft_vocab_unk(m->vocab);
-    size_t n_unk = 0;
-    for (size_t k = 0; k < t.count && unk >= 0; k++) n_unk += ids[k] == unk;
+    double secs = weft_cli_now() - t0;
     printf("model: %s (%s %s, %d x %d, %d tokens in the vocabulary)\n", model,
-           m->cfg.level == WEFT_TEXT_WORDS ? "word" : "char", m->cfg.cell, m->cfg.layers,
-           m->cfg.hidden, m->vocab_size);
-    printf("data: %s, %zu tokens (%zu <unk>), %zu scored in %.2f s\n", data, t.count, n_unk,
-           count, secs);
-    printf("cross-entropy: %.6f nats/token (%.6f bits)\n", nll / (double)count,
-           nll / (double)count / log(2.0));
-    printf("perplexity: %.4f\n", exp(nll / (double)count));
+           weft_text_level_name(m->cfg.level), m->cfg.cell, m->cfg.layers, m->cfg.hidden,
+           m->vocab_size);
+    weft_cli_print_eval(data, ids, t.count, m->vocab, count, secs, nll);
     status = WEFT_EXIT_OK;
 done:
     weft_graph_free(g);

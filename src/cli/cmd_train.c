@@ -12,43 +12,16 @@
  * SAVE.state at the end of every epoch and when the run stops early (Ctrl-C,
  * --stop-after); --resume SAVE continues from it exactly where it stopped. */
 #include "cli.h"
+#include "lm_common.h"
 
 #include "weft/lm.h"
 #include "weft/ngram.h"
 #include "weft/runtime.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t interrupted = 0;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;   /* checked between windows; a second Ctrl-C kills (SA_RESETHAND) */
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void fmt_duration(double s, char *buf, size_t n)
-{
-    if (!(s >= 0) || s > 1e7) {
-        snprintf(buf, n, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
 
 /* --- the flags ------------------------------------------------------------------------------ */
 
@@ -79,36 +52,12 @@ static int *encode(const char *path, const weft_tokens *t, const weft_vocab *v)
     return ids;
 }
 
-/* The CSV log: one row per progress report and per epoch. */
-static FILE *open_log(const char *path, bool append)
-{
-    if (!path) return NULL;
-    bool exists = access(path, F_OK) == 0;
-    FILE *f = fopen(path, append ? "a" : "w");
-    if (!f) {
-        fprintf(stderr, "weft train: %s: cannot write the log\n", path);
-        return NULL;
-    }
-    if (!append || !exists)
-        fprintf(f, "epoch,window,tokens,seconds,lr,train_loss,train_ppl,grad_norm,valid_ppl\n");
-    return f;
-}
-
 static int train_lm(train_flags *fl)
 {
     char err[1024];
     int status = WEFT_EXIT_FAIL;
     weft_text_level level;
-    if (strcmp(fl->level, "word") == 0) level = WEFT_TEXT_WORDS;
-    else if (strcmp(fl->level, "char") == 0) level = WEFT_TEXT_CHARS;
-    else {
-        fprintf(stderr, "weft train: --level '%s': expected word or char\n", fl->level);
-        return WEFT_EXIT_USAGE;
-    }
-    if (!fl->data) {
-        fprintf(stderr, "weft train: --data TRAIN is required (a text file)\n");
-        return WEFT_EXIT_USAGE;
-    }
+    if (weft_cli_train_text(fl->level, fl->data, &level)) return WEFT_EXIT_USAGE;
 
     weft_lm *m = NULL;
     weft_lm_run run = { 0 };
@@ -148,28 +97,9 @@ static int train_lm(train_flags *fl)
                 state_path, run.epoch, run.windows, run.next_start);
     } else {
         if (!save) save = "lm.safetensors";
-        if (read_ids(fl->data, level, &train_t)) goto done;
-        if (fl->valid && read_ids(fl->valid, level, &valid_t)) goto done;
-        weft_vocab *vocab = weft_vocab_build(&train_t, fl->min_count, fl->max_vocab, err,
-                                             sizeof err);
-        if (!vocab) {
-            fprintf(stderr, "weft train: %s: %s\n", fl->data, err);
-            goto done;
-        }
-        /* Tokens of the validation text the training text lacks join the
-         * vocabulary (as PyTorch's word_language_model builds its dictionary
-         * over every split), unless a cut-off made an "<unk>" for them. */
-        if (fl->valid && weft_vocab_unk(vocab) < 0) {
-            for (size_t k = 0; k < valid_t.count; k++) {
-                uint32_t len;
-                const char *tok = weft_token(&valid_t, k, &len);
-                if (weft_vocab_add(vocab, tok, len) < 0) {
-                    fprintf(stderr, "weft train: out of memory for the vocabulary\n");
-                    weft_vocab_free(vocab);
-                    goto done;
-                }
-            }
-        }
+        weft_vocab *vocab = weft_cli_train_vocab(fl->data, fl->valid, level, fl->min_count,
+                                                 fl->max_vocab, &train_t, &valid_t);
+        if (!vocab) goto done;
         if (strcmp(fl->dropout_mode, "standard") != 0 &&
             strcmp(fl->dropout_mode, "variational") != 0) {
             fprintf(stderr, "weft train: --dropout-mode '%s': expected standard or variational\n",
@@ -203,11 +133,7 @@ static int train_lm(train_flags *fl)
             .clip = fl->clip, .batch = fl->batch, .bptt = fl->bptt,
             .epochs = fl->epochs > 0 ? fl->epochs : 6, .train_tokens = train_t.count,
         };
-        if (strcmp(fl->optim, "sgd") == 0) run.optim = weft_optim_sgd(fl->lr);
-        else if (strcmp(fl->optim, "adam") == 0) run.optim = weft_optim_adam(fl->lr);
-        else if (strcmp(fl->optim, "adamw") == 0) run.optim = weft_optim_adamw(fl->lr, 0.01);
-        else {
-            fprintf(stderr, "weft train: --optim '%s': expected sgd, adam or adamw\n", fl->optim);
+        if (weft_cli_optim(fl->optim, fl->lr, &run.optim)) {
             status = WEFT_EXIT_USAGE;
             goto done;
         }
@@ -238,7 +164,7 @@ static int train_lm(train_flags *fl)
         fprintf(stderr, "weft train: out of memory\n");
         goto done;
     }
-    log = open_log(fl->log, fl->resume != NULL);
+    log = weft_cli_open_log(fl->log, fl->resume != NULL);
     if (fl->log && !log) goto done;
 
     int V = m->vocab_size;
@@ -259,15 +185,11 @@ static int train_lm(train_flags *fl)
             : run.optim.kind == WEFT_ADAM ? "adam" : "adamw", run.lr0, run.decay,
             run.decay_start, (double)run.clip, save, save);
 
-    struct sigaction sa = { 0 };
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    weft_cli_catch_sigint();
 
     bool tty = isatty(STDERR_FILENO);
     int report_every = win_per_epoch / 10 > 0 ? win_per_epoch / 10 : 1;
-    double t_start = now(), t_report = t_start;
+    double t_start = weft_cli_now(), t_report = t_start;
     size_t tokens_done = 0;          /* since this process started */
     long windows_session = 0;
     bool stopped = false;
@@ -278,7 +200,7 @@ static int train_lm(train_flags *fl)
         run.lr = lr;
         run.optim.lr = lr;
         if (run.next_start == 0) weft_state_free(&carry);
-        double t_epoch = now();
+        double t_epoch = weft_cli_now();
         double sum_loss = 0.0, rep_loss = 0.0;
         long n_loss = 0, rep_n = 0;
         size_t rep_tokens = 0;
@@ -286,7 +208,8 @@ static int train_lm(train_flags *fl)
         const int *in, *tg;
         int len, start = run.next_start;
         while ((len = weft_batches_window(&batches, start, run.bptt, &in, &tg)) > 0) {
-            if (interrupted || (fl->stop_after > 0 && windows_session >= fl->stop_after)) {
+            if (weft_cli_interrupted ||
+                (fl->stop_after > 0 && windows_session >= fl->stop_after)) {
                 stopped = true;
                 break;
             }
@@ -312,28 +235,17 @@ static int train_lm(train_flags *fl)
             rep_n++;
             last_norm = info.grad_norm;
 
-            double t = now();
+            double t = weft_cli_now();
             int w = start / run.bptt;   /* windows done this epoch, about */
             bool last = start >= batches.steps - 1;
             bool report = tty ? (t - t_report >= 0.25 || last) : (w % report_every == 0 || last);
             if (report && rep_n > 0) {
-                double speed = (double)tokens_done / (t - t_start);
+                weft_cli_report r = { run.epoch, run.epochs, run.windows, tokens_done,
+                                      t - t_start, lr, rep_loss / (double)rep_n, last_norm };
                 double left = (double)(batches.steps - 1 - start) * run.batch +
                               (double)(run.epochs - run.epoch) * (double)tok_per_epoch;
-                char eta[32];
-                fmt_duration(left / speed, eta, sizeof eta);
-                double mean = rep_loss / (double)rep_n;
-                double pct = 100.0 * (double)start / (double)(batches.steps - 1);
-                fprintf(stderr, "%sepoch %d/%d %5.1f%% | %7.0f tok/s | loss %.4f | ppl %8.2f | "
-                        "lr %g | |g| %.3f | ETA %s%s", tty ? "\r" : "", run.epoch, run.epochs,
-                        pct, speed, mean, exp(mean), lr, (double)last_norm, eta,
-                        tty ? "  " : "\n");
-                fflush(stderr);
-                if (log) {
-                    fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,\n", run.epoch, run.windows,
-                            tokens_done, t - t_start, lr, mean, exp(mean), (double)last_norm);
-                    fflush(log);
-                }
+                weft_cli_report_progress(&r, 100.0 * (double)start / (double)(batches.steps - 1),
+                                         left, tty, log);
                 t_report = t;
                 rep_loss = 0.0;
                 rep_n = 0;
@@ -367,18 +279,10 @@ static int train_lm(train_flags *fl)
                 goto done;
             }
         }
-        double secs = now() - t_epoch;
-        printf("epoch %d: train loss %.4f ppl %.2f | valid ppl %.2f%s | lr %g | %.1f s, "
-               "%.0f tok/s%s\n", run.epoch, train_loss, exp(train_loss), valid_ppl,
-               valid_ids ? "" : " (no --valid)", run.lr, secs,
-               (double)tokens_done / (now() - t_start), best ? " | saved" : "");
-        fflush(stdout);
-        if (log) {
-            fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,%.4f\n", run.epoch, run.windows,
-                    tokens_done, now() - t_start, run.lr, train_loss, exp(train_loss),
-                    (double)last_norm, valid_ppl);
-            fflush(log);
-        }
+        double t = weft_cli_now();
+        weft_cli_report r = { run.epoch, run.epochs, run.windows, tokens_done, t - t_start,
+                              run.lr, train_loss, last_norm };
+        weft_cli_report_epoch(&r, valid_ppl, valid_ids != NULL, t - t_epoch, best, log);
         /* the state at the start of the next epoch */
         run.next_start = 0;
         weft_state_free(&carry);
@@ -407,10 +311,10 @@ static int train_lm(train_flags *fl)
         }
         fprintf(stderr, "%s at epoch %d, step %d of %d: saved %s; continue with "
                 "'weft train --resume %s --data %s%s%s'\n",
-                interrupted ? "interrupted" : "stopped", run.epoch, run.next_start,
+                weft_cli_interrupted ? "interrupted" : "stopped", run.epoch, run.next_start,
                 batches.steps - 1, state_path, save, fl->data, fl->valid ? " --valid " : "",
                 fl->valid ? fl->valid : "");
-        status = interrupted ? 130 : WEFT_EXIT_OK;
+        status = weft_cli_interrupted ? 130 : WEFT_EXIT_OK;
     } else if (valid_ids) {
         printf("best valid perplexity: %.2f (%s)\n", run.best_valid, save);
     }
@@ -439,20 +343,13 @@ int weft_cmd_train(int argc, char **argv)
         .decay_start = 1, .seed = 1, .min_count = 1, .max_vocab = 0, .valid_batch = 10,
         .lr = 20.0f, .clip = 0.25f, .dropout = 0.2f, .decay = 1.0f, .init = 0.0f,
     };
-    const weft_flag data_flags[] = {
+    weft_flag data_flags[1 + WEFT_CLI_TEXT_FLAGS] = {
         { "task", WEFT_FLAG_STRING, &fl.task, "TASK",
           "lm (a recurrent language model), ngram or window-lm (each has its --help: "
           "weft train --task ngram --help)", 0, 0 },
-        { "data", WEFT_FLAG_STRING, &fl.data, "FILE", "training text (required)", 0, 0 },
-        { "valid", WEFT_FLAG_STRING, &fl.valid, "FILE",
-          "validation text, measured after every epoch (the best model is kept)", 0, 0 },
-        { "level", WEFT_FLAG_STRING, &fl.level, "word|char",
-          "tokens: whitespace words with <eos> at line ends, or characters", 0, 0 },
-        { "min-count", WEFT_FLAG_INT, &fl.min_count, "N",
-          "words seen fewer times become <unk>", 1, 1e9 },
-        { "max-vocab", WEFT_FLAG_INT, &fl.max_vocab, "N",
-          "keep the N-1 most frequent tokens and <unk> (0: all)", 0, 1e9 },
     };
+    weft_cli_text_flags(data_flags + 1, &fl.data, &fl.valid, &fl.level, &fl.min_count,
+                        &fl.max_vocab);
     const weft_flag model_flags[] = {
         { "cell", WEFT_FLAG_STRING, &fl.cell, "NAME", "the recurrent cell (lstm, gru, rnn, ...)",
           0, 0 },

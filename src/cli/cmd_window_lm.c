@@ -16,42 +16,14 @@
  * optimizer step each. After each epoch the validation perplexity is
  * measured (as `weft eval` computes it) and the best model is saved. */
 #include "cli.h"
+#include "lm_common.h"
 
 #include "weft/window_lm.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t interrupted = 0;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;   /* checked between batches; a second Ctrl-C kills (SA_RESETHAND) */
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void fmt_duration(double s, char *buf, size_t n)
-{
-    if (!(s >= 0) || s > 1e7) {
-        snprintf(buf, n, "--:--");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
-}
 
 /* Contexts scored at once by evaluation (validation and `weft eval`). */
 #define EVAL_BATCH 512
@@ -92,62 +64,14 @@ typedef struct wlm_flags {
     bool direct;
 } wlm_flags;
 
-/* Read the training (and validation) text and build the vocabulary as the
- * recurrent model does: from the training text, with the validation text's
- * new tokens added unless a cut-off made an "<unk>" for them. */
-static weft_vocab *build_vocab(const wlm_flags *fl, weft_text_level level, weft_tokens *train,
-                               weft_tokens *valid)
-{
-    char err[512];
-    if (weft_tokens_read(fl->data, level, train, err, sizeof err)) {
-        fprintf(stderr, "weft train: %s\n", err);
-        return NULL;
-    }
-    if (fl->valid && weft_tokens_read(fl->valid, level, valid, err, sizeof err)) {
-        fprintf(stderr, "weft train: %s\n", err);
-        return NULL;
-    }
-    weft_vocab *v = weft_vocab_build(train, fl->min_count, fl->max_vocab, err, sizeof err);
-    if (!v) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, err);
-        return NULL;
-    }
-    if (fl->valid && weft_vocab_unk(v) < 0) {
-        for (size_t k = 0; k < valid->count; k++) {
-            uint32_t len;
-            const char *tok = weft_token(valid, k, &len);
-            if (weft_vocab_add(v, tok, len) < 0) {
-                fprintf(stderr, "weft train: out of memory for the vocabulary\n");
-                weft_vocab_free(v);
-                return NULL;
-            }
-        }
-    }
-    return v;
-}
-
 static int train(const wlm_flags *fl)
 {
     char err[1024];
     weft_text_level level;
-    if (strcmp(fl->level, "word") == 0) level = WEFT_TEXT_WORDS;
-    else if (strcmp(fl->level, "char") == 0) level = WEFT_TEXT_CHARS;
-    else {
-        fprintf(stderr, "weft train: --level '%s': expected word or char\n", fl->level);
-        return WEFT_EXIT_USAGE;
-    }
-    if (!fl->data) {
-        fprintf(stderr, "weft train: --data TRAIN is required (a text file)\n");
-        return WEFT_EXIT_USAGE;
-    }
     weft_optim opt;
-    if (strcmp(fl->optim, "sgd") == 0) opt = weft_optim_sgd(fl->lr);
-    else if (strcmp(fl->optim, "adam") == 0) opt = weft_optim_adam(fl->lr);
-    else if (strcmp(fl->optim, "adamw") == 0) opt = weft_optim_adamw(fl->lr, 0.01);
-    else {
-        fprintf(stderr, "weft train: --optim '%s': expected sgd, adam or adamw\n", fl->optim);
+    if (weft_cli_train_text(fl->level, fl->data, &level) ||
+        weft_cli_optim(fl->optim, fl->lr, &opt))
         return WEFT_EXIT_USAGE;
-    }
 
     int status = WEFT_EXIT_FAIL;
     weft_tokens train_t = { 0 }, valid_t = { 0 };
@@ -158,7 +82,8 @@ static int train(const wlm_flags *fl)
     FILE *log = NULL;
     const char *save = fl->save;
 
-    weft_vocab *vocab = build_vocab(fl, level, &train_t, &valid_t);
+    weft_vocab *vocab = weft_cli_train_vocab(fl->data, fl->valid, level, fl->min_count,
+                                             fl->max_vocab, &train_t, &valid_t);
     if (!vocab) goto done;
     weft_window_lm_config cfg = { .level = level, .order = fl->order, .embed = fl->embed,
                                   .hidden = fl->hidden, .direct = fl->direct,
@@ -201,13 +126,8 @@ static int train(const wlm_flags *fl)
         fprintf(stderr, "weft train: out of memory\n");
         goto done;
     }
-    if (fl->log) {
-        if (!(log = fopen(fl->log, "w"))) {
-            fprintf(stderr, "weft train: %s: cannot write the log\n", fl->log);
-            goto done;
-        }
-        fprintf(log, "epoch,window,tokens,seconds,lr,train_loss,train_ppl,grad_norm,valid_ppl\n");
-    }
+    log = weft_cli_open_log(fl->log, false);
+    if (fl->log && !log) goto done;
 
     long batches_per_epoch = (long)((examples + (size_t)B - 1) / (size_t)B);
     fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
@@ -222,19 +142,15 @@ static int train(const wlm_flags *fl)
             "%s\n", fl->epochs, fl->optim, (double)fl->lr, (double)fl->decay, fl->decay_start,
             (double)fl->clip, save);
 
-    struct sigaction sa = { 0 };
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    weft_cli_catch_sigint();
 
     bool tty = isatty(STDERR_FILENO), saved_once = false;
     long report_every = batches_per_epoch / 10 > 0 ? batches_per_epoch / 10 : 1;
-    double t_start = now(), t_report = t_start, best_valid = 0.0;
+    double t_start = weft_cli_now(), t_report = t_start, best_valid = 0.0;
     size_t tokens_done = 0;
     long steps = 0;
     status = WEFT_EXIT_OK;
-    for (int epoch = 1; epoch <= fl->epochs && !interrupted; epoch++) {
+    for (int epoch = 1; epoch <= fl->epochs && !weft_cli_interrupted; epoch++) {
         double lr = weft_lr_step_decay(fl->lr, fl->decay, fl->decay_start, epoch);
         opt.lr = lr;
         /* a fresh order of the examples (Fisher-Yates) */
@@ -246,11 +162,11 @@ static int train(const wlm_flags *fl)
             order[k] = order[j];
             order[j] = tmp;
         }
-        double t_epoch = now(), sum_loss = 0.0, rep_loss = 0.0;
+        double t_epoch = weft_cli_now(), sum_loss = 0.0, rep_loss = 0.0;
         long n_loss = 0, rep_n = 0;
         float last_norm = 0.0f;
         for (long b = 0; b < batches_per_epoch; b++) {
-            if (interrupted) break;
+            if (weft_cli_interrupted) break;
             size_t first = (size_t)b * (size_t)B;
             int nb = (int)(examples - first < (size_t)B ? examples - first : (size_t)B);
             weft_window_lm_contexts(m, train_ids, order + first, nb, ctx);
@@ -271,34 +187,24 @@ static int train(const wlm_flags *fl)
             n_loss++;
             rep_n++;
             last_norm = info.grad_norm;
-            double t = now();
+            double t = weft_cli_now();
             bool last = b + 1 == batches_per_epoch;
             bool report = tty ? (t - t_report >= 0.25 || last) : ((b + 1) % report_every == 0 ||
                                                                  last);
             if (report) {
-                double speed = (double)tokens_done / (t - t_start);
+                weft_cli_report r = { epoch, fl->epochs, steps, tokens_done, t - t_start, lr,
+                                      rep_loss / (double)rep_n, last_norm };
                 double left = (double)(examples - first - (size_t)nb) +
                               (double)(fl->epochs - epoch) * (double)examples;
-                char eta[32];
-                fmt_duration(left / speed, eta, sizeof eta);
-                double mean = rep_loss / (double)rep_n;
-                double pct = 100.0 * (double)(first + (size_t)nb) / (double)examples;
-                fprintf(stderr, "%sepoch %d/%d %5.1f%% | %7.0f tok/s | loss %.4f | ppl %8.2f | "
-                        "lr %g | |g| %.3f | ETA %s%s", tty ? "\r" : "", epoch, fl->epochs, pct,
-                        speed, mean, exp(mean), lr, (double)last_norm, eta, tty ? "  " : "\n");
-                fflush(stderr);
-                if (log) {
-                    fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,\n", epoch, steps,
-                            tokens_done, t - t_start, lr, mean, exp(mean), (double)last_norm);
-                    fflush(log);
-                }
+                weft_cli_report_progress(&r, 100.0 * (double)(first + (size_t)nb) /
+                                                 (double)examples, left, tty, log);
                 t_report = t;
                 rep_loss = 0.0;
                 rep_n = 0;
             }
         }
         if (tty) fputc('\n', stderr);
-        if (interrupted) break;
+        if (weft_cli_interrupted) break;
 
         double train_loss = n_loss ? sum_loss / (double)n_loss : NAN;
         double valid_ppl = NAN;
@@ -323,20 +229,12 @@ static int train(const wlm_flags *fl)
             }
             saved_once = true;
         }
-        double secs = now() - t_epoch;
-        printf("epoch %d: train loss %.4f ppl %.2f | valid ppl %.2f%s | lr %g | %.1f s, "
-               "%.0f tok/s%s\n", epoch, train_loss, exp(train_loss), valid_ppl,
-               valid_ids ? "" : " (no --valid)", lr, secs,
-               (double)tokens_done / (now() - t_start), best ? " | saved" : "");
-        fflush(stdout);
-        if (log) {
-            fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,%.4f\n", epoch, steps, tokens_done,
-                    now() - t_start, lr, train_loss, exp(train_loss), (double)last_norm,
-                    valid_ppl);
-            fflush(log);
-        }
+        double t = weft_cli_now();
+        weft_cli_report r = { epoch, fl->epochs, steps, tokens_done, t - t_start, lr, train_loss,
+                              last_norm };
+        weft_cli_report_epoch(&r, valid_ppl, valid_ids != NULL, t - t_epoch, best, log);
     }
-    if (interrupted) {
+    if (weft_cli_interrupted) {
         /* keep what there is: the best model so far, or the current one */
         if (!saved_once && weft_window_lm_save(m, save, err, sizeof err)) {
             fprintf(stderr, "weft train: saving the model: %s\n", err);
@@ -372,18 +270,11 @@ int weft_cli_window_lm_train(int argc, char **argv)
         .seed = 1, .min_count = 1, .max_vocab = 0, .lr = 0.001f, .clip = 0.0f, .dropout = 0.0f,
         .decay = 1.0f,
     };
-    const weft_flag data_flags[] = {
+    weft_flag data_flags[1 + WEFT_CLI_TEXT_FLAGS] = {
         { "task", WEFT_FLAG_STRING, &fl.task, "TASK", "window-lm (here)", 0, 0 },
-        { "data", WEFT_FLAG_STRING, &fl.data, "FILE", "training text (required)", 0, 0 },
-        { "valid", WEFT_FLAG_STRING, &fl.valid, "FILE",
-          "validation text, measured after every epoch (the best model is kept)", 0, 0 },
-        { "level", WEFT_FLAG_STRING, &fl.level, "word|char",
-          "tokens: whitespace words with <eos> at line ends, or characters", 0, 0 },
-        { "min-count", WEFT_FLAG_INT, &fl.min_count, "N",
-          "words seen fewer times become <unk>", 1, 1e9 },
-        { "max-vocab", WEFT_FLAG_INT, &fl.max_vocab, "N",
-          "keep the N-1 most frequent tokens and <unk> (0: all)", 0, 1e9 },
     };
+    weft_cli_text_flags(data_flags + 1, &fl.data, &fl.valid, &fl.level, &fl.min_count,
+                        &fl.max_vocab);
     const weft_flag model_flags[] = {
         { "order", WEFT_FLAG_INT, &fl.order, "N",
           "n: each token is predicted from the N-1 tokens before it", 2,
@@ -493,25 +384,18 @@ int weft_cli_window_lm_eval(int argc, char **argv)
         goto done;
     }
     char err[1024];
-    double t0 = now(), nll;
+    double t0 = weft_cli_now(), nll;
     size_t count;
     if (weft_window_lm_eval(m, g, ids, n, batch, &nll, &count, err, sizeof err)) {
         fprintf(stderr, "weft eval: %s: %s\n", data, err);
         goto done;
     }
-    double secs = now() - t0;
-    int unk = weft_vocab_unk(m->vocab);
-    size_t n_unk = 0;
-    for (size_t k = 0; k < n && unk >= 0; k++) n_unk += ids[k] == unk;
+    double secs = weft_cli_now() - t0;
     printf("model: %s (%s window-lm, order %d, embed %d, hidden %d%s, %d tokens in the "
-           "vocabulary)\n", model, m->cfg.level == WEFT_TEXT_WORDS ? "word" : "char",
+           "vocabulary)\n", model, weft_text_level_name(m->cfg.level),
            m->cfg.order, m->cfg.embed, m->cfg.hidden, m->cfg.direct ? ", direct" : "",
            m->vocab_size);
-    printf("data: %s, %zu tokens (%zu <unk>), %zu scored in %.2f s\n", data, n, n_unk, count,
-           secs);
-    printf("cross-entropy: %.6f nats/token (%.6f bits)\n", nll / (double)count,
-           nll / (double)count / log(2.0));
-    printf("perplexity: %.4f\n", exp(nll / (double)count));
+    weft_cli_print_eval(data, ids, n, m->vocab, count, secs, nll);
     status = WEFT_EXIT_OK;
 done:
     weft_graph_free(g);
@@ -522,71 +406,49 @@ done:
 
 int weft_cli_window_lm_sample(int argc, char **argv)
 {
-    const char *task = NULL, *model = NULL, *prime = "";
-    int length = 200, top_k = 0, seed = 1;
-    float temperature = 1.0f;
-    const weft_flag flags[] = {
+    const char *task = NULL;
+    weft_cli_sample_args a;
+    weft_flag flags[1 + WEFT_CLI_SAMPLE_FLAGS] = {
         { "task", WEFT_FLAG_STRING, &task, "window-lm", "the model's kind (here: window-lm)", 0,
           0 },
-        { "model", WEFT_FLAG_STRING, &model, "MODEL", "a model saved by weft train (required)",
-          0, 0 },
-        { "prime", WEFT_FLAG_STRING, &prime, "TEXT", "text the model reads first (printed)", 0,
-          0 },
-        { "length", WEFT_FLAG_INT, &length, "N", "tokens to generate", 0, 1 << 24 },
-        { "temperature", WEFT_FLAG_FLOAT, &temperature, "T",
-          "divide the logits by T (lower: safer; 0: always the most likely)", 0, 100 },
-        { "top-k", WEFT_FLAG_INT, &top_k, "K", "draw among the K most likely only (0: all)", 0,
-          1 << 24 },
-        { "seed", WEFT_FLAG_INT, &seed, "S", "random seed: the same seed, the same text", 0,
-          2147483647 },
     };
+    weft_cli_sample_flags(&a, flags + 1);
     weft_args_spec spec = {
         .prog = "weft sample",
         .summary = "Generate text with a fixed-window language model.",
-        .groups = &(weft_flag_group){ "options", flags, 7 },
+        .groups = &(weft_flag_group){ "options", flags, 1 + WEFT_CLI_SAMPLE_FLAGS },
         .n_groups = 1,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
     if (check_task("weft sample", task)) return WEFT_EXIT_USAGE;
-    if (!model) {
+    if (!a.model) {
         fprintf(stderr, "weft sample: --model MODEL is required\n");
         return WEFT_EXIT_USAGE;
     }
-    weft_window_lm *m = load("weft sample", model);
+    weft_window_lm *m = load("weft sample", a.model);
     if (!m) return WEFT_EXIT_FAIL;
     char err[1024];
     int status = WEFT_EXIT_FAIL;
     int *prime_ids = NULL, n_prime = 0;
-    int *out = malloc((size_t)(length > 0 ? length : 1) * sizeof *out);
+    int *out = malloc((size_t)(a.length > 0 ? a.length : 1) * sizeof *out);
     weft_graph *g = weft_graph_new();
     if (!out || !g) {
         fprintf(stderr, "weft sample: out of memory\n");
         goto done;
     }
-    if (weft_window_lm_encode_text(m, prime, &prime_ids, &n_prime, err, sizeof err)) {
-        fprintf(stderr, "weft sample: --prime: %s (model %s)\n", err, model);
+    if (weft_window_lm_encode_text(m, a.prime, &prime_ids, &n_prime, err, sizeof err)) {
+        fprintf(stderr, "weft sample: --prime: %s (model %s)\n", err, a.model);
         goto done;
     }
-    weft_lm_sample_opts o = { .prime = prime_ids, .n_prime = n_prime, .length = length,
-                              .temperature = temperature, .top_k = top_k,
-                              .seed = (uint64_t)seed };
+    weft_lm_sample_opts o = { .prime = prime_ids, .n_prime = n_prime, .length = a.length,
+                              .temperature = a.temperature, .top_k = a.top_k,
+                              .seed = (uint64_t)a.seed };
     if (weft_window_lm_sample(m, g, &o, out, err, sizeof err)) {
         fprintf(stderr, "weft sample: %s\n", err);
         goto done;
     }
-    size_t plen = strlen(prime);
-    fputs(prime, stdout);
-    if (weft_window_lm_write_text(m, out, length, plen == 0 || prime[plen - 1] == '\n',
-                                  stdout)) {
-        fprintf(stderr, "weft sample: cannot write the text\n");
-        goto done;
-    }
-    if (length > 0) {
-        const char *last = weft_vocab_token(m->vocab, out[length - 1]);
-        if (!(last && (strcmp(last, "\n") == 0 || strcmp(last, WEFT_EOS) == 0))) putchar('\n');
-    }
-    status = fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+    status = weft_cli_print_sample(m->vocab, m->cfg.level, a.prime, out, a.length);
 done:
     weft_graph_free(g);
     free(out);

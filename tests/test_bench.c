@@ -16,46 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 static const char *exe;
 
-typedef struct run_result {
-    int status;
-    char out[16384];
-    char err[8192];
-} run_result;
-
-static run_result result;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
 /* Run `weft args`, capturing stdout, stderr and the exit status. */
-static run_result *run(const char *args)
+static weft_test_output *run(const char *args)
 {
-    char out_path[] = "/tmp/weft-bench-out-XXXXXX", err_path[] = "/tmp/weft-bench-err-XXXXXX";
-    int fo = mkstemp(out_path), fe = mkstemp(err_path);
-    assert_true(fo >= 0 && fe >= 0);
-    close(fo);
-    close(fe);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", exe, args, out_path, err_path);
-    int status = system(cmd);
-    assert_true(status != -1 && WIFEXITED(status));
-    result.status = WEXITSTATUS(status);
-    slurp(out_path, result.out, sizeof result.out);
-    slurp(err_path, result.err, sizeof result.err);
-    unlink(out_path);
-    unlink(err_path);
-    return &result;
+    return weft_test_run(exe, NULL, "%s", args);
 }
 
 /* The number after "key: " on the line that starts with key; fails the test
@@ -98,7 +65,7 @@ static void assert_near(double got, double want, double rel)
 static void test_layer_lstm_forward_backward(void **state)
 {
     (void)state;
-    run_result *r = run("--quiet --threads 1 bench layer --cell lstm --steps 3 --batch 2 "
+    weft_test_output *r = run("--quiet --threads 1 bench layer --cell lstm --steps 3 --batch 2 "
                         "--input 8 --hidden 16 --backward --repeat 3 --warmup 1 --gemm-size 32");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     double med = last_median(r->out);
@@ -131,7 +98,7 @@ static void test_layer_lstm_forward_backward(void **state)
 static void test_layer_gru_stack_composed(void **state)
 {
     (void)state;
-    run_result *r = run("--quiet --threads 1 bench layer --cell gru --steps 4 --batch 3 "
+    weft_test_output *r = run("--quiet --threads 1 bench layer --cell gru --steps 4 --batch 3 "
                         "--input 5 --hidden 6 --layers 2 --bidirectional --composed --repeat 2 "
                         "--warmup 0 --gemm-size 0");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
@@ -147,7 +114,7 @@ static void test_layer_gru_stack_composed(void **state)
 static void test_lm_small_step(void **state)
 {
     (void)state;
-    run_result *r = run("--quiet --threads 1 bench lm --config small --steps 1 --warmup 0");
+    weft_test_output *r = run("--quiet --threads 1 bench lm --config small --steps 1 --warmup 0");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     double med = last_median(r->out);
     /* 20 x 20 tokens a step */
@@ -161,7 +128,7 @@ static void test_lm_small_step(void **state)
 static void test_gemm(void **state)
 {
     (void)state;
-    run_result *r = run("--quiet --threads 1 bench gemm --m 4 --n 8 --k 16 --size 16");
+    weft_test_output *r = run("--quiet --threads 1 bench gemm --m 4 --n 8 --k 16 --size 16");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     last_median(r->out);
     assert_true(value_of(r->out, "sgemm per-step shape: 4 x 8 x 16") > 0.0);
@@ -170,7 +137,7 @@ static void test_gemm(void **state)
 static void test_bad_usage(void **state)
 {
     (void)state;
-    run_result *r = run("--quiet bench layer --cell nosuch");
+    weft_test_output *r = run("--quiet bench layer --cell nosuch");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--cell 'nosuch': no such cell");
     r = run("--quiet bench layer --steps 0");

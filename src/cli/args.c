@@ -211,3 +211,15 @@ const char *weft_args_peek(int argc, char **argv, const char *name)
     }
     return NULL;
 }
+
+bool weft_args_run_sub(int argc, char **argv, const weft_args_sub *subs, size_t n, int *status)
+{
+    if (argc < 2) return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[1], subs[i].name) == 0) {
+            argv[1] = (char *)subs[i].argv0;
+            *status = subs[i].run(argc - 1, argv + 1);
+            return true;
+        }
+    return false;
+}

@@ -16,6 +16,7 @@
 #define WEFT_CLI_ARGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 typedef enum weft_flag_type {
@@ -78,6 +79,18 @@ void weft_args_help(const weft_args_spec *spec, FILE *f);
  * without parsing anything else: lets a command hand its arguments to another
  * implementation (an n-gram model) before its own parse. Borrowed from argv. */
 const char *weft_args_peek(int argc, char **argv, const char *name);
+
+/* A command made of subcommands ("weft bench layer", "weft ngram train"). */
+typedef struct weft_args_sub {
+    const char *name;                /* "layer" */
+    const char *argv0;               /* "bench layer": the subcommand's argv[0], for its messages */
+    int (*run)(int argc, char **argv);
+} weft_args_sub;
+
+/* When argv[1] names one of the n subcommands, runs it with argv[1..] (its
+ * argv[0] replaced by the sub's argv0), stores its exit status in *status and
+ * returns true; false when argv[1] is missing or names none of them. */
+bool weft_args_run_sub(int argc, char **argv, const weft_args_sub *subs, size_t n, int *status);
 
 int weft_args_int(const char *s, int *out);
 int weft_args_float(const char *s, float *out);

@@ -489,20 +489,13 @@ static int bench_gemm(int argc, char **argv)
 
 int weft_cmd_bench(int argc, char **argv)
 {
-    static const struct {
-        const char *name, *argv0;
-        int (*run)(int, char **);
-    } sub[] = {
+    static const weft_args_sub sub[] = {
         { "layer", "bench layer", bench_layer },
         { "lm", "bench lm", bench_lm },
         { "gemm", "bench gemm", bench_gemm },
     };
-    if (argc >= 2)
-        for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
-            if (strcmp(argv[1], sub[i].name) == 0) {
-                argv[1] = (char *)sub[i].argv0;
-                return sub[i].run(argc - 1, argv + 1);
-            }
+    int status;
+    if (weft_args_run_sub(argc, argv, sub, sizeof sub / sizeof sub[0], &status)) return status;
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     FILE *out = help ? stdout : stderr;
     fprintf(out, "usage: weft bench layer|lm|gemm [options]\n\n"

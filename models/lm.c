@@ -18,12 +18,6 @@
 
 weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize)
 {
-    const weft_cell_type *cell = weft_cell_find(cfg->cell);
-    if (!cell) {
-        weft_say(err, errsize, "unknown cell '%s' (see 'weft cells' or weft/cell.h for the names)",
-            cfg->cell);
-        return NULL;
-    }
     int V = vocab ? weft_vocab_size(vocab) : 0;
     if (V < 1) {
         weft_say(err, errsize, "language model: the vocabulary is empty");
@@ -54,12 +48,17 @@ weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, si
             (int)cfg->level);
         return NULL;
     }
+    void *plugin;
+    const weft_cell_type *cell = weft_cell_lookup(cfg->cell, &plugin, err, errsize);
+    if (!cell) return NULL;
     weft_lm *m = calloc(1, sizeof *m);
     if (!m || !(m->params = weft_params_new())) {
         free(m);
+        weft_cell_plugin_close(plugin);
         weft_say(err, errsize, "language model: out of memory");
         return NULL;
     }
+    m->plugin = plugin;
     m->cfg = *cfg;
     m->cfg.cell[WEFT_LM_CELL_MAX - 1] = '\0';
     m->cell = cell;
@@ -91,6 +90,7 @@ fail_store:
 fail:
     weft_rnn_free(m->rnn);
     weft_params_free(m->params);
+    weft_cell_plugin_close(m->plugin);
     free(m);
     return NULL;
 }
@@ -100,6 +100,7 @@ void weft_lm_free(weft_lm *m)
     if (!m) return;
     weft_rnn_free(m->rnn);
     weft_params_free(m->params);
+    weft_cell_plugin_close(m->plugin);   /* after the rnn: it borrowed the cell type */
     weft_vocab_free(m->vocab);
     free(m);
 }

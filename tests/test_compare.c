@@ -304,6 +304,34 @@ static void test_cli_plugin_everywhere(void **state)
     assert_contains(r->out, "mgu");
     assert_contains(r->out, "# ratio last/0");
 
+    /* a language model of the plugin cell: trained, saved, evaluated and sampled; the
+     * checkpoint names the plugin, so eval and sample load it again */
+    char text[256], model[256];
+    snprintf(text, sizeof text, "%s/lm.txt", tmpdir);
+    snprintf(model, sizeof model, "%s/mgu-lm.safetensors", tmpdir);
+    const char *words = "the cat sat on the mat\nthe dog sat on the log\n";
+    weft_test_write_file(text, words, strlen(words));
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet train --task lm --cell %s --data %s "
+                      "--valid %s --valid-batch 1 --layers 1 --hidden 8 --embed 8 --batch 2 --bptt 4 "
+                      "--epochs 30 --optim adam --lr 0.02 --dropout 0 --save %s", plugin_path, text, text, model);
+    if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet eval --model %s --data %s", model, text);
+    if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
+    char line[256];
+    assert_contains(last_line(r->out, line, sizeof line), "perplexity: ");
+    double ppl = strtod(line + strlen("perplexity: "), NULL);
+    /* 8 tokens (7 words and <eos>): uniform is 8; trained on this very text it is far below */
+    if (!(ppl >= 1.0 && ppl < 4.0)) fail_msg("perplexity %g of the plugin LM", ppl);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet sample --model %s --length 5 --seed 3",
+                      model);
+    if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
+    assert_true(strlen(r->out) > 0);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet dot --model %s --steps 3 -o %s/mgu-lm.dot",
+                      model, tmpdir);
+    if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
+    weft_test_read_file(tmpdir, "mgu-lm.dot", dot, sizeof dot);
+    assert_contains(dot, "mgu");
+
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet gradcheck --cell ./no-such-cell.so");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "cannot load the cell plugin ./no-such-cell.so");

@@ -63,11 +63,12 @@
 #include "weft/rng.h"
 #include "weft/rnn.h"
 
-#define WEFT_LM_CELL_MAX 32
+#define WEFT_LM_CELL_MAX 256
 
 typedef struct weft_lm_config {
     weft_text_level level;          /* words or characters */
-    char cell[WEFT_LM_CELL_MAX];    /* a built-in cell's name (weft_cell_find) */
+    char cell[WEFT_LM_CELL_MAX];    /* a built-in cell's name or a plugin's path
+                                       (weft_cell_lookup: "lstm", "./mgu.so") */
     int layers;                     /* >= 1 */
     int hidden;                     /* H */
     int embed;                      /* E */
@@ -82,6 +83,7 @@ typedef struct weft_lm_config {
 typedef struct weft_lm {
     weft_lm_config cfg;
     const weft_cell_type *cell;
+    void *plugin;                   /* the cell's shared object, when cfg.cell names one */
     weft_vocab *vocab;
     int vocab_size;                 /* V */
     weft_params *params;

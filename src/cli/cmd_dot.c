@@ -24,16 +24,6 @@
 
 enum { READOUT_CLASSES = 3 };
 
-/* Print the built-in cells' names after a message. */
-static void list_cells(FILE *f)
-{
-    int n;
-    const weft_cell_type *const *types = weft_cell_types(&n);
-    fprintf(f, "; the cells are:");
-    for (int i = 0; i < n; i++) fprintf(f, " %s", types[i]->name);
-    fprintf(f, " (see 'weft cells')\n");
-}
-
 /* What `weft dot` builds: a store, a model, a graph. */
 typedef struct drawing {
     weft_params *ps;
@@ -168,11 +158,10 @@ static int build_model(drawing *d, const char *path, int T, int B, bool fast, ui
                 cJSON_IsString(task) ? task->valuestring : "?");
         goto done;
     }
-    const weft_cell_type *type = weft_cell_find(cell->valuestring);
+    char why[1024];
+    const weft_cell_type *type = weft_cell_lookup(cell->valuestring, &d->plugin, why, sizeof why);
     if (!type) {
-        fprintf(stderr, "weft dot: --model: %s uses the cell '%s', which this weft does not "
-                "have", path, cell->valuestring);
-        list_cells(stderr);
+        fprintf(stderr, "weft dot: --model: %s: %s\n", path, why);
         goto done;
     }
     const weft_checkpoint_tensor *enc = weft_checkpoint_find(&ck, "encoder.weight");
@@ -192,7 +181,10 @@ static int build_model(drawing *d, const char *path, int T, int B, bool fast, ui
 
     d->ps = weft_params_new();
     d->g = weft_graph_new();
-    if (!d->ps || !d->g) goto done;
+    if (!d->ps || !d->g) {
+        fprintf(stderr, "weft dot: out of memory\n");
+        goto done;
+    }
     weft_param *pe = weft_params_add(d->ps, "encoder.weight", 2, (int[]){ V, embed });
     weft_rnn_config rc_cfg = { .cell = type, .input_size = embed, .hidden_size = hidden,
                                .num_layers = layers, .prefix = "rnn." };
@@ -242,7 +234,6 @@ static int build_model(drawing *d, const char *path, int T, int B, bool fast, ui
     }
     rc = 0;
 done:
-    if (rc && !d->ps) fprintf(stderr, "weft dot: out of memory\n");
     cJSON_Delete(cfg);
     weft_checkpoint_free(&ck);
     return rc;

@@ -60,13 +60,11 @@ static weft_lm *make_model(const char *text, weft_text_level level, const char *
 
 static int *encode_text(const weft_lm *m, const char *text, size_t *n)
 {
-    weft_tokens t;
-    assert_int_equal(weft_tokens_from_string(text, strlen(text), "test", m->cfg.level, &t, err,
-                                             sizeof err), 0);
-    int *ids = weft_tokens_encode(&t, m->vocab, err, sizeof err);
+    int *ids, count;
+    if (weft_vocab_encode_text(m->vocab, m->cfg.level, text, &ids, &count, err, sizeof err))
+        fail_msg("%s", err);
     assert_non_null(ids);
-    *n = t.count;
-    weft_tokens_free(&t);
+    *n = (size_t)count;
     return ids;
 }
 

@@ -58,7 +58,6 @@ void weft_op_matmul_forward(weft_graph *g, weft_var *v)
 
 void weft_op_matmul_backward(weft_graph *g, weft_var *v)
 {
-    (void)g;
     weft_var *a = v->in[0], *b = v->in[1];
     bool ta = v->i[0], tb = v->i[1];
     int m = v->i[2], k = v->i[3], n = weft_tensor_cols(&v->value);
@@ -70,10 +69,16 @@ void weft_op_matmul_backward(weft_graph *g, weft_var *v)
             sgemm_rowmajor(tb, true, k, m, n, 1.0f, B, dC, 1.0f, a->grad.data);
     }
     if (weft_wants_grad(b)) {
-        if (!tb) /* dB [k, n] += op(A)ᵀ dC */
-            sgemm_rowmajor(!ta, false, k, n, m, 1.0f, A, dC, 1.0f, b->grad.data);
-        else     /* B is [n, k]: dB += dCᵀ op(A) */
-            sgemm_rowmajor(true, ta, n, k, m, 1.0f, dC, A, 1.0f, b->grad.data);
+        /* With A not transposed both products have the form Lᵀ R over the
+         * m rows: a leaf B (a weight) may leave them to the end of the sweep
+         * (weft_defer_product), which adds every step's at once. */
+        if (!tb) { /* dB [k, n] += op(A)ᵀ dC */
+            if (ta || !weft_defer_product(g, b, m, A, k, dC, n))
+                sgemm_rowmajor(!ta, false, k, n, m, 1.0f, A, dC, 1.0f, b->grad.data);
+        } else {   /* B is [n, k]: dB += dCᵀ op(A) */
+            if (ta || !weft_defer_product(g, b, m, dC, n, A, k))
+                sgemm_rowmajor(true, ta, n, k, m, 1.0f, dC, A, 1.0f, b->grad.data);
+        }
     }
 }
 
@@ -119,17 +124,23 @@ void weft_op_linear_forward(weft_graph *g, weft_var *v)
     sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
 }
 
+/* dW and db of a weight used at every step are T products with the batch as
+ * inner dimension; when W and b are leaves the engine takes them
+ * (weft_defer_product, weft_defer_colsum) and adds all steps' at the end of
+ * the sweep. dy (this node's gradient) and x's value stay as they are until
+ * then. */
 void weft_op_linear_backward(weft_graph *g, weft_var *v)
 {
-    (void)g;
     weft_var *x = v->in[0], *W = v->in[1];
     int rows = weft_tensor_rows(&x->value), in = W->value.shape[1], out = W->value.shape[0];
     const float *dy = v->grad.data;
     if (weft_wants_grad(x)) /* dx [rows, in] += dy W */
         sgemm_rowmajor(false, false, rows, in, out, 1.0f, dy, W->value.data, 1.0f, x->grad.data);
-    if (weft_wants_grad(W)) /* dW [out, in] += dyᵀ x */
+    if (weft_wants_grad(W) && !weft_defer_product(g, W, rows, dy, out, x->value.data, in))
+        /* dW [out, in] += dyᵀ x */
         sgemm_rowmajor(true, false, out, in, rows, 1.0f, dy, x->value.data, 1.0f, W->grad.data);
-    if (v->n_in == 3 && weft_wants_grad(v->in[2])) { /* db += the column sums of dy */
+    if (v->n_in == 3 && weft_wants_grad(v->in[2]) &&
+        !weft_defer_colsum(g, v->in[2], rows, dy, out)) { /* db += the column sums of dy */
         float *db = v->in[2]->grad.data;
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];

@@ -76,4 +76,38 @@ static inline bool weft_wants_grad(const weft_var *v)
     return v->grad.data != NULL;
 }
 
+/* --- deferred weight gradients (src/graph.c) ----------------------------- */
+
+/* A weight's gradient summed over the steps of an unrolled network,
+ *
+ *     G[p, q] += Lᵀ R        L [rows, p], R [rows, q], row-major, contiguous
+ *
+ * (linear: dW += dyᵀ x), costs one small product per step whose inner
+ * dimension is only the batch. During weft_backward's sweep an op may hand
+ * such a product to the engine instead of running it: the engine keeps
+ * (L, R, rows) and, once the sweep is done, adds every product recorded for
+ * one gradient as a few products over many rows (the pieces gathered side by
+ * side, in tape order). weft_defer_colsum does the same for G[p] += the
+ * column sums of L (a bias).
+ *
+ * Only a leaf's gradient (a parameter, an input) may be deferred: no backward
+ * reads it during the sweep. L and R are borrowed until the sweep ends; an op
+ * may pass its own gradient, its inputs' values and its saved buffers, which
+ * nothing changes before the next backward. Returns true when the engine took
+ * the product; false (outside a sweep, target not a leaf, no memory for the
+ * record) when the op must add it now itself. */
+bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *L, int p,
+                        const float *R, int q);
+bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p);
+/* On by default; off makes every op add its products itself during the
+ * sweep (the tests compare the two). */
+void weft_graph_set_deferral(weft_graph *g, bool on);
+
+/* What the last backward's flush did, for the tests: products recorded,
+ * sgemm calls made for them, and how many of those gathered copies. */
+typedef struct weft_defer_stats {
+    int records, products, gathered;
+} weft_defer_stats;
+weft_defer_stats weft_graph_defer_stats(const weft_graph *g);
+
 #endif

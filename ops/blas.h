@@ -5,7 +5,10 @@
 #ifndef WEFT_OPS_BLAS_H
 #define WEFT_OPS_BLAS_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
 
 #include <blis.h>
 
@@ -59,6 +62,144 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
     bli_rntm_set_num_threads(sgemm_threads(m, n, k), &rntm);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)A, lda, 1,
                  (float *)B, ldb, 1, &beta, C, ldc, 1, NULL, &rntm);
+}
+
+/* --- products with a weight matrix packed once ------------------------------------------------
+ *
+ * BLIS packs B into panels of NR columns on every call. A recurrent layer's
+ * per-step product h_{t-1} W_hhᵀ uses the same W_hh for all T steps, so
+ * packing it once per sequence and calling BLIS's own micro-kernel on the
+ * panels saves T - 1 packings of the whole matrix (the repacking is the
+ * "wall" of the per-step product: 64 x 2048 x 512 ran 1.2x faster this way,
+ * 64 x 4096 x 1024 1.37x, one thread, CPU time; docs/performance-profile.md).
+ *
+ * The loops are BLIS's own, reduced to what these shapes need: B is packed
+ * whole (no blocking of K: K <= WEFT_PACKED_MAX_K keeps a panel in L2), A is
+ * packed per call into panels of MR rows, and C is cut into MR x NR tiles,
+ * the threads splitting the column panels. Every tile is one micro-kernel
+ * call over the whole of K, so C's bits do not depend on the thread count. */
+
+#define WEFT_PACKED_MAX_K 2048
+
+typedef struct gemm_kernel {
+    int mr, nr;          /* the micro-kernel's tile: MR rows x NR columns of C */
+    sgemm_ukr_ft ukr;    /* BLIS's sgemm micro-kernel for this CPU */
+    cntx_t *cntx;        /* BLIS's context it comes from (the kernel may read it) */
+} gemm_kernel;
+
+static gemm_kernel gemm_kernel_found;
+
+static void gemm_kernel_find(void)
+{
+    cntx_t *cntx = bli_gks_query_cntx();
+    gemm_kernel_found.cntx = cntx;
+    gemm_kernel_found.mr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cntx);
+    gemm_kernel_found.nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cntx);
+    /* a micro-kernel that wants C by columns would need the transposed
+     * problem; BLIS's x86 sgemm kernels all want rows */
+    if (bli_cntx_l3_nat_ukr_prefers_rows_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx))
+        gemm_kernel_found.ukr = (sgemm_ukr_ft)bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR,
+                                                                          cntx);
+}
+
+/* The micro-kernel, found once; ukr is NULL when it cannot be used here. */
+static inline const gemm_kernel *gemm_kernel_get(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, gemm_kernel_find);
+    return &gemm_kernel_found;
+}
+
+/* B [K, N] in the micro-kernel's panels: panel p holds columns p·NR ..
+ * p·NR + NR - 1 of every row k, NR floats a row, zero past column N. */
+typedef struct packed_matrix {
+    int K, N, panels;
+    float *data;         /* borrowed: packed_floats(K, N) floats, 64-byte aligned */
+} packed_matrix;
+
+/* Does C [M, N] += A [M, K] B [K, N] gain from B packed once? Measured (one
+ * thread, CPU time): yes from M >= 32 rows when N·K >= 2^19 (1.1-1.4x);
+ * below 32 rows the MR = 6 tiles waste a row in six and BLIS's unpacked
+ * small-matrix kernels win (20 x 2600 x 650: 1.00x, 20 x 800 x 200: 0.91x). */
+static inline bool packed_worth(int M, int N, int K)
+{
+    return M >= 32 && (long)N * K >= (1L << 19) && K <= WEFT_PACKED_MAX_K &&
+           gemm_kernel_get()->ukr != NULL;
+}
+
+static inline size_t packed_floats(int K, int N)
+{
+    int nr = gemm_kernel_get()->nr;
+    return (size_t)((N + nr - 1) / nr) * nr * K;
+}
+
+/* The packed A of one call: M rows of K in panels of MR rows. */
+static inline size_t packed_a_floats(int M, int K)
+{
+    int mr = gemm_kernel_get()->mr;
+    return (size_t)((M + mr - 1) / mr) * mr * K;
+}
+
+/* Pack B into P (its data set by the caller). B is [K, N] row-major, or,
+ * with trans, stored [N, K] (a weight [out, in] used as Wᵀ). */
+static inline void packed_pack(packed_matrix *P, const float *B, bool trans, int K, int N)
+{
+    int nr = gemm_kernel_get()->nr;
+    P->K = K;
+    P->N = N;
+    P->panels = (N + nr - 1) / nr;
+    #pragma omp parallel for if ((size_t)K * N > (1u << 16))
+    for (int p = 0; p < P->panels; p++) {
+        float *dst = P->data + (size_t)p * K * nr;
+        int n0 = p * nr, cols = N - n0 < nr ? N - n0 : nr;
+        for (int k = 0; k < K; k++) {
+            float *row = dst + (size_t)k * nr;
+            for (int j = 0; j < cols; j++)
+                row[j] = trans ? B[(size_t)(n0 + j) * K + k] : B[(size_t)k * N + n0 + j];
+            for (int j = cols; j < nr; j++) row[j] = 0.0f;
+        }
+    }
+}
+
+/* C [M, ldc >= N] += A [M, lda >= K] B, with B packed in P. Apack: scratch of
+ * packed_a_floats(M, K) floats, 64-byte aligned. */
+static inline void packed_gemm(int M, const float *A, int lda, const packed_matrix *P, float *C,
+                               int ldc, float *Apack)
+{
+    const gemm_kernel *kern = gemm_kernel_get();
+    int mr = kern->mr, nr = kern->nr, K = P->K, N = P->N;
+    int row_panels = (M + mr - 1) / mr;
+    bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
+    float alpha = 1.0f, beta = 1.0f;   /* C += A B */
+    #pragma omp parallel if (threads)
+    {
+        /* A's panels: for every k, MR consecutive rows' values (zero past M) */
+        #pragma omp for
+        for (int p = 0; p < row_panels; p++) {
+            float *dst = Apack + (size_t)p * K * mr;
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < mr; i++) {
+                    int m = p * mr + i;
+                    dst[(size_t)k * mr + i] = m < M ? A[(size_t)m * lda + k] : 0.0f;
+                }
+        }
+        /* every MR x NR tile of C in one micro-kernel call over all of K */
+        #pragma omp for schedule(static)
+        for (int q = 0; q < P->panels; q++) {
+            auxinfo_t aux;
+            memset(&aux, 0, sizeof aux);
+            float *b = P->data + (size_t)q * K * nr;
+            int cols = N - q * nr < nr ? N - q * nr : nr;
+            for (int p = 0; p < row_panels; p++) {
+                float *a = Apack + (size_t)p * K * mr;
+                int rows = M - p * mr < mr ? M - p * mr : mr;
+                bli_auxinfo_set_next_a(p + 1 < row_panels ? a + (size_t)K * mr : Apack, &aux);
+                bli_auxinfo_set_next_b(b, &aux);
+                kern->ukr(rows, cols, K, &alpha, a, b, &beta, C + (size_t)p * mr * ldc + q * nr, ldc,
+                          1, &aux, kern->cntx);
+            }
+        }
+    }
 }
 
 #endif

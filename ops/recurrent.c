@@ -20,12 +20,15 @@
  * steps of one [T, B, G·H] projection (weft_narrow(xp_seq, t, 1), as
  * weft_unroll does), the steps form a chain that shares one `seq_ctx`:
  *
- *   - W_hhᵀ [H, G·H] and a copy of W_hh are made once per sequence (by the
- *     chain's first step), with row strides padded off powers of two, so the
- *     per-step products h W_hhᵀ (forward) and dgates W_hh (backward) are
- *     plain sgemms that BLIS's small-matrix path runs without packing
- *     (measured 1.2-1.4x faster at B = 16..20 and as fast at B = 64 as the
- *     packed product of the transposed weights, which repacks every step);
+ *   - W_hh is prepared once per sequence (by the chain's first step) for
+ *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
+ *     where packed_worth (ops/blas.h) says so, i.e. from 32 rows on wide
+ *     layers, packed into BLIS's micro-kernel panels once, so no step repacks
+ *     it (1.1-1.4x on those products); otherwise as W_hhᵀ [H, G·H] and a copy
+ *     of W_hh with row strides padded off powers of two, plain sgemms that
+ *     BLIS's small-matrix path runs without packing (measured 1.2-1.4x
+ *     faster at B = 16..20 than the packed product of the transposed
+ *     weights, which repacks every step);
  *   - step t copies h_{t-1} into Hprev [T, B, H] and its backward writes its
  *     dgates into D [T, B, G·H] instead of a buffer of its own;
  *   - the weight gradient is one sgemm over all T·B rows, run by the chain's
@@ -57,6 +60,11 @@ typedef struct seq_ctx {
     int ldt, ldw;            /* row strides of Wt and Wp: G·H and H padded */
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
     float *Wp;               /* W_hh [G·H, ldw], likewise */
+    bool packed_fwd;         /* h W_hhᵀ through Wt_packed instead of Wt */
+    bool packed_bwd;         /* dgates W_hh through Wp_packed instead of Wp */
+    packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
+    packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
+    float *Apack;            /* the packed left operand of either product */
     float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} */
     float *dgates;           /* [T, B, G·H]: slot t holds step t's dgates */
     unsigned char *used;     /* [T]: a step has taken slot t */
@@ -178,13 +186,32 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
     /* strides padded by 64 bytes (see sgemm_rowmajor_ld in blas.h) */
     *s = (seq_ctx){ .X = X, .W = W, .T = T, .B = B, .H = H, .GH = GH, .ldt = GH + 16,
                     .ldw = H + 16 };
-    s->Wt = weft_graph_alloc(g, (size_t)H * s->ldt * sizeof(float));
-    s->Wp = weft_graph_alloc(g, (size_t)GH * s->ldw * sizeof(float));
+    s->packed_fwd = packed_worth(B, GH, H);
+    s->packed_bwd = packed_worth(B, H, GH);
+    if (s->packed_fwd) {
+        s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
+        if (!s->Wt_packed.data) return -1;
+    } else {
+        s->Wt = weft_graph_alloc(g, (size_t)H * s->ldt * sizeof(float));
+        if (!s->Wt) return -1;
+    }
+    if (s->packed_bwd) {
+        s->Wp_packed.data = weft_graph_alloc(g, packed_floats(GH, H) * sizeof(float));
+        if (!s->Wp_packed.data) return -1;
+    } else {
+        s->Wp = weft_graph_alloc(g, (size_t)GH * s->ldw * sizeof(float));
+        if (!s->Wp) return -1;
+    }
+    if (s->packed_fwd || s->packed_bwd) {
+        size_t fa = packed_a_floats(B, H), ba = packed_a_floats(B, GH);
+        s->Apack = weft_graph_alloc(g, (fa > ba ? fa : ba) * sizeof(float));
+        if (!s->Apack) return -1;
+    }
     s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
     s->dgates = weft_graph_alloc(g, (size_t)T * B * GH * sizeof(float));
     s->used = weft_graph_calloc(g, (size_t)T);
     s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->Wt || !s->Wp || !s->hprev || !s->dgates || !s->used || !s->filled) return -1;
+    if (!s->hprev || !s->dgates || !s->used || !s->filled) return -1;
     s->used[t] = 1;
     a->seq = s;
     a->slot = t;
@@ -231,16 +258,23 @@ static void transpose(float *dst, int ld, const float *src, int rows, int cols)
 }
 
 /* The start of a chain step's forward: the first step remakes W_hhᵀ and the
- * padded copy of W_hh (the weights may have changed since the last forward:
- * a gradient check nudges them), every step keeps its h_{t-1} in its slot. */
+ * copy of W_hh, packed or padded (the weights may have changed since the
+ * last forward: a gradient check nudges them), every step keeps its h_{t-1}
+ * in its slot. */
 static void chain_forward(const fused_aux *a, const float *h)
 {
     seq_ctx *s = a->seq;
     if (a->first) {
         const float *W = s->W->value.data;
-        transpose(s->Wt, s->ldt, W, s->GH, s->H);
-        for (int r = 0; r < s->GH; r++)
-            memcpy(s->Wp + (size_t)r * s->ldw, W + (size_t)r * s->H, (size_t)s->H * sizeof(float));
+        if (s->packed_fwd) packed_pack(&s->Wt_packed, W, true, s->H, s->GH);
+        else transpose(s->Wt, s->ldt, W, s->GH, s->H);
+        if (s->packed_bwd) {
+            packed_pack(&s->Wp_packed, W, false, s->GH, s->H);
+        } else {
+            for (int r = 0; r < s->GH; r++)
+                memcpy(s->Wp + (size_t)r * s->ldw, W + (size_t)r * s->H,
+                       (size_t)s->H * sizeof(float));
+        }
     }
     memcpy(s->hprev + (size_t)a->slot * s->B * s->H, h, (size_t)s->B * s->H * sizeof(float));
 }
@@ -250,9 +284,11 @@ static void chain_forward(const fused_aux *a, const float *h)
 static void recurrent_forward(const fused_aux *a, float *pre, const float *h, const float *W,
                               int B, int H, int GH)
 {
-    if (a->seq) {
+    seq_ctx *s = a->seq;
+    if (s) {
         chain_forward(a, h);
-        sgemm_rowmajor_ld(B, GH, H, 1.0f, h, H, a->seq->Wt, a->seq->ldt, 1.0f, pre, GH);
+        if (s->packed_fwd) packed_gemm(B, h, H, &s->Wt_packed, pre, GH, s->Apack);
+        else sgemm_rowmajor_ld(B, GH, H, 1.0f, h, H, s->Wt, s->ldt, 1.0f, pre, GH);
     } else {
         sgemm_rowmajor(false, true, B, GH, H, 1.0f, h, W, 1.0f, pre);
     }
@@ -319,7 +355,10 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
 {
     seq_ctx *s = a->seq;
     if (weft_wants_grad(h)) {
-        if (s) sgemm_rowmajor_ld(B, H, GH, 1.0f, dgates, GH, s->Wp, s->ldw, 1.0f, h->grad.data, H);
+        if (s && s->packed_bwd)
+            packed_gemm(B, dgates, GH, &s->Wp_packed, h->grad.data, H, s->Apack);
+        else if (s)
+            sgemm_rowmajor_ld(B, H, GH, 1.0f, dgates, GH, s->Wp, s->ldw, 1.0f, h->grad.data, H);
         else sgemm_rowmajor(false, false, B, H, GH, 1.0f, dgates, W->value.data, 1.0f,
                             h->grad.data);
     }

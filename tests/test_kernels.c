@@ -5,7 +5,9 @@
  * (W_hh transposed once, the weight gradient as one sgemm over all T·B rows
  * after the backward sweep) against the same steps run one by one, each with
  * its own per-step weight gradient, for the LSTM, GRU and Elman steps, with
- * the loss reaching every step or only the first ones. */
+ * the loss reaching every step or only the first ones; and the products with
+ * a weight matrix packed once (ops/blas.h) against BLIS's sgemm, at shapes
+ * with partial tiles, and in chains wide enough to take them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "weft/weft.h"
+#include "../ops/blas.h"
 #include "../ops/fastmath.h"
 
 /* --- exp, sigmoid, tanh against libm ------------------------------------------------------- */
@@ -199,6 +202,10 @@ static void test_chain_lstm(void **state)
     check_chain(CELL_LSTM, 6, 3, 5, 2);   /* steps 2..5 never reached by backward */
     check_chain(CELL_LSTM, 1, 2, 3, 1);
     check_chain(CELL_LSTM, 5, 16, 64, 5); /* big enough for the threaded row loops */
+    /* W_hh packed once for both per-step products (packed_worth: 33 rows,
+     * 1536 x 384), the rows not a multiple of the micro-kernel's */
+    assert_true(packed_worth(33, 4 * 384, 384) && packed_worth(33, 384, 4 * 384));
+    check_chain(CELL_LSTM, 3, 33, 384, 3);
 }
 
 static void test_chain_gru(void **state)
@@ -207,6 +214,8 @@ static void test_chain_gru(void **state)
     check_chain(CELL_GRU, 6, 3, 5, 6);
     check_chain(CELL_GRU, 6, 3, 5, 3);
     check_chain(CELL_GRU, 5, 16, 96, 5);
+    assert_true(packed_worth(40, 3 * 448, 448));
+    check_chain(CELL_GRU, 3, 40, 448, 2);
 }
 
 static void test_chain_rnn(void **state)
@@ -237,7 +246,78 @@ static void test_chain_threads_bitwise(void **state)
         run_free(&one);
         run_free(&two);
     }
+    /* and with W_hh packed (ops/blas.h's packed_gemm splits C's columns) */
+    weft_set_num_threads(1);
+    run one = run_steps(CELL_LSTM, 3, 48, 384, 3, true, 12);
+    weft_set_num_threads(2);
+    run two = run_steps(CELL_LSTM, 3, 48, 384, 3, true, 12);
+    const weft_tensor *a[] = { &one.out, &one.dX, &one.dW, &one.db, &one.dh0, &one.dc0 };
+    const weft_tensor *b[] = { &two.out, &two.dX, &two.dW, &two.db, &two.dh0, &two.dc0 };
+    for (int k = 0; k < 6; k++)
+        if (memcmp(a[k]->data, b[k]->data, a[k]->size * sizeof(float)) != 0)
+            fail_msg("packed LSTM chain: result %d differs between 1 and 2 threads", k);
+    run_free(&one);
+    run_free(&two);
     weft_set_num_threads(0);
+}
+
+/* packed_gemm (B packed once, BLIS's micro-kernel on MR x NR tiles) against
+ * bli_sgemm, C += A B onto a C that is not zero, B given as [K, N] or as
+ * [N, K] (a weight used transposed); partial tiles in both directions, a
+ * row stride of C wider than N, and 1 and 2 threads giving the same bits. */
+static void test_packed_gemm(void **state)
+{
+    (void)state;
+    const int shapes[][3] = { { 37, 1030, 300 }, { 64, 2048, 512 }, { 6, 16, 1 }, { 1, 17, 33 },
+                              { 50, 512, 2048 } };
+    weft_rng rng;
+    weft_rng_seed(&rng, 5);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], ldc = N + 3;
+        for (int trans = 0; trans <= 1; trans++) {
+            weft_tensor A = weft_tensor_alloc2(M, K), B = weft_tensor_alloc2(trans ? N : K, trans ? K : N);
+            weft_tensor C0 = weft_tensor_alloc2(M, ldc);
+            weft_rng_fill_uniform(&rng, &A, -1.0f, 1.0f);
+            weft_rng_fill_uniform(&rng, &B, -1.0f, 1.0f);
+            weft_rng_fill_uniform(&rng, &C0, -1.0f, 1.0f);
+            /* the reference: BLIS's own product onto a copy of C */
+            float *want = malloc((size_t)M * ldc * sizeof(float));
+            memcpy(want, C0.data, (size_t)M * ldc * sizeof(float));
+            float one = 1.0f;
+            bli_sgemm(BLIS_NO_TRANSPOSE, trans ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, M, N, K, &one,
+                      A.data, K, 1, B.data, trans ? K : N, 1, &one, want, ldc, 1);
+            packed_matrix P = { 0 };
+            P.data = aligned_alloc(64, packed_floats(K, N) * sizeof(float));
+            float *Apack = aligned_alloc(64, packed_a_floats(M, K) * sizeof(float));
+            packed_pack(&P, B.data, trans, K, N);
+            float *got[2];
+            for (int th = 1; th <= 2; th++) {
+                weft_set_num_threads(th);
+                got[th - 1] = malloc((size_t)M * ldc * sizeof(float));
+                memcpy(got[th - 1], C0.data, (size_t)M * ldc * sizeof(float));
+                packed_gemm(M, A.data, K, &P, got[th - 1], ldc, Apack);
+            }
+            weft_set_num_threads(0);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < ldc; n++) {
+                    float g = got[0][(size_t)m * ldc + n], w = want[(size_t)m * ldc + n];
+                    /* K terms of size <= 1: rounding grows like sqrt(K) */
+                    if (!(fabsf(g - w) <= 1e-5f * sqrtf((float)K) * (1.0f + fabsf(w))))
+                        fail_msg("%dx%dx%d (B %s): C[%d, %d] = %.7g, sgemm gives %.7g", M, N, K,
+                                 trans ? "[N, K]" : "[K, N]", m, n, g, w);
+                }
+            if (memcmp(got[0], got[1], (size_t)M * ldc * sizeof(float)) != 0)
+                fail_msg("%dx%dx%d: 1 and 2 threads differ", M, N, K);
+            free(got[0]);
+            free(got[1]);
+            free(want);
+            free(P.data);
+            free(Apack);
+            weft_tensor_release(&A);
+            weft_tensor_release(&B);
+            weft_tensor_release(&C0);
+        }
+    }
 }
 
 /* Two backward passes over one graph: parameters' (here: leaves')
@@ -285,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_chain_rnn),
         cmocka_unit_test(test_chain_twice),
         cmocka_unit_test(test_chain_threads_bitwise),
+        cmocka_unit_test(test_packed_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

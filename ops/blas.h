@@ -70,16 +70,17 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
  * per-step product h_{t-1} W_hhᵀ uses the same W_hh for all T steps, so
  * packing it once per sequence and calling BLIS's own micro-kernel on the
  * panels saves T - 1 packings of the whole matrix (the repacking is the
- * "wall" of the per-step product: 64 x 2048 x 512 ran 1.2x faster this way,
- * 64 x 4096 x 1024 1.37x, one thread, CPU time; docs/performance-profile.md).
+ * "wall" of the per-step product: one thread, CPU time, 64 x 2048 x 512 ran
+ * 1.25x faster this way, 64 x 4096 x 1024 1.34x; bench/packed_gemm.c measures
+ * it, docs/performance-profile.md has the table).
  *
  * The loops are BLIS's own, reduced to what these shapes need: B is packed
- * whole (no blocking of K: K <= WEFT_PACKED_MAX_K keeps a panel in L2), A is
- * packed per call into panels of MR rows, and C is cut into MR x NR tiles,
+ * whole (K is not blocked; up to WEFT_PACKED_MAX_K = 4096 it still wins,
+ * 1.33x at 64 x 1024 x 4096), A is packed per call into panels of MR rows, and C is cut into MR x NR tiles,
  * the threads splitting the column panels. Every tile is one micro-kernel
  * call over the whole of K, so C's bits do not depend on the thread count. */
 
-#define WEFT_PACKED_MAX_K 2048
+#define WEFT_PACKED_MAX_K 4096
 
 typedef struct gemm_kernel {
     int mr, nr;          /* the micro-kernel's tile: MR rows x NR columns of C */

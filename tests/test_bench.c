@@ -1,8 +1,9 @@
 /* tests/test_bench.c — `weft bench` in tiny configurations: the lines that
  * bench/side_by_side.py and docs/performance.md rely on are there and parse,
- * the FLOP counts follow 2*M*N*K per product, and bad usage is refused. The
- * times themselves are not checked (a timed test cannot be trusted). The
- * executable's path comes from meson in WEFT_EXE. */
+ * the FLOP counts follow 2*M*N*K per product, a plugin cell is measured like
+ * a built-in one, and bad usage is refused. The times themselves are not
+ * checked (a timed test cannot be trusted). The executable's path comes from
+ * meson in WEFT_EXE, the mgu plugin's (examples/mgu.so) in argv[1]. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *exe;
+static const char *exe, *plugin_path;
 
 /* Run `weft args`, capturing stdout, stderr and the exit status. */
 static weft_test_output *run(const char *args)
@@ -111,6 +112,26 @@ static void test_layer_gru_stack_composed(void **state)
     assert_null(strstr(r->out, "sgemm square"));
 }
 
+/* A user's cell from a shared object: the same lines, its FLOPs from its own
+ * weights (mgu: W_f and W_h, each [H, I + H] as two linears, 2 gates). */
+static void test_layer_plugin(void **state)
+{
+    (void)state;
+    char args[1024];
+    snprintf(args, sizeof args, "--quiet --threads 1 bench layer --cell %s --steps 3 --batch 2 "
+             "--input 4 --hidden 5 --backward --repeat 2 --warmup 0 --gemm-size 0", plugin_path);
+    weft_test_output *r = run(args);
+    if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
+    last_median(r->out);
+    assert_contains(r->out, "mgu");
+    assert_true(value_of(r->out, "GFLOP a repetition") > 0.0);
+    snprintf(args, sizeof args, "--quiet --threads 1 bench lm --cell %s --config small --steps 1 "
+             "--warmup 0", plugin_path);
+    r = run(args);
+    if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
+    last_median(r->out);
+}
+
 static void test_lm_small_step(void **state)
 {
     (void)state;
@@ -139,7 +160,7 @@ static void test_bad_usage(void **state)
     (void)state;
     weft_test_output *r = run("--quiet bench layer --cell nosuch");
     assert_int_equal(r->status, 2);
-    assert_contains(r->err, "--cell 'nosuch': no such cell");
+    assert_contains(r->err, "--cell: unknown cell 'nosuch'");
     r = run("--quiet bench layer --steps 0");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "--steps");
@@ -151,7 +172,10 @@ static void test_bad_usage(void **state)
     assert_contains(r->err, "--config 'huge': expected small, medium or char");
     r = run("--quiet bench lm --cell nosuch");
     assert_int_equal(r->status, 2);
-    assert_contains(r->err, "--cell 'nosuch'");
+    assert_contains(r->err, "--cell: unknown cell 'nosuch'");
+    r = run("--quiet bench lm --cell ./no-such-plugin.so");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "cannot load the cell plugin ./no-such-plugin.so");
     r = run("--quiet bench sprint");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "unknown command 'sprint'");
@@ -166,16 +190,19 @@ static void test_bad_usage(void **state)
     assert_contains(r->out, "bench");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     exe = getenv("WEFT_EXE");
-    if (!exe) {
-        fprintf(stderr, "test_bench: WEFT_EXE is not set (run through meson test)\n");
+    if (!exe || argc < 2) {
+        fprintf(stderr, "test_bench: WEFT_EXE or the plugin argument is not set (run through "
+                        "meson test)\n");
         return 1;
     }
+    plugin_path = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_lstm_forward_backward),
         cmocka_unit_test(test_layer_gru_stack_composed),
+        cmocka_unit_test(test_layer_plugin),
         cmocka_unit_test(test_lm_small_step),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_bad_usage),

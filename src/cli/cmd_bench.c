@@ -162,7 +162,7 @@ static int bench_layer(int argc, char **argv)
     int seed = 1;
     bool bidirectional = false, backward = false, composed = false;
     const weft_flag flags[] = {
-        { "cell", WEFT_FLAG_STRING, &cell_name, "NAME", "the cell (see 'weft cells')", 0, 0 },
+        { "cell", WEFT_FLAG_STRING, &cell_name, "NAME", "the cell (see 'weft cells'), or a plugin FILE.so", 0, 0 },
         { "steps", WEFT_FLAG_INT, &T, "T", "time steps", 1, 100000 },
         { "batch", WEFT_FLAG_INT, &B, "B", "sequences in the batch", 1, 100000 },
         { "input", WEFT_FLAG_INT, &I, "I", "input width (default: H)", 1, 65536 },
@@ -198,15 +198,15 @@ static int bench_layer(int argc, char **argv)
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
     if (I == 0) I = H;
-    const weft_cell_type *type = weft_cell_find(cell_name);
+    char err[1024];
+    void *plugin = NULL;   /* a cell from a shared object (FILE.so), closed at the end */
+    const weft_cell_type *type = weft_cell_lookup(cell_name, &plugin, err, sizeof err);
     if (!type) {
-        fprintf(stderr, "weft bench layer: --cell '%s': no such cell (see 'weft cells')\n",
-                cell_name);
+        fprintf(stderr, "weft bench layer: --cell: %s\n", err);
         return WEFT_EXIT_USAGE;
     }
 
     double rss0 = peak_rss_bytes();
-    char err[512];
     layer_bench b = { .backward = backward, .composed = composed };
     b.ps = weft_params_new();
     weft_rnn_config cfg = { .cell = type, .input_size = I, .hidden_size = H,
@@ -215,6 +215,7 @@ static int bench_layer(int argc, char **argv)
     if (!b.rnn) {
         fprintf(stderr, "weft bench layer: %s\n", b.ps ? err : "out of memory");
         weft_params_free(b.ps);
+        weft_cell_plugin_close(plugin);
         return WEFT_EXIT_USAGE;
     }
     weft_rng rng;
@@ -309,6 +310,7 @@ done:
     weft_tensor_release(&b.xs);
     weft_rnn_free(b.rnn);
     weft_params_free(b.ps);
+    weft_cell_plugin_close(plugin);
     return status;
 }
 
@@ -335,7 +337,7 @@ static int bench_lm(int argc, char **argv)
     int steps = 10, warmup = 2, seed = 1;
     const weft_flag flags[] = {
         { "config", WEFT_FLAG_STRING, &config, "NAME", "small, medium or char", 0, 0 },
-        { "cell", WEFT_FLAG_STRING, &cell, "NAME", "the cell (lstm, gru, rnn, ...)", 0, 0 },
+        { "cell", WEFT_FLAG_STRING, &cell, "NAME", "the cell (lstm, gru, rnn, ...), or a plugin FILE.so", 0, 0 },
         { "steps", WEFT_FLAG_INT, &steps, "N", "timed training steps (windows)", 1, 100000 },
         { "warmup", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0, 100000 },
         { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the tokens", 0, 0 },
@@ -367,13 +369,15 @@ static int bench_lm(int argc, char **argv)
         fprintf(stderr, "weft bench lm: --config '%s': expected small, medium or char\n", config);
         return WEFT_EXIT_USAGE;
     }
-    if (!weft_cell_find(cell)) {
-        fprintf(stderr, "weft bench lm: --cell '%s': no such cell (see 'weft cells')\n", cell);
+    char err[1024];
+    void *plugin = NULL;   /* checked here; the model opens the cell again itself */
+    if (!weft_cell_lookup(cell, &plugin, err, sizeof err)) {
+        fprintf(stderr, "weft bench lm: --cell: %s\n", err);
         return WEFT_EXIT_USAGE;
     }
+    weft_cell_plugin_close(plugin);
 
     double rss0 = peak_rss_bytes();
-    char err[512];
     weft_vocab *vocab = weft_vocab_new();
     for (int k = 0; vocab && k < p->vocab; k++) {
         char tok[16];

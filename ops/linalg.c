@@ -124,6 +124,31 @@ void weft_op_linear_forward(weft_graph *g, weft_var *v)
     sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
 }
 
+/* dx [rows, in] += dy [rows, out] W [out, in] with W packed once per sweep
+ * (ops/blas.h's packed_gemm): W is the same at every step, and BLIS would
+ * pack it again for each. Per-step shapes only (up to 512 rows): the
+ * micro-kernel loop does not block A, which over thousands of rows leaves the
+ * cache. False when it does not apply: the caller runs sgemm. */
+static bool packed_dx(weft_graph *g, const weft_var *W, int rows, const float *dy, float *dx)
+{
+    int out = W->value.shape[0], in = W->value.shape[1];
+    if (rows > 512 || !packed_worth(rows, in, out)) return false;
+    bool fresh, unused;
+    float *packed = weft_sweep_memo(g, W, 0, packed_floats(out, in) * sizeof(float), &fresh);
+    float *apack = weft_sweep_memo(g, W, 1, packed_a_floats(rows, out) * sizeof(float), &unused);
+    if (!packed || !apack) return false;
+    packed_matrix P = { .data = packed };
+    if (fresh) {
+        packed_pack(&P, W->value.data, false, out, in);
+    } else {
+        P.K = out;
+        P.N = in;
+        P.panels = (in + gemm_kernel_get()->nr - 1) / gemm_kernel_get()->nr;
+    }
+    packed_gemm(rows, dy, out, &P, dx, in, apack);
+    return true;
+}
+
 /* dW and db of a weight used at every step are T products with the batch as
  * inner dimension; when W and b are leaves the engine takes them
  * (weft_defer_product, weft_defer_colsum) and adds all steps' at the end of
@@ -134,7 +159,7 @@ void weft_op_linear_backward(weft_graph *g, weft_var *v)
     weft_var *x = v->in[0], *W = v->in[1];
     int rows = weft_tensor_rows(&x->value), in = W->value.shape[1], out = W->value.shape[0];
     const float *dy = v->grad.data;
-    if (weft_wants_grad(x)) /* dx [rows, in] += dy W */
+    if (weft_wants_grad(x) && !packed_dx(g, W, rows, dy, x->grad.data)) /* dx += dy W */
         sgemm_rowmajor(false, false, rows, in, out, 1.0f, dy, W->value.data, 1.0f, x->grad.data);
     if (weft_wants_grad(W) && !weft_defer_product(g, W, rows, dy, out, x->value.data, in))
         /* dW [out, in] += dyᵀ x */

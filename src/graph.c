@@ -25,6 +25,15 @@ typedef struct deferred {
     int order;               /* position in the record list */
 } deferred;
 
+/* Scratch kept for one backward sweep (weft_sweep_memo). */
+typedef struct sweep_memo {
+    const void *key;
+    int tag;
+    unsigned sweep;          /* the sweep that last got it */
+    size_t bytes;
+    void *data;              /* arena memory */
+} sweep_memo;
+
 /* One parameter's leaf in this graph. The table is cleared at reset (count =
  * 0), so lookups only see the current build. */
 typedef struct param_leaf {
@@ -42,6 +51,9 @@ struct weft_graph {
     int n_deferred, cap_deferred;
     bool sweeping;           /* inside weft_backward's sweep: ops may defer */
     int sweep_node;          /* the node whose backward runs */
+    unsigned sweep_id;       /* counts sweeps: a memo from an earlier one is stale */
+    sweep_memo *memos;       /* malloc'd, kept; their memory is the arena's */
+    int n_memos, cap_memos;
     bool defer_off;          /* weft_graph_set_deferral(g, false) */
     float *gather;           /* arena scratch for the deferred products' pieces */
     size_t gather_floats;
@@ -70,6 +82,7 @@ void weft_graph_free(weft_graph *g)
     free(g->nodes);
     free(g->leaves);
     free(g->deferred);
+    free(g->memos);
     free(g);
 }
 
@@ -79,6 +92,7 @@ void weft_graph_reset(weft_graph *g)
     g->n_nodes = 0;
     g->n_leaves = 0;
     g->n_deferred = 0;
+    g->n_memos = 0;
     g->gather = NULL;        /* arena memory: gone with the reset */
     g->gather_floats = 0;
     g->has_error = false;
@@ -420,6 +434,39 @@ bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L
     return record(g, target, rows, L, p, NULL, 1);
 }
 
+void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh)
+{
+    *fresh = false;
+    if (!g->sweeping || g->defer_off) return NULL;
+    sweep_memo *m = NULL;
+    for (int i = 0; i < g->n_memos && !m; i++)
+        if (g->memos[i].key == key && g->memos[i].tag == tag) m = &g->memos[i];
+    if (m && m->bytes >= bytes) {
+        *fresh = m->sweep != g->sweep_id;
+        m->sweep = g->sweep_id;
+        return m->data;
+    }
+    void *data = weft_arena_alloc(&g->arena, bytes);
+    if (!data) return NULL;
+    if (!m) {
+        if (g->n_memos == g->cap_memos) {
+            int cap = g->cap_memos ? 2 * g->cap_memos : 16;
+            sweep_memo *more = realloc(g->memos, (size_t)cap * sizeof *more);
+            if (!more) return NULL;
+            g->memos = more;
+            g->cap_memos = cap;
+        }
+        m = &g->memos[g->n_memos++];
+        m->key = key;
+        m->tag = tag;
+    }
+    m->bytes = bytes;
+    m->data = data;
+    m->sweep = g->sweep_id;
+    *fresh = true;
+    return data;
+}
+
 /* Records of one gradient together (same target, same kind and shape), and
  * within it in tape order (the sweep runs from the loss down), one node's
  * records in the order it made them. Pointer order between targets only
@@ -597,6 +644,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
     loss->grad.data[0] += 1.0f;
     loss->grad_ready = true;
     g->n_deferred = 0;
+    g->sweep_id++;
     g->sweeping = true;
     for (int i = loss->id; i >= 0; i--) {
         weft_var *v = g->nodes[i];

@@ -99,8 +99,20 @@ static inline bool weft_wants_grad(const weft_var *v)
 bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *L, int p,
                         const float *R, int q);
 bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p);
+/* Scratch for an op's backward that lives for the rest of the sweep, found
+ * again by (key, tag): a weight packed for the micro-kernel once, then used
+ * by every step's backward. The first call of a sweep for a key returns
+ * memory with *fresh = true (the caller fills it), later calls in the same
+ * sweep the same memory with *fresh = false, unless they ask for more bytes
+ * (then new memory, fresh). Values do not change during a sweep, so what was
+ * computed from them stays right until its end; the next sweep starts
+ * fresh. NULL outside a sweep or when the arena refuses: the caller then
+ * does without. Arena memory, gone with weft_graph_reset. */
+void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
+
 /* On by default; off makes every op add its products itself during the
- * sweep (the tests compare the two). */
+ * sweep, and weft_sweep_memo return NULL: the plain path, which the tests
+ * compare with. */
 void weft_graph_set_deferral(weft_graph *g, bool on);
 
 /* What the last backward's flush did, for the tests: products recorded,

@@ -3,7 +3,8 @@
  * deferral on against the same graph with it off (each op adding its own
  * per-step product), to 1e-5 of the largest element: linear and matmul (both
  * weight layouts) over many steps, a composed LSTM layer through
- * weft_unroll, products big enough to be cut into chunks and gathered, a
+ * weft_unroll, products big enough to be cut into chunks and gathered,
+ * linear's dx through its weight packed once per sweep (weft_sweep_memo), a
  * test op whose pieces lie side by side in one buffer or apart, and whose
  * weight is given products from two ops. Plus: a second backward doubles
  * the gradients, 1 and 2 threads give the same bits, an arena too small to
@@ -141,7 +142,8 @@ static grads run_steps(int T, int B, int I, int O, bool linear_only, bool defer,
 static void test_steps_vs_plain(void **state)
 {
     (void)state;
-    int shapes[][4] = { { 9, 4, 6, 5 }, { 1, 3, 2, 4 }, { 12, 16, 40, 72 } };
+    /* the last: every step's dx through W packed once (64 rows, in x out = 2^19) */
+    int shapes[][4] = { { 9, 4, 6, 5 }, { 1, 3, 2, 4 }, { 12, 16, 40, 72 }, { 4, 64, 512, 1024 } };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int T = shapes[s][0], B = shapes[s][1], I = shapes[s][2], O = shapes[s][3];
         grads on = run_steps(T, B, I, O, false, true, 1), off = run_steps(T, B, I, O, false, false, 1);
@@ -193,9 +195,11 @@ static void test_threads_bitwise(void **state)
     weft_set_num_threads(1);
     grads one = run_steps(12, 100, 96, 4000, true, true, 1);
     grads small1 = run_steps(10, 32, 64, 256, false, true, 1);
+    grads packed1 = run_steps(3, 64, 512, 1024, false, true, 1);
     weft_set_num_threads(2);
     grads two = run_steps(12, 100, 96, 4000, true, true, 1);
     grads small2 = run_steps(10, 32, 64, 256, false, true, 1);
+    grads packed2 = run_steps(3, 64, 512, 1024, false, true, 1);
     weft_set_num_threads(0);
     for (int k = 0; k < one.n; k++)
         if (memcmp(one.g[k], two.g[k], one.size[k] * sizeof(float)) != 0)
@@ -205,8 +209,13 @@ static void test_threads_bitwise(void **state)
             fail_msg("recurrence: gradient %d differs between 1 and 2 threads", k);
     grads_free(&one);
     grads_free(&two);
+    for (int k = 0; k < packed1.n; k++)
+        if (memcmp(packed1.g[k], packed2.g[k], packed1.size[k] * sizeof(float)) != 0)
+            fail_msg("packed dx: gradient %d differs between 1 and 2 threads", k);
     grads_free(&small1);
     grads_free(&small2);
+    grads_free(&packed1);
+    grads_free(&packed2);
 }
 
 /* --- a composed LSTM layer through weft_unroll -------------------------------------------- */
@@ -396,6 +405,36 @@ static void test_pieces(void **state)
     free(limited);
 }
 
+/* The packed W of a sweep is not kept for the next: change W between two
+ * backwards and dx follows (the loss is linear in y, so dy stays). */
+static void test_memo_per_sweep(void **state)
+{
+    (void)state;
+    enum { B = 64, I = 512, O = 1024 };
+    weft_rng rng;
+    weft_rng_seed(&rng, 12);
+    weft_tensor tx = weft_tensor_alloc2(B, I), tw = weft_tensor_alloc2(O, I), tm = weft_tensor_alloc2(B, O);
+    weft_rng_fill_uniform(&rng, &tx, -1, 1);
+    weft_rng_fill_uniform(&rng, &tw, -0.1f, 0.1f);
+    weft_rng_fill_uniform(&rng, &tm, -1, 1);
+    weft_graph *g = weft_graph_new();
+    weft_var *x = weft_input(g, &tx, "x", true), *W = weft_input(g, &tw, "W", false);
+    weft_var *loss = weft_sum(g, weft_mul(g, weft_linear(g, x, W, NULL), weft_input(g, &tm, "m", false)));
+    assert_int_equal(weft_backward(g, loss), 0);
+    float *once = copy_floats(weft_grad_of(g, x)->data, (size_t)B * I);
+    float *w = W->value.data;
+    for (size_t i = 0; i < (size_t)O * I; i++) w[i] *= 2.0f;
+    assert_int_equal(weft_backward(g, loss), 0);   /* adds dy (2W): three times the first */
+    const float *both = weft_grad_of(g, x)->data;
+    for (size_t i = 0; i < (size_t)B * I; i++)
+        assert_float_equal(both[i], 3.0f * once[i], 1e-5f * (1.0f + fabsf(once[i])));
+    free(once);
+    weft_graph_free(g);
+    weft_tensor_release(&tx);
+    weft_tensor_release(&tw);
+    weft_tensor_release(&tm);
+}
+
 /* Outside a sweep nothing is deferred: the op must do its own product. */
 static void test_outside_sweep(void **state)
 {
@@ -406,6 +445,9 @@ static void test_outside_sweep(void **state)
     weft_var *W = weft_input(g, &t, "W", true);
     assert_false(weft_defer_product(g, W, 2, t.data, 2, t.data, 3));
     assert_false(weft_defer_colsum(g, W, 2, t.data, 3));
+    bool fresh = true;
+    assert_null(weft_sweep_memo(g, W, 0, 64, &fresh));
+    assert_false(fresh);
     weft_graph_free(g);
     weft_tensor_release(&t);
 }
@@ -419,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_lstm_vs_plain),
         cmocka_unit_test(test_pieces),
+        cmocka_unit_test(test_memo_per_sweep),
         cmocka_unit_test(test_outside_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,6 +183,26 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
     return weft_linear(g, y, W, b);                                        /* [T, B, V] */
 }
 
+/* The distinct ids of inputs[0..n), ascending, in a new array (*count of
+ * them), or NULL when out of memory. */
+static int *window_rows(const int *inputs, int n, int V, int *count)
+{
+    unsigned char *seen = calloc((size_t)V, 1);
+    int *rows = malloc((size_t)(n < V ? n : V) * sizeof *rows);
+    if (!seen || !rows) {
+        free(seen);
+        free(rows);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) seen[inputs[i]] = 1;
+    int k = 0;
+    for (int v = 0; v < V; v++)
+        if (seen[v]) rows[k++] = v;
+    free(seen);
+    *count = k;
+    return rows;
+}
+
 int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
                          int T, int B, weft_state *carry, weft_optim *opt, float clip,
                          weft_rng *dropout_rng, weft_lm_step_info *info, char *err,
@@ -197,8 +217,19 @@ int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int
                  weft_graph_error(g) ? weft_graph_error(g) : "lm: forward failed");
         return -1;
     }
+    /* The encoder's gradient reaches only the rows of this window's ids
+     * (unless the decoder shares it, or embedding dropout sits between): the
+     * norm and a plain SGD step skip the others (weft_grad_rows). */
+    weft_grad_rows rows = { .param = m->encoder };
+    int *ids = NULL;
+    bool sparse = !m->cfg.tied && !(dropout_rng && m->cfg.dropout_embed > 0.0f);
+    if (sparse && (ids = window_rows(inputs, T * B, m->vocab_size, &rows.n_rows)))
+        rows.rows = ids;
     weft_lm_step_info step;
-    if (weft_lm_step(g, loss, m->params, opt, clip, &step, err, errsize)) return -1;
+    int rc = weft_lm_step_rows(g, loss, m->params, opt, clip, ids ? &rows : NULL, &step, err,
+                               errsize);
+    free(ids);
+    if (rc) return -1;
     if (weft_state_detach(&out, carry)) {
         weft_say(err, errsize, "lm: out of memory for the carried state");
         return -1;

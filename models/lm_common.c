@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
-                 float clip, weft_lm_step_info *info, char *err, size_t errsize)
+int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
+                      float clip, const weft_grad_rows *rows, weft_lm_step_info *info,
+                      char *err, size_t errsize)
 {
     float L = weft_scalar(loss);
     if (!isfinite(L)) {
@@ -21,18 +22,26 @@ int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim 
         weft_say(err, errsize, "%s", weft_graph_error(g));
         return -1;
     }
-    float norm = clip > 0.0f ? weft_clip_grad_norm(params, clip) : weft_grad_norm(params);
+    /* two passes over the store: the norm, then the update with the clip's
+       factor applied on the fly (weft/optim.h) */
+    float norm = weft_grad_norm_rows(params, rows);
     if (!isfinite(norm)) {
         weft_say(err, errsize, "the gradient norm is %s (try a lower learning rate or a gradient "
                  "clip)", isnan(norm) ? "NaN" : "infinite");
         return -1;
     }
-    if (weft_optim_step(opt, params)) {
+    if (weft_clip_step(opt, params, norm, clip, rows)) {
         weft_say(err, errsize, "optimizer: %s", weft_params_error(params));
         return -1;
     }
     *info = (weft_lm_step_info){ L, norm };
     return 0;
+}
+
+int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
+                 float clip, weft_lm_step_info *info, char *err, size_t errsize)
+{
+    return weft_lm_step_rows(g, loss, params, opt, clip, NULL, info, err, errsize);
 }
 
 /* --- the "weft.config" metadata ---------------------------------------------------- */

@@ -17,11 +17,17 @@
 
 /* The rest of a training step once loss (a scalar of g) is built: check it
  * is finite, backward, clip the global gradient norm of params to clip (when
- * > 0), one step of opt. Fills *info (loss and norm before clipping). Returns
- * 0; -1 with a message in err when the loss or the gradient norm is not
- * finite or backward or the optimizer fails (no update is made then). */
+ * > 0), one step of opt, in two passes over the store (weft_clip_step; the
+ * gradients are left unscaled). Fills *info (loss and norm before clipping).
+ * Returns 0; -1 with a message in err when the loss or the gradient norm is
+ * not finite or backward or the optimizer fails (no update is made then). */
 int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
                  float clip, weft_lm_step_info *info, char *err, size_t errsize);
+/* The same, told by rows (or NULL) which one parameter's gradient is zero
+ * outside the rows listed (weft_grad_rows): the passes skip the rest. */
+int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
+                      float clip, const weft_grad_rows *rows, weft_lm_step_info *info,
+                      char *err, size_t errsize);
 
 /* --- the "weft.config" metadata ----------------------------------------------------
  *

@@ -141,11 +141,38 @@ void weft_sgd_step(weft_params *s, float lr)
     for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];
 }
 
+/* The parts of a store's span that the norm and the update visit when the
+ * gradient is known to be zero elsewhere (weft_grad_rows): ascending,
+ * disjoint pieces [begin, end) of floats, each inside one block of
+ * NORM_BLOCK floats, each begin a multiple of LANES. Block b's pieces are
+ * first[b] .. first[b + 1] - 1. */
+#define NORM_BLOCK 8192
+#define LANES 16
+
+typedef struct span_pieces {
+    size_t (*r)[2];
+    int n;
+    int *first;
+    size_t nblocks;
+} span_pieces;
+
 /* torch.optim.SGD:  d = g + wd p
  *                   b = d (first step), b = mu b + (1 - dampening) d (later)
  *                   d = d + mu b (Nesterov) or d = b
- *                   p = p - lr d */
-static int sgd_step(weft_optim *o, weft_params *s)
+ *                   p = p - lr d
+ * with g the gradient times gscale (the clip's factor; 1 leaves g as it is,
+ * bit for bit). Plain SGD without weight decay visits only the pieces `live`
+ * (NULL: the whole span): where g = 0 it would leave p as it is. */
+static void sgd_plain_range(float *w, const float *g, size_t begin, size_t end, float lr,
+                            float wd, float gscale)
+{
+    for (size_t i = begin; i < end; i++) {
+        float d = g[i] * gscale + wd * w[i];
+        w[i] -= lr * d;
+    }
+}
+
+static int sgd_step(weft_optim *o, weft_params *s, float gscale, const span_pieces *live)
 {
     float *w = weft_params_values(s);
     const float *g = weft_params_grads(s);
@@ -153,9 +180,15 @@ static int sgd_step(weft_optim *o, weft_params *s)
     const float lr = (float)o->lr, wd = (float)o->weight_decay, mu = (float)o->momentum;
     const float keep = (float)(1.0 - o->dampening);
     if (o->momentum == 0.0) {
+        if (live && o->weight_decay == 0.0) {
+            #pragma omp parallel for schedule(dynamic, 8) if (n > WEFT_PARALLEL_MIN)
+            for (int k = 0; k < live->n; k++)
+                sgd_plain_range(w, g, live->r[k][0], live->r[k][1], lr, wd, gscale);
+            return 0;
+        }
         #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) {
-            float d = g[i] + wd * w[i];
+            float d = g[i] * gscale + wd * w[i];
             w[i] -= lr * d;
         }
         return 0;
@@ -165,7 +198,7 @@ static int sgd_step(weft_optim *o, weft_params *s)
     const bool first = o->step == 0, nesterov = o->nesterov;
     #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
-        float d = g[i] + wd * w[i];
+        float d = g[i] * gscale + wd * w[i];
         float b = first ? d : mu * buf[i] + keep * d;
         buf[i] = b;
         d = nesterov ? d + mu * b : b;
@@ -178,8 +211,9 @@ static int sgd_step(weft_optim *o, weft_params *s)
  *   AdamW: p = p (1 - lr wd)          Adam: g = g + wd p
  *   m = beta1 m + (1 - beta1) g
  *   v = beta2 v + (1 - beta2) g²
- *   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)   */
-static int adam_step(weft_optim *o, weft_params *s)
+ *   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * with g the gradient times gscale, as for SGD. */
+static int adam_step(weft_optim *o, weft_params *s, float gscale)
 {
     float *w = weft_params_values(s);
     const float *g = weft_params_grads(s);
@@ -199,7 +233,7 @@ static int adam_step(weft_optim *o, weft_params *s)
     #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         float p = w[i] * shrink;
-        float gi = g[i] + l2 * p;
+        float gi = g[i] * gscale + l2 * p;
         float mi = b1 * m[i] + one_b1 * gi;
         float vi = b2 * v[i] + one_b2 * gi * gi;
         m[i] = mi;
@@ -210,11 +244,16 @@ static int adam_step(weft_optim *o, weft_params *s)
     return 0;
 }
 
-int weft_optim_step(weft_optim *o, weft_params *s)
+static int optim_step(weft_optim *o, weft_params *s, float gscale, const span_pieces *live)
 {
-    int rc = o->kind == WEFT_SGD ? sgd_step(o, s) : adam_step(o, s);
+    int rc = o->kind == WEFT_SGD ? sgd_step(o, s, gscale, live) : adam_step(o, s, gscale);
     if (rc == 0) o->step++;
     return rc;
+}
+
+int weft_optim_step(weft_optim *o, weft_params *s)
+{
+    return optim_step(o, s, 1.0f, NULL);
 }
 
 double weft_lr_step_decay(double lr0, double factor, int decay_start, int epoch)
@@ -225,20 +264,68 @@ double weft_lr_step_decay(double lr0, double factor, int decay_start, int epoch)
 
 /* --- gradient clipping ------------------------------------------------------ */
 
-/* Fixed blocks summed in parallel, then the partial sums added in block
- * order: the same result for any number of threads. */
-#define NORM_BLOCK 8192
+/* The sum of squares runs over fixed blocks of NORM_BLOCK floats, summed in
+ * parallel, then the blocks' sums added in block order. Within a block, LANES
+ * partial sums in double: lane j takes the floats whose index in the span is
+ * j modulo LANES, in order; then the lanes are added in lane order. Every
+ * float has its place in that order whatever the number of threads or the
+ * vector width, and a float that is skipped because it is zero would only
+ * have added 0 to its lane: the norm over a store's live pieces
+ * (weft_grad_norm_rows) has the bits of the norm over the whole span. */
 
-/* Sum of squares of block b of g[0..n), in double. The vector lanes keep
- * partial sums in an order fixed at build time, so it is the same on any
- * number of threads. */
-static double block_sumsq(const float *g, size_t n, size_t b)
+/* acc[j] += g[i]² for i in [begin, end), i ≡ j (mod LANES); begin is a
+ * multiple of LANES. */
+static void sumsq_lanes(const float *g, size_t begin, size_t end, double *acc)
 {
-    size_t begin = b * NORM_BLOCK, end = begin + NORM_BLOCK < n ? begin + NORM_BLOCK : n;
-    double acc = 0.0;
-    #pragma omp simd reduction(+ : acc)
-    for (size_t i = begin; i < end; i++) acc += (double)g[i] * g[i];
-    return acc;
+    double a[LANES];
+    memcpy(a, acc, sizeof a);
+    size_t i = begin;
+    for (; i + LANES <= end; i += LANES) {
+        #pragma omp simd
+        for (int j = 0; j < LANES; j++) a[j] += (double)g[i + j] * g[i + j];
+    }
+    for (int j = 0; i + j < end; j++) a[j] += (double)g[i + j] * g[i + j];
+    memcpy(acc, a, sizeof a);
+}
+
+static double lanes_total(const double *acc)
+{
+    double sum = 0.0;
+    for (int j = 0; j < LANES; j++) sum += acc[j];
+    return sum;
+}
+
+/* The sum of squares of block b: of the whole span [0, n) (live == NULL) or
+ * of live's pieces in it. */
+static double block_sumsq(const float *g, size_t n, const span_pieces *live, size_t b)
+{
+    double acc[LANES] = { 0 };
+    if (!live) {
+        size_t begin = b * NORM_BLOCK, end = begin + NORM_BLOCK < n ? begin + NORM_BLOCK : n;
+        sumsq_lanes(g, begin, end, acc);
+    } else {
+        for (int k = live->first[b]; k < live->first[b + 1]; k++)
+            sumsq_lanes(g, live->r[k][0], live->r[k][1], acc);
+    }
+    return lanes_total(acc);
+}
+
+/* sqrt of the sum of the blocks' sums of squares, the blocks in parallel,
+ * their sums added in block order. */
+static float norm_over(const float *g, size_t n, const span_pieces *live)
+{
+    size_t nblocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    double *part = malloc(nblocks * sizeof *part);
+    double sum = 0.0;
+    if (!part) {                 /* the same order on one thread */
+        for (size_t b = 0; b < nblocks; b++) sum += block_sumsq(g, n, live, b);
+        return (float)sqrt(sum);
+    }
+    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+    for (size_t b = 0; b < nblocks; b++) part[b] = block_sumsq(g, n, live, b);
+    for (size_t b = 0; b < nblocks; b++) sum += part[b];
+    free(part);
+    return (float)sqrt(sum);
 }
 
 float weft_grad_norm(weft_params *s)
@@ -246,18 +333,7 @@ float weft_grad_norm(weft_params *s)
     const float *g = weft_params_grads(s);
     size_t n = weft_params_span(s);
     if (!g || n == 0) return 0.0f;
-    size_t nblocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
-    double *part = malloc(nblocks * sizeof *part);
-    double sum = 0.0;
-    if (!part) {                 /* the same order on one thread */
-        for (size_t b = 0; b < nblocks; b++) sum += block_sumsq(g, n, b);
-        return (float)sqrt(sum);
-    }
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-    for (size_t b = 0; b < nblocks; b++) part[b] = block_sumsq(g, n, b);
-    for (size_t b = 0; b < nblocks; b++) sum += part[b];
-    free(part);
-    return (float)sqrt(sum);
+    return norm_over(g, n, NULL);
 }
 
 float weft_clip_grad_norm(weft_params *s, float max_norm)
@@ -270,6 +346,104 @@ float weft_clip_grad_norm(weft_params *s, float max_norm)
     #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) g[i] *= scale;
     return norm;
+}
+
+/* --- the norm, the clip and the step in two passes ----------------------------- */
+
+static void pieces_free(span_pieces *p)
+{
+    free(p->r);
+    free(p->first);
+}
+
+/* Add [begin, end) to p, split at block boundaries, merged with the last
+ * piece when they overlap or touch inside one block. */
+static void pieces_add(span_pieces *p, size_t begin, size_t end)
+{
+    if (p->n > 0 && begin < p->r[p->n - 1][1]) begin = p->r[p->n - 1][1];   /* overlap */
+    while (begin < end) {
+        size_t block_end = (begin / NORM_BLOCK + 1) * NORM_BLOCK;
+        size_t stop = end < block_end ? end : block_end;
+        if (p->n > 0 && p->r[p->n - 1][1] == begin && (begin % NORM_BLOCK) != 0) {
+            p->r[p->n - 1][1] = stop;                    /* touches, same block */
+        } else {
+            p->r[p->n][0] = begin;
+            p->r[p->n][1] = stop;
+            p->n++;
+        }
+        begin = stop;
+    }
+}
+
+/* The live pieces of store s under rows: the whole span but the rows of
+ * rows->param not listed, each listed row widened to whole LANES-float
+ * groups (what it takes in besides is padding or a neighbouring row, zero
+ * unless listed, and merged so that nothing is visited twice). 0, or -1
+ * when out of memory or the rows are not ascending and in range (the caller
+ * then takes the whole span). */
+static int pieces_of(weft_params *s, const weft_grad_rows *rows, span_pieces *p)
+{
+    *p = (span_pieces){ 0 };
+    const weft_param *q = rows->param;
+    size_t n = weft_params_span(s);
+    int R = q->value.shape[0];
+    size_t width = q->value.size / (size_t)R;
+    for (int k = 0; k < rows->n_rows; k++)
+        if (rows->rows[k] < 0 || rows->rows[k] >= R || (k > 0 && rows->rows[k] <= rows->rows[k - 1]))
+            return -1;
+    p->nblocks = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    /* at most: one piece per block, plus one per row and its block split */
+    size_t cap = p->nblocks + 2 * (size_t)rows->n_rows + 2;
+    p->r = malloc(cap * sizeof *p->r);
+    p->first = malloc((p->nblocks + 1) * sizeof *p->first);
+    if (!p->r || !p->first) {
+        pieces_free(p);
+        return -1;
+    }
+    size_t off = q->offset, stop = off + q->value.size;
+    size_t up = (stop + LANES - 1) / LANES * LANES;
+    up = up < n ? up : n;
+    pieces_add(p, 0, off);
+    for (int k = 0; k < rows->n_rows; k++) {
+        size_t a = off + (size_t)rows->rows[k] * width, b = a + width;
+        a = a / LANES * LANES;
+        b = (b + LANES - 1) / LANES * LANES;
+        pieces_add(p, a, b < up ? b : up);
+    }
+    pieces_add(p, up, n);
+    /* first[b]: the first piece at or after block b */
+    int k = 0;
+    for (size_t b = 0; b <= p->nblocks; b++) {
+        while (k < p->n && p->r[k][0] < b * NORM_BLOCK) k++;
+        p->first[b] = k;
+    }
+    return 0;
+}
+
+float weft_grad_norm_rows(weft_params *s, const weft_grad_rows *rows)
+{
+    const float *g = weft_params_grads(s);
+    size_t n = weft_params_span(s);
+    if (!g || n == 0) return 0.0f;
+    span_pieces live;
+    if (!rows || pieces_of(s, rows, &live)) return norm_over(g, n, NULL);
+    float norm = norm_over(g, n, &live);
+    pieces_free(&live);
+    return norm;
+}
+
+int weft_clip_step(weft_optim *o, weft_params *s, float norm, float max_norm,
+                   const weft_grad_rows *rows)
+{
+    float scale = 1.0f;
+    if (max_norm > 0.0f && isfinite(norm) && norm > max_norm)
+        scale = (float)((double)max_norm / norm);
+    span_pieces live;
+    bool sparse = rows && o->kind == WEFT_SGD && o->momentum == 0.0 && o->weight_decay == 0.0 &&
+                  pieces_of(s, rows, &live) == 0;
+    int rc = optim_step(o, s, scale, sparse ? &live : NULL);
+    if (sparse) pieces_free(&live);
+    return rc;
 }
 
 void weft_clip_grad_value(weft_params *s, float max_value)

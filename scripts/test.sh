@@ -2,7 +2,8 @@
 # Install what is missing, build weft with warnings as errors and run the whole test suite.
 #   scripts/test.sh            the normal (release) build, in build/
 #   scripts/test.sh --sanitize the same suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-#                              in build-asan/
+#                              in build-asan/, built for any x86-64 (-Dnative=false), so the
+#                              baseline code paths are tested too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ opts=(-Dwerror=true)
 test_args=(--num-processes 1)
 if [[ "${1:-}" == "--sanitize" ]]; then
   dir=build-asan
-  opts+=(-Db_sanitize=address,undefined -Dbuildtype=debug -Db_lundef=false)
+  opts+=(-Db_sanitize=address,undefined -Dbuildtype=debug -Db_lundef=false -Dnative=false)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   test_args+=(--timeout-multiplier 4)

@@ -4,6 +4,8 @@
 
 #include "blas.h"
 
+#include <string.h>
+
 /* --- matmul: C = op(A) op(B) ----------------------------------------------------- */
 
 weft_var *weft_matmul(weft_graph *g, weft_var *a, weft_var *b)
@@ -84,6 +86,8 @@ void weft_op_matmul_backward(weft_graph *g, weft_var *v)
 
 /* --- linear: y = x Wᵀ + b ---------------------------------------------------------- */
 
+static void linear_forward(weft_graph *g, weft_var *v, bool first);
+
 weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b)
 {
     if (weft_any_null((weft_var *[]){ x, W }, 2)) return NULL;
@@ -103,13 +107,49 @@ weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b)
     weft_var *in[3] = { x, W, b };
     weft_var *v = weft_node_new(g, &weft_op_linear, in, b ? 3 : 2, x->value.rank, shape);
     if (!v) return NULL;
-    weft_op_linear_forward(g, v);
+    linear_forward(g, v, true);
     return v;
 }
 
-void weft_op_linear_forward(weft_graph *g, weft_var *v)
+/* W's value at this many places, kept beside its packed copy: a value changed
+ * since the packing (an optimizer step, a load) shows in them. */
+#define PACKED_SAMPLES 16
+
+/* y [rows, out] += x [rows, in] Wᵀ with W a parameter packed once per build
+ * (weft_build_memo), for every step's product of per-step shape: the same
+ * reasoning as packed_dx below. False when it does not apply. */
+static bool packed_forward(weft_graph *g, const weft_var *Wv, int rows, const float *x, float *y)
 {
-    (void)g;
+    int out = Wv->value.shape[0], in = Wv->value.shape[1];
+    if (Wv->kind != WEFT_NODE_PARAM || rows > 512 || !packed_worth(rows, out, in)) return false;
+    size_t floats = packed_floats(in, out);
+    bool fresh, unused;
+    float *packed = weft_build_memo(g, Wv, 0, (floats + PACKED_SAMPLES) * sizeof(float), &fresh);
+    float *apack = weft_build_memo(g, Wv, 1, packed_a_floats(rows, in) * sizeof(float), &unused);
+    if (!packed || !apack) return false;
+    const float *W = Wv->value.data;
+    float *sample = packed + floats;
+    size_t n = Wv->value.size;
+    for (int s = 0; s < PACKED_SAMPLES && !fresh; s++)
+        fresh = memcmp(&sample[s], &W[(n - 1) * (size_t)s / (PACKED_SAMPLES - 1)], sizeof(float)) != 0;
+    packed_matrix P = { .data = packed };
+    if (fresh) {
+        packed_pack(&P, W, true, in, out);
+        for (int s = 0; s < PACKED_SAMPLES; s++)
+            sample[s] = W[(n - 1) * (size_t)s / (PACKED_SAMPLES - 1)];
+    } else {
+        P.K = in;
+        P.N = out;
+        P.panels = (out + gemm_kernel_get()->nr - 1) / gemm_kernel_get()->nr;
+    }
+    packed_gemm(rows, x, in, &P, y, out, apack);
+    return true;
+}
+
+/* y = x Wᵀ + b. From the constructor (first) W may come packed; a re-run
+ * (the gradient check's, after it changed a leaf) takes BLIS's sgemm. */
+static void linear_forward(weft_graph *g, weft_var *v, bool first)
+{
     const weft_tensor *x = &v->in[0]->value, *W = &v->in[1]->value;
     int rows = weft_tensor_rows(x), in = W->shape[1], out = W->shape[0];
     float *y = v->value.data;
@@ -121,7 +161,16 @@ void weft_op_linear_forward(weft_graph *g, weft_var *v)
             for (int o = 0; o < out; o++) y[(size_t)r * out + o] = bias[o];
         beta = 1.0f;
     }
+    if (first && packed_worth(rows, out, in)) {
+        if (beta == 0.0f) memset(y, 0, (size_t)rows * out * sizeof(float));
+        if (packed_forward(g, v->in[1], rows, x->data, y)) return;
+    }
     sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
+}
+
+void weft_op_linear_forward(weft_graph *g, weft_var *v)
+{
+    linear_forward(g, v, false);
 }
 
 /* dx [rows, in] += dy [rows, out] W [out, in] with W packed once per sweep

@@ -25,11 +25,13 @@ typedef struct deferred {
     int order;               /* position in the record list */
 } deferred;
 
-/* Scratch kept for one backward sweep (weft_sweep_memo). */
+/* Scratch kept for one backward sweep (weft_sweep_memo) or one build
+ * (weft_build_memo). */
 typedef struct sweep_memo {
     const void *key;
     int tag;
-    unsigned sweep;          /* the sweep that last got it */
+    bool build;              /* a build memo, else a sweep memo */
+    unsigned epoch;          /* the sweep or build that last got it */
     size_t bytes;
     void *data;              /* arena memory */
 } sweep_memo;
@@ -52,6 +54,7 @@ struct weft_graph {
     bool sweeping;           /* inside weft_backward's sweep: ops may defer */
     int sweep_node;          /* the node whose backward runs */
     unsigned sweep_id;       /* counts sweeps: a memo from an earlier one is stale */
+    unsigned build_id;       /* counts builds: backward and recompute end one */
     sweep_memo *memos;       /* malloc'd, kept; their memory is the arena's */
     int n_memos, cap_memos;
     bool defer_off;          /* weft_graph_set_deferral(g, false) */
@@ -434,16 +437,16 @@ bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L
     return record(g, target, rows, L, p, NULL, 1);
 }
 
-void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh)
+static void *memo(weft_graph *g, const void *key, int tag, bool build, size_t bytes, bool *fresh)
 {
-    *fresh = false;
-    if (!g->sweeping || g->defer_off) return NULL;
+    unsigned epoch = build ? g->build_id : g->sweep_id;
     sweep_memo *m = NULL;
     for (int i = 0; i < g->n_memos && !m; i++)
-        if (g->memos[i].key == key && g->memos[i].tag == tag) m = &g->memos[i];
+        if (g->memos[i].key == key && g->memos[i].tag == tag && g->memos[i].build == build)
+            m = &g->memos[i];
     if (m && m->bytes >= bytes) {
-        *fresh = m->sweep != g->sweep_id;
-        m->sweep = g->sweep_id;
+        *fresh = m->epoch != epoch;
+        m->epoch = epoch;
         return m->data;
     }
     void *data = weft_arena_alloc(&g->arena, bytes);
@@ -459,12 +462,27 @@ void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, boo
         m = &g->memos[g->n_memos++];
         m->key = key;
         m->tag = tag;
+        m->build = build;
     }
     m->bytes = bytes;
     m->data = data;
-    m->sweep = g->sweep_id;
+    m->epoch = epoch;
     *fresh = true;
     return data;
+}
+
+void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh)
+{
+    *fresh = false;
+    if (!g->sweeping || g->defer_off) return NULL;
+    return memo(g, key, tag, false, bytes, fresh);
+}
+
+void *weft_build_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh)
+{
+    *fresh = false;
+    if (g->sweeping || g->defer_off) return NULL;
+    return memo(g, key, tag, true, bytes, fresh);
 }
 
 /* Records of one gradient together (same target, same kind and shape), and
@@ -655,6 +673,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
             if (v->in[k]->requires_grad) v->in[k]->grad_ready = true;
     }
     g->sweeping = false;
+    g->build_id++;           /* an optimizer step may follow: build memos are stale */
     /* The weight gradients the ops left to the end (weft_defer_product): a
      * few products over all steps' rows instead of one per step. */
     flush_deferred(g);
@@ -675,6 +694,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
 
 void weft_graph_recompute(weft_graph *g, int from)
 {
+    g->build_id++;           /* the leaves may have changed */
     for (int i = from < 0 ? 0 : from; i < g->n_nodes; i++) {
         weft_var *v = g->nodes[i];
         if (v->op) v->op->forward(g, v);

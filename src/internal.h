@@ -110,6 +110,17 @@ bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L
  * does without. Arena memory, gone with weft_graph_reset. */
 void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
 
+/* The same for an op's constructor (not its forward, which the gradient check
+ * re-runs after changing a leaf): scratch kept while the graph is built,
+ * fresh again after weft_graph_reset, after each backward (an optimizer step
+ * may follow) and after weft_graph_recompute. What an op keeps there from a
+ * parameter's value (linear: W packed) assumes the value has not changed
+ * since; the op checks a few elements of it to catch a value changed in
+ * between some other way. NULL during a sweep, with the memos off, or when
+ * the arena refuses. Tags are the caller's; a key's build and sweep memos are
+ * apart. */
+void *weft_build_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
+
 /* On by default; off makes every op add its products itself during the
  * sweep, and weft_sweep_memo return NULL: the plain path, which the tests
  * compare with. */

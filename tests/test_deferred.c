@@ -4,7 +4,9 @@
  * per-step product), to 1e-5 of the largest element: linear and matmul (both
  * weight layouts) over many steps, a composed LSTM layer through
  * weft_unroll, products big enough to be cut into chunks and gathered,
- * linear's dx through its weight packed once per sweep (weft_sweep_memo), a
+ * linear's dx through its weight packed once per sweep (weft_sweep_memo)
+ * and its forward through a parameter packed once per build
+ * (weft_build_memo: a value changed in between, the gradient check), a
  * test op whose pieces lie side by side in one buffer or apart, and whose
  * weight is given products from two ops. Plus: a second backward doubles
  * the gradients, 1 and 2 threads give the same bits, an arena too small to
@@ -435,6 +437,77 @@ static void test_memo_per_sweep(void **state)
     weft_tensor_release(&tm);
 }
 
+/* A parameter packed by linear's constructor and used again in the same
+ * build: the packed copy is used while the value stays (the same bits), and
+ * not once the value changed (an optimizer step, a load) without a backward
+ * in between. */
+static void test_packed_weight_changed(void **state)
+{
+    (void)state;
+    enum { B = 64, I = 512, O = 1024 };
+    weft_rng rng;
+    weft_rng_seed(&rng, 13);
+    weft_params *ps = weft_params_new();
+    weft_param *W = weft_params_add(ps, "W", 2, (int[]){ O, I });
+    assert_non_null(W);
+    weft_rng_fill_uniform(&rng, &W->value, -0.1f, 0.1f);
+    weft_tensor tx = weft_tensor_alloc2(B, I);
+    weft_rng_fill_uniform(&rng, &tx, -1, 1);
+    weft_graph *g = weft_graph_new();
+    weft_var *x = weft_input(g, &tx, "x", false);
+    float *y1 = copy_floats(weft_linear(g, x, weft_param_var(g, W), NULL)->value.data, (size_t)B * O);
+    const float *again = weft_linear(g, x, weft_param_var(g, W), NULL)->value.data;
+    assert_memory_equal(again, y1, (size_t)B * O * sizeof(float));
+    for (size_t i = 0; i < W->value.size; i++) W->value.data[i] *= 2.0f;
+    const float *y2 = weft_linear(g, x, weft_param_var(g, W), NULL)->value.data;
+    for (size_t i = 0; i < (size_t)B * O; i++)
+        assert_float_equal(y2[i], 2.0f * y1[i], 1e-5f * (1.0f + fabsf(y1[i])));
+    /* and against the plain path (the memos off) */
+    weft_graph_set_deferral(g, false);
+    const float *plain = weft_linear(g, x, weft_param_var(g, W), NULL)->value.data;
+    double d = rel_diff(y2, plain, (size_t)B * O);
+    if (!(d <= 1e-5)) fail_msg("packed forward differs from sgemm by %.3g", d);
+    assert_null(weft_graph_error(g));
+    free(y1);
+    weft_graph_free(g);
+    weft_params_free(ps);
+    weft_tensor_release(&tx);
+}
+
+/* The gradient check re-runs forwards after nudging a leaf; with W packed at
+ * construction the re-runs must see the nudge (they take sgemm). */
+static void test_packed_gradcheck(void **state)
+{
+    (void)state;
+    enum { B = 40, I = 512, O = 1024 };
+    weft_rng rng;
+    weft_rng_seed(&rng, 14);
+    weft_params *ps = weft_params_new();
+    weft_param *W = weft_params_add(ps, "W", 2, (int[]){ O, I });
+    weft_param *b = weft_params_add(ps, "b", 1, (int[]){ O });
+    assert_non_null(b);
+    weft_rng_fill_uniform(&rng, &W->value, -0.05f, 0.05f);
+    weft_rng_fill_uniform(&rng, &b->value, -0.5f, 0.5f);
+    weft_tensor tx = weft_tensor_alloc2(B, I), tm = weft_tensor_alloc2(B, O);
+    weft_rng_fill_uniform(&rng, &tx, -1, 1);
+    weft_rng_fill_uniform(&rng, &tm, -1, 1);
+    weft_graph *g = weft_graph_new();
+    weft_var *x = weft_input(g, &tx, "x", true);
+    weft_var *y = weft_tanh(g, weft_linear(g, x, weft_param_var(g, W), weft_param_var(g, b)));
+    weft_var *loss = weft_sum(g, weft_mul(g, y, weft_input(g, &tm, "m", false)));
+    weft_gradcheck_result res;
+    assert_int_equal(weft_gradcheck(g, loss, &(weft_gradcheck_opts){ .max_per_leaf = 12 }, &res), 0);
+    if (!res.passed)
+        fail_msg("max relative error %.3g at node %d [%d]: analytic %.6g, numeric %.6g",
+                 res.max_rel_error, res.worst_node, res.worst_index, res.worst_analytic,
+                 res.worst_numeric);
+    assert_int_equal(res.leaves, 3);
+    weft_graph_free(g);
+    weft_params_free(ps);
+    weft_tensor_release(&tx);
+    weft_tensor_release(&tm);
+}
+
 /* Outside a sweep nothing is deferred: the op must do its own product. */
 static void test_outside_sweep(void **state)
 {
@@ -462,6 +535,8 @@ int main(void)
         cmocka_unit_test(test_lstm_vs_plain),
         cmocka_unit_test(test_pieces),
         cmocka_unit_test(test_memo_per_sweep),
+        cmocka_unit_test(test_packed_weight_changed),
+        cmocka_unit_test(test_packed_gradcheck),
         cmocka_unit_test(test_outside_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

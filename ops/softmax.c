@@ -110,17 +110,21 @@ void weft_op_log_softmax_backward(weft_graph *g, weft_var *v)
  * x, targets t, mask m (1 for every row when none is given).
  * dL/dx_rc = m_r / Σm · (softmax(x_r)_c - [c = t_r]).
  *
- * The forward keeps only lse_r = log Σ_c e^x_rc per row, not the softmax: the
- * backward recomputes softmax(x_r)_c = e^(x_rc - lse_r) from the logits (which
- * the graph keeps anyway) as it writes the gradient. For a language model's
- * decoder that saves rows x vocabulary floats (16 MB for PTB's 10k words at
- * 20 x 20 rows) for one more pass of exp. Both passes are one loop per row,
- * rows split over threads, with the vectorisable exp of ops/fastmath.h. */
+ * The forward keeps per row the max m_r, the sum S_r = Σ_c e^(x_rc - m_r) and
+ * lse_r = m_r + log S_r, not the softmax: the backward recomputes
+ * softmax(x_r)_c = e^(x_rc - m_r) / S_r from the logits (which the graph keeps
+ * anyway) as it writes the gradient. For a language model's decoder that
+ * saves rows x vocabulary floats (16 MB for PTB's 10k words at 20 x 20 rows)
+ * for one more pass of exp. linear_cross_entropy, whose logits are its own,
+ * writes the e^(x_rc - m_r) over them in the forward pass that sums them, and
+ * its backward only scales them. Rows split over threads, with the
+ * vectorisable exp of ops/fastmath.h. */
 
 typedef struct ce_saved {
     int *targets;
     float *mask;       /* NULL: every row counts */
-    float *lse;        /* log Σ e^x per row */
+    float *max;        /* m: the max of each row */
+    double *sum;       /* S: Σ e^(x - m) per row */
     float *row_loss;   /* -log p[target] per row */
 } ce_saved;
 
@@ -129,51 +133,80 @@ typedef struct ce_saved {
 
 #define LSE_LANES 16
 
-/* log Σ_c e^(x_c), max-shifted for stability: m + log Σ e^(x_c - m). One pass
- * for the max, one for exp and sum. The sum is kept in LSE_LANES float
- * partial sums, lane j taking the columns c ≡ j (mod LSE_LANES) in order, then
- * added in double in lane order: a fixed order, so the result is the same on
- * any number of threads and for any vector width. Each term is at most 1 (the
- * largest exactly 1), and a lane sums cols / 16 of them (625 for 10k words):
- * the float sum is within about 1e-6 relative of the exact one in practice
- * (tests/test_lmstep.c holds the loss to 2e-6 of a reference in double). */
+/* Σ_c e^(x_c - m) with m = max_c x_c (into *max), the shift that keeps the
+ * exps in range; e^(x_c - m) also written to e[c] unless e is NULL (e may be
+ * x itself). One pass for the max, one for exp and sum. The sum is kept in
+ * LSE_LANES float partial sums, lane j taking the columns c ≡ j (mod
+ * LSE_LANES) in order, then added in double in lane order: a fixed order, so
+ * the result is the same on any number of threads and for any vector width.
+ * Each term is at most 1 (the largest exactly 1), and a lane sums cols / 16
+ * of them (625 for 10k words): the float sum is within about 1e-6 relative of
+ * the exact one in practice (tests/test_lmstep.c holds the loss to 2e-6 of a
+ * reference in double). */
 WEFT_SIMD_CLONES
-static double log_sum_exp_row(const float *x, int cols)
+static double sum_exp_row(float *e, const float *x, int cols, float *max)
 {
     float m = x[0];
     #pragma omp simd reduction(max : m)
     for (int c = 0; c < cols; c++) m = x[c] > m ? x[c] : m;
     float acc[LSE_LANES] = { 0 };
     int c = 0;
-    for (; c + LSE_LANES <= cols; c += LSE_LANES) {
-        #pragma omp simd
-        for (int j = 0; j < LSE_LANES; j++) acc[j] += weft_fast_expf(x[c + j] - m);
+    if (e) {
+        for (; c + LSE_LANES <= cols; c += LSE_LANES) {
+            #pragma omp simd
+            for (int j = 0; j < LSE_LANES; j++) {
+                float ej = weft_fast_expf(x[c + j] - m);
+                e[c + j] = ej;
+                acc[j] += ej;
+            }
+        }
+        for (int j = 0; c + j < cols; j++) {
+            float ej = weft_fast_expf(x[c + j] - m);
+            e[c + j] = ej;
+            acc[j] += ej;
+        }
+    } else {
+        for (; c + LSE_LANES <= cols; c += LSE_LANES) {
+            #pragma omp simd
+            for (int j = 0; j < LSE_LANES; j++) acc[j] += weft_fast_expf(x[c + j] - m);
+        }
+        for (int j = 0; c + j < cols; j++) acc[j] += weft_fast_expf(x[c + j] - m);
     }
-    for (int j = 0; c + j < cols; j++) acc[j] += weft_fast_expf(x[c + j] - m);
-    double s = 0.0;
-    for (int j = 0; j < LSE_LANES; j++) s += acc[j];
-    return m + log(s);
+    double sum = 0.0;
+    for (int j = 0; j < LSE_LANES; j++) sum += acc[j];
+    *max = m;
+    return sum;
 }
 
-/* The gradient of one row, k softmax(x)_c = k e^(x_c - lse) for every c,
- * added to dx; the caller subtracts k at the target. */
+/* The factor that turns row r's e^(x_c - m_r) into its gradient: k / S_r,
+ * k = dL/dloss · m_r / Σm (the caller's). One place, so that both ops
+ * round it alike. */
+static float row_factor(const ce_saved *s, int r, float k)
+{
+    return (float)((double)k / s->sum[r]);
+}
+
+/* The gradient of one row, f e^(x_c - m) = k softmax(x)_c for every c, added
+ * to dx; the caller subtracts k at the target. */
 WEFT_SIMD_CLONES
-static void softmax_grad_row(float *dx, const float *x, float lse, float k, int cols)
+static void softmax_grad_row(float *dx, const float *x, float m, float f, int cols)
 {
     #pragma omp simd
-    for (int c = 0; c < cols; c++) dx[c] += k * weft_fast_expf(x[c] - lse);
+    for (int c = 0; c < cols; c++) dx[c] += f * weft_fast_expf(x[c] - m);
 }
 
-/* The targets and mask copied into the graph, room for lse and row losses;
+/* The targets and mask copied into the graph, room for the rows' max, sum
+ * and loss;
  * -1 when the arena is full (the graph holds the error). */
 static int ce_saved_init(weft_graph *g, ce_saved *s, int rows, const int *targets,
                          const float *mask)
 {
     s->targets = weft_graph_alloc(g, (size_t)rows * sizeof(int));
     s->mask = mask ? weft_graph_alloc(g, (size_t)rows * sizeof(float)) : NULL;
-    s->lse = weft_graph_alloc(g, (size_t)rows * sizeof(float));
+    s->max = weft_graph_alloc(g, (size_t)rows * sizeof(float));
+    s->sum = weft_graph_alloc(g, (size_t)rows * sizeof(double));
     s->row_loss = weft_graph_alloc(g, (size_t)rows * sizeof(float));
-    if (!s->targets || (mask && !s->mask) || !s->lse || !s->row_loss) return -1;
+    if (!s->targets || (mask && !s->mask) || !s->max || !s->sum || !s->row_loss) return -1;
     memcpy(s->targets, targets, (size_t)rows * sizeof(int));
     if (mask) memcpy(s->mask, mask, (size_t)rows * sizeof(float));
     return 0;
@@ -211,16 +244,18 @@ weft_var *weft_cross_entropy(weft_graph *g, weft_var *logits, const int *targets
     return v;
 }
 
-/* lse, row losses and the (masked) mean of logits x [rows, cols] into s and
- * v (v->f[0]: the total weight; the value: the mean). */
-static void cross_entropy_rows(weft_var *v, ce_saved *s, const float *x, int rows, int cols)
+/* Each row's max, sum and loss, lse - x_target with lse = m + log S, and the
+ * (masked) mean of logits x [rows, cols] into s and v (v->f[0]: the total
+ * weight; the value: the mean). exps: write e^(x - m) over x. */
+static void cross_entropy_rows(weft_var *v, ce_saved *s, float *x, int rows, int cols, bool exps)
 {
     #pragma omp parallel for if ((size_t)rows * cols > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * cols;
-        double lse = log_sum_exp_row(xr, cols);
-        s->lse[r] = (float)lse;
-        s->row_loss[r] = (float)(lse - xr[s->targets[r]]);
+        float *xr = x + (size_t)r * cols;
+        float target = xr[s->targets[r]];
+        double sum = sum_exp_row(exps ? xr : NULL, xr, cols, &s->max[r]);
+        s->sum[r] = sum;
+        s->row_loss[r] = (float)((double)s->max[r] + log(sum) - target);
     }
     /* a fixed-order sum: the same for any number of threads */
     double total = 0.0, weight = 0.0;
@@ -238,7 +273,7 @@ void weft_op_cross_entropy_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     const weft_tensor *x = &v->in[0]->value;
-    cross_entropy_rows(v, v->aux, x->data, weft_tensor_rows(x), weft_tensor_cols(x));
+    cross_entropy_rows(v, v->aux, x->data, weft_tensor_rows(x), weft_tensor_cols(x), false);
 }
 
 void weft_op_cross_entropy_backward(weft_graph *g, weft_var *v)
@@ -255,7 +290,8 @@ void weft_op_cross_entropy_backward(weft_graph *g, weft_var *v)
         if (m == 0.0f) continue;
         float *dx = x->grad.data + (size_t)r * cols;
         float k = scale * m;
-        softmax_grad_row(dx, x->value.data + (size_t)r * cols, s->lse[r], k, cols);
+        softmax_grad_row(dx, x->value.data + (size_t)r * cols, s->max[r], row_factor(s, r, k),
+                         cols);
         dx[s->targets[r]] -= k;
     }
 }
@@ -265,17 +301,19 @@ void weft_op_cross_entropy_backward(weft_graph *g, weft_var *v)
  * ones linear followed by cross_entropy gives, bit for bit; what changes is
  * memory. Composed, the logits [rows, V] are a node's value and backward
  * gives them a gradient buffer of the same size (for PTB's 10k words at
- * 20 x 20 rows: 16 MB each). Here the logits are this op's saved buffer, and
- * backward turns them in place into dL/dlogits (nothing else reads them),
- * then runs linear's backward from there:
- *     dlogits_rc = m_r / Σm · (softmax(x_r)_c - [c = t_r])
+ * 20 x 20 rows: 16 MB each). Here the logits are this op's saved buffer: the
+ * forward, once it has their max, writes e^(x_rc - m_r) over them as it sums
+ * them (nothing else reads them), and backward scales those in place into
+ * dL/dlogits, then runs linear's backward from there:
+ *     dlogits_rc = m_r / Σm · (e^(x_rc - m_r) / S_r - [c = t_r])
  *     dx += dlogits W,  dW += dlogitsᵀ x,  db += Σ_r dlogits_r.
- * A second backward without a forward in between recomputes the logits
- * first. */
+ * cross_entropy's backward computes the same e^(x_rc - m_r) from the logits
+ * and the same factor, so the two give the same bits. A second backward
+ * without a forward in between recomputes the logits and exps first. */
 
 typedef struct lce_saved {
     ce_saved ce;
-    float *logits;          /* [rows, out]: the logits, or after backward their gradient */
+    float *logits;          /* [rows, out]: e^(x - m) of the logits, or after backward dlogits */
     bool holds_grad;
 } lce_saved;
 
@@ -332,12 +370,13 @@ void weft_op_linear_cross_entropy_forward(weft_graph *g, weft_var *v)
     lce_logits(v, s->logits);
     s->holds_grad = false;
     cross_entropy_rows(v, &s->ce, s->logits, weft_tensor_rows(&v->in[0]->value),
-                       v->in[1]->value.shape[0]);
+                       v->in[1]->value.shape[0], true);
 }
 
-/* Columns [c0, c1) of every row r of d [rows, cols], the logits, turned into
- * dlogits = k_r (softmax - [c = t_r]), k_r = scale m_r (rows of mask 0: zero);
- * then, when db is not NULL, db[c] += dlogits[r, c] row after row. */
+/* Columns [c0, c1) of every row r of d [rows, cols], the e^(x - m_r) of the
+ * logits, turned into dlogits = k_r (softmax - [c = t_r]), k_r = scale m_r
+ * (rows of mask 0: zero); then, when db is not NULL, db[c] += dlogits[r, c]
+ * row after row. */
 WEFT_SIMD_CLONES
 static void lce_grad_columns(float *d, float *db, const ce_saved *s, float scale, int rows,
                              int cols, int c0, int c1)
@@ -348,9 +387,9 @@ static void lce_grad_columns(float *d, float *db, const ce_saved *s, float scale
         if (m == 0.0f) {
             memset(dr + c0, 0, (size_t)(c1 - c0) * sizeof *dr);
         } else {
-            float k = scale * m, lse = s->lse[r];
+            float k = scale * m, f = row_factor(s, r, k);
             #pragma omp simd
-            for (int c = c0; c < c1; c++) dr[c] = k * weft_fast_expf(dr[c] - lse);
+            for (int c = c0; c < c1; c++) dr[c] = f * dr[c];
             int target = s->targets[r];
             if (target >= c0 && target < c1) dr[target] -= k;
         }
@@ -369,7 +408,7 @@ void weft_op_linear_cross_entropy_backward(weft_graph *g, weft_var *v)
     if (!(dx || dW || db) || v->f[0] == 0.0f) return;
     lce_saved *s = v->aux;
     int rows = weft_tensor_rows(&x->value), in = W->value.shape[1], out = W->value.shape[0];
-    if (s->holds_grad) lce_logits(v, s->logits);
+    if (s->holds_grad) weft_op_linear_cross_entropy_forward(g, v);   /* logits and exps again */
     s->holds_grad = true;
     float *d = s->logits;
     float scale = v->grad.data[0] / v->f[0];

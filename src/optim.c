@@ -321,7 +321,8 @@ static float norm_over(const float *g, size_t n, const span_pieces *live)
         for (size_t b = 0; b < nblocks; b++) sum += block_sumsq(g, n, live, b);
         return (float)sqrt(sum);
     }
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+    /* dynamic: with live pieces, blocks cost from nothing to a full block */
+    #pragma omp parallel for schedule(dynamic, 16) if (n > WEFT_PARALLEL_MIN)
     for (size_t b = 0; b < nblocks; b++) part[b] = block_sumsq(g, n, live, b);
     for (size_t b = 0; b < nblocks; b++) sum += part[b];
     free(part);

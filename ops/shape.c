@@ -222,16 +222,23 @@ weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len)
         for (int d = 0; d < rank - 1; d++) shape[d] = t->shape[d + 1];
         rank--;
     }
-    weft_var *v = weft_node_new(g, &weft_op_narrow, &x, 1, rank, shape);
+    /* Entries of the first dimension are contiguous: the result is a view,
+     * a pointer into x's value (and, in backward, into x's gradient), so a
+     * step of a sequence costs no copy of its values or of its gradient. */
+    size_t per = t->size / (size_t)t->shape[0];
+    weft_var *v = weft_node_new_view(g, &weft_op_narrow, x, rank, shape, (size_t)start * per);
     if (!v) return NULL;
     v->i[0] = start;
-    weft_op_narrow_forward(g, v);
     return v;
 }
 
+/* A view (weft_node_new_view): the value is x's memory, so there is nothing
+ * to compute, and consumers add into x's gradient directly, so nothing to add.
+ * A narrow node made by hand with weft_node_new (not a view) copies. */
 void weft_op_narrow_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
+    if (v->view_of) return;
     const weft_tensor *x = &v->in[0]->value;
     size_t per = x->size / (size_t)x->shape[0];
     memcpy(v->value.data, x->data + (size_t)v->i[0] * per, v->value.size * sizeof(float));
@@ -241,7 +248,7 @@ void weft_op_narrow_backward(weft_graph *g, weft_var *v)
 {
     (void)g;
     weft_var *x = v->in[0];
-    if (!weft_wants_grad(x)) return;
+    if (v->view_of || !weft_wants_grad(x)) return;
     size_t per = x->value.size / (size_t)x->value.shape[0];
     float *gx = x->grad.data + (size_t)v->i[0] * per;
     for (size_t i = 0; i < v->value.size; i++) gx[i] += v->grad.data[i];

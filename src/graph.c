@@ -252,6 +252,24 @@ weft_var *weft_node_new(weft_graph *g, const weft_op_desc *op, weft_var *const *
     return v;
 }
 
+weft_var *weft_node_new_view(weft_graph *g, const weft_op_desc *op, weft_var *x, int rank,
+                             const int *shape, size_t offset)
+{
+    weft_var **inputs = weft_graph_alloc(g, sizeof *inputs);
+    if (!inputs) return NULL;
+    weft_var *v = make_node(g, rank, shape, x->value.data + offset);
+    if (!v) return NULL;
+    v->op = op;
+    v->kind = WEFT_NODE_OP;
+    v->in = inputs;
+    v->n_in = 1;
+    inputs[0] = x;
+    v->requires_grad = x->requires_grad;
+    v->view_of = x;
+    v->view_offset = offset;
+    return v;
+}
+
 /* --- leaves ----------------------------------------------------------------- */
 
 static weft_var *leaf(weft_graph *g, const weft_tensor *t, const char *name, bool requires_grad,
@@ -640,6 +658,11 @@ int weft_backward(weft_graph *g, weft_var *loss)
         if (!v->requires_grad) continue;
         if (v->kind == WEFT_NODE_PARAM) {
             v->grad = v->param->grad;
+        } else if (v->view_of) {
+            /* a view's gradient is its slice of view_of's (made earlier on
+             * the tape, so already given one and zeroed if it is an op) */
+            v->grad = v->value;
+            v->grad.data = v->view_of->grad.data + v->view_offset;
         } else if (v->grad.data && v->kind != WEFT_NODE_OP) {
             /* a leaf's gradient from an earlier backward: keep, add (and it
              * stays ready even if this loss does not reach it) */

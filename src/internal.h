@@ -65,6 +65,12 @@ void *weft_graph_calloc(weft_graph *g, size_t bytes);
  * calls op->forward. NULL (with the graph's error set) when out of memory. */
 weft_var *weft_node_new(weft_graph *g, const weft_op_desc *op, weft_var *const *in, int n_in,
                         int rank, const int *shape);
+/* A node whose value is floats [offset, offset + size of shape) of x's value,
+ * not a copy, and whose gradient will be the same slice of x's gradient
+ * (see view_of in weft/graph.h). Its op's forward has nothing to compute and
+ * its backward nothing to add. */
+weft_var *weft_node_new_view(weft_graph *g, const weft_op_desc *op, weft_var *x, int rank,
+                             const int *shape, size_t offset);
 
 /* True when any of the n inputs is NULL (an earlier op failed): the op then
  * returns NULL without a message of its own. */

@@ -1,6 +1,6 @@
 /* tests/test_ops.c — every op: gradients against finite differences (and
  * proof that the check catches a wrong backward), backward twice, broadcasting
- * by hand, shape errors and their messages. */
+ * by hand, narrow as a view, shape errors and their messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -333,6 +333,46 @@ static void expect_error(weft_var *result, ...)
     assert_null(weft_graph_error(G));
 }
 
+/* narrow is a view: its value is the parent's memory, and consumers' gradients
+ * land in the parent's gradient; X used both directly and through two
+ * overlapping narrows gets every share, an op parent restarts from zero on a
+ * second backward while a leaf parent accumulates. */
+static void test_narrow_is_a_view(void **state)
+{
+    (void)state;
+    weft_tensor tx = weft_tensor_alloc(3, (int[]){ 4, 2, 3 });
+    for (size_t i = 0; i < tx.size; i++) tx.data[i] = 0.1f * (float)i - 1.0f;
+    weft_graph *g = weft_graph_new();
+    weft_var *x = weft_input(g, &tx, "x", true);
+    weft_var *y = weft_scale(g, x, 2.0f);            /* an op parent */
+    weft_var *a = weft_narrow(g, y, 1, 1);          /* y[1], [2, 3] */
+    weft_var *b = weft_narrow(g, y, 1, 2);          /* y[1..2], [2, 2, 3] */
+    weft_var *c = weft_narrow(g, b, 1, 1);          /* y[2] through a view of a view */
+    assert_ptr_equal(a->value.data, y->value.data + 6);
+    assert_ptr_equal(c->value.data, y->value.data + 12);
+    assert_ptr_equal(a->view_of, y);
+    /* loss = 3 Σ a + 5 Σ c + Σ (y ⊙ y) / 2 + 7 Σ narrow(x, 3) */
+    weft_var *loss = weft_add(g, weft_add(g, weft_scale(g, weft_sum(g, a), 3.0f),
+                                           weft_scale(g, weft_sum(g, c), 5.0f)),
+                              weft_add(g, weft_scale(g, weft_sum(g, weft_mul(g, y, y)), 0.5f),
+                                       weft_scale(g, weft_sum(g, weft_narrow(g, x, 3, 1)), 7.0f)));
+    assert_non_null(loss);
+    for (int pass = 1; pass <= 2; pass++) {
+        assert_int_equal(weft_backward(g, loss), 0);
+        const weft_tensor *dy = weft_grad_of(g, y), *dx = weft_grad_of(g, x);
+        for (int i = 0; i < 24; i++) {
+            int step = i / 6;
+            float want_dy = y->value.data[i] + (step == 1 ? 3.0f : step == 2 ? 5.0f : 0.0f);
+            float want_dx = 2.0f * want_dy + (step == 3 ? 7.0f : 0.0f);
+            assert_float_equal(dy->data[i], want_dy, 1e-5f);            /* op: from zero */
+            assert_float_equal(dx->data[i], pass * want_dx, 1e-4f);     /* leaf: adds up */
+        }
+    }
+    assert_null(weft_graph_error(g));
+    weft_graph_free(g);
+    weft_tensor_release(&tx);
+}
+
 static void test_shape_errors(void **state)
 {
     (void)state;
@@ -423,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_backward_twice_doubles),
         cmocka_unit_test(test_broadcast_values_by_hand),
         cmocka_unit_test(test_broadcast_gradients_by_hand),
+        cmocka_unit_test(test_narrow_is_a_view),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_null_inputs_propagate),
     };

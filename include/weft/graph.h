@@ -75,6 +75,14 @@ struct weft_var {
     weft_scope scope;
     const char *name;        /* a leaf's name (parameter, input, state) or NULL */
     weft_param *param;       /* for WEFT_NODE_PARAM: the parameter it stands for */
+
+    /* A view (weft_narrow along the first dimension): value and gradient are
+     * the floats [view_offset, view_offset + value.size) of view_of's value
+     * and gradient, not copies. Consumers' gradients land in view_of's
+     * gradient directly, so weft_grad_of a view gives view_of's slice: with
+     * other uses of view_of, their share too. NULL for every other node. */
+    weft_var *view_of;
+    size_t view_offset;
 };
 
 /* Create an empty graph; the caller owns it (weft_graph_free). NULL when out

@@ -34,8 +34,8 @@ static void one_shape(int M, int N, int K, int threads)
     int ldb = N + 16;
     float *A = malloc((size_t)M * K * sizeof(float)), *B = malloc((size_t)K * ldb * sizeof(float));
     float *C1 = calloc((size_t)M * N, sizeof(float)), *C2 = calloc((size_t)M * N, sizeof(float));
-    packed_matrix P = { .data = aligned_alloc(64, packed_floats(K, N) * sizeof(float)) };
-    float *Apack = aligned_alloc(64, packed_a_floats(M, K) * sizeof(float));
+    packed_matrix P = { .data = weft_aligned_alloc(packed_floats(K, N) * sizeof(float)) };
+    float *Apack = weft_aligned_alloc(packed_a_floats(M, K) * sizeof(float));
     if (!A || !B || !C1 || !C2 || !P.data || !Apack) {
         fprintf(stderr, "packed_gemm: out of memory at %d x %d x %d\n", M, N, K);
         exit(1);
@@ -69,7 +69,9 @@ static void one_shape(int M, int N, int K, int threads)
     printf("| %d x %d x %d | %.1f | %.1f | %.2f | %s | %.1e |\n", M, N, K, flop / best[0] * 1e-9,
            flop / best[1] * 1e-9, best[0] / best[1], packed_worth(M, N, K) ? "packed" : "sgemm",
            diff);
-    free(A); free(B); free(Bdense); free(C1); free(C2); free(P.data); free(Apack);
+    free(A); free(B); free(Bdense); free(C1); free(C2);
+    weft_aligned_free(P.data);
+    weft_aligned_free(Apack);
 }
 
 int main(int argc, char **argv)

@@ -287,8 +287,8 @@ static void test_packed_gemm(void **state)
             bli_sgemm(BLIS_NO_TRANSPOSE, trans ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, M, N, K, &one,
                       A.data, K, 1, B.data, trans ? K : N, 1, &one, want, ldc, 1);
             packed_matrix P = { 0 };
-            P.data = aligned_alloc(64, packed_floats(K, N) * sizeof(float));
-            float *Apack = aligned_alloc(64, packed_a_floats(M, K) * sizeof(float));
+            P.data = weft_aligned_alloc(packed_floats(K, N) * sizeof(float));
+            float *Apack = weft_aligned_alloc(packed_a_floats(M, K) * sizeof(float));
             packed_pack(&P, B.data, trans, K, N);
             float *got[2];
             for (int th = 1; th <= 2; th++) {
@@ -311,8 +311,8 @@ static void test_packed_gemm(void **state)
             free(got[0]);
             free(got[1]);
             free(want);
-            free(P.data);
-            free(Apack);
+            weft_aligned_free(P.data);
+            weft_aligned_free(Apack);
             weft_tensor_release(&A);
             weft_tensor_release(&B);
             weft_tensor_release(&C0);

@@ -12,11 +12,14 @@ weft_var *weft_dropout_mask(weft_graph *g, weft_rng *rng, float p, int rank, con
     if (!rng) return weft_graph_fail(g, "dropout mask: no random generator");
     weft_var *mask = weft_input_zeros(g, rank, shape, "dropout mask", false);
     if (!mask) return NULL;
-    /* inverted dropout: kept elements are scaled so that E[mask] = 1 */
+    /* inverted dropout: kept elements are scaled so that E[mask] = 1; the
+     * uniforms drawn in blocks that threads share (weft_rng_fill_uniform_blocks) */
     float keep = 1.0f / (1.0f - p);
     float *d = mask->value.data;
-    for (size_t i = 0; i < mask->value.size; i++)
-        d[i] = weft_rng_uniform(rng) < p ? 0.0f : keep;
+    size_t n = mask->value.size;
+    weft_rng_fill_uniform_blocks(rng, d, n);
+    #pragma omp parallel for simd if (n > 4 * WEFT_RNG_BLOCK)
+    for (size_t i = 0; i < n; i++) d[i] = d[i] < p ? 0.0f : keep;
     return mask;
 }
 

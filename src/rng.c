@@ -45,6 +45,21 @@ float weft_rng_uniform(weft_rng *r)
     return (float)(weft_rng_u32(r) >> 8) * (1.0f / 16777216.0f);   /* 24 bits */
 }
 
+void weft_rng_fill_uniform_blocks(weft_rng *r, float *dst, size_t n)
+{
+    uint64_t base = (uint64_t)weft_rng_u32(r) << 32;
+    base |= weft_rng_u32(r);
+    size_t blocks = (n + WEFT_RNG_BLOCK - 1) / WEFT_RNG_BLOCK;
+    #pragma omp parallel for schedule(static) if (n > 4 * WEFT_RNG_BLOCK)
+    for (size_t b = 0; b < blocks; b++) {
+        /* splitmix64 in the seeding spreads consecutive seeds over the state */
+        weft_rng local;
+        weft_rng_seed(&local, base + b * 0x9E3779B97F4A7C15ull);
+        size_t end = (b + 1) * WEFT_RNG_BLOCK < n ? (b + 1) * WEFT_RNG_BLOCK : n;
+        for (size_t i = b * WEFT_RNG_BLOCK; i < end; i++) dst[i] = weft_rng_uniform(&local);
+    }
+}
+
 uint32_t weft_rng_below(weft_rng *r, uint32_t n)
 {
     /* Lemire's multiply-shift; the bias is below 2^-32 * n, fine for sampling */

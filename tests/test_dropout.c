@@ -1,7 +1,8 @@
 /* tests/test_dropout.c — dropout masks (weft/dropout.h): variational masks
  * repeat across steps where standard ones do not, embedding dropout drops
- * whole rows, masks average to 1, the same seed gives the same masks, the
- * gradient through embedding dropout; and the language model's two modes. */
+ * whole rows, masks average to 1, the same seed gives the same masks (on 1
+ * and 2 threads, blocks of the parallel stream independent), the gradient
+ * through embedding dropout; and the language model's two modes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "weft/gradcheck.h"
 #include "weft/lm.h"
 #include "weft/ops.h"
+#include "weft/runtime.h"
 
 static char err[1024];
 
@@ -102,6 +104,44 @@ static void same_seed_same_masks(void **state)
     weft_var *mc = weft_variational_mask(g, &c, 0.4f, 8, 32);
     assert_true(same_floats(ma->value.data, mb->value.data, 8 * 32));
     assert_false(same_floats(ma->value.data, mc->value.data, 8 * 32));
+    weft_graph_free(g);
+}
+
+/* A mask spanning many blocks of weft_rng_fill_uniform_blocks: the same bits
+ * on 1 and 2 threads, the generator advanced by exactly two draws, each block
+ * dropping about p of its elements, and no block a copy of another. */
+static void big_masks_same_on_any_threads(void **state)
+{
+    (void)state;
+    enum { B = 50, F = 4000 };   /* 200,000 elements: 49 blocks */
+    const float p = 0.5f;
+    weft_graph *g = weft_graph_new();
+    weft_var *m[2];
+    weft_rng after[2];
+    for (int th = 1; th <= 2; th++) {
+        weft_set_num_threads(th);
+        weft_rng r;
+        weft_rng_seed(&r, 7);
+        m[th - 1] = weft_dropout_mask(g, &r, p, 2, (int[]){ B, F });
+        after[th - 1] = r;
+    }
+    weft_set_num_threads(0);
+    assert_true(same_floats(m[0]->value.data, m[1]->value.data, (size_t)B * F));
+    weft_rng r;
+    weft_rng_seed(&r, 7);
+    weft_rng_u32(&r);
+    weft_rng_u32(&r);
+    assert_memory_equal(&r, &after[0], sizeof r);
+    size_t blocks = (size_t)B * F / WEFT_RNG_BLOCK;
+    for (size_t b = 0; b < blocks; b++) {
+        const float *blk = m[0]->value.data + b * WEFT_RNG_BLOCK;
+        int zeros = 0;
+        for (int i = 0; i < WEFT_RNG_BLOCK; i++) zeros += blk[i] == 0.0f;
+        /* binomial(4096, 0.5): sd 32; 6 sd */
+        if (abs(zeros - WEFT_RNG_BLOCK / 2) > 192) fail_msg("block %zu drops %d of %d", b, zeros,
+                                                             WEFT_RNG_BLOCK);
+        if (b > 0) assert_false(same_floats(blk, blk - WEFT_RNG_BLOCK, WEFT_RNG_BLOCK));
+    }
     weft_graph_free(g);
 }
 
@@ -363,6 +403,7 @@ int main(void)
         cmocka_unit_test(variational_mask_is_reused_at_every_step),
         cmocka_unit_test(mask_mean_is_one),
         cmocka_unit_test(same_seed_same_masks),
+        cmocka_unit_test(big_masks_same_on_any_threads),
         cmocka_unit_test(embedding_dropout_drops_whole_rows),
         cmocka_unit_test(embedding_dropout_gradcheck),
         cmocka_unit_test(lm_variational_masks_repeat),

@@ -23,6 +23,13 @@ uint32_t weft_rng_below(weft_rng *r, uint32_t n);
 float weft_rng_normal(weft_rng *r);
 /* Fill t with uniform values in [lo, hi). */
 void weft_rng_fill_uniform(weft_rng *r, weft_tensor *t, float lo, float hi);
+/* Fill dst[n] with uniform values in [0, 1), threads sharing the work: the n
+ * numbers come in blocks of WEFT_RNG_BLOCK, block b from a generator of its
+ * own seeded by (two draws of r, b). The same numbers for any number of
+ * threads (not the numbers weft_rng_uniform would give), and r advances by
+ * exactly two draws whatever n is. dst is borrowed. */
+#define WEFT_RNG_BLOCK 4096
+void weft_rng_fill_uniform_blocks(weft_rng *r, float *dst, size_t n);
 /* Fill t with normal values of the given mean and standard deviation. */
 void weft_rng_fill_normal(weft_rng *r, weft_tensor *t, float mean, float std);
 

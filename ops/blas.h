@@ -174,15 +174,20 @@ static inline void packed_gemm(int M, const float *A, int lda, const packed_matr
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
     #pragma omp parallel if (threads)
     {
-        /* A's panels: for every k, MR consecutive rows' values (zero past M) */
+        /* A's panels: for every k, MR consecutive rows' values (zero past M);
+         * each row read once in order, written MR floats apart */
         #pragma omp for
         for (int p = 0; p < row_panels; p++) {
             float *dst = Apack + (size_t)p * K * mr;
-            for (int k = 0; k < K; k++)
-                for (int i = 0; i < mr; i++) {
-                    int m = p * mr + i;
-                    dst[(size_t)k * mr + i] = m < M ? A[(size_t)m * lda + k] : 0.0f;
-                }
+            int rows = M - p * mr < mr ? M - p * mr : mr;
+            for (int i = 0; i < mr; i++) {
+                const float *a = A + (size_t)(p * mr + i) * lda;
+                float *d = dst + i;
+                if (i < rows)
+                    for (int k = 0; k < K; k++) d[(size_t)k * mr] = a[k];
+                else
+                    for (int k = 0; k < K; k++) d[(size_t)k * mr] = 0.0f;
+            }
         }
         /* every MR x NR tile of C in one micro-kernel call over all of K */
         #pragma omp for schedule(static)

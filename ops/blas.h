@@ -141,6 +141,13 @@ static inline size_t packed_a_floats(int M, int K)
     return (size_t)((M + mr - 1) / mr) * mr * K;
 }
 
+/* The packed [K, N] matrix whose panels are (or will be) at data. */
+static inline packed_matrix packed_matrix_at(float *data, int K, int N)
+{
+    int nr = gemm_kernel_get()->nr;
+    return (packed_matrix){ .K = K, .N = N, .panels = (N + nr - 1) / nr, .data = data };
+}
+
 /* Pack B into P (its data set by the caller). B is [K, N] row-major, or,
  * with trans, stored [N, K] (a weight [out, in] used as Wᵀ). */
 static inline void packed_pack(packed_matrix *P, const float *B, bool trans, int K, int N)

@@ -132,15 +132,11 @@ static bool packed_forward(weft_graph *g, const weft_var *Wv, int rows, const fl
     size_t n = Wv->value.size;
     for (int s = 0; s < PACKED_SAMPLES && !fresh; s++)
         fresh = memcmp(&sample[s], &W[(n - 1) * (size_t)s / (PACKED_SAMPLES - 1)], sizeof(float)) != 0;
-    packed_matrix P = { .data = packed };
+    packed_matrix P = packed_matrix_at(packed, in, out);
     if (fresh) {
         packed_pack(&P, W, true, in, out);
         for (int s = 0; s < PACKED_SAMPLES; s++)
             sample[s] = W[(n - 1) * (size_t)s / (PACKED_SAMPLES - 1)];
-    } else {
-        P.K = in;
-        P.N = out;
-        P.panels = (out + gemm_kernel_get()->nr - 1) / gemm_kernel_get()->nr;
     }
     packed_gemm(rows, x, in, &P, y, out, apack);
     return true;
@@ -186,14 +182,8 @@ static bool packed_dx(weft_graph *g, const weft_var *W, int rows, const float *d
     float *packed = weft_sweep_memo(g, W, 0, packed_floats(out, in) * sizeof(float), &fresh);
     float *apack = weft_sweep_memo(g, W, 1, packed_a_floats(rows, out) * sizeof(float), &unused);
     if (!packed || !apack) return false;
-    packed_matrix P = { .data = packed };
-    if (fresh) {
-        packed_pack(&P, W->value.data, false, out, in);
-    } else {
-        P.K = out;
-        P.N = in;
-        P.panels = (in + gemm_kernel_get()->nr - 1) / gemm_kernel_get()->nr;
-    }
+    packed_matrix P = packed_matrix_at(packed, out, in);
+    if (fresh) packed_pack(&P, W->value.data, false, out, in);
     packed_gemm(rows, dy, out, &P, dx, in, apack);
     return true;
 }

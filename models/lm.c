@@ -487,27 +487,13 @@ int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize)
 static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
                                   size_t errsize)
 {
-    const char *conf = weft_checkpoint_meta(c, "weft.config");
-    const char *voc = weft_checkpoint_meta(c, "weft.vocab");
-    if (!conf || !voc) {
-        weft_say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\" (write "
-                 "it as docs/lm.md describes)", path, !conf ? "weft.config" : "weft.vocab");
-        return NULL;
-    }
+    const char *voc;
+    cJSON *o = weft_lm_meta_open(c, path, "lm", " (write it as docs/lm.md describes)",
+                                 " (a language model)", &voc, err, errsize);
+    if (!o) return NULL;
     weft_lm_config cfg = { 0 };
     weft_vocab *vocab = NULL;
     weft_lm *m = NULL;
-    cJSON *o = cJSON_Parse(conf);
-    if (!cJSON_IsObject(o)) {
-        weft_say(err, errsize, "%s: weft.config is not a JSON object", path);
-        goto done;
-    }
-    const char *task = weft_lm_meta_task(o);
-    if (!task || strcmp(task, "lm") != 0) {
-        weft_say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"lm\" (a language "
-                 "model)", path, task ? "\"" : "", task ? task : "missing", task ? "\"" : "");
-        goto done;
-    }
     if (weft_lm_meta_level(o, &cfg.level, path, err, errsize)) goto done;
     const cJSON *cell = cJSON_GetObjectItemCaseSensitive(o, "cell");
     if (!cJSON_IsString(cell) || strlen(cell->valuestring) >= WEFT_LM_CELL_MAX) {

@@ -52,6 +52,33 @@ const char *weft_lm_meta_task(const cJSON *o)
     return cJSON_IsString(task) ? task->valuestring : NULL;
 }
 
+cJSON *weft_lm_meta_open(const weft_checkpoint *c, const char *path, const char *task,
+                         const char *missing_hint, const char *task_hint, const char **vocab,
+                         char *err, size_t errsize)
+{
+    const char *conf = weft_checkpoint_meta(c, "weft.config");
+    *vocab = weft_checkpoint_meta(c, "weft.vocab");
+    if (!conf || !*vocab) {
+        weft_say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\"%s", path,
+                 !conf ? "weft.config" : "weft.vocab", missing_hint);
+        return NULL;
+    }
+    cJSON *o = cJSON_Parse(conf);
+    if (!cJSON_IsObject(o)) {
+        weft_say(err, errsize, "%s: weft.config is not a JSON object", path);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    const char *named = weft_lm_meta_task(o);
+    if (!named || strcmp(named, task) != 0) {
+        weft_say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"%s\"%s", path,
+                 named ? "\"" : "", named ? named : "missing", named ? "\"" : "", task, task_hint);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 int weft_lm_meta_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
                      size_t errsize)
 {

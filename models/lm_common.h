@@ -7,6 +7,7 @@
 
 #include "weft/data.h"
 #include "weft/graph.h"
+#include "weft/io.h"
 #include "weft/lm.h"
 #include "weft/optim.h"
 #include "weft/params.h"
@@ -37,6 +38,15 @@ int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_o
 
 /* The task the config names, or NULL (borrowed from o). */
 const char *weft_lm_meta_task(const cJSON *o);
+/* The opening every loader shares: checkpoint c (read from path) must carry
+ * "weft.config" and "weft.vocab", the config must be a JSON object whose task
+ * is `task`. Returns the parsed config (the caller owns it: cJSON_Delete) and
+ * sets *vocab to the vocabulary's JSON text (borrowed from c); NULL with a
+ * message otherwise. missing_hint and task_hint end the two messages a user
+ * most needs help with ("" for none). */
+cJSON *weft_lm_meta_open(const weft_checkpoint *c, const char *path, const char *task,
+                         const char *missing_hint, const char *task_hint, const char **vocab,
+                         char *err, size_t errsize);
 /* A whole number >= 1 (up to 1e9), which must be there. */
 int weft_lm_meta_int(const cJSON *o, const char *key, int *out, const char *path, char *err,
                      size_t errsize);

@@ -308,27 +308,12 @@ int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, si
 static weft_window_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
                                          size_t errsize)
 {
-    const char *conf = weft_checkpoint_meta(c, "weft.config");
-    const char *voc = weft_checkpoint_meta(c, "weft.vocab");
-    if (!conf || !voc) {
-        weft_say(err, errsize, "%s: not a weft language model: the metadata has no \"%s\"", path,
-                 !conf ? "weft.config" : "weft.vocab");
-        return NULL;
-    }
+    const char *voc;
+    cJSON *o = weft_lm_meta_open(c, path, "window-lm", "", "", &voc, err, errsize);
+    if (!o) return NULL;
     weft_window_lm_config cfg = { 0 };
     weft_vocab *vocab = NULL;
     weft_window_lm *m = NULL;
-    cJSON *o = cJSON_Parse(conf);
-    if (!cJSON_IsObject(o)) {
-        weft_say(err, errsize, "%s: weft.config is not a JSON object", path);
-        goto done;
-    }
-    const char *task = weft_lm_meta_task(o);
-    if (!task || strcmp(task, "window-lm") != 0) {
-        weft_say(err, errsize, "%s: weft.config: task is %s%s%s, expected \"window-lm\"", path,
-                 task ? "\"" : "", task ? task : "missing", task ? "\"" : "");
-        goto done;
-    }
     if (weft_lm_meta_level(o, &cfg.level, path, err, errsize) ||
         weft_lm_meta_int(o, "order", &cfg.order, path, err, errsize) ||
         weft_lm_meta_int(o, "embed", &cfg.embed, path, err, errsize) ||

@@ -21,6 +21,8 @@
 #include "weft/lm.h"
 #include "weft/ops.h"
 
+#include "lm_text.h"
+
 static const char *golden_dir = "tests/golden";
 static char err[1024];
 static char tmpdir[] = "/tmp/weft-lm-test-XXXXXX";
@@ -41,12 +43,7 @@ static float make_dropout = 0.0f;   /* the dropout make_model gives its models *
 static weft_lm *make_model(const char *text, weft_text_level level, const char *cell, int layers,
                            int hidden, int embed, bool tied, uint64_t seed)
 {
-    weft_tokens t;
-    assert_int_equal(weft_tokens_from_string(text, strlen(text), "test", level, &t, err,
-                                             sizeof err), 0);
-    weft_vocab *v = weft_vocab_build(&t, 1, 0, err, sizeof err);
-    assert_non_null(v);
-    weft_tokens_free(&t);
+    weft_vocab *v = test_vocab_of(text, level);
     weft_lm_config cfg = { .level = level, .layers = layers, .hidden = hidden, .embed = embed,
                            .tied = tied, .dropout = make_dropout };
     snprintf(cfg.cell, sizeof cfg.cell, "%s", cell);
@@ -60,12 +57,7 @@ static weft_lm *make_model(const char *text, weft_text_level level, const char *
 
 static int *encode_text(const weft_lm *m, const char *text, size_t *n)
 {
-    int *ids, count;
-    if (weft_vocab_encode_text(m->vocab, m->cfg.level, text, &ids, &count, err, sizeof err))
-        fail_msg("%s", err);
-    assert_non_null(ids);
-    *n = (size_t)count;
-    return ids;
+    return test_encode(m->vocab, m->cfg.level, text, n);
 }
 
 static double eval_ppl(weft_lm *m, const int *ids, size_t n, int bptt)

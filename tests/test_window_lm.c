@@ -21,6 +21,8 @@
 #include "weft/ops.h"
 #include "weft/window_lm.h"
 
+#include "lm_text.h"
+
 static char err[1024];
 static char tmpdir[] = "/tmp/weft-wlm-test-XXXXXX";
 
@@ -40,12 +42,7 @@ static const char *TEXT = "the cat sat on the mat\nthe dog sat on the log\n"
 static weft_window_lm *make_model(const char *text, weft_text_level level, int order, int embed,
                                   int hidden, bool direct, uint64_t seed)
 {
-    weft_tokens t;
-    assert_int_equal(weft_tokens_from_string(text, strlen(text), "test", level, &t, err,
-                                             sizeof err), 0);
-    weft_vocab *v = weft_vocab_build(&t, 1, 0, err, sizeof err);
-    assert_non_null(v);
-    weft_tokens_free(&t);
+    weft_vocab *v = test_vocab_of(text, level);
     weft_window_lm_config cfg = { .level = level, .order = order, .embed = embed,
                                   .hidden = hidden, .direct = direct };
     weft_window_lm *m = weft_window_lm_new(&cfg, v, err, sizeof err);
@@ -61,12 +58,7 @@ static weft_window_lm *make_model(const char *text, weft_text_level level, int o
 
 static int *encode_text(const weft_window_lm *m, const char *text, size_t *n)
 {
-    int *ids, count;
-    if (weft_vocab_encode_text(m->vocab, m->cfg.level, text, &ids, &count, err, sizeof err))
-        fail_msg("%s", err);
-    assert_non_null(ids);
-    *n = (size_t)count;
-    return ids;
+    return test_encode(m->vocab, m->cfg.level, text, n);
 }
 
 static double eval_nll(weft_window_lm *m, const int *ids, size_t n, int batch)

@@ -24,17 +24,8 @@
 #include "weft/weft.h"
 #include "src/internal.h"
 
-/* max |a - b| / max(|a|, |b|) over the n elements */
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double big = 1e-30, worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        big = fmax(big, fmax(fabs((double)a[i]), fabs((double)b[i])));
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
-    }
-    return worst / big;
-}
+#include "rel_diff.h"
+
 
 static double abs_sum(const float *a, size_t n)
 {

@@ -14,25 +14,13 @@
 
 #include "weft/weft.h"
 
+#include "rel_diff.h"
+
 #define TOL 1e-5
 
 /* --- comparing tensors ----------------------------------------------------------------- */
 
-/* The relative difference of two tensors in the max norm: max |a - b| over
- * max(|a|, |b|). (An element near zero next to large ones is measured
- * against the tensor's scale, where float rounding of the large ones lives;
- * a wrong gradient is off by its own size.) */
-static double rel_diff(const float *a, const float *b, size_t n)
-{
-    double big = 1e-30, worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        big = fmax(big, fmax(fabs((double)a[i]), fabs((double)b[i])));
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
-    }
-    return worst / big;
-}
-
+/* a and b within TOL of each other by rel_diff (tests/rel_diff.h) */
 static void expect_close(const float *a, const float *b, size_t n, const char *what)
 {
     double d = rel_diff(a, b, n);

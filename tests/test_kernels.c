@@ -20,6 +20,7 @@
 #include "weft/weft.h"
 #include "../ops/blas.h"
 #include "../ops/fastmath.h"
+#include "rel_diff.h"
 
 /* --- exp, sigmoid, tanh against libm ------------------------------------------------------- */
 
@@ -162,17 +163,11 @@ static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uin
     return r;
 }
 
-/* max |a - b| / max(|a|, |b|) over the tensor */
-static double rel_diff(const weft_tensor *a, const weft_tensor *b)
+/* rel_diff (tests/rel_diff.h) of two tensors of one size */
+static double tensor_rel_diff(const weft_tensor *a, const weft_tensor *b)
 {
     assert_int_equal(a->size, b->size);
-    double big = 1e-30, worst = 0.0;
-    for (size_t i = 0; i < a->size; i++) {
-        big = fmax(big, fmax(fabs((double)a->data[i]), fabs((double)b->data[i])));
-        double d = fabs((double)a->data[i] - (double)b->data[i]);
-        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
-    }
-    return worst / big;
+    return rel_diff(a->data, b->data, a->size);
 }
 
 static void check_chain(int cell, int T, int B, int H, int reach)
@@ -182,7 +177,7 @@ static void check_chain(int cell, int T, int B, int H, int reach)
     const weft_tensor *ta[] = { &a.out, &a.dX, &a.dW, &a.db, &a.dh0, &a.dc0 };
     const weft_tensor *ts[] = { &s.out, &s.dX, &s.dW, &s.db, &s.dh0, &s.dc0 };
     for (int k = 0; k < 6; k++) {
-        double d = rel_diff(ta[k], ts[k]);
+        double d = tensor_rel_diff(ta[k], ts[k]);
         if (!(d <= 1e-5))
             fail_msg("cell %d, T %d, B %d, H %d, loss on %d steps: %s of the chain differs from "
                      "single steps by %.3g", cell, T, B, H, reach, names[k], d);

@@ -12,7 +12,9 @@
 
 #include "args.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { WEFT_EXIT_OK = 0, WEFT_EXIT_FAIL = 1, WEFT_EXIT_USAGE = 2 };
 
@@ -56,6 +58,11 @@ int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);
 int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
+
+/* gnuplot, for the charts of weft compare and weft gradflow (gnuplot.c): is it
+ * on the PATH; and s written to a gnuplot script as a double-quoted string. */
+bool weft_cli_have_gnuplot(void);
+void weft_cli_gnuplot_string(FILE *f, const char *s);
 
 /* `weft gradcheck --cell NAME ...` (cmd_cells.c): returns the exit status. */
 int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bool ragged,

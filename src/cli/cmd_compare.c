@@ -169,22 +169,6 @@ static int do_run(const cell_entry *c, const weft_task *task, weft_compare_opts 
 
 /* --- the chart ------------------------------------------------------------------------------- */
 
-static bool have_gnuplot(void)
-{
-    int rc = system("gnuplot --version >/dev/null 2>&1");
-    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
-}
-
-static void put_gp_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* chart.svg and chart.png from OUT/chart.dat (one block per cell: the mean
  * over seeds of step, seconds, score at each validation). */
 static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, const char *title,
@@ -207,24 +191,24 @@ static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, con
         else fprintf(gp, "set terminal svg size 1100,480 font \"Helvetica,11\" background "
                          "\"white\"\n");
         fprintf(gp, "set output ");
-        put_gp_string(gp, out);
+        weft_cli_gnuplot_string(gp, out);
         fprintf(gp, "\nset multiplot layout 1,2 title ");
-        put_gp_string(gp, title);
+        weft_cli_gnuplot_string(gp, title);
         fprintf(gp, "\nset grid\nset key outside right top\n%sset ylabel ",
                 log_y ? "set logscale y\n" : "");
-        put_gp_string(gp, ylabel);
+        weft_cli_gnuplot_string(gp, ylabel);
         for (int panel = 0; panel < 2; panel++) {
             fprintf(gp, "\nset xlabel \"%s\"\nplot ", panel ? "training time (s)"
                                                            : "training steps");
             for (int c = 0; c < n_cells; c++) {
                 fprintf(gp, "%s", c ? ", \\\n     " : "");
-                put_gp_string(gp, data);
+                weft_cli_gnuplot_string(gp, data);
                 fprintf(gp, " index %d using %d:3 with linespoints lw 2 pt 7 ps 0.4 lc rgb "
                         "\"%s\" %s ", c, panel ? 2 : 1, colours[c % 10],
                         c >= 10 ? "dt 2" : "");
                 if (panel) {
                     fprintf(gp, "title ");
-                    put_gp_string(gp, cells[c].type->name);
+                    weft_cli_gnuplot_string(gp, cells[c].type->name);
                 } else {
                     fprintf(gp, "notitle");
                 }
@@ -630,7 +614,7 @@ int weft_cmd_compare(int argc, char **argv)
         goto done;
     }
     bool charted = false;
-    if (!have_gnuplot()) {
+    if (!weft_cli_have_gnuplot()) {
         fprintf(stderr, "weft compare: gnuplot is not installed (Debian: apt-get install "
                 "gnuplot-nox); no chart drawn\n");
     } else {

@@ -40,24 +40,6 @@ static int write_csv(const char *path, int T, int n, const char *const *names,
     return 0;
 }
 
-/* gnuplot on the PATH? */
-static bool have_gnuplot(void)
-{
-    int rc = system("gnuplot --version >/dev/null 2>&1");
-    return rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
-}
-
-/* s inside a gnuplot double-quoted string. */
-static void put_gp_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* Draw the chart with gnuplot: log-scale norm against distance back in time,
  * one line per cell. The data goes to a temporary file; the script to
  * gnuplot's standard input. */
@@ -70,7 +52,7 @@ static int plot(const char *path, int T, int n, const char *const *names, double
         fprintf(stderr, "weft gradflow: --plot %s: use a .png or .svg file\n", path);
         return -1;
     }
-    if (!have_gnuplot()) {
+    if (!weft_cli_have_gnuplot()) {
         fprintf(stderr, "weft gradflow: --plot %s: gnuplot is not installed (Debian: apt-get "
                 "install gnuplot-nox); no chart drawn\n", path);
         return -1;
@@ -99,9 +81,9 @@ static int plot(const char *path, int T, int n, const char *const *names, double
     if (png) fprintf(gp, "set terminal pngcairo size 800,520 font \"Helvetica,11\"\n");
     else fprintf(gp, "set terminal svg size 800,520 font \"Helvetica,11\" background \"white\"\n");
     fprintf(gp, "set output ");
-    put_gp_string(gp, path);
+    weft_cli_gnuplot_string(gp, path);
     fprintf(gp, "\nset title ");
-    put_gp_string(gp, title);
+    weft_cli_gnuplot_string(gp, title);
     fprintf(gp, "\nset logscale y\nset format y \"10^{%%L}\"\n"
                 "set xlabel \"distance back in time from the loss, T-1-t (steps)\"\n"
                 "set ylabel \"mean ||dJ_T / dh_t||\"\n"
@@ -111,10 +93,10 @@ static int plot(const char *path, int T, int n, const char *const *names, double
     fprintf(gp, "plot ");
     for (int c = 0; c < n; c++) {
         fprintf(gp, "%s", c ? ", \\\n     " : "");
-        put_gp_string(gp, data);
+        weft_cli_gnuplot_string(gp, data);
         fprintf(gp, " using 1:%d with linespoints lw 2 pt 7 ps 0.5 lc rgb \"%s\" title ", c + 2,
                 colours[c % 8]);
-        put_gp_string(gp, names[c]);
+        weft_cli_gnuplot_string(gp, names[c]);
     }
     fprintf(gp, "\n");
     int st = pclose(gp);

@@ -632,6 +632,17 @@ static void flush_deferred(weft_graph *g)
     }
 }
 
+/* Zero the gradient an op's backward is about to add into, once per
+ * backward: v's own, or for a view the whole of the node it is a view of
+ * (its consumers' gradients land there). Leaves keep what they have. */
+static void clear_grad_before_use(weft_var *v)
+{
+    while (v->view_of) v = v->view_of;
+    if (v->kind != WEFT_NODE_OP || v->grad_cleared) return;
+    memset(v->grad.data, 0, v->value.size * sizeof(float));
+    v->grad_cleared = true;
+}
+
 int weft_backward(weft_graph *g, weft_var *loss)
 {
     char name[160];
@@ -652,7 +663,10 @@ int weft_backward(weft_graph *g, weft_var *loss)
 
     /* Give every node that needs one a gradient buffer: op nodes restart from
      * zero on every backward, leaves keep what they have (accumulate). A
-     * parameter's leaf uses the store's gradient directly. */
+     * parameter's leaf uses the store's gradient directly. An op node's
+     * buffer is zeroed late, by clear_grad_before_use just before the first
+     * backward that adds to it: then the zeroing touches memory the backward
+     * is about to use (cache-warm), not the whole tape's in one cold pass. */
     for (int i = 0; i <= loss->id; i++) {
         weft_var *v = g->nodes[i];
         if (!v->requires_grad) continue;
@@ -672,16 +686,20 @@ int weft_backward(weft_graph *g, weft_var *loss)
                 v->grad = v->value;
                 v->grad.data = weft_graph_alloc(g, v->value.size * sizeof(float));
                 if (!v->grad.data) return -1;
+                /* a leaf's new gradient starts at zero now; an op's is
+                 * zeroed every backward, by clear_grad_before_use */
+                if (v->kind != WEFT_NODE_OP)
+                    memset(v->grad.data, 0, v->value.size * sizeof(float));
             }
-            memset(v->grad.data, 0, v->value.size * sizeof(float));
         }
-        if (v->kind == WEFT_NODE_OP) v->grad_ready = false;
+        if (v->kind == WEFT_NODE_OP) v->grad_ready = v->grad_cleared = false;
     }
 
     /* Walk the tape from the loss down. grad_ready marks the nodes the loss
      * reaches: the loss, then the inputs of every reached node (inputs come
      * earlier on the tape, so they are marked before the walk gets to them).
      * Only reached nodes run their backward. */
+    clear_grad_before_use(loss);
     loss->grad.data[0] += 1.0f;
     loss->grad_ready = true;
     g->n_deferred = 0;
@@ -691,11 +709,16 @@ int weft_backward(weft_graph *g, weft_var *loss)
         weft_var *v = g->nodes[i];
         if (!v->requires_grad || !v->grad_ready || !v->op) continue;
         g->sweep_node = i;
+        for (int k = 0; k < v->n_in; k++)
+            if (v->in[k]->requires_grad) clear_grad_before_use(v->in[k]);
         v->op->backward(g, v);
         for (int k = 0; k < v->n_in; k++)
             if (v->in[k]->requires_grad) v->in[k]->grad_ready = true;
     }
     g->sweeping = false;
+    /* op nodes the loss does not reach still end with a zero gradient */
+    for (int i = 0; i <= loss->id; i++)
+        if (g->nodes[i]->requires_grad) clear_grad_before_use(g->nodes[i]);
     g->build_id++;           /* an optimizer step may follow: build memos are stale */
     /* The weight gradients the ops left to the end (weft_defer_product): a
      * few products over all steps' rows instead of one per step. */

@@ -373,6 +373,33 @@ static void test_narrow_is_a_view(void **state)
     weft_tensor_release(&tx);
 }
 
+/* An op node's gradient is zeroed by each backward, just before the first op
+ * adds into it; one the loss does not reach still ends at zero, though an
+ * earlier backward (of another loss) left numbers in it. */
+static void test_unreached_gradient_is_zero(void **state)
+{
+    (void)state;
+    weft_tensor tx = weft_tensor_alloc(1, (int[]){ 3 });
+    for (size_t i = 0; i < tx.size; i++) tx.data[i] = (float)i + 1.0f;
+    weft_graph *g = weft_graph_new();
+    weft_var *x = weft_input(g, &tx, "x", true);
+    weft_var *y = weft_scale(g, x, 2.0f);
+    weft_var *z = weft_scale(g, x, 3.0f);
+    weft_var *both = weft_add(g, weft_sum(g, weft_mul(g, y, y)), weft_sum(g, z));
+    weft_var *only_z = weft_sum(g, weft_mul(g, z, z));
+    assert_non_null(only_z);
+    assert_int_equal(weft_backward(g, both), 0);
+    for (int i = 0; i < 3; i++) assert_float_equal(y->grad.data[i], 2.0f * y->value.data[i], 1e-6f);
+    assert_int_equal(weft_backward(g, only_z), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_float_equal(y->grad.data[i], 0.0f, 0.0f);               /* not reached */
+        assert_float_equal(z->grad.data[i], 2.0f * z->value.data[i], 1e-6f);
+    }
+    assert_null(weft_graph_error(g));
+    weft_graph_free(g);
+    weft_tensor_release(&tx);
+}
+
 static void test_shape_errors(void **state)
 {
     (void)state;
@@ -464,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_broadcast_values_by_hand),
         cmocka_unit_test(test_broadcast_gradients_by_hand),
         cmocka_unit_test(test_narrow_is_a_view),
+        cmocka_unit_test(test_unreached_gradient_is_zero),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_null_inputs_propagate),
     };

@@ -64,6 +64,7 @@ struct weft_var {
     weft_node_kind kind;
     bool requires_grad;      /* some leaf below it wants a gradient */
     bool grad_ready;         /* grad holds the result of a backward */
+    bool grad_cleared;       /* an op node's grad was zeroed in this backward */
     weft_tensor value;
     weft_tensor grad;        /* data NULL until backward needs it */
 

@@ -167,10 +167,14 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
     if (drop && var)
         for (int l = 0; l + 1 < L; l++)
             if (!(layer_masks[l] = weft_variational_mask(g, dropout_rng, p, B, H))) return NULL;
+    /* Without dropout on x, x is rows of enc: the first layer may project
+     * enc's rows instead of x's (a character model's 65 instead of T x B). */
     weft_unroll_opts uo = {
         .init = carry && carry->n > 0 ? carry : NULL,
         .dropout_masks = drop && var ? layer_masks : NULL,
         .dropout_rng = drop && !var ? dropout_rng : NULL,
+        .input_table = drop ? NULL : enc,
+        .input_ids = drop ? NULL : inputs,
     };
     if (weft_unroll(g, m->rnn, x, &uo, out)) return NULL;
     weft_var *y = out->seq;                                                /* [T, B, H] */

@@ -274,6 +274,16 @@ static int check_inputs(unroll_ctx *u, weft_var *xs, const weft_unroll_opts *o)
         }
         u->lengths = copy;
     }
+    if (!o->input_table != !o->input_ids)
+        return weft_graph_fail(g, "unroll (%s): input_table and input_ids go together",
+                               cfg->cell->name), -1;
+    if (o->input_table) {
+        const weft_tensor *t = &o->input_table->value;
+        if (t->rank != 2 || t->shape[1] != cfg->input_size)
+            return weft_graph_fail(g, "unroll (%s): input_table is %s, expected [V, %d] "
+                                   "(vocabulary, the model's input size)", cfg->cell->name,
+                                   weft_shape_str(t, s, sizeof s), cfg->input_size), -1;
+    }
     int n = weft_rnn_num_states(r), H = cfg->hidden_size;
     if (o->init && o->init->n != n)
         return weft_graph_fail(g, "unroll (%s): the initial state has %d tensors, the model "
@@ -289,6 +299,33 @@ static int check_inputs(unroll_ctx *u, weft_var *xs, const weft_unroll_opts *o)
                                    weft_shape_str(t, s, sizeof s), u->B, H), -1;
     }
     return 0;
+}
+
+/* The first layer's input projection through the embedding table (see
+ * input_table in weft/rnn.h): project_inputs on the table's V rows, taken as
+ * V steps of batch 1, then every (t, b) looks up row ids[t·B + b]:
+ *     xp[t, b] = project(table)[ids[t·B + b]] = project(table[ids[t·B + b]])
+ * since project_inputs acts row by row. Backward runs the same way back: the
+ * lookup adds each row's gradient into its id's row of project(table), and
+ * the projection's backward is a product over V rows, not T·B. */
+static weft_var *project_through_table(const weft_cell *c, weft_graph *g, weft_var *table,
+                                       const int *ids, int T, int B)
+{
+    int V = table->value.shape[0], I = table->value.shape[1];
+    weft_var *rows = weft_reshape(g, table, 3, (int[]){ V, 1, I });
+    weft_var *projected = rows ? c->type->project_inputs(c, g, rows) : NULL;
+    if (!projected) return NULL;
+    const weft_tensor *p = &projected->value;
+    if (p->rank != 3 || p->shape[0] != V || p->shape[1] != 1) {
+        char s[64];
+        return weft_graph_fail(g, "cell '%s': project_inputs made %s from the table's [%d, 1, %d], "
+                               "expected [%d, 1, P]", c->type->name,
+                               weft_shape_str(p, s, sizeof s), V, I, V);
+    }
+    int P = p->shape[2];
+    weft_var *looked_up = weft_embedding(g, weft_reshape(g, projected, 2, (int[]){ V, P }), ids,
+                                         T * B);
+    return weft_reshape(g, looked_up, 3, (int[]){ T, B, P });
 }
 
 int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unroll_opts *opts,
@@ -336,7 +373,10 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                     cur_seq = weft_stack(g, cur, T);
                 }
                 set_scope(g, -1, l, d, type->name);
-                xp = type->project_inputs(c, g, cur_seq);
+                bool by_table = l == 0 && o.input_table &&
+                                o.input_table->value.shape[0] < T * B;
+                xp = by_table ? project_through_table(c, g, o.input_table, o.input_ids, T, B)
+                              : type->project_inputs(c, g, cur_seq);
                 if (!xp) goto fail;
                 if (xp->value.rank != 3 || xp->value.shape[0] != T || xp->value.shape[1] != B) {
                     char s[64];

@@ -49,11 +49,20 @@ void weft_op_embedding_backward(weft_graph *g, weft_var *v)
     if (!weft_wants_grad(w)) return;
     const int *ids = v->aux;
     int n = v->value.shape[0], E = v->value.shape[1];
-    /* serial: an id may repeat, and its rows must add up in a fixed order */
-    for (int i = 0; i < n; i++) {
-        float *dw = w->grad.data + (size_t)ids[i] * E;
-        const float *dy = v->grad.data + (size_t)i * E;
-        for (int e = 0; e < E; e++) dw[e] += dy[e];
+    /* An id may repeat, and its rows must add up in a fixed order: threads
+     * split the columns, and each column adds its rows in order, so the sum
+     * is the same on any number of threads. */
+    enum { BLOCK = 64 };
+    int nblocks = (E + BLOCK - 1) / BLOCK;
+    #pragma omp parallel for if ((size_t)n * E > 4 * WEFT_PARALLEL_MIN && nblocks > 1)
+    for (int blk = 0; blk < nblocks; blk++) {
+        int e0 = blk * BLOCK, e1 = e0 + BLOCK < E ? e0 + BLOCK : E;
+        for (int i = 0; i < n; i++) {
+            float *dw = w->grad.data + (size_t)ids[i] * E;
+            const float *dy = v->grad.data + (size_t)i * E;
+            #pragma omp simd
+            for (int e = e0; e < e1; e++) dw[e] += dy[e];
+        }
     }
 }
 
@@ -275,15 +284,17 @@ weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape)
         return weft_graph_fail(g, "reshape: x %s has %zu elements but the new shape %s has %zu",
                                s, x->value.size, asked, want.size);
     }
-    weft_var *v = weft_node_new(g, &weft_op_reshape, &x, 1, rank, shape);
-    if (!v) return NULL;
-    weft_op_reshape_forward(g, v);
-    return v;
+    /* the same floats in the same order: a view of all of x, as narrow makes
+     * of a part (no copy of the values, none of the gradient) */
+    return weft_node_new_view(g, &weft_op_reshape, x, rank, shape, 0);
 }
 
+/* A view has nothing to compute or to add (see narrow); a reshape node made
+ * by hand with weft_node_new (not a view) copies. */
 void weft_op_reshape_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
+    if (v->view_of) return;
     memcpy(v->value.data, v->in[0]->value.data, v->value.size * sizeof(float));
 }
 
@@ -291,6 +302,6 @@ void weft_op_reshape_backward(weft_graph *g, weft_var *v)
 {
     (void)g;
     weft_var *x = v->in[0];
-    if (!weft_wants_grad(x)) return;
+    if (v->view_of || !weft_wants_grad(x)) return;
     for (size_t i = 0; i < v->value.size; i++) x->grad.data[i] += v->grad.data[i];
 }

@@ -484,6 +484,75 @@ static void test_fast_path_equals_composed(void **state)
     assert_int_equal(with_fast_path, 10);   /* rnn, rnn-relu, 7 LSTMs, gru */
 }
 
+/* --- the first layer projected through an embedding table ---------------------------------- */
+
+/* xs = rows ids of a table [V, I] with V < T·B: weft_unroll with input_table
+ * projects the table's V rows and looks them up; outputs, parameter gradients
+ * and the table's gradient match the plain projection of xs's T·B rows. */
+static void check_table_projection(const weft_cell_type *type, int layers, bool bidir)
+{
+    enum { T = 4, B = 3, I = 3, H = 4, V = 5 };
+    const int ids[T * B] = { 0, 3, 3, 1, 4, 0, 2, 2, 3, 0, 1, 4 };
+    const int lengths[B] = { 4, 2, 3 };
+    int D = bidir ? 2 : 1;
+    weft_rng rng;
+    weft_rng_seed(&rng, 5);
+    model m = make_model(type, I, H, layers, bidir, 9);
+    weft_tensor table = random_tensor(&rng, 2, (int[]){ V, I });
+    weft_tensor w = random_tensor(&rng, 3, (int[]){ T, B, D * H });
+    size_t span = weft_params_span(m.params), n_out = (size_t)T * B * D * H;
+    float *grads[2], *values[2], *gtable[2];
+    for (int by_table = 0; by_table <= 1; by_table++) {
+        weft_graph *g = weft_graph_new();
+        weft_var *tab = weft_input(g, &table, "table", true);
+        weft_var *xs = weft_reshape(g, weft_embedding(g, tab, ids, T * B), 3, (int[]){ T, B, I });
+        weft_rnn_out out;
+        weft_unroll_opts o = { .lengths = lengths };
+        if (by_table) o.input_table = tab, o.input_ids = ids;
+        assert_int_equal(weft_unroll(g, m.rnn, xs, &o, &out), 0);
+        weft_var *loss = weft_sum(g, weft_mul(g, out.seq, weft_input(g, &w, "w", false)));
+        /* the table path made the projection of V rows, [V, 1, P] */
+        bool small_projection = false;
+        for (int i = 0; i <= loss->id; i++) {
+            const weft_tensor *v = &weft_graph_node(g, i)->value;
+            if (v->rank == 3 && v->shape[0] == V && v->shape[1] == 1 && v->shape[2] > I)
+                small_projection = true;
+        }
+        assert_int_equal(small_projection, by_table);
+        weft_params_zero_grad(m.params);
+        assert_int_equal(weft_backward(g, loss), 0);
+        grads[by_table] = malloc(span * sizeof(float));
+        memcpy(grads[by_table], weft_params_grads(m.params), span * sizeof(float));
+        values[by_table] = malloc(n_out * sizeof(float));
+        memcpy(values[by_table], out.seq->value.data, n_out * sizeof(float));
+        gtable[by_table] = malloc(table.size * sizeof(float));
+        memcpy(gtable[by_table], weft_grad_of(g, tab)->data, table.size * sizeof(float));
+        weft_graph_free(g);
+    }
+    assert_close(values[1], values[0], n_out, 1e-5, "outputs");
+    assert_close(grads[1], grads[0], span, 1e-5, "parameter gradients");
+    assert_close(gtable[1], gtable[0], table.size, 1e-5, "table gradient");
+    for (int k = 0; k < 2; k++) {
+        free(grads[k]);
+        free(values[k]);
+        free(gtable[k]);
+    }
+    weft_tensor_release(&table);
+    weft_tensor_release(&w);
+    free_model(&m);
+}
+
+static void test_table_projection_equals_rows(void **state)
+{
+    (void)state;
+    int n;
+    const weft_cell_type *const *all = weft_cell_types(&n);
+    for (int i = 0; i < n; i++)
+        if (weft_cell_type_has_fast_path(all[i])) check_table_projection(all[i], 1, false);
+    check_table_projection(&weft_cell_lstm, 2, true);
+    check_table_projection(&weft_cell_gru, 2, false);
+}
+
 /* --- dropout between layers and residual connections ----------------------------------------- */
 
 static void test_dropout_and_residual(void **state)
@@ -645,6 +714,18 @@ static void test_bad_input(void **state)
                  "lengths[1] = 0 is not in [1, 3]");
     expect_error(g, m.rnn, &x, &(weft_unroll_opts){ .lengths = (int[]){ 4, 1 } },
                  "lengths[0] = 4 is not in [1, 3]");
+    /* a table as wide as the input, and only with its ids */
+    weft_tensor tab4 = random_tensor(&rng, 2, (int[]){ 5, I + 1 });
+    weft_graph_reset(g);
+    weft_rnn_out tout;
+    weft_var *tab4_var = weft_input(g, &tab4, "table", false);
+    assert_int_equal(weft_unroll(g, m.rnn, weft_input(g, &x, "x", false), &(weft_unroll_opts){
+                         .input_table = tab4_var, .input_ids = (int[]){ 0, 1, 2, 3, 4, 0 } },
+                     &tout), -1);
+    assert_non_null(strstr(weft_graph_error(g), "input_table is [5, 4], expected [V, 3]"));
+    weft_tensor_release(&tab4);
+    expect_error(g, m.rnn, &x, &(weft_unroll_opts){ .input_ids = (int[]){ 0 } },
+                 "input_table and input_ids go together");
     weft_state wrong = { 0 };
     expect_error(g, m.rnn, &x, &(weft_unroll_opts){ .init = &wrong },
                  "initial state has 0 tensors, the model carries 8");
@@ -696,6 +777,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_shared_weight_sum),
         cmocka_unit_test(test_tbptt_carry),
         cmocka_unit_test(test_fast_path_equals_composed),
+        cmocka_unit_test(test_table_projection_equals_rows),
         cmocka_unit_test(test_dropout_and_residual),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_bad_input),

@@ -28,7 +28,10 @@
  *       this cell. Returns one node [T, B, P] holding the part of each step
  *       that depends on x_t alone (for an LSTM, x_t W_ihᵀ + b_ih, P = 4H): one
  *       GEMM for all T steps instead of T small ones. It is called once per
- *       layer and direction, before the time loop.
+ *       layer and direction, before the time loop. It must act row by row
+ *       (row (t, b) of the result depends on xs[t, b] alone): weft_unroll
+ *       may run it on the rows of an embedding table instead and look the
+ *       results up (weft_unroll_opts.input_table).
  *   step_projected(c, g, xp, prev, next): the step, given xp = step t's row
  *       block of that node ([B, P]) instead of x_t. Same states in and out,
  *       same return value as `step`.

@@ -82,7 +82,8 @@ weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n);
 /* Entries [start, start + len) of the first dimension, which is dropped when
  * len is 1 and rank > 1: [T, B, F] at (t, 1) -> [B, F] (one step). */
 weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len);
-/* The same values under another shape with as many elements. */
+/* The same values under another shape with as many elements: a view of all
+ * of x (no copy; its gradient is x's, see view_of in weft/graph.h). */
 weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape);
 
 /* --- reductions (ops/reduce.c) ------------------------------------------- */

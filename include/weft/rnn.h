@@ -116,6 +116,17 @@ typedef struct weft_unroll_opts {
     weft_rng *dropout_rng;
     /* Use the cell's plain step even when it has a fast path. */
     bool composed;
+    /* Optional: xs is an embedding lookup, xs[t, b] = input_table[input_ids[t·B
+     * + b]] (input_table [V, I], T·B ids; both borrowed; xs is still passed and
+     * still used by the composed path and residual connections). When V < T·B
+     * and the first layer has a fast path, its project_inputs runs on the V
+     * rows of the table and each step looks its rows up in the result: for a
+     * character model (V = 65, T·B = 5000) one small product instead of
+     * [T·B, I] x [I, P] forward and two of that size backward. The same
+     * function (project_inputs acts row by row, weft/cell.h), so the same
+     * values and gradients up to rounding. Both NULL: off. */
+    weft_var *input_table;
+    const int *input_ids;
 } weft_unroll_opts;
 
 /* Run the model over xs [T, B, I] in graph g. opts may be NULL (all

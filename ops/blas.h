@@ -12,6 +12,8 @@
 
 #include <blis.h>
 
+#include "../src/internal.h"   /* weft_count_gemm */
+
 /* How many threads a product of m x n x k multiply-adds gets. Below
  * WEFT_GEMM_SERIAL_MACS one thread: splitting it costs more in BLIS's fork and
  * busy-wait barriers than the halves save (an 8x128x64 product ran at 17-20
@@ -44,6 +46,7 @@ static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float a
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(sgemm_threads(m, n, k), &rntm);
     if (tb) bli_rntm_disable_l3_sup(&rntm);
+    weft_count_gemm(m, n, k);
     bli_sgemm_ex(opa, opb, m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C,
                  n, 1, NULL, &rntm);
 }
@@ -60,6 +63,7 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
 {
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(sgemm_threads(m, n, k), &rntm);
+    weft_count_gemm(m, n, k);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)A, lda, 1,
                  (float *)B, ldb, 1, &beta, C, ldc, 1, NULL, &rntm);
 }
@@ -179,6 +183,7 @@ static inline void packed_gemm(int M, const float *A, int lda, const packed_matr
     int row_panels = (M + mr - 1) / mr;
     bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
+    weft_count_gemm(M, N, K);
     #pragma omp parallel if (threads)
     {
         /* A's panels: for every k, MR consecutive rows' values (zero past M);

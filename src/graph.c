@@ -409,6 +409,7 @@ static void add_product(float *G, int p, int q, int k, const float *L, const flo
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads((long)p * q * k < SERIAL_MACS ? 1 : bli_thread_get_num_threads(),
                              &rntm);
+    weft_count_gemm(p, q, k);
     bli_sgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, p, q, k, &one, (float *)L, p, 1,
                  (float *)R, q, 1, &one, G, q, 1, NULL, &rntm);
 }

@@ -52,6 +52,10 @@ void weft_arena_reset(weft_arena *a);
 void *weft_arena_alloc(weft_arena *a, size_t bytes);
 size_t weft_arena_used(const weft_arena *a);
 
+/* Add 2·m·n·k to the count weft_gemm_flops() reports (src/runtime.c): every
+ * call of BLIS's sgemm or the packed kernel does, before it runs. */
+void weft_count_gemm(int m, int n, int k);
+
 /* --- graph memory and nodes (src/graph.c) -------------------------------- */
 
 /* Arena memory for an op's saved buffers (aligned, uninitialised). On failure

@@ -1,14 +1,28 @@
 /* src/runtime.c — threads and versions (weft/runtime.h). */
 #include "weft/runtime.h"
+#include "internal.h"
 
 #include <blis.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WEFT_VERSION_STRING "0.1.0"
 
 static int current_threads = 0;
+static _Atomic unsigned long long gemm_flops = 0;
+
+void weft_count_gemm(int m, int n, int k)
+{
+    atomic_fetch_add_explicit(&gemm_flops, 2ull * (unsigned long long)m * (unsigned long long)n *
+                                               (unsigned long long)k, memory_order_relaxed);
+}
+
+unsigned long long weft_gemm_flops(void)
+{
+    return atomic_load_explicit(&gemm_flops, memory_order_relaxed);
+}
 
 int weft_num_cores(void)
 {

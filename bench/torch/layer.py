@@ -60,6 +60,7 @@ def main():
                 outs.append(h)
             return torch.stack(outs)
         flop_step = 2.0 * B * (I + H) * 4 * H
+        input_step = 2.0 * B * I * 4 * H       # x W_ihᵀ: its input gradient is not run
         dirs = 1
     else:
         cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[a.cell]
@@ -72,6 +73,7 @@ def main():
         dirs = 2 if a.bidirectional else 1
         flop_step = sum(2.0 * B * ((I if l == 0 else H * dirs) + H) * gates * H
                         for l in range(a.layers)) * dirs
+        input_step = 2.0 * B * I * gates * H * dirs
 
     def once():
         for p in params:
@@ -86,7 +88,9 @@ def main():
             ms = time_ms(once, a.repeat, a.warmup)
     else:
         ms = time_ms(once, a.repeat, a.warmup)
-    flop = flop_step * T * (3 if a.backward else 1)
+    # The products run, as weft bench layer counts them: forward, and backward
+    # twice forward less the first layer's input gradient (x wants none).
+    flop = flop_step * T * (3 if a.backward else 1) - (input_step * T if a.backward else 0)
     name = "lstm cell in a Python loop" if a.cell_loop else f"nn.{a.cell.upper()}"
 
     def lines(med):

@@ -27,4 +27,11 @@ const char *weft_blis_arch(void);
 /* Print one line: "weft 0.1.0: 2 threads (OpenMP + BLIS 0.9.0, zen3)". */
 void weft_print_runtime(FILE *f);
 
+/* The floating-point operations of every matrix product weft has run since
+ * the program started, counted 2·M·N·K as each product is called (BLIS's
+ * sgemm and weft's packed kernel alike), from all threads: the work a
+ * benchmark divides by its time. Products an op skips (an input that wants
+ * no gradient) are not counted because they are not run. */
+unsigned long long weft_gemm_flops(void);
+
 #endif

@@ -429,6 +429,47 @@ static void test_tbptt_carry(void **state)
 
 /* --- fast path == composed ------------------------------------------------------------------ */
 
+/* What one run of a model leaves: its outputs, every parameter's gradient
+ * and one input's gradient, copied out of the graph. */
+typedef struct captured {
+    float *values, *grads, *grad_in;
+    size_t n_values, n_grads, n_in;
+} captured;
+
+/* Backward from loss (the parameters' gradients zeroed first) and copy what
+ * a comparison needs; the graph may be freed afterwards. */
+static captured capture(weft_graph *g, weft_var *loss, const weft_var *out, weft_params *params,
+                        weft_var *in)
+{
+    weft_params_zero_grad(params);
+    assert_int_equal(weft_backward(g, loss), 0);
+    captured c = { .n_values = out->value.size, .n_grads = weft_params_span(params),
+                   .n_in = in->value.size };
+    c.values = malloc(c.n_values * sizeof(float));
+    c.grads = malloc(c.n_grads * sizeof(float));
+    c.grad_in = malloc(c.n_in * sizeof(float));
+    assert_true(c.values && c.grads && c.grad_in);
+    memcpy(c.values, out->value.data, c.n_values * sizeof(float));
+    memcpy(c.grads, weft_params_grads(params), c.n_grads * sizeof(float));
+    memcpy(c.grad_in, weft_grad_of(g, in)->data, c.n_in * sizeof(float));
+    return c;
+}
+
+/* got and want agree to 1e-5 in all three, and are freed. */
+static void assert_same_run(captured got, captured want, const char *input_name)
+{
+    assert_int_equal(got.n_values, want.n_values);
+    assert_close(got.values, want.values, want.n_values, 1e-5, "outputs");
+    assert_close(got.grads, want.grads, want.n_grads, 1e-5, "parameter gradients");
+    assert_close(got.grad_in, want.grad_in, want.n_in, 1e-5, input_name);
+    for (int k = 0; k < 2; k++) {
+        captured *c = k ? &got : &want;
+        free(c->values);
+        free(c->grads);
+        free(c->grad_in);
+    }
+}
+
 static void check_fast_path(const weft_cell_type *type)
 {
     enum { T = 4, B = 3, I = 3, H = 4 };
@@ -438,8 +479,7 @@ static void check_fast_path(const weft_cell_type *type)
     model m = make_model(type, I, H, 2, true, 8);
     weft_tensor x = random_tensor(&rng, 3, (int[]){ T, B, I });
     weft_tensor w = random_tensor(&rng, 3, (int[]){ T, B, 2 * H });
-    float *grads[2], *values[2], *gx[2];
-    size_t span = weft_params_span(m.params);
+    captured run[2];
     for (int composed = 0; composed <= 1; composed++) {
         weft_graph *g = weft_graph_new();
         weft_var *xs = weft_input(g, &x, "x", true);
@@ -447,24 +487,10 @@ static void check_fast_path(const weft_cell_type *type)
         assert_int_equal(weft_unroll(g, m.rnn, xs, &(weft_unroll_opts){ .lengths = lengths,
                                      .composed = composed }, &out), 0);
         weft_var *loss = weft_sum(g, weft_mul(g, out.seq, weft_input(g, &w, "w", false)));
-        weft_params_zero_grad(m.params);
-        assert_int_equal(weft_backward(g, loss), 0);
-        grads[composed] = malloc(span * sizeof(float));
-        memcpy(grads[composed], weft_params_grads(m.params), span * sizeof(float));
-        values[composed] = malloc(out.seq->value.size * sizeof(float));
-        memcpy(values[composed], out.seq->value.data, out.seq->value.size * sizeof(float));
-        gx[composed] = malloc(x.size * sizeof(float));
-        memcpy(gx[composed], weft_grad_of(g, xs)->data, x.size * sizeof(float));
+        run[composed] = capture(g, loss, out.seq, m.params, xs);
         weft_graph_free(g);
     }
-    assert_close(values[0], values[1], (size_t)T * B * 2 * H, 1e-5, "outputs");
-    assert_close(grads[0], grads[1], span, 1e-5, "parameter gradients");
-    assert_close(gx[0], gx[1], x.size, 1e-5, "input gradient");
-    for (int k = 0; k < 2; k++) {
-        free(grads[k]);
-        free(values[k]);
-        free(gx[k]);
-    }
+    assert_same_run(run[0], run[1], "input gradient");
     weft_tensor_release(&x);
     weft_tensor_release(&w);
     free_model(&m);
@@ -500,8 +526,7 @@ static void check_table_projection(const weft_cell_type *type, int layers, bool 
     model m = make_model(type, I, H, layers, bidir, 9);
     weft_tensor table = random_tensor(&rng, 2, (int[]){ V, I });
     weft_tensor w = random_tensor(&rng, 3, (int[]){ T, B, D * H });
-    size_t span = weft_params_span(m.params), n_out = (size_t)T * B * D * H;
-    float *grads[2], *values[2], *gtable[2];
+    captured run[2];
     for (int by_table = 0; by_table <= 1; by_table++) {
         weft_graph *g = weft_graph_new();
         weft_var *tab = weft_input(g, &table, "table", true);
@@ -519,24 +544,10 @@ static void check_table_projection(const weft_cell_type *type, int layers, bool 
                 small_projection = true;
         }
         assert_int_equal(small_projection, by_table);
-        weft_params_zero_grad(m.params);
-        assert_int_equal(weft_backward(g, loss), 0);
-        grads[by_table] = malloc(span * sizeof(float));
-        memcpy(grads[by_table], weft_params_grads(m.params), span * sizeof(float));
-        values[by_table] = malloc(n_out * sizeof(float));
-        memcpy(values[by_table], out.seq->value.data, n_out * sizeof(float));
-        gtable[by_table] = malloc(table.size * sizeof(float));
-        memcpy(gtable[by_table], weft_grad_of(g, tab)->data, table.size * sizeof(float));
+        run[by_table] = capture(g, loss, out.seq, m.params, tab);
         weft_graph_free(g);
     }
-    assert_close(values[1], values[0], n_out, 1e-5, "outputs");
-    assert_close(grads[1], grads[0], span, 1e-5, "parameter gradients");
-    assert_close(gtable[1], gtable[0], table.size, 1e-5, "table gradient");
-    for (int k = 0; k < 2; k++) {
-        free(grads[k]);
-        free(values[k]);
-        free(gtable[k]);
-    }
+    assert_same_run(run[1], run[0], "table gradient");
     weft_tensor_release(&table);
     weft_tensor_release(&w);
     free_model(&m);

@@ -15,6 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int lm_encode(const void *m, const char *text, int **ids, int *n, char *err,
+                     size_t errsize)
+{
+    return weft_lm_encode_text(m, text, ids, n, err, errsize);
+}
+
+static int lm_sample(void *m, weft_graph *g, const weft_lm_sample_opts *o, int *out, char *err,
+                     size_t errsize)
+{
+    return weft_lm_sample(m, g, o, out, err, errsize);
+}
+
 int weft_cmd_sample(int argc, char **argv)
 {
     const char *task = weft_args_peek(argc, argv, "task"), *file = weft_args_peek(argc, argv, "model");
@@ -44,30 +56,8 @@ int weft_cmd_sample(int argc, char **argv)
         fprintf(stderr, "weft sample: %s\n", err);
         return WEFT_EXIT_FAIL;
     }
-    int status = WEFT_EXIT_FAIL;
-    int *prime_ids = NULL, n_prime = 0;
-    int *out = malloc((size_t)(a.length > 0 ? a.length : 1) * sizeof *out);
-    weft_graph *g = weft_graph_new();
-    if (!out || !g) {
-        fprintf(stderr, "weft sample: out of memory\n");
-        goto done;
-    }
-    if (weft_lm_encode_text(m, a.prime, &prime_ids, &n_prime, err, sizeof err)) {
-        fprintf(stderr, "weft sample: --prime: %s (model %s)\n", err, a.model);
-        goto done;
-    }
-    weft_lm_sample_opts o = { .prime = prime_ids, .n_prime = n_prime, .length = a.length,
-                              .temperature = a.temperature, .top_k = a.top_k,
-                              .seed = (uint64_t)a.seed };
-    if (weft_lm_sample(m, g, &o, out, err, sizeof err)) {
-        fprintf(stderr, "weft sample: %s\n", err);
-        goto done;
-    }
-    status = weft_cli_print_sample(m->vocab, m->cfg.level, a.prime, out, a.length);
-done:
-    weft_graph_free(g);
-    free(out);
-    free(prime_ids);
+    weft_cli_sampler s = { m, m->vocab, m->cfg.level, lm_encode, lm_sample };
+    int status = weft_cli_sample_text(&s, &a);
     weft_lm_free(m);
     return status;
 }

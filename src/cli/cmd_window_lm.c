@@ -404,6 +404,18 @@ done:
     return status;
 }
 
+static int window_encode(const void *m, const char *text, int **ids, int *n, char *err,
+                         size_t errsize)
+{
+    return weft_window_lm_encode_text(m, text, ids, n, err, errsize);
+}
+
+static int window_sample(void *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
+                         char *err, size_t errsize)
+{
+    return weft_window_lm_sample(m, g, o, out, err, errsize);
+}
+
 int weft_cli_window_lm_sample(int argc, char **argv)
 {
     const char *task = NULL;
@@ -428,31 +440,8 @@ int weft_cli_window_lm_sample(int argc, char **argv)
     }
     weft_window_lm *m = load("weft sample", a.model);
     if (!m) return WEFT_EXIT_FAIL;
-    char err[1024];
-    int status = WEFT_EXIT_FAIL;
-    int *prime_ids = NULL, n_prime = 0;
-    int *out = malloc((size_t)(a.length > 0 ? a.length : 1) * sizeof *out);
-    weft_graph *g = weft_graph_new();
-    if (!out || !g) {
-        fprintf(stderr, "weft sample: out of memory\n");
-        goto done;
-    }
-    if (weft_window_lm_encode_text(m, a.prime, &prime_ids, &n_prime, err, sizeof err)) {
-        fprintf(stderr, "weft sample: --prime: %s (model %s)\n", err, a.model);
-        goto done;
-    }
-    weft_lm_sample_opts o = { .prime = prime_ids, .n_prime = n_prime, .length = a.length,
-                              .temperature = a.temperature, .top_k = a.top_k,
-                              .seed = (uint64_t)a.seed };
-    if (weft_window_lm_sample(m, g, &o, out, err, sizeof err)) {
-        fprintf(stderr, "weft sample: %s\n", err);
-        goto done;
-    }
-    status = weft_cli_print_sample(m->vocab, m->cfg.level, a.prime, out, a.length);
-done:
-    weft_graph_free(g);
-    free(out);
-    free(prime_ids);
+    weft_cli_sampler s = { m, m->vocab, m->cfg.level, window_encode, window_sample };
+    int status = weft_cli_sample_text(&s, &a);
     weft_window_lm_free(m);
     return status;
 }

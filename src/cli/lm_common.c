@@ -3,6 +3,7 @@
 #include "lm_common.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,8 +200,10 @@ void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags)
     memcpy(flags, f, sizeof f);
 }
 
-int weft_cli_print_sample(const weft_vocab *v, weft_text_level level, const char *prime,
-                          const int *out, int length)
+/* Print the prime and the `length` generated ids as text, ending with a line
+ * end unless the text did. Returns the exit status. */
+static int print_sample(const weft_vocab *v, weft_text_level level, const char *prime,
+                        const int *out, int length)
 {
     size_t plen = strlen(prime);
     fputs(prime, stdout);
@@ -216,4 +219,34 @@ int weft_cli_print_sample(const weft_vocab *v, weft_text_level level, const char
         if (!nl) putchar('\n');
     }
     return fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+}
+
+int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a)
+{
+    char err[1024];
+    int status = WEFT_EXIT_FAIL;
+    int *prime_ids = NULL, n_prime = 0;
+    int *out = malloc((size_t)(a->length > 0 ? a->length : 1) * sizeof *out);
+    weft_graph *g = weft_graph_new();
+    if (!out || !g) {
+        fprintf(stderr, "weft sample: out of memory\n");
+        goto done;
+    }
+    if (s->encode(s->model, a->prime, &prime_ids, &n_prime, err, sizeof err)) {
+        fprintf(stderr, "weft sample: --prime: %s (model %s)\n", err, a->model);
+        goto done;
+    }
+    weft_lm_sample_opts o = { .prime = prime_ids, .n_prime = n_prime, .length = a->length,
+                              .temperature = a->temperature, .top_k = a->top_k,
+                              .seed = (uint64_t)a->seed };
+    if (s->sample(s->model, g, &o, out, err, sizeof err)) {
+        fprintf(stderr, "weft sample: %s\n", err);
+        goto done;
+    }
+    status = print_sample(s->vocab, s->level, a->prime, out, a->length);
+done:
+    weft_graph_free(g);
+    free(out);
+    free(prime_ids);
+    return status;
 }

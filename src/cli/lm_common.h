@@ -10,6 +10,7 @@
 #include "cli.h"
 
 #include "weft/data.h"
+#include "weft/lm.h"
 #include "weft/optim.h"
 
 #include <signal.h>
@@ -97,9 +98,23 @@ typedef struct weft_cli_sample_args {
 #define WEFT_CLI_SAMPLE_FLAGS 6
 void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags);
 
-/* Print the prime and the `length` generated ids as text, ending with a line
- * end unless the text did. Returns the exit status. */
-int weft_cli_print_sample(const weft_vocab *v, weft_text_level level, const char *prime,
-                          const int *out, int length);
+/* A neural language model as `weft sample` sees it: its vocabulary and two
+ * calls, turning the prime into ids (weft_lm_encode_text or the window
+ * model's) and generating (weft_lm_sample or the window model's). The model
+ * is borrowed. */
+typedef struct weft_cli_sampler {
+    void *model;
+    const weft_vocab *vocab;
+    weft_text_level level;
+    int (*encode)(const void *model, const char *text, int **ids, int *n, char *err,
+                  size_t errsize);
+    int (*sample)(void *model, weft_graph *g, const weft_lm_sample_opts *o, int *out, char *err,
+                  size_t errsize);
+} weft_cli_sampler;
+
+/* The body of `weft sample` once the model is loaded: encode --prime,
+ * generate --length tokens, print the prime and them as text (ending with a
+ * line end unless the text did). Returns the exit status. */
+int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a);
 
 #endif

@@ -2,6 +2,8 @@
  * double, in a fixed order, so the result does not depend on the threads. */
 #include "op_table.h"
 
+#include <stdlib.h>
+
 static weft_var *reduction(weft_graph *g, const weft_op_desc *op, weft_var *x)
 {
     if (!x) return NULL;
@@ -11,11 +13,55 @@ static weft_var *reduction(weft_graph *g, const weft_op_desc *op, weft_var *x)
     return v;
 }
 
+/* Σ t in double, in a fixed order whatever the threads: blocks of
+ * SUM_BLOCK floats, each summed in SUM_LANES interleaved lanes (lane j takes
+ * elements j, j + SUM_LANES, ...; independent adds the CPU can overlap, where
+ * one running sum waits on each add), the lanes then the blocks added in
+ * order. */
+enum { SUM_BLOCK = 4096, SUM_LANES = 8 };
+
+static double block_sum(const float *x, size_t n)
+{
+    double lane[SUM_LANES] = { 0 };
+    size_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) lane[j] += x[i];
+    double s = 0.0;
+    for (int j = 0; j < SUM_LANES; j++) s += lane[j];
+    return s;
+}
+
 static double total(const weft_tensor *t)
 {
+    size_t nblocks = (t->size + SUM_BLOCK - 1) / SUM_BLOCK;
+    if (nblocks <= 1) return block_sum(t->data, t->size);
+    double *part = malloc(nblocks * sizeof *part);
+    if (!part) {   /* no scratch: the blocks one after the other, same order */
+        double s = 0.0;
+        for (size_t b = 0; b < nblocks; b++) {
+            size_t at = b * SUM_BLOCK;
+            s += block_sum(t->data + at, t->size - at < SUM_BLOCK ? t->size - at : SUM_BLOCK);
+        }
+        return s;
+    }
+    #pragma omp parallel for if (t->size > WEFT_PARALLEL_MIN)
+    for (size_t b = 0; b < nblocks; b++) {
+        size_t at = b * SUM_BLOCK;
+        part[b] = block_sum(t->data + at, t->size - at < SUM_BLOCK ? t->size - at : SUM_BLOCK);
+    }
     double s = 0.0;
-    for (size_t i = 0; i < t->size; i++) s += t->data[i];
+    for (size_t b = 0; b < nblocks; b++) s += part[b];
+    free(part);
     return s;
+}
+
+/* x's gradient += gy everywhere (the backward of sum and mean). */
+static void add_everywhere(weft_var *x, float gy)
+{
+    float *gx = x->grad.data;
+    #pragma omp parallel for if (x->value.size > WEFT_PARALLEL_MIN)
+    for (size_t i = 0; i < x->value.size; i++) gx[i] += gy;
 }
 
 /* --- sum: y = Σ x;  dy/dx_i = 1 ------------------------------------------------------ */
@@ -36,8 +82,7 @@ void weft_op_sum_backward(weft_graph *g, weft_var *v)
     (void)g;
     weft_var *x = v->in[0];
     if (!weft_wants_grad(x)) return;
-    float gy = v->grad.data[0];
-    for (size_t i = 0; i < x->value.size; i++) x->grad.data[i] += gy;
+    add_everywhere(x, v->grad.data[0]);
 }
 
 /* --- mean: y = Σ x / n;  dy/dx_i = 1/n ------------------------------------------------ */
@@ -59,6 +104,5 @@ void weft_op_mean_backward(weft_graph *g, weft_var *v)
     (void)g;
     weft_var *x = v->in[0];
     if (!weft_wants_grad(x)) return;
-    float gy = v->grad.data[0] / (float)x->value.size;
-    for (size_t i = 0; i < x->value.size; i++) x->grad.data[i] += gy;
+    add_everywhere(x, v->grad.data[0] / (float)x->value.size);
 }

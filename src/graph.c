@@ -603,16 +603,26 @@ static void flush_products(weft_graph *g, const deferred *d, int n)
 }
 
 /* G[o] += Σ_rows L[r, o] over the records d[0..n), row after row in tape
- * order (the plain loop of a bias's backward, run once for all steps). */
+ * order (the plain loop of a bias's backward, run once for all steps).
+ * Threads split the columns; each column still adds its rows in that order,
+ * so the sums are the same on any number of threads. */
 static void flush_colsums(const deferred *d, int n)
 {
+    enum { BLOCK = 64 };
     float *G = d[0].target->grad.data;
-    int p = d[0].p;
-    for (int k = 0; k < n; k++)
-        for (int r = 0; r < d[k].rows; r++) {
-            const float *row = d[k].L + (size_t)r * p;
-            for (int o = 0; o < p; o++) G[o] += row[o];
-        }
+    int p = d[0].p, nblocks = (p + BLOCK - 1) / BLOCK;
+    size_t rows = 0;
+    for (int k = 0; k < n; k++) rows += (size_t)d[k].rows;
+    #pragma omp parallel for if (rows * (size_t)p > 4 * WEFT_PARALLEL_MIN && nblocks > 1)
+    for (int blk = 0; blk < nblocks; blk++) {
+        int o0 = blk * BLOCK, o1 = o0 + BLOCK < p ? o0 + BLOCK : p;
+        for (int k = 0; k < n; k++)
+            for (int r = 0; r < d[k].rows; r++) {
+                const float *row = d[k].L + (size_t)r * p;
+                #pragma omp simd
+                for (int o = o0; o < o1; o++) G[o] += row[o];
+            }
+    }
 }
 
 /* Add every product deferred during the sweep, then forget them. */

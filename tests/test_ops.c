@@ -373,6 +373,37 @@ static void test_narrow_is_a_view(void **state)
     weft_tensor_release(&tx);
 }
 
+/* sum over many blocks: the plain double sum to 1e-7, the same bits on 1 and
+ * 2 threads, and a backward of ones; mean the same over n. */
+static void test_sum_of_many(void **state)
+{
+    (void)state;
+    enum { N = 100003 };   /* 25 blocks of 4096 and a part */
+    weft_tensor t = weft_tensor_alloc1(N);
+    weft_rng rng;
+    weft_rng_seed(&rng, 17);
+    weft_rng_fill_uniform(&rng, &t, -1.0f, 2.0f);
+    double plain = 0.0;
+    for (int i = 0; i < N; i++) plain += t.data[i];
+    float got[2];
+    int before = weft_num_threads();
+    for (int k = 0; k < 2; k++) {
+        weft_set_num_threads(k + 1);
+        weft_graph *g = weft_graph_new();
+        weft_var *x = weft_input(g, &t, "x", true);
+        weft_var *s = weft_sum(g, x), *m = weft_mean(g, x);
+        got[k] = s->value.data[0];
+        assert_float_equal(m->value.data[0], plain / N, 1e-7 * fabs(plain / N));
+        assert_int_equal(weft_backward(g, s), 0);
+        for (int i = 0; i < N; i += 997) assert_float_equal(x->grad.data[i], 1.0f, 0.0f);
+        weft_graph_free(g);
+    }
+    weft_set_num_threads(before);
+    assert_float_equal(got[0], plain, 1e-7 * fabs(plain));
+    assert_memory_equal(&got[0], &got[1], sizeof(float));
+    weft_tensor_release(&t);
+}
+
 /* An op node's gradient is zeroed by each backward, just before the first op
  * adds into it; one the loss does not reach still ends at zero, though an
  * earlier backward (of another loss) left numbers in it. */
@@ -492,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_broadcast_gradients_by_hand),
         cmocka_unit_test(test_narrow_is_a_view),
         cmocka_unit_test(test_unreached_gradient_is_zero),
+        cmocka_unit_test(test_sum_of_many),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_null_inputs_propagate),
     };

@@ -650,7 +650,7 @@ static void clear_grad_before_use(weft_var *v)
 {
     while (v->view_of) v = v->view_of;
     if (v->kind != WEFT_NODE_OP || v->grad_cleared) return;
-    memset(v->grad.data, 0, v->value.size * sizeof(float));
+    weft_zero_floats(v->grad.data, v->value.size);
     v->grad_cleared = true;
 }
 

@@ -4,6 +4,7 @@
  * floats; parameter k occupies [offset_k, offset_k + numel_k), with offsets
  * rounded up to 16 floats (64 bytes). */
 #include "weft/params.h"
+#include "internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -217,15 +218,19 @@ void weft_params_reset_state(weft_params *s)
  * span is cut into chunks of ZERO_CHUNK floats, shared among the threads. */
 #define ZERO_CHUNK (1 << 18)
 
-void weft_params_zero_grad(weft_params *s)
+void weft_zero_floats(float *p, size_t n)
 {
-    if (!s->grads) return;
-    size_t n = s->span, chunks = (n + ZERO_CHUNK - 1) / ZERO_CHUNK;
+    size_t chunks = (n + ZERO_CHUNK - 1) / ZERO_CHUNK;
     #pragma omp parallel for if (chunks > 1)
     for (size_t k = 0; k < chunks; k++) {
         size_t begin = k * ZERO_CHUNK, len = n - begin < ZERO_CHUNK ? n - begin : ZERO_CHUNK;
-        memset(s->grads + begin, 0, len * sizeof(float));
+        memset(p + begin, 0, len * sizeof(float));
     }
+}
+
+void weft_params_zero_grad(weft_params *s)
+{
+    if (s->grads) weft_zero_floats(s->grads, s->span);
 }
 
 const char *weft_params_error(const weft_params *s)

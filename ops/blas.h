@@ -173,15 +173,29 @@ static inline void packed_pack(packed_matrix *P, const float *B, bool trans, int
     }
 }
 
-/* C [M, ldc >= N] += A [M, lda >= K] B, with B packed in P. Apack: scratch of
- * packed_a_floats(M, K) floats, 64-byte aligned. */
-static inline void packed_gemm(int M, const float *A, int lda, const packed_matrix *P, float *C,
-                               int ldc, float *Apack)
+/* What packed_gemm_ex may do in the same pass (all optional, NULL: not):
+ * C0 [M, ldc0 >= N] and bias [N]: C = C0 + bias, tile by tile right before
+ * the tile's product, instead of C += (C is not read); A_copy [M, K]: A's
+ * rows copied there, contiguous, while A is packed. */
+typedef struct packed_extra {
+    const float *C0;
+    int ldc0;
+    const float *bias;
+    float *A_copy;
+} packed_extra;
+
+/* C [M, ldc >= N] += A [M, lda >= K] B, with B packed in P (or, with
+ * extra->C0, C = C0 + bias + A B). Apack: scratch of packed_a_floats(M, K)
+ * floats, 64-byte aligned. */
+static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_matrix *P,
+                                  float *C, int ldc, float *Apack, const packed_extra *extra)
 {
     const gemm_kernel *kern = gemm_kernel_get();
     int mr = kern->mr, nr = kern->nr, K = P->K, N = P->N;
     int row_panels = (M + mr - 1) / mr;
     bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
+    const float *C0 = extra ? extra->C0 : NULL, *bias = extra ? extra->bias : NULL;
+    float *A_copy = extra ? extra->A_copy : NULL;
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
     weft_count_gemm(M, N, K);
     #pragma omp parallel if (threads)
@@ -195,10 +209,12 @@ static inline void packed_gemm(int M, const float *A, int lda, const packed_matr
             for (int i = 0; i < mr; i++) {
                 const float *a = A + (size_t)(p * mr + i) * lda;
                 float *d = dst + i;
-                if (i < rows)
+                if (i < rows) {
                     for (int k = 0; k < K; k++) d[(size_t)k * mr] = a[k];
-                else
+                    if (A_copy) memcpy(A_copy + (size_t)(p * mr + i) * K, a, (size_t)K * sizeof(float));
+                } else {
                     for (int k = 0; k < K; k++) d[(size_t)k * mr] = 0.0f;
+                }
             }
         }
         /* every MR x NR tile of C in one micro-kernel call over all of K */
@@ -211,13 +227,27 @@ static inline void packed_gemm(int M, const float *A, int lda, const packed_matr
             for (int p = 0; p < row_panels; p++) {
                 float *a = Apack + (size_t)p * K * mr;
                 int rows = M - p * mr < mr ? M - p * mr : mr;
+                float *c = C + (size_t)p * mr * ldc + q * nr;
+                if (C0) {   /* the tile starts as C0 + bias, in L1 for the product */
+                    for (int i = 0; i < rows; i++) {
+                        const float *c0 = C0 + (size_t)(p * mr + i) * extra->ldc0 + q * nr;
+                        float *ci = c + (size_t)i * ldc;
+                        for (int j = 0; j < cols; j++)
+                            ci[j] = c0[j] + (bias ? bias[q * nr + j] : 0.0f);
+                    }
+                }
                 bli_auxinfo_set_next_a(p + 1 < row_panels ? a + (size_t)K * mr : Apack, &aux);
                 bli_auxinfo_set_next_b(b, &aux);
-                kern->ukr(rows, cols, K, &alpha, a, b, &beta, C + (size_t)p * mr * ldc + q * nr, ldc,
-                          1, &aux, kern->cntx);
+                kern->ukr(rows, cols, K, &alpha, a, b, &beta, c, ldc, 1, &aux, kern->cntx);
             }
         }
     }
+}
+
+static inline void packed_gemm(int M, const float *A, int lda, const packed_matrix *P, float *C,
+                               int ldc, float *Apack)
+{
+    packed_gemm_ex(M, A, lda, P, C, ldc, Apack, NULL);
 }
 
 #endif

@@ -265,9 +265,8 @@ static void transpose(float *dst, int ld, const float *src, int rows, int cols)
 
 /* The start of a chain step's forward: the first step remakes W_hhᵀ and the
  * copy of W_hh, packed or padded (the weights may have changed since the
- * last forward: a gradient check nudges them), every step keeps its h_{t-1}
- * in its slot. */
-static void chain_forward(const fused_aux *a, const float *h)
+ * last forward: a gradient check nudges them). */
+static void chain_weights(const fused_aux *a)
 {
     seq_ctx *s = a->seq;
     if (a->first) {
@@ -281,22 +280,6 @@ static void chain_forward(const fused_aux *a, const float *h)
                 memcpy(s->Wp + (size_t)r * s->ldw, W + (size_t)r * s->H,
                        (size_t)s->H * sizeof(float));
         }
-    }
-    memcpy(s->hprev + (size_t)a->slot * s->B * s->H, h, (size_t)s->B * s->H * sizeof(float));
-}
-
-/* The pre-activation's recurrent part: pre [B, G·H] += h W_hhᵀ (pre holds the
- * rest already). In a chain, through W_hhᵀ, a plain product. */
-static void recurrent_forward(const fused_aux *a, float *pre, const float *h, const float *W,
-                              int B, int H, int GH)
-{
-    seq_ctx *s = a->seq;
-    if (s) {
-        chain_forward(a, h);
-        if (s->packed_fwd) packed_gemm(B, h, H, &s->Wt_packed, pre, GH, s->Apack);
-        else sgemm_rowmajor_ld(B, GH, H, 1.0f, h, H, s->Wt, s->ldt, 1.0f, pre, GH);
-    } else {
-        sgemm_rowmajor(false, true, B, GH, H, 1.0f, h, W, 1.0f, pre);
     }
 }
 
@@ -329,6 +312,32 @@ static void rows_plus_bias(float *dst, const float *xp, const float *bias, int B
         } else {
             memset(d, 0, (size_t)width * sizeof(float));
         }
+    }
+}
+
+/* A step's pre-activation: pre [B, G·H] = xp + b_hh + h W_hhᵀ (xp or b_hh
+ * NULL: left out). In a chain every step also keeps its h_{t-1} in its slot
+ * for the backward; with W_hh packed, the sum, the copy of h and the product
+ * are one pass (packed_gemm_ex), else the rows first, then a plain product
+ * through the chain's W_hhᵀ, or outside a chain BLIS's with W transposed. */
+static void pre_activation(const fused_aux *a, float *pre, const float *xp, const float *b,
+                           const float *h, const float *W, int B, int H, int GH)
+{
+    seq_ctx *s = a->seq;
+    float *slot = s ? s->hprev + (size_t)a->slot * B * H : NULL;
+    if (s) chain_weights(a);
+    if (s && s->packed_fwd && xp) {
+        packed_gemm_ex(B, h, H, &s->Wt_packed, pre, GH, s->Apack,
+                       &(packed_extra){ .C0 = xp, .ldc0 = GH, .bias = b, .A_copy = slot });
+        return;
+    }
+    rows_plus_bias(pre, xp, b, B, GH);
+    if (s) {
+        memcpy(slot, h, (size_t)B * H * sizeof(float));
+        if (s->packed_fwd) packed_gemm(B, h, H, &s->Wt_packed, pre, GH, s->Apack);
+        else sgemm_rowmajor_ld(B, GH, H, 1.0f, h, H, s->Wt, s->ldt, 1.0f, pre, GH);
+    } else {
+        sgemm_rowmajor(false, true, B, GH, H, 1.0f, h, W, 1.0f, pre);
     }
 }
 
@@ -428,8 +437,7 @@ void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
     int B = v->value.shape[0], H = v->value.shape[1];
     float *y = v->value.data;
     /* pre = (xp + b_hh) + h W_hhᵀ, in place in the value */
-    rows_plus_bias(y, xp, b, B, H);
-    recurrent_forward(v->aux, y, h, W, B, H, H);
+    pre_activation(v->aux, y, xp, b, h, W, B, H, H);
     size_t n = (size_t)B * H;
     if (v->i[0] == ACT_RELU) {
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
@@ -505,8 +513,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
 
-    rows_plus_bias(act, xp, b, B, G4);
-    recurrent_forward(a, act, h, W, B, H, G4);
+    pre_activation(a, act, xp, b, h, W, B, H, G4);
 
     #pragma omp parallel for if (worth_threads(B, G4))
     for (int r = 0; r < B; r++) {
@@ -615,8 +622,7 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
     float *hn = v->value.data;
 
     /* u = b_hh + h W_hhᵀ, in the activation buffer; the pass overwrites it */
-    rows_plus_bias(act, NULL, b, B, G3);
-    recurrent_forward(a, act, h, W, B, H, G3);
+    pre_activation(a, act, NULL, b, h, W, B, H, G3);
 
     #pragma omp parallel for if (worth_threads(B, G3))
     for (int r = 0; r < B; r++) {

@@ -66,7 +66,11 @@ typedef struct seq_ctx {
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
     float *Apack;            /* the packed left operand of either product */
     float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} */
-    float *dgates;           /* [T, B, G·H]: slot t holds step t's dgates */
+    /* [T, B, G·H]: slot t holds step t's dgates. Set by the chain's first
+     * backward: X's own gradient when the steps are its only readers and
+     * dgates is dxp (chain_owns_dxp), else memory of its own. */
+    float *dgates;
+    const weft_var **xps;    /* [T]: the step-t narrow of X that slot t's step reads */
     unsigned char *used;     /* [T]: a step has taken slot t */
     unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
 } seq_ctx;
@@ -178,6 +182,7 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
         a->seq = s;
         a->slot = t;
         s->used[t] = 1;
+        s->xps[t] = xp;
         return 0;
     }
     int T = X->value.shape[0];
@@ -208,11 +213,12 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
         if (!s->Apack) return -1;
     }
     s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
-    s->dgates = weft_graph_alloc(g, (size_t)T * B * GH * sizeof(float));
+    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
     s->used = weft_graph_calloc(g, (size_t)T);
     s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->hprev || !s->dgates || !s->used || !s->filled) return -1;
+    if (!s->hprev || !s->xps || !s->used || !s->filled) return -1;
     s->used[t] = 1;
+    s->xps[t] = xp;
     a->seq = s;
     a->slot = t;
     a->first = true;
@@ -283,13 +289,41 @@ static void chain_weights(const fused_aux *a)
     }
 }
 
+/* Can the chain keep its dgates in X's gradient? For the Elman and LSTM
+ * steps dgates = d(pre) = dxp (pre = xp + b_hh + h W_hhᵀ), so each step's
+ * "dxp += dgates" would copy its dgates into X's gradient, slot for slot. When
+ * the T steps' narrows are X's only uses, and each narrow only its step's
+ * (n_uses), nothing else adds into that gradient (zeroed by backward before
+ * the first step's turn, X being an op): the steps may write their dgates
+ * there directly, and the chain needs no memory of its own for them. X a
+ * view (the table lookup's reshape): likewise up to its root. */
+static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
+{
+    if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) || s->X->n_uses != s->T) return false;
+    const weft_var *root = s->X;
+    for (; root->view_of; root = root->view_of)
+        if (root->view_of->n_uses != 1) return false;
+    /* an op's gradient restarts from zero each backward; a leaf's adds up */
+    if (root->kind != WEFT_NODE_OP) return false;
+    for (int t = 0; t < s->T; t++)
+        if (!s->used[t] || !s->xps[t] || s->xps[t]->n_uses != 1) return false;
+    return true;
+}
+
 /* Where the backward writes dgates [B, width]: its slot of the chain, or a
  * scratch made once per node (a second backward reuses it). NULL with the
  * graph's error set when memory runs out. */
 static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
 {
     fused_aux *a = v->aux;
-    if (a->seq) return a->seq->dgates + (size_t)a->slot * B * width;
+    seq_ctx *s = a->seq;
+    if (s) {
+        if (!s->dgates)
+            s->dgates = chain_owns_dxp(v, s)
+                      ? s->X->grad.data
+                      : weft_graph_alloc(g, (size_t)s->T * B * width * sizeof(float));
+        return s->dgates ? s->dgates + (size_t)a->slot * B * width : NULL;
+    }
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
     return a->dgates;
 }
@@ -456,7 +490,8 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
     float *d = dgates_buffer(g, v, B, H);
     if (!d) return;
     const float *y = v->value.data, *dy = v->grad.data;
-    float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
+    /* no dxp to add when d is dxp itself (chain_owns_dxp) */
+    float *dxp = weft_wants_grad(xp) && xp->grad.data != d ? xp->grad.data : NULL;
     bool relu = v->i[0] == ACT_RELU;
     size_t n = (size_t)B * H;
     #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
@@ -549,7 +584,8 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     const float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     const float *dh_out = v->grad.data, *dc_out = v->grad.data + (size_t)B * H;
     const float *cprev = c->value.data;
-    float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
+    /* no dxp to add when da is dxp itself (chain_owns_dxp) */
+    float *dxp = weft_wants_grad(xp) && xp->grad.data != da ? xp->grad.data : NULL;
     float *dcprev = weft_wants_grad(c) ? c->grad.data : NULL;
 
     #pragma omp parallel for if (worth_threads(B, G4))

@@ -247,6 +247,7 @@ weft_var *weft_node_new(weft_graph *g, const weft_op_desc *op, weft_var *const *
     v->n_in = n_in;
     for (int i = 0; i < n_in; i++) {
         inputs[i] = in[i];
+        in[i]->n_uses++;
         if (in[i]->requires_grad) v->requires_grad = true;
     }
     return v;
@@ -264,6 +265,7 @@ weft_var *weft_node_new_view(weft_graph *g, const weft_op_desc *op, weft_var *x,
     v->in = inputs;
     v->n_in = 1;
     inputs[0] = x;
+    x->n_uses++;
     v->requires_grad = x->requires_grad;
     v->view_of = x;
     v->view_offset = offset;

@@ -102,7 +102,10 @@ static weft_tensor copy_of(const weft_tensor *t)
  * every step does its own weight gradient. The loss is the sum of the outputs
  * of the first `reach` steps times fixed weights (so no gradient is uniform).
  * Returns the outputs and every gradient. */
-static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uint64_t seed)
+enum { X_LEAF, X_OP, X_OP_SHARED, X_STEP_SHARED };
+
+static run run_steps_x(int cell, int T, int B, int H, int reach, bool chained, uint64_t seed,
+                       int x_mode, int backwards)
 {
     int G = cell == CELL_LSTM ? 4 : cell == CELL_GRU ? 3 : 1;
     weft_rng rng;
@@ -127,8 +130,14 @@ static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uin
     weft_var *c = weft_input(g, &tc, "c0", true), *mix = weft_input(g, &tmix, "mix", false);
     weft_var *h0 = h, *c0 = c, *loss = NULL;
     weft_var **outs = calloc((size_t)T, sizeof *outs);
+    /* X_OP: the steps read an op node (whose gradient restarts each
+     * backward); X_OP_SHARED: one the loss also reads directly, after the
+     * steps on the tape (so its backward adds into X's gradient first) */
+    weft_var *Xs = x_mode == X_LEAF ? X : weft_scale(g, X, 1.0f);
+    weft_var *first_narrow = NULL;
     for (int t = 0; t < T; t++) {
-        weft_var *xp = weft_narrow(g, X, t, 1);
+        weft_var *xp = weft_narrow(g, Xs, t, 1);
+        if (t == 0) first_narrow = xp;
         if (!chained) xp = weft_scale(g, xp, 1.0f);
         if (cell == CELL_LSTM) {
             weft_var *s = weft_lstm_step(g, xp, h, c, W, b);
@@ -145,7 +154,11 @@ static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uin
             loss = loss ? weft_add(g, loss, term) : term;
         }
     }
-    assert_int_equal(weft_backward(g, loss), 0);
+    if (x_mode == X_OP_SHARED) loss = weft_add(g, loss, weft_scale(g, weft_sum(g, Xs), 0.25f));
+    /* X_STEP_SHARED: the loss also reads step 0's narrow of X */
+    if (x_mode == X_STEP_SHARED)
+        loss = weft_add(g, loss, weft_scale(g, weft_sum(g, first_narrow), 0.25f));
+    for (int pass = 0; pass < backwards; pass++) assert_int_equal(weft_backward(g, loss), 0);
     run r = {
         .dX = copy_of(weft_grad_of(g, X)), .dW = copy_of(weft_grad_of(g, W)),
         .db = copy_of(weft_grad_of(g, b)), .dh0 = copy_of(weft_grad_of(g, h0)),
@@ -161,6 +174,11 @@ static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uin
     weft_tensor *all[] = { &tX, &tW, &tb, &th, &tc, &tmix };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) weft_tensor_release(all[i]);
     return r;
+}
+
+static run run_steps(int cell, int T, int B, int H, int reach, bool chained, uint64_t seed)
+{
+    return run_steps_x(cell, T, B, H, reach, chained, seed, X_LEAF, 1);
 }
 
 /* rel_diff (tests/rel_diff.h) of two tensors of one size */
@@ -188,6 +206,33 @@ static void check_chain(int cell, int T, int B, int H, int reach)
     assert_true(norm > 1e-3);
     run_free(&a);
     run_free(&s);
+}
+
+/* The chain's dgates may live in X's gradient (chain_owns_dxp in
+ * ops/recurrent.c): when X is an op only the steps read, yes; when the loss
+ * reads X or one step's narrow of it too, or X is a leaf whose gradient adds
+ * up over two backwards, no.
+ * Each way the chain matches the single steps. */
+static void test_chain_owns_dxp(void **state)
+{
+    (void)state;
+    for (int cell = CELL_LSTM; cell <= CELL_RNN; cell++)
+        for (int mode = X_LEAF; mode <= X_STEP_SHARED; mode++)
+            for (int backwards = 1; backwards <= 2; backwards++) {
+                int H = cell == CELL_LSTM ? 384 : 448, B = 33;
+                run a = run_steps_x(cell, 3, B, H, 3, true, 11, mode, backwards);
+                run s1 = run_steps_x(cell, 3, B, H, 3, false, 11, mode, backwards);
+                const weft_tensor *ta[] = { &a.dX, &a.dW, &a.db, &a.dh0 };
+                const weft_tensor *ts[] = { &s1.dX, &s1.dW, &s1.db, &s1.dh0 };
+                for (int k = 0; k < 4; k++) {
+                    double d = tensor_rel_diff(ta[k], ts[k]);
+                    if (!(d <= 1e-5))
+                        fail_msg("cell %d, X mode %d, %d backward(s): gradient %d of the chain "
+                                 "differs from single steps by %.3g", cell, mode, backwards, k, d);
+                }
+                run_free(&a);
+                run_free(&s1);
+            }
 }
 
 static void test_chain_lstm(void **state)
@@ -356,6 +401,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fastmath_vs_libm),
         cmocka_unit_test(test_chain_lstm),
+        cmocka_unit_test(test_chain_owns_dxp),
         cmocka_unit_test(test_chain_gru),
         cmocka_unit_test(test_chain_rnn),
         cmocka_unit_test(test_chain_twice),

@@ -65,6 +65,7 @@ struct weft_var {
     bool requires_grad;      /* some leaf below it wants a gradient */
     bool grad_ready;         /* grad holds the result of a backward */
     bool grad_cleared;       /* an op node's grad was zeroed in this backward */
+    int n_uses;              /* inputs of later nodes that name this one */
     weft_tensor value;
     weft_tensor grad;        /* data NULL until backward needs it */
 

@@ -66,13 +66,16 @@ typedef struct seq_ctx {
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
     float *Apack;            /* the packed left operand of either product */
     float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} */
-    /* [T, B, G·H]: slot t holds step t's dgates. Set by the chain's first
-     * backward: X's own gradient when the steps are its only readers and
-     * dgates is dxp (chain_owns_dxp), else memory of its own. */
+    /* [T, B, G·H]: slot t holds step t's dgates. Chosen anew by the first
+     * step of every backward to reach the chain (n_filled = 0): X's own
+     * gradient when the steps are its only readers and dgates is dxp
+     * (chain_owns_dxp), else own_dgates, made the first time it is needed. */
     float *dgates;
+    float *own_dgates;
     const weft_var **xps;    /* [T]: the step-t narrow of X that slot t's step reads */
     unsigned char *used;     /* [T]: a step has taken slot t */
     unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
+    int n_filled;            /* slots filled in this backward so far */
 } seq_ctx;
 
 /* What a fused step keeps in v->aux. */
@@ -318,10 +321,17 @@ static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
     fused_aux *a = v->aux;
     seq_ctx *s = a->seq;
     if (s) {
-        if (!s->dgates)
-            s->dgates = chain_owns_dxp(v, s)
-                      ? s->X->grad.data
-                      : weft_graph_alloc(g, (size_t)s->T * B * width * sizeof(float));
+        /* decided again every backward: readers of X made after the last one
+         * would add into its gradient too */
+        if (s->n_filled == 0) {
+            if (chain_owns_dxp(v, s)) {
+                s->dgates = s->X->grad.data;
+            } else {
+                if (!s->own_dgates)
+                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * B * width * sizeof(float));
+                s->dgates = s->own_dgates;
+            }
+        }
         return s->dgates ? s->dgates + (size_t)a->slot * B * width : NULL;
     }
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
@@ -419,6 +429,7 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
         return;
     }
     s->filled[a->slot] = 1;
+    s->n_filled++;
     if (!a->first) return;
     /* slots no backward reached (the loss does not depend on them) add nothing */
     for (int t = 0; t < s->T; t++) {
@@ -427,6 +438,7 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
         if (!s->used[t]) memset(s->hprev + (size_t)t * B * H, 0, (size_t)B * H * sizeof(float));
         s->filled[t] = 0;
     }
+    s->n_filled = 0;
     int rows = s->T * B;
     if (dW) sgemm_rowmajor(true, false, GH, H, rows, 1.0f, s->dgates, s->hprev, 1.0f,
                            W->grad.data);

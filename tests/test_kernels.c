@@ -102,7 +102,7 @@ static weft_tensor copy_of(const weft_tensor *t)
  * every step does its own weight gradient. The loss is the sum of the outputs
  * of the first `reach` steps times fixed weights (so no gradient is uniform).
  * Returns the outputs and every gradient. */
-enum { X_LEAF, X_OP, X_OP_SHARED, X_STEP_SHARED };
+enum { X_LEAF, X_OP, X_OP_SHARED, X_STEP_SHARED, X_OP_LATER };
 
 static run run_steps_x(int cell, int T, int B, int H, int reach, bool chained, uint64_t seed,
                        int x_mode, int backwards)
@@ -158,7 +158,12 @@ static run run_steps_x(int cell, int T, int B, int H, int reach, bool chained, u
     /* X_STEP_SHARED: the loss also reads step 0's narrow of X */
     if (x_mode == X_STEP_SHARED)
         loss = weft_add(g, loss, weft_scale(g, weft_sum(g, first_narrow), 0.25f));
-    for (int pass = 0; pass < backwards; pass++) assert_int_equal(weft_backward(g, loss), 0);
+    for (int pass = 0; pass < backwards; pass++) {
+        assert_int_equal(weft_backward(g, loss), 0);
+        /* X_OP_LATER: after the first backward, a new loss that also reads X */
+        if (x_mode == X_OP_LATER && pass == 0)
+            loss = weft_add(g, loss, weft_scale(g, weft_sum(g, Xs), 0.25f));
+    }
     run r = {
         .dX = copy_of(weft_grad_of(g, X)), .dW = copy_of(weft_grad_of(g, W)),
         .db = copy_of(weft_grad_of(g, b)), .dh0 = copy_of(weft_grad_of(g, h0)),
@@ -210,14 +215,15 @@ static void check_chain(int cell, int T, int B, int H, int reach)
 
 /* The chain's dgates may live in X's gradient (chain_owns_dxp in
  * ops/recurrent.c): when X is an op only the steps read, yes; when the loss
- * reads X or one step's narrow of it too, or X is a leaf whose gradient adds
- * up over two backwards, no.
+ * reads X or one step's narrow of it too (also when that reader comes after a
+ * first backward), or X is a leaf whose gradient adds up over two backwards,
+ * no.
  * Each way the chain matches the single steps. */
 static void test_chain_owns_dxp(void **state)
 {
     (void)state;
     for (int cell = CELL_LSTM; cell <= CELL_RNN; cell++)
-        for (int mode = X_LEAF; mode <= X_STEP_SHARED; mode++)
+        for (int mode = X_LEAF; mode <= X_OP_LATER; mode++)
             for (int backwards = 1; backwards <= 2; backwards++) {
                 int H = cell == CELL_LSTM ? 384 : 448, B = 33;
                 run a = run_steps_x(cell, 3, B, H, 3, true, 11, mode, backwards);

@@ -32,25 +32,23 @@ static double block_sum(const float *x, size_t n)
     return s;
 }
 
+/* Block b of t (the last one may be short). */
+static double block_of(const weft_tensor *t, size_t b)
+{
+    size_t at = b * SUM_BLOCK;
+    return block_sum(t->data + at, t->size - at < SUM_BLOCK ? t->size - at : SUM_BLOCK);
+}
+
 static double total(const weft_tensor *t)
 {
     size_t nblocks = (t->size + SUM_BLOCK - 1) / SUM_BLOCK;
-    if (nblocks <= 1) return block_sum(t->data, t->size);
-    double *part = malloc(nblocks * sizeof *part);
-    if (!part) {   /* no scratch: the blocks one after the other, same order */
-        double s = 0.0;
-        for (size_t b = 0; b < nblocks; b++) {
-            size_t at = b * SUM_BLOCK;
-            s += block_sum(t->data + at, t->size - at < SUM_BLOCK ? t->size - at : SUM_BLOCK);
-        }
+    double s = 0.0, *part = nblocks > 1 ? malloc(nblocks * sizeof *part) : NULL;
+    if (!part) {   /* one block, or no scratch: the blocks one after the other, same order */
+        for (size_t b = 0; b < nblocks; b++) s += block_of(t, b);
         return s;
     }
     #pragma omp parallel for if (t->size > WEFT_PARALLEL_MIN)
-    for (size_t b = 0; b < nblocks; b++) {
-        size_t at = b * SUM_BLOCK;
-        part[b] = block_sum(t->data + at, t->size - at < SUM_BLOCK ? t->size - at : SUM_BLOCK);
-    }
-    double s = 0.0;
+    for (size_t b = 0; b < nblocks; b++) part[b] = block_of(t, b);
     for (size_t b = 0; b < nblocks; b++) s += part[b];
     free(part);
     return s;

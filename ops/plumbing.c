@@ -37,9 +37,16 @@ void weft_op_dropout_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *x = v->in[0]->value.data, *m = v->in[1]->value.data;
     float *y = v->value.data;
-    size_t period = v->i[0] ? (size_t)v->i[0] : v->value.size;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) y[i] = x[i] * m[i % period];
+    size_t n = v->value.size;
+    if (!v->i[0]) {   /* the mask has x's shape */
+        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * m[i];
+        return;
+    }
+    size_t cols = (size_t)v->i[0];   /* one mask row for every row of x */
+    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+    for (size_t r = 0; r < n / cols; r++)
+        for (size_t c = 0; c < cols; c++) y[r * cols + c] = x[r * cols + c] * m[c];
 }
 
 void weft_op_dropout_backward(weft_graph *g, weft_var *v)
@@ -49,9 +56,16 @@ void weft_op_dropout_backward(weft_graph *g, weft_var *v)
     if (!weft_wants_grad(x)) return;
     const float *m = v->in[1]->value.data, *gy = v->grad.data;
     float *gx = x->grad.data;
-    size_t period = v->i[0] ? (size_t)v->i[0] : v->value.size;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) gx[i] += gy[i] * m[i % period];
+    size_t n = v->value.size;
+    if (!v->i[0]) {
+        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) gx[i] += gy[i] * m[i];
+        return;
+    }
+    size_t cols = (size_t)v->i[0];
+    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+    for (size_t r = 0; r < n / cols; r++)
+        for (size_t c = 0; c < cols; c++) gx[r * cols + c] += gy[r * cols + c] * m[c];
 }
 
 /* --- detach: a copy that cuts the tape -------------------------------------------------- */

@@ -273,25 +273,34 @@ static void test_chain_rnn(void **state)
 }
 
 /* A chain gives the same bits on 1 and 2 threads (the padded-stride sgemms
- * of ops/blas.h and the one weight-gradient sgemm included). */
+ * of ops/blas.h and the one weight-gradient sgemm included). Batch 32 runs
+ * BLIS's own threads on the per-step products; batch 20 at H = 200 splits
+ * their rows between the threads (split_rows_worth, LSTM and GRU). */
 static void test_chain_threads_bitwise(void **state)
 {
     (void)state;
-    for (int cell = CELL_LSTM; cell <= CELL_RNN; cell++) {
-        weft_set_num_threads(1);
-        run one = run_steps(cell, 4, 32, 160, 4, true, 11);
-        weft_set_num_threads(2);
-        run two = run_steps(cell, 4, 32, 160, 4, true, 11);
-        const weft_tensor *a[] = { &one.out, &one.dX, &one.dW, &one.db, &one.dh0 };
-        const weft_tensor *b[] = { &two.out, &two.dX, &two.dW, &two.db, &two.dh0 };
-        for (int k = 0; k < 5; k++) {
-            assert_int_equal(a[k]->size, b[k]->size);
-            if (memcmp(a[k]->data, b[k]->data, a[k]->size * sizeof(float)) != 0)
-                fail_msg("cell %d: result %d differs between 1 and 2 threads", cell, k);
+    assert_false(split_rows_worth(32, 4 * 160, 160));
+    assert_true(split_rows_worth(20, 4 * 200, 200) && split_rows_worth(20, 200, 4 * 200));
+    assert_true(split_rows_worth(20, 3 * 200, 200) && split_rows_worth(20, 200, 3 * 200));
+    const int shapes[][2] = { { 32, 160 }, { 20, 200 } };   /* B, H */
+    for (int si = 0; si < 2; si++)
+        for (int cell = CELL_LSTM; cell <= CELL_RNN; cell++) {
+            int B = shapes[si][0], H = shapes[si][1];
+            weft_set_num_threads(1);
+            run one = run_steps(cell, 4, B, H, 4, true, 11);
+            weft_set_num_threads(2);
+            run two = run_steps(cell, 4, B, H, 4, true, 11);
+            const weft_tensor *a[] = { &one.out, &one.dX, &one.dW, &one.db, &one.dh0 };
+            const weft_tensor *b[] = { &two.out, &two.dX, &two.dW, &two.db, &two.dh0 };
+            for (int k = 0; k < 5; k++) {
+                assert_int_equal(a[k]->size, b[k]->size);
+                if (memcmp(a[k]->data, b[k]->data, a[k]->size * sizeof(float)) != 0)
+                    fail_msg("cell %d, B %d, H %d: result %d differs between 1 and 2 threads",
+                             cell, B, H, k);
+            }
+            run_free(&one);
+            run_free(&two);
         }
-        run_free(&one);
-        run_free(&two);
-    }
     /* and with W_hh packed (ops/blas.h's packed_gemm splits C's columns) */
     weft_set_num_threads(1);
     run one = run_steps(CELL_LSTM, 3, 48, 384, 3, true, 12);

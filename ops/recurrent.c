@@ -24,9 +24,10 @@
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
  *     where packed_worth (ops/blas.h) says so, i.e. from 32 rows on wide
  *     layers, packed into BLIS's micro-kernel panels once, so no step repacks
- *     it (1.1-1.4x on those products); otherwise as W_hhᵀ [H, G·H] and a copy
- *     of W_hh with row strides padded off powers of two, plain sgemms that
- *     BLIS's small-matrix path runs without packing (measured 1.2-1.4x
+ *     it (1.1-1.4x on those products); otherwise as W_hhᵀ [H, G·H] and, where
+ *     W_hh's own rows are a multiple of 512 bytes apart (H a multiple of
+ *     128), a copy of W_hh with its row stride padded off that: plain sgemms
+ *     that BLIS's small-matrix path runs without packing (measured 1.2-1.4x
  *     faster at B = 16..20 than the packed product of the transposed
  *     weights, which repacks every step);
  *   - step t copies h_{t-1} into Hprev [T, B, H] and its backward writes its
@@ -59,7 +60,7 @@ typedef struct seq_ctx {
     int T, B, H, GH;
     int ldt, ldw;            /* row strides of Wt and Wp: G·H and H padded */
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
-    float *Wp;               /* W_hh [G·H, ldw], likewise */
+    float *Wp;               /* W_hh [G·H, ldw], likewise; NULL: W_hh itself serves */
     bool packed_fwd;         /* h W_hhᵀ through Wt_packed instead of Wt */
     bool packed_bwd;         /* dgates W_hh through Wp_packed instead of Wp */
     packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
@@ -206,7 +207,11 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
     if (s->packed_bwd) {
         s->Wp_packed.data = weft_graph_alloc(g, packed_floats(GH, H) * sizeof(float));
         if (!s->Wp_packed.data) return -1;
-    } else {
+    } else if ((H * sizeof(float)) % 512 == 0) {
+        /* rows 512·n bytes apart fall into a few cache sets: BLIS's unpacked
+         * kernels then ran 1.03-2x slower (20 x 1024 x 4096: 2x, 20 x 384 x
+         * 1536: 1.09x); at other strides the copy gained nothing (20 x 650 x
+         * 2600, 20 x 200 x 800) and W_hh is read in place */
         s->Wp = weft_graph_alloc(g, (size_t)GH * s->ldw * sizeof(float));
         if (!s->Wp) return -1;
     }
@@ -284,7 +289,7 @@ static void chain_weights(const fused_aux *a)
         else transpose(s->Wt, s->ldt, W, s->GH, s->H);
         if (s->packed_bwd) {
             packed_pack(&s->Wp_packed, W, false, s->GH, s->H);
-        } else {
+        } else if (s->Wp) {
             for (int r = 0; r < s->GH; r++)
                 memcpy(s->Wp + (size_t)r * s->ldw, W + (size_t)r * s->H,
                        (size_t)s->H * sizeof(float));
@@ -417,7 +422,8 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
         if (s && s->packed_bwd)
             packed_gemm(B, dgates, GH, &s->Wp_packed, h->grad.data, H, s->Apack);
         else if (s)
-            sgemm_rowmajor_ld(B, H, GH, 1.0f, dgates, GH, s->Wp, s->ldw, 1.0f, h->grad.data, H);
+            sgemm_rowmajor_ld(B, H, GH, 1.0f, dgates, GH, s->Wp ? s->Wp : W->value.data,
+                              s->Wp ? s->ldw : H, 1.0f, h->grad.data, H);
         else sgemm_rowmajor(false, false, B, H, GH, 1.0f, dgates, W->value.data, 1.0f,
                             h->grad.data);
     }

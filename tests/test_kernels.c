@@ -248,6 +248,10 @@ static void test_chain_lstm(void **state)
     check_chain(CELL_LSTM, 6, 3, 5, 2);   /* steps 2..5 never reached by backward */
     check_chain(CELL_LSTM, 1, 2, 3, 1);
     check_chain(CELL_LSTM, 5, 16, 64, 5); /* big enough for the threaded row loops */
+    /* unpacked, H = 128: W_hh's rows 512 bytes apart, read through a padded
+     * copy (H = 64 above reads W_hh in place) */
+    assert_false(packed_worth(8, 128, 4 * 128));
+    check_chain(CELL_LSTM, 4, 8, 128, 4);
     /* W_hh packed once for both per-step products (packed_worth: 33 rows,
      * 1536 x 384), the rows not a multiple of the micro-kernel's */
     assert_true(packed_worth(33, 4 * 384, 384) && packed_worth(33, 384, 4 * 384));
@@ -260,6 +264,7 @@ static void test_chain_gru(void **state)
     check_chain(CELL_GRU, 6, 3, 5, 6);
     check_chain(CELL_GRU, 6, 3, 5, 3);
     check_chain(CELL_GRU, 5, 16, 96, 5);
+    check_chain(CELL_GRU, 4, 8, 128, 4);
     assert_true(packed_worth(40, 3 * 448, 448));
     check_chain(CELL_GRU, 3, 40, 448, 2);
 }

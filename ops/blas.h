@@ -217,9 +217,35 @@ typedef struct packed_extra {
     float *A_copy;
 } packed_extra;
 
+/* A [M, lda >= K] into Apack's panels of MR rows: for every k, MR
+ * consecutive rows' values (zero past M), each row read once in order,
+ * written MR floats apart; with A_copy, the rows also copied there,
+ * contiguous. A work-shared loop: call it inside a parallel region, from
+ * every thread (its end is the region's barrier). */
+static inline void packed_pack_a(int M, int K, const float *A, int lda, float *Apack,
+                                 float *A_copy)
+{
+    int mr = gemm_kernel_get()->mr, row_panels = (M + mr - 1) / mr;
+    #pragma omp for
+    for (int p = 0; p < row_panels; p++) {
+        float *dst = Apack + (size_t)p * K * mr;
+        int rows = M - p * mr < mr ? M - p * mr : mr;
+        for (int i = 0; i < mr; i++) {
+            const float *a = A + (size_t)(p * mr + i) * lda;
+            float *d = dst + i;
+            if (i < rows) {
+                for (int k = 0; k < K; k++) d[(size_t)k * mr] = a[k];
+                if (A_copy) memcpy(A_copy + (size_t)(p * mr + i) * K, a, (size_t)K * sizeof(float));
+            } else {
+                for (int k = 0; k < K; k++) d[(size_t)k * mr] = 0.0f;
+            }
+        }
+    }
+}
+
 /* C [M, ldc >= N] += A [M, lda >= K] B, with B packed in P (or, with
- * extra->C0, C = C0 + bias + A B). Apack: scratch of packed_a_floats(M, K)
- * floats, 64-byte aligned. */
+ * extra->C0 and/or extra->bias, C = C0 + bias + A B). Apack: scratch of
+ * packed_a_floats(M, K) floats, 64-byte aligned. */
 static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_matrix *P,
                                   float *C, int ldc, float *Apack, const packed_extra *extra)
 {
@@ -228,28 +254,11 @@ static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_m
     int row_panels = (M + mr - 1) / mr;
     bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
     const float *C0 = extra ? extra->C0 : NULL, *bias = extra ? extra->bias : NULL;
-    float *A_copy = extra ? extra->A_copy : NULL;
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
     weft_count_gemm(M, N, K);
     #pragma omp parallel if (threads)
     {
-        /* A's panels: for every k, MR consecutive rows' values (zero past M);
-         * each row read once in order, written MR floats apart */
-        #pragma omp for
-        for (int p = 0; p < row_panels; p++) {
-            float *dst = Apack + (size_t)p * K * mr;
-            int rows = M - p * mr < mr ? M - p * mr : mr;
-            for (int i = 0; i < mr; i++) {
-                const float *a = A + (size_t)(p * mr + i) * lda;
-                float *d = dst + i;
-                if (i < rows) {
-                    for (int k = 0; k < K; k++) d[(size_t)k * mr] = a[k];
-                    if (A_copy) memcpy(A_copy + (size_t)(p * mr + i) * K, a, (size_t)K * sizeof(float));
-                } else {
-                    for (int k = 0; k < K; k++) d[(size_t)k * mr] = 0.0f;
-                }
-            }
-        }
+        packed_pack_a(M, K, A, lda, Apack, extra ? extra->A_copy : NULL);
         /* every MR x NR tile of C in one micro-kernel call over all of K */
         #pragma omp for schedule(static)
         for (int q = 0; q < P->panels; q++) {
@@ -272,6 +281,57 @@ static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_m
                 bli_auxinfo_set_next_a(p + 1 < row_panels ? a + (size_t)K * mr : Apack, &aux);
                 bli_auxinfo_set_next_b(b, &aux);
                 kern->ukr(rows, cols, K, &alpha, a, b, &beta, c, ldc, 1, &aux, kern->cntx);
+            }
+        }
+    }
+}
+
+/* The largest group of tiles packed_gemm_grouped hands over at once. */
+#define PACKED_GROUP_MAX_FLOATS 4096
+
+/* A B with the column panels of P taken in groups, for a kernel that needs
+ * several panels' results together (an LSTM step needs a unit's four gates,
+ * which lie G·H / NR panels apart): group k is the panels k + j·stride, j <
+ * size, and for each row panel of A the group's size tiles (MR x NR each,
+ * row stride NR, one after the other in a scratch of the thread's) are
+ * started by start(), computed by the micro-kernel over all of K (onto what
+ * start left), and handed to finish(). Nothing is written but what those do.
+ * Groups are shared among the threads; a group's tiles do not depend on the
+ * thread count. A_copy as packed_extra's. Needs size·MR·NR <=
+ * PACKED_GROUP_MAX_FLOATS and every panel full (N a multiple of NR). */
+typedef void (*packed_tiles_fn)(void *ctx, int row0, int rows, int group, float *tiles);
+
+static inline void packed_gemm_grouped(int M, const float *A, int lda, const packed_matrix *P,
+                                       float *Apack, float *A_copy, int groups, int size,
+                                       int stride, packed_tiles_fn start,
+                                       packed_tiles_fn finish, void *ctx)
+{
+    const gemm_kernel *kern = gemm_kernel_get();
+    int mr = kern->mr, nr = kern->nr, K = P->K, N = P->N;
+    int row_panels = (M + mr - 1) / mr;
+    bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
+    float alpha = 1.0f, beta = 1.0f;   /* each tile: what start() left + A B */
+    weft_count_gemm(M, N, K);
+    #pragma omp parallel if (threads)
+    {
+        _Alignas(64) float tiles[PACKED_GROUP_MAX_FLOATS];
+        packed_pack_a(M, K, A, lda, Apack, A_copy);
+        #pragma omp for schedule(static)
+        for (int k = 0; k < groups; k++) {
+            auxinfo_t aux;
+            memset(&aux, 0, sizeof aux);
+            for (int p = 0; p < row_panels; p++) {
+                float *a = Apack + (size_t)p * K * mr;
+                int rows = M - p * mr < mr ? M - p * mr : mr;
+                start(ctx, p * mr, rows, k, tiles);
+                for (int j = 0; j < size; j++) {
+                    float *b = P->data + (size_t)(k + j * stride) * K * nr;
+                    bli_auxinfo_set_next_a(a, &aux);
+                    bli_auxinfo_set_next_b(b, &aux);
+                    kern->ukr(rows, nr, K, &alpha, a, b, &beta, tiles + j * mr * nr, nr, 1,
+                              &aux, kern->cntx);
+                }
+                finish(ctx, p * mr, rows, k, tiles);
             }
         }
     }

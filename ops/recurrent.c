@@ -555,6 +555,70 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
     return v;
 }
 
+/* Units [0, n) of one row: the pre-activations pi, pf, pg, po in; i, f, g,
+ * o (kept for backward) out to ai, af, ag, ao, which may be the same arrays;
+ * c_{t-1} in; c' (1), tanh(c') and h' (2) out. */
+static inline void lstm_units(int n, const float *pi, const float *pf, const float *pg,
+                              const float *po, const float *cr, float *ai, float *af, float *ag,
+                              float *ao, float *cn, float *tc, float *hn)
+{
+    #pragma omp simd
+    for (int j = 0; j < n; j++) {
+        float i = sigmoidf(pi[j]), f = sigmoidf(pf[j]), gg = fast_tanhf(pg[j]),
+              o = sigmoidf(po[j]);
+        ai[j] = i;
+        af[j] = f;
+        ag[j] = gg;
+        ao[j] = o;
+        float cj = f * cr[j] + i * gg;   /* (1) */
+        float t = fast_tanhf(cj);
+        cn[j] = cj;
+        tc[j] = t;
+        hn[j] = o * t;                   /* (2) */
+    }
+}
+
+/* A step of a packed chain with H a multiple of NR, the gates done tile by
+ * tile (packed_gemm_grouped): W_hhᵀ's panel k + j·H/NR holds gate j of units
+ * k·NR .. k·NR + NR - 1, so group k's four tiles of MR rows are those units'
+ * four pre-activations; they start as xp + b_hh, as packed_gemm_ex's tiles
+ * do, take h W_hhᵀ, and go through lstm_units while still in L1. The same
+ * numbers as the product followed by the row loop, without writing the
+ * pre-activations out and reading them back, and without a second parallel
+ * region per step. */
+typedef struct lstm_tiles {
+    const float *xp, *b, *c;                /* xp [B, 4H], b_hh [4H] or NULL, c [B, H] */
+    float *act, *tanh_c, *h_out, *c_out;    /* as weft_op_lstm_step_forward's */
+    int H, mr, nr;
+} lstm_tiles;
+
+static void lstm_tiles_start(void *ctx, int row0, int rows, int group, float *tiles)
+{
+    const lstm_tiles *L = ctx;
+    int H = L->H, nr = L->nr, u0 = group * nr;
+    for (int gate = 0; gate < 4; gate++)
+        for (int i = 0; i < rows; i++) {
+            const float *x = L->xp + (size_t)(row0 + i) * 4 * H + gate * H + u0;
+            const float *b = L->b ? L->b + gate * H + u0 : NULL;
+            float *t = tiles + (size_t)(gate * L->mr + i) * nr;
+            for (int j = 0; j < nr; j++) t[j] = x[j] + (b ? b[j] : 0.0f);
+        }
+}
+
+static void lstm_tiles_finish(void *ctx, int row0, int rows, int group, float *tiles)
+{
+    const lstm_tiles *L = ctx;
+    int H = L->H, mr = L->mr, nr = L->nr, u0 = group * nr;
+    for (int i = 0; i < rows; i++) {
+        size_t r = (size_t)(row0 + i);
+        const float *t = tiles + (size_t)i * nr;
+        float *ai = L->act + r * 4 * H + u0;
+        lstm_units(nr, t, t + mr * nr, t + 2 * mr * nr, t + 3 * mr * nr, L->c + r * H + u0, ai,
+                   ai + H, ai + 2 * H, ai + 3 * H, L->c_out + r * H + u0,
+                   L->tanh_c + r * H + u0, L->h_out + r * H + u0);
+    }
+}
+
 void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
@@ -565,29 +629,26 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     fused_aux *a = v->aux;
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
+    seq_ctx *s = a->seq;
+    const gemm_kernel *kern = gemm_kernel_get();
+    if (s && s->packed_fwd && H % kern->nr == 0 &&
+        4 * kern->mr * kern->nr <= PACKED_GROUP_MAX_FLOATS) {
+        chain_weights(a);
+        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, kern->mr, kern->nr };
+        packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
+                            s->hprev + (size_t)a->slot * B * H, H / kern->nr, 4, H / kern->nr,
+                            lstm_tiles_start, lstm_tiles_finish, &L);
+        return;
+    }
 
     pre_activation(a, act, xp, b, h, W, B, H, G4);
 
     #pragma omp parallel for if (worth_threads(B, G4))
     for (int r = 0; r < B; r++) {
-        float *ai = act + (size_t)r * G4, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
-        const float *cr = c + (size_t)r * H;
-        float *hn = h_out + (size_t)r * H, *cn = c_out + (size_t)r * H;
-        float *tc = tanh_c + (size_t)r * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float i = sigmoidf(ai[j]), f = sigmoidf(af[j]), gg = fast_tanhf(ag[j]),
-                  o = sigmoidf(ao[j]);
-            ai[j] = i;
-            af[j] = f;
-            ag[j] = gg;
-            ao[j] = o;
-            float cj = f * cr[j] + i * gg;   /* (1) */
-            float t = fast_tanhf(cj);
-            cn[j] = cj;
-            tc[j] = t;
-            hn[j] = o * t;                   /* (2) */
-        }
+        float *ai = act + (size_t)r * G4;
+        lstm_units(H, ai, ai + H, ai + 2 * H, ai + 3 * H, c + (size_t)r * H, ai, ai + H,
+                   ai + 2 * H, ai + 3 * H, c_out + (size_t)r * H, tanh_c + (size_t)r * H,
+                   h_out + (size_t)r * H);
     }
 }
 

@@ -40,6 +40,16 @@ static void test_tensor_basics(void **state)
         weft_tensor_release(&s);
         assert_null(s.data);
     }
+    /* from 4 MB on, whole 2 MB pages (transparent huge pages where Linux has
+     * them); below, 64 bytes */
+    for (size_t bytes = ((size_t)4 << 20) - 64; bytes <= ((size_t)4 << 20) + 64; bytes += 64) {
+        char *p = weft_aligned_alloc(bytes);
+        assert_non_null(p);
+        uintptr_t want = bytes >= ((size_t)4 << 20) ? (uintptr_t)2 << 20 : 64;
+        assert_int_equal((uintptr_t)p % want, 0);
+        memset(p, 1, bytes);   /* all of it is usable */
+        weft_aligned_free(p);
+    }
 
     for (size_t i = 0; i < t.size; i++) t.data[i] = (float)i;
     weft_tensor v = weft_tensor_view_rows(&t, 1, 2);   /* steps 1 and 2 of 4 */

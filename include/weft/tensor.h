@@ -55,7 +55,9 @@ bool weft_tensor_same_shape(const weft_tensor *a, const weft_tensor *b);
 /* Format a shape as "[2, 3]" into buf (always NUL-terminated); returns buf. */
 char *weft_shape_str(const weft_tensor *t, char *buf, size_t bufsize);
 
-/* 64-byte aligned allocation used throughout weft; free with weft_aligned_free. */
+/* 64-byte aligned allocation used throughout weft (from 4 MB on, 2 MB aligned
+ * and advised as transparent huge pages where Linux has them); the caller
+ * owns it: free with weft_aligned_free. */
 void *weft_aligned_alloc(size_t bytes);
 void weft_aligned_free(void *p);
 

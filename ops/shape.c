@@ -149,6 +149,9 @@ void weft_op_slice_forward(weft_graph *g, weft_var *v)
     (void)g;
     int rows = weft_tensor_rows(&v->value), len = weft_tensor_cols(&v->value);
     int cols = weft_tensor_cols(&v->in[0]->value), start = v->i[0];
+    /* rows split among the threads as the elementwise ops split them, so each
+     * finds its rows in its own cache (see weft_zero_floats, src/params.c) */
+    #pragma omp parallel for if ((size_t)rows * len > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++)
         memcpy(v->value.data + (size_t)r * len, v->in[0]->value.data + (size_t)r * cols + start,
                (size_t)len * sizeof(float));
@@ -161,6 +164,7 @@ void weft_op_slice_backward(weft_graph *g, weft_var *v)
     if (!weft_wants_grad(x)) return;
     int rows = weft_tensor_rows(&v->value), len = weft_tensor_cols(&v->value);
     int cols = weft_tensor_cols(&x->value), start = v->i[0];
+    #pragma omp parallel for if ((size_t)rows * len > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < len; c++)
             x->grad.data[(size_t)r * cols + start + c] += v->grad.data[(size_t)r * len + c];
@@ -196,19 +200,29 @@ void weft_op_stack_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     size_t each = v->in[0]->value.size;
-    for (int k = 0; k < v->n_in; k++)
-        memcpy(v->value.data + (size_t)k * each, v->in[k]->value.data, each * sizeof(float));
+    /* each input split among the threads as the ops that made it split it
+     * (OpenMP's static schedule over its elements) */
+    #pragma omp parallel if (v->value.size > WEFT_PARALLEL_MIN)
+    for (int k = 0; k < v->n_in; k++) {
+        const float *x = v->in[k]->value.data;
+        float *y = v->value.data + (size_t)k * each;
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < each; i++) y[i] = x[i];
+    }
 }
 
 void weft_op_stack_backward(weft_graph *g, weft_var *v)
 {
     (void)g;
     size_t each = v->in[0]->value.size;
+    #pragma omp parallel if (v->value.size > WEFT_PARALLEL_MIN)
     for (int k = 0; k < v->n_in; k++) {
         weft_var *x = v->in[k];
         if (!weft_wants_grad(x)) continue;
         const float *gy = v->grad.data + (size_t)k * each;
-        for (size_t i = 0; i < each; i++) x->grad.data[i] += gy[i];
+        float *gx = x->grad.data;
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < each; i++) gx[i] += gy[i];
     }
 }
 

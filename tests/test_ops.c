@@ -404,6 +404,55 @@ static void test_sum_of_many(void **state)
     weft_tensor_release(&t);
 }
 
+/* slice and stack past the parallel threshold, on 1 and 2 threads, against
+ * values worked out here: stack(x, y, x) with x twice (its two gradient
+ * shares add up, whichever thread has which elements), a slice of columns
+ * [300, 700) of a [64, 1024] op node (its gradient zeroed, then added into). */
+static void test_copies_on_threads(void **state)
+{
+    (void)state;
+    enum { R = 64, C = 1024, S0 = 300, L = 400 };
+    weft_tensor tx = weft_tensor_alloc2(R, C), ty = weft_tensor_alloc2(R, C);
+    weft_rng rng;
+    weft_rng_seed(&rng, 23);
+    weft_rng_fill_uniform(&rng, &tx, -1.0f, 1.0f);
+    weft_rng_fill_uniform(&rng, &ty, -1.0f, 1.0f);
+    int before = weft_num_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        weft_set_num_threads(threads);
+        weft_graph *g = weft_graph_new();
+        weft_var *x = weft_input(g, &tx, "x", true), *y = weft_input(g, &ty, "y", true);
+        weft_var *st = weft_stack(g, (weft_var *[]){ x, y, x }, 3);
+        /* loss = sum(st ⊙ w) with w = 1, 2, 3 on the three blocks: dx = 1 + 3, dy = 2 */
+        weft_tensor tw = weft_tensor_alloc(3, (int[]){ 3, R, C });
+        for (size_t i = 0; i < tw.size; i++) tw.data[i] = (float)(1 + i / ((size_t)R * C));
+        weft_var *w = weft_input(g, &tw, "w", false);
+        weft_var *xs = weft_scale(g, x, 1.0f);   /* an op node: its gradient is zeroed */
+        weft_var *sl = weft_slice(g, xs, S0, L);
+        weft_var *loss = weft_add(g, weft_sum(g, weft_mul(g, st, w)), weft_sum(g, sl));
+        assert_non_null(loss);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < L; c++)
+                assert_float_equal(sl->value.data[(size_t)r * L + c],
+                                   tx.data[(size_t)r * C + S0 + c], 0.0f);
+        assert_float_equal(st->value.data[2 * (size_t)R * C + 5], tx.data[5], 0.0f);
+        assert_float_equal(st->value.data[(size_t)R * C + 7], ty.data[7], 0.0f);
+        assert_int_equal(weft_backward(g, loss), 0);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) {
+                size_t i = (size_t)r * C + c;
+                float slice_part = c >= S0 && c < S0 + L ? 1.0f : 0.0f;
+                assert_float_equal(x->grad.data[i], 4.0f + slice_part, 0.0f);
+                assert_float_equal(y->grad.data[i], 2.0f, 0.0f);
+            }
+        weft_tensor_release(&tw);
+        weft_graph_free(g);
+    }
+    weft_set_num_threads(before);
+    weft_tensor_release(&tx);
+    weft_tensor_release(&ty);
+}
+
 /* An op node's gradient is zeroed by each backward, just before the first op
  * adds into it; one the loss does not reach still ends at zero, though an
  * earlier backward (of another loss) left numbers in it. */
@@ -524,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_narrow_is_a_view),
         cmocka_unit_test(test_unreached_gradient_is_zero),
         cmocka_unit_test(test_sum_of_many),
+        cmocka_unit_test(test_copies_on_threads),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_null_inputs_propagate),
     };

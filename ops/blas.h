@@ -207,9 +207,10 @@ static inline void packed_pack(packed_matrix *P, const float *B, bool trans, int
 }
 
 /* What packed_gemm_ex may do in the same pass (all optional, NULL: not):
- * C0 [M, ldc0 >= N] and bias [N]: C = C0 + bias, tile by tile right before
- * the tile's product, instead of C += (C is not read); A_copy [M, K]: A's
- * rows copied there, contiguous, while A is packed. */
+ * C0 [M, ldc0 >= N] and bias [N]: C = C0 + bias (without C0: C = bias),
+ * tile by tile right before the tile's product, instead of C += (C is not
+ * read); A_copy [M, K]: A's rows copied there, contiguous, while A is
+ * packed. */
 typedef struct packed_extra {
     const float *C0;
     int ldc0;
@@ -277,6 +278,9 @@ static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_m
                         for (int j = 0; j < cols; j++)
                             ci[j] = c0[j] + (bias ? bias[q * nr + j] : 0.0f);
                     }
+                } else if (bias) {   /* or as the bias */
+                    for (int i = 0; i < rows; i++)
+                        memcpy(c + (size_t)i * ldc, bias + q * nr, (size_t)cols * sizeof(float));
                 }
                 bli_auxinfo_set_next_a(p + 1 < row_panels ? a + (size_t)K * mr : Apack, &aux);
                 bli_auxinfo_set_next_b(b, &aux);

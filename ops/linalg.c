@@ -115,10 +115,14 @@ weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b)
  * since the packing (an optimizer step, a load) shows in them. */
 #define PACKED_SAMPLES 16
 
-/* y [rows, out] += x [rows, in] Wᵀ with W a parameter packed once per build
- * (weft_build_memo), for every step's product of per-step shape: the same
- * reasoning as packed_dx below. False when it does not apply. */
-static bool packed_forward(weft_graph *g, const weft_var *Wv, int rows, const float *x, float *y)
+/* y [rows, out] = b + x [rows, in] Wᵀ (b NULL: y += x Wᵀ) with W a parameter
+ * packed once per build (weft_build_memo), for every step's product of
+ * per-step shape: the same reasoning as packed_dx below. The tiles start as
+ * the bias right before the micro-kernel runs on them, instead of a pass
+ * writing the bias into every row first: the same numbers. False when it
+ * does not apply. */
+static bool packed_forward(weft_graph *g, const weft_var *Wv, int rows, const float *x,
+                           const float *bias, float *y)
 {
     int out = Wv->value.shape[0], in = Wv->value.shape[1];
     if (Wv->kind != WEFT_NODE_PARAM || rows > 512 || !packed_worth(rows, out, in)) return false;
@@ -138,7 +142,7 @@ static bool packed_forward(weft_graph *g, const weft_var *Wv, int rows, const fl
         for (int s = 0; s < PACKED_SAMPLES; s++)
             sample[s] = W[(n - 1) * (size_t)s / (PACKED_SAMPLES - 1)];
     }
-    packed_gemm(rows, x, in, &P, y, out, apack);
+    packed_gemm_ex(rows, x, in, &P, y, out, apack, &(packed_extra){ .bias = bias });
     return true;
 }
 
@@ -148,18 +152,18 @@ static void linear_forward(weft_graph *g, weft_var *v, bool first)
 {
     const weft_tensor *x = &v->in[0]->value, *W = &v->in[1]->value;
     int rows = weft_tensor_rows(x), in = W->shape[1], out = W->shape[0];
+    const float *bias = v->n_in == 3 ? v->in[2]->value.data : NULL;
     float *y = v->value.data;
-    float beta = 0.0f;
-    if (v->n_in == 3) {
-        /* start from the bias in every row, then accumulate x Wᵀ on top */
-        const float *bias = v->in[2]->value.data;
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < out; o++) y[(size_t)r * out + o] = bias[o];
-        beta = 1.0f;
-    }
     if (first && packed_worth(rows, out, in)) {
-        if (beta == 0.0f) memset(y, 0, (size_t)rows * out * sizeof(float));
-        if (packed_forward(g, v->in[1], rows, x->data, y)) return;
+        if (!bias) memset(y, 0, (size_t)rows * out * sizeof(float));
+        if (packed_forward(g, v->in[1], rows, x->data, bias, y)) return;
+    }
+    float beta = 0.0f;
+    if (bias) {
+        /* start from the bias in every row, then accumulate x Wᵀ on top */
+        #pragma omp parallel for if ((size_t)rows * out > WEFT_PARALLEL_MIN)
+        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, bias, (size_t)out * sizeof *y);
+        beta = 1.0f;
     }
     sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
 }

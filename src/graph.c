@@ -554,11 +554,21 @@ static const float *side_by_side(const deferred *d, int n, bool left, int width,
     }
     *needs_copy = !adjacent;
     if (adjacent || !dst) return first;
-    size_t at = 0;
-    for (int k = 0; k < n; k++) {
-        size_t len = (size_t)d[k].rows * width;
-        memcpy(dst + at, left ? d[k].L : d[k].R, len * sizeof(float));
-        at += len;
+    /* each piece's rows split among the threads as the ops that wrote them
+     * split them (OpenMP's static schedule), so each copies from its cache */
+    size_t total = 0;
+    for (int k = 0; k < n; k++) total += (size_t)d[k].rows * width;
+    #pragma omp parallel if (total > WEFT_PARALLEL_MIN)
+    {
+        size_t at = 0;
+        for (int k = 0; k < n; k++) {
+            const float *src = left ? d[k].L : d[k].R;
+            #pragma omp for schedule(static) nowait
+            for (int r = 0; r < d[k].rows; r++)
+                memcpy(dst + at + (size_t)r * width, src + (size_t)r * width,
+                       (size_t)width * sizeof(float));
+            at += (size_t)d[k].rows * width;
+        }
     }
     return dst;
 }

@@ -196,13 +196,20 @@ weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n)
     return v;
 }
 
+/* Do stack's loops split every input among the threads? */
+static bool stack_split(const weft_var *v, size_t each)
+{
+    return v->value.size > WEFT_PARALLEL_MIN && each >= 4096;
+}
+
 void weft_op_stack_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     size_t each = v->in[0]->value.size;
     /* each input split among the threads as the ops that made it split it
-     * (OpenMP's static schedule over its elements) */
-    #pragma omp parallel if (v->value.size > WEFT_PARALLEL_MIN)
+     * (OpenMP's static schedule over its elements); many small inputs (a
+     * stack of scalars) are not worth a work-shared loop each */
+    #pragma omp parallel if (stack_split(v, each))
     for (int k = 0; k < v->n_in; k++) {
         const float *x = v->in[k]->value.data;
         float *y = v->value.data + (size_t)k * each;
@@ -215,7 +222,7 @@ void weft_op_stack_backward(weft_graph *g, weft_var *v)
 {
     (void)g;
     size_t each = v->in[0]->value.size;
-    #pragma omp parallel if (v->value.size > WEFT_PARALLEL_MIN)
+    #pragma omp parallel if (stack_split(v, each))
     for (int k = 0; k < v->n_in; k++) {
         weft_var *x = v->in[k];
         if (!weft_wants_grad(x)) continue;

@@ -53,6 +53,22 @@ static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float a
                  n, 1, NULL, &rntm);
 }
 
+/* y [rows, out] = x [rows, in] Wᵀ + b (b NULL: none), W a weight [out, in]:
+ * the bias written into every row first (rows shared among threads), then
+ * BLIS's product added on top. linear and linear_cross_entropy both compute
+ * their outputs here, so a decoder gives the same bits through either. */
+static inline void sgemm_linear_rows(int rows, int out, int in, const float *x, const float *W,
+                                     const float *bias, float *y)
+{
+    float beta = 0.0f;
+    if (bias) {
+        #pragma omp parallel for if ((size_t)rows * out > WEFT_PARALLEL_MIN)
+        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, bias, (size_t)out * sizeof *y);
+        beta = 1.0f;
+    }
+    sgemm_rowmajor(false, true, rows, out, in, 1.0f, x, W, beta, y);
+}
+
 /* Few rows (the per-step products of a batch under 32, below packed_worth):
  * BLIS splits such a product's columns among its threads; giving each thread
  * whole rows of C instead, and BLIS one thread for them, ran 1.06-1.38x

@@ -158,14 +158,7 @@ static void linear_forward(weft_graph *g, weft_var *v, bool first)
         if (!bias) memset(y, 0, (size_t)rows * out * sizeof(float));
         if (packed_forward(g, v->in[1], rows, x->data, bias, y)) return;
     }
-    float beta = 0.0f;
-    if (bias) {
-        /* start from the bias in every row, then accumulate x Wᵀ on top */
-        #pragma omp parallel for if ((size_t)rows * out > WEFT_PARALLEL_MIN)
-        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, bias, (size_t)out * sizeof *y);
-        beta = 1.0f;
-    }
-    sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
+    sgemm_linear_rows(rows, out, in, x->data, W->data, bias, y);
 }
 
 void weft_op_linear_forward(weft_graph *g, weft_var *v)

@@ -353,14 +353,8 @@ static void lce_logits(const weft_var *v, float *y)
 {
     const weft_tensor *x = &v->in[0]->value, *W = &v->in[1]->value;
     int rows = weft_tensor_rows(x), in = W->shape[1], out = W->shape[0];
-    float beta = 0.0f;
-    if (v->n_in == 3) {
-        const float *bias = v->in[2]->value.data;
-        #pragma omp parallel for if ((size_t)rows * out > WEFT_PARALLEL_MIN)
-        for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, bias, (size_t)out * sizeof *y);
-        beta = 1.0f;
-    }
-    sgemm_rowmajor(false, true, rows, out, in, 1.0f, x->data, W->data, beta, y);
+    sgemm_linear_rows(rows, out, in, x->data, W->data, v->n_in == 3 ? v->in[2]->value.data : NULL,
+                      y);
 }
 
 void weft_op_linear_cross_entropy_forward(weft_graph *g, weft_var *v)

@@ -1,19 +1,21 @@
-/* bench/packed_gemm.c — the per-step recurrent product C += A B two ways, in
- * one run: BLIS's sgemm on B as the fused chains keep it when unpacked (a
+/* bench/packed_gemm.c — the per-step recurrent product C += A B three ways,
+ * in one run: BLIS's sgemm on B as the fused chains keep it when unpacked (a
  * plain row-major copy with its row stride padded off powers of two, so
  * BLIS's small-matrix path may run it unpacked), and packed_gemm of
- * ops/blas.h on B packed once (BLIS's micro-kernel on MR x NR tiles).
+ * ops/blas.h on B packed once, with BLIS's micro-kernel on its MR x NR tiles
+ * and with weft's own (ops/tiles.c; on a CPU with AVX-512, "-" elsewhere).
  *
  *     meson setup build-bench -Dbench=true && ninja -C build-bench
  *     ./build-bench/bench/packed_gemm [threads] [M N K ...]
  *
  * Without shapes it runs the per-step products of the benchmark layers and
  * language models (forward B x G·H x H and backward B x H x G·H). Each shape:
- * 5 rounds alternating the two, each round the mean of enough calls to take
- * 50 ms; the best round of each is kept. With one thread the time is the
+ * 5 rounds alternating the three, each round the mean of enough calls to
+ * take 50 ms; the best round of each is kept. With one thread the time is the
  * thread's CPU time (steady on a busy machine), otherwise wall time.
- * Prints GFLOP/s (2·M·N·K) of both, their ratio, whether packed_worth picks
- * the packed path for the shape, and the largest difference of the results. */
+ * Prints GFLOP/s (2·M·N·K) of each, the packed product's speed-up over
+ * sgemm with the kernel weft picks, whether packed_worth picks the packed
+ * path for the shape, and the largest difference from sgemm's result. */
 #include "../ops/blas.h"
 #include "weft/weft.h"
 
@@ -29,49 +31,83 @@ static double seconds(bool cpu)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The packed product with micro-kernel `kernel` (WEFT_PACKED_OWN or _BLIS):
+ * B packed for it (the panels are the kernel's), C += A B. */
+typedef struct packed_run {
+    packed_matrix P;
+    float *Apack;
+} packed_run;
+
+static packed_run packed_setup(int kernel, int M, int N, int K, const float *Bdense)
+{
+    weft_packed_kernel_select(kernel);
+    packed_run r = { .P = { .data = weft_aligned_alloc(packed_floats(K, N) * sizeof(float)) },
+                     .Apack = weft_aligned_alloc(packed_a_floats(M, K) * sizeof(float)) };
+    if (!r.P.data || !r.Apack) {
+        fprintf(stderr, "packed_gemm: out of memory at %d x %d x %d\n", M, N, K);
+        exit(1);
+    }
+    packed_pack(&r.P, Bdense, false, K, N);
+    return r;
+}
+
 static void one_shape(int M, int N, int K, int threads)
 {
     int ldb = N + 16;
     float *A = malloc((size_t)M * K * sizeof(float)), *B = malloc((size_t)K * ldb * sizeof(float));
-    float *C1 = calloc((size_t)M * N, sizeof(float)), *C2 = calloc((size_t)M * N, sizeof(float));
-    packed_matrix P = { .data = weft_aligned_alloc(packed_floats(K, N) * sizeof(float)) };
-    float *Apack = weft_aligned_alloc(packed_a_floats(M, K) * sizeof(float));
-    if (!A || !B || !C1 || !C2 || !P.data || !Apack) {
+    float *C[3];
+    for (int w = 0; w < 3; w++) C[w] = calloc((size_t)M * N, sizeof(float));
+    float *Bdense = malloc((size_t)K * N * sizeof(float));
+    if (!A || !B || !C[0] || !C[1] || !C[2] || !Bdense) {
         fprintf(stderr, "packed_gemm: out of memory at %d x %d x %d\n", M, N, K);
         exit(1);
     }
     srand(1);
     for (size_t i = 0; i < (size_t)M * K; i++) A[i] = (float)rand() / RAND_MAX - 0.5f;
     for (size_t i = 0; i < (size_t)K * ldb; i++) B[i] = (float)rand() / RAND_MAX - 0.5f;
-    float *Bdense = malloc((size_t)K * N * sizeof(float));
     for (int k = 0; k < K; k++)
         for (int n = 0; n < N; n++) Bdense[(size_t)k * N + n] = B[(size_t)k * ldb + n];
-    packed_pack(&P, Bdense, false, K, N);
+    /* way 1: BLIS's micro-kernel; way 2: weft's, where this CPU has it */
+    packed_run run[3] = { { { 0 }, NULL } };
+    run[1] = packed_setup(WEFT_PACKED_BLIS, M, N, K, Bdense);
+    bool own = weft_packed_kernel_select(WEFT_PACKED_OWN);
+    if (own) run[2] = packed_setup(WEFT_PACKED_OWN, M, N, K, Bdense);
+    int ways = own ? 3 : 2;
 
-    sgemm_rowmajor_ld(M, N, K, 1.0f, A, K, B, ldb, 1.0f, C1, N);
-    packed_gemm(M, A, K, &P, C2, N, Apack);
-    double diff = 0;
-    for (size_t i = 0; i < (size_t)M * N; i++) diff = fmax(diff, fabs((double)C1[i] - C2[i]));
-
+    double flop = 2.0 * M * N * K, best[3] = { 1e30, 1e30, 1e30 }, diff = 0;
     bool cpu = threads == 1;
-    double flop = 2.0 * M * N * K, best[2] = { 1e30, 1e30 };
     int calls = 1 + (int)(0.05 / (flop / 50e9));
-    for (int round = 0; round < 5; round++)
-        for (int way = 0; way < 2; way++) {
+    for (int round = 0; round < 6; round++)   /* round 0: results compared, not timed */
+        for (int way = 0; way < ways; way++) {
+            if (way > 0) weft_packed_kernel_select(way == 1 ? WEFT_PACKED_BLIS : WEFT_PACKED_OWN);
+            int n = round == 0 ? 1 : calls;
+            if (round == 0) memset(C[way], 0, (size_t)M * N * sizeof(float));
             double t0 = seconds(cpu);
-            for (int i = 0; i < calls; i++) {
-                if (way == 0) sgemm_rowmajor_ld(M, N, K, 1.0f, A, K, B, ldb, 1.0f, C1, N);
-                else packed_gemm(M, A, K, &P, C2, N, Apack);
+            for (int i = 0; i < n; i++) {
+                if (way == 0) sgemm_rowmajor_ld(M, N, K, 1.0f, A, K, B, ldb, 1.0f, C[0], N);
+                else packed_gemm(M, A, K, &run[way].P, C[way], N, run[way].Apack);
             }
-            double t = (seconds(cpu) - t0) / calls;
-            if (t < best[way]) best[way] = t;
+            double t = (seconds(cpu) - t0) / n;
+            if (round == 0) {
+                for (size_t i = 0; way > 0 && i < (size_t)M * N; i++)
+                    diff = fmax(diff, fabs((double)C[0][i] - C[way][i]));
+            } else if (t < best[way]) {
+                best[way] = t;
+            }
         }
-    printf("| %d x %d x %d | %.1f | %.1f | %.2f | %s | %.1e |\n", M, N, K, flop / best[0] * 1e-9,
-           flop / best[1] * 1e-9, best[0] / best[1], packed_worth(M, N, K) ? "packed" : "sgemm",
-           diff);
-    free(A); free(B); free(Bdense); free(C1); free(C2);
-    weft_aligned_free(P.data);
-    weft_aligned_free(Apack);
+    weft_packed_kernel_select(-1);
+    int pick = weft_gemm_kernel()->own ? 2 : 1;
+    char own_rate[32] = "-";
+    if (own) snprintf(own_rate, sizeof own_rate, "%.1f", flop / best[2] * 1e-9);
+    printf("| %d x %d x %d | %.1f | %.1f | %s | %.2f | %s | %.1e |\n", M, N, K,
+           flop / best[0] * 1e-9, flop / best[1] * 1e-9, own_rate, best[0] / best[pick],
+           packed_worth(M, N, K) ? "packed" : "sgemm", diff);
+    free(A); free(B); free(Bdense);
+    for (int w = 0; w < 3; w++) {
+        free(C[w]);
+        weft_aligned_free(run[w].P.data);
+        weft_aligned_free(run[w].Apack);
+    }
 }
 
 int main(int argc, char **argv)
@@ -83,8 +119,9 @@ int main(int argc, char **argv)
     }
     weft_set_num_threads(threads);
     printf("threads: %d (%s time)\n\n", threads, threads == 1 ? "CPU" : "wall");
-    printf("| M x N x K | sgemm GFLOP/s | packed GFLOP/s | packed speed-up | weft uses | max diff |\n");
-    printf("| --- | ---: | ---: | ---: | --- | ---: |\n");
+    printf("| M x N x K | sgemm GFLOP/s | packed, BLIS's kernel | packed, weft's tiles | packed "
+           "speed-up | weft uses | max diff |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | --- | ---: |\n");
     if (argc > 2) {
         for (int i = 2; i + 2 < argc; i += 3) one_shape(atoi(argv[i]), atoi(argv[i + 1]), atoi(argv[i + 2]), threads);
         return 0;
@@ -95,7 +132,7 @@ int main(int argc, char **argv)
                               { 64, 512, 2048 }, { 64, 4096, 1024 }, { 64, 1024, 4096 },
                               { 64, 1536, 512 }, { 64, 512, 1536 }, { 50, 2048, 512 },
                               { 50, 512, 2048 }, { 20, 800, 200 }, { 20, 2600, 650 },
-                              { 20, 650, 2600 } };
+                              { 20, 650, 2600 }, { 20, 200, 800 } };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         one_shape(shapes[i][0], shapes[i][1], shapes[i][2], threads);
     return 0;

@@ -135,33 +135,50 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
 
 #define WEFT_PACKED_MAX_K 4096
 
+/* The micro-kernel of the packed products: BLIS's own (ukr, MR x NR tiles),
+ * or, where the CPU has AVX-512, weft's (ops/tiles.c: tiles of packed_mr(M)
+ * rows by two panels of NR = 16 columns). Found once, by the CPU;
+ * WEFT_PACKED_KERNEL=blis in the environment keeps BLIS's. */
 typedef struct gemm_kernel {
-    int mr, nr;          /* the micro-kernel's tile: MR rows x NR columns of C */
-    sgemm_ukr_ft ukr;    /* BLIS's sgemm micro-kernel for this CPU */
+    int mr, nr;          /* BLIS's tile: MR rows x NR columns of C (own: NR = 16) */
+    sgemm_ukr_ft ukr;    /* BLIS's sgemm micro-kernel for this CPU (NULL: not usable) */
     cntx_t *cntx;        /* BLIS's context it comes from (the kernel may read it) */
+    bool own;            /* weft's tiles (weft_packed_tile) instead of ukr */
 } gemm_kernel;
 
-static gemm_kernel gemm_kernel_found;
+const gemm_kernel *weft_gemm_kernel(void);
 
-static void gemm_kernel_find(void)
-{
-    cntx_t *cntx = bli_gks_query_cntx();
-    gemm_kernel_found.cntx = cntx;
-    gemm_kernel_found.mr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, cntx);
-    gemm_kernel_found.nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, cntx);
-    /* a micro-kernel that wants C by columns would need the transposed
-     * problem; BLIS's x86 sgemm kernels all want rows */
-    if (bli_cntx_l3_nat_ukr_prefers_rows_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx))
-        gemm_kernel_found.ukr = (sgemm_ukr_ft)bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR,
-                                                                          cntx);
-}
+/* For tests and bench/: choose the kernel again, WEFT_PACKED_OWN or
+ * WEFT_PACKED_BLIS (-1: by the CPU and the environment, as at start). False
+ * when weft's own was asked for and this CPU cannot run it. Not while a
+ * product runs. */
+enum { WEFT_PACKED_OWN = 0, WEFT_PACKED_BLIS = 1 };
+bool weft_packed_kernel_select(int which);
 
-/* The micro-kernel, found once; ukr is NULL when it cannot be used here. */
-static inline const gemm_kernel *gemm_kernel_get(void)
+/* C's tile [rows <= R, cols0 | cols1] += a b: a the tile's R rows of A packed
+ * (packed_pack_a), b0 and b1 two column panels of a packed B, written into
+ * c0 and c1 (row stride ldc); cols1 = 0: b1 is read but nothing written
+ * there. 1 <= R <= 12. Only when weft_gemm_kernel()->own. */
+void weft_packed_tile(int R, int K, const float *a, const float *b0, const float *b1, float *c0,
+                      float *c1, int ldc, int rows, int cols0, int cols1);
+
+/* Rows of A per tile for an M-row product: BLIS's MR, or with weft's tiles
+ * the R <= 12 that pads M least (the larger one on a tie: fewer, fuller
+ * tiles), from 4 rows on: 20 rows as 2 x 10, 64 as 8 x 8, 50 as 5 x 10. */
+static inline int packed_mr(int M)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, gemm_kernel_find);
-    return &gemm_kernel_found;
+    const gemm_kernel *k = weft_gemm_kernel();
+    if (!k->own) return k->mr;
+    if (M <= 12) return M < 1 ? 1 : M;
+    int best = 12, padded = (M + 11) / 12 * 12;
+    for (int r = 11; r >= 4; r--) {
+        int p = (M + r - 1) / r * r;
+        if (p < padded) {
+            padded = p;
+            best = r;
+        }
+    }
+    return best;
 }
 
 /* B [K, N] in the micro-kernel's panels: panel p holds columns p·NR ..
@@ -171,33 +188,40 @@ typedef struct packed_matrix {
     float *data;         /* borrowed: packed_floats(K, N) floats, 64-byte aligned */
 } packed_matrix;
 
-/* Does C [M, N] += A [M, K] B [K, N] gain from B packed once? Measured (one
- * thread, CPU time): yes from M >= 32 rows when N·K >= 2^19 (1.1-1.4x);
- * below 32 rows the MR = 6 tiles waste a row in six and BLIS's unpacked
- * small-matrix kernels win (20 x 2600 x 650: 1.00x, 20 x 800 x 200: 0.91x). */
+/* Does C [M, N] += A [M, K] B [K, N] gain from B packed once? With BLIS's
+ * micro-kernel, measured (one thread, CPU time): yes from M >= 32 rows when
+ * N·K >= 2^19 (1.1-1.4x); below 32 rows the MR = 6 tiles waste a row in six
+ * and BLIS's unpacked small-matrix kernels win (20 x 2600 x 650: 1.00x, 20 x
+ * 800 x 200: 0.91x). With weft's tiles (2 threads, bench/packed_gemm.c): from
+ * 4 rows where C has 256 columns or more and N·K >= 2^17, 1.05-1.4x (20 x
+ * 2600 x 650 1.15x, 64 x 2048 x 512 1.27x, 64 x 800 x 200 1.07x); narrower C
+ * lost (64 x 200 x 800 0.94x, 20 x 200 x 800 0.90x: few column panels to
+ * share, BLIS's small-matrix kernels read B in place). */
 static inline bool packed_worth(int M, int N, int K)
 {
-    return M >= 32 && (long)N * K >= (1L << 19) && K <= WEFT_PACKED_MAX_K &&
-           gemm_kernel_get()->ukr != NULL;
+    const gemm_kernel *k = weft_gemm_kernel();
+    if (K > WEFT_PACKED_MAX_K) return false;
+    if (k->own) return M >= 4 && N >= 256 && (long)N * K >= (1L << 17);
+    return M >= 32 && (long)N * K >= (1L << 19) && k->ukr != NULL;
 }
 
 static inline size_t packed_floats(int K, int N)
 {
-    int nr = gemm_kernel_get()->nr;
+    int nr = weft_gemm_kernel()->nr;
     return (size_t)((N + nr - 1) / nr) * nr * K;
 }
 
-/* The packed A of one call: M rows of K in panels of MR rows. */
+/* The packed A of one call: M rows of K in panels of packed_mr(M) rows. */
 static inline size_t packed_a_floats(int M, int K)
 {
-    int mr = gemm_kernel_get()->mr;
+    int mr = packed_mr(M);
     return (size_t)((M + mr - 1) / mr) * mr * K;
 }
 
 /* The packed [K, N] matrix whose panels are (or will be) at data. */
 static inline packed_matrix packed_matrix_at(float *data, int K, int N)
 {
-    int nr = gemm_kernel_get()->nr;
+    int nr = weft_gemm_kernel()->nr;
     return (packed_matrix){ .K = K, .N = N, .panels = (N + nr - 1) / nr, .data = data };
 }
 
@@ -205,7 +229,7 @@ static inline packed_matrix packed_matrix_at(float *data, int K, int N)
  * with trans, stored [N, K] (a weight [out, in] used as Wᵀ). */
 static inline void packed_pack(packed_matrix *P, const float *B, bool trans, int K, int N)
 {
-    int nr = gemm_kernel_get()->nr;
+    int nr = weft_gemm_kernel()->nr;
     P->K = K;
     P->N = N;
     P->panels = (N + nr - 1) / nr;
@@ -242,7 +266,7 @@ typedef struct packed_extra {
 static inline void packed_pack_a(int M, int K, const float *A, int lda, float *Apack,
                                  float *A_copy)
 {
-    int mr = gemm_kernel_get()->mr, row_panels = (M + mr - 1) / mr;
+    int mr = packed_mr(M), row_panels = (M + mr - 1) / mr;
     #pragma omp for
     for (int p = 0; p < row_panels; p++) {
         float *dst = Apack + (size_t)p * K * mr;
@@ -266,9 +290,11 @@ static inline void packed_pack_a(int M, int K, const float *A, int lda, float *A
 static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_matrix *P,
                                   float *C, int ldc, float *Apack, const packed_extra *extra)
 {
-    const gemm_kernel *kern = gemm_kernel_get();
-    int mr = kern->mr, nr = kern->nr, K = P->K, N = P->N;
+    const gemm_kernel *kern = weft_gemm_kernel();
+    int mr = packed_mr(M), nr = kern->nr, K = P->K, N = P->N;
     int row_panels = (M + mr - 1) / mr;
+    /* weft's tiles take two column panels at a time */
+    int step = kern->own ? 2 : 1, units = (P->panels + step - 1) / step;
     bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
     const float *C0 = extra ? extra->C0 : NULL, *bias = extra ? extra->bias : NULL;
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
@@ -276,32 +302,41 @@ static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_m
     #pragma omp parallel if (threads)
     {
         packed_pack_a(M, K, A, lda, Apack, extra ? extra->A_copy : NULL);
-        /* every MR x NR tile of C in one micro-kernel call over all of K */
+        /* every MR x (step·NR) tile of C in one micro-kernel call over all of
+         * K; the threads share out the tiles column unit by column unit, so
+         * that a narrow C (few units) still splits evenly */
+        auxinfo_t aux;
+        memset(&aux, 0, sizeof aux);
         #pragma omp for schedule(static)
-        for (int q = 0; q < P->panels; q++) {
-            auxinfo_t aux;
-            memset(&aux, 0, sizeof aux);
+        for (int tile = 0; tile < units * row_panels; tile++) {
+            int u = tile / row_panels, p = tile % row_panels;
+            int q = u * step, n0 = q * nr;
             float *b = P->data + (size_t)q * K * nr;
-            int cols = N - q * nr < nr ? N - q * nr : nr;
-            for (int p = 0; p < row_panels; p++) {
-                float *a = Apack + (size_t)p * K * mr;
-                int rows = M - p * mr < mr ? M - p * mr : mr;
-                float *c = C + (size_t)p * mr * ldc + q * nr;
-                if (C0) {   /* the tile starts as C0 + bias, in L1 for the product */
-                    for (int i = 0; i < rows; i++) {
-                        const float *c0 = C0 + (size_t)(p * mr + i) * extra->ldc0 + q * nr;
-                        float *ci = c + (size_t)i * ldc;
-                        for (int j = 0; j < cols; j++)
-                            ci[j] = c0[j] + (bias ? bias[q * nr + j] : 0.0f);
-                    }
-                } else if (bias) {   /* or as the bias */
-                    for (int i = 0; i < rows; i++)
-                        memcpy(c + (size_t)i * ldc, bias + q * nr, (size_t)cols * sizeof(float));
+            int cols = N - n0 < step * nr ? N - n0 : step * nr;
+            float *a = Apack + (size_t)p * K * mr;
+            int rows = M - p * mr < mr ? M - p * mr : mr;
+            float *c = C + (size_t)p * mr * ldc + n0;
+            if (C0) {   /* the tile starts as C0 + bias, in L1 for the product */
+                for (int i = 0; i < rows; i++) {
+                    const float *c0 = C0 + (size_t)(p * mr + i) * extra->ldc0 + n0;
+                    float *ci = c + (size_t)i * ldc;
+                    for (int j = 0; j < cols; j++)
+                        ci[j] = c0[j] + (bias ? bias[n0 + j] : 0.0f);
                 }
-                bli_auxinfo_set_next_a(p + 1 < row_panels ? a + (size_t)K * mr : Apack, &aux);
-                bli_auxinfo_set_next_b(b, &aux);
-                kern->ukr(rows, cols, K, &alpha, a, b, &beta, c, ldc, 1, &aux, kern->cntx);
+            } else if (bias) {   /* or as the bias */
+                for (int i = 0; i < rows; i++)
+                    memcpy(c + (size_t)i * ldc, bias + n0, (size_t)cols * sizeof(float));
             }
+            if (kern->own) {   /* a lone last panel: b read twice, written once */
+                bool pair = cols > nr;
+                weft_packed_tile(mr, K, a, b, pair ? b + (size_t)K * nr : b, c, c + nr, ldc,
+                                 rows, pair ? nr : cols, pair ? cols - nr : 0);
+                continue;
+            }
+            /* BLIS's kernel may prefetch the next A panel (the tile below) */
+            bli_auxinfo_set_next_a(p + 1 < row_panels ? a + (size_t)K * mr : Apack, &aux);
+            bli_auxinfo_set_next_b(b, &aux);
+            kern->ukr(rows, cols, K, &alpha, a, b, &beta, c, ldc, 1, &aux, kern->cntx);
         }
     }
 }
@@ -326,8 +361,8 @@ static inline void packed_gemm_grouped(int M, const float *A, int lda, const pac
                                        int stride, packed_tiles_fn start,
                                        packed_tiles_fn finish, void *ctx)
 {
-    const gemm_kernel *kern = gemm_kernel_get();
-    int mr = kern->mr, nr = kern->nr, K = P->K, N = P->N;
+    const gemm_kernel *kern = weft_gemm_kernel();
+    int mr = packed_mr(M), nr = kern->nr, K = P->K, N = P->N;
     int row_panels = (M + mr - 1) / mr;
     bool threads = (long)M * N * K >= WEFT_GEMM_SERIAL_MACS;
     float alpha = 1.0f, beta = 1.0f;   /* each tile: what start() left + A B */
@@ -346,6 +381,14 @@ static inline void packed_gemm_grouped(int M, const float *A, int lda, const pac
                 start(ctx, p * mr, rows, k, tiles);
                 for (int j = 0; j < size; j++) {
                     float *b = P->data + (size_t)(k + j * stride) * K * nr;
+                    if (kern->own) {   /* tiles j and j + 1 in one call */
+                        bool pair = j + 1 < size;
+                        float *b1 = pair ? P->data + (size_t)(k + (j + 1) * stride) * K * nr : b;
+                        weft_packed_tile(mr, K, a, b, b1, tiles + j * mr * nr,
+                                         tiles + (j + 1) * mr * nr, nr, rows, nr, pair ? nr : 0);
+                        j++;
+                        continue;
+                    }
                     bli_auxinfo_set_next_a(a, &aux);
                     bli_auxinfo_set_next_b(b, &aux);
                     kern->ukr(rows, nr, K, &alpha, a, b, &beta, tiles + j * mr * nr, nr, 1,

@@ -22,11 +22,13 @@
  *
  *   - W_hh is prepared once per sequence (by the chain's first step) for
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
- *     where packed_worth (ops/blas.h) says so, i.e. from 32 rows on wide
- *     layers, packed into BLIS's micro-kernel panels once, so no step repacks
- *     it (1.1-1.4x on those products); otherwise as W_hhᵀ [H, G·H] and, where
- *     W_hh's own rows are a multiple of 512 bytes apart (H a multiple of
- *     128), a copy of W_hh with its row stride padded off that: plain sgemms
+ *     where packed_worth (ops/blas.h) says so, packed into the
+ *     micro-kernel's panels once, so no step repacks it (weft's AVX-512
+ *     tiles of ops/tiles.c: from 4 rows where the product is 256 columns
+ *     wide or more, 1.05-1.4x on those products; BLIS's kernel: from 32
+ *     rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
+ *     multiple of 512 bytes apart (H a multiple of 128), a copy of W_hh
+ *     with its row stride padded off that: plain sgemms
  *     that BLIS's small-matrix path runs without packing (measured 1.2-1.4x
  *     faster at B = 16..20 than the packed product of the transposed
  *     weights, which repacks every step);
@@ -630,11 +632,11 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
     seq_ctx *s = a->seq;
-    const gemm_kernel *kern = gemm_kernel_get();
-    if (s && s->packed_fwd && H % kern->nr == 0 &&
-        4 * kern->mr * kern->nr <= PACKED_GROUP_MAX_FLOATS) {
+    const gemm_kernel *kern = weft_gemm_kernel();
+    int mr = packed_mr(B);
+    if (s && s->packed_fwd && H % kern->nr == 0 && 4 * mr * kern->nr <= PACKED_GROUP_MAX_FLOATS) {
         chain_weights(a);
-        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, kern->mr, kern->nr };
+        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, mr, kern->nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
                             s->hprev + (size_t)a->slot * B * H, H / kern->nr, 4, H / kern->nr,
                             lstm_tiles_start, lstm_tiles_finish, &L);

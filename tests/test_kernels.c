@@ -241,9 +241,23 @@ static void test_chain_owns_dxp(void **state)
             }
 }
 
-static void test_chain_lstm(void **state)
+/* Run cases once with each micro-kernel of the packed products this CPU
+ * has (ops/tiles.c: weft's AVX-512 tiles, else BLIS's), then restore the
+ * default. */
+static void each_kernel(void (*cases)(void))
 {
-    (void)state;
+    for (int k = WEFT_PACKED_OWN; k <= WEFT_PACKED_BLIS; k++) {
+        if (!weft_packed_kernel_select(k)) {
+            print_message("  (this CPU has no AVX-512: weft's own tiles not tested)\n");
+            continue;
+        }
+        cases();
+    }
+    weft_packed_kernel_select(-1);
+}
+
+static void chain_lstm_cases(void)
+{
     check_chain(CELL_LSTM, 6, 3, 5, 6);
     check_chain(CELL_LSTM, 6, 3, 5, 2);   /* steps 2..5 never reached by backward */
     check_chain(CELL_LSTM, 1, 2, 3, 1);
@@ -256,11 +270,24 @@ static void test_chain_lstm(void **state)
      * 1536 x 384), the rows not a multiple of the micro-kernel's */
     assert_true(packed_worth(33, 4 * 384, 384) && packed_worth(33, 384, 4 * 384));
     check_chain(CELL_LSTM, 3, 33, 384, 3);
+    /* the batch of the Zaremba models: with weft's tiles packed from 4 rows
+     * (tiles of 10 rows), H = 256 through the gate tiles, H = 264 not (H
+     * not a multiple of 16; dh's 264 columns an odd number of panels) */
+    if (weft_gemm_kernel()->own)
+        assert_true(packed_worth(20, 4 * 264, 264) && packed_worth(20, 264, 4 * 264) &&
+                    packed_mr(20) == 10);
+    check_chain(CELL_LSTM, 3, 20, 256, 3);
+    check_chain(CELL_LSTM, 3, 20, 264, 2);
 }
 
-static void test_chain_gru(void **state)
+static void test_chain_lstm(void **state)
 {
     (void)state;
+    each_kernel(chain_lstm_cases);
+}
+
+static void chain_gru_cases(void)
+{
     check_chain(CELL_GRU, 6, 3, 5, 6);
     check_chain(CELL_GRU, 6, 3, 5, 3);
     check_chain(CELL_GRU, 5, 16, 96, 5);
@@ -269,12 +296,24 @@ static void test_chain_gru(void **state)
     check_chain(CELL_GRU, 3, 40, 448, 2);
 }
 
-static void test_chain_rnn(void **state)
+static void test_chain_gru(void **state)
 {
     (void)state;
+    each_kernel(chain_gru_cases);
+}
+
+static void chain_rnn_cases(void)
+{
     check_chain(CELL_RNN, 6, 3, 5, 6);
     check_chain(CELL_RNN, 6, 3, 5, 1);
     check_chain(CELL_RNN, 5, 64, 300, 5);
+    check_chain(CELL_RNN, 4, 7, 600, 4);   /* weft's tiles: one of 7 rows */
+}
+
+static void test_chain_rnn(void **state)
+{
+    (void)state;
+    each_kernel(chain_rnn_cases);
 }
 
 /* A chain gives the same bits on 1 and 2 threads (the padded-stride sgemms
@@ -306,30 +345,53 @@ static void test_chain_threads_bitwise(void **state)
             run_free(&one);
             run_free(&two);
         }
-    /* and with W_hh packed (ops/blas.h's packed_gemm splits C's columns) */
-    weft_set_num_threads(1);
-    run one = run_steps(CELL_LSTM, 3, 48, 384, 3, true, 12);
-    weft_set_num_threads(2);
-    run two = run_steps(CELL_LSTM, 3, 48, 384, 3, true, 12);
-    const weft_tensor *a[] = { &one.out, &one.dX, &one.dW, &one.db, &one.dh0, &one.dc0 };
-    const weft_tensor *b[] = { &two.out, &two.dX, &two.dW, &two.db, &two.dh0, &two.dc0 };
-    for (int k = 0; k < 6; k++)
-        if (memcmp(a[k]->data, b[k]->data, a[k]->size * sizeof(float)) != 0)
-            fail_msg("packed LSTM chain: result %d differs between 1 and 2 threads", k);
-    run_free(&one);
-    run_free(&two);
     weft_set_num_threads(0);
 }
 
-/* packed_gemm (B packed once, BLIS's micro-kernel on MR x NR tiles) against
- * bli_sgemm, C += A B onto a C that is not zero, B given as [K, N] or as
- * [N, K] (a weight used transposed); partial tiles in both directions, a
- * row stride of C wider than N, and 1 and 2 threads giving the same bits. */
-static void test_packed_gemm(void **state)
+/* With W_hh packed (ops/blas.h's packed products share C's tiles among the
+ * threads), with each micro-kernel: B = 48 (BLIS's tiles of 6 rows, weft's
+ * of 12) and B = 20 at H = 264 (weft's tiles only; BLIS's sgemm otherwise). */
+static void packed_threads_cases(void)
+{
+    const int shapes[][2] = { { 48, 384 }, { 20, 264 } };   /* B, H */
+    for (int si = 0; si < 2; si++) {
+        int B = shapes[si][0], H = shapes[si][1];
+        weft_set_num_threads(1);
+        run one = run_steps(CELL_LSTM, 3, B, H, 3, true, 12);
+        weft_set_num_threads(2);
+        run two = run_steps(CELL_LSTM, 3, B, H, 3, true, 12);
+        const weft_tensor *a[] = { &one.out, &one.dX, &one.dW, &one.db, &one.dh0, &one.dc0 };
+        const weft_tensor *b[] = { &two.out, &two.dX, &two.dW, &two.db, &two.dh0, &two.dc0 };
+        for (int k = 0; k < 6; k++)
+            if (memcmp(a[k]->data, b[k]->data, a[k]->size * sizeof(float)) != 0)
+                fail_msg("packed LSTM chain (B %d, H %d, %s tiles): result %d differs between 1 "
+                         "and 2 threads", B, H, weft_gemm_kernel()->own ? "weft's" : "BLIS's", k);
+        run_free(&one);
+        run_free(&two);
+    }
+    weft_set_num_threads(0);
+}
+
+static void test_packed_chain_threads_bitwise(void **state)
 {
     (void)state;
+    each_kernel(packed_threads_cases);
+}
+
+/* packed_gemm (B packed once, the micro-kernel on its tiles) against
+ * bli_sgemm, C += A B onto a C that is not zero, B given as [K, N] or as
+ * [N, K] (a weight used transposed); partial tiles in both directions (with
+ * weft's tiles: every row count up to 12 once, 13 = 7 + 6, 25 = 5 x 5, 37 in
+ * tiles of 10; an odd number of 16-column panels), a row stride of C wider
+ * than N (the columns past N untouched), and 1 and 2 threads giving the same
+ * bits; with each micro-kernel. */
+static void packed_gemm_cases(void)
+{
     const int shapes[][3] = { { 37, 1030, 300 }, { 64, 2048, 512 }, { 6, 16, 1 }, { 1, 17, 33 },
-                              { 50, 512, 2048 } };
+                              { 50, 512, 2048 }, { 2, 40, 7 }, { 3, 33, 5 }, { 4, 48, 9 },
+                              { 5, 1000, 130 }, { 7, 100, 64 }, { 8, 31, 3 }, { 9, 64, 20 },
+                              { 10, 80, 11 }, { 11, 50, 17 }, { 12, 96, 40 }, { 13, 70, 6 },
+                              { 20, 650, 260 }, { 25, 100, 64 } };
     weft_rng rng;
     weft_rng_seed(&rng, 5);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -380,6 +442,32 @@ static void test_packed_gemm(void **state)
     }
 }
 
+static void test_packed_gemm(void **state)
+{
+    (void)state;
+    each_kernel(packed_gemm_cases);
+}
+
+/* Rows per tile: BLIS's MR; with weft's tiles the count that pads M least. */
+static void test_packed_mr(void **state)
+{
+    (void)state;
+    assert_true(weft_packed_kernel_select(WEFT_PACKED_BLIS));
+    assert_false(weft_gemm_kernel()->own);
+    assert_int_equal(packed_mr(20), (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR,
+                                                                   bli_gks_query_cntx()));
+    if (weft_packed_kernel_select(WEFT_PACKED_OWN)) {
+        assert_true(weft_gemm_kernel()->own && weft_gemm_kernel()->nr == 16);
+        const int want[][2] = { { 1, 1 }, { 3, 3 }, { 12, 12 }, { 13, 7 }, { 20, 10 }, { 25, 5 },
+                                { 37, 10 }, { 50, 10 }, { 64, 8 }, { 700, 10 } };
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            if (packed_mr(want[i][0]) != want[i][1])
+                fail_msg("packed_mr(%d) = %d, expected %d", want[i][0], packed_mr(want[i][0]),
+                         want[i][1]);
+    }
+    weft_packed_kernel_select(-1);
+}
+
 /* Two backward passes over one graph: parameters' (here: leaves')
  * gradients double, which they do only if the chain forgets what the first
  * pass marked. */
@@ -426,7 +514,9 @@ int main(void)
         cmocka_unit_test(test_chain_rnn),
         cmocka_unit_test(test_chain_twice),
         cmocka_unit_test(test_chain_threads_bitwise),
+        cmocka_unit_test(test_packed_chain_threads_bitwise),
         cmocka_unit_test(test_packed_gemm),
+        cmocka_unit_test(test_packed_mr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -259,10 +259,11 @@ typedef struct packed_extra {
 } packed_extra;
 
 /* A [M, lda >= K] into Apack's panels of MR rows: for every k, MR
- * consecutive rows' values (zero past M), each row read once in order,
- * written MR floats apart; with A_copy, the rows also copied there,
- * contiguous. A work-shared loop: call it inside a parallel region, from
- * every thread (its end is the region's barrier). */
+ * consecutive rows' values (zero past M), written in order, the MR rows read
+ * side by side (writing each row's values MR floats apart, row after row,
+ * took 21 us for 20 x 2600 in tiles of 10 against 17.6 us this way); with
+ * A_copy, the rows also copied there, contiguous. A work-shared loop: call it inside a parallel region,
+ * from every thread (its end is the region's barrier). */
 static inline void packed_pack_a(int M, int K, const float *A, int lda, float *Apack,
                                  float *A_copy)
 {
@@ -270,17 +271,15 @@ static inline void packed_pack_a(int M, int K, const float *A, int lda, float *A
     #pragma omp for
     for (int p = 0; p < row_panels; p++) {
         float *dst = Apack + (size_t)p * K * mr;
+        const float *a = A + (size_t)p * mr * lda;
         int rows = M - p * mr < mr ? M - p * mr : mr;
-        for (int i = 0; i < mr; i++) {
-            const float *a = A + (size_t)(p * mr + i) * lda;
-            float *d = dst + i;
-            if (i < rows) {
-                for (int k = 0; k < K; k++) d[(size_t)k * mr] = a[k];
-                if (A_copy) memcpy(A_copy + (size_t)(p * mr + i) * K, a, (size_t)K * sizeof(float));
-            } else {
-                for (int k = 0; k < K; k++) d[(size_t)k * mr] = 0.0f;
-            }
+        for (int k = 0; k < K; k++) {
+            float *d = dst + (size_t)k * mr;
+            for (int i = 0; i < rows; i++) d[i] = a[(size_t)i * lda + k];
+            for (int i = rows; i < mr; i++) d[i] = 0.0f;
         }
+        for (int i = 0; A_copy && i < rows; i++)
+            memcpy(A_copy + (size_t)(p * mr + i) * K, a + (size_t)i * lda, (size_t)K * sizeof(float));
     }
 }
 

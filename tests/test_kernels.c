@@ -270,6 +270,7 @@ static void chain_lstm_cases(void)
      * 1536 x 384), the rows not a multiple of the micro-kernel's */
     assert_true(packed_worth(33, 4 * 384, 384) && packed_worth(33, 384, 4 * 384));
     check_chain(CELL_LSTM, 3, 33, 384, 3);
+    check_chain(CELL_LSTM, 3, 33, 392, 3);   /* packed, H not a multiple of 16 */
     /* the batch of the Zaremba models: with weft's tiles packed from 4 rows
      * (tiles of 10 rows), H = 256 through the gate tiles, H = 264 not (H
      * not a multiple of 16; dh's 264 columns an odd number of panels) */

@@ -2,7 +2,8 @@
  * once (ops/blas.h's packed_gemm_ex and packed_gemm_grouped), and the choice
  * between it and BLIS's.
  *
- * A tile is R rows of C (1 <= R <= 12) by one or two panels of 16 columns:
+ * A tile is R rows of C (1 <= R <= 12) by two panels of 16 columns (a lone
+ * last panel is read twice and written once):
  *
  *     for k in 0 .. K-1:   acc[i][0..15]  += a[k·R + i] · b0[k·16 .. k·16+15]
  *                          acc[i][16..31] += a[k·R + i] · b1[k·16 .. k·16+15]
@@ -20,9 +21,10 @@
  * Zaremba language models), so a 6-row tile wastes 4 rows of 24 and BLIS's
  * own small-matrix path handles the 2 left over separately. Here R is chosen
  * to divide M where it can (20 = 2 x 10, 64 = 8 x 8), and the 512-bit FMAs
- * do per instruction what two 256-bit ones do. Measured on 2 Zen 4 cores:
- * 20 x 2600 x 650 with W packed once, 213-220 GFLOP/s against 145-170 for
- * BLIS; 64 x 2048 x 512, 218-224 against 167-187 (docs/performance-profile.md).
+ * do per instruction what two 256-bit ones do. Measured on 2 Zen 4 cores
+ * (bench/packed_gemm.c; docs/performance-profile.md): 20 x 2600 x 650 at
+ * 222 GFLOP/s, against 182 for BLIS's kernel on the same panels and 195 for
+ * BLIS's sgemm; 64 x 2048 x 512 at 224, against 211 and 178.
  *
  * Each element of C is one chain of FMAs over k in order, started from zero
  * and added to C at the end: its bits depend on neither the thread count nor

@@ -15,6 +15,7 @@
 #include <omp.h>
 
 #include "../src/internal.h"   /* weft_count_gemm */
+#include "weft/runtime.h"      /* weft_blis_context */
 
 /* How many threads a product of m x n x k multiply-adds gets. Below
  * WEFT_GEMM_SERIAL_MACS one thread: splitting it costs more in BLIS's fork and
@@ -50,7 +51,7 @@ static inline void sgemm_rowmajor(bool ta, bool tb, int m, int n, int k, float a
     if (tb) bli_rntm_disable_l3_sup(&rntm);
     weft_count_gemm(m, n, k);
     bli_sgemm_ex(opa, opb, m, n, k, &alpha, (float *)A, lda, 1, (float *)B, ldb, 1, &beta, C,
-                 n, 1, NULL, &rntm);
+                 n, 1, weft_blis_context(), &rntm);
 }
 
 /* y [rows, out] = x [rows, in] Wᵀ + b (b NULL: none), W a weight [out, in]:
@@ -107,14 +108,14 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
             if (r1 > r0)
                 bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, r1 - r0, n, k, &alpha,
                              (float *)A + (size_t)r0 * lda, lda, 1, (float *)B, ldb, 1, &beta,
-                             C + (size_t)r0 * ldc, ldc, 1, NULL, &one);
+                             C + (size_t)r0 * ldc, ldc, 1, weft_blis_context(), &one);
         }
         return;
     }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(threads, &rntm);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)A, lda, 1,
-                 (float *)B, ldb, 1, &beta, C, ldc, 1, NULL, &rntm);
+                 (float *)B, ldb, 1, &beta, C, ldc, 1, weft_blis_context(), &rntm);
 }
 
 /* --- products with a weight matrix packed once ------------------------------------------------

@@ -3,6 +3,7 @@
  * The engine knows ops only through their descriptors: it calls
  * v->op->forward and v->op->backward and never includes ops/. */
 #include "internal.h"
+#include "weft/runtime.h"   /* weft_blis_context */
 
 #include <blis.h>
 
@@ -413,7 +414,7 @@ static void add_product(float *G, int p, int q, int k, const float *L, const flo
                              &rntm);
     weft_count_gemm(p, q, k);
     bli_sgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, p, q, k, &one, (float *)L, p, 1,
-                 (float *)R, q, 1, &one, G, q, 1, NULL, &rntm);
+                 (float *)R, q, 1, &one, G, q, 1, weft_blis_context(), &rntm);
 }
 
 void weft_graph_set_deferral(weft_graph *g, bool on)

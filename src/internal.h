@@ -60,6 +60,10 @@ void weft_zero_floats(float *p, size_t n);
  * call of BLIS's sgemm or the packed kernel does, before it runs. */
 void weft_count_gemm(int m, int n, int k);
 
+/* The KC blocking weft_blis_context() (weft/runtime.h) gives BLIS where
+ * the L2 cache allows: src/runtime.c says why. */
+#define WEFT_BLIS_KC 1024
+
 /* --- graph memory and nodes (src/graph.c) -------------------------------- */
 
 /* Arena memory for an op's saved buffers (aligned, uninitialised). On failure

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "weft/weft.h"
@@ -469,6 +470,52 @@ static void test_packed_mr(void **state)
     weft_packed_kernel_select(-1);
 }
 
+/* weft_blis_context: KC raised to WEFT_BLIS_KC exactly where the core's L2
+ * holds an MC x KC block of A in 60% of it; a product with K well past KC
+ * (the sum grouped by KC) still the same bits on 1 and 2 threads, and within
+ * rounding of BLIS's own blocking. */
+static void test_blis_context(void **state)
+{
+    (void)state;
+    cntx_t *own = bli_gks_query_cntx(), *ours = weft_blis_context();
+    dim_t mc = bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, own);
+    dim_t kc = bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, own);
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    bool raise = l2 > 0 && kc < WEFT_BLIS_KC &&
+                 (double)mc * WEFT_BLIS_KC * sizeof(float) <= 0.6 * (double)l2;
+    assert_int_equal(bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, ours),
+                     raise ? WEFT_BLIS_KC : kc);
+    print_message("  L2 %ld bytes, BLIS's MC %ld, KC %ld -> %ld\n", l2, (long)mc, (long)kc,
+                  (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, ours));
+    /* dW [300, 200] += dYᵀ X over 2500 rows, as a weight gradient is posed */
+    int M = 300, N = 200, K = 2500;
+    weft_rng rng;
+    weft_rng_seed(&rng, 9);
+    weft_tensor A = weft_tensor_alloc2(K, M), B = weft_tensor_alloc2(K, N);
+    weft_rng_fill_uniform(&rng, &A, -1.0f, 1.0f);
+    weft_rng_fill_uniform(&rng, &B, -1.0f, 1.0f);
+    float *got[2], *want = calloc((size_t)M * N, sizeof(float));
+    for (int th = 1; th <= 2; th++) {
+        weft_set_num_threads(th);
+        got[th - 1] = calloc((size_t)M * N, sizeof(float));
+        sgemm_rowmajor(true, false, M, N, K, 1.0f, A.data, B.data, 1.0f, got[th - 1]);
+    }
+    weft_set_num_threads(0);
+    float one = 1.0f;
+    bli_sgemm(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, M, N, K, &one, A.data, M, 1, B.data, N, 1, &one,
+              want, N, 1);
+    if (memcmp(got[0], got[1], (size_t)M * N * sizeof(float)) != 0)
+        fail_msg("a %dx%dx%d product differs between 1 and 2 threads", M, N, K);
+    for (size_t i = 0; i < (size_t)M * N; i++)
+        if (!(fabsf(got[0][i] - want[i]) <= 1e-5f * sqrtf((float)K) * (1.0f + fabsf(want[i]))))
+            fail_msg("C[%zu] = %.7g, BLIS's own blocking gives %.7g", i, got[0][i], want[i]);
+    free(got[0]);
+    free(got[1]);
+    free(want);
+    weft_tensor_release(&A);
+    weft_tensor_release(&B);
+}
+
 /* Two backward passes over one graph: parameters' (here: leaves')
  * gradients double, which they do only if the chain forgets what the first
  * pass marked. */
@@ -518,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_packed_chain_threads_bitwise),
         cmocka_unit_test(test_packed_gemm),
         cmocka_unit_test(test_packed_mr),
+        cmocka_unit_test(test_blis_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,4 +34,12 @@ void weft_print_runtime(FILE *f);
  * no gradient) are not counted because they are not run. */
 unsigned long long weft_gemm_flops(void);
 
+/* The BLIS context (a cntx_t *; borrowed, made once) that every one of
+ * weft's BLIS sgemm calls passes: BLIS's own for this CPU, with its KC
+ * blocking raised to 1024 where the core's L2 cache holds an MC x 1024 block
+ * of A in 60% of it (1 MB on Zen 4; BLIS's zen3 configuration assumes 512
+ * KB). For a benchmark that compares against BLIS with weft's settings: pass
+ * it as bli_sgemm_ex's cntx. void * so that this header needs no blis.h. */
+void *weft_blis_context(void);
+
 #endif

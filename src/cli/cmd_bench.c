@@ -63,7 +63,8 @@ static double peak_rss_bytes(void)
 
 /* --- the sgemm ceiling ------------------------------------------------------------------- */
 
-/* GFLOP/s of C[M, N] = A[M, K] W[N, K]ᵀ (weft_linear's product): the best
+/* GFLOP/s of C[M, N] = A[M, K] W[N, K]ᵀ (weft_linear's product), BLIS with
+ * the blocking weft's own products use (weft_blis_context): the best
  * of `batches` timed batches, each repeating the product until it has run
  * at least min_ms (and at least once). The best, not the median: on a
  * shared machine interference only ever slows a batch down, and a ceiling
@@ -82,7 +83,8 @@ static double sgemm_gflops(int M, int N, int K, int batches, double min_ms)
     float one = 1.0f, zero = 0.0f;
     /* row-major: A's rows are K apart, W's rows K apart (read transposed), C's rows N apart */
 #define WEFT_BENCH_SGEMM()                                                                    \
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, A, K, 1, W, K, 1, &zero, C, N, 1)
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, M, N, K, &one, A, K, 1, W, K, 1, &zero, C, N, \
+                 1, weft_blis_context(), NULL)
     WEFT_BENCH_SGEMM();
     double flop = 2.0 * M * N * K;
     for (int b = 0; b < batches; b++) {

@@ -604,6 +604,12 @@ static void lstm_tiles_start(void *ctx, int row0, int rows, int group, float *ti
             const float *b = L->b ? L->b + gate * H + u0 : NULL;
             float *t = tiles + (size_t)(gate * L->mr + i) * nr;
             for (int j = 0; j < nr; j++) t[j] = x[j] + (b ? b[j] : 0.0f);
+            /* the same rows' xp for the next group, which these rows' thread
+             * takes a few tiles from now: the projection was written long
+             * before (T steps of it), and its rows, 16 KB apart at H = 512,
+             * are not a stream the hardware prefetcher follows (the loads
+             * above were most of this function's time) */
+            if (u0 + nr < H) __builtin_prefetch(x + nr);
         }
 }
 

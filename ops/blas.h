@@ -163,9 +163,10 @@ bool weft_packed_kernel_select(int which);
 void weft_packed_tile(int R, int K, const float *a, const float *b0, const float *b1, float *c0,
                       float *c1, int ldc, int rows, int cols0, int cols1);
 
-/* Rows of A per tile for an M-row product: BLIS's MR, or with weft's tiles
- * the R <= 12 that pads M least (the larger one on a tie: fewer, fuller
- * tiles), from 4 rows on: 20 rows as 2 x 10, 64 as 8 x 8, 50 as 5 x 10. */
+/* Rows of A per tile for an M-row product: BLIS's MR; with weft's tiles, M
+ * itself up to 12 rows (one tile), beyond that the R from 4 to 12 that pads
+ * M least, the larger one on a tie (fewer, fuller tiles): 20 rows as 2 tiles
+ * of 10, 64 as 8 of 8, 50 as 5 of 10, 13 as 7 + 6. */
 static inline int packed_mr(int M)
 {
     const gemm_kernel *k = weft_gemm_kernel();

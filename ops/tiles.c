@@ -134,7 +134,8 @@ static void kernel_find(void)
     __builtin_cpu_init();
     avx512 = __builtin_cpu_supports("avx512f");
 #endif
-    /* WEFT_PACKED_KERNEL=blis keeps BLIS's micro-kernel where weft's would run */
+    /* WEFT_PACKED_KERNEL=blis keeps BLIS's micro-kernel where weft's would run
+     * (weft_runtime_init reports a value that is neither 'weft' nor 'blis') */
     const char *env = getenv("WEFT_PACKED_KERNEL");
     bool want_blis = kernel_forced == WEFT_PACKED_BLIS ||
                      (kernel_forced < 0 && env && strcmp(env, "blis") == 0);

@@ -88,14 +88,22 @@ int weft_runtime_init(char *err, size_t errsize)
         char *end;
         long v = strtol(env, &end, 10);
         if (*end != '\0' || v < 1 || v > 4096) {
-            if (err) snprintf(err, errsize, "WEFT_NUM_THREADS='%s' is not a positive integer; "
-                              "using %d (the number of cores)", env, weft_num_cores());
+            if (err) snprintf(err, errsize, "WEFT_NUM_THREADS='%s' is not a whole number from 1 "
+                              "to 4096; using %d (the number of cores)", env, weft_num_cores());
             rc = -1;
         } else {
             n = (int)v;
         }
     }
     weft_set_num_threads(n);
+    /* read where the packed products find their micro-kernel (ops/tiles.c) */
+    const char *kernel = getenv("WEFT_PACKED_KERNEL");
+    if (rc == 0 && kernel && kernel[0] && strcmp(kernel, "weft") != 0 &&
+        strcmp(kernel, "blis") != 0) {
+        if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is neither 'weft' nor 'blis'; "
+                          "using weft's where the CPU has AVX-512", kernel);
+        rc = -1;
+    }
     return rc;
 }
 

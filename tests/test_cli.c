@@ -118,7 +118,13 @@ static void test_bad_usage(void **state)
 
     r = weft_test_run(exe, "WEFT_NUM_THREADS=lots", "ops");
     assert_int_equal(r->status, 2);
-    assert_contains(r->err, "WEFT_NUM_THREADS='lots'");
+    assert_contains(r->err, "WEFT_NUM_THREADS='lots' is not a whole number from 1 to 4096");
+
+    r = weft_test_run(exe, "WEFT_PACKED_KERNEL=mkl", "ops");
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "WEFT_PACKED_KERNEL='mkl' is neither 'weft' nor 'blis'");
+    r = weft_test_run(exe, "WEFT_PACKED_KERNEL=blis", "info --quiet");
+    assert_int_equal(r->status, 0);
 }
 
 static void test_help_and_globals(void **state)

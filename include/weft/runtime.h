@@ -11,9 +11,11 @@
 
 #include <stdio.h>
 
-/* Read WEFT_NUM_THREADS (or use the number of cores) and apply it. Returns
- * 0, or -1 with a message in err when the variable is not a positive integer
- * (the default is applied then). err may be NULL. */
+/* Read WEFT_NUM_THREADS (or use the number of cores) and apply it, and check
+ * WEFT_PACKED_KERNEL ('weft', the default: weft's own micro-kernel for the
+ * packed per-step products where the CPU has AVX-512; 'blis': BLIS's). Returns
+ * 0, or -1 with a message in err when either is not one of its values (the
+ * default is used then). err may be NULL. */
 int weft_runtime_init(char *err, size_t errsize);
 /* Set OpenMP and BLIS threads together; n < 1 means the number of cores. */
 void weft_set_num_threads(int n);

@@ -92,9 +92,12 @@ static const weft_cli_command *find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-    if (weft_runtime_init(NULL, 0)) {
-        fprintf(stderr, "weft: WEFT_NUM_THREADS='%s' is not a number of threads (a whole "
-                "number from 1 to 4096)\n", getenv("WEFT_NUM_THREADS"));
+    char env_err[256];
+    if (weft_runtime_init(env_err, sizeof env_err)) {
+        /* the library goes on with its default; the command line stops */
+        char *using = strstr(env_err, "; using");
+        if (using) *using = '\0';
+        fprintf(stderr, "weft: %s\n", env_err);
         return WEFT_EXIT_USAGE;
     }
 

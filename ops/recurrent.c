@@ -28,10 +28,10 @@
  *     wide or more, 1.05-1.4x on those products; BLIS's kernel: from 32
  *     rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
  *     multiple of 512 bytes apart (H a multiple of 128), a copy of W_hh
- *     with its row stride padded off that: plain sgemms
- *     that BLIS's small-matrix path runs without packing (measured 1.2-1.4x
- *     faster at B = 16..20 than the packed product of the transposed
- *     weights, which repacks every step);
+ *     with its row stride padded off that: plain sgemms that BLIS's
+ *     small-matrix path runs without packing (measured 1.2-1.4x faster at
+ *     B = 16..20 than the packed product of the transposed weights, which
+ *     repacks every step);
  *   - step t copies h_{t-1} into Hprev [T, B, H] and its backward writes its
  *     dgates into D [T, B, G·H] instead of a buffer of its own;
  *   - the weight gradient is one sgemm over all T·B rows, run by the chain's
@@ -64,6 +64,7 @@ typedef struct seq_ctx {
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
     float *Wp;               /* W_hh [G·H, ldw], likewise; NULL: W_hh itself serves */
     bool packed_fwd;         /* h W_hhᵀ through Wt_packed instead of Wt */
+    bool gate_tiles;         /* LSTM, packed, H a multiple of NR: gates on the tiles */
     bool packed_bwd;         /* dgates W_hh through Wp_packed instead of Wp */
     packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
@@ -199,6 +200,9 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
                     .ldw = H + 16 };
     s->packed_fwd = packed_worth(B, GH, H);
     s->packed_bwd = packed_worth(B, H, GH);
+    const gemm_kernel *kern = weft_gemm_kernel();
+    s->gate_tiles = s->packed_fwd && v->op == &weft_op_lstm_step && H % kern->nr == 0 &&
+                    4 * packed_mr(B) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
     if (s->packed_fwd) {
         s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
         if (!s->Wt_packed.data) return -1;
@@ -638,13 +642,12 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
     seq_ctx *s = a->seq;
-    const gemm_kernel *kern = weft_gemm_kernel();
-    int mr = packed_mr(B);
-    if (s && s->packed_fwd && H % kern->nr == 0 && 4 * mr * kern->nr <= PACKED_GROUP_MAX_FLOATS) {
+    if (s && s->gate_tiles) {
         chain_weights(a);
-        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, mr, kern->nr };
+        int nr = weft_gemm_kernel()->nr;
+        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
-                            s->hprev + (size_t)a->slot * B * H, H / kern->nr, 4, H / kern->nr,
+                            s->hprev + (size_t)a->slot * B * H, H / nr, 4, H / nr,
                             lstm_tiles_start, lstm_tiles_finish, &L);
         return;
     }

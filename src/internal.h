@@ -52,8 +52,8 @@ void weft_arena_reset(weft_arena *a);
 void *weft_arena_alloc(weft_arena *a, size_t bytes);
 size_t weft_arena_used(const weft_arena *a);
 
-/* p[0..n) = 0; from 2^18 floats on in chunks of that size shared among the
- * threads (src/params.c). */
+/* p[0..n) = 0; above WEFT_PARALLEL_MIN floats shared among the threads as
+ * OpenMP's static schedule shares n elements (src/params.c says why). */
 void weft_zero_floats(float *p, size_t n);
 
 /* Add 2·m·n·k to the count weft_gemm_flops() reports (src/runtime.c): every

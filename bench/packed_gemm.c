@@ -2,8 +2,8 @@
  * in one run: BLIS's sgemm on B as the fused chains keep it when unpacked (a
  * plain row-major copy with its row stride padded off powers of two, so
  * BLIS's small-matrix path may run it unpacked), and packed_gemm of
- * ops/blas.h on B packed once, with BLIS's micro-kernel on its MR x NR tiles
- * and with weft's own (ops/tiles.c; on a CPU with AVX-512, "-" elsewhere).
+ * src/matmul.h on B packed once, with BLIS's micro-kernel on its MR x NR tiles
+ * and with weft's own (src/matmul_kernel.c; on a CPU with AVX-512, "-" elsewhere).
  *
  *     meson setup build-bench -Dbench=true && ninja -C build-bench
  *     ./build-bench/bench/packed_gemm [threads] [M N K ...]
@@ -16,7 +16,7 @@
  * Prints GFLOP/s (2·M·N·K) of each, the packed product's speed-up over
  * sgemm with the kernel weft picks, whether packed_worth picks the packed
  * path for the shape, and the largest difference from sgemm's result. */
-#include "../ops/blas.h"
+#include "src/matmul.h"
 #include "weft/weft.h"
 
 #include <math.h>

@@ -35,7 +35,7 @@ static int mgu_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *co
     weft_var *n = weft_tanh(g, weft_add(g, weft_linear(g, x, P(c, g, "W"), P(c, g, "b")),
                                            weft_matmul(g, weft_mul(g, f, h), P(c, g, "U"))));
     next[0] = weft_add(g, weft_mul(g, weft_one_minus(g, f), h), weft_mul(g, f, n));
-    return weft_ok(g);          /* the graph's sticky error, if any op failed */
+    return weft_graph_status(g);          /* the graph's sticky error, if any op failed */
 }
 
 const weft_cell_type mgu_cell = {

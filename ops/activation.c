@@ -2,9 +2,9 @@
  * their output and differentiate through it (σ' = σ(1-σ), tanh' = 1-tanh²,
  * exp' = exp) instead of recomputing. sigmoid and tanh are the vectorisable
  * ones of ops/fastmath.h (within 1e-6 of libm), as the fused steps use. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
-#include "fastmath.h"
+#include "ops/fastmath.h"
 
 #include <math.h>
 

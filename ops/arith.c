@@ -1,6 +1,6 @@
 /* ops/arith.c — elementwise arithmetic: add, sub, mul (with broadcasting),
  * scale by a constant, one-minus. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * one graph. Values are chosen where the op is smooth: log sees positive
  * inputs, relu sees inputs at least 0.1 away from its kink (the gradient
  * check steps by 1e-2), exp sees inputs whose exponentials stay moderate. */
-#include "examples.h"
+#include "ops/examples.h"
 
 #include "weft/ops.h"
 

@@ -1,8 +1,8 @@
 /* ops/linalg.c — matrix products through BLIS: matmul (either operand
  * transposed) and linear (x Wᵀ + b, PyTorch's nn.Linear). */
-#include "op_table.h"
+#include "ops/op_table.h"
 
-#include "blas.h"
+#include "src/matmul.h"
 
 #include <string.h>
 
@@ -167,7 +167,7 @@ void weft_op_linear_forward(weft_graph *g, weft_var *v)
 }
 
 /* dx [rows, in] += dy [rows, out] W [out, in] with W packed once per sweep
- * (ops/blas.h's packed_gemm): W is the same at every step, and BLIS would
+ * (src/matmul.h's packed_gemm): W is the same at every step, and BLIS would
  * pack it again for each. Per-step shapes only (up to 512 rows): the
  * micro-kernel loop does not block A, which over thousands of rows leaves the
  * cache. False when it does not apply: the caller runs sgemm. */

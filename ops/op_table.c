@@ -1,5 +1,5 @@
 /* ops/op_table.c — descriptors for every row of WEFT_OP_LIST, and the table. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 

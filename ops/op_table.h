@@ -14,7 +14,7 @@
 #define WEFT_OP_TABLE_H
 
 #include "weft/ops.h"
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #define WEFT_OP_LIST(X)                     \
     /* linalg.c */                          \

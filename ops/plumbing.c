@@ -1,5 +1,5 @@
 /* ops/plumbing.c — dropout with a caller-made mask, and detach. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 

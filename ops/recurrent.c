@@ -22,9 +22,9 @@
  *
  *   - W_hh is prepared once per sequence (by the chain's first step) for
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
- *     where packed_worth (ops/blas.h) says so, packed into the
+ *     where packed_worth (src/matmul.h) says so, packed into the
  *     micro-kernel's panels once, so no step repacks it (weft's AVX-512
- *     tiles of ops/tiles.c: from 4 rows where the product is 256 columns
+ *     tiles of src/matmul_kernel.c: from 4 rows where the product is 256 columns
  *     wide or more, 1.05-1.4x on those products; BLIS's kernel: from 32
  *     rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
  *     multiple of 512 bytes apart (H a multiple of 128), a copy of W_hh
@@ -45,12 +45,12 @@
  * A step on its own (xp not such a view) does all of this per step.
  *
  * The values and gradients equal those of the same step composed from public
- * ops (models/elman.c, lstm.c, gru.c) to float rounding; tests/test_fused.c
+ * ops (models/cells/elman.c, lstm.c, gru.c) to float rounding; tests/test_fused.c
  * proves it, and tests/test_kernels.c checks chains against single steps. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
-#include "blas.h"
-#include "fastmath.h"
+#include "src/matmul.h"
+#include "ops/fastmath.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -195,7 +195,7 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
     int T = X->value.shape[0];
     seq_ctx *s = weft_graph_calloc(g, sizeof *s);
     if (!s) return -1;
-    /* strides padded by 64 bytes (see sgemm_rowmajor_ld in blas.h) */
+    /* strides padded by 64 bytes (see sgemm_rowmajor_ld in src/matmul.h) */
     *s = (seq_ctx){ .X = X, .W = W, .T = T, .B = B, .H = H, .GH = GH, .ldt = GH + 16,
                     .ldw = H + 16 };
     s->packed_fwd = packed_worth(B, GH, H);

@@ -1,6 +1,6 @@
 /* ops/reduce.c — sum and mean of all elements, to a scalar. The sums run in
  * double, in a fixed order, so the result does not depend on the threads. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
 #include <stdlib.h>
 

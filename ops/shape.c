@@ -2,7 +2,7 @@
  * along the feature dimension, stack and narrow along the first dimension,
  * reshape. All of them move values; none does arithmetic, so each backward
  * moves the gradient back the way the forward moved the value. */
-#include "op_table.h"
+#include "ops/op_table.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 /* ops/softmax.c — softmax, log-softmax over the last dimension, and the
  * cross-entropy of logits against integer targets (softmax fused in). */
-#include "op_table.h"
+#include "ops/op_table.h"
 
-#include "blas.h"
-#include "fastmath.h"
+#include "src/matmul.h"
+#include "ops/fastmath.h"
 
 #include <math.h>
 #include <omp.h>

@@ -3,7 +3,7 @@
  * graph rebuilt to the same size allocates nothing new. When a request does
  * not fit in any remaining chunk a new chunk is appended, at least twice the
  * size of the last, so the number of chunks stays logarithmic in the peak. */
-#include "internal.h"
+#include "src/internal.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /* src/data.c — token streams, vocabularies and batches (weft/data.h). */
 #include "weft/data.h"
 
-#include "internal.h"
+#include "src/internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

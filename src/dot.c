@@ -25,7 +25,7 @@
  * back in time (a backward direction) is written head first with dir=back.
  * Parameters constrain nothing and pull on nothing (weight=0).
  */
-#include "internal.h"
+#include "src/internal.h"
 #include "weft/dot.h"
 
 #include <ctype.h>

@@ -35,7 +35,7 @@ int weft_gradcheck(weft_graph *g, weft_var *loss, const weft_gradcheck_opts *opt
     if (o.eps <= 0) o.eps = 1e-2f;
     if (o.tolerance <= 0) o.tolerance = 1e-2f;
     *res = (weft_gradcheck_result){ .worst_node = -1, .worst_index = -1 };
-    if (!loss || weft_ok(g)) return -1;
+    if (!loss || weft_graph_failed(g)) return -1;
     int n = weft_graph_size(g);
 
     /* Snapshot the leaves' gradients so that this backward's share can be

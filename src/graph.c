@@ -2,7 +2,7 @@
  *
  * The engine knows ops only through their descriptors: it calls
  * v->op->forward and v->op->backward and never includes ops/. */
-#include "internal.h"
+#include "src/internal.h"
 #include "weft/runtime.h"   /* weft_blis_context */
 
 #include <blis.h>
@@ -137,9 +137,14 @@ const char *weft_graph_error(const weft_graph *g)
     return g && g->has_error ? g->error : NULL;
 }
 
-int weft_ok(const weft_graph *g)
+bool weft_graph_failed(const weft_graph *g)
 {
-    return g && !g->has_error ? 0 : -1;
+    return !g || g->has_error;
+}
+
+int weft_graph_status(const weft_graph *g)
+{
+    return weft_graph_failed(g) ? -1 : 0;
 }
 
 void weft_graph_check_finite(weft_graph *g, bool on)
@@ -390,7 +395,7 @@ static bool has_nonfinite(const weft_tensor *t)
 /* --- deferred weight gradients ---------------------------------------------- */
 
 /* Products under this many multiply-adds run on one BLIS thread: the rule of
- * ops/blas.h (WEFT_GEMM_SERIAL_MACS), which the engine does not include. It
+ * src/matmul.h (WEFT_GEMM_SERIAL_MACS), which the engine does not include. It
  * depends on the shape only, so 1 and 2 threads give the same bits. */
 #define SERIAL_MACS (1L << 21)
 
@@ -405,7 +410,7 @@ static bool has_nonfinite(const weft_tensor *t)
 
 /* G[p, q] += Lᵀ R: L [k, p] and R [k, q] row-major with row strides p and q.
  * A transposed A and a plain B: BLIS's unpacked path may run, and gives the
- * same bits for 1 and 2 threads (measured; see ops/blas.h). */
+ * same bits for 1 and 2 threads (measured; see src/matmul.h). */
 static void add_product(float *G, int p, int q, int k, const float *L, const float *R)
 {
     float one = 1.0f;
@@ -671,7 +676,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
 {
     char name[160];
     if (!loss) return weft_graph_fail(g, "backward: NULL loss (an op before it failed)"), -1;
-    if (weft_ok(g)) return -1;
+    if (weft_graph_failed(g)) return -1;
     if (loss->value.size != 1) {
         char shape[64];
         weft_graph_fail(g, "backward: the loss must be a scalar, got %s of shape %s",
@@ -759,7 +764,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
             }
         }
     }
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 void weft_graph_recompute(weft_graph *g, int from)

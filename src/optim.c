@@ -4,7 +4,7 @@
  * included: its values, gradients and state are zero and stay zero), in the
  * order of operations of torch.optim's single-tensor implementations. */
 #include "weft/optim.h"
-#include "internal.h"
+#include "src/internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * floats; parameter k occupies [offset_k, offset_k + numel_k), with offsets
  * rounded up to 16 floats (64 bytes). */
 #include "weft/params.h"
-#include "internal.h"
+#include "src/internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

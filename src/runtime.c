@@ -1,6 +1,6 @@
 /* src/runtime.c — threads and versions (weft/runtime.h). */
 #include "weft/runtime.h"
-#include "internal.h"
+#include "src/internal.h"
 
 #include <blis.h>
 #include <omp.h>
@@ -96,7 +96,7 @@ int weft_runtime_init(char *err, size_t errsize)
         }
     }
     weft_set_num_threads(n);
-    /* read where the packed products find their micro-kernel (ops/tiles.c) */
+    /* read where the packed products find their micro-kernel (src/matmul_kernel.c) */
     const char *kernel = getenv("WEFT_PACKED_KERNEL");
     if (rc == 0 && kernel && kernel[0] && strcmp(kernel, "weft") != 0 &&
         strcmp(kernel, "blis") != 0) {

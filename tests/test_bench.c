@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cli_text.h"
+#include "tests/cli_text.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cli_text.h"
+#include "tests/cli_text.h"
 
 #include <stdbool.h>
 #include <stdio.h>

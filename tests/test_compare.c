@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cli_text.h"
+#include "tests/cli_text.h"
 #include "weft/weft.h"
 
 #include <math.h>

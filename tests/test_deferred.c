@@ -24,7 +24,7 @@
 #include "weft/weft.h"
 #include "src/internal.h"
 
-#include "rel_diff.h"
+#include "tests/rel_diff.h"
 
 
 static double abs_sum(const float *a, size_t n)

@@ -134,7 +134,7 @@ static void net_build(net *n, int T, int L, int D)
                          : weft_concat(g, (weft_var *[]){ n->h[T - 1][L - 1][0],
                                                           n->h[T - 1][L - 1][1] }, 2);
     n->loss = weft_sum(g, weft_mul(g, y, y));
-    if (weft_ok(g)) fail_msg("building the test network failed: %s", weft_graph_error(g));
+    if (weft_graph_failed(g)) fail_msg("building the test network failed: %s", weft_graph_error(g));
 }
 
 static void net_free(net *n)

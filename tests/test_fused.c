@@ -14,7 +14,7 @@
 
 #include "weft/weft.h"
 
-#include "rel_diff.h"
+#include "tests/rel_diff.h"
 
 #define TOL 1e-5
 

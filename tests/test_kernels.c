@@ -6,7 +6,7 @@
  * after the backward sweep) against the same steps run one by one, each with
  * its own per-step weight gradient, for the LSTM, GRU and Elman steps, with
  * the loss reaching every step or only the first ones; and the products with
- * a weight matrix packed once (ops/blas.h) against BLIS's sgemm, at shapes
+ * a weight matrix packed once (src/matmul.h) against BLIS's sgemm, at shapes
  * with partial tiles, and in chains wide enough to take them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,9 +19,9 @@
 #include <cmocka.h>
 
 #include "weft/weft.h"
-#include "../ops/blas.h"
-#include "../ops/fastmath.h"
-#include "rel_diff.h"
+#include "src/matmul.h"
+#include "ops/fastmath.h"
+#include "tests/rel_diff.h"
 
 /* --- exp, sigmoid, tanh against libm ------------------------------------------------------- */
 
@@ -243,7 +243,7 @@ static void test_chain_owns_dxp(void **state)
 }
 
 /* Run cases once with each micro-kernel of the packed products this CPU
- * has (ops/tiles.c: weft's AVX-512 tiles, else BLIS's), then restore the
+ * has (src/matmul_kernel.c: weft's AVX-512 tiles, else BLIS's), then restore the
  * default. */
 static void each_kernel(void (*cases)(void))
 {
@@ -319,7 +319,7 @@ static void test_chain_rnn(void **state)
 }
 
 /* A chain gives the same bits on 1 and 2 threads (the padded-stride sgemms
- * of ops/blas.h and the one weight-gradient sgemm included). Batch 32 runs
+ * of src/matmul.h and the one weight-gradient sgemm included). Batch 32 runs
  * BLIS's own threads on the per-step products; batch 20 at H = 200 splits
  * their rows between the threads (split_rows_worth, LSTM and GRU). */
 static void test_chain_threads_bitwise(void **state)
@@ -350,7 +350,7 @@ static void test_chain_threads_bitwise(void **state)
     weft_set_num_threads(0);
 }
 
-/* With W_hh packed (ops/blas.h's packed products share C's tiles among the
+/* With W_hh packed (src/matmul.h's packed products share C's tiles among the
  * threads), with each micro-kernel: B = 48 (BLIS's tiles of 6 rows, weft's
  * of 12) and B = 20 at H = 264 (weft's tiles only; BLIS's sgemm otherwise). */
 static void packed_threads_cases(void)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cli_text.h"
+#include "tests/cli_text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +21,7 @@
 #include "weft/lm.h"
 #include "weft/ops.h"
 
-#include "lm_text.h"
+#include "tests/lm_text.h"
 
 static const char *golden_dir = "tests/golden";
 static char err[1024];

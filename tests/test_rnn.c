@@ -696,7 +696,7 @@ static int bad_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *co
 {
     (void)prev;
     next[0] = weft_tanh(g, weft_linear(g, x, weft_cell_param(c, g, "W"), NULL));
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 static int bad_declare(const weft_cell_type *t, int I, int H, weft_cell_param_spec *s,

@@ -11,7 +11,7 @@
  *   - `declare`: the parameters it wants for input width I and hidden width H,
  *     each by a short base name ("weight_hh"), a shape and an initialiser;
  *   - `step`: given the graph, x_t [B, I] and the previous states (each
- *     [B, H]), compose public ops into the next states and return weft_ok(g).
+ *     [B, H]), compose public ops into the next states and return weft_graph_status(g).
  *
  * A cell (weft_cell) binds a type to I, H and its parameters in a parameter
  * store. Inside a step, weft_cell_param(c, g, "weight_hh") is the graph's
@@ -93,7 +93,7 @@ struct weft_cell_type {
                    char *err, size_t errsize);
 
     /* One step: x [B, I], prev[k] [B, H] -> next[k] [B, H] for k < n_states.
-     * Compose public ops; return weft_ok(g). */
+     * Compose public ops; return weft_graph_status(g). */
     int (*step)(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,
                 weft_var **next);
 

@@ -15,7 +15,7 @@
  *
  * Errors: an op given bad shapes returns NULL and records the first error on
  * its graph (op name, shapes, what was expected); an op given a NULL input
- * returns NULL. Build the whole thing, then check weft_ok(g) once.
+ * returns NULL. Build the whole thing, then check weft_graph_failed(g) once.
  *
  * Threads: a graph, its arena and its nodes belong to one thread at a time.
  */
@@ -140,8 +140,11 @@ void weft_graph_check_finite(weft_graph *g, bool on);
 
 /* The first error recorded, or NULL. Borrowed from the graph. */
 const char *weft_graph_error(const weft_graph *g);
-/* 0 when no error has been recorded, -1 otherwise. */
-int weft_ok(const weft_graph *g);
+/* True when an error has been recorded (or g is NULL): `if (weft_graph_failed(g))`. */
+bool weft_graph_failed(const weft_graph *g);
+/* The same as a status: 0 when no error has been recorded, -1 otherwise (what a
+ * cell's step function returns: `return weft_graph_status(g);`). */
+int weft_graph_status(const weft_graph *g);
 /* Record an error (printf-style) unless one is already recorded; returns NULL
  * so that an op can `return weft_graph_fail(...)`. */
 weft_var *weft_graph_fail(weft_graph *g, const char *fmt, ...)

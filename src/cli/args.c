@@ -1,5 +1,5 @@
 /* src/cli/args.c — command-line flags (see args.h). */
-#include "args.h"
+#include "src/cli/args.h"
 
 #include <errno.h>
 #include <limits.h>

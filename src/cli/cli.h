@@ -10,7 +10,7 @@
 #ifndef WEFT_CLI_H
 #define WEFT_CLI_H
 
-#include "args.h"
+#include "src/cli/args.h"
 
 #include <stdbool.h>
 #include <stdint.h>

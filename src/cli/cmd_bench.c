@@ -20,7 +20,7 @@
  * the per-step shape (B rows times a [N, K] weight, transposed as weft_linear
  * does) and on a large square. It is called through BLIS's own API: the
  * CLI sits above ops/ and may not use its private helpers. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/weft.h"
 
@@ -149,7 +149,7 @@ static double layer_once(layer_bench *b)
     weft_unroll_opts opts = { .composed = b->composed };
     if (weft_unroll(b->g, b->rnn, x, &opts, &out)) goto fail;
     weft_var *loss = weft_sum(b->g, out.seq);
-    if (!loss || weft_ok(b->g)) goto fail;
+    if (!loss || weft_graph_failed(b->g)) goto fail;
     if (b->backward && weft_backward(b->g, loss)) goto fail;
     return now_ms() - t0;
 fail:

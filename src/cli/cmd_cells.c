@@ -1,6 +1,6 @@
 /* src/cli/cmd_cells.c — `weft cells` (the built-in cells) and the cell half
  * of `weft gradcheck` (--cell NAME [--layers N] [--bidirectional] [--ragged]). */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/weft.h"
 

@@ -3,7 +3,7 @@
  * chart of the learning curves (gnuplot). Runs are resumable (each finished
  * (cell, seed) run is a file in OUT/runs/) and may run in parallel processes
  * (--jobs). */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/weft.h"
 #include "weft/compare.h"

@@ -12,7 +12,7 @@
  * PyTorch example's tensor names) is rebuilt from its metadata, its weights
  * are loaded, and it reads T x B random token ids. The graph is drawn with
  * weft_dot_write (weft/dot.h), after backward when --grads. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/weft.h"
 
@@ -98,7 +98,7 @@ static int build_cell(drawing *d, const weft_cell_type *type, int layers, bool b
     weft_unroll_opts uo = { .composed = !fast };
     if (weft_unroll(g, d->rnn, xs, &uo, &out) == 0)
         d->loss = readout_loss(g, d->ps, &out, last_only, &rng);
-    if (!d->loss || weft_ok(g)) {
+    if (!d->loss || weft_graph_failed(g)) {
         fprintf(stderr, "weft dot: building the graph failed: %s\n",
                 weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
         return -1;
@@ -227,7 +227,7 @@ static int build_model(drawing *d, const char *path, int T, int B, bool fast, ui
     }
     free(ids);
     free(targets);
-    if (!d->loss || weft_ok(g)) {
+    if (!d->loss || weft_graph_failed(g)) {
         fprintf(stderr, "weft dot: --model: building the graph of %s failed: %s\n", path,
                 weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
         goto done;

@@ -6,8 +6,8 @@
  * throughout: every token after the first is scored (inputs t[0..n-2],
  * targets t[1..n-1]), as PyTorch users compute it. The last line printed is
  * `perplexity: X`. */
-#include "cli.h"
-#include "lm_common.h"
+#include "src/cli/cli.h"
+#include "src/cli/lm_common.h"
 
 #include "weft/lm.h"
 #include "weft/ngram.h"

@@ -1,6 +1,6 @@
 /* src/cli/cmd_gradcheck.c — `weft gradcheck`: each op's gradients against
  * central finite differences, on the op's example graphs (ops/examples.c). */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "ops/examples.h"
 #include "weft/ops.h"

@@ -1,7 +1,7 @@
 /* src/cli/cmd_gradflow.c — `weft gradflow`: the norm of dJ_T/dh_t against the
  * distance back in time, for one or more cells (weft/gradflow.h), as a table,
  * a CSV file and a chart drawn by gnuplot. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/weft.h"
 #include "weft/gradflow.h"

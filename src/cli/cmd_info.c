@@ -1,5 +1,5 @@
 /* src/cli/cmd_info.c — `weft info`: what this weft is and what it runs on. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/ops.h"
 #include "weft/runtime.h"

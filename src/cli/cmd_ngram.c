@@ -12,7 +12,7 @@
  * `--task ngram` or an n-gram model file (weft_ngram_file_is_arpa) straight
  * to them. Models are ARPA files (weft/ngram.h).
  */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/data.h"
 #include "weft/ngram.h"

@@ -1,5 +1,5 @@
 /* src/cli/cmd_ops.c — `weft ops`: every op of the op table, one a line. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "ops/examples.h"
 #include "weft/ops.h"

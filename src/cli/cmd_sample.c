@@ -5,8 +5,8 @@
  *
  * Prints the prime (when given) and then N generated tokens: words joined by
  * spaces with <eos> as a newline, characters as they are. */
-#include "cli.h"
-#include "lm_common.h"
+#include "src/cli/cli.h"
+#include "src/cli/lm_common.h"
 
 #include "weft/lm.h"
 #include "weft/ngram.h"

@@ -11,8 +11,8 @@
  * optimizer state, carried hidden state, position, random stream) goes to
  * SAVE.state at the end of every epoch and when the run stops early (Ctrl-C,
  * --stop-after); --resume SAVE continues from it exactly where it stopped. */
-#include "cli.h"
-#include "lm_common.h"
+#include "src/cli/cli.h"
+#include "src/cli/lm_common.h"
 
 #include "weft/lm.h"
 #include "weft/ngram.h"

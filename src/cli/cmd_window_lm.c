@@ -15,8 +15,8 @@
  * epoch visits them in a fresh random order, in minibatches of --batch, one
  * optimizer step each. After each epoch the validation perplexity is
  * measured (as `weft eval` computes it) and the best model is saved. */
-#include "cli.h"
-#include "lm_common.h"
+#include "src/cli/cli.h"
+#include "src/cli/lm_common.h"
 
 #include "weft/window_lm.h"
 

@@ -1,6 +1,6 @@
 /* src/cli/gnuplot.c — what the commands that draw charts with gnuplot
  * (weft compare, weft gradflow) share. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>

@@ -1,6 +1,6 @@
 /* src/cli/lm_common.c — what the language-model commands share
  * (src/cli/lm_common.h). */
-#include "lm_common.h"
+#include "src/cli/lm_common.h"
 
 #include <math.h>
 #include <stdlib.h>

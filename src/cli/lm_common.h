@@ -7,7 +7,7 @@
 #ifndef WEFT_CLI_LM_COMMON_H
 #define WEFT_CLI_LM_COMMON_H
 
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/data.h"
 #include "weft/lm.h"

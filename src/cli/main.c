@@ -5,7 +5,7 @@
  * Adding a subcommand: write src/cli/cmd_<name>.c with
  * int weft_cmd_<name>(int argc, char **argv), declare it in cli.h, add a row
  * to `commands` below and the file to src/cli/meson.build. */
-#include "cli.h"
+#include "src/cli/cli.h"
 
 #include "weft/runtime.h"
 

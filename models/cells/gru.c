@@ -1,4 +1,4 @@
-/* models/gru.c — the GRU cell (Cho et al. 2014) in PyTorch's formulation
+/* models/cells/gru.c — the GRU cell (Cho et al. 2014) in PyTorch's formulation
  * (nn.GRU), gate order r, z, n:
  *
  *     [a_r a_z a_n] = W_ih x + b_ih,   [u_r u_z u_n] = W_hh h + b_hh
@@ -44,7 +44,7 @@ static int gru_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
     weft_var *n = weft_tanh(g, weft_add(g, weft_slice(g, xp, 2 * H, H),
                                         weft_mul(g, r, weft_slice(g, hp, 2 * H, H))));
     next[0] = weft_add(g, weft_mul(g, weft_one_minus(g, z), n), weft_mul(g, z, h));
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 /* The fast path's step: one fused node, equal to gru_step_projected. */
@@ -53,7 +53,7 @@ static int gru_step_fused(const weft_cell *c, weft_graph *g, weft_var *xp,
 {
     next[0] = weft_gru_step(g, xp, prev[0], weft_cell_param(c, g, "weight_hh"),
                             weft_cell_param(c, g, "bias_hh"));
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 static int gru_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,

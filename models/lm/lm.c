@@ -1,4 +1,4 @@
-/* models/lm.c — the recurrent language model of weft/lm.h: embedding, any
+/* models/lm/lm.c — the recurrent language model of weft/lm.h: embedding, any
  * cell stacked, linear decoder over all rows of a window, cross-entropy;
  * truncated-BPTT training, evaluation over a stream, sampling, checkpoints. */
 #include "weft/lm.h"
@@ -6,8 +6,8 @@
 #include "weft/dropout.h"
 #include "weft/io.h"
 #include "weft/ops.h"
-#include "../src/internal.h"
-#include "lm_common.h"
+#include "src/internal.h"
+#include "models/lm/lm_common.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -216,7 +216,7 @@ int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int
     weft_params_zero_grad(m->params);
     weft_rnn_out out;
     weft_var *loss = weft_lm_forward(m, g, inputs, targets, T, B, carry, dropout_rng, &out);
-    if (!loss || weft_ok(g)) {
+    if (!loss || weft_graph_failed(g)) {
         weft_say(err, errsize, "%s",
                  weft_graph_error(g) ? weft_graph_error(g) : "lm: forward failed");
         return -1;
@@ -261,7 +261,7 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
         weft_graph_reset(g);
         weft_rnn_out out;
         weft_var *loss = weft_lm_forward(m, g, in, tg, len, batch, &carry, NULL, &out);
-        if (!loss || weft_ok(g)) {
+        if (!loss || weft_graph_failed(g)) {
             weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
             rc = -1;
             break;
@@ -354,7 +354,7 @@ int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int 
         weft_graph_reset(g);
         weft_rnn_out ro;
         weft_var *logits = weft_lm_forward(m, g, in, NULL, T, 1, &carry, NULL, &ro);
-        if (!logits || weft_ok(g) || weft_state_detach(&ro, &carry)) {
+        if (!logits || weft_graph_failed(g) || weft_state_detach(&ro, &carry)) {
             weft_say(err, errsize, "sample: %s",
                      weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
             rc = -1;

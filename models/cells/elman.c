@@ -1,4 +1,4 @@
-/* models/elman.c — the Elman (simple) RNN cell, as PyTorch's nn.RNN:
+/* models/cells/elman.c — the Elman (simple) RNN cell, as PyTorch's nn.RNN:
  *
  *     h' = act(W_ih x + b_ih + W_hh h + b_hh),   act = tanh ("rnn") or relu ("rnn-relu")
  *
@@ -38,7 +38,7 @@ static int elman_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
                                weft_cell_param(c, g, "bias_hh"));
     weft_var *pre = weft_add(g, xp, hh);
     next[0] = c->type->variant == ELMAN_RELU ? weft_relu(g, pre) : weft_tanh(g, pre);
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 /* The fast path's step: one fused node, equal to elman_step_projected. */
@@ -48,7 +48,7 @@ static int elman_step_fused(const weft_cell *c, weft_graph *g, weft_var *xp,
     weft_var *W = weft_cell_param(c, g, "weight_hh"), *b = weft_cell_param(c, g, "bias_hh");
     next[0] = c->type->variant == ELMAN_RELU ? weft_rnn_relu_step(g, xp, prev[0], W, b)
                                              : weft_rnn_tanh_step(g, xp, prev[0], W, b);
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 static int elman_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,

@@ -1,4 +1,4 @@
-/* models/lstm.c — the LSTM cell (Hochreiter & Schmidhuber 1997, with the
+/* models/cells/lstm.c — the LSTM cell (Hochreiter & Schmidhuber 1997, with the
  * forget gate of Gers et al. 2000) as PyTorch's nn.LSTM, and the variants of
  * Jozefowicz, Zaremba & Sutskever 2015, peephole connections (Gers &
  * Schmidhuber 2000) and coupled input and forget gates.
@@ -119,7 +119,7 @@ static int lstm_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
     weft_var *tc = weft_tanh(g, cnext);
     next[0] = o ? weft_mul(g, o, tc) : tc;
     next[1] = cnext;
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 /* lstm and lstm-b's fast-path step: one fused node, equal to
@@ -131,7 +131,7 @@ static int lstm_step_fused(const weft_cell *c, weft_graph *g, weft_var *xp,
                                  weft_cell_param(c, g, "bias_hh"));
     next[0] = weft_narrow(g, s, 0, 1);
     next[1] = weft_narrow(g, s, 1, 1);
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 static int lstm_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *const *prev,

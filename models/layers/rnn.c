@@ -1,4 +1,4 @@
-/* models/rnn.c — stacked and bidirectional layers of any cell, unrolled over
+/* models/layers/rnn.c — stacked and bidirectional layers of any cell, unrolled over
  * a ragged batch (weft/rnn.h).
  *
  * The unroll runs layer by layer; within a layer, each direction runs its
@@ -15,7 +15,7 @@
 #include "weft/rnn.h"
 #include "weft/dropout.h"
 #include "weft/ops.h"
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,7 +337,7 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
     const weft_rnn_config *cfg = &r->cfg;
     const weft_cell_type *type = cfg->cell;
     weft_scope saved = weft_graph_scope(g);
-    if (weft_ok(g) || check_inputs(&u, xs, &o)) return -1;
+    if (weft_graph_failed(g) || check_inputs(&u, xs, &o)) return -1;
 
     int T = u.T, B = u.B, L = cfg->num_layers, D = r->dirs, S = type->n_states;
     int n_final = weft_rnn_num_states(r), width = cfg->hidden_size * D;
@@ -447,9 +447,9 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
     out->final = final;
     out->n_final = n_final;
     weft_graph_set_scope(g, saved);
-    return weft_ok(g);
+    return weft_graph_status(g);
 fail:
     weft_graph_set_scope(g, saved);
-    if (weft_ok(g) == 0) weft_graph_fail(g, "unroll (%s): failed", type->name);
+    if (!weft_graph_failed(g)) weft_graph_fail(g, "unroll (%s): failed", type->name);
     return -1;
 }

@@ -1,4 +1,4 @@
-/* models/dropout.c — dropout masks of weft/dropout.h: standard, variational
+/* models/layers/dropout.c — dropout masks of weft/dropout.h: standard, variational
  * (one mask per sequence, Gal & Ghahramani 2016) and embedding dropout (whole
  * rows of the embedding matrix). */
 #include "weft/dropout.h"

@@ -1,4 +1,4 @@
-/* ops/blas.h — the row-major sgemm every op family calls (private to ops/).
+/* src/matmul.h — matrix products, private to the engine and the ops: the row-major sgemm.
  *
  * Never call it from inside an OpenMP parallel region: BLIS runs its own
  * threads (weft/runtime.h sets how many); sgemm_rowmajor_ld may open a region
@@ -14,7 +14,7 @@
 #include <blis.h>
 #include <omp.h>
 
-#include "../src/internal.h"   /* weft_count_gemm */
+#include "src/internal.h"   /* weft_count_gemm */
 #include "weft/runtime.h"      /* weft_blis_context */
 
 /* How many threads a product of m x n x k multiply-adds gets. Below
@@ -137,7 +137,7 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
 #define WEFT_PACKED_MAX_K 4096
 
 /* The micro-kernel of the packed products: BLIS's own (ukr, MR x NR tiles),
- * or, where the CPU has AVX-512, weft's (ops/tiles.c: tiles of packed_mr(M)
+ * or, where the CPU has AVX-512, weft's (src/matmul_kernel.c: tiles of packed_mr(M)
  * rows by two panels of NR = 16 columns). Found once, by the CPU;
  * WEFT_PACKED_KERNEL=blis in the environment keeps BLIS's. */
 typedef struct gemm_kernel {

@@ -1,4 +1,4 @@
-/* models/ngram.c — interpolated modified Kneser-Ney n-gram models, saved and
+/* models/lm/ngram.c — interpolated modified Kneser-Ney n-gram models, saved and
  * loaded as ARPA files (weft/ngram.h has the equations).
  *
  * Every order k keeps its n-grams in a gram_index: the keys (k ids each)
@@ -11,7 +11,7 @@
  */
 #include "weft/ngram.h"
 
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* models/mut.c — MUT1, MUT2 and MUT3, the three architectures found by the
+/* models/cells/mut.c — MUT1, MUT2 and MUT3, the three architectures found by the
  * search of Jozefowicz, Zaremba & Sutskever 2015, exactly as the paper's
  * equations (h is the previous state, h' the next one):
  *
@@ -86,7 +86,7 @@ static int mut_step(const weft_cell *c, weft_graph *g, weft_var *x, weft_var *co
                                                           weft_cell_param(c, g, "bias_h")),
                                            x_term));
     next[0] = weft_add(g, weft_mul(g, cand, z), weft_mul(g, h, weft_one_minus(g, z)));
-    return weft_ok(g);
+    return weft_graph_status(g);
 }
 
 const weft_cell_type weft_cell_mut1 = {

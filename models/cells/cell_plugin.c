@@ -1,4 +1,4 @@
-/* models/cell_plugin.c — cells from shared objects (weft/cell.h): load a
+/* models/cells/cell_plugin.c — cells from shared objects (weft/cell.h): load a
  * plugin with dlopen and check what its one function returns; resolve a
  * command line's cell name to a built-in or a plugin. */
 #include "weft/cell.h"

@@ -1,4 +1,4 @@
-/* models/gradflow.c — the norm of dJ_T/dh_t over time (weft/gradflow.h). */
+/* models/experiments/gradflow.c — the norm of dJ_T/dh_t over time (weft/gradflow.h). */
 #include "weft/gradflow.h"
 
 #include "weft/graph.h"

@@ -1,10 +1,10 @@
-/* models/tasks.c — the benchmark tasks of weft/tasks.h: generators for
+/* models/experiments/tasks.c — the benchmark tasks of weft/tasks.h: generators for
  * arithmetic, XML, adding and copy; loaders for polyphonic music and a Penn
  * Treebank subset. docs/tasks.md shows an example of each. */
 #include "weft/tasks.h"
 
 #include "weft/data.h"
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
-/* models/compare.c — one cell on one task (weft/compare.h): the model, its
+/* models/experiments/compare.c — one cell on one task (weft/compare.h): the model, its
  * equal-parameter sizing, training with a budget and validation; */
 #include "weft/compare.h"
 
 #include "weft/ops.h"
 #include "weft/rnn.h"
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -266,7 +266,7 @@ static int model_eval(model *m, weft_graph *g, double *nll, double *acc, char *e
         }
         weft_graph_reset(g);
         weft_var *z = model_logits(m, g, &b);
-        if (!z || weft_ok(g)) {
+        if (!z || weft_graph_failed(g)) {
             weft_say(err, errsize, "validation: %s", weft_graph_error(g));
             batch_free(&b);
             return -1;
@@ -407,7 +407,7 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
         weft_params_zero_grad(m.params);
         weft_var *loss = model_loss(&m, g, &b);
         batch_free(&b);
-        if (!loss || weft_ok(g)) {
+        if (!loss || weft_graph_failed(g)) {
             weft_say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
             goto done;
         }

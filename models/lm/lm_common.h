@@ -1,5 +1,5 @@
-/* models/lm_common.h — what the two language models (models/lm.c,
- * models/window_lm.c) share: one training step after the forward, and
+/* models/lm/lm_common.h — what the two language models (models/lm/lm.c,
+ * models/lm/window_lm.c) share: one training step after the forward, and
  * reading the "weft.config" metadata they write into their checkpoints.
  * Private to models/. */
 #ifndef WEFT_LM_COMMON_H

@@ -1,8 +1,8 @@
-/* models/cell.c — binding a cell type to sizes and parameters, running one
+/* models/cells/cell.c — binding a cell type to sizes and parameters, running one
  * step with its shapes checked, and the registry of built-in cells. */
 #include "weft/cell.h"
 #include "weft/optim.h"
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -208,8 +208,8 @@ static int run_step(const weft_cell *c, weft_graph *g, weft_var *x, int B, weft_
         next[k] = NULL;
     }
     int rc = projected ? t->step_projected(c, g, x, prev, next) : t->step(c, g, x, prev, next);
-    if (rc || weft_ok(g)) {
-        if (weft_ok(g) == 0)
+    if (rc || weft_graph_failed(g)) {
+        if (!weft_graph_failed(g))
             weft_graph_fail(g, "cell '%s': its step returned %d without an error on the graph",
                             t->name, rc);
         return -1;

@@ -1,5 +1,5 @@
-/* ops/tiles.c — weft's own micro-kernel for the products with a matrix packed
- * once (ops/blas.h's packed_gemm_ex and packed_gemm_grouped), and the choice
+/* src/matmul_kernel.c — weft's own micro-kernel for the products with a matrix packed
+ * once (src/matmul.h's packed_gemm_ex and packed_gemm_grouped), and the choice
  * between it and BLIS's.
  *
  * A tile is R rows of C (1 <= R <= 12) by two panels of 16 columns (a lone
@@ -29,7 +29,7 @@
  * Each element of C is one chain of FMAs over k in order, started from zero
  * and added to C at the end: its bits depend on neither the thread count nor
  * the tile it falls in. */
-#include "blas.h"
+#include "src/matmul.h"
 
 #include <stdlib.h>
 #include <string.h>

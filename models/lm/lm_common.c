@@ -1,8 +1,8 @@
-/* models/lm_common.c — what the two language models share
- * (models/lm_common.h). */
-#include "lm_common.h"
+/* models/lm/lm_common.c — what the two language models share
+ * (models/lm/lm_common.h). */
+#include "models/lm/lm_common.h"
 
-#include "../src/internal.h"
+#include "src/internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* models/window_lm.c — Bengio et al. (2003)'s fixed-window neural language
+/* models/lm/window_lm.c — Bengio et al. (2003)'s fixed-window neural language
  * model (weft/window_lm.h): concatenated embeddings of the n-1 previous
  * tokens, a tanh hidden layer, optional direct connections, softmax; training
  * on batches of contexts, evaluation over a stream, sampling, checkpoints. */
@@ -7,8 +7,8 @@
 #include "weft/dropout.h"
 #include "weft/io.h"
 #include "weft/ops.h"
-#include "../src/internal.h"
-#include "lm_common.h"
+#include "src/internal.h"
+#include "models/lm/lm_common.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -156,7 +156,7 @@ int weft_window_lm_train_batch(weft_window_lm *m, weft_graph *g, const int *ctx,
     weft_graph_reset(g);
     weft_params_zero_grad(m->params);
     weft_var *loss = weft_window_lm_forward(m, g, ctx, targets, B, dropout_rng);
-    if (!loss || weft_ok(g)) {
+    if (!loss || weft_graph_failed(g)) {
         weft_say(err, errsize, "%s",
                  weft_graph_error(g) ? weft_graph_error(g) : "window-lm: forward failed");
         return -1;
@@ -197,7 +197,7 @@ int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t
         weft_window_lm_contexts(m, ids, pos, B, ctx);
         weft_graph_reset(g);
         weft_var *loss = weft_window_lm_forward(m, g, ctx, ids + t0, B, NULL);
-        if (!loss || weft_ok(g)) {
+        if (!loss || weft_graph_failed(g)) {
             weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "eval failed");
             rc = -1;
             break;
@@ -243,7 +243,7 @@ int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample
     for (int k = 0; k < o->length; k++) {
         weft_graph_reset(g);
         weft_var *logits = weft_window_lm_forward(m, g, hist + len - c, NULL, 1, NULL);
-        if (!logits || weft_ok(g)) {
+        if (!logits || weft_graph_failed(g)) {
             weft_say(err, errsize, "sample: %s",
                      weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
             rc = -1;

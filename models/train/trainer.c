@@ -396,8 +396,8 @@ static int log_event(run *r, const weft_train_event *e)
 {
     if (r->csv) {
         char score[64] = "";
-        if (e->kind != WEFT_TRAIN_PROGRESS && e->has_score) snprintf(score, sizeof score,
-                                                                     "%.4f", e->score);
+        if (e->kind != WEFT_TRAIN_PROGRESS)
+            snprintf(score, sizeof score, "%.4f", e->has_score ? e->score : NAN);
         if (e->kind == WEFT_TRAIN_TEST) {
             /* the test row: no training numbers */
             fprintf(r->csv, "test,%ld,%.0f,%.3f,,,,,%s\n", e->steps, e->items, e->seconds, score);
@@ -433,7 +433,10 @@ static int log_event(run *r, const weft_train_event *e)
             cJSON_AddNumberToObject(o, "grad_norm", (double)e->grad_norm);
         }
         if (e->kind != WEFT_TRAIN_PROGRESS) {
-            const char *name = r->t->score_name ? r->t->score_name : "score";
+            /* "valid_ppl", "test_accuracy", ...; null when not finite */
+            char name[80];
+            snprintf(name, sizeof name, "%s_%s", e->kind == WEFT_TRAIN_TEST ? "test" : "valid",
+                     r->t->score_name ? r->t->score_name : "score");
             if (e->has_score && isfinite(e->score)) cJSON_AddNumberToObject(o, name, e->score);
             else cJSON_AddNullToObject(o, name);
             if (e->kind != WEFT_TRAIN_TEST) {

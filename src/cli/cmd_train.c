@@ -231,23 +231,15 @@ static int train_lm(train_flags *fl)
     train_ids = NULL;
     print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
 
-    weft_cli_progress pr = { .tty = isatty(STDERR_FILENO), .unit = "tok",
-                             .score = "valid ppl" };
-    o.on_event = weft_cli_print_event;
-    o.user = &pr;
-    if (pr.tty) o.report_seconds = 0.25;
     weft_trainable t = weft_lm_trainable(lt);
     weft_train_result res;
-    if (weft_train(&t, &o, &res, err, sizeof err)) {
-        if (pr.tty) fputc('\n', stderr);
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, err);
+    if (weft_cli_train(&t, &o, fl->data, &res)) {
         if (access(save, F_OK) == 0)
             fprintf(stderr, "weft train: %s and %s hold the last good checkpoint\n", save,
                     state_path);
         goto done;
     }
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
-        if (pr.tty) fputc('\n', stderr);
         int steps = weft_lm_trainer_steps(lt) - 1;
         long at = res.state.batch * (long)fl->bptt;
         fprintf(stderr, "%s at epoch %d, step %ld of %d: saved %s; continue with "
@@ -258,21 +250,7 @@ static int train_lm(train_flags *fl)
         status = weft_cli_stop_status(&res);
         goto done;
     }
-    if (res.stop == WEFT_TRAIN_EARLY_STOPPED)
-        fprintf(stderr, "early stop after epoch %d: %d epochs without a better validation "
-                "perplexity\n", res.epochs_done, o.patience);
-    status = WEFT_EXIT_OK;
-    if (valid_ids) {
-        char b[64];
-        if (res.has_best) {
-            printf("best valid perplexity: %s (%s)\n",
-                   weft_train_format_score(res.best, b, sizeof b), save);
-        } else {
-            fprintf(stderr, "weft train: no epoch gave a finite validation perplexity; no model "
-                    "was saved as the best\n");
-            status = WEFT_EXIT_FAIL;
-        }
-    }
+    status = weft_cli_train_summary(&res, &o, valid_ids != NULL, save);
 done:
     weft_lm_trainer_free(lt);
     free(train_ids);

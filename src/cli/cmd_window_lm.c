@@ -159,40 +159,16 @@ static int train(const wlm_flags *fl)
     weft_tokens_free(&train_t);
     weft_tokens_free(&valid_t);
 
-    weft_cli_progress pr = { .tty = isatty(STDERR_FILENO), .unit = "tok",
-                             .score = "valid ppl" };
-    o.on_event = weft_cli_print_event;
-    o.user = &pr;
-    if (pr.tty) o.report_seconds = 0.25;
     weft_trainable t = weft_window_lm_trainable(wt);
     weft_train_result res;
-    if (weft_train(&t, &o, &res, err, sizeof err)) {
-        if (pr.tty) fputc('\n', stderr);
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, err);
-        goto done;
-    }
+    if (weft_cli_train(&t, &o, fl->data, &res)) goto done;
     if (res.stop == WEFT_TRAIN_INTERRUPTED) {
-        if (pr.tty) fputc('\n', stderr);
         fprintf(stderr, "interrupted: %s holds the %s model\n", save,
                 res.has_best || res.epochs_done > 0 ? "best" : "current");
         status = weft_cli_stop_status(&res);
         goto done;
     }
-    if (res.stop == WEFT_TRAIN_EARLY_STOPPED)
-        fprintf(stderr, "early stop after epoch %d: %d epochs without a better validation "
-                "perplexity\n", res.epochs_done, o.patience);
-    status = WEFT_EXIT_OK;
-    if (valid_ids) {
-        char b[64];
-        if (res.has_best) {
-            printf("best valid perplexity: %s (%s)\n",
-                   weft_train_format_score(res.best, b, sizeof b), save);
-        } else {
-            fprintf(stderr, "weft train: no epoch gave a finite validation perplexity; no model "
-                    "was saved as the best\n");
-            status = WEFT_EXIT_FAIL;
-        }
-    }
+    status = weft_cli_train_summary(&res, &o, valid_ids != NULL, save);
 
 done:
     weft_window_lm_trainer_free(wt);

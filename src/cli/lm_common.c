@@ -214,6 +214,41 @@ int weft_cli_stop_status(const weft_train_result *r)
     return 128 + r->signal;
 }
 
+int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data,
+                   weft_train_result *res)
+{
+    static weft_cli_progress pr;
+    pr = (weft_cli_progress){ .tty = isatty(STDERR_FILENO), .unit = "tok",
+                              .score = "valid ppl" };
+    o->on_event = weft_cli_print_event;
+    o->user = &pr;
+    if (pr.tty) o->report_seconds = 0.25;
+    char err[1024];
+    int rc = weft_train(t, o, res, err, sizeof err);
+    if (pr.tty && (rc || res->stop == WEFT_TRAIN_INTERRUPTED || res->stop == WEFT_TRAIN_STOPPED))
+        fputc('\n', stderr);
+    if (rc) fprintf(stderr, "weft train: %s: %s\n", data, err);
+    return rc;
+}
+
+int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,
+                           bool has_valid, const char *save)
+{
+    if (res->stop == WEFT_TRAIN_EARLY_STOPPED)
+        fprintf(stderr, "early stop after epoch %d: %d epochs without a better validation "
+                "perplexity\n", res->epochs_done, o->patience);
+    if (!has_valid) return WEFT_EXIT_OK;
+    if (!res->has_best) {
+        fprintf(stderr, "weft train: no epoch gave a finite validation perplexity; no model was "
+                "saved as the best\n");
+        return WEFT_EXIT_FAIL;
+    }
+    char b[64];
+    printf("best valid perplexity: %s (%s)\n", weft_train_format_score(res->best, b, sizeof b),
+           save);
+    return WEFT_EXIT_OK;
+}
+
 /* --- evaluation and sampling --------------------------------------------------------------- */
 
 void weft_cli_print_eval(const char *data, const int *ids, size_t n, const weft_vocab *v,

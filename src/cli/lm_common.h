@@ -79,9 +79,20 @@ typedef struct weft_cli_progress {
 } weft_cli_progress;
 int weft_cli_print_event(void *user, const weft_train_event *e);
 
-/* The exit status and the last words of a run that weft_train returned 0
- * for: interrupted (130 for SIGINT, 143 for SIGTERM) or stopped (0). */
+/* The exit status of a run that weft_train returned 0 for: interrupted (130
+ * for SIGINT, 143 for SIGTERM) or stopped (0). */
 int weft_cli_stop_status(const weft_train_result *r);
+
+/* Train t with o as `weft train` does: the progress of weft_cli_print_event
+ * on stderr and stdout (o's on_event and report settings are set here), a
+ * failure as "weft train: DATA: why". Returns weft_train's 0 or -1. */
+int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data,
+                   weft_train_result *res);
+/* The last words of a run that finished or stopped early: the early stop, and
+ * with validation "best valid perplexity: X (SAVE)" on stdout. Returns the
+ * exit status (1 when no epoch gave a finite validation perplexity). */
+int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,
+                           bool has_valid, const char *save);
 
 /* --- evaluation and sampling --------------------------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* --- the flags ------------------------------------------------------------------------------ */
@@ -234,7 +235,8 @@ static int train_lm(train_flags *fl)
     weft_trainable t = weft_lm_trainable(lt);
     weft_train_result res;
     if (weft_cli_train(&t, &o, fl->data, &res)) {
-        if (access(save, F_OK) == 0)
+        struct stat sb;
+        if (res.steps > 0 && stat(save, &sb) == 0 && S_ISREG(sb.st_mode))
             fprintf(stderr, "weft train: %s and %s hold the last good checkpoint\n", save,
                     state_path);
         goto done;

@@ -799,7 +799,7 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
         long report_every = o->report_every > 0 ? o->report_every
                             : r.ep.batches / 10 > 0 ? r.ep.batches / 10 : 1;
         double t_epoch = now_seconds(), t_report = t_epoch;
-        double sum_loss = 0, rep_loss = 0, epoch_items = 0;
+        double sum_loss = 0, rep_loss = 0;
         long n_loss = 0, rep_n = 0;
         double items_done = r.ep.batch_items > 0 ? r.ep.batch_items * (double)r.st.batch : 0;
         if (r.ep.items > 0 && items_done > r.ep.items) items_done = r.ep.items;
@@ -836,7 +836,6 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
             }
             r.train_seconds += now_seconds() - t0;
             r.items += step_items;
-            epoch_items += step_items;
             items_done += step_items;
             sum_loss += lsum;
             rep_loss += lsum;
@@ -940,7 +939,6 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
             .has_score = t->evaluate && t->has_valid, .score = score, .best = improved,
             .saved = saved, .epoch_seconds = now_seconds() - t_epoch,
         };
-        (void)epoch_items;
         int st = emit(&r, &e);
         if (st < 0) goto done;
         r.st.batch = 0;

@@ -708,6 +708,7 @@ static void rewrite_run(const char *src, const char *dst, const char *from, cons
         kept = 0;
         for (int i = 0; i < n; i++)
             if (strncmp(names[i], "carry.", 6) != 0) names[kept] = names[i], ts[kept++] = ts[i];
+            else weft_tensor_release(&ts[i]);
     }
     assert_int_equal(weft_checkpoint_save_tensors(dst, kept, names, ts, meta, c.n_meta, err,
                                                   sizeof err), 0);

@@ -272,7 +272,7 @@ int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
 
 /* --- checkpoints ------------------------------------------------------------------------------ */
 
-static char *config_json(const weft_window_lm *m)
+char *weft_window_lm_config_json(const weft_window_lm *m)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -291,7 +291,7 @@ static char *config_json(const weft_window_lm *m)
 
 int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, size_t errsize)
 {
-    char *conf = config_json(m), *voc = weft_vocab_to_json(m->vocab);
+    char *conf = weft_window_lm_config_json(m), *voc = weft_vocab_to_json(m->vocab);
     int rc = -1;
     if (!conf || !voc) {
         weft_say(err, errsize, "%s: out of memory", path);
@@ -341,6 +341,39 @@ weft_window_lm *weft_window_lm_load(const char *path, char *err, size_t errsize)
     weft_window_lm *m = model_from_header(path, &c, err, errsize);
     weft_checkpoint_free(&c);
     if (m && weft_checkpoint_load(path, m->params, 0, err, errsize)) {
+        weft_window_lm_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+weft_window_lm *weft_window_lm_load_state(const char *path, weft_train_opts *o,
+                                          weft_train_state *st, size_t *train_tokens,
+                                          int *batch, char *err, size_t errsize)
+{
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
+    weft_window_lm *m = model_from_header(path, &c, err, errsize);
+    const char *data = weft_checkpoint_meta(&c, "weft.data");
+    cJSON *d = data ? cJSON_Parse(data) : NULL;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "train_tokens");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(d, "batch");
+    if (m && !(cJSON_IsNumber(n) && n->valuedouble >= 2 && n->valuedouble <= 9007199254740992.0 &&
+               n->valuedouble == floor(n->valuedouble) && cJSON_IsNumber(b) &&
+               b->valuedouble >= 1 && b->valuedouble <= 1 << 20 &&
+               b->valuedouble == floor(b->valuedouble))) {
+        weft_say(err, errsize, "%s: not a training state file: \"weft.data\" needs whole "
+                 "numbers \"train_tokens\" (>= 2) and \"batch\" (1 .. 2^20)", path);
+        weft_window_lm_free(m);
+        m = NULL;
+    }
+    if (m) {
+        *train_tokens = (size_t)n->valuedouble;
+        *batch = (int)b->valuedouble;
+    }
+    cJSON_Delete(d);
+    weft_checkpoint_free(&c);
+    if (m && weft_train_load_params_state(path, m->params, o, st, err, errsize)) {
         weft_window_lm_free(m);
         m = NULL;
     }

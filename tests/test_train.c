@@ -652,7 +652,7 @@ static void bad_train_states_are_rejected(void **state)
     struct { const char *from, *to, *why; } bad[] = {
         { "\"batch\":3", "\"batch\":-5", "\"batch\" is -5" },
         { "\"epoch\":2", "\"epoch\":8.9e11", "\"epoch\" is 8.9e+11" },
-        { "\"epoch\":2", "\"epoch\":1.5", "not whole" },
+        { "\"epoch\":2", "\"epoch\":1.5", "expected a whole number" },
         { "\"kind\":\"adam\"", "\"kind\":\"lion\"", "not sgd, adam or adamw" },
         { "\"beta1\":0.9", "\"beta1\":-0.9", "\"beta1\"" },
     };

@@ -8,6 +8,7 @@
 #include "weft/ops.h"
 #include "src/internal.h"
 #include "models/lm/lm_common.h"
+#include "models/train/train_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -599,11 +600,6 @@ static int optim_slots(const weft_optim *o)
     return o->momentum != 0.0 ? 1 : 0;
 }
 
-static const char *optim_name(weft_optim_kind k)
-{
-    return k == WEFT_ADAM ? "adam" : k == WEFT_ADAMW ? "adamw" : "sgd";
-}
-
 static const char *schedule_name(weft_lr_kind k)
 {
     return k == WEFT_LR_PLATEAU ? "plateau" : k == WEFT_LR_COSINE ? "cosine" : "step";
@@ -626,17 +622,7 @@ static char *run_json(const weft_lm_run *r)
     cJSON_AddNumberToObject(o, "batch", r->batch);
     cJSON_AddNumberToObject(o, "bptt", r->bptt);
     cJSON_AddNumberToObject(o, "epochs", r->epochs);
-    cJSON *op = cJSON_AddObjectToObject(o, "optim");
-    cJSON_AddStringToObject(op, "kind", optim_name(r->optim.kind));
-    cJSON_AddNumberToObject(op, "lr", r->optim.lr);
-    cJSON_AddNumberToObject(op, "weight_decay", r->optim.weight_decay);
-    cJSON_AddNumberToObject(op, "momentum", r->optim.momentum);
-    cJSON_AddNumberToObject(op, "dampening", r->optim.dampening);
-    cJSON_AddBoolToObject(op, "nesterov", r->optim.nesterov);
-    cJSON_AddNumberToObject(op, "beta1", r->optim.beta1);
-    cJSON_AddNumberToObject(op, "beta2", r->optim.beta2);
-    cJSON_AddNumberToObject(op, "eps", r->optim.eps);
-    cJSON_AddNumberToObject(op, "step", (double)r->optim.step);
+    weft_train_json_add_optim(o, "optim", &r->optim);
     cJSON *rng = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(rng, cJSON_CreateNumber(r->rng.s[i]));
     if (r->has_trainer) {
@@ -659,23 +645,15 @@ static char *run_json(const weft_lm_run *r)
 
 /* A number of o in [lo, hi], whole when asked: 0, or -1 with a message
  * naming the key (an unchecked double -> int cast is undefined behaviour for
- * values out of range, and a release build would wrap them). */
+ * values out of range, and a release build would wrap them). obj names the
+ * object the key is in ("" at the top). */
 static int num(const cJSON *o, const char *obj, const char *key, double lo, double hi,
                bool integral, double *out, char *err, size_t errsize)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) {
-        weft_say(err, errsize, "%s\"%s\" is missing or not a number", obj, key);
-        return -1;
-    }
-    double x = v->valuedouble;
-    if (!isfinite(x) || x < lo || x > hi || (integral && x != floor(x))) {
-        weft_say(err, errsize, "%s\"%s\" is %g: expected %s in [%g, %g]", obj, key, x,
-                 integral ? "a whole number" : "a number", lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    char why[256];
+    if (weft_train_json_num(o, key, lo, hi, integral, out, why, sizeof why)) return 0;
+    weft_say(err, errsize, "%s%s", obj, why);
+    return -1;
 }
 
 /* The "trainer" object of weft.run (see weft_lm_run). */
@@ -765,33 +743,9 @@ static int parse_run(const char *s, weft_lm_run *r, char *err, size_t errsize)
                  "in streams of %zu", r->next_start, r->bptt, r->train_tokens / (size_t)r->batch);
         goto done;
     }
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "optim");
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "kind");
-    if (!cJSON_IsObject(op) || !cJSON_IsString(kind)) {
-        weft_say(err, errsize, "\"optim\" is not an object with a \"kind\"");
+    if (weft_train_json_optim(cJSON_GetObjectItemCaseSensitive(o, "optim"), &r->optim, err,
+                              errsize))
         goto done;
-    }
-    if (strcmp(kind->valuestring, "sgd") == 0) r->optim.kind = WEFT_SGD;
-    else if (strcmp(kind->valuestring, "adam") == 0) r->optim.kind = WEFT_ADAM;
-    else if (strcmp(kind->valuestring, "adamw") == 0) r->optim.kind = WEFT_ADAMW;
-    else {
-        weft_say(err, errsize, "\"optim\": \"kind\" \"%.40s\" is not sgd, adam or adamw",
-                 kind->valuestring);
-        goto done;
-    }
-    const char *oo = "\"optim\": ";
-    if (num(op, oo, "lr", 0, 1e30, false, &r->optim.lr, err, errsize) ||
-        num(op, oo, "weight_decay", 0, 1e30, false, &r->optim.weight_decay, err, errsize) ||
-        num(op, oo, "momentum", 0, 1, false, &r->optim.momentum, err, errsize) ||
-        num(op, oo, "dampening", 0, 1, false, &r->optim.dampening, err, errsize) ||
-        num(op, oo, "beta1", 0, 1, false, &r->optim.beta1, err, errsize) ||
-        num(op, oo, "beta2", 0, 1, false, &r->optim.beta2, err, errsize) ||
-        num(op, oo, "eps", 0, 1, false, &r->optim.eps, err, errsize) ||
-        num(op, oo, "step", 0, BIG, true, &x[9], err, errsize))
-        goto done;
-    r->optim.step = (long)x[9];
-    r->optim.nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
-    if (weft_train_optim_check(&r->optim, err, errsize)) goto done;
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(o, "rng");
     if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4) {
         weft_say(err, errsize, "\"rng\" is not a list of 4 numbers");

@@ -9,6 +9,7 @@
 
 #include "weft/ops.h"
 #include "src/internal.h"
+#include "models/train/train_json.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -118,20 +119,18 @@ int weft_train_state_check(const weft_train_state *st, char *err, size_t errsize
     return weft_train_optim_check(&st->optim, err, errsize);
 }
 
-/* A number of object o in [lo, hi], whole when asked; false (with a message
- * naming the key) otherwise. */
-static bool get_num(const cJSON *o, const char *key, double lo, double hi, bool integral,
+bool weft_train_json_num(const cJSON *o, const char *key, double lo, double hi, bool integral,
                     double *out, char *err, size_t errsize)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsNumber(v)) {
-        weft_say(err, errsize, "training state: \"%s\" is missing or not a number", key);
+        weft_say(err, errsize, "\"%s\" is missing or not a number", key);
         return false;
     }
     double x = v->valuedouble;
     if (!isfinite(x) || x < lo || x > hi || (integral && x != floor(x))) {
-        weft_say(err, errsize, "training state: \"%s\" is %g, outside [%g, %g]%s", key, x, lo,
-                 hi, integral ? " or not whole" : "");
+        weft_say(err, errsize, "\"%s\" is %g: expected %s in [%g, %g]", key, x,
+                 integral ? "a whole number" : "a number", lo, hi);
         return false;
     }
     *out = x;
@@ -143,7 +142,7 @@ static const char *kind_name(weft_optim_kind k)
     return k == WEFT_ADAM ? "adam" : k == WEFT_ADAMW ? "adamw" : "sgd";
 }
 
-static void add_optim(cJSON *o, const char *key, const weft_optim *q)
+void weft_train_json_add_optim(cJSON *o, const char *key, const weft_optim *q)
 {
     cJSON *op = cJSON_AddObjectToObject(o, key);
     cJSON_AddStringToObject(op, "kind", kind_name(q->kind));
@@ -158,12 +157,11 @@ static void add_optim(cJSON *o, const char *key, const weft_optim *q)
     cJSON_AddNumberToObject(op, "step", (double)q->step);
 }
 
-/* The optimiser object written by add_optim, checked. */
-static int parse_optim(const cJSON *op, weft_optim *q, char *err, size_t errsize)
+int weft_train_json_optim(const cJSON *op, weft_optim *q, char *err, size_t errsize)
 {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "kind");
     if (!cJSON_IsObject(op) || !cJSON_IsString(kind)) {
-        weft_say(err, errsize, "training state: \"optim\" is not an object with a \"kind\"");
+        weft_say(err, errsize, "\"optim\" is not an object with a \"kind\"");
         return -1;
     }
     const char *k = kind->valuestring;
@@ -171,19 +169,18 @@ static int parse_optim(const cJSON *op, weft_optim *q, char *err, size_t errsize
     else if (strcmp(k, "adam") == 0) q->kind = WEFT_ADAM;
     else if (strcmp(k, "adamw") == 0) q->kind = WEFT_ADAMW;
     else {
-        weft_say(err, errsize, "training state: optimizer kind \"%.40s\" is not sgd, adam or "
-                 "adamw", k);
+        weft_say(err, errsize, "\"optim\": \"kind\" \"%.40s\" is not sgd, adam or adamw", k);
         return -1;
     }
     double step;
-    if (!get_num(op, "lr", 0, 1e30, false, &q->lr, err, errsize) ||
-        !get_num(op, "weight_decay", 0, 1e30, false, &q->weight_decay, err, errsize) ||
-        !get_num(op, "momentum", 0, 1, false, &q->momentum, err, errsize) ||
-        !get_num(op, "dampening", 0, 1, false, &q->dampening, err, errsize) ||
-        !get_num(op, "beta1", 0, 1, false, &q->beta1, err, errsize) ||
-        !get_num(op, "beta2", 0, 1, false, &q->beta2, err, errsize) ||
-        !get_num(op, "eps", 0, 1, false, &q->eps, err, errsize) ||
-        !get_num(op, "step", 0, 9007199254740992.0, true, &step, err, errsize))
+    if (!weft_train_json_num(op, "lr", 0, 1e30, false, &q->lr, err, errsize) ||
+        !weft_train_json_num(op, "weight_decay", 0, 1e30, false, &q->weight_decay, err, errsize) ||
+        !weft_train_json_num(op, "momentum", 0, 1, false, &q->momentum, err, errsize) ||
+        !weft_train_json_num(op, "dampening", 0, 1, false, &q->dampening, err, errsize) ||
+        !weft_train_json_num(op, "beta1", 0, 1, false, &q->beta1, err, errsize) ||
+        !weft_train_json_num(op, "beta2", 0, 1, false, &q->beta2, err, errsize) ||
+        !weft_train_json_num(op, "eps", 0, 1, false, &q->eps, err, errsize) ||
+        !weft_train_json_num(op, "step", 0, 9007199254740992.0, true, &step, err, errsize))
         return -1;
     q->step = (long)step;
     q->nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
@@ -204,7 +201,7 @@ char *weft_train_state_json(const weft_train_state *st)
     cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
     cJSON_AddNumberToObject(o, "bad_epochs", st->bad_epochs);
     cJSON_AddNumberToObject(o, "plateau_bad", st->plateau_bad);
-    add_optim(o, "optim", &st->optim);
+    weft_train_json_add_optim(o, "optim", &st->optim);
     cJSON *rng = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(rng, cJSON_CreateNumber(st->rng.s[i]));
     cJSON *erng = cJSON_AddArrayToObject(o, "epoch_rng");
@@ -215,7 +212,14 @@ char *weft_train_state_json(const weft_train_state *st)
     return s;
 }
 
-int weft_train_state_parse(const char *json, weft_train_state *st, char *err, size_t errsize)
+/* err = prefix + why, unless why already starts with the prefix. */
+static void say_with(char *err, size_t errsize, const char *prefix, const char *why)
+{
+    if (strncmp(why, prefix, strlen(prefix)) == 0) weft_say(err, errsize, "%s", why);
+    else weft_say(err, errsize, "%s%s", prefix, why);
+}
+
+static int parse_state(const char *json, weft_train_state *st, char *err, size_t errsize)
 {
     memset(st, 0, sizeof *st);
     cJSON *o = cJSON_Parse(json);
@@ -229,19 +233,19 @@ int weft_train_state_parse(const char *json, weft_train_state *st, char *err, si
     if (!cJSON_IsObject(o) || !cJSON_IsObject(op) || !cJSON_IsString(kind) ||
         !cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4 || !cJSON_IsArray(erng) ||
         cJSON_GetArraySize(erng) != 4) {
-        weft_say(err, errsize, "training state: not a JSON object with \"optim\" {\"kind\": ...}, "
+        weft_say(err, errsize, "not a JSON object with \"optim\" {\"kind\": ...}, "
                  "\"rng\" and \"epoch_rng\" [4 numbers each]");
         goto done;
     }
-    if (!get_num(o, "epoch", 1, 1e9, true, &x[0], err, errsize) ||
-        !get_num(o, "batch", 0, BIG, true, &x[1], err, errsize) ||
-        !get_num(o, "batches_done", 0, BIG, true, &x[2], err, errsize) ||
-        !get_num(o, "lr", 0, 1e30, false, &x[3], err, errsize) ||
-        !get_num(o, "lr_scale", 1e-300, 1, false, &x[4], err, errsize) ||
-        !get_num(o, "best", -1e300, 1e300, false, &x[5], err, errsize) ||
-        !get_num(o, "best_epoch", 0, 1e9, true, &x[6], err, errsize) ||
-        !get_num(o, "bad_epochs", 0, 1e9, true, &x[7], err, errsize) ||
-        !get_num(o, "plateau_bad", 0, 1e9, true, &x[8], err, errsize))
+    if (!weft_train_json_num(o, "epoch", 1, 1e9, true, &x[0], err, errsize) ||
+        !weft_train_json_num(o, "batch", 0, BIG, true, &x[1], err, errsize) ||
+        !weft_train_json_num(o, "batches_done", 0, BIG, true, &x[2], err, errsize) ||
+        !weft_train_json_num(o, "lr", 0, 1e30, false, &x[3], err, errsize) ||
+        !weft_train_json_num(o, "lr_scale", 1e-300, 1, false, &x[4], err, errsize) ||
+        !weft_train_json_num(o, "best", -1e300, 1e300, false, &x[5], err, errsize) ||
+        !weft_train_json_num(o, "best_epoch", 0, 1e9, true, &x[6], err, errsize) ||
+        !weft_train_json_num(o, "bad_epochs", 0, 1e9, true, &x[7], err, errsize) ||
+        !weft_train_json_num(o, "plateau_bad", 0, 1e9, true, &x[8], err, errsize))
         goto done;
     st->epoch = (int)x[0];
     st->batch = (long)x[1];
@@ -253,11 +257,11 @@ int weft_train_state_parse(const char *json, weft_train_state *st, char *err, si
     st->best_epoch = (int)x[6];
     st->bad_epochs = (int)x[7];
     st->plateau_bad = (int)x[8];
-    if (parse_optim(op, &st->optim, err, errsize)) goto done;
+    if (weft_train_json_optim(op, &st->optim, err, errsize)) goto done;
     for (int i = 0; i < 8; i++) {
         const cJSON *v = cJSON_GetArrayItem(i < 4 ? rng : erng, i % 4);
         if (!cJSON_IsNumber(v) || !whole(v->valuedouble, 0, 4294967295.0)) {
-            weft_say(err, errsize, "training state: %s[%d] is not a whole number in [0, 2^32)",
+            weft_say(err, errsize, "%s[%d] is not a whole number in [0, 2^32)",
                      i < 4 ? "rng" : "epoch_rng", i % 4);
             goto done;
         }
@@ -273,7 +277,7 @@ char *weft_train_opts_json(const weft_train_opts *o)
 {
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
-    add_optim(j, "optim", &o->optim);
+    weft_train_json_add_optim(j, "optim", &o->optim);
     cJSON *s = cJSON_AddObjectToObject(j, "schedule");
     const weft_lr_schedule *q = &o->schedule;
     cJSON_AddStringToObject(s, "kind", q->kind == WEFT_LR_PLATEAU  ? "plateau"
@@ -294,7 +298,15 @@ char *weft_train_opts_json(const weft_train_opts *o)
     return out;
 }
 
-int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_t errsize)
+int weft_train_state_parse(const char *json, weft_train_state *st, char *err, size_t errsize)
+{
+    char why[512];
+    if (parse_state(json, st, why, sizeof why) == 0) return 0;
+    say_with(err, errsize, "training state: ", why);
+    return -1;
+}
+
+static int parse_opts(const char *json, weft_train_opts *o, char *err, size_t errsize)
 {
     cJSON *j = cJSON_Parse(json);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "schedule");
@@ -303,7 +315,7 @@ int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_
     weft_train_opts t = *o;
     double x[8];
     if (!cJSON_IsObject(j) || !cJSON_IsObject(s) || !cJSON_IsString(kind)) {
-        weft_say(err, errsize, "training settings: not a JSON object with a \"schedule\"");
+        weft_say(err, errsize, "not a JSON object with a \"schedule\"");
         goto done;
     }
     const char *k = kind->valuestring;
@@ -311,21 +323,20 @@ int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_
     else if (strcmp(k, "plateau") == 0) t.schedule.kind = WEFT_LR_PLATEAU;
     else if (strcmp(k, "cosine") == 0) t.schedule.kind = WEFT_LR_COSINE;
     else {
-        weft_say(err, errsize, "training settings: schedule \"%.40s\" is not step, plateau or "
-                 "cosine", k);
+        weft_say(err, errsize, "schedule \"%.40s\" is not step, plateau or cosine", k);
         goto done;
     }
-    if (parse_optim(cJSON_GetObjectItemCaseSensitive(j, "optim"), &t.optim, err, errsize) ||
-        !get_num(s, "decay", 0, 1, false, &t.schedule.decay, err, errsize) ||
-        !get_num(s, "decay_start", 1, 1e9, true, &x[0], err, errsize) ||
-        !get_num(s, "plateau_patience", 0, 1e9, true, &x[1], err, errsize) ||
-        !get_num(s, "min_lr", 0, 1e30, false, &t.schedule.min_lr, err, errsize) ||
-        !get_num(s, "warmup_steps", 0, 1e15, true, &x[2], err, errsize) ||
-        !get_num(j, "clip", 0, 1e30, false, &x[3], err, errsize) ||
-        !get_num(j, "accumulate", 1, 1e6, true, &x[4], err, errsize) ||
-        !get_num(j, "epochs", 0, 1e9, true, &x[5], err, errsize) ||
-        !get_num(j, "max_steps", 0, 1e15, true, &x[6], err, errsize) ||
-        !get_num(j, "patience", 0, 1e9, true, &x[7], err, errsize))
+    if (weft_train_json_optim(cJSON_GetObjectItemCaseSensitive(j, "optim"), &t.optim, err, errsize) ||
+        !weft_train_json_num(s, "decay", 0, 1, false, &t.schedule.decay, err, errsize) ||
+        !weft_train_json_num(s, "decay_start", 1, 1e9, true, &x[0], err, errsize) ||
+        !weft_train_json_num(s, "plateau_patience", 0, 1e9, true, &x[1], err, errsize) ||
+        !weft_train_json_num(s, "min_lr", 0, 1e30, false, &t.schedule.min_lr, err, errsize) ||
+        !weft_train_json_num(s, "warmup_steps", 0, 1e15, true, &x[2], err, errsize) ||
+        !weft_train_json_num(j, "clip", 0, 1e30, false, &x[3], err, errsize) ||
+        !weft_train_json_num(j, "accumulate", 1, 1e6, true, &x[4], err, errsize) ||
+        !weft_train_json_num(j, "epochs", 0, 1e9, true, &x[5], err, errsize) ||
+        !weft_train_json_num(j, "max_steps", 0, 1e15, true, &x[6], err, errsize) ||
+        !weft_train_json_num(j, "patience", 0, 1e9, true, &x[7], err, errsize))
         goto done;
     t.schedule.decay_start = (int)x[0];
     t.schedule.plateau_patience = (int)x[1];
@@ -340,6 +351,14 @@ int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_
 done:
     cJSON_Delete(j);
     return rc;
+}
+
+int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_t errsize)
+{
+    char why[512];
+    if (parse_opts(json, o, why, sizeof why) == 0) return 0;
+    say_with(err, errsize, "training settings: ", why);
+    return -1;
 }
 
 /* Optimiser state slots in use: SGD with momentum 1, Adam(W) 2, plain SGD 0. */

@@ -100,17 +100,9 @@ static weft_window_lm *new_model(const wlm_flags *fl, weft_text_level level, wef
     o->schedule.decay_start = fl->decay_start;
     o->clip = fl->clip;
     o->epochs = fl->epochs > 0 ? fl->epochs : 5;
-    char e2[512];
-    if (!(*train = weft_tokens_encode(&train_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, e2);
+    if (weft_cli_encode_texts(m->vocab, fl->data, &train_t, train, n_train, fl->valid,
+                              &valid_t, valid, n_valid))
         goto fail;
-    }
-    *n_train = train_t.count;
-    if (fl->valid && !(*valid = weft_tokens_encode(&valid_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->valid, e2);
-        goto fail;
-    }
-    *n_valid = valid_t.count;
     *status = WEFT_EXIT_OK;
     goto done;
 fail:

@@ -102,6 +102,24 @@ weft_vocab *weft_cli_train_vocab(const char *data, const char *valid, weft_text_
     return v;
 }
 
+int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_tokens *train_t,
+                          int **train, size_t *n_train, const char *valid,
+                          const weft_tokens *valid_t, int **valid_ids, size_t *n_valid)
+{
+    char err[512];
+    if (!(*train = weft_tokens_encode(train_t, v, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", data, err);
+        return -1;
+    }
+    *n_train = train_t->count;
+    if (valid && !(*valid_ids = weft_tokens_encode(valid_t, v, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", valid, err);
+        return -1;
+    }
+    *n_valid = valid ? valid_t->count : 0;
+    return 0;
+}
+
 void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags)
 {
     *a = (weft_cli_trainer_args){ .schedule = "step", .accumulate = 1 };

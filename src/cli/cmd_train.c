@@ -334,9 +334,10 @@ int weft_cmd_train(int argc, char **argv)
         .details =
             "Progress goes to stderr (one updating line on a terminal), one line an epoch to\n"
             "stdout. The best model by validation perplexity is saved to --save; the whole\n"
-            "training state to SAVE.state after every epoch and on Ctrl-C, which stops after\n"
-            "the current window; --resume SAVE continues from it (the run's settings are kept;\n"
-            "--epochs may raise the number of epochs).\n\n"
+            "training state to SAVE.state after every epoch and on Ctrl-C or SIGTERM, which stop\n"
+            "after the current window; --resume SAVE continues from it (the run's settings are\n"
+            "kept; --epochs may raise the number of epochs). The loop is the library's trainer\n"
+            "(weft/train.h, docs/library.md).\n\n"
             "example (Zaremba et al. 2014, small):\n"
             "  weft train --data ptb.train.txt --valid ptb.valid.txt --layers 2 --hidden 200\n"
             "    --embed 200 --batch 20 --bptt 20 --epochs 13 --lr 20 --clip 0.25 --dropout 0\n"

@@ -303,7 +303,8 @@ int weft_cli_window_lm_train(int argc, char **argv)
             "Every token after the first is an example: its N-1 previous tokens (the start of\n"
             "the text padded with <eos>, or \\n for characters) and itself. An epoch visits\n"
             "them in a fresh random order. The best model by validation perplexity is saved;\n"
-            "'weft eval' and 'weft sample' read it.\n\n"
+            "'weft eval' and 'weft sample' read it. The training state goes to SAVE.state after\n"
+            "every epoch and on Ctrl-C, SIGTERM or --stop-after; --resume SAVE continues it.\n\n"
             "example (Penn Treebank):\n"
             "  weft train --task window-lm --data ptb.train.txt --valid ptb.valid.txt\n"
             "    --order 5 --embed 60 --hidden 100 --save ptb-window.safetensors",

@@ -868,6 +868,48 @@ static void cli_window_lm_resumes_exactly(void **state)
 #undef WARGS
 }
 
+/* The LM with the trainer's own settings (a schedule, warm-up, accumulation,
+ * patience: the "trainer" object of weft.run) stopped mid-epoch and resumed
+ * ends with the files of the unbroken run. */
+static void cli_lm_trainer_settings_resume_exactly(void **state)
+{
+    (void)state;
+    if (!exe) skip();
+    const char *train = tmp_path("t-train.txt"), *valid = tmp_path("t-valid.txt");
+    const char *texts[2] = { train, valid };
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(texts[k], "w");
+        for (int i = 0; i < (k ? 6 : 30); i++)
+            fprintf(f, "%s\n", (i * 5 + k) % 3 ? "the cat sat on the mat" : "a dog ran to a log");
+        fclose(f);
+    }
+    const char *sched[2] = { "plateau --decay 0.5 --plateau-patience 0",
+                             "cosine --min-lr 0.1 --warmup 3" };
+    for (int k = 0; k < 2; k++) {
+#define TARGS "--quiet --threads 1 train --data %s --valid %s --layers 1 --hidden 8 --embed 8 " \
+              "--batch 2 --bptt 5 --epochs 3 --lr 3 --dropout 0.1 --accumulate 2 --patience 5 " \
+              "--schedule %s "
+        const char *whole = tmp_path(k ? "t-whole2.st" : "t-whole1.st");
+        const char *cut = tmp_path(k ? "t-cut2.st" : "t-cut1.st");
+        weft_test_output *r = weft_test_run(exe, NULL, TARGS "--save %s", train, valid, sched[k],
+                                            whole);
+        assert_int_equal(r->status, 0);
+        r = weft_test_run(exe, NULL, TARGS "--save %s --stop-after 48", train, valid, sched[k],
+                          cut);
+        assert_int_equal(r->status, 0);
+        assert_contains(r->err, "stopped at epoch 3");
+        r = weft_test_run(exe, NULL, "--quiet --threads 1 train --resume %s --data %s --valid %s",
+                          cut, train, valid);
+        assert_int_equal(r->status, 0);
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s.state", whole);
+        snprintf(b, sizeof b, "%s.state", cut);
+        assert_true(same_file(whole, cut));
+        assert_true(same_file(a, b));
+#undef TARGS
+    }
+}
+
 int main(void)
 {
     exe = getenv("WEFT_EXE");
@@ -889,6 +931,7 @@ int main(void)
         cmocka_unit_test(bad_lm_states_are_rejected),
         cmocka_unit_test(cli_test_set_and_resume),
         cmocka_unit_test(cli_window_lm_resumes_exactly),
+        cmocka_unit_test(cli_lm_trainer_settings_resume_exactly),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

@@ -1,5 +1,5 @@
 /* tests/test_deferred.c — weight gradients deferred to the end of the
- * backward sweep (weft_defer_product, src/graph.c): every gradient with the
+ * backward sweep (weft_defer_product, src/matmul.c): every gradient with the
  * deferral on against the same graph with it off (each op adding its own
  * per-step product), to 1e-5 of the largest element: linear and matmul (both
  * weight layouts) over many steps, a composed LSTM layer through
@@ -23,6 +23,7 @@
 
 #include "weft/weft.h"
 #include "src/internal.h"
+#include "src/matmul.h"   /* weft_defer_product, the memos */
 
 #include "tests/rel_diff.h"
 

@@ -385,7 +385,7 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
         const weft_var *v = weft_graph_node(g, i);
         p->norm[i] = -1.0;
         if (!p->grads || !p->is_state[i] || p->rep[i] != i) continue;
-        if (!v->grad_ready || !v->grad.data) continue;
+        if (!weft_node_grad_ready(v) || !v->grad.data) continue;
         double nv = grad_norm(&v->grad);
         p->norm[i] = nv;
         if (nv > 0.0 && isfinite(nv)) {

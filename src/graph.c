@@ -186,8 +186,9 @@ static int append(weft_graph *g, weft_var *v)
  * borrow is given, in which case the value borrows it). */
 static weft_var *make_node(weft_graph *g, int rank, const int *shape, float *borrow)
 {
-    weft_var *v = weft_graph_calloc(g, sizeof *v);
-    if (!v) return NULL;
+    weft_node *node = weft_graph_calloc(g, sizeof *node);
+    if (!node) return NULL;
+    weft_var *v = &node->var;
     v->value = weft_tensor_wrap(NULL, rank, shape);
     if (v->value.size == 0) {
         weft_graph_fail(g, "graph: bad shape (rank %d)", rank);
@@ -224,7 +225,7 @@ weft_var *weft_node_new(weft_graph *g, const weft_op_desc *op, weft_var *const *
     v->n_in = n_in;
     for (int i = 0; i < n_in; i++) {
         inputs[i] = in[i];
-        in[i]->n_uses++;
+        weft_node_of(in[i])->n_uses++;
         if (in[i]->requires_grad) v->requires_grad = true;
     }
     return v;
@@ -242,7 +243,7 @@ weft_var *weft_node_new_view(weft_graph *g, const weft_op_desc *op, weft_var *x,
     v->in = inputs;
     v->n_in = 1;
     inputs[0] = x;
-    x->n_uses++;
+    weft_node_of(x)->n_uses++;
     v->requires_grad = x->requires_grad;
     v->view_of = x;
     v->view_offset = offset;
@@ -346,7 +347,7 @@ const weft_tensor *weft_grad_of(weft_graph *g, const weft_var *v)
                         "with requires_grad feeds it)", node_name(v, name, sizeof name));
         return NULL;
     }
-    if (!v->grad_ready) {
+    if (!weft_node_grad_ready(v)) {
         weft_graph_fail(g, "grad_of: node %s has no gradient: backward has not reached it "
                         "(not run since it was made, or the loss does not depend on it)",
                         node_name(v, name, sizeof name));
@@ -369,9 +370,10 @@ static bool has_nonfinite(const weft_tensor *t)
 static void clear_grad_before_use(weft_var *v)
 {
     while (v->view_of) v = v->view_of;
-    if (v->kind != WEFT_NODE_OP || v->grad_cleared) return;
+    weft_node *n = weft_node_of(v);
+    if (v->kind != WEFT_NODE_OP || n->grad_cleared) return;
     weft_zero_floats(v->grad.data, v->value.size);
-    v->grad_cleared = true;
+    n->grad_cleared = true;
 }
 
 int weft_backward(weft_graph *g, weft_var *loss)
@@ -423,7 +425,10 @@ int weft_backward(weft_graph *g, weft_var *loss)
                     memset(v->grad.data, 0, v->value.size * sizeof(float));
             }
         }
-        if (v->kind == WEFT_NODE_OP) v->grad_ready = v->grad_cleared = false;
+        if (v->kind == WEFT_NODE_OP) {
+            weft_node_of(v)->grad_ready = false;
+            weft_node_of(v)->grad_cleared = false;
+        }
     }
 
     /* Walk the tape from the loss down. grad_ready marks the nodes the loss
@@ -432,17 +437,17 @@ int weft_backward(weft_graph *g, weft_var *loss)
      * Only reached nodes run their backward. */
     clear_grad_before_use(loss);
     loss->grad.data[0] += 1.0f;
-    loss->grad_ready = true;
+    weft_node_of(loss)->grad_ready = true;
     weft_matmul_sched_begin_sweep(g->products);
     for (int i = loss->id; i >= 0; i--) {
         weft_var *v = g->nodes[i];
-        if (!v->requires_grad || !v->grad_ready || !v->op) continue;
+        if (!v->requires_grad || !weft_node_grad_ready(v) || !v->op) continue;
         weft_matmul_sched_at_node(g->products, i);
         for (int k = 0; k < v->n_in; k++)
             if (v->in[k]->requires_grad) clear_grad_before_use(v->in[k]);
         v->op->backward(g, v);
         for (int k = 0; k < v->n_in; k++)
-            if (v->in[k]->requires_grad) v->in[k]->grad_ready = true;
+            if (v->in[k]->requires_grad) weft_node_of(v->in[k])->grad_ready = true;
     }
     /* op nodes the loss does not reach still end with a zero gradient */
     for (int i = 0; i <= loss->id; i++)
@@ -455,7 +460,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
     if (g->check_finite) {
         for (int i = loss->id; i >= 0; i--) {
             weft_var *v = g->nodes[i];
-            if (v->requires_grad && v->grad_ready && has_nonfinite(&v->grad)) {
+            if (v->requires_grad && weft_node_grad_ready(v) && has_nonfinite(&v->grad)) {
                 weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
                                 "layer %d (the first one from the loss)",
                                 node_name(v, name, sizeof name), v->scope.time, v->scope.layer);

@@ -66,6 +66,50 @@ void weft_count_gemm(int m, int n, int k);
 
 /* --- graph memory and nodes (src/graph.c) -------------------------------- */
 
+/* Bytes a node keeps for its op's attributes (weft_node_attrs). */
+#define WEFT_NODE_ATTR_BYTES 32
+
+/* A node as the graph allocates it: the public weft_var first (so a
+ * weft_var * of a graph points at its weft_node), then what only the engine
+ * and the ops read. */
+typedef struct weft_node {
+    weft_var var;
+    bool grad_ready;         /* grad holds the result of a backward */
+    bool grad_cleared;       /* an op node's grad was zeroed in this backward */
+    int n_uses;              /* inputs of later nodes that name this one */
+    /* The op's attributes: each op family lays out its own struct here
+     * (ops/linalg.c's matmul_attrs, ...), zero when the node is made. */
+    union {
+        max_align_t align;
+        unsigned char bytes[WEFT_NODE_ATTR_BYTES];
+    } attrs;
+} weft_node;
+
+static inline weft_node *weft_node_of(const weft_var *v)
+{
+    return (weft_node *)v;
+}
+
+/* The storage of v's op attributes, WEFT_NODE_ATTR_BYTES long and aligned
+ * for any type; an op family reads it as its own struct. */
+static inline void *weft_node_attrs(const weft_var *v)
+{
+    return weft_node_of(v)->attrs.bytes;
+}
+
+/* How many inputs of later nodes name v: an op can tell it is the only one
+ * to add into v's gradient (the recurrent chains, docs/fused.md). */
+static inline int weft_node_uses(const weft_var *v)
+{
+    return weft_node_of(v)->n_uses;
+}
+
+/* Did the last backward reach v (its gradient holds a result)? */
+static inline bool weft_node_grad_ready(const weft_var *v)
+{
+    return weft_node_of(v)->grad_ready;
+}
+
 /* Arena memory for an op's saved buffers (aligned, uninitialised). On failure
  * records an error naming the bytes wanted and returns NULL. */
 void *weft_graph_alloc(weft_graph *g, size_t bytes);

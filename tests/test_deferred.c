@@ -308,7 +308,7 @@ static void test_op_forward(weft_graph *g, weft_var *v)
 
 static void test_op_backward(weft_graph *g, weft_var *v)
 {
-    test_op_data *d = v->aux;
+    test_op_data *d = *(test_op_data **)weft_node_attrs(v);
     weft_var *W = v->in[0];
     assert_true(v->grad.data[0] == 1.0f);   /* the loss itself: no scaling needed */
     d->own_node_refused = !weft_defer_product(g, v, 1, d->L[0], 1, d->R[0], 1);
@@ -353,7 +353,7 @@ static float *run_pieces(int mode, bool limit_arena, weft_defer_stats *stats)
     }
     weft_var *v = weft_node_new(g, &test_op, &W, 1, 1, (int[]){ 1 });
     assert_non_null(v);
-    v->aux = &d;
+    *(test_op_data **)weft_node_attrs(v) = &d;   /* the test op's one attribute */
     test_op_forward(g, v);
     if (limit_arena) {
         /* room for W's gradient (0.25 MB), not for a gathered chunk (10 MB) */

@@ -20,6 +20,8 @@ int weft_cmd_info(int argc, char **argv)
     printf("version      %s\n", weft_version());
     printf("threads      %d (OpenMP and BLIS; %d cores)\n", weft_num_threads(), weft_num_cores());
     printf("blis         %s, %s kernels\n", weft_blis_version(), weft_blis_arch());
+    printf("packed       %s (the per-step products' micro-kernel; WEFT_PACKED_KERNEL)\n",
+           weft_packed_kernel());
 #ifdef WEFT_HAVE_GVC
     printf("graphviz     yes (renders SVG, PNG, PDF)\n");
 #else

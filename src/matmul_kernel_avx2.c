@@ -70,6 +70,7 @@ AVX2 static inline __attribute__((always_inline)) void panels(const int R, const
     for (int i = 0; i < R; i++)
         #pragma GCC unroll 4
         for (int v = 0; v < 2 * P; v++) acc[i][v] = _mm256_setzero_ps();
+    #pragma GCC unroll 4
     for (int k = 0; k < K; k++) {
         __m256 x[4];
         x[0] = _mm256_load_ps(b0 + (size_t)k * 16);

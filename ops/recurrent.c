@@ -501,8 +501,7 @@ void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
     } else {
-        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
-        for (size_t k = 0; k < n; k++) y[k] = fast_tanhf(y[k]);
+        weft_map_threads(weft_tanh_n, y, y, n);
     }
 }
 
@@ -563,8 +562,10 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
 
 /* Units [0, n) of one row: the pre-activations pi, pf, pg, po in; i, f, g,
  * o (kept for backward) out to ai, af, ag, ao, which may be the same arrays;
- * c_{t-1} in; c' (1), tanh(c') and h' (2) out. */
-static inline void lstm_units(int n, const float *pi, const float *pf, const float *pg,
+ * c_{t-1} in; c' (1), tanh(c') and h' (2) out. Built for each vector width
+ * (WEFT_SIMD_CLONES, ops/fastmath.h). */
+WEFT_SIMD_CLONES
+static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
                               const float *po, const float *cr, float *ai, float *af, float *ag,
                               float *ao, float *cn, float *tc, float *hn)
 {
@@ -737,6 +738,27 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
     return v;
 }
 
+/* One row of the GRU's forward: xr [3H] the row's xp, hr [H] its h; ar [3H]
+ * holds u = h W_hhᵀ + b_hh in and r, z, n out, un [H] gets u_n, out [H] h'.
+ * Built for each vector width (WEFT_SIMD_CLONES). */
+WEFT_SIMD_CLONES
+static void gru_units(int H, const float *xr, const float *hr, float *ar, float *un, float *out)
+{
+    const float *xz = xr + H, *xn = xr + 2 * H;
+    float *az = ar + H, *an = ar + 2 * H;
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
+        float uj = an[j];
+        float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
+        ar[j] = rj;
+        az[j] = zj;
+        an[j] = nj;
+        un[j] = uj;
+        out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
+    }
+}
+
 void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
@@ -751,23 +773,9 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
     pre_activation(a, act, NULL, b, h, W, B, H, G3);
 
     #pragma omp parallel for if (worth_threads(B, G3))
-    for (int r = 0; r < B; r++) {
-        float *ar = act + (size_t)r * G3, *az = ar + H, *an = ar + 2 * H;
-        const float *xr = xp + (size_t)r * G3, *xz = xr + H, *xn = xr + 2 * H;
-        const float *hr = h + (size_t)r * H;
-        float *un = u_n + (size_t)r * H, *out = hn + (size_t)r * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
-            float uj = an[j];
-            float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
-            ar[j] = rj;
-            az[j] = zj;
-            an[j] = nj;
-            un[j] = uj;
-            out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
-        }
-    }
+    for (int r = 0; r < B; r++)
+        gru_units(H, xp + (size_t)r * G3, h + (size_t)r * H, act + (size_t)r * G3,
+                  u_n + (size_t)r * H, hn + (size_t)r * H);
 }
 
 void weft_op_gru_step_backward(weft_graph *g, weft_var *v)

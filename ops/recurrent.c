@@ -664,6 +664,36 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     }
 }
 
+/* One row of the LSTM's backward (the equations above): ai [4H] the saved
+ * i, f, g, o, tc [H] tanh(c'), cr [H] c_{t-1}, dh and dcin [H] the output
+ * gradients in; di [4H] the dgates out; dcp [H] += dc ⊙ f and dx [4H] +=
+ * dgates when not NULL. Built for each vector width (WEFT_SIMD_CLONES). */
+WEFT_SIMD_CLONES
+static void lstm_dgates_row(int H, const float *ai, const float *tc, const float *cr,
+                            const float *dh, const float *dcin, float *di, float *dcp, float *dx)
+{
+    const float *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
+    float *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
+        float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
+        dO[j] = dh[j] * t * o * (1.0f - o);
+        di[j] = dc * gg * i * (1.0f - i);
+        df[j] = dc * cr[j] * f * (1.0f - f);
+        dg[j] = dc * i * (1.0f - gg * gg);
+    }
+    if (dcp) {   /* dc again (cheaper than a branch in the loop above) */
+        #pragma omp simd
+        for (int j = 0; j < H; j++)
+            dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
+    }
+    if (dx) {
+        #pragma omp simd
+        for (int j = 0; j < 4 * H; j++) dx[j] += di[j];
+    }
+}
+
 void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
 {
     weft_var *xp = v->in[0], *h = v->in[1], *c = v->in[2], *W = v->in[3];
@@ -680,32 +710,10 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     float *dcprev = weft_wants_grad(c) ? c->grad.data : NULL;
 
     #pragma omp parallel for if (worth_threads(B, G4))
-    for (int r = 0; r < B; r++) {
-        const float *ai = act + (size_t)r * G4, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
-        const float *tc = tanh_c + (size_t)r * H, *cr = cprev + (size_t)r * H;
-        const float *dh = dh_out + (size_t)r * H, *dcin = dc_out + (size_t)r * H;
-        float *di = da + (size_t)r * G4, *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
-            float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
-            dO[j] = dh[j] * t * o * (1.0f - o);
-            di[j] = dc * gg * i * (1.0f - i);
-            df[j] = dc * cr[j] * f * (1.0f - f);
-            dg[j] = dc * i * (1.0f - gg * gg);
-        }
-        if (dcprev) {   /* dc again (cheaper than a branch in the loop above) */
-            float *dcp = dcprev + (size_t)r * H;
-            #pragma omp simd
-            for (int j = 0; j < H; j++)
-                dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
-        }
-        if (dxp) {
-            float *dx = dxp + (size_t)r * G4;
-            #pragma omp simd
-            for (int j = 0; j < G4; j++) dx[j] += di[j];
-        }
-    }
+    for (int r = 0; r < B; r++)
+        lstm_dgates_row(H, act + (size_t)r * G4, tanh_c + (size_t)r * H, cprev + (size_t)r * H,
+                        dh_out + (size_t)r * H, dc_out + (size_t)r * H, da + (size_t)r * G4,
+                        dcprev ? dcprev + (size_t)r * H : NULL, dxp ? dxp + (size_t)r * G4 : NULL);
     recurrent_backward(a, da, h, W, b, B, H, G4);
 }
 

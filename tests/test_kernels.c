@@ -452,6 +452,46 @@ static void test_packed_gemm(void **state)
     each_kernel(packed_gemm_cases);
 }
 
+/* weft's AVX-512 and AVX2 tiles sum each element of C as one chain of FMAs
+ * over k from zero, so they give the same bits (20 rows: tiles of 10 and of
+ * 5; 64 rows: 8 and 5 with a last of 4). Only where the CPU runs both. */
+static void test_own_kernels_same_bits(void **state)
+{
+    (void)state;
+    if (!weft_packed_kernel_available(WEFT_PACKED_AVX512) ||
+        !weft_packed_kernel_available(WEFT_PACKED_AVX2)) {
+        print_message("  (this CPU does not run both of weft's kernels: nothing to compare)\n");
+        return;
+    }
+    const int shapes[][3] = { { 20, 800, 200 }, { 64, 1040, 130 }, { 3, 40, 9 } };
+    weft_rng rng;
+    weft_rng_seed(&rng, 8);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+        weft_tensor A = weft_tensor_alloc2(M, K), B = weft_tensor_alloc2(K, N);
+        weft_rng_fill_uniform(&rng, &A, -1.0f, 1.0f);
+        weft_rng_fill_uniform(&rng, &B, -1.0f, 1.0f);
+        float *got[2];
+        for (int k = 0; k < 2; k++) {
+            assert_true(weft_packed_kernel_select(k == 0 ? WEFT_PACKED_AVX512 : WEFT_PACKED_AVX2));
+            packed_matrix P = { .data = weft_aligned_alloc(packed_floats(K, N) * sizeof(float)) };
+            float *Apack = weft_aligned_alloc(packed_a_floats(M, K) * sizeof(float));
+            packed_pack(&P, B.data, false, K, N);
+            got[k] = calloc((size_t)M * N, sizeof(float));
+            packed_gemm(M, A.data, K, &P, got[k], N, Apack);
+            weft_aligned_free(P.data);
+            weft_aligned_free(Apack);
+        }
+        if (memcmp(got[0], got[1], (size_t)M * N * sizeof(float)) != 0)
+            fail_msg("%dx%dx%d: weft-avx512 and weft-avx2 differ", M, N, K);
+        free(got[0]);
+        free(got[1]);
+        weft_tensor_release(&A);
+        weft_tensor_release(&B);
+    }
+    weft_packed_kernel_select(-1);
+}
+
 /* Rows per tile: BLIS's MR; with weft's tiles the count that pads M least. */
 static void test_packed_mr(void **state)
 {
@@ -575,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_chain_threads_bitwise),
         cmocka_unit_test(test_packed_chain_threads_bitwise),
         cmocka_unit_test(test_packed_gemm),
+        cmocka_unit_test(test_own_kernels_same_bits),
         cmocka_unit_test(test_packed_mr),
         cmocka_unit_test(test_blis_context),
     };

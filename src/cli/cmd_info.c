@@ -33,6 +33,14 @@ int weft_cmd_info(int argc, char **argv)
     printf("build        debug (assertions on)\n");
 #endif
     printf("compiler     %s\n", __VERSION__);
+    /* what -march the build had (-Dnative); the hot kernels pick theirs at run time */
+#if defined(__AVX512F__)
+    printf("target       AVX-512 (-Dnative=true on an AVX-512 CPU)\n");
+#elif defined(__AVX2__)
+    printf("target       AVX2 (-Dnative=true on an AVX2 CPU)\n");
+#else
+    printf("target       any x86-64 (-Dnative=false: the hot kernels choose AVX2/AVX-512 at run time)\n");
+#endif
     printf("ops          %d\n", n_ops);
     return WEFT_EXIT_OK;
 }

@@ -557,8 +557,7 @@ void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
     } else {
-        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
-        for (size_t k = 0; k < n; k++) y[k] = fast_tanhf(y[k]);
+        weft_map_threads(weft_tanh_n, y, y, n);
     }
 }
 
@@ -619,8 +618,10 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
 
 /* Units [0, n) of one row: the pre-activations pi, pf, pg, po in; i, f, g,
  * o (kept for backward) out to ai, af, ag, ao, which may be the same arrays;
- * c_{t-1} in; c' (1), tanh(c') and h' (2) out. */
-static inline void lstm_units(int n, const float *pi, const float *pf, const float *pg,
+ * c_{t-1} in; c' (1), tanh(c') and h' (2) out. Built for each vector width
+ * (WEFT_SIMD_CLONES, ops/fastmath.h). */
+WEFT_SIMD_CLONES
+static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
                               const float *po, const float *cr, float *ai, float *af, float *ag,
                               float *ao, float *cn, float *tc, float *hn)
 {
@@ -719,6 +720,36 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     }
 }
 
+/* One row of the LSTM's backward (the equations above): ai [4H] the saved
+ * i, f, g, o, tc [H] tanh(c'), cr [H] c_{t-1}, dh and dcin [H] the output
+ * gradients in; di [4H] the dgates out; dcp [H] += dc ⊙ f and dx [4H] +=
+ * dgates when not NULL. Built for each vector width (WEFT_SIMD_CLONES). */
+WEFT_SIMD_CLONES
+static void lstm_dgates_row(int H, const float *ai, const float *tc, const float *cr,
+                            const float *dh, const float *dcin, float *di, float *dcp, float *dx)
+{
+    const float *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
+    float *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
+        float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
+        dO[j] = dh[j] * t * o * (1.0f - o);
+        di[j] = dc * gg * i * (1.0f - i);
+        df[j] = dc * cr[j] * f * (1.0f - f);
+        dg[j] = dc * i * (1.0f - gg * gg);
+    }
+    if (dcp) {   /* dc again (cheaper than a branch in the loop above) */
+        #pragma omp simd
+        for (int j = 0; j < H; j++)
+            dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
+    }
+    if (dx) {
+        #pragma omp simd
+        for (int j = 0; j < 4 * H; j++) dx[j] += di[j];
+    }
+}
+
 void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
 {
     weft_var *xp = v->in[0], *h = v->in[1], *c = v->in[2], *W = v->in[3];
@@ -735,32 +766,10 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     float *dcprev = weft_wants_grad(c) ? c->grad.data : NULL;
 
     #pragma omp parallel for if (worth_threads(B, G4))
-    for (int r = 0; r < B; r++) {
-        const float *ai = act + (size_t)r * G4, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
-        const float *tc = tanh_c + (size_t)r * H, *cr = cprev + (size_t)r * H;
-        const float *dh = dh_out + (size_t)r * H, *dcin = dc_out + (size_t)r * H;
-        float *di = da + (size_t)r * G4, *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
-            float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
-            dO[j] = dh[j] * t * o * (1.0f - o);
-            di[j] = dc * gg * i * (1.0f - i);
-            df[j] = dc * cr[j] * f * (1.0f - f);
-            dg[j] = dc * i * (1.0f - gg * gg);
-        }
-        if (dcprev) {   /* dc again (cheaper than a branch in the loop above) */
-            float *dcp = dcprev + (size_t)r * H;
-            #pragma omp simd
-            for (int j = 0; j < H; j++)
-                dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
-        }
-        if (dxp) {
-            float *dx = dxp + (size_t)r * G4;
-            #pragma omp simd
-            for (int j = 0; j < G4; j++) dx[j] += di[j];
-        }
-    }
+    for (int r = 0; r < B; r++)
+        lstm_dgates_row(H, act + (size_t)r * G4, tanh_c + (size_t)r * H, cprev + (size_t)r * H,
+                        dh_out + (size_t)r * H, dc_out + (size_t)r * H, da + (size_t)r * G4,
+                        dcprev ? dcprev + (size_t)r * H : NULL, dxp ? dxp + (size_t)r * G4 : NULL);
     recurrent_backward(a, da, h, W, b, B, H, G4);
 }
 
@@ -793,6 +802,27 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
     return v;
 }
 
+/* One row of the GRU's forward: xr [3H] the row's xp, hr [H] its h; ar [3H]
+ * holds u = h W_hhᵀ + b_hh in and r, z, n out, un [H] gets u_n, out [H] h'.
+ * Built for each vector width (WEFT_SIMD_CLONES). */
+WEFT_SIMD_CLONES
+static void gru_units(int H, const float *xr, const float *hr, float *ar, float *un, float *out)
+{
+    const float *xz = xr + H, *xn = xr + 2 * H;
+    float *az = ar + H, *an = ar + 2 * H;
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
+        float uj = an[j];
+        float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
+        ar[j] = rj;
+        az[j] = zj;
+        an[j] = nj;
+        un[j] = uj;
+        out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
+    }
+}
+
 void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
@@ -807,23 +837,9 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
     pre_activation(a, act, NULL, b, h, W, B, H, G3);
 
     #pragma omp parallel for if (worth_threads(B, G3))
-    for (int r = 0; r < B; r++) {
-        float *ar = act + (size_t)r * G3, *az = ar + H, *an = ar + 2 * H;
-        const float *xr = xp + (size_t)r * G3, *xz = xr + H, *xn = xr + 2 * H;
-        const float *hr = h + (size_t)r * H;
-        float *un = u_n + (size_t)r * H, *out = hn + (size_t)r * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
-            float uj = an[j];
-            float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
-            ar[j] = rj;
-            az[j] = zj;
-            an[j] = nj;
-            un[j] = uj;
-            out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
-        }
-    }
+    for (int r = 0; r < B; r++)
+        gru_units(H, xp + (size_t)r * G3, h + (size_t)r * H, act + (size_t)r * G3,
+                  u_n + (size_t)r * H, hn + (size_t)r * H);
 }
 
 void weft_op_gru_step_backward(weft_graph *g, weft_var *v)

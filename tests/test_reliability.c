@@ -203,6 +203,40 @@ static void huge_configurations_fail_at_once(void **state)
     weft_lm_free(m);
 }
 
+/* --- 3. text a vocabulary cannot hold ---------------------------------------------------------- */
+
+static void nul_bytes_are_refused_before_training(void **state)
+{
+    (void)state;
+    const char *text = tmp_path("nul.txt"), *model = tmp_path("nul.safetensors");
+    const char bytes[] = "the cat\nsat on\0the mat\n";
+    weft_test_write_file(text, bytes, sizeof bytes - 1);
+    const char *levels[2] = { "word", "char" };
+    for (int k = 0; k < 2; k++) {
+        unlink(model);
+        weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --level %s "
+                                            "--layers 1 --hidden 4 --embed 4 --batch 1 --bptt 3 "
+                                            "--epochs 1 --save %s", text, levels[k], model);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, text);
+        assert_contains(r->err, "line 2: a NUL byte at byte 14");
+        assert_false(exists(model));
+    }
+    /* the library says the same for text in memory */
+    weft_tokens t;
+    assert_int_equal(weft_tokens_from_string(bytes, sizeof bytes - 1, "mem", WEFT_TEXT_CHARS, &t,
+                                             err, sizeof err), -1);
+    assert_contains(err, "mem: line 2: a NUL byte at byte 14");
+    /* a folder for --data: said so (not "out of memory reading 0 bytes") */
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --epochs 1 "
+                                        "--save %s", tmpdir, model);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "is a directory");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", tmpdir, tmpdir);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "not a regular file");
+}
+
 int main(int argc, char **argv)
 {
     exe = getenv("WEFT_EXE");
@@ -223,6 +257,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_files_never_load_code),
         cmocka_unit_test(huge_configurations_fail_at_once),
+        cmocka_unit_test(nul_bytes_are_refused_before_training),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

@@ -322,6 +322,23 @@ static weft_window_lm *model_from_header(const char *path, const weft_checkpoint
         weft_lm_meta_float(o, "dropout", &cfg.dropout, path, err, errsize) ||
         !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
+    /* The sizes against the tensors the file holds, before anything of their
+     * size is allocated (weft_window_lm_new refuses an order out of range or
+     * a context wider than 2^24 itself, before allocating). */
+    int V = weft_vocab_size(vocab), H = cfg.hidden;
+    size_t X = (size_t)(cfg.order - 1) * (size_t)cfg.embed;
+    if (cfg.order >= 2 && cfg.order <= WEFT_WINDOW_LM_MAX_ORDER && X <= (1u << 24)) {
+        int x = (int)X;
+        if (weft_lm_meta_tensor(c, path, "embedding.weight", 2, (int[]){ V, cfg.embed }, true, err,
+                                errsize) ||
+            weft_lm_meta_tensor(c, path, "hidden.weight", 2, (int[]){ H, x }, true, err, errsize) ||
+            weft_lm_meta_tensor(c, path, "hidden.bias", 1, (int[]){ H }, true, err, errsize) ||
+            weft_lm_meta_tensor(c, path, "output.weight", 2, (int[]){ V, H }, true, err, errsize) ||
+            weft_lm_meta_tensor(c, path, "output.bias", 1, (int[]){ V }, true, err, errsize) ||
+            (cfg.direct && weft_lm_meta_tensor(c, path, "direct.weight", 2, (int[]){ V, x }, true,
+                                               err, errsize)))
+            goto done;
+    }
     m = weft_window_lm_new(&cfg, vocab, err, errsize);
     if (!m) {
         weft_lm_meta_prefix(path, err, errsize);

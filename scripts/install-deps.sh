@@ -12,6 +12,8 @@ packages=(
   graphviz libgraphviz-dev                 # drawing: the dot program and gvc/cgraph
   gnuplot-nox                              # charts (gradient flow, comparisons)
   wamerican                                # the word list the main job trains on
+  clang libclang-rt-dev                    # libFuzzer + sanitizers (scripts/fuzz.sh)
+  strace                                   # fault injection in the crash-safety test
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch)                # golden files and side-by-side benchmarks only

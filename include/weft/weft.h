@@ -20,5 +20,6 @@
 #include "weft/dot.h"
 #include "weft/tasks.h"
 #include "weft/compare.h"
+#include "weft/train.h"
 
 #endif

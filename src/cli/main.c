@@ -1,12 +1,13 @@
 /* src/cli/main.c — the `weft` command: global flags and subcommand dispatch.
  *
- *     weft [--quiet] [--threads N] COMMAND [options]
+ *     weft [--quiet] [--threads N] [--allow-plugin FILE.so] COMMAND [options]
  *
  * Adding a subcommand: write src/cli/cmd_<name>.c with
  * int weft_cmd_<name>(int argc, char **argv), declare it in cli.h, add a row
  * to `commands` below and the file to src/cli/meson.build. */
 #include "src/cli/cli.h"
 
+#include "weft/cell.h"
 #include "weft/runtime.h"
 
 #include <stdio.h>
@@ -37,11 +38,14 @@ static const weft_cli_command commands[] = {
 static bool quiet = false;
 static int threads = 0;         /* 0: not given (WEFT_NUM_THREADS or the number of cores) */
 static bool show_version = false;
+static const char *allow_plugin = NULL;   /* a cell plugin model files may name */
 
 static const weft_flag global_flags[] = {
     { "quiet", WEFT_FLAG_BOOL, &quiet, NULL, "do not print the start-up line", 0, 0 },
     { "threads", WEFT_FLAG_INT, &threads, "N",
       "threads for OpenMP and BLIS (default: WEFT_NUM_THREADS, else the cores)", 1, 4096 },
+    { "allow-plugin", WEFT_FLAG_STRING, &allow_plugin, "FILE.so",
+      "a cell plugin a model file may name (weft loads no code a file names by itself)", 0, 0 },
 };
 #define N_GLOBAL ((int)(sizeof global_flags / sizeof global_flags[0]))
 
@@ -77,6 +81,14 @@ int weft_cli_parse(const weft_args_spec *spec, int argc, char **argv, const char
     full.groups = groups;
     full.n_groups = n;
     int rc = weft_args_parse(&full, argc, argv, pos, n_pos);
+    if (rc == WEFT_ARGS_OK && allow_plugin) {
+        char err[512];
+        if (weft_cell_plugin_allow(allow_plugin, err, sizeof err)) {
+            fprintf(stderr, "%s: --allow-plugin: %s\n", spec->prog, err);
+            return WEFT_ARGS_ERROR;
+        }
+        allow_plugin = NULL;
+    }
     if (rc == WEFT_ARGS_OK) start();
     return rc;
 }
@@ -119,6 +131,7 @@ int main(int argc, char **argv)
     const weft_flag leading[] = {
         global_flags[0],
         global_flags[1],
+        global_flags[2],
         { "version", WEFT_FLAG_BOOL, &show_version, NULL, "print the version and exit", 0, 0 },
     };
     int at = argc;
@@ -126,7 +139,7 @@ int main(int argc, char **argv)
         .prog = "weft",
         .summary = "weft builds, trains, compares and draws recurrent sequence models.",
         .details = details,
-        .groups = &(weft_flag_group){ "global options", leading, 3 },
+        .groups = &(weft_flag_group){ "global options", leading, 4 },
         .n_groups = 1,
         .positional = "COMMAND [options]",
         .stop_at = &at,

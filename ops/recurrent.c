@@ -27,9 +27,9 @@
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
  *     where packed_worth (src/matmul.h) says so, packed into the
  *     micro-kernel's panels once, so no step repacks it (weft's AVX-512
- *     tiles of src/matmul_kernel.c: from 4 rows where the product is 256 columns
- *     wide or more, 1.05-1.4x on those products; BLIS's kernel: from 32
- *     rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
+ *     or AVX2 tiles of src/matmul_kernel*.c: from 4 rows where the product
+ *     is 256 columns wide or more, 1.05-1.4x on those products; BLIS's
+ *     kernel: from 32 rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
  *     multiple of 512 bytes apart (H a multiple of 128), a copy of W_hh
  *     with its row stride padded off that: plain sgemms that BLIS's
  *     small-matrix path runs without packing (measured 1.2-1.4x faster at

@@ -119,9 +119,13 @@ weft_vocab *weft_cli_train_vocab(const char *data, const char *valid, weft_text_
     return v;
 }
 
+/* The log's name for messages about writing it (weft_cli_flush). */
+static char log_name[512] = "the log";
+
 FILE *weft_cli_open_log(const char *path, bool append)
 {
     if (!path) return NULL;
+    snprintf(log_name, sizeof log_name, "--log %s", path);
     bool exists = access(path, F_OK) == 0;
     FILE *f = fopen(path, append ? "a" : "w");
     if (!f) {
@@ -130,6 +134,10 @@ FILE *weft_cli_open_log(const char *path, bool append)
     }
     if (!append || !exists)
         fprintf(f, "epoch,window,tokens,seconds,lr,train_loss,train_ppl,grad_norm,valid_ppl\n");
+    if (weft_cli_flush(f, log_name)) {   /* a full disk shows here, before any training */
+        fclose(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -146,7 +154,7 @@ void weft_cli_report_progress(const weft_cli_report *r, double pct, double left,
     if (log) {
         fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,\n", r->epoch, r->steps, r->tokens,
                 r->seconds, r->lr, r->loss, exp(r->loss), (double)r->grad_norm);
-        fflush(log);
+        weft_cli_flush(log, log_name);
     }
 }
 
@@ -161,7 +169,7 @@ void weft_cli_report_epoch(const weft_cli_report *r, double valid_ppl, bool has_
     if (log) {
         fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,%.4f\n", r->epoch, r->steps, r->tokens,
                 r->seconds, r->lr, r->loss, exp(r->loss), (double)r->grad_norm, valid_ppl);
-        fflush(log);
+        weft_cli_flush(log, log_name);
     }
 }
 
@@ -209,7 +217,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
     fputs(prime, stdout);
     bool after_newline = plen == 0 || prime[plen - 1] == '\n';
     if (weft_vocab_write_text(v, level, out, length, after_newline, stdout)) {
-        fprintf(stderr, "weft sample: cannot write the text\n");
+        weft_cli_flush(stdout, "standard output");
         return WEFT_EXIT_FAIL;
     }
     /* end with a newline unless the text did */
@@ -218,7 +226,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
         bool nl = last && (strcmp(last, "\n") == 0 || strcmp(last, WEFT_EOS) == 0);
         if (!nl) putchar('\n');
     }
-    return fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+    return weft_cli_flush(stdout, "standard output") == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
 }
 
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a)

@@ -80,6 +80,6 @@ int weft_cli_gnuplot_finish(FILE *gp, const char *out, const char *who);
 
 /* `weft gradcheck --cell NAME ...` (cmd_cells.c): returns the exit status. */
 int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bool ragged,
-                            bool composed, uint64_t seed, float eps, float tolerance);
+                            bool composed, uint64_t seed, float eps, float tolerance, float atol);
 
 #endif

@@ -499,6 +499,10 @@ static void test_round_trip(void **state)
             weft_vectors_free(w);
         }
     }
+    /* a write that cannot happen is an error naming the file */
+    assert_int_equal(weft_vectors_write(v, "/nonexistent-folder/v.txt", WEFT_VECTORS_TEXT, err,
+                                        sizeof err), -1);
+    assert_contains(err, "/nonexistent-folder/v.txt");
     /* gensim's binary rows have no "\n" after them; fastText's text rows end in a space */
     const char gensim_like[] = "2 1\na \x00\x00\x80\x3f" "b \x00\x00\x00\x40";
     weft_vectors *g = weft_vectors_parse(gensim_like, sizeof gensim_like - 1, "g", 0, err,

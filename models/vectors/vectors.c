@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void set_err(char *err, size_t errsize, const char *fmt, ...)
@@ -375,28 +376,9 @@ weft_vectors *weft_vectors_read(const char *path, weft_vectors_format format, ch
 
 /* --- writing ------------------------------------------------------------------------------ */
 
-int weft_vectors_write(const weft_vectors *v, const char *path, weft_vectors_format format,
-                       char *err, size_t errsize)
+/* The rows in the chosen format; 0, or -1 on a write error. */
+static int write_rows(const weft_vectors *v, FILE *f, weft_vectors_format format)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) {
-        set_err(err, errsize, "%s: out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_err(err, errsize, "%s: cannot create a temporary file beside it: %s", path,
-                strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        goto fail;
-    }
     fprintf(f, "%d %d\n", v->count, v->dim);
     for (int i = 0; i < v->count; i++) {
         const float *x = v->data + (size_t)i * v->dim;
@@ -410,19 +392,54 @@ int weft_vectors_write(const weft_vectors *v, const char *path, weft_vectors_for
         }
         fputc('\n', f);
     }
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        fclose(f);
-        goto fail;
+    return ferror(f) ? -1 : 0;
+}
+
+int weft_vectors_write(const weft_vectors *v, const char *path, weft_vectors_format format,
+                       char *err, size_t errsize)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof ".tmp-XXXXXX");
+    if (!tmp) {
+        set_err(err, errsize, "%s: out of memory", path);
+        return -1;
     }
-    if (fclose(f) != 0) goto fail;
-    if (rename(tmp, path) != 0) goto fail;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        set_err(err, errsize, "%s: cannot create a temporary file beside it: %s", path,
+                strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    /* mkstemp makes the file 0600: keep the mode of the file replaced, else 0644 */
+    struct stat st;
+    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : 0644;
+    FILE *f = fdopen(fd, "wb");
+    bool ok = f && fchmod(fd, mode) == 0 && write_rows(v, f, format) == 0 && fflush(f) == 0 &&
+              fsync(fd) == 0;
+    int saved_errno = errno;
+    if (f) {
+        if (fclose(f) != 0 && ok) {
+            ok = false;
+            saved_errno = errno;
+        }
+    } else {
+        close(fd);
+    }
+    if (!ok) {
+        set_err(err, errsize, "%s: cannot write the temporary file %s: %s (%s is unchanged)",
+                path, tmp, strerror(saved_errno), path);
+        unlink(tmp);
+    } else if (rename(tmp, path) != 0) {
+        ok = false;
+        set_err(err, errsize, "%s: cannot rename %s over it: %s (it is unchanged)", path, tmp,
+                strerror(errno));
+        unlink(tmp);
+    }
     free(tmp);
-    return 0;
-fail:
-    set_err(err, errsize, "%s: write error: %s", path, strerror(errno));
-    remove(tmp);
-    free(tmp);
-    return -1;
+    return ok ? 0 : -1;
 }
 
 /* --- queries ------------------------------------------------------------------------------- */

@@ -67,6 +67,10 @@ int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);
 int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
+/* Word vectors (cmd_word2vec.c): training and evaluation, neighbours, analogies. */
+int weft_cmd_word2vec(int argc, char **argv);
+int weft_cmd_neighbors(int argc, char **argv);
+int weft_cmd_analogy(int argc, char **argv);
 
 /* gnuplot, for the charts of weft compare and weft gradflow (gnuplot.c): is it
  * on the PATH; and s written to a gnuplot script as a double-quoted string. */

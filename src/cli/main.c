@@ -29,6 +29,10 @@ static const weft_cli_command commands[] = {
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
     { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },
     { "compare", "compare cells on a task at equal parameters: table, CSV, chart", weft_cmd_compare },
+    { "word2vec", "word vectors by skip-gram or CBOW; 'word2vec eval': analogies, similarity",
+      weft_cmd_word2vec },
+    { "neighbors", "the nearest words to words, by cosine over a vector file", weft_cmd_neighbors },
+    { "analogy", "a is to b as c is to ? over a vector file (3CosAdd, 3CosMul)", weft_cmd_analogy },
     { "bench", "time a recurrent layer or a language model against the sgemm ceiling",
       weft_cmd_bench },
 };

@@ -268,6 +268,23 @@ static weft_var *ex_mean(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
     return weighted_sum(g, r, weft_mean(g, INPUT(g, r, "x", 3, 5)));
 }
 
+/* three sequences of 4, 2 and 1 steps. The steps of one (b, f) are at
+ * least 0.3 apart (finite differences must not cross a tie), the winner moves
+ * with b and f, and the padding holds large values that must never win. */
+static weft_var *ex_max_steps(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    weft_var *x = INPUT(g, r, "x", 4, 3, 5);
+    const int len[3] = { 4, 2, 1 };
+    for (int t = 0; x && t < 4; t++)
+        for (int b = 0; b < 3; b++)
+            for (int f = 0; f < 5; f++) {
+                float *v = &x->value.data[(t * 3 + b) * 5 + f];
+                *v = t >= len[b] ? 9.0f : 0.5f * (float)((t + b + f) % len[b]) + 0.1f * *v - 1.0f;
+            }
+    return weighted_sum(g, r, weft_max_steps(g, x, len));
+}
+
 /* --- dropout and detach ------------------------------------------------------------------------- */
 
 /* A dropout mask: 0 with probability p, else 1/(1-p) (inverted dropout). */
@@ -395,6 +412,7 @@ static const weft_op_example examples[] = {
     { "reshape", "[3, 4] -> [2, 6]", ex_reshape, 0 },
     { "sum", "all elements", ex_sum, 0 },
     { "mean", "all elements", ex_mean, 0 },
+    { "max_steps", "T 4, B 3, lengths 4 2 1", ex_max_steps, 0 },
     { "dropout", "mask of x's shape", ex_dropout, 0 },
     { "dropout", "one mask row for every row", ex_dropout, 1 },
     { "detach", "no gradient through it", ex_detach, 0 },

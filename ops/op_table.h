@@ -47,6 +47,7 @@
     /* reduce.c */                          \
     X(sum, "sum")                           \
     X(mean, "mean")                         \
+    X(max_steps, "max over steps")          \
     /* plumbing.c */                        \
     X(dropout, "dropout")                   \
     X(detach, "detach")                     \

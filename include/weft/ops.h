@@ -91,6 +91,10 @@ weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape);
 /* The sum and the mean of all elements: a scalar (shape [1]). */
 weft_var *weft_sum(weft_graph *g, weft_var *x);
 weft_var *weft_mean(weft_graph *g, weft_var *x);
+/* Max pooling over time of a ragged batch: x [T, B, F] -> [B, F], the
+ * largest x[t, b, f] over sequence b's real steps t < lengths[b] (B lengths,
+ * each in [1, T], copied). The gradient goes to the step that won. */
+weft_var *weft_max_steps(weft_graph *g, weft_var *x, const int *lengths);
 
 /* --- regularisation and graph plumbing (ops/plumbing.c) ------------------ */
 

@@ -33,7 +33,7 @@ int weft_labeled_format_parse(const char *name, weft_labeled_format *out)
 
 typedef struct builder {
     weft_labeled_data *d;
-    int cap_words, cap_sents;
+    int cap_words, cap_sents, cap_labels;   /* sent_start and label grow apart */
 } builder;
 
 static int grow(void **p, int *cap, int need, size_t elem)
@@ -80,15 +80,13 @@ static int add_word(builder *b, const char *word, const char *tag, int line, siz
 static int end_sentence(builder *b, const char *label)
 {
     weft_labeled_data *d = b->d;
-    int s = d->n_sents, cap = b->cap_sents;
+    int s = d->n_sents;
     if (d->n_words == d->sent_start[s]) return 0;
-    if (grow((void **)&d->sent_start, &cap, s + 2, sizeof *d->sent_start)) return -1;
+    if (grow((void **)&d->sent_start, &b->cap_sents, s + 2, sizeof *d->sent_start)) return -1;
     if (d->format == WEFT_FORMAT_CLASSIFY) {
-        cap = b->cap_sents;
-        if (grow((void **)&d->label, &cap, s + 2, sizeof *d->label)) return -1;
+        if (grow((void **)&d->label, &b->cap_labels, s + 1, sizeof *d->label)) return -1;
         d->label[s] = label;
     }
-    b->cap_sents = cap;
     d->n_sents = s + 1;
     d->sent_start[s + 1] = d->n_words;
     return 0;

@@ -20,5 +20,9 @@
 #include "weft/dot.h"
 #include "weft/tasks.h"
 #include "weft/compare.h"
+#include "weft/labeled.h"
+#include "weft/buckets.h"
+#include "weft/metrics.h"
+#include "weft/classify.h"
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "weft/weft.h"
@@ -266,6 +267,239 @@ static void confusion_accuracy_and_macro_f1(void **state)
     weft_confusion_free(&m);
 }
 
+/* --- the models --------------------------------------------------------------------------------- */
+
+static const char SENTS[] =
+    "1 a fine and moving film\n"
+    "0 dull\n"
+    "1 fine acting\n"
+    "0 a dull , dull film that drags on and on\n";
+
+static const char TAGGED[] =
+    "EU B-ORG\nrejects O\nGerman B-MISC\ncall O\nto O\nboycott O\n\n"
+    "Peter B-PER\nBlackburn I-PER\n\n"
+    "BRUSSELS B-LOC\n1996-08-22 O\nthe O\nEuropean B-ORG\nCommission I-ORG\n\n";
+
+typedef struct fixture {
+    weft_labeled_data d;
+    weft_classify_model *m;
+    weft_classify_set s;
+    weft_graph *g;
+} fixture;
+
+static void fixture_make(fixture *f, weft_classify_config cfg, uint64_t seed)
+{
+    weft_labeled_format fmt = cfg.task == WEFT_TASK_CLASSIFY ? WEFT_FORMAT_CLASSIFY
+                                                             : WEFT_FORMAT_BIO;
+    cfg.format = fmt;
+    read_text(fmt == WEFT_FORMAT_CLASSIFY ? SENTS : TAGGED, fmt, 4, &f->d);
+    weft_vocab *w, *l, *c;
+    assert_int_equal(weft_classify_vocabs(&cfg, &f->d, 1, &w, &l, &c, err, sizeof err), 0);
+    f->m = weft_classify_new(&cfg, w, l, c, err, sizeof err);
+    if (!f->m) print_error("%s\n", err);
+    assert_non_null(f->m);
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    assert_int_equal(weft_classify_init(f->m, &rng), 0);
+    assert_int_equal(weft_classify_set_make(f->m, &f->d, &f->s, err, sizeof err), 0);
+    f->g = weft_graph_new();
+}
+
+static void fixture_free(fixture *f)
+{
+    weft_graph_free(f->g);
+    weft_classify_set_free(&f->s);
+    weft_classify_free(f->m);
+    weft_labeled_free(&f->d);
+}
+
+static weft_classify_config small(weft_classify_task task)
+{
+    weft_classify_config c = weft_classify_defaults(task);
+    c.embed = 6;
+    c.hidden = 5;
+    c.layers = 2;
+    c.char_embed = 4;
+    c.char_hidden = 3;
+    c.window = 1;
+    c.window_hidden = 7;
+    c.dropout = 0.0f;
+    return c;
+}
+
+/* The gradient of every parameter after backward from the loss of sentences
+ * idx (a fresh copy the caller frees). */
+static float *grads_of(fixture *f, const int *idx, int n, float *loss)
+{
+    weft_graph_reset(f->g);
+    weft_params_zero_grad(f->m->params);
+    weft_var *l = weft_classify_loss(f->m, f->g, &f->s, idx, n, NULL);
+    if (!l) print_error("%s\n", weft_graph_error(f->g));
+    assert_non_null(l);
+    assert_int_equal(weft_backward(f->g, l), 0);
+    *loss = weft_scalar(l);
+    size_t span = weft_params_span(f->m->params);
+    float *copy = malloc(span * sizeof *copy);
+    memcpy(copy, weft_params_grads(f->m->params), span * sizeof *copy);
+    return copy;
+}
+
+/* Each sentence alone and all of them in one padded batch: the same logits,
+ * and the batch's gradient is the weighted mean of the single ones. */
+static void check_padding_changes_nothing(weft_classify_config cfg)
+{
+    fixture f;
+    fixture_make(&f, cfg, 3);
+    int N = f.d.n_sents, C = f.m->n_labels;
+    int idx[8], rows_of[8], total_rows = 0;
+    for (int i = 0; i < N; i++) {
+        idx[i] = N - 1 - i;   /* not sorted by length */
+        rows_of[i] = cfg.task == WEFT_TASK_CLASSIFY ? 1 : f.s.lengths[idx[i]];
+        total_rows += rows_of[i];
+    }
+    weft_graph_reset(f.g);
+    weft_var *all = weft_classify_logits(f.m, f.g, &f.s, idx, N);
+    assert_non_null(all);
+    assert_int_equal(all->value.shape[0], total_rows);
+    float *batch = malloc((size_t)total_rows * C * sizeof *batch);
+    memcpy(batch, all->value.data, (size_t)total_rows * C * sizeof *batch);
+    int at = 0;
+    for (int i = 0; i < N; i++) {
+        weft_graph_reset(f.g);
+        weft_var *one = weft_classify_logits(f.m, f.g, &f.s, &idx[i], 1);
+        assert_non_null(one);
+        double d = rel_diff(one->value.data, batch + (size_t)at * C, (size_t)rows_of[i] * C);
+        if (d > 1e-5) print_error("%s: sentence %d differs in the batch by %g\n",
+                                  weft_classify_task_name(cfg.task), idx[i], d);
+        assert_true(d <= 1e-5);
+        at += rows_of[i];
+    }
+    /* gradients: the batch loss is the mean over its rows */
+    float loss_all;
+    float *g_all = grads_of(&f, idx, N, &loss_all);
+    size_t span = weft_params_span(f.m->params);
+    double *mix = calloc(span, sizeof *mix);
+    for (int i = 0; i < N; i++) {
+        float loss_one;
+        float *g1 = grads_of(&f, &idx[i], 1, &loss_one);
+        for (size_t k = 0; k < span; k++) mix[k] += (double)g1[k] * rows_of[i] / total_rows;
+        free(g1);
+    }
+    float *mixf = malloc(span * sizeof *mixf);
+    for (size_t k = 0; k < span; k++) mixf[k] = (float)mix[k];
+    double d = rel_diff(g_all, mixf, span);
+    if (d > 1e-4) print_error("%s: gradient of the padded batch differs by %g\n",
+                              weft_classify_task_name(cfg.task), d);
+    assert_true(d <= 1e-4);
+    free(mixf);
+    free(mix);
+    free(g_all);
+    free(batch);
+    fixture_free(&f);
+}
+
+static void classifier_padding_changes_nothing(void **state)
+{
+    (void)state;
+    for (int p = 0; p < 3; p++) {
+        weft_classify_config c = small(WEFT_TASK_CLASSIFY);
+        c.pool = (weft_pool)p;
+        check_padding_changes_nothing(c);
+        c.bidirectional = false;
+        c.layers = 1;
+        snprintf(c.cell, sizeof c.cell, "gru");
+        check_padding_changes_nothing(c);
+    }
+}
+
+static void tagger_and_window_padding_changes_nothing(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_TAG);
+    check_padding_changes_nothing(c);
+    c.char_encoder = true;
+    check_padding_changes_nothing(c);
+    check_padding_changes_nothing(small(WEFT_TASK_WINDOW));
+}
+
+/* Pooling by hand: the pooled vector of one sentence from the rnn outputs. */
+static void pooling_over_real_steps(void **state)
+{
+    (void)state;
+    /* a negative-only sequence: max over real steps must not see the padding's zeros */
+    weft_graph *g = weft_graph_new();
+    weft_var *x = weft_input_zeros(g, 3, (int[]){ 3, 2, 1 }, "x", false);
+    const float v[] = { -3, 1, -1, 2, 0, -2 };   /* [t][b]: b=0 -3,-1,(0); b=1 1,2,-2 */
+    memcpy(x->value.data, v, sizeof v);
+    weft_var *m = weft_max_steps(g, x, (const int[]){ 2, 3 });
+    assert_float_equal(m->value.data[0], -1.0f, 0);
+    assert_float_equal(m->value.data[1], 2.0f, 0);
+    assert_null(weft_max_steps(g, x, (const int[]){ 0, 3 }));
+    assert_non_null(strstr(weft_graph_error(g), "lengths[0] = 0"));
+    weft_graph_free(g);
+}
+
+/* The character encoder's gradient against finite differences (the whole
+ * tagger: the char rnn, the lookups of its states, the word rnn). */
+static void char_encoder_gradient_check(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_TAG);
+    c.char_encoder = true;
+    c.layers = 1;
+    fixture f;
+    fixture_make(&f, c, 5);
+    int idx[] = { 0, 1 };
+    weft_graph_reset(f.g);
+    weft_params_zero_grad(f.m->params);
+    weft_var *loss = weft_classify_loss(f.m, f.g, &f.s, idx, 2, NULL);
+    assert_non_null(loss);
+    weft_gradcheck_result r;
+    weft_gradcheck_opts o = { .eps = 1e-2f, .tolerance = 2e-2f, .max_per_leaf = 40 };
+    assert_int_equal(weft_gradcheck(f.g, loss, &o, &r), 0);
+    if (!r.passed) print_error("char encoder: rel error %g at node %d\n", r.max_rel_error,
+                               r.worst_node);
+    assert_true(r.passed);
+    assert_true(r.checked > 100);
+    fixture_free(&f);
+}
+
+/* Saved then loaded: the same configuration, vocabularies and logits. */
+static void checkpoint_round_trip(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_TAG);
+    c.char_encoder = true;
+    c.norm.lowercase = true;
+    fixture f;
+    fixture_make(&f, c, 9);
+    char path[] = "/tmp/weft_classify_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(weft_classify_save(f.m, path, err, sizeof err), 0);
+    assert_true(weft_classify_file_is(path));
+    weft_classify_model *back = weft_classify_load(path, err, sizeof err);
+    if (!back) print_error("%s\n", err);
+    assert_non_null(back);
+    assert_true(back->cfg.char_encoder && back->cfg.norm.lowercase);
+    assert_int_equal(weft_vocab_size(back->chars), weft_vocab_size(f.m->chars));
+    int idx[] = { 0, 1, 2 };
+    weft_graph_reset(f.g);
+    weft_var *a = weft_classify_logits(f.m, f.g, &f.s, idx, 3);
+    weft_graph *g2 = weft_graph_new();
+    weft_classify_set s2;
+    assert_int_equal(weft_classify_set_make(back, &f.d, &s2, err, sizeof err), 0);
+    weft_var *b = weft_classify_logits(back, g2, &s2, idx, 3);
+    assert_int_equal(a->value.size, b->value.size);
+    assert_memory_equal(a->value.data, b->value.data, a->value.size * sizeof(float));
+    weft_classify_set_free(&s2);
+    weft_graph_free(g2);
+    weft_classify_free(back);
+    unlink(path);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +510,11 @@ int main(void)
         cmocka_unit_test(buckets_hold_every_example_once),
         cmocka_unit_test(conlleval_on_a_hand_made_example),
         cmocka_unit_test(confusion_accuracy_and_macro_f1),
+        cmocka_unit_test(classifier_padding_changes_nothing),
+        cmocka_unit_test(tagger_and_window_padding_changes_nothing),
+        cmocka_unit_test(pooling_over_real_steps),
+        cmocka_unit_test(char_encoder_gradient_check),
+        cmocka_unit_test(checkpoint_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

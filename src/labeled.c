@@ -14,14 +14,17 @@
 
 const char *weft_labeled_format_name(weft_labeled_format f)
 {
-    return f == WEFT_FORMAT_CONLLU ? "conllu" : f == WEFT_FORMAT_BIO ? "bio" : "classify";
+    return f == WEFT_FORMAT_CONLLU ? "conllu"
+           : f == WEFT_FORMAT_BIO  ? "bio"
+           : f == WEFT_FORMAT_TEXT ? "text"
+                                   : "classify";
 }
 
 int weft_labeled_format_parse(const char *name, weft_labeled_format *out)
 {
     static const weft_labeled_format all[] = { WEFT_FORMAT_CLASSIFY, WEFT_FORMAT_CONLLU,
-                                               WEFT_FORMAT_BIO };
-    for (int i = 0; i < 3; i++)
+                                               WEFT_FORMAT_BIO, WEFT_FORMAT_TEXT };
+    for (int i = 0; i < 4; i++)
         if (strcmp(name, weft_labeled_format_name(all[i])) == 0) {
             *out = all[i];
             return 0;
@@ -56,7 +59,7 @@ static int add_word(builder *b, const char *word, const char *tag, int line, siz
     if (grow((void **)&d->word, &cap, n + 1, sizeof *d->word)) return -1;
     cap = b->cap_words;
     if (grow((void **)&d->line, &cap, n + 1, sizeof *d->line)) return -1;
-    if (d->format != WEFT_FORMAT_CLASSIFY) {
+    if (d->format == WEFT_FORMAT_CONLLU || d->format == WEFT_FORMAT_BIO) {
         cap = b->cap_words;
         if (grow((void **)&d->tag, &cap, n + 1, sizeof *d->tag)) return -1;
     }
@@ -126,17 +129,18 @@ static int classify_line(builder *b, char *line, int lineno, char *err, size_t e
     const char *path = b->d->path;
     if (is_blank(line)) return 0;
     char *p = line;
-    char *label = next_field(&p);
+    char *label = b->d->format == WEFT_FORMAT_TEXT ? NULL : next_field(&p);
     int n = 0;
     for (char *w; (w = next_field(&p));) {
         if (add_word(b, w, NULL, lineno, 0, 0)) goto oom;
         n++;
     }
-    if (n == 0) {
+    if (n == 0 && label) {
         weft_say(err, errsize, "%s:%d: the line has a label ('%s') but no words (expected "
                  "'LABEL word word ...')", path, lineno, label);
         return -1;
     }
+    if (n == 0) return 0;
     if (end_sentence(b, label)) goto oom;
     return 0;
 oom:
@@ -278,7 +282,8 @@ static int parse(char *text, size_t len, const char *name, weft_labeled_format f
         at += line_len + 1;
         lineno++;
     }
-    if (format != WEFT_FORMAT_CLASSIFY && end_sentence(&b, NULL)) goto oom;
+    if ((format == WEFT_FORMAT_CONLLU || format == WEFT_FORMAT_BIO) && end_sentence(&b, NULL))
+        goto oom;
     if (d->n_sents == 0) {
         weft_say(err, errsize, "%s: no %s in the file (format %s)", name,
                  format == WEFT_FORMAT_CLASSIFY ? "examples" : "sentences",
@@ -453,6 +458,10 @@ static int by_label(const void *a, const void *b)
 
 weft_vocab *weft_labeled_label_vocab(const weft_labeled_data *d, char *err, size_t errsize)
 {
+    if (d->format == WEFT_FORMAT_TEXT) {
+        weft_say(err, errsize, "%s: read as plain text: no labels", d->path);
+        return NULL;
+    }
     const char *const *strs = d->format == WEFT_FORMAT_CLASSIFY ? d->label : d->tag;
     int n = d->format == WEFT_FORMAT_CLASSIFY ? d->n_sents : d->n_words;
     weft_vocab *all = NULL, *v = weft_vocab_new();
@@ -548,12 +557,13 @@ int *weft_labeled_encode_labels(const weft_labeled_data *d, const weft_vocab *v,
                                 size_t errsize)
 {
     const char *const *strs = d->format == WEFT_FORMAT_CLASSIFY ? d->label : d->tag;
-    int n = d->format == WEFT_FORMAT_CLASSIFY ? d->n_sents : d->n_words;
+    int n = d->format == WEFT_FORMAT_CLASSIFY || d->format == WEFT_FORMAT_TEXT ? d->n_sents
+                                                                              : d->n_words;
     int *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids);
     if (!ids) {
         weft_say(err, errsize, "%s: out of memory", d->path);
         return NULL;
     }
-    for (int i = 0; i < n; i++) ids[i] = weft_vocab_find(v, strs[i], strlen(strs[i]));
+    for (int i = 0; i < n; i++) ids[i] = strs ? weft_vocab_find(v, strs[i], strlen(strs[i])) : -1;
     return ids;
 }

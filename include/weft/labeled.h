@@ -18,6 +18,8 @@
  *             separated by whitespace, the word first and the tag last
  *             (B-TYPE, I-TYPE, O; E- and S- too), a blank line between
  *             sentences; "-DOCSTART-" lines are skipped.
+ *   text      sentences to classify, one a line, words only (what `weft
+ *             predict` reads for a classifier).
  *
  * A malformed line is an error naming the file, the line and what was wrong.
  * Strings are NUL-terminated and belong to the struct.
@@ -40,9 +42,10 @@ typedef enum weft_labeled_format {
     WEFT_FORMAT_CLASSIFY = 0,
     WEFT_FORMAT_CONLLU = 1,
     WEFT_FORMAT_BIO = 2,
+    WEFT_FORMAT_TEXT = 3,       /* sentences to classify: one a line, words only, no label */
 } weft_labeled_format;
 
-/* "classify", "conllu", "bio" (a static string). */
+/* "classify", "conllu", "bio", "text" (a static string). */
 const char *weft_labeled_format_name(weft_labeled_format f);
 /* The format called name into *out: 0, or -1 for any other name. */
 int weft_labeled_format_parse(const char *name, weft_labeled_format *out);
@@ -57,7 +60,7 @@ typedef struct weft_labeled_data {
     int *sent_start;            /* n_sents + 1: sentence s is words [sent_start[s], sent_start[s+1]) */
     const char **word;          /* n_words */
     const char **tag;           /* n_words (conllu, bio), NULL for classify */
-    const char **label;         /* n_sents (classify), NULL otherwise */
+    const char **label;         /* n_sents (classify), NULL otherwise (text: no labels) */
     int *line;                  /* n_words: the line each word is on (from 1) */
     /* conllu: the file's bytes and where each word's chosen field lies in them,
      * for weft_labeled_write_conllu */
@@ -131,7 +134,8 @@ weft_vocab *weft_labeled_char_vocab(const weft_labeled_data *d, int min_count, c
 int *weft_labeled_encode_words(const weft_labeled_data *d, const weft_vocab *v,
                                weft_word_norm norm, char *err, size_t errsize);
 /* Ids of d's labels (n_sents, classify) or tags (n_words): -1 for one v
- * lacks (it can be scored, never predicted). malloc'd, or NULL. */
+ * lacks (it can be scored, never predicted) and for every sentence of plain
+ * text. malloc'd, or NULL. */
 int *weft_labeled_encode_labels(const weft_labeled_data *d, const weft_vocab *v, char *err,
                                 size_t errsize);
 

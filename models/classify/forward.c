@@ -65,7 +65,7 @@ int weft_classify_set_make(const weft_classify_model *m, const weft_labeled_data
 {
     *out = (weft_classify_set){ .data = d };
     bool wants_sentences = m->cfg.task == WEFT_TASK_CLASSIFY;
-    if (wants_sentences != (d->format == WEFT_FORMAT_CLASSIFY)) {
+    if (wants_sentences != (d->format == WEFT_FORMAT_CLASSIFY || d->format == WEFT_FORMAT_TEXT)) {
         weft_say(err, errsize, "%s: read as %s, but a %s model needs %s", d->path,
                  weft_labeled_format_name(d->format), weft_classify_task_name(m->cfg.task),
                  wants_sentences ? "a classification file ('LABEL word ...' lines)"

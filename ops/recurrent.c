@@ -16,9 +16,12 @@
  *             dh_prev += dgates W_hh, dW_hh += dgatesᵀ h_prev (two sgemms,
  *             beta = 1) and db_hh += the column sums of dgates.
  *
- * Chains. When the steps of one sequence share W_hh and read their xp as
- * steps of one [T, B, G·H] projection (weft_narrow(xp_seq, t, 1), as
- * weft_unroll does), the steps form a chain that shares one `seq_ctx`:
+ * Chains. The caller that unrolls a sequence says so (weft/ops.h): it opens
+ * a weft_seq over the [T, B, G·H] projection of all steps and gives step t
+ * weft_seq_input(g, seq, t) as its xp, as weft_unroll does. The fused steps
+ * of one op and one W_hh that read a sequence's steps form a chain that
+ * shares the sequence's record (struct weft_seq below; nothing on the tape
+ * is searched):
  *
  *   - W_hh is prepared once per sequence (by the chain's first step) for
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
@@ -40,9 +43,10 @@
  *         db_hh += Σ_rows D
  *     rather than T sgemms of inner size B that each read and write all of
  *     dW_hh. The first step is an ancestor of every later one (each reads the
- *     state the one before made), so every step's backward has run by then;
- *     the slots of steps the loss does not reach count as zero.
- * A step on its own (xp not such a view) does all of this per step.
+ *     state the one before made: what the sequence's maker promises), so
+ *     every step's backward has run by then; the slots of steps the loss does
+ *     not reach count as zero.
+ * A step on its own (xp not a step of a sequence) does all of this per step.
  *
  * The values and gradients equal those of the same step composed from public
  * ops (models/cells/elman.c, lstm.c, gru.c) to float rounding; tests/test_fused.c
@@ -55,11 +59,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* What the steps of one chain share (arena memory, made by its first step). */
-typedef struct seq_ctx {
-    const weft_var *X;       /* the [T, B, G·H] projection the steps read */
+/* A sequence (weft_seq_new) and the chain its fused steps form: arena
+ * memory; the sequence's part made by weft_seq_new, the chain's by the first
+ * fused step that reads one of its steps. */
+struct weft_seq {
+    const weft_var *X;       /* the [T, B, P] projection the steps read */
+    int T, B, P;
+    const weft_var **xps;    /* [T]: the step-t input (weft_seq_input) slot t's step reads */
+    unsigned char *used;     /* [T]: a step has taken slot t */
+    int n_chained;           /* steps in the chain (weft_seq_chained) */
+    /* the chain, from its first step on (op NULL until then) */
+    const weft_op_desc *op;  /* the steps' op */
     const weft_var *W;       /* W_hh, shared by every step */
-    int T, B, H, GH;
+    int H, GH;
     int ldt, ldw;            /* row strides of Wt and Wp: G·H and H padded */
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
     float *Wp;               /* W_hh [G·H, ldw], likewise; NULL: W_hh itself serves */
@@ -76,11 +88,10 @@ typedef struct seq_ctx {
      * (chain_owns_dxp), else own_dgates, made the first time it is needed. */
     float *dgates;
     float *own_dgates;
-    const weft_var **xps;    /* [T]: the step-t narrow of X that slot t's step reads */
-    unsigned char *used;     /* [T]: a step has taken slot t */
     unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
     int n_filled;            /* slots filled in this backward so far */
-} seq_ctx;
+};
+typedef struct weft_seq seq_ctx;
 
 /* What a fused step keeps in v->aux. */
 typedef struct fused_aux {
@@ -156,52 +167,60 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
     return false;
 }
 
-/* Is `anc` among the inputs of v, of their inputs, ... up to `depth` levels
- * down? (h' narrowed out of an LSTM step, then masked for a ragged batch, is
- * three levels above the step.) */
-static bool is_ancestor(const weft_var *anc, const weft_var *v, int depth)
+weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
 {
-    if (v == anc) return true;
-    if (depth == 0 || !v->op) return false;
-    for (int k = 0; k < v->n_in; k++)
-        if (is_ancestor(anc, v->in[k], depth - 1)) return true;
-    return false;
+    if (!xp_seq) return NULL;
+    if (xp_seq->value.rank != 3) {
+        char sx[64];
+        weft_graph_fail(g, "seq: the projections are %s, expected [T, B, P] (steps, batch, "
+                        "width)", weft_shape_str(&xp_seq->value, sx, sizeof sx));
+        return NULL;
+    }
+    int T = xp_seq->value.shape[0];
+    weft_seq *s = weft_graph_calloc(g, sizeof *s);
+    if (!s) return NULL;
+    *s = (weft_seq){ .X = xp_seq, .T = T, .B = xp_seq->value.shape[1],
+                     .P = xp_seq->value.shape[2] };
+    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
+    s->used = weft_graph_calloc(g, (size_t)T);
+    s->filled = weft_graph_calloc(g, (size_t)T);
+    if (!s->xps || !s->used || !s->filled) return NULL;
+    return s;
 }
 
-/* The chain step v joins, or a new one it starts (see the top of the file),
- * or none: v's xp must be step t of a [T, B, G·H] node through weft_narrow.
- * A chain is found among the last nodes of the tape: a step of the same op,
- * projection and W_hh that v's h descends from. Returns -1 when out of memory. */
-static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft_var *h,
-                      const weft_var *W, int H, int GH)
+weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t)
 {
-    fused_aux *a = v->aux;
-    if (xp->op != &weft_op_narrow) return 0;
-    const weft_var *X = xp->in[0];
-    int B = xp->value.shape[0], t = xp->i[0];
-    if (X->value.rank != 3 || X->value.shape[1] != B || X->value.shape[2] != GH) return 0;
-    enum { LOOK_BACK = 64 };   /* a masked LSTM step is about 12 nodes after the one before */
-    for (int i = v->id - 1, n = 0; i >= 0 && n < LOOK_BACK; i--, n++) {
-        weft_var *p = weft_graph_node(g, i);
-        if (p->op != v->op) continue;
-        seq_ctx *s = ((fused_aux *)p->aux)->seq;
-        if (!s || s->X != X || s->W != W || s->used[t] || !is_ancestor(p, h, 4)) break;
-        a->seq = s;
-        a->slot = t;
-        s->used[t] = 1;
-        s->xps[t] = xp;
-        return 0;
-    }
-    int T = X->value.shape[0];
-    seq_ctx *s = weft_graph_calloc(g, sizeof *s);
-    if (!s) return -1;
+    if (!s) return NULL;
+    if (t < 0 || t >= s->T)
+        return weft_graph_fail(g, "seq: step %d is not in [0, %d)", t, s->T);
+    weft_var *xp = weft_narrow(g, (weft_var *)s->X, t, 1);
+    if (xp) xp->aux = s;     /* a narrow's aux: the sequence it is a step of */
+    return xp;
+}
+
+int weft_seq_chained(const weft_seq *s)
+{
+    return s ? s->n_chained : 0;
+}
+
+/* The buffers of s's chain, made by its first step (op, W_hh, H, G·H): how
+ * W_hh is prepared for the per-step products, the packed operand, and the
+ * h_{t-1} slots. -1 when out of memory. */
+static int chain_start(weft_graph *g, seq_ctx *s, const weft_op_desc *op, const weft_var *W,
+                       int H, int GH)
+{
+    int T = s->T, B = s->B;
+    s->op = op;
+    s->W = W;
+    s->H = H;
+    s->GH = GH;
     /* strides padded by 64 bytes (see sgemm_rowmajor_ld in src/matmul.h) */
-    *s = (seq_ctx){ .X = X, .W = W, .T = T, .B = B, .H = H, .GH = GH, .ldt = GH + 16,
-                    .ldw = H + 16 };
+    s->ldt = GH + 16;
+    s->ldw = H + 16;
     s->packed_fwd = packed_worth(B, GH, H);
     s->packed_bwd = packed_worth(B, H, GH);
     const gemm_kernel *kern = weft_gemm_kernel();
-    s->gate_tiles = s->packed_fwd && v->op == &weft_op_lstm_step && H % kern->nr == 0 &&
+    s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step && H % kern->nr == 0 &&
                     4 * packed_mr(B) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
     if (s->packed_fwd) {
         s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
@@ -227,15 +246,32 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
         if (!s->Apack) return -1;
     }
     s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
-    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
-    s->used = weft_graph_calloc(g, (size_t)T);
-    s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->hprev || !s->xps || !s->used || !s->filled) return -1;
+    return s->hprev ? 0 : -1;
+}
+
+/* The chain step v joins or starts (see the top of the file), or none: v's
+ * xp must be a step of a sequence (weft_seq_input), whose chain is of v's op
+ * and W_hh, or not started yet, and whose slot is free. Returns -1 when out
+ * of memory. */
+static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft_var *W, int H,
+                      int GH)
+{
+    fused_aux *a = v->aux;
+    if (xp->op != &weft_op_narrow || !xp->aux) return 0;
+    seq_ctx *s = xp->aux;
+    int t = xp->i[0];
+    if (s->P != GH || s->used[t]) return 0;
+    if (!s->op) {
+        if (chain_start(g, s, v->op, W, H, GH)) return -1;
+        a->first = true;
+    } else if (s->op != v->op || s->W != W) {
+        return 0;
+    }
     s->used[t] = 1;
     s->xps[t] = xp;
+    s->n_chained++;
     a->seq = s;
     a->slot = t;
-    a->first = true;
     return 0;
 }
 
@@ -256,7 +292,7 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
     v->aux = a;
     /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
     const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
-    if (join_chain(g, v, in[0], in[1], W, H, GH)) return NULL;
+    if (join_chain(g, v, in[0], W, H, GH)) return NULL;
     return v;
 }
 

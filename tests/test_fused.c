@@ -173,8 +173,9 @@ static void chain_run_once(const chain *c, enum kind k, bool fused, uint64_t see
     weft_var *W = weft_param_var(g, c->W_hh), *b = c->b_hh ? weft_param_var(g, c->b_hh) : NULL;
     weft_var *xp = weft_linear(g, xs, weft_param_var(g, c->W_ih), weft_param_var(g, c->b_ih));
     weft_var **hs = calloc((size_t)T, sizeof *hs);
+    weft_seq *steps = weft_seq_new(g, xp);
     for (int t = 0; t < T; t++) {
-        weft_var *xpt = weft_narrow(g, xp, t, 1);
+        weft_var *xpt = weft_seq_input(g, steps, t);
         if (fused) fused_step(g, k, xpt, s, W, b);
         else composed_step(g, k, H, xpt, s, W, b);
         hs[t] = s[0];
@@ -184,6 +185,7 @@ static void chain_run_once(const chain *c, enum kind k, bool fused, uint64_t see
     if (S == 2) loss = weft_add(g, loss, weighted_sum(g, &r, s[1]));
     assert_null(weft_graph_error(g));
     assert_int_equal(count_op(g, kind_op[k]), fused ? T : 0);
+    assert_int_equal(weft_seq_chained(steps), fused ? T : 0);
 
     weft_params_zero_grad(c->ps);
     assert_int_equal(weft_backward(g, loss), 0);
@@ -271,7 +273,7 @@ static void test_threads_bitwise(void **state)
 typedef struct unroll_run {
     float *seq, *finals, *dxs, *dinit, *dparams;
     size_t n_seq, n_finals, n_x, n_params;
-    int fused_nodes;
+    int fused_nodes, chained_steps;
 } unroll_run;
 
 static void unroll_run_free(unroll_run *o)
@@ -305,6 +307,7 @@ static void unroll_once(weft_rnn *rnn, weft_params *ps, const char *op, int T, i
     for (int i = 0; i < out.n_final; i++) loss = weft_add(g, loss, weighted_sum(g, &r, out.final[i]));
     assert_null(weft_graph_error(g));
     o->fused_nodes = count_op(g, op);
+    o->chained_steps = out.chained_steps;
 
     weft_params_zero_grad(ps);
     assert_int_equal(weft_backward(g, loss), 0);
@@ -347,6 +350,9 @@ static void compare_unroll(const char *cell, const char *op, int layers, bool bi
     /* the fast path really is fused: one node per cell per step */
     assert_int_equal(ref.fused_nodes, 0);
     assert_int_equal(fast.fused_nodes, T * layers * (bidirectional ? 2 : 1));
+    /* and every step of every layer and direction ran in its sequence's chain */
+    assert_int_equal(ref.chained_steps, 0);
+    assert_int_equal(fast.chained_steps, T * layers * (bidirectional ? 2 : 1));
 
     char what[200];
     const char *how = lengths ? "ragged" : "full";
@@ -394,6 +400,67 @@ static void test_unroll_matches_composed(void **state)
             compare_unroll(fused_cells[k].cell, fused_cells[k].op, 2, true, ragged);
         }
     }
+}
+
+/* --- staying on the fast path ---------------------------------------------------------------- */
+
+/* The chained steps of one unroll of `cell` with everything a layer can add
+ * between two steps: 3 layers, both directions, a ragged batch (masks
+ * around the states), dropout between layers, residual connections, the
+ * first layer projected through an embedding table, and a second unroll in
+ * the same graph carrying the first one's final states. */
+static int chained_steps(const char *cell, int T, int B, int L)
+{
+    const int V = 4, I = 6, H = 6;
+    weft_params *ps = weft_params_new();
+    char err[256];
+    weft_rnn_config cfg = { .cell = weft_cell_find(cell), .input_size = I, .hidden_size = H,
+                            .num_layers = L, .bidirectional = true, .dropout = 0.3f,
+                            .residual = true };
+    assert_non_null(cfg.cell);
+    weft_rnn *rnn = weft_rnn_new(ps, &cfg, err, sizeof err);
+    if (!rnn) fail_msg("%s: %s", cell, err);
+    weft_rng r;
+    weft_rng_seed(&r, 5);
+    assert_int_equal(weft_rnn_reset_parameters(rnn, &r), 0);
+    weft_graph *g = weft_graph_new();
+    weft_var *table = leaf(g, &r, "table", true, 2, (int[]){ V, I }, -1.0f, 1.0f);
+    int *ids = malloc((size_t)T * B * sizeof *ids), *lengths = malloc((size_t)B * sizeof *lengths);
+    for (int i = 0; i < T * B; i++) ids[i] = (i * 7 + 1) % V;
+    for (int b = 0; b < B; b++) lengths[b] = b % 2 ? T : 1 + b % T;
+    weft_var *xs = weft_reshape(g, weft_embedding(g, table, ids, T * B), 3, (int[]){ T, B, I });
+    weft_unroll_opts o = { .lengths = lengths, .dropout_rng = &r, .input_table = table,
+                           .input_ids = ids };
+    weft_rnn_out first, second;
+    if (weft_unroll(g, rnn, xs, &o, &first)) fail_msg("unroll: %s", weft_graph_error(g));
+    o.init_vars = first.final;
+    if (weft_unroll(g, rnn, xs, &o, &second)) fail_msg("unroll: %s", weft_graph_error(g));
+    weft_var *loss = weft_add(g, weighted_sum(g, &r, first.seq), weighted_sum(g, &r, second.seq));
+    assert_int_equal(weft_backward(g, loss), 0);
+    int n = first.chained_steps + second.chained_steps;
+    weft_graph_free(g);
+    free(ids);
+    free(lengths);
+    weft_rnn_free(rnn);
+    weft_params_free(ps);
+    return n;
+}
+
+/* A built-in cell with a fused step stays on its fast path through every
+ * layer option: each of its steps joins its sequence's chain (a step that
+ * fell off would still give the right numbers, only slower, so the count is
+ * what tells). A cell that composes its step (lstm-peephole) has no chain
+ * and works the same. */
+static void test_unroll_stays_chained(void **state)
+{
+    (void)state;
+    const int T = 5, B = 4, L = 3;
+    for (size_t k = 0; k < sizeof fused_cells / sizeof fused_cells[0]; k++) {
+        int n = chained_steps(fused_cells[k].cell, T, B, L);
+        if (n != 2 * T * L * 2)
+            fail_msg("%s: %d steps chained, expected %d", fused_cells[k].cell, n, 2 * T * L * 2);
+    }
+    assert_int_equal(chained_steps("lstm-peephole", T, B, L), 0);
 }
 
 /* --- gradient check of each fused op alone ----------------------------------------------- */
@@ -519,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_chain_matches_composed),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_unroll_matches_composed),
+        cmocka_unit_test(test_unroll_stays_chained),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_bad_shapes),
     };

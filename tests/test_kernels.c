@@ -98,9 +98,11 @@ static weft_tensor copy_of(const weft_tensor *t)
 }
 
 /* T steps of one cell over the projection X [T, B, G·H] from (h0, c0).
- * chained: step t reads weft_narrow(X, t, 1), so the steps form a chain;
- * otherwise it reads that times 1 (weft_scale), a plain [B, G·H] node, and
- * every step does its own weight gradient. The loss is the sum of the outputs
+ * chained: the steps are declared one sequence (weft_seq) and step t reads
+ * weft_seq_input(g, seq, t), so the steps form a chain (checked: every step
+ * joins it); otherwise step t reads weft_narrow(X, t, 1) times 1
+ * (weft_scale), a plain [B, G·H] node, and every step does its own weight
+ * gradient. The loss is the sum of the outputs
  * of the first `reach` steps times fixed weights (so no gradient is uniform).
  * Returns the outputs and every gradient. */
 enum { X_LEAF, X_OP, X_OP_SHARED, X_STEP_SHARED, X_OP_LATER };
@@ -136,8 +138,9 @@ static run run_steps_x(int cell, int T, int B, int H, int reach, bool chained, u
      * steps on the tape (so its backward adds into X's gradient first) */
     weft_var *Xs = x_mode == X_LEAF ? X : weft_scale(g, X, 1.0f);
     weft_var *first_narrow = NULL;
+    weft_seq *seq = chained ? weft_seq_new(g, Xs) : NULL;
     for (int t = 0; t < T; t++) {
-        weft_var *xp = weft_narrow(g, Xs, t, 1);
+        weft_var *xp = chained ? weft_seq_input(g, seq, t) : weft_narrow(g, Xs, t, 1);
         if (t == 0) first_narrow = xp;
         if (!chained) xp = weft_scale(g, xp, 1.0f);
         if (cell == CELL_LSTM) {
@@ -155,6 +158,7 @@ static run run_steps_x(int cell, int T, int B, int H, int reach, bool chained, u
             loss = loss ? weft_add(g, loss, term) : term;
         }
     }
+    assert_int_equal(weft_seq_chained(seq), chained ? T : 0);
     if (x_mode == X_OP_SHARED) loss = weft_add(g, loss, weft_scale(g, weft_sum(g, Xs), 0.25f));
     /* X_STEP_SHARED: the loss also reads step 0's narrow of X */
     if (x_mode == X_STEP_SHARED)
@@ -533,11 +537,13 @@ static void test_chain_twice(void **state)
     weft_graph *g = weft_graph_new();
     weft_var *X = weft_input(g, &tX, "X", false), *W = weft_input(g, &tW, "W_hh", true);
     weft_var *h = weft_input(g, &zero, "h0", false), *c = weft_input(g, &zero, "c0", false);
+    weft_seq *seq = weft_seq_new(g, X);
     for (int t = 0; t < T; t++) {
-        weft_var *s = weft_lstm_step(g, weft_narrow(g, X, t, 1), h, c, W, NULL);
+        weft_var *s = weft_lstm_step(g, weft_seq_input(g, seq, t), h, c, W, NULL);
         h = weft_narrow(g, s, 0, 1);
         c = weft_narrow(g, s, 1, 1);
     }
+    assert_int_equal(weft_seq_chained(seq), T);
     weft_var *loss = weft_sum(g, h);
     assert_int_equal(weft_backward(g, loss), 0);
     weft_tensor once = copy_of(weft_grad_of(g, W));

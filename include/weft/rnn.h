@@ -96,6 +96,11 @@ typedef struct weft_rnn_out {
     weft_var **steps;         /* T nodes [B, width]: the same, step by step */
     weft_var **final;         /* n_final nodes [B, H]: final states, in the order above */
     int n_final;
+    /* Steps that ran as part of a fused chain (weft_seq_chained, weft/ops.h),
+     * summed over layers and directions: T · layers · directions when every
+     * layer of a cell with fused steps (the built-in Elman, LSTM, LSTM-b and
+     * GRU) stayed on its fast path; 0 for cells that compose their steps. */
+    int chained_steps;
 } weft_rnn_out;
 
 typedef struct weft_unroll_opts {

@@ -365,8 +365,11 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                 if (!prev[k]) goto fail;
             }
 
-            /* The fast path: every step's input projection in one node. */
+            /* The fast path: every step's input projection in one node, and
+             * the steps declared one sequence (weft_seq: a fused step chains
+             * with the others, docs/fused.md). */
             weft_var *xp = NULL;
+            weft_seq *seq = NULL;
             if (!o.composed && weft_cell_type_has_fast_path(type)) {
                 if (!cur_seq) {
                     set_scope(g, -1, l, -1, NULL);
@@ -384,6 +387,8 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                                     type->name, weft_shape_str(&xp->value, s, sizeof s), T, B);
                     goto fail;
                 }
+                seq = weft_seq_new(g, xp);
+                if (!seq) goto fail;
             }
 
             for (int step = 0; step < T; step++) {
@@ -391,7 +396,7 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                 int rc;
                 if (xp) {
                     set_scope(g, t, l, d, type->name);
-                    rc = weft_cell_step_projected(c, g, weft_narrow(g, xp, t, 1), prev, next);
+                    rc = weft_cell_step_projected(c, g, weft_seq_input(g, seq, t), prev, next);
                 } else {
                     if (!cur[t]) {   /* layer 0: step t of the input, shared by both directions */
                         set_scope(g, t, l, -1, NULL);
@@ -416,6 +421,7 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                 for (int k = 0; k < S; k++) prev[k] = next[k];
             }
             for (int k = 0; k < S; k++) final[(l * D + d) * S + k] = prev[k];
+            out->chained_steps += weft_seq_chained(seq);
         }
 
         /* This layer's outputs: the directions side by side, the residual

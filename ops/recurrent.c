@@ -9,7 +9,7 @@
  *   forward:  one sgemm for the recurrent product h W_hhᵀ (beta = 1 onto the
  *             rest of the pre-activation), then one pass over the rows for the
  *             nonlinearities and the new state, keeping what backward needs in
- *             v->aux;
+ *             the node's fused_aux;
  *   backward: one pass over the rows from the output gradients to the
  *             gradients of the pre-activations ("dgates"), adding dxp and the
  *             elementwise parts of dh_prev / dc_prev on the way, then
@@ -93,7 +93,7 @@ struct weft_seq {
 };
 typedef struct weft_seq seq_ctx;
 
-/* What a fused step keeps in v->aux. */
+/* What a fused step keeps beside its node (arena memory). */
 typedef struct fused_aux {
     float *saved;    /* forward's activations for backward (NULL for the Elman step) */
     float *dgates;   /* backward's [B, G·H] scratch for a step outside a chain */
@@ -101,6 +101,24 @@ typedef struct fused_aux {
     int slot;        /* this step's t in the chain */
     bool first;      /* made the chain: transposes W_hh, runs the weight gradient */
 } fused_aux;
+
+/* A fused step node's attributes: its fused_aux, and for the Elman step its
+ * activation (ACT_TANH or ACT_RELU). */
+typedef struct step_attrs {
+    fused_aux *fused;
+    int act;
+} step_attrs;
+_Static_assert(sizeof(step_attrs) <= WEFT_NODE_ATTR_BYTES, "step_attrs fits a node");
+
+static step_attrs *step_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
+static fused_aux *fused_of(const weft_var *v)
+{
+    return step_attrs_of(v)->fused;
+}
 
 /* σ and tanh of the gate kernels: the vectorisable ones of ops/fastmath.h,
  * as ops/activation.c uses, so the fused and composed paths round alike. */
@@ -194,7 +212,7 @@ weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t)
     if (t < 0 || t >= s->T)
         return weft_graph_fail(g, "seq: step %d is not in [0, %d)", t, s->T);
     weft_var *xp = weft_narrow(g, (weft_var *)s->X, t, 1);
-    if (xp) xp->aux = s;     /* a narrow's aux: the sequence it is a step of */
+    if (xp) weft_narrow_attrs_of(xp)->seq = s;
     return xp;
 }
 
@@ -256,10 +274,10 @@ static int chain_start(weft_graph *g, seq_ctx *s, const weft_op_desc *op, const 
 static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft_var *W, int H,
                       int GH)
 {
-    fused_aux *a = v->aux;
-    if (xp->op != &weft_op_narrow || !xp->aux) return 0;
-    seq_ctx *s = xp->aux;
-    int t = xp->i[0];
+    fused_aux *a = fused_of(v);
+    if (xp->op != &weft_op_narrow || !weft_narrow_attrs_of(xp)->seq) return 0;
+    seq_ctx *s = weft_narrow_attrs_of(xp)->seq;
+    int t = weft_narrow_attrs_of(xp)->start;
     if (s->P != GH || s->used[t]) return 0;
     if (!s->op) {
         if (chain_start(g, s, v->op, W, H, GH)) return -1;
@@ -289,7 +307,7 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
         a->saved = weft_graph_alloc(g, saved_floats * sizeof(float));
         if (!a->saved) return NULL;
     }
-    v->aux = a;
+    step_attrs_of(v)->fused = a;
     /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
     const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
     if (join_chain(g, v, in[0], W, H, GH)) return NULL;
@@ -343,20 +361,22 @@ static void chain_weights(const fused_aux *a)
  * steps dgates = d(pre) = dxp (pre = xp + b_hh + h W_hhᵀ), so each step's
  * "dxp += dgates" would copy its dgates into X's gradient, slot for slot. When
  * the T steps' narrows are X's only uses, and each narrow only its step's
- * (n_uses), nothing else adds into that gradient (zeroed by backward before
+ * (weft_node_uses), nothing else adds into that gradient (zeroed by backward before
  * the first step's turn, X being an op): the steps may write their dgates
  * there directly, and the chain needs no memory of its own for them. X a
  * view (the table lookup's reshape): likewise up to its root. */
 static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
 {
-    if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) || s->X->n_uses != s->T) return false;
+    if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) ||
+        weft_node_uses(s->X) != s->T)
+        return false;
     const weft_var *root = s->X;
     for (; root->view_of; root = root->view_of)
-        if (root->view_of->n_uses != 1) return false;
+        if (weft_node_uses(root->view_of) != 1) return false;
     /* an op's gradient restarts from zero each backward; a leaf's adds up */
     if (root->kind != WEFT_NODE_OP) return false;
     for (int t = 0; t < s->T; t++)
-        if (!s->used[t] || !s->xps[t] || s->xps[t]->n_uses != 1) return false;
+        if (!s->used[t] || !s->xps[t] || weft_node_uses(s->xps[t]) != 1) return false;
     return true;
 }
 
@@ -365,7 +385,7 @@ static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
  * graph's error set when memory runs out. */
 static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
 {
-    fused_aux *a = v->aux;
+    fused_aux *a = fused_of(v);
     seq_ctx *s = a->seq;
     if (s) {
         /* decided again every backward: readers of X made after the last one
@@ -506,7 +526,7 @@ static weft_var *rnn_step(weft_graph *g, const char *name, int act, weft_var *xp
     weft_var *v = step_node(g, &weft_op_rnn_step, in, b ? 4 : 3, 2, h->value.shape, 0,
                              h->value.shape[1], h->value.shape[1]);
     if (!v) return NULL;
-    v->i[0] = act;
+    step_attrs_of(v)->act = act;
     weft_op_rnn_step_forward(g, v);
     return v;
 }
@@ -531,9 +551,9 @@ void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
     int B = v->value.shape[0], H = v->value.shape[1];
     float *y = v->value.data;
     /* pre = (xp + b_hh) + h W_hhᵀ, in place in the value */
-    pre_activation(v->aux, y, xp, b, h, W, B, H, H);
+    pre_activation(fused_of(v), y, xp, b, h, W, B, H, H);
     size_t n = (size_t)B * H;
-    if (v->i[0] == ACT_RELU) {
+    if (step_attrs_of(v)->act == ACT_RELU) {
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
     } else {
@@ -552,7 +572,7 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
     const float *y = v->value.data, *dy = v->grad.data;
     /* no dxp to add when d is dxp itself (chain_owns_dxp) */
     float *dxp = weft_wants_grad(xp) && xp->grad.data != d ? xp->grad.data : NULL;
-    bool relu = v->i[0] == ACT_RELU;
+    bool relu = step_attrs_of(v)->act == ACT_RELU;
     size_t n = (size_t)B * H;
     #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
     for (size_t k = 0; k < n; k++)
@@ -561,7 +581,7 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) dxp[k] += d[k];
     }
-    recurrent_backward(v->aux, d, h, W, b, B, H, H);
+    recurrent_backward(fused_of(v), d, h, W, b, B, H, H);
 }
 
 /* --- LSTM, gate order i, f, g, o (nn.LSTM) ----------------------------------------------------
@@ -674,7 +694,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     const float *c = v->in[2]->value.data, *W = v->in[3]->value.data;
     const float *b = v->n_in > 4 ? v->in[4]->value.data : NULL;
     int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
-    fused_aux *a = v->aux;
+    fused_aux *a = fused_of(v);
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
     seq_ctx *s = a->seq;
@@ -706,7 +726,7 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
     float *da = dgates_buffer(g, v, B, G4);
     if (!da) return;
-    const fused_aux *a = v->aux;
+    const fused_aux *a = fused_of(v);
     const float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     const float *dh_out = v->grad.data, *dc_out = v->grad.data + (size_t)B * H;
     const float *cprev = c->value.data;
@@ -779,7 +799,7 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
     const float *xp = v->in[0]->value.data, *h = v->in[1]->value.data;
     const float *W = v->in[2]->value.data, *b = v->n_in > 3 ? v->in[3]->value.data : NULL;
     int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
-    fused_aux *a = v->aux;
+    fused_aux *a = fused_of(v);
     float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
     float *hn = v->value.data;
 
@@ -812,7 +832,7 @@ void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
     int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
     float *du = dgates_buffer(g, v, B, G3);
     if (!du) return;
-    const fused_aux *a = v->aux;
+    const fused_aux *a = fused_of(v);
     const float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
     const float *dy = v->grad.data, *hprev = h->value.data;
     float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;

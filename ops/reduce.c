@@ -112,7 +112,18 @@ void weft_op_mean_backward(weft_graph *g, weft_var *v)
  * y[b, f] = max over t < lengths[b] of x[t, b, f]: max pooling of a sequence
  * batch [T, B, F] over each sequence's own steps only (padding never wins,
  * even when every real value is negative). dx[t*, b, f] += dy[b, f] at the
- * step t* that won (the first, among equals); the winners are kept in aux. */
+ * step t* that won (the first, among equals), which the forward keeps. */
+
+typedef struct max_steps_attrs {
+    int *lengths;   /* B */
+    int *winner;    /* B x F: the step that won */
+} max_steps_attrs;
+_Static_assert(sizeof(max_steps_attrs) <= WEFT_NODE_ATTR_BYTES, "max_steps_attrs fits a node");
+
+static max_steps_attrs *max_steps_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
 
 weft_var *weft_max_steps(weft_graph *g, weft_var *x, const int *lengths)
 {
@@ -129,11 +140,11 @@ weft_var *weft_max_steps(weft_graph *g, weft_var *x, const int *lengths)
                                    lengths[b], T, weft_shape_str(&x->value, s, sizeof s));
     weft_var *v = weft_node_new(g, &weft_op_max_steps, &x, 1, 2, (int[]){ B, F });
     if (!v) return NULL;
-    /* aux: B lengths, then B x F winning steps */
-    int *aux = weft_graph_alloc(g, ((size_t)B + (size_t)B * F) * sizeof(int));
-    if (!aux) return NULL;
-    memcpy(aux, lengths, (size_t)B * sizeof(int));
-    v->aux = aux;
+    max_steps_attrs *a = max_steps_attrs_of(v);
+    a->lengths = weft_graph_alloc(g, (size_t)B * sizeof(int));
+    a->winner = weft_graph_alloc(g, (size_t)B * F * sizeof(int));
+    if (!a->lengths || !a->winner) return NULL;
+    memcpy(a->lengths, lengths, (size_t)B * sizeof(int));
     weft_op_max_steps_forward(g, v);
     return v;
 }
@@ -143,8 +154,8 @@ void weft_op_max_steps_forward(weft_graph *g, weft_var *v)
     (void)g;
     const weft_tensor *x = &v->in[0]->value;
     int B = x->shape[1], F = x->shape[2];
-    const int *len = v->aux;
-    int *win = (int *)v->aux + B;
+    const int *len = max_steps_attrs_of(v)->lengths;
+    int *win = max_steps_attrs_of(v)->winner;
     for (int b = 0; b < B; b++) {
         float *y = v->value.data + (size_t)b * F;
         int *w = win + (size_t)b * F;
@@ -167,7 +178,7 @@ void weft_op_max_steps_backward(weft_graph *g, weft_var *v)
     weft_var *x = v->in[0];
     if (!weft_wants_grad(x)) return;
     int B = x->value.shape[1], F = x->value.shape[2];
-    const int *win = (const int *)v->aux + B;
+    const int *win = max_steps_attrs_of(v)->winner;
     for (int b = 0; b < B; b++)
         for (int f = 0; f < F; f++) {
             size_t at = ((size_t)win[(size_t)b * F + f] * B + b) * F + f;

@@ -1,4 +1,6 @@
-/* src/matmul.h — matrix products, private to the engine and the ops: the row-major sgemm.
+/* src/matmul.h — matrix products, private to the engine and the ops: the row-major sgemm,
+ * the products with a matrix packed once, and (src/matmul.c) the products a backward
+ * sweep defers to its end and the scratch kept per sweep or build.
  *
  * Never call it from inside an OpenMP parallel region: BLIS runs its own
  * threads (weft/runtime.h sets how many); sgemm_rowmajor_ld may open a region
@@ -473,5 +475,87 @@ static inline void packed_gemm(int M, const float *A, int lda, const packed_matr
 {
     packed_gemm_ex(M, A, lda, P, C, ldc, Apack, NULL);
 }
+
+/* --- products across a graph's life (src/matmul.c) -----------------------------------------
+ *
+ * Each graph owns one schedule (weft_matmul_sched): the graph tells it when a
+ * build starts again and when a backward sweep begins, which node's backward
+ * runs, and when the sweep ends; the ops hand it products and ask it for
+ * scratch through the functions below. */
+
+typedef struct weft_matmul_sched weft_matmul_sched;
+
+/* A schedule whose scratch comes from the arena (borrowed: the graph's). NULL
+ * when out of memory. */
+weft_matmul_sched *weft_matmul_sched_new(weft_arena *arena);
+void weft_matmul_sched_free(weft_matmul_sched *s);
+/* The arena was reset: forget the records, the memos and the gathering space. */
+void weft_matmul_sched_reset(weft_matmul_sched *s);
+/* The leaves may have changed (weft_graph_recompute): build memos are stale. */
+void weft_matmul_sched_new_build(weft_matmul_sched *s);
+/* A backward sweep begins; node is the tape position whose backward runs next. */
+void weft_matmul_sched_begin_sweep(weft_matmul_sched *s);
+void weft_matmul_sched_at_node(weft_matmul_sched *s, int node);
+/* The sweep is over: add every deferred product (below), then forget them. */
+void weft_matmul_sched_end_sweep(weft_matmul_sched *s);
+/* The graph's schedule (weft_graph_matmul_sched is in src/graph.c). */
+weft_matmul_sched *weft_graph_matmul_sched(weft_graph *g);
+
+/* Deferred weight gradients. */
+
+/* A weight's gradient summed over the steps of an unrolled network,
+ *
+ *     G[p, q] += Lᵀ R        L [rows, p], R [rows, q], row-major, contiguous
+ *
+ * (linear: dW += dyᵀ x), costs one small product per step whose inner
+ * dimension is only the batch. During weft_backward's sweep an op may hand
+ * such a product to the engine instead of running it: the engine keeps
+ * (L, R, rows) and, once the sweep is done, adds every product recorded for
+ * one gradient as a few products over many rows (the pieces gathered side by
+ * side, in tape order). weft_defer_colsum does the same for G[p] += the
+ * column sums of L (a bias).
+ *
+ * Only a leaf's gradient (a parameter, an input) may be deferred: no backward
+ * reads it during the sweep. L and R are borrowed until the sweep ends; an op
+ * may pass its own gradient, its inputs' values and its saved buffers, which
+ * nothing changes before the next backward. Returns true when the engine took
+ * the product; false (outside a sweep, target not a leaf, no memory for the
+ * record) when the op must add it now itself. */
+bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *L, int p,
+                        const float *R, int q);
+bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p);
+/* Scratch for an op's backward that lives for the rest of the sweep, found
+ * again by (key, tag): a weight packed for the micro-kernel once, then used
+ * by every step's backward. The first call of a sweep for a key returns
+ * memory with *fresh = true (the caller fills it), later calls in the same
+ * sweep the same memory with *fresh = false, unless they ask for more bytes
+ * (then new memory, fresh). Values do not change during a sweep, so what was
+ * computed from them stays right until its end; the next sweep starts
+ * fresh. NULL outside a sweep or when the arena refuses: the caller then
+ * does without. Arena memory, gone with weft_graph_reset. */
+void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
+
+/* The same for an op's constructor (not its forward, which the gradient check
+ * re-runs after changing a leaf): scratch kept while the graph is built,
+ * fresh again after weft_graph_reset, after each backward (an optimizer step
+ * may follow) and after weft_graph_recompute. What an op keeps there from a
+ * parameter's value (linear: W packed) assumes the value has not changed
+ * since; the op checks a few elements of it to catch a value changed in
+ * between some other way. NULL during a sweep, with the memos off, or when
+ * the arena refuses. Tags are the caller's; a key's build and sweep memos are
+ * apart. */
+void *weft_build_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
+
+/* On by default; off makes every op add its products itself during the
+ * sweep, and weft_sweep_memo return NULL: the plain path, which the tests
+ * compare with. */
+void weft_graph_set_deferral(weft_graph *g, bool on);
+
+/* What the last backward's flush did, for the tests: products recorded,
+ * sgemm calls made for them, and how many of those gathered copies. */
+typedef struct weft_defer_stats {
+    int records, products, gathered;
+} weft_defer_stats;
+weft_defer_stats weft_graph_defer_stats(const weft_graph *g);
 
 #endif

@@ -56,6 +56,9 @@ typedef struct weft_scope {
 
 #define WEFT_NO_SCOPE ((weft_scope){ -1, -1, -1, NULL })
 
+/* A node of the tape: what a user of the graph reads. The engine keeps its
+ * own bookkeeping and the op's attributes in a private part beside it
+ * (src/internal.h), so a weft_var is made only by the graph, never by hand. */
 struct weft_var {
     const weft_op_desc *op;  /* NULL for leaves */
     weft_var **in;           /* inputs, n_in of them */
@@ -63,16 +66,8 @@ struct weft_var {
     int id;                  /* position on the tape */
     weft_node_kind kind;
     bool requires_grad;      /* some leaf below it wants a gradient */
-    bool grad_ready;         /* grad holds the result of a backward */
-    bool grad_cleared;       /* an op node's grad was zeroed in this backward */
-    int n_uses;              /* inputs of later nodes that name this one */
     weft_tensor value;
     weft_tensor grad;        /* data NULL until backward needs it */
-
-    /* Attributes an op keeps for its forward and backward. */
-    float f[4];
-    int i[4];
-    void *aux;               /* arena buffer: saved activations, targets, ... */
 
     weft_scope scope;
     const char *name;        /* a leaf's name (parameter, input, state) or NULL */

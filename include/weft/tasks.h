@@ -77,7 +77,7 @@ typedef struct weft_task_opts {
                             (0: the default, 3; negative: none) */
     int max_len;         /* xml, music, ptb: longest sequence in steps (default 100, 100, 35) */
     int valid_size;      /* generated tasks: validation sequences (default 200) */
-    const char *data_dir;    /* where ptb/ and polyphonic_music/ are (default ../shared/data) */
+    const char *data_dir;    /* where ptb/ and polyphonic_music/ are (music, ptb: required) */
     const char *music_set;   /* jsb, nottingham, musedata, piano (default jsb) */
     int ptb_tokens;      /* ptb: first N tokens of ptb.train (default 100000; valid N/10) */
 } weft_task_opts;

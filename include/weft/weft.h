@@ -20,6 +20,7 @@
 #include "weft/dot.h"
 #include "weft/tasks.h"
 #include "weft/compare.h"
+#include "weft/train.h"
 #include "weft/labeled.h"
 #include "weft/buckets.h"
 #include "weft/metrics.h"

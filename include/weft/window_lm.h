@@ -51,6 +51,7 @@
 #include "weft/optim.h"
 #include "weft/params.h"
 #include "weft/rng.h"
+#include "weft/train.h"
 
 #define WEFT_WINDOW_LM_MAX_ORDER 64
 
@@ -130,6 +131,32 @@ int weft_window_lm_encode_text(const weft_window_lm *m, const char *text, int **
 /* Ids as text, as weft_lm_write_text. */
 int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
                               bool after_newline, FILE *f);
+
+/* --- training through the trainer (weft/train.h) ------------------------------------------
+ *
+ * The model as a weft_trainable: every token of the training ids after the
+ * first is one example (its padded context and itself); an epoch visits them
+ * in a fresh random order (Fisher-Yates from the run's stream), in batches of
+ * `batch`, one optimizer step each (dropout from the same stream).
+ * Validation and test are scored as weft_window_lm_eval does (perplexity,
+ * lower is better). No training state is written (no --resume). */
+typedef struct weft_window_lm_data {
+    const int *train;           /* training ids (borrowed for the run) */
+    size_t n_train;             /* >= 2 */
+    int batch;                  /* examples a step */
+    const int *valid, *test;    /* or NULL (borrowed for the run); >= 2 ids each */
+    size_t n_valid, n_test;
+    int eval_batch;             /* contexts scored at once (only speed changes) */
+} weft_window_lm_data;
+
+typedef struct weft_window_lm_trainer weft_window_lm_trainer;
+
+/* A trainer's view of model m (borrowed) over d. NULL with a message. */
+weft_window_lm_trainer *weft_window_lm_trainer_new(weft_window_lm *m,
+                                                   const weft_window_lm_data *d, char *err,
+                                                   size_t errsize);
+void weft_window_lm_trainer_free(weft_window_lm_trainer *t);
+weft_trainable weft_window_lm_trainable(weft_window_lm_trainer *t);
 
 /* --- checkpoints -------------------------------------------------------------------------- */
 

@@ -47,6 +47,8 @@
 #include "weft/params.h"
 #include "weft/rng.h"
 #include "weft/rnn.h"
+#include "weft/buckets.h"
+#include "weft/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -178,6 +180,31 @@ typedef struct weft_classify_score {
  * caller's (weft_confusion_free). 0, or -1 with a message. */
 int weft_classify_evaluate(weft_classify_model *m, weft_graph *g, const weft_classify_set *s,
                            int batch, weft_classify_score *out, char *err, size_t errsize);
+
+/* --- training (weft/train.h) ----------------------------------------------------------------
+ *
+ * A model trains through the library trainer: fill a weft_classify_run,
+ * get its weft_trainable, hand it to weft_train. An epoch is the training set
+ * in length buckets (weft/buckets.h: pools of `pool` batches sorted by length,
+ * batch order shuffled); a batch's loss is weft_classify_loss; the validation
+ * and test score is accuracy in percent (higher is better). */
+typedef struct weft_classify_run {
+    weft_classify_model *model;               /* borrowed */
+    const weft_classify_set *train, *valid, *test;   /* borrowed; valid, test may be NULL */
+    int batch;                                /* sentences a batch (default 32) */
+    int pool;                                 /* batches a sorted pool (default 20) */
+    int eval_batch;                           /* sentences a batch when scoring (256) */
+    /* filled as it runs */
+    weft_buckets order;                       /* this epoch's batches */
+    weft_chunk_score last;                    /* entity scores of the last evaluation */
+    bool last_has_chunks;
+    double last_macro_f1;                     /* of the last evaluation, percent */
+} weft_classify_run;
+
+/* Fill *t for weft_train (defaults filled into r). r must outlive the run. */
+void weft_classify_trainable(weft_classify_run *r, weft_trainable *t);
+/* Free what the run made (the batch order). */
+void weft_classify_run_free(weft_classify_run *r);
 
 /* --- checkpoints ----------------------------------------------------------------------------- */
 

@@ -500,6 +500,52 @@ static void checkpoint_round_trip(void **state)
     fixture_free(&f);
 }
 
+/* Each model learns a tiny set by heart through the library trainer. */
+static void check_overfits(weft_classify_config cfg)
+{
+    fixture f;
+    fixture_make(&f, cfg, 11);
+    weft_classify_run run = { .model = f.m, .train = &f.s, .valid = &f.s, .batch = 2, .pool = 2 };
+    weft_trainable t;
+    weft_classify_trainable(&run, &t);
+    weft_train_opts o = weft_train_defaults();
+    o.optim = weft_optim_adam(0.03);
+    o.epochs = 40;
+    o.clip = 5.0f;
+    weft_train_result res;
+    int rc = weft_train(&t, &o, &res, err, sizeof err);
+    if (rc) print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    weft_classify_score sc;
+    assert_int_equal(weft_classify_evaluate(f.m, f.g, &f.s, 3, &sc, err, sizeof err), 0);
+    double acc = weft_confusion_accuracy(&sc.confusion);
+    if (acc < 1.0) print_error("%s: accuracy %g after training, loss %g\n",
+                               weft_classify_task_name(cfg.task), acc, sc.loss);
+    assert_true(acc == 1.0);
+    assert_true(sc.loss < 0.1);
+    if (cfg.task != WEFT_TASK_CLASSIFY) {
+        assert_true(sc.has_chunks);
+        assert_float_equal(weft_chunk_f1(&sc.chunks), 1.0, 1e-12);
+    }
+    assert_true(res.has_best && res.best == 100.0);
+    weft_confusion_free(&sc.confusion);
+    weft_classify_run_free(&run);
+    fixture_free(&f);
+}
+
+static void each_model_overfits_a_tiny_set(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_CLASSIFY);
+    c.layers = 1;
+    check_overfits(c);
+    c = small(WEFT_TASK_TAG);
+    c.layers = 1;
+    c.char_encoder = true;
+    check_overfits(c);
+    check_overfits(small(WEFT_TASK_WINDOW));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +561,7 @@ int main(void)
         cmocka_unit_test(pooling_over_real_steps),
         cmocka_unit_test(char_encoder_gradient_check),
         cmocka_unit_test(checkpoint_round_trip),
+        cmocka_unit_test(each_model_overfits_a_tiny_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

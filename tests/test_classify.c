@@ -13,6 +13,7 @@
 
 #include "weft/weft.h"
 #include "rel_diff.h"
+#include "tests/cli_text.h"
 
 static char err[1024];
 
@@ -546,6 +547,98 @@ static void each_model_overfits_a_tiny_set(void **state)
     check_overfits(small(WEFT_TASK_WINDOW));
 }
 
+/* --- the command line ----------------------------------------------------------------------- */
+
+static const char *exe;
+static char tmpdir[] = "/tmp/weft-classify-XXXXXX";
+
+static const char *tmp_path(const char *name)
+{
+    static char paths[16][512];
+    static int k = 0;
+    char *p = paths[k++ % 16];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+#define GLOBAL_FLAGS "--quiet --threads 1 "
+
+static void cli_train_eval_predict(void **state)
+{
+    (void)state;
+    if (!exe) skip();
+    /* a tagger on CoNLL-U: train, eval's last line, predict writes CoNLL-U back */
+    const char *train = tmp_path("train.conllu"), *model = tmp_path("tag.safetensors");
+    weft_test_write_file(train, CONLLU, strlen(CONLLU));
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task tag --data %s "
+                                        "--valid %s --bidirectional --char-encoder --embed 8 "
+                                        "--hidden 8 --char-embed 4 --char-hidden 4 --dropout 0 "
+                                        "--lr 0.05 --epochs 30 --batch 2 --save %s",
+                                        train, train, model);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->out, "best valid accuracy: 100.00");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", model, train);
+    assert_int_equal(r->status, 0);
+    char line[256];
+    assert_string_equal(last_line(r->out, line, sizeof line), "accuracy: 100.00");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "predict --model %s < %s", model, train);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->out, CONLLU);   /* every tag right: byte for byte the input */
+
+    /* a classifier: macro-F1 and a confusion matrix; predict reads plain sentences */
+    const char *sents = tmp_path("sents.txt"), *cmodel = tmp_path("cls.safetensors");
+    weft_test_write_file(sents, SENTS, strlen(SENTS));
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --data %s --valid %s "
+                      "--pool mean --cell gru --embed 8 --hidden 8 --dropout 0 --lr 0.05 "
+                      "--epochs 30 --batch 2 --save %s", sents, sents, cmodel);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", cmodel, sents);
+    assert_int_equal(r->status, 0);
+    assert_contains(r->out, "macro-F1: 100.00");
+    assert_contains(r->out, "gold\\pred");
+    assert_string_equal(last_line(r->out, line, sizeof line), "accuracy: 100.00");
+    weft_test_write_file(tmp_path("plain.txt"), "dull\nfine acting\n", 17);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "predict --model %s < %s", cmodel,
+                      tmp_path("plain.txt"));
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->out, "0\n1\n");
+
+    /* BIO: entity F1 */
+    const char *bio = tmp_path("ner.txt"), *wmodel = tmp_path("win.safetensors");
+    weft_test_write_file(bio, TAGGED, strlen(TAGGED));
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task window --format bio --data %s "
+                      "--valid %s --embed 8 --window 1 --window-hidden 16 --dropout 0 --lr 0.05 "
+                      "--epochs 30 --batch 2 --save %s", bio, bio, wmodel);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", wmodel, bio);
+    assert_int_equal(r->status, 0);
+    assert_contains(r->out, "precision 100.00 recall 100.00 F1 100.00");
+}
+
+static void cli_bad_input(void **state)
+{
+    (void)state;
+    if (!exe) skip();
+    const char *bad = tmp_path("bad.conllu"), *model = tmp_path("never.safetensors");
+    weft_test_write_file(bad, "1\tI\tI\tPRON\tPRP\t_\t0\troot\t_\t_\n2\tam\n", 33);
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task tag --data %s "
+                                        "--save %s", bad, model);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "bad.conllu:2: 2 tab-separated fields");
+    assert_int_equal(access(model, F_OK), -1);
+    const char *good = tmp_path("good.conllu");
+    weft_test_write_file(good, CONLLU, strlen(CONLLU));
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task tag --data %s --pool median", good);
+    assert_int_equal(r->status, 2);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --format conllu --data %s",
+                      good);
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "classify: reads classification files");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "predict --model %s --data %s", bad, bad);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "bad.conllu");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +655,14 @@ int main(void)
         cmocka_unit_test(char_encoder_gradient_check),
         cmocka_unit_test(checkpoint_round_trip),
         cmocka_unit_test(each_model_overfits_a_tiny_set),
+        cmocka_unit_test(cli_train_eval_predict),
+        cmocka_unit_test(cli_bad_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    exe = getenv("WEFT_EXE");
+    if (!mkdtemp(tmpdir)) return 1;
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return failed;
 }

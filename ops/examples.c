@@ -241,6 +241,13 @@ static weft_var *ex_stack(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
     return weighted_sum(g, r, weft_stack(g, xs, 3));
 }
 
+static weft_var *ex_concat_rows(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    weft_var *xs[3] = { INPUT(g, r, "x0", 2, 5), INPUT(g, r, "x1", 1, 5), INPUT(g, r, "x2", 3, 5) };
+    return weighted_sum(g, r, weft_concat_rows(g, xs, 3));
+}
+
 /* x [4, 3, 5]: one step (len 1, the first dimension dropped) or a range of 2 */
 static weft_var *ex_narrow(weft_graph *g, weft_params *ps, weft_rng *r, int len)
 {
@@ -407,6 +414,7 @@ static const weft_op_example examples[] = {
     { "concat", "3 inputs", ex_concat, 0 },
     { "slice", "columns [2, 5)", ex_slice, 0 },
     { "stack", "3 x [2, 5]", ex_stack, 0 },
+    { "concat_rows", "[2, 5], [1, 5], [3, 5]", ex_concat_rows, 0 },
     { "narrow", "one step (first dimension dropped)", ex_narrow, 1 },
     { "narrow", "a range of 2", ex_narrow, 2 },
     { "reshape", "[3, 4] -> [2, 6]", ex_reshape, 0 },

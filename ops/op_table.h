@@ -42,6 +42,7 @@
     X(concat, "concat")                     \
     X(slice, "slice")                       \
     X(stack, "stack")                       \
+    X(concat_rows, "concat rows")           \
     X(narrow, "narrow")                     \
     X(reshape, "reshape")                   \
     /* reduce.c */                          \

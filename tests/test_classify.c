@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -547,6 +548,109 @@ static void each_model_overfits_a_tiny_set(void **state)
     check_overfits(small(WEFT_TASK_WINDOW));
 }
 
+/* --- the ragged layer by length groups ------------------------------------------------------ */
+
+/* Run r over xs with lengths, by groups or padded; the loss is a fixed random
+ * weighting of the outputs and every final state. Returns the loss and
+ * leaves the gradients in the store and on xs. */
+static float ragged_loss(weft_graph *g, const weft_rnn *r, weft_var *xs, const int *len,
+                         const weft_state *init, bool by_length, float *out_copy, int *chained)
+{
+    weft_rnn_out out;
+    weft_unroll_opts o = { .lengths = len, .init = init, .by_length = by_length };
+    assert_int_equal(weft_unroll(g, r, xs, &o, &out), 0);
+    *chained = out.chained_steps;
+    memcpy(out_copy, out.seq->value.data, out.seq->value.size * sizeof(float));
+    weft_rng w;
+    weft_rng_seed(&w, 99);
+    weft_var *loss = NULL;
+    weft_var *parts[1 + 16];
+    int n = 0;
+    parts[n++] = out.seq;
+    for (int i = 0; i < out.n_final; i++) parts[n++] = out.final[i];
+    for (int i = 0; i < n; i++) {
+        weft_var *m = weft_input_zeros(g, parts[i]->value.rank, parts[i]->value.shape, "w", false);
+        weft_rng_fill_uniform(&w, &m->value, -1.0f, 1.0f);
+        weft_var *term = weft_sum(g, weft_mul(g, parts[i], m));
+        loss = loss ? weft_add(g, loss, term) : term;
+    }
+    assert_int_equal(weft_backward(g, loss), 0);
+    return weft_scalar(loss);
+}
+
+static void check_ragged_layer(const char *cell, int layers, bool bidirectional, bool carried)
+{
+    enum { T = 12, B = 9, I = 5, H = 4 };
+    const int len[B] = { 3, 12, 1, 7, 12, 9, 2, 5, 11 };   /* not sorted */
+    weft_params *ps = weft_params_new();
+    weft_rnn_config cfg = { .cell = weft_cell_find(cell), .input_size = I, .hidden_size = H,
+                            .num_layers = layers, .bidirectional = bidirectional,
+                            .prefix = "rnn." };
+    weft_rnn *r = weft_rnn_new(ps, &cfg, err, sizeof err);
+    assert_non_null(r);
+    weft_rng rng;
+    weft_rng_seed(&rng, 4);
+    weft_rnn_reset_parameters(r, &rng);
+    weft_tensor x = weft_tensor_alloc(3, (int[]){ T, B, I });
+    weft_rng_fill_uniform(&rng, &x, -1.0f, 1.0f);
+    weft_state init = { 0 };
+    if (carried) {
+        init.n = weft_rnn_num_states(r);
+        init.t = calloc((size_t)init.n, sizeof *init.t);
+        for (int i = 0; i < init.n; i++) {
+            init.t[i] = weft_tensor_alloc2(B, H);
+            weft_rng_fill_uniform(&rng, &init.t[i], -0.5f, 0.5f);
+        }
+    }
+    size_t span = weft_params_span(ps), W = (size_t)T * B * H * (bidirectional ? 2 : 1);
+    float *out_a = malloc(W * sizeof(float)), *out_b = malloc(W * sizeof(float));
+    float *grad_a = malloc(span * sizeof(float)), *dx_a = malloc(x.size * sizeof(float));
+    float loss[2];
+    int chained[2];
+    for (int pass = 0; pass < 2; pass++) {
+        weft_graph *g = weft_graph_new();
+        weft_params_zero_grad(ps);
+        weft_var *xs = weft_input(g, &x, "x", true);
+        loss[pass] = ragged_loss(g, r, xs, len, carried ? &init : NULL, pass == 1,
+                                 pass ? out_b : out_a, &chained[pass]);
+        const weft_tensor *dx = weft_grad_of(g, xs);
+        if (pass == 0) {
+            memcpy(grad_a, weft_params_grads(ps), span * sizeof(float));
+            memcpy(dx_a, dx->data, x.size * sizeof(float));
+        } else {
+            double d_out = rel_diff(out_a, out_b, W);
+            double d_grad = rel_diff(grad_a, weft_params_grads(ps), span);
+            double d_dx = rel_diff(dx_a, dx->data, x.size);
+            if (d_out > 1e-5 || d_grad > 1e-4 || d_dx > 1e-4)
+                print_error("%s %d layers%s: outputs %g, weight gradients %g, input gradients "
+                            "%g apart\n", cell, layers, bidirectional ? " bidirectional" : "",
+                            d_out, d_grad, d_dx);
+            assert_true(d_out <= 1e-5 && d_grad <= 1e-4 && d_dx <= 1e-4);
+            assert_float_equal(loss[0], loss[1], 1e-4 * fabsf(loss[0]) + 1e-5);
+        }
+        weft_graph_free(g);
+    }
+    /* the groups stayed on the fast path where the cell has one */
+    if (weft_cell_type_has_fast_path(cfg.cell)) assert_true(chained[1] > 0);
+    weft_state_free(&init);
+    weft_tensor_release(&x);
+    free(out_a);
+    free(out_b);
+    free(grad_a);
+    free(dx_a);
+    weft_rnn_free(r);
+    weft_params_free(ps);
+}
+
+static void ragged_layer_by_length_equals_padded(void **state)
+{
+    (void)state;
+    check_ragged_layer("lstm", 2, true, false);
+    check_ragged_layer("lstm", 1, false, true);
+    check_ragged_layer("gru", 2, true, true);
+    check_ragged_layer("mut1", 1, true, false);   /* a cell without a fused step */
+}
+
 /* --- the command line ----------------------------------------------------------------------- */
 
 static const char *exe;
@@ -655,6 +759,7 @@ int main(void)
         cmocka_unit_test(char_encoder_gradient_check),
         cmocka_unit_test(checkpoint_round_trip),
         cmocka_unit_test(each_model_overfits_a_tiny_set),
+        cmocka_unit_test(ragged_layer_by_length_equals_padded),
         cmocka_unit_test(cli_train_eval_predict),
         cmocka_unit_test(cli_bad_input),
     };

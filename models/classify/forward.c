@@ -221,7 +221,7 @@ static weft_var *char_features(weft_classify_model *m, weft_graph *g, const weft
     x = weft_reshape(g, x, 3, (int[]){ Tc, U, Ec });
     if (!x) return NULL;
     weft_rnn_out out;
-    weft_unroll_opts uo = { .lengths = clen };
+    weft_unroll_opts uo = { .lengths = clen, .by_length = true };
     if (weft_unroll(g, m->char_rnn, x, &uo, &out)) return NULL;
     int S = m->cell->n_states;
     weft_var *feat = weft_concat(g, (weft_var *[]){ out.final[0], out.final[S] }, 2);  /* [U, 2Hc] */
@@ -283,7 +283,7 @@ static weft_var *rnn_logits(weft_classify_model *m, weft_graph *g, const weft_cl
     if (!x) return NULL;
     weft_rnn_out out;
     weft_unroll_opts uo = { .lengths = b->ragged ? b->len : NULL,
-                            .dropout_rng = rng && p > 0.0f ? rng : NULL };
+                            .dropout_rng = rng && p > 0.0f ? rng : NULL, .by_length = true };
     if (weft_unroll(g, m->rnn, x, &uo, &out)) return NULL;
     weft_var *W = weft_param_var(g, m->out_w), *bias = weft_param_var(g, m->out_b);
     if (m->cfg.task == WEFT_TASK_CLASSIFY) {

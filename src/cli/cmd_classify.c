@@ -353,6 +353,49 @@ done:
     return status;
 }
 
+/* --- a model and data to run it on (eval, predict) ---------------------------------------------- */
+
+typedef struct opened {
+    weft_classify_model *m;
+    weft_labeled_data d;
+    weft_classify_set s;
+    weft_graph *g;
+} opened;
+
+static void close_opened(opened *o)
+{
+    weft_graph_free(o->g);
+    weft_classify_set_free(&o->s);
+    weft_labeled_free(&o->d);
+    weft_classify_free(o->m);
+}
+
+/* Load the model, read the data (in --format, or `fallback` for "auto") and
+ * encode it. 0, or the exit status (the message printed); *o is then closed. */
+static int open_for(const char *cmd, const char *model, const char *data, const char *format,
+                    bool for_predict, opened *o)
+{
+    *o = (opened){ 0 };
+    char err[1024];
+    if (!(o->m = weft_classify_load(model, err, sizeof err))) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return WEFT_EXIT_FAIL;
+    }
+    /* a classifier labels plain sentences; eval reads the training format */
+    weft_labeled_format f = for_predict && o->m->cfg.task == WEFT_TASK_CLASSIFY ? WEFT_FORMAT_TEXT
+                                                                                : o->m->cfg.format;
+    if (strcmp(format, "auto") != 0 && pick_format(format, o->m->cfg.task, data, &f)) {
+        close_opened(o);
+        return WEFT_EXIT_USAGE;
+    }
+    if (!(o->g = weft_graph_new()) || read_data(cmd, data, f, o->m->cfg.column, &o->d) ||
+        make_set(cmd, o->m, &o->d, &o->s)) {
+        close_opened(o);
+        return WEFT_EXIT_FAIL;
+    }
+    return 0;
+}
+
 /* --- weft eval ------------------------------------------------------------------------------ */
 
 int weft_cli_classify_eval(int argc, char **argv)
@@ -383,25 +426,16 @@ int weft_cli_classify_eval(int argc, char **argv)
         fprintf(stderr, "%s: --%s is required\n", cmd, !model ? "model MODEL" : "data FILE");
         return WEFT_EXIT_USAGE;
     }
+    opened o;
+    int status = open_for(cmd, model, data, format, false, &o);
+    if (status) return status;
+    status = WEFT_EXIT_FAIL;
     char err[1024];
-    weft_classify_model *m = weft_classify_load(model, err, sizeof err);
-    if (!m) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        return WEFT_EXIT_FAIL;
-    }
-    int status = WEFT_EXIT_FAIL;
-    weft_labeled_data d = { 0 };
-    weft_classify_set s = { 0 };
-    weft_graph *g = weft_graph_new();
-    weft_labeled_format f = m->cfg.format;
-    if (strcmp(format, "auto") != 0 && pick_format(format, m->cfg.task, data, &f)) {
-        status = WEFT_EXIT_USAGE;
-        goto done;
-    }
-    if (!g || read_data(cmd, data, f, m->cfg.column, &d) || make_set(cmd, m, &d, &s)) goto done;
+    weft_classify_model *m = o.m;
+    const weft_labeled_data *dp = &o.d;
     weft_classify_score sc;
     double t0 = now();
-    if (weft_classify_evaluate(m, g, &s, batch, &sc, err, sizeof err)) {
+    if (weft_classify_evaluate(m, o.g, &o.s, batch, &sc, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         goto done;
     }
@@ -411,7 +445,7 @@ int weft_cli_classify_eval(int argc, char **argv)
     for (int c = 0; names && c < C; c++) names[c] = weft_vocab_token(m->labels, c);
     long n = weft_confusion_total(&sc.confusion);
     printf("data: %s, %d sentences, %d words; %ld %s scored in %.2f s (%.0f /s)\n", data,
-           d.n_sents, d.n_words, n, m->cfg.task == WEFT_TASK_CLASSIFY ? "sentences" : "words",
+           dp->n_sents, dp->n_words, n, m->cfg.task == WEFT_TASK_CLASSIFY ? "sentences" : "words",
            secs, secs > 0 ? n / secs : 0.0);
     if (sc.confusion.unknown)
         printf("labels the model never saw: %ld (counted wrong)\n", sc.confusion.unknown);
@@ -430,10 +464,7 @@ int weft_cli_classify_eval(int argc, char **argv)
     weft_confusion_free(&sc.confusion);
     status = ferror(stdout) ? WEFT_EXIT_FAIL : WEFT_EXIT_OK;
 done:
-    weft_graph_free(g);
-    weft_classify_set_free(&s);
-    weft_labeled_free(&d);
-    weft_classify_free(m);
+    close_opened(&o);
     return status;
 }
 
@@ -479,44 +510,35 @@ int weft_cmd_predict(int argc, char **argv)
         fprintf(stderr, "%s: --model MODEL is required\n", cmd);
         return WEFT_EXIT_USAGE;
     }
+    opened o;
+    int status = open_for(cmd, model, data, format, true, &o);
+    if (status) return status;
+    status = WEFT_EXIT_FAIL;
     char err[1024];
-    weft_classify_model *m = weft_classify_load(model, err, sizeof err);
-    if (!m) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        return WEFT_EXIT_FAIL;
-    }
-    int status = WEFT_EXIT_FAIL;
-    weft_labeled_data d = { 0 };
-    weft_classify_set s = { 0 };
-    weft_graph *g = weft_graph_new();
+    weft_classify_model *m = o.m;
+    const weft_labeled_data *dp = &o.d;
     int *pred = NULL;
     const char **tags = NULL;
-    weft_labeled_format f = m->cfg.task == WEFT_TASK_CLASSIFY ? WEFT_FORMAT_TEXT : m->cfg.format;
-    if (strcmp(format, "auto") != 0 && pick_format(format, m->cfg.task, data, &f)) {
-        status = WEFT_EXIT_USAGE;
-        goto done;
-    }
-    if (!g || read_data(cmd, data, f, m->cfg.column, &d) || make_set(cmd, m, &d, &s)) goto done;
-    int n = m->cfg.task == WEFT_TASK_CLASSIFY ? d.n_sents : d.n_words;
+    int n = m->cfg.task == WEFT_TASK_CLASSIFY ? dp->n_sents : dp->n_words;
     pred = malloc((size_t)(n > 0 ? n : 1) * sizeof *pred);
     tags = malloc((size_t)(n > 0 ? n : 1) * sizeof *tags);
     if (!pred || !tags) {
         fprintf(stderr, "%s: out of memory\n", cmd);
         goto done;
     }
-    if (weft_classify_predict(m, g, &s, batch, pred, err, sizeof err)) {
+    if (weft_classify_predict(m, o.g, &o.s, batch, pred, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         goto done;
     }
     for (int i = 0; i < n; i++) tags[i] = weft_vocab_token(m->labels, pred[i]);
     if (m->cfg.task == WEFT_TASK_CLASSIFY) {
         for (int i = 0; i < n; i++) printf("%s\n", tags[i]);
-    } else if (d.format == WEFT_FORMAT_CONLLU) {
-        if (weft_labeled_write_conllu(&d, tags, stdout, err, sizeof err)) {
+    } else if (dp->format == WEFT_FORMAT_CONLLU) {
+        if (weft_labeled_write_conllu(dp, tags, stdout, err, sizeof err)) {
             fprintf(stderr, "%s: %s\n", cmd, err);
             goto done;
         }
-    } else if (write_bio(&d, m->labels, pred, stdout)) {
+    } else if (write_bio(dp, m->labels, pred, stdout)) {
         goto done;
     }
     if (fflush(stdout) || ferror(stdout)) {
@@ -527,9 +549,6 @@ int weft_cmd_predict(int argc, char **argv)
 done:
     free(pred);
     free(tags);
-    weft_graph_free(g);
-    weft_classify_set_free(&s);
-    weft_labeled_free(&d);
-    weft_classify_free(m);
+    close_opened(&o);
     return status;
 }

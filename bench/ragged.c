@@ -7,7 +7,7 @@
  *   ideal      the same number of tokens as a full batch (B sequences of the
  *              mean length): what the sum of the lengths costs
  *
- *     build/bench/ragged [T B I H ROUNDS]      (defaults 64 64 128 128 5)
+ *     WEFT_NUM_THREADS=1 build/bench/ragged [T B I H ROUNDS]   (defaults 64 64 128 128 5)
  *
  * Prints the median time of each and the ratios to the ideal. */
 #include <stdio.h>
@@ -54,6 +54,9 @@ int main(int argc, char **argv)
     int I = argc > 3 ? atoi(argv[3]) : 128, H = argc > 4 ? atoi(argv[4]) : 128;
     int rounds = argc > 5 ? atoi(argv[5]) : 5;
     if (T < 1 || B < 1 || I < 1 || H < 1 || rounds < 1 || rounds > 100) return 2;
+    char env_err[256];
+    if (weft_runtime_init(env_err, sizeof env_err)) fprintf(stderr, "%s\n", env_err);
+    weft_print_runtime(stderr);
     weft_params *ps = weft_params_new();
     weft_rnn_config cfg = { .cell = weft_cell_find("lstm"), .input_size = I, .hidden_size = H,
                             .num_layers = 1, .bidirectional = true };

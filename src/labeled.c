@@ -444,16 +444,18 @@ static bool is_whole_number(const char *s)
     return true;
 }
 
-static bool numeric_order;
+/* A label and, when every label is a whole number, its value (else 0 for all,
+ * and the bytes decide). */
+typedef struct label_key {
+    long value;
+    const char *s;
+} label_key;
 
 static int by_label(const void *a, const void *b)
 {
-    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-    if (numeric_order) {
-        long u = strtol(x, NULL, 10), w = strtol(y, NULL, 10);
-        if (u != w) return u < w ? -1 : 1;
-    }
-    return strcmp(x, y);
+    const label_key *x = a, *y = b;
+    if (x->value != y->value) return x->value < y->value ? -1 : 1;
+    return strcmp(x->s, y->s);
 }
 
 weft_vocab *weft_labeled_label_vocab(const weft_labeled_data *d, char *err, size_t errsize)
@@ -466,20 +468,20 @@ weft_vocab *weft_labeled_label_vocab(const weft_labeled_data *d, char *err, size
     int n = d->format == WEFT_FORMAT_CLASSIFY ? d->n_sents : d->n_words;
     weft_vocab *all = NULL, *v = weft_vocab_new();
     int *counts = NULL;
-    const char **sorted = NULL;
+    label_key *sorted = NULL;
     if (!v || count_strings(strs, n, (weft_word_norm){ 0 }, false, &all, &counts)) goto oom;
     int k = weft_vocab_size(all);
     sorted = malloc((size_t)k * sizeof *sorted);
     if (!sorted) goto oom;
     bool numeric = true;
+    for (int i = 0; i < k; i++) numeric = numeric && is_whole_number(weft_vocab_token(all, i));
     for (int i = 0; i < k; i++) {
-        sorted[i] = weft_vocab_token(all, i);
-        numeric = numeric && is_whole_number(sorted[i]);
+        const char *t = weft_vocab_token(all, i);
+        sorted[i] = (label_key){ numeric ? strtol(t, NULL, 10) : 0, t };
     }
-    numeric_order = numeric;   /* qsort has no context argument in C11 */
     qsort(sorted, (size_t)k, sizeof *sorted, by_label);
     for (int i = 0; i < k; i++)
-        if (weft_vocab_add(v, sorted[i], strlen(sorted[i])) < 0) goto oom;
+        if (weft_vocab_add(v, sorted[i].s, strlen(sorted[i].s)) < 0) goto oom;
     free(sorted);
     weft_vocab_free(all);
     free(counts);

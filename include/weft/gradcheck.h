@@ -12,6 +12,10 @@
 
 #include "weft/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_gradcheck_opts {
     float eps;            /* step; 0 means 1e-2 (float32 needs a large step) */
     float tolerance;      /* max relative error to pass; 0 means 1e-2 */
@@ -36,5 +40,9 @@ typedef struct weft_gradcheck_result {
  * not: see res->passed), -1 when the graph has an error. */
 int weft_gradcheck(weft_graph *g, weft_var *loss, const weft_gradcheck_opts *opts,
                    weft_gradcheck_result *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

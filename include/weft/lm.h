@@ -64,6 +64,10 @@
 #include "weft/rnn.h"
 #include "weft/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_LM_CELL_MAX 256
 
 typedef struct weft_lm_config {
@@ -284,5 +288,9 @@ long weft_lm_trainer_windows(const weft_lm_trainer *t);
  * optimiser, schedule, clip, epochs, accumulation and patience of *o (the
  * rest of *o is left alone) and *st. */
 void weft_lm_run_to_train(const weft_lm_run *run, weft_train_opts *o, weft_train_state *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

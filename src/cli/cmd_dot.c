@@ -8,16 +8,15 @@
  * top layer's output with a cross-entropy against random classes, at every
  * step (--loss all, one readout over the stacked outputs, as the language
  * model does) or at the last step only (--loss last). With --model, a saved
- * language model (weft/lm.h's file format: "weft.config" metadata and the
- * PyTorch example's tensor names) is rebuilt from its metadata, its weights
- * are loaded, and it reads T x B random token ids; a fixed-window model
- * (weft/window_lm.h) reads B random contexts. The graph is drawn with
+ * language model is loaded by weft_lm_load (the loader and the checks eval
+ * and sample use; a plugin cell only with --allow-plugin) and reads T x B
+ * random token ids; a fixed-window model (weft/window_lm.h) reads B random
+ * contexts. The graph is drawn with
  * weft_dot_write (weft/dot.h), after backward when --grads. */
 #include "src/cli/cli.h"
 
 #include "weft/weft.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
@@ -36,6 +37,24 @@ int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_o
     }
     *info = (weft_lm_step_info){ L, norm };
     return 0;
+}
+
+int *weft_lm_window_rows(const int *inputs, int n, int V, int *count)
+{
+    unsigned char *seen = calloc((size_t)V, 1);
+    int *rows = malloc((size_t)(n < V ? n : V) * sizeof *rows);
+    if (!seen || !rows) {
+        free(seen);
+        free(rows);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) seen[inputs[i]] = 1;
+    int k = 0;
+    for (int v = 0; v < V; v++)
+        if (seen[v]) rows[k++] = v;
+    free(seen);
+    *count = k;
+    return rows;
 }
 
 int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,

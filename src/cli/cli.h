@@ -62,11 +62,20 @@ int weft_cli_ngram_sample(int argc, char **argv);
 int weft_cli_window_lm_train(int argc, char **argv);
 int weft_cli_window_lm_eval(int argc, char **argv);
 int weft_cli_window_lm_sample(int argc, char **argv);
+/* Classifiers and taggers (cmd_classify.c): `weft train --task
+ * classify|tag|window`, `weft eval` on such a model, and `weft predict`. */
+int weft_cli_classify_train(int argc, char **argv);
+int weft_cli_classify_eval(int argc, char **argv);
+int weft_cmd_predict(int argc, char **argv);
 int weft_cmd_cells(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);
 int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
+/* Word vectors (cmd_word2vec.c): training and evaluation, neighbours, analogies. */
+int weft_cmd_word2vec(int argc, char **argv);
+int weft_cmd_neighbors(int argc, char **argv);
+int weft_cmd_analogy(int argc, char **argv);
 
 /* gnuplot, for the charts of weft compare and weft gradflow (gnuplot.c): is it
  * on the PATH; and s written to a gnuplot script as a double-quoted string. */

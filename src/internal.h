@@ -29,6 +29,15 @@ static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
     va_end(ap);
 }
 
+/* --- files (src/files.c) ------------------------------------------------------ */
+
+/* Write path whole or not at all: write(f, ctx) fills a temporary file beside
+ * it (0 on success), which is flushed, fsynced and renamed over path, keeping
+ * the mode of the file it replaces (else 0644). On any failure path is left
+ * as it was, and err names the file and the cause. 0 or -1. */
+int weft_replace_file(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx,
+                      char *err, size_t errsize);
+
 /* --- the arena (src/arena.c) --------------------------------------------- */
 
 typedef struct weft_arena_chunk {

@@ -4,8 +4,21 @@
 
 #include <string.h>
 
-/* How b is spread over a (stored in v->i[0]). */
+/* How b is spread over a. */
 enum { BCAST_SAME, BCAST_ROW, BCAST_COL, BCAST_SCALAR };
+
+/* What the nodes of this family keep: add, sub and mul how b is spread over
+ * a (a BCAST_ value), scale its constant factor. */
+typedef struct arith_attrs {
+    int broadcast;
+    float factor;
+} arith_attrs;
+_Static_assert(sizeof(arith_attrs) <= WEFT_NODE_ATTR_BYTES, "arith_attrs fits a node");
+
+static arith_attrs *arith_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
 
 /* Which broadcast makes b fit a, or -1. */
 static int broadcast_mode(const weft_tensor *a, const weft_tensor *b)
@@ -82,7 +95,7 @@ static weft_var *binary(weft_graph *g, const weft_op_desc *op, weft_var *a, weft
     }
     weft_var *v = weft_node_new(g, op, (weft_var *[]){ a, b }, 2, a->value.rank, a->value.shape);
     if (!v) return NULL;
-    v->i[0] = mode;
+    arith_attrs_of(v)->broadcast = mode;
     op->forward(g, v);
     return v;
 }
@@ -99,7 +112,8 @@ void weft_op_add_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
     float *y = v->value.data;
-    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    int mode = arith_attrs_of(v)->broadcast;
     #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
@@ -117,7 +131,8 @@ void weft_op_add_backward(weft_graph *g, weft_var *v)
         #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
         for (size_t i = 0; i < v->value.size; i++) ga[i] += gy[i];
     }
-    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, NULL, 1.0f, v->i[0], rows, cols);
+    if (weft_wants_grad(b))
+        reduce_into_b(b->grad.data, gy, NULL, 1.0f, arith_attrs_of(v)->broadcast, rows, cols);
 }
 
 /* --- sub: y = a - b ----------------------------------------------------------- */
@@ -132,7 +147,8 @@ void weft_op_sub_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
     float *y = v->value.data;
-    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    int mode = arith_attrs_of(v)->broadcast;
     #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
@@ -152,7 +168,8 @@ void weft_op_sub_backward(weft_graph *g, weft_var *v)
         for (size_t i = 0; i < n; i++) ga[i] += gy[i];
     }
     /* dL/db = -dL/dy, summed over what b was spread over */
-    if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, NULL, -1.0f, v->i[0], rows, cols);
+    if (weft_wants_grad(b))
+        reduce_into_b(b->grad.data, gy, NULL, -1.0f, arith_attrs_of(v)->broadcast, rows, cols);
 }
 
 /* --- mul: y = a ⊙ b ----------------------------------------------------------- */
@@ -167,7 +184,8 @@ void weft_op_mul_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
     float *y = v->value.data;
-    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    int mode = arith_attrs_of(v)->broadcast;
     #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++)
@@ -180,7 +198,8 @@ void weft_op_mul_backward(weft_graph *g, weft_var *v)
     weft_var *a = v->in[0], *b = v->in[1];
     const float *gy = v->grad.data, *av = a->value.data, *bv = b->value.data;
     size_t n = v->value.size;
-    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value), mode = v->i[0];
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    int mode = arith_attrs_of(v)->broadcast;
     /* dL/da = dL/dy ⊙ b */
     if (weft_wants_grad(a)) {
         float *ga = a->grad.data;
@@ -200,7 +219,7 @@ weft_var *weft_scale(weft_graph *g, weft_var *a, float s)
     if (!a) return NULL;
     weft_var *v = weft_node_new(g, &weft_op_scale, &a, 1, a->value.rank, a->value.shape);
     if (!v) return NULL;
-    v->f[0] = s;
+    arith_attrs_of(v)->factor = s;
     weft_op_scale_forward(g, v);
     return v;
 }
@@ -209,7 +228,7 @@ void weft_op_scale_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     const float *a = v->in[0]->value.data;
-    float *y = v->value.data, s = v->f[0];
+    float *y = v->value.data, s = arith_attrs_of(v)->factor;
     #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
     for (size_t i = 0; i < v->value.size; i++) y[i] = s * a[i];
 }
@@ -219,7 +238,7 @@ void weft_op_scale_backward(weft_graph *g, weft_var *v)
     (void)g;
     weft_var *a = v->in[0];
     if (!weft_wants_grad(a)) return;
-    float *ga = a->grad.data, s = v->f[0];
+    float *ga = a->grad.data, s = arith_attrs_of(v)->factor;
     const float *gy = v->grad.data;
     #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
     for (size_t i = 0; i < v->value.size; i++) ga[i] += s * gy[i];

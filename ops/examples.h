@@ -8,7 +8,8 @@
  * sum(y ⊙ w) for a fixed random w, so that no error in a gradient can cancel
  * out. The test suite and `weft gradcheck` both run these.
  *
- * Not installed; not part of the public API. src/cli/ and tests/ include it.
+ * Not installed, not part of the public API and not in libweft: a static
+ * library of its own (ops/meson.build) that src/cli/ and tests/ link.
  */
 #ifndef WEFT_OPS_EXAMPLES_H
 #define WEFT_OPS_EXAMPLES_H

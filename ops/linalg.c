@@ -8,6 +8,18 @@
 
 /* --- matmul: C = op(A) op(B) ----------------------------------------------------- */
 
+/* What a matmul node keeps: which operands are transposed, and op(A)'s [m, k]. */
+typedef struct matmul_attrs {
+    bool trans_a, trans_b;
+    int m, k;
+} matmul_attrs;
+_Static_assert(sizeof(matmul_attrs) <= WEFT_NODE_ATTR_BYTES, "matmul_attrs fits a node");
+
+static matmul_attrs *matmul_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
 weft_var *weft_matmul(weft_graph *g, weft_var *a, weft_var *b)
 {
     return weft_matmul_ex(g, a, false, b, false);
@@ -41,10 +53,7 @@ weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, 
     }
     weft_var *v = weft_node_new(g, &weft_op_matmul, (weft_var *[]){ a, b }, 2, rank, shape);
     if (!v) return NULL;
-    v->i[0] = trans_a;
-    v->i[1] = trans_b;
-    v->i[2] = m;
-    v->i[3] = k;
+    *matmul_attrs_of(v) = (matmul_attrs){ .trans_a = trans_a, .trans_b = trans_b, .m = m, .k = k };
     weft_op_matmul_forward(g, v);
     return v;
 }
@@ -52,8 +61,9 @@ weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, 
 void weft_op_matmul_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
-    bool ta = v->i[0], tb = v->i[1];
-    int m = v->i[2], k = v->i[3], n = weft_tensor_cols(&v->value);
+    const matmul_attrs *at = matmul_attrs_of(v);
+    bool ta = at->trans_a, tb = at->trans_b;
+    int m = at->m, k = at->k, n = weft_tensor_cols(&v->value);
     sgemm_rowmajor(ta, tb, m, n, k, 1.0f, v->in[0]->value.data, v->in[1]->value.data, 0.0f,
                    v->value.data);
 }
@@ -61,8 +71,9 @@ void weft_op_matmul_forward(weft_graph *g, weft_var *v)
 void weft_op_matmul_backward(weft_graph *g, weft_var *v)
 {
     weft_var *a = v->in[0], *b = v->in[1];
-    bool ta = v->i[0], tb = v->i[1];
-    int m = v->i[2], k = v->i[3], n = weft_tensor_cols(&v->value);
+    const matmul_attrs *at = matmul_attrs_of(v);
+    bool ta = at->trans_a, tb = at->trans_b;
+    int m = at->m, k = at->k, n = weft_tensor_cols(&v->value);
     const float *dC = v->grad.data, *A = a->value.data, *B = b->value.data;
     if (weft_wants_grad(a)) {
         if (!ta) /* dA [m, k] += dC op(B)ᵀ */

@@ -42,11 +42,13 @@
     X(concat, "concat")                     \
     X(slice, "slice")                       \
     X(stack, "stack")                       \
+    X(concat_rows, "concat rows")           \
     X(narrow, "narrow")                     \
     X(reshape, "reshape")                   \
     /* reduce.c */                          \
     X(sum, "sum")                           \
     X(mean, "mean")                         \
+    X(max_steps, "max over steps")          \
     /* plumbing.c */                        \
     X(dropout, "dropout")                   \
     X(detach, "detach")                     \
@@ -54,6 +56,20 @@
     X(rnn_step, "RNN step")                 \
     X(lstm_step, "LSTM step")               \
     X(gru_step, "GRU step")
+
+/* What a narrow node keeps (ops/shape.c): the first entry it takes, and, for
+ * a step of a sequence (weft_seq_input, ops/recurrent.c), that sequence. */
+typedef struct weft_narrow_attrs {
+    int start;
+    weft_seq *seq;
+    int step;        /* with seq: the step of the sequence it is */
+} weft_narrow_attrs;
+_Static_assert(sizeof(weft_narrow_attrs) <= WEFT_NODE_ATTR_BYTES, "weft_narrow_attrs fits a node");
+
+static inline weft_narrow_attrs *weft_narrow_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
 
 #define WEFT_OP_DECLARE(name, label)                                  \
     void weft_op_##name##_forward(weft_graph *g, weft_var *v);        \

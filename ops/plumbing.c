@@ -9,6 +9,18 @@
  * then serve all the time steps of a sequence (variational dropout, Gal &
  * Ghahramani 2016). No gradient flows into the mask. */
 
+/* What a dropout node keeps: 0 when the mask has x's shape, else its one
+ * row's length (the mask repeats every `period` elements). */
+typedef struct dropout_attrs {
+    int period;
+} dropout_attrs;
+_Static_assert(sizeof(dropout_attrs) <= WEFT_NODE_ATTR_BYTES, "dropout_attrs fits a node");
+
+static dropout_attrs *dropout_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
 weft_var *weft_dropout(weft_graph *g, weft_var *x, weft_var *mask)
 {
     if (weft_any_null((weft_var *[]){ x, mask }, 2)) return NULL;
@@ -27,7 +39,7 @@ weft_var *weft_dropout(weft_graph *g, weft_var *x, weft_var *mask)
     weft_var *v = weft_node_new(g, &weft_op_dropout, (weft_var *[]){ x, mask }, 2,
                                 x->value.rank, x->value.shape);
     if (!v) return NULL;
-    v->i[0] = same ? 0 : cols;   /* 0: same shape; else the mask's period */
+    *dropout_attrs_of(v) = (dropout_attrs){ .period = same ? 0 : cols };
     weft_op_dropout_forward(g, v);
     return v;
 }
@@ -38,12 +50,13 @@ void weft_op_dropout_forward(weft_graph *g, weft_var *v)
     const float *x = v->in[0]->value.data, *m = v->in[1]->value.data;
     float *y = v->value.data;
     size_t n = v->value.size;
-    if (!v->i[0]) {   /* the mask has x's shape */
+    size_t cols = (size_t)dropout_attrs_of(v)->period;
+    if (!cols) {   /* the mask has x's shape */
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) y[i] = x[i] * m[i];
         return;
     }
-    size_t cols = (size_t)v->i[0];   /* one mask row for every row of x */
+    /* one mask row for every row of x */
     #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
     for (size_t r = 0; r < n / cols; r++)
         for (size_t c = 0; c < cols; c++) y[r * cols + c] = x[r * cols + c] * m[c];
@@ -57,12 +70,12 @@ void weft_op_dropout_backward(weft_graph *g, weft_var *v)
     const float *m = v->in[1]->value.data, *gy = v->grad.data;
     float *gx = x->grad.data;
     size_t n = v->value.size;
-    if (!v->i[0]) {
+    size_t cols = (size_t)dropout_attrs_of(v)->period;
+    if (!cols) {
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) gx[i] += gy[i] * m[i];
         return;
     }
-    size_t cols = (size_t)v->i[0];
     #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
     for (size_t r = 0; r < n / cols; r++)
         for (size_t c = 0; c < cols; c++) gx[r * cols + c] += gy[r * cols + c] * m[c];

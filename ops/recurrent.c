@@ -9,24 +9,27 @@
  *   forward:  one sgemm for the recurrent product h W_hhᵀ (beta = 1 onto the
  *             rest of the pre-activation), then one pass over the rows for the
  *             nonlinearities and the new state, keeping what backward needs in
- *             v->aux;
+ *             the node's fused_aux;
  *   backward: one pass over the rows from the output gradients to the
  *             gradients of the pre-activations ("dgates"), adding dxp and the
  *             elementwise parts of dh_prev / dc_prev on the way, then
  *             dh_prev += dgates W_hh, dW_hh += dgatesᵀ h_prev (two sgemms,
  *             beta = 1) and db_hh += the column sums of dgates.
  *
- * Chains. When the steps of one sequence share W_hh and read their xp as
- * steps of one [T, B, G·H] projection (weft_narrow(xp_seq, t, 1), as
- * weft_unroll does), the steps form a chain that shares one `seq_ctx`:
+ * Chains. The caller that unrolls a sequence says so (weft/ops.h): it opens
+ * a weft_seq over the [T, B, G·H] projection of all steps and gives step t
+ * weft_seq_input(g, seq, t) as its xp, as weft_unroll does. The fused steps
+ * of one op and one W_hh that read a sequence's steps form a chain that
+ * shares the sequence's record (struct weft_seq below; nothing on the tape
+ * is searched):
  *
  *   - W_hh is prepared once per sequence (by the chain's first step) for
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
  *     where packed_worth (src/matmul.h) says so, packed into the
  *     micro-kernel's panels once, so no step repacks it (weft's AVX-512
- *     tiles of src/matmul_kernel.c: from 4 rows where the product is 256 columns
- *     wide or more, 1.05-1.4x on those products; BLIS's kernel: from 32
- *     rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
+ *     or AVX2 tiles of src/matmul_kernel*.c: from 4 rows where the product
+ *     is 256 columns wide or more, 1.05-1.4x on those products; BLIS's
+ *     kernel: from 32 rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
  *     multiple of 512 bytes apart (H a multiple of 128), a copy of W_hh
  *     with its row stride padded off that: plain sgemms that BLIS's
  *     small-matrix path runs without packing (measured 1.2-1.4x faster at
@@ -40,9 +43,10 @@
  *         db_hh += Σ_rows D
  *     rather than T sgemms of inner size B that each read and write all of
  *     dW_hh. The first step is an ancestor of every later one (each reads the
- *     state the one before made), so every step's backward has run by then;
- *     the slots of steps the loss does not reach count as zero.
- * A step on its own (xp not such a view) does all of this per step.
+ *     state the one before made: what the sequence's maker promises), so
+ *     every step's backward has run by then; the slots of steps the loss does
+ *     not reach count as zero.
+ * A step on its own (xp not a step of a sequence) does all of this per step.
  *
  * The values and gradients equal those of the same step composed from public
  * ops (models/cells/elman.c, lstm.c, gru.c) to float rounding; tests/test_fused.c
@@ -55,11 +59,20 @@
 #include <stdio.h>
 #include <string.h>
 
-/* What the steps of one chain share (arena memory, made by its first step). */
-typedef struct seq_ctx {
-    const weft_var *X;       /* the [T, B, G·H] projection the steps read */
+/* A sequence (weft_seq_new) and the chain its fused steps form: arena
+ * memory; the sequence's part made by weft_seq_new, the chain's by the first
+ * fused step that reads one of its steps. */
+struct weft_seq {
+    const weft_var *X;       /* the [T, B, P] projection the steps read */
+    int T, B, P;
+    const weft_var **xps;    /* [T]: the step-t input (weft_seq_input) slot t's step reads */
+    int *rows;               /* [T]: the rows step t's input has (B, or fewer: the first ones) */
+    unsigned char *used;     /* [T]: a step has taken slot t */
+    int n_chained;           /* steps in the chain (weft_seq_chained) */
+    /* the chain, from its first step on (op NULL until then) */
+    const weft_op_desc *op;  /* the steps' op */
     const weft_var *W;       /* W_hh, shared by every step */
-    int T, B, H, GH;
+    int H, GH;
     int ldt, ldw;            /* row strides of Wt and Wp: G·H and H padded */
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
     float *Wp;               /* W_hh [G·H, ldw], likewise; NULL: W_hh itself serves */
@@ -69,20 +82,19 @@ typedef struct seq_ctx {
     packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
     float *Apack;            /* the packed left operand of either product */
-    float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} */
+    float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} (its first rows[t] rows) */
     /* [T, B, G·H]: slot t holds step t's dgates. Chosen anew by the first
      * step of every backward to reach the chain (n_filled = 0): X's own
      * gradient when the steps are its only readers and dgates is dxp
      * (chain_owns_dxp), else own_dgates, made the first time it is needed. */
     float *dgates;
     float *own_dgates;
-    const weft_var **xps;    /* [T]: the step-t narrow of X that slot t's step reads */
-    unsigned char *used;     /* [T]: a step has taken slot t */
     unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
     int n_filled;            /* slots filled in this backward so far */
-} seq_ctx;
+};
+typedef struct weft_seq seq_ctx;
 
-/* What a fused step keeps in v->aux. */
+/* What a fused step keeps beside its node (arena memory). */
 typedef struct fused_aux {
     float *saved;    /* forward's activations for backward (NULL for the Elman step) */
     float *dgates;   /* backward's [B, G·H] scratch for a step outside a chain */
@@ -90,6 +102,24 @@ typedef struct fused_aux {
     int slot;        /* this step's t in the chain */
     bool first;      /* made the chain: transposes W_hh, runs the weight gradient */
 } fused_aux;
+
+/* A fused step node's attributes: its fused_aux, and for the Elman step its
+ * activation (ACT_TANH or ACT_RELU). */
+typedef struct step_attrs {
+    fused_aux *fused;
+    int act;
+} step_attrs;
+_Static_assert(sizeof(step_attrs) <= WEFT_NODE_ATTR_BYTES, "step_attrs fits a node");
+
+static step_attrs *step_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
+static fused_aux *fused_of(const weft_var *v)
+{
+    return step_attrs_of(v)->fused;
+}
 
 /* σ and tanh of the gate kernels: the vectorisable ones of ops/fastmath.h,
  * as ops/activation.c uses, so the fused and composed paths round alike. */
@@ -156,52 +186,78 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
     return false;
 }
 
-/* Is `anc` among the inputs of v, of their inputs, ... up to `depth` levels
- * down? (h' narrowed out of an LSTM step, then masked for a ragged batch, is
- * three levels above the step.) */
-static bool is_ancestor(const weft_var *anc, const weft_var *v, int depth)
+weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
 {
-    if (v == anc) return true;
-    if (depth == 0 || !v->op) return false;
-    for (int k = 0; k < v->n_in; k++)
-        if (is_ancestor(anc, v->in[k], depth - 1)) return true;
-    return false;
+    if (!xp_seq) return NULL;
+    if (xp_seq->value.rank != 3) {
+        char sx[64];
+        weft_graph_fail(g, "seq: the projections are %s, expected [T, B, P] (steps, batch, "
+                        "width)", weft_shape_str(&xp_seq->value, sx, sizeof sx));
+        return NULL;
+    }
+    int T = xp_seq->value.shape[0];
+    weft_seq *s = weft_graph_calloc(g, sizeof *s);
+    if (!s) return NULL;
+    *s = (weft_seq){ .X = xp_seq, .T = T, .B = xp_seq->value.shape[1],
+                     .P = xp_seq->value.shape[2] };
+    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
+    s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
+    s->used = weft_graph_calloc(g, (size_t)T);
+    s->filled = weft_graph_calloc(g, (size_t)T);
+    if (!s->xps || !s->rows || !s->used || !s->filled) return NULL;
+    return s;
 }
 
-/* The chain step v joins, or a new one it starts (see the top of the file),
- * or none: v's xp must be step t of a [T, B, G·H] node through weft_narrow.
- * A chain is found among the last nodes of the tape: a step of the same op,
- * projection and W_hh that v's h descends from. Returns -1 when out of memory. */
-static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft_var *h,
-                      const weft_var *W, int H, int GH)
+weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows)
 {
-    fused_aux *a = v->aux;
-    if (xp->op != &weft_op_narrow) return 0;
-    const weft_var *X = xp->in[0];
-    int B = xp->value.shape[0], t = xp->i[0];
-    if (X->value.rank != 3 || X->value.shape[1] != B || X->value.shape[2] != GH) return 0;
-    enum { LOOK_BACK = 64 };   /* a masked LSTM step is about 12 nodes after the one before */
-    for (int i = v->id - 1, n = 0; i >= 0 && n < LOOK_BACK; i--, n++) {
-        weft_var *p = weft_graph_node(g, i);
-        if (p->op != v->op) continue;
-        seq_ctx *s = ((fused_aux *)p->aux)->seq;
-        if (!s || s->X != X || s->W != W || s->used[t] || !is_ancestor(p, h, 4)) break;
-        a->seq = s;
-        a->slot = t;
-        s->used[t] = 1;
-        s->xps[t] = xp;
-        return 0;
+    if (!s) return NULL;
+    if (t < 0 || t >= s->T)
+        return weft_graph_fail(g, "seq: step %d is not in [0, %d)", t, s->T);
+    if (rows < 1 || rows > s->B)
+        return weft_graph_fail(g, "seq: step %d: %d rows is not in [1, %d] (the batch)", t,
+                               rows, s->B);
+    weft_var *X = (weft_var *)s->X, *xp;
+    if (rows == s->B) {
+        xp = weft_narrow(g, X, t, 1);
+    } else {   /* the first rows of block t: contiguous, a view as a narrow is */
+        size_t block = (size_t)s->B * s->P;
+        xp = weft_node_new_view(g, &weft_op_narrow, X, 2, (int[]){ rows, s->P }, t * block);
+        if (xp) weft_narrow_attrs_of(xp)->start = t;
     }
-    int T = X->value.shape[0];
-    seq_ctx *s = weft_graph_calloc(g, sizeof *s);
-    if (!s) return -1;
+    if (!xp) return NULL;
+    weft_narrow_attrs_of(xp)->seq = s;
+    weft_narrow_attrs_of(xp)->step = t;
+    return xp;
+}
+
+weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t)
+{
+    return weft_seq_input_rows(g, s, t, s ? s->B : 0);
+}
+
+int weft_seq_chained(const weft_seq *s)
+{
+    return s ? s->n_chained : 0;
+}
+
+/* The buffers of s's chain, made by its first step (op, W_hh, H, G·H): how
+ * W_hh is prepared for the per-step products, the packed operand, and the
+ * h_{t-1} slots. -1 when out of memory. */
+static int chain_start(weft_graph *g, seq_ctx *s, const weft_op_desc *op, const weft_var *W,
+                       int H, int GH)
+{
+    int T = s->T, B = s->B;
+    s->op = op;
+    s->W = W;
+    s->H = H;
+    s->GH = GH;
     /* strides padded by 64 bytes (see sgemm_rowmajor_ld in src/matmul.h) */
-    *s = (seq_ctx){ .X = X, .W = W, .T = T, .B = B, .H = H, .GH = GH, .ldt = GH + 16,
-                    .ldw = H + 16 };
+    s->ldt = GH + 16;
+    s->ldw = H + 16;
     s->packed_fwd = packed_worth(B, GH, H);
     s->packed_bwd = packed_worth(B, H, GH);
     const gemm_kernel *kern = weft_gemm_kernel();
-    s->gate_tiles = s->packed_fwd && v->op == &weft_op_lstm_step && H % kern->nr == 0 &&
+    s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step && H % kern->nr == 0 &&
                     4 * packed_mr(B) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
     if (s->packed_fwd) {
         s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
@@ -227,15 +283,33 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
         if (!s->Apack) return -1;
     }
     s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
-    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
-    s->used = weft_graph_calloc(g, (size_t)T);
-    s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->hprev || !s->xps || !s->used || !s->filled) return -1;
+    return s->hprev ? 0 : -1;
+}
+
+/* The chain step v joins or starts (see the top of the file), or none: v's
+ * xp must be a step of a sequence (weft_seq_input), whose chain is of v's op
+ * and W_hh, or not started yet, and whose slot is free. Returns -1 when out
+ * of memory. */
+static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft_var *W, int H,
+                      int GH)
+{
+    fused_aux *a = fused_of(v);
+    if (xp->op != &weft_op_narrow || !weft_narrow_attrs_of(xp)->seq) return 0;
+    seq_ctx *s = weft_narrow_attrs_of(xp)->seq;
+    int t = weft_narrow_attrs_of(xp)->step;
+    if (s->P != GH || s->used[t]) return 0;
+    if (!s->op) {
+        if (chain_start(g, s, v->op, W, H, GH)) return -1;
+        a->first = true;
+    } else if (s->op != v->op || s->W != W) {
+        return 0;
+    }
     s->used[t] = 1;
     s->xps[t] = xp;
+    s->rows[t] = xp->value.shape[0];
+    s->n_chained++;
     a->seq = s;
     a->slot = t;
-    a->first = true;
     return 0;
 }
 
@@ -253,10 +327,10 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
         a->saved = weft_graph_alloc(g, saved_floats * sizeof(float));
         if (!a->saved) return NULL;
     }
-    v->aux = a;
+    step_attrs_of(v)->fused = a;
     /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
     const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
-    if (join_chain(g, v, in[0], in[1], W, H, GH)) return NULL;
+    if (join_chain(g, v, in[0], W, H, GH)) return NULL;
     return v;
 }
 
@@ -307,20 +381,22 @@ static void chain_weights(const fused_aux *a)
  * steps dgates = d(pre) = dxp (pre = xp + b_hh + h W_hhᵀ), so each step's
  * "dxp += dgates" would copy its dgates into X's gradient, slot for slot. When
  * the T steps' narrows are X's only uses, and each narrow only its step's
- * (n_uses), nothing else adds into that gradient (zeroed by backward before
+ * (weft_node_uses), nothing else adds into that gradient (zeroed by backward before
  * the first step's turn, X being an op): the steps may write their dgates
  * there directly, and the chain needs no memory of its own for them. X a
  * view (the table lookup's reshape): likewise up to its root. */
 static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
 {
-    if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) || s->X->n_uses != s->T) return false;
+    if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) ||
+        weft_node_uses(s->X) != s->T)
+        return false;
     const weft_var *root = s->X;
     for (; root->view_of; root = root->view_of)
-        if (root->view_of->n_uses != 1) return false;
+        if (weft_node_uses(root->view_of) != 1) return false;
     /* an op's gradient restarts from zero each backward; a leaf's adds up */
     if (root->kind != WEFT_NODE_OP) return false;
     for (int t = 0; t < s->T; t++)
-        if (!s->used[t] || !s->xps[t] || s->xps[t]->n_uses != 1) return false;
+        if (!s->used[t] || !s->xps[t] || weft_node_uses(s->xps[t]) != 1) return false;
     return true;
 }
 
@@ -329,7 +405,7 @@ static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
  * graph's error set when memory runs out. */
 static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
 {
-    fused_aux *a = v->aux;
+    fused_aux *a = fused_of(v);
     seq_ctx *s = a->seq;
     if (s) {
         /* decided again every backward: readers of X made after the last one
@@ -339,11 +415,12 @@ static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
                 s->dgates = s->X->grad.data;
             } else {
                 if (!s->own_dgates)
-                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * B * width * sizeof(float));
+                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * s->B * width *
+                                                     sizeof(float));
                 s->dgates = s->own_dgates;
             }
         }
-        return s->dgates ? s->dgates + (size_t)a->slot * B * width : NULL;
+        return s->dgates ? s->dgates + (size_t)a->slot * s->B * width : NULL;
     }
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
     return a->dgates;
@@ -379,7 +456,7 @@ static void pre_activation(const fused_aux *a, float *pre, const float *xp, cons
                            const float *h, const float *W, int B, int H, int GH)
 {
     seq_ctx *s = a->seq;
-    float *slot = s ? s->hprev + (size_t)a->slot * B * H : NULL;
+    float *slot = s ? s->hprev + (size_t)a->slot * s->B * H : NULL;
     if (s) chain_weights(a);
     if (s && s->packed_fwd && xp) {
         packed_gemm_ex(B, h, H, &s->Wt_packed, pre, GH, s->Apack,
@@ -443,15 +520,21 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
     s->filled[a->slot] = 1;
     s->n_filled++;
     if (!a->first) return;
-    /* slots no backward reached (the loss does not depend on them) add nothing */
+    /* slots no backward reached (the loss does not depend on them) add
+     * nothing, nor do the rows past a step's own (a step over the sequences
+     * still running: weft_seq_input_rows) */
+    int SB = s->B;
     for (int t = 0; t < s->T; t++) {
-        if (!s->filled[t])
-            memset(s->dgates + (size_t)t * B * GH, 0, (size_t)B * GH * sizeof(float));
-        if (!s->used[t]) memset(s->hprev + (size_t)t * B * H, 0, (size_t)B * H * sizeof(float));
+        int r = s->used[t] ? s->rows[t] : 0, from = s->filled[t] ? r : 0;
+        if (from < SB)
+            memset(s->dgates + ((size_t)t * SB + from) * GH, 0,
+                   (size_t)(SB - from) * GH * sizeof(float));
+        if (r < SB)
+            memset(s->hprev + ((size_t)t * SB + r) * H, 0, (size_t)(SB - r) * H * sizeof(float));
         s->filled[t] = 0;
     }
     s->n_filled = 0;
-    int rows = s->T * B;
+    int rows = s->T * SB;
     if (dW) sgemm_rowmajor(true, false, GH, H, rows, 1.0f, s->dgates, s->hprev, 1.0f,
                            W->grad.data);
     if (db) add_column_sums(b->grad.data, s->dgates, rows, GH);
@@ -470,7 +553,7 @@ static weft_var *rnn_step(weft_graph *g, const char *name, int act, weft_var *xp
     weft_var *v = step_node(g, &weft_op_rnn_step, in, b ? 4 : 3, 2, h->value.shape, 0,
                              h->value.shape[1], h->value.shape[1]);
     if (!v) return NULL;
-    v->i[0] = act;
+    step_attrs_of(v)->act = act;
     weft_op_rnn_step_forward(g, v);
     return v;
 }
@@ -495,14 +578,13 @@ void weft_op_rnn_step_forward(weft_graph *g, weft_var *v)
     int B = v->value.shape[0], H = v->value.shape[1];
     float *y = v->value.data;
     /* pre = (xp + b_hh) + h W_hhᵀ, in place in the value */
-    pre_activation(v->aux, y, xp, b, h, W, B, H, H);
+    pre_activation(fused_of(v), y, xp, b, h, W, B, H, H);
     size_t n = (size_t)B * H;
-    if (v->i[0] == ACT_RELU) {
+    if (step_attrs_of(v)->act == ACT_RELU) {
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
     } else {
-        #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
-        for (size_t k = 0; k < n; k++) y[k] = fast_tanhf(y[k]);
+        weft_map_threads(weft_tanh_n, y, y, n);
     }
 }
 
@@ -516,7 +598,7 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
     const float *y = v->value.data, *dy = v->grad.data;
     /* no dxp to add when d is dxp itself (chain_owns_dxp) */
     float *dxp = weft_wants_grad(xp) && xp->grad.data != d ? xp->grad.data : NULL;
-    bool relu = v->i[0] == ACT_RELU;
+    bool relu = step_attrs_of(v)->act == ACT_RELU;
     size_t n = (size_t)B * H;
     #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
     for (size_t k = 0; k < n; k++)
@@ -525,7 +607,7 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
         #pragma omp parallel for simd if (n > WEFT_PARALLEL_MIN)
         for (size_t k = 0; k < n; k++) dxp[k] += d[k];
     }
-    recurrent_backward(v->aux, d, h, W, b, B, H, H);
+    recurrent_backward(fused_of(v), d, h, W, b, B, H, H);
 }
 
 /* --- LSTM, gate order i, f, g, o (nn.LSTM) ----------------------------------------------------
@@ -563,8 +645,10 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
 
 /* Units [0, n) of one row: the pre-activations pi, pf, pg, po in; i, f, g,
  * o (kept for backward) out to ai, af, ag, ao, which may be the same arrays;
- * c_{t-1} in; c' (1), tanh(c') and h' (2) out. */
-static inline void lstm_units(int n, const float *pi, const float *pf, const float *pg,
+ * c_{t-1} in; c' (1), tanh(c') and h' (2) out. Built for each vector width
+ * (WEFT_SIMD_CLONES, ops/fastmath.h). */
+WEFT_SIMD_CLONES
+static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
                               const float *po, const float *cr, float *ai, float *af, float *ag,
                               float *ao, float *cn, float *tc, float *hn)
 {
@@ -638,7 +722,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     const float *c = v->in[2]->value.data, *W = v->in[3]->value.data;
     const float *b = v->n_in > 4 ? v->in[4]->value.data : NULL;
     int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
-    fused_aux *a = v->aux;
+    fused_aux *a = fused_of(v);
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
     seq_ctx *s = a->seq;
@@ -647,7 +731,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
         int nr = weft_gemm_kernel()->nr;
         lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
-                            s->hprev + (size_t)a->slot * B * H, H / nr, 4, H / nr,
+                            s->hprev + (size_t)a->slot * s->B * H, H / nr, 4, H / nr,
                             lstm_tiles_start, lstm_tiles_finish, &L);
         return;
     }
@@ -663,6 +747,36 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     }
 }
 
+/* One row of the LSTM's backward (the equations above): ai [4H] the saved
+ * i, f, g, o, tc [H] tanh(c'), cr [H] c_{t-1}, dh and dcin [H] the output
+ * gradients in; di [4H] the dgates out; dcp [H] += dc ⊙ f and dx [4H] +=
+ * dgates when not NULL. Built for each vector width (WEFT_SIMD_CLONES). */
+WEFT_SIMD_CLONES
+static void lstm_dgates_row(int H, const float *ai, const float *tc, const float *cr,
+                            const float *dh, const float *dcin, float *di, float *dcp, float *dx)
+{
+    const float *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
+    float *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
+        float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
+        dO[j] = dh[j] * t * o * (1.0f - o);
+        di[j] = dc * gg * i * (1.0f - i);
+        df[j] = dc * cr[j] * f * (1.0f - f);
+        dg[j] = dc * i * (1.0f - gg * gg);
+    }
+    if (dcp) {   /* dc again (cheaper than a branch in the loop above) */
+        #pragma omp simd
+        for (int j = 0; j < H; j++)
+            dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
+    }
+    if (dx) {
+        #pragma omp simd
+        for (int j = 0; j < 4 * H; j++) dx[j] += di[j];
+    }
+}
+
 void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
 {
     weft_var *xp = v->in[0], *h = v->in[1], *c = v->in[2], *W = v->in[3];
@@ -670,7 +784,7 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
     float *da = dgates_buffer(g, v, B, G4);
     if (!da) return;
-    const fused_aux *a = v->aux;
+    const fused_aux *a = fused_of(v);
     const float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     const float *dh_out = v->grad.data, *dc_out = v->grad.data + (size_t)B * H;
     const float *cprev = c->value.data;
@@ -679,32 +793,10 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     float *dcprev = weft_wants_grad(c) ? c->grad.data : NULL;
 
     #pragma omp parallel for if (worth_threads(B, G4))
-    for (int r = 0; r < B; r++) {
-        const float *ai = act + (size_t)r * G4, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
-        const float *tc = tanh_c + (size_t)r * H, *cr = cprev + (size_t)r * H;
-        const float *dh = dh_out + (size_t)r * H, *dcin = dc_out + (size_t)r * H;
-        float *di = da + (size_t)r * G4, *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
-            float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
-            dO[j] = dh[j] * t * o * (1.0f - o);
-            di[j] = dc * gg * i * (1.0f - i);
-            df[j] = dc * cr[j] * f * (1.0f - f);
-            dg[j] = dc * i * (1.0f - gg * gg);
-        }
-        if (dcprev) {   /* dc again (cheaper than a branch in the loop above) */
-            float *dcp = dcprev + (size_t)r * H;
-            #pragma omp simd
-            for (int j = 0; j < H; j++)
-                dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
-        }
-        if (dxp) {
-            float *dx = dxp + (size_t)r * G4;
-            #pragma omp simd
-            for (int j = 0; j < G4; j++) dx[j] += di[j];
-        }
-    }
+    for (int r = 0; r < B; r++)
+        lstm_dgates_row(H, act + (size_t)r * G4, tanh_c + (size_t)r * H, cprev + (size_t)r * H,
+                        dh_out + (size_t)r * H, dc_out + (size_t)r * H, da + (size_t)r * G4,
+                        dcprev ? dcprev + (size_t)r * H : NULL, dxp ? dxp + (size_t)r * G4 : NULL);
     recurrent_backward(a, da, h, W, b, B, H, G4);
 }
 
@@ -737,13 +829,34 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
     return v;
 }
 
+/* One row of the GRU's forward: xr [3H] the row's xp, hr [H] its h; ar [3H]
+ * holds u = h W_hhᵀ + b_hh in and r, z, n out, un [H] gets u_n, out [H] h'.
+ * Built for each vector width (WEFT_SIMD_CLONES). */
+WEFT_SIMD_CLONES
+static void gru_units(int H, const float *xr, const float *hr, float *ar, float *un, float *out)
+{
+    const float *xz = xr + H, *xn = xr + 2 * H;
+    float *az = ar + H, *an = ar + 2 * H;
+    #pragma omp simd
+    for (int j = 0; j < H; j++) {
+        float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
+        float uj = an[j];
+        float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
+        ar[j] = rj;
+        az[j] = zj;
+        an[j] = nj;
+        un[j] = uj;
+        out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
+    }
+}
+
 void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     const float *xp = v->in[0]->value.data, *h = v->in[1]->value.data;
     const float *W = v->in[2]->value.data, *b = v->n_in > 3 ? v->in[3]->value.data : NULL;
     int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
-    fused_aux *a = v->aux;
+    fused_aux *a = fused_of(v);
     float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
     float *hn = v->value.data;
 
@@ -751,23 +864,9 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
     pre_activation(a, act, NULL, b, h, W, B, H, G3);
 
     #pragma omp parallel for if (worth_threads(B, G3))
-    for (int r = 0; r < B; r++) {
-        float *ar = act + (size_t)r * G3, *az = ar + H, *an = ar + 2 * H;
-        const float *xr = xp + (size_t)r * G3, *xz = xr + H, *xn = xr + 2 * H;
-        const float *hr = h + (size_t)r * H;
-        float *un = u_n + (size_t)r * H, *out = hn + (size_t)r * H;
-        #pragma omp simd
-        for (int j = 0; j < H; j++) {
-            float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
-            float uj = an[j];
-            float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
-            ar[j] = rj;
-            az[j] = zj;
-            an[j] = nj;
-            un[j] = uj;
-            out[j] = (1.0f - zj) * nj + zj * hr[j];      /* (2) */
-        }
-    }
+    for (int r = 0; r < B; r++)
+        gru_units(H, xp + (size_t)r * G3, h + (size_t)r * H, act + (size_t)r * G3,
+                  u_n + (size_t)r * H, hn + (size_t)r * H);
 }
 
 void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
@@ -776,7 +875,7 @@ void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
     int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
     float *du = dgates_buffer(g, v, B, G3);
     if (!du) return;
-    const fused_aux *a = v->aux;
+    const fused_aux *a = fused_of(v);
     const float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
     const float *dy = v->grad.data, *hprev = h->value.data;
     float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;

@@ -1,6 +1,6 @@
 /* ops/shape.c — gathering and reshaping: embedding lookup, concat and slice
  * along the feature dimension, stack and narrow along the first dimension,
- * reshape. All of them move values; none does arithmetic, so each backward
+ * rows one below another, reshape. All of them move values; none does arithmetic, so each backward
  * moves the gradient back the way the forward moved the value. */
 #include "ops/op_table.h"
 
@@ -8,6 +8,17 @@
 #include <string.h>
 
 /* --- embedding: y[i] = W[ids[i]];  dW[ids[i]] += dy[i] --------------------------------- */
+
+/* What an embedding node keeps: its n ids (a copy in the graph's arena). */
+typedef struct embedding_attrs {
+    const int *ids;
+} embedding_attrs;
+_Static_assert(sizeof(embedding_attrs) <= WEFT_NODE_ATTR_BYTES, "embedding_attrs fits a node");
+
+static embedding_attrs *embedding_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
 
 weft_var *weft_embedding(weft_graph *g, weft_var *weight, const int *ids, int n)
 {
@@ -27,7 +38,7 @@ weft_var *weft_embedding(weft_graph *g, weft_var *weight, const int *ids, int n)
     int *copy = weft_graph_alloc(g, (size_t)n * sizeof(int));
     if (!copy) return NULL;
     memcpy(copy, ids, (size_t)n * sizeof(int));
-    v->aux = copy;
+    embedding_attrs_of(v)->ids = copy;
     weft_op_embedding_forward(g, v);
     return v;
 }
@@ -35,7 +46,7 @@ weft_var *weft_embedding(weft_graph *g, weft_var *weight, const int *ids, int n)
 void weft_op_embedding_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
-    const int *ids = v->aux;
+    const int *ids = embedding_attrs_of(v)->ids;
     int n = v->value.shape[0], E = v->value.shape[1];
     const float *W = v->in[0]->value.data;
     for (int i = 0; i < n; i++)
@@ -47,7 +58,7 @@ void weft_op_embedding_backward(weft_graph *g, weft_var *v)
     (void)g;
     weft_var *w = v->in[0];
     if (!weft_wants_grad(w)) return;
-    const int *ids = v->aux;
+    const int *ids = embedding_attrs_of(v)->ids;
     int n = v->value.shape[0], E = v->value.shape[1];
     /* An id may repeat, and its rows must add up in a fixed order: threads
      * split the columns, and each column adds its rows in order, so the sum
@@ -125,6 +136,17 @@ void weft_op_concat_backward(weft_graph *g, weft_var *v)
 
 /* --- slice: columns [start, start + len) --------------------------------------------------- */
 
+/* What a slice node keeps: its first column. */
+typedef struct slice_attrs {
+    int start;
+} slice_attrs;
+_Static_assert(sizeof(slice_attrs) <= WEFT_NODE_ATTR_BYTES, "slice_attrs fits a node");
+
+static slice_attrs *slice_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
 weft_var *weft_slice(weft_graph *g, weft_var *x, int start, int len)
 {
     if (!x) return NULL;
@@ -139,7 +161,7 @@ weft_var *weft_slice(weft_graph *g, weft_var *x, int start, int len)
     shape[x->value.rank - 1] = len;
     weft_var *v = weft_node_new(g, &weft_op_slice, &x, 1, x->value.rank, shape);
     if (!v) return NULL;
-    v->i[0] = start;
+    slice_attrs_of(v)->start = start;
     weft_op_slice_forward(g, v);
     return v;
 }
@@ -148,7 +170,7 @@ void weft_op_slice_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     int rows = weft_tensor_rows(&v->value), len = weft_tensor_cols(&v->value);
-    int cols = weft_tensor_cols(&v->in[0]->value), start = v->i[0];
+    int cols = weft_tensor_cols(&v->in[0]->value), start = slice_attrs_of(v)->start;
     /* rows split among the threads as the elementwise ops split them, so each
      * finds its rows in its own cache (see weft_zero_floats, src/params.c) */
     #pragma omp parallel for if ((size_t)rows * len > WEFT_PARALLEL_MIN)
@@ -163,7 +185,7 @@ void weft_op_slice_backward(weft_graph *g, weft_var *v)
     weft_var *x = v->in[0];
     if (!weft_wants_grad(x)) return;
     int rows = weft_tensor_rows(&v->value), len = weft_tensor_cols(&v->value);
-    int cols = weft_tensor_cols(&x->value), start = v->i[0];
+    int cols = weft_tensor_cols(&x->value), start = slice_attrs_of(v)->start;
     #pragma omp parallel for if ((size_t)rows * len > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < len; c++)
@@ -194,6 +216,53 @@ weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n)
     if (!v) return NULL;
     weft_op_stack_forward(g, v);
     return v;
+}
+
+/* --- concat_rows: [r_k, F] -> [Σ r_k, F], inputs one below the other ------------------------- */
+
+weft_var *weft_concat_rows(weft_graph *g, weft_var *const *xs, int n)
+{
+    if (!xs || n < 1) return weft_graph_fail(g, "concat_rows: no inputs (n = %d)", n);
+    if (weft_any_null(xs, n)) return NULL;
+    int cols = weft_tensor_cols(&xs[0]->value), rows = 0;
+    for (int k = 0; k < n; k++) {
+        if (weft_tensor_cols(&xs[k]->value) != cols) {
+            char s0[64], sk[64];
+            return weft_graph_fail(g, "concat_rows: input 0 is %s but input %d is %s: all "
+                                   "inputs need the same %d columns",
+                                   weft_shape_str(&xs[0]->value, s0, sizeof s0), k,
+                                   weft_shape_str(&xs[k]->value, sk, sizeof sk), cols);
+        }
+        rows += weft_tensor_rows(&xs[k]->value);
+    }
+    weft_var *v = weft_node_new(g, &weft_op_concat_rows, xs, n, 2, (int[]){ rows, cols });
+    if (!v) return NULL;
+    weft_op_concat_rows_forward(g, v);
+    return v;
+}
+
+void weft_op_concat_rows_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    size_t at = 0;
+    for (int k = 0; k < v->n_in; k++) {
+        size_t n = v->in[k]->value.size;
+        memcpy(v->value.data + at, v->in[k]->value.data, n * sizeof(float));
+        at += n;
+    }
+}
+
+void weft_op_concat_rows_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    size_t at = 0;
+    for (int k = 0; k < v->n_in; k++) {
+        weft_var *x = v->in[k];
+        size_t n = x->value.size;
+        if (weft_wants_grad(x))
+            for (size_t i = 0; i < n; i++) x->grad.data[i] += v->grad.data[at + i];
+        at += n;
+    }
 }
 
 /* Do stack's loops split every input among the threads? */
@@ -258,7 +327,7 @@ weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len)
     size_t per = t->size / (size_t)t->shape[0];
     weft_var *v = weft_node_new_view(g, &weft_op_narrow, x, rank, shape, (size_t)start * per);
     if (!v) return NULL;
-    v->i[0] = start;
+    weft_narrow_attrs_of(v)->start = start;
     return v;
 }
 
@@ -271,7 +340,8 @@ void weft_op_narrow_forward(weft_graph *g, weft_var *v)
     if (v->view_of) return;
     const weft_tensor *x = &v->in[0]->value;
     size_t per = x->size / (size_t)x->shape[0];
-    memcpy(v->value.data, x->data + (size_t)v->i[0] * per, v->value.size * sizeof(float));
+    memcpy(v->value.data, x->data + (size_t)weft_narrow_attrs_of(v)->start * per,
+           v->value.size * sizeof(float));
 }
 
 void weft_op_narrow_backward(weft_graph *g, weft_var *v)
@@ -280,7 +350,7 @@ void weft_op_narrow_backward(weft_graph *g, weft_var *v)
     weft_var *x = v->in[0];
     if (v->view_of || !weft_wants_grad(x)) return;
     size_t per = x->value.size / (size_t)x->value.shape[0];
-    float *gx = x->grad.data + (size_t)v->i[0] * per;
+    float *gx = x->grad.data + (size_t)weft_narrow_attrs_of(v)->start * per;
     for (size_t i = 0; i < v->value.size; i++) gx[i] += v->grad.data[i];
 }
 

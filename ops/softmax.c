@@ -128,6 +128,20 @@ typedef struct ce_saved {
     float *row_loss;   /* -log p[target] per row */
 } ce_saved;
 
+/* What a cross_entropy node keeps: its saved rows, and the total weight of
+ * its mean (Σ mask over the rows, 0 when every row is masked), which the
+ * forward sets. */
+typedef struct ce_attrs {
+    ce_saved *saved;
+    float weight;
+} ce_attrs;
+_Static_assert(sizeof(ce_attrs) <= WEFT_NODE_ATTR_BYTES, "ce_attrs fits a node");
+
+static ce_attrs *ce_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
 /* --- the row kernels of the cross-entropy (WEFT_SIMD_CLONES: AVX-512 where the
  * CPU has it; the same bits in every build) --------------------------------------------- */
 
@@ -239,15 +253,15 @@ weft_var *weft_cross_entropy(weft_graph *g, weft_var *logits, const int *targets
     if (!v) return NULL;
     ce_saved *s = weft_graph_alloc(g, sizeof *s);
     if (!s || ce_saved_init(g, s, rows, targets, mask)) return NULL;
-    v->aux = s;
+    ce_attrs_of(v)->saved = s;
     weft_op_cross_entropy_forward(g, v);
     return v;
 }
 
 /* Each row's max, sum and loss, lse - x_target with lse = m + log S, and the
- * (masked) mean of logits x [rows, cols] into s and v (v->f[0]: the total
- * weight; the value: the mean). exps: write e^(x - m) over x. */
-static void cross_entropy_rows(weft_var *v, ce_saved *s, float *x, int rows, int cols, bool exps)
+ * (masked) mean of logits x [rows, cols] into s and v's value; returns the
+ * total weight of the mean. exps: write e^(x - m) over x. */
+static float cross_entropy_rows(weft_var *v, ce_saved *s, float *x, int rows, int cols, bool exps)
 {
     #pragma omp parallel for if ((size_t)rows * cols > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
@@ -265,25 +279,28 @@ static void cross_entropy_rows(weft_var *v, ce_saved *s, float *x, int rows, int
         total += m * s->row_loss[r];
         weight += m;
     }
-    v->f[0] = (float)weight;
     v->value.data[0] = weight > 0.0 ? (float)(total / weight) : 0.0f;
+    return (float)weight;
 }
 
 void weft_op_cross_entropy_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
     const weft_tensor *x = &v->in[0]->value;
-    cross_entropy_rows(v, v->aux, x->data, weft_tensor_rows(x), weft_tensor_cols(x), false);
+    ce_attrs *at = ce_attrs_of(v);
+    at->weight = cross_entropy_rows(v, at->saved, x->data, weft_tensor_rows(x),
+                                    weft_tensor_cols(x), false);
 }
 
 void weft_op_cross_entropy_backward(weft_graph *g, weft_var *v)
 {
     (void)g;
     weft_var *x = v->in[0];
-    if (!weft_wants_grad(x) || v->f[0] == 0.0f) return;
-    ce_saved *s = v->aux;
+    const ce_attrs *at = ce_attrs_of(v);
+    if (!weft_wants_grad(x) || at->weight == 0.0f) return;
+    const ce_saved *s = at->saved;
     int rows = weft_tensor_rows(&x->value), cols = weft_tensor_cols(&x->value);
-    float scale = v->grad.data[0] / v->f[0];
+    float scale = v->grad.data[0] / at->weight;
     #pragma omp parallel for if (x->value.size > WEFT_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         float m = s->mask ? s->mask[r] : 1.0f;
@@ -317,6 +334,18 @@ typedef struct lce_saved {
     bool holds_grad;
 } lce_saved;
 
+/* What a linear_cross_entropy node keeps: as cross_entropy's. */
+typedef struct lce_attrs {
+    lce_saved *saved;
+    float weight;
+} lce_attrs;
+_Static_assert(sizeof(lce_attrs) <= WEFT_NODE_ATTR_BYTES, "lce_attrs fits a node");
+
+static lce_attrs *lce_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
 weft_var *weft_linear_cross_entropy(weft_graph *g, weft_var *x, weft_var *W, weft_var *b,
                                     const int *targets, const float *mask)
 {
@@ -342,7 +371,7 @@ weft_var *weft_linear_cross_entropy(weft_graph *g, weft_var *x, weft_var *W, wef
     lce_saved *s = weft_graph_alloc(g, sizeof *s);
     if (!s || ce_saved_init(g, &s->ce, rows, targets, mask)) return NULL;
     if (!(s->logits = weft_graph_alloc(g, logits.size * sizeof(float)))) return NULL;
-    v->aux = s;
+    lce_attrs_of(v)->saved = s;
     weft_op_linear_cross_entropy_forward(g, v);
     return v;
 }
@@ -360,11 +389,12 @@ static void lce_logits(const weft_var *v, float *y)
 void weft_op_linear_cross_entropy_forward(weft_graph *g, weft_var *v)
 {
     (void)g;
-    lce_saved *s = v->aux;
+    lce_attrs *at = lce_attrs_of(v);
+    lce_saved *s = at->saved;
     lce_logits(v, s->logits);
     s->holds_grad = false;
-    cross_entropy_rows(v, &s->ce, s->logits, weft_tensor_rows(&v->in[0]->value),
-                       v->in[1]->value.shape[0], true);
+    at->weight = cross_entropy_rows(v, &s->ce, s->logits, weft_tensor_rows(&v->in[0]->value),
+                                    v->in[1]->value.shape[0], true);
 }
 
 /* Columns [c0, c1) of every row r of d [rows, cols], the e^(x - m_r) of the
@@ -399,13 +429,14 @@ void weft_op_linear_cross_entropy_backward(weft_graph *g, weft_var *v)
     (void)g;
     weft_var *x = v->in[0], *W = v->in[1], *b = v->n_in == 3 ? v->in[2] : NULL;
     bool dx = weft_wants_grad(x), dW = weft_wants_grad(W), db = b && weft_wants_grad(b);
-    if (!(dx || dW || db) || v->f[0] == 0.0f) return;
-    lce_saved *s = v->aux;
+    const lce_attrs *at = lce_attrs_of(v);
+    if (!(dx || dW || db) || at->weight == 0.0f) return;
+    lce_saved *s = at->saved;
     int rows = weft_tensor_rows(&x->value), in = W->value.shape[1], out = W->value.shape[0];
     if (s->holds_grad) weft_op_linear_cross_entropy_forward(g, v);   /* logits and exps again */
     s->holds_grad = true;
     float *d = s->logits;
-    float scale = v->grad.data[0] / v->f[0];
+    float scale = v->grad.data[0] / at->weight;
     float *dbias = db ? b->grad.data : NULL;
     /* dlogits over the logits and, in the same pass, db += their column sums:
      * the columns cut into one contiguous share per thread (multiples of 16

@@ -9,12 +9,15 @@ set -euo pipefail
 
 packages=(
   gcc pkg-config meson ninja-build         # build
+  g++                                      # the C++ check of the installed headers (tests)
   libblis-dev libblis-openmp-dev libblis4-openmp   # GEMM (the OpenMP-threaded BLIS)
   libcjson-dev                             # checkpoint headers (safetensors JSON)
   libcmocka-dev                            # tests
   graphviz libgraphviz-dev                 # drawing: the dot program and gvc/cgraph
   gnuplot-nox                              # charts (gradient flow, comparisons)
   wamerican                                # the word list the main job trains on
+  clang libclang-rt-dev                    # libFuzzer + sanitizers (scripts/fuzz.sh)
+  strace                                   # fault injection in the crash-safety test
 )
 for arg in "$@"; do
   case "$arg" in

@@ -138,7 +138,8 @@ typedef struct plan {
 
     unsigned char *is_state; /* per node */
     int *users;              /* per node: number of nodes using it */
-    int *rep;                /* per node: entity drawn for it */
+    int *rep;                /* per node: entity drawn for it; -1: not drawn */
+    unsigned char *reaches_loss;  /* per node: some loss depends on it (all 1 without a loss) */
     double *norm;            /* per node: gradient L2 norm, or -1 */
     double log_lo, log_hi;   /* shared colour scale (log10 of norms) */
     bool have_norms;
@@ -157,6 +158,7 @@ static void plan_free(plan *p)
     free(p->is_state);
     free(p->users);
     free(p->rep);
+    free(p->reaches_loss);
     free(p->norm);
 }
 
@@ -256,15 +258,10 @@ static double grad_norm(const weft_tensor *t)
     return sqrt(s);
 }
 
-static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
+/* The plan's per-node arrays, for n nodes. -1 when out of memory. */
+static int plan_alloc(plan *p, int n)
 {
-    memset(p, 0, sizeof *p);
-    p->g = g;
-    p->level = o->level == WEFT_DOT_OPS ? WEFT_DOT_OPS : WEFT_DOT_CELLS;
-    p->grads = o->grads;
-    int n = p->n = weft_graph_size(g);
     size_t nn = (size_t)(n > 0 ? n : 1);
-
     p->times = malloc(nn * sizeof *p->times);
     p->step = malloc(nn * sizeof *p->step);
     p->group_of = malloc(nn * sizeof *p->group_of);
@@ -273,18 +270,24 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
     p->users = calloc(nn, sizeof *p->users);
     p->rep = malloc(nn * sizeof *p->rep);
     p->norm = malloc(nn * sizeof *p->norm);
+    p->reaches_loss = calloc(nn, 1);
     if (!p->times || !p->step || !p->group_of || !p->role || !p->is_state || !p->users ||
-        !p->rep || !p->norm)
+        !p->rep || !p->norm || !p->reaches_loss)
         return -1;
+    return 0;
+}
 
-    /* 1. steps */
-    int nt = 0;
-    size_t n_edges = 0;
+/* 1. Steps: the distinct time steps in order, which of them are drawn (the
+ * first ones and the last, max_steps in all), each node's step, and how many
+ * readers each node has. */
+static void plan_steps(plan *p, const weft_dot_opts *o)
+{
+    const weft_graph *g = p->g;
+    int n = p->n, nt = 0;
     for (int i = 0; i < n; i++) {
         const weft_var *v = weft_graph_node(g, i);
         if (v->kind != WEFT_NODE_PARAM && v->scope.time >= 0) p->times[nt++] = v->scope.time;
         if (v->scope.dir == 1) p->has_backward = true;
-        n_edges += (size_t)v->n_in;
         for (int k = 0; k < v->n_in; k++) p->users[v->in[k]->id]++;
     }
     qsort(p->times, (size_t)nt, sizeof *p->times, cmp_int);
@@ -302,11 +305,19 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
         p->step[i] = v->kind != WEFT_NODE_PARAM && v->scope.time >= 0
                          ? step_index(p, v->scope.time) : -1;
     }
+}
 
-    /* 2. groups and roles: op nodes with a time step */
+/* 2. Groups and roles: the op nodes of one scope (step, layer, direction,
+ * cell) form a group, a node's role is its place in its group, and groups
+ * of one layer, direction, cell and size form a family (the same cell at
+ * every step). -1 when out of memory. */
+static int plan_groups(plan *p)
+{
+    const weft_graph *g = p->g;
+    int n = p->n;
     index_table gt = { 0 }, ft = { 0 };
     int gcap = 0, rc = -1;
-    if (index_init(&gt, nn)) goto done;
+    if (index_init(&gt, (size_t)(n > 0 ? n : 1))) goto done;
     for (int i = 0; i < n; i++) {
         const weft_var *v = weft_graph_node(g, i);
         p->group_of[i] = -1;
@@ -331,9 +342,21 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
     }
     p->state_role = calloc((size_t)(roles > 0 ? roles : 1), 1);
     if (!p->state_role) goto done;
+    rc = 0;
+done:
+    free(gt.slots);
+    free(ft.slots);
+    return rc;
+}
 
-    /* 3. states: a state leaf, or an op node used at another step; then the
-     * same role of the same family at every step. */
+/* 3. States: a state leaf, or an op node used at another step; then the same
+ * role of the same family at every step. An initial state (a state leaf with
+ * no step) is drawn in the step that first reads it, beside the cell it
+ * starts: step 0 for a forward direction, the last step for a backward one. */
+static void plan_states(plan *p)
+{
+    const weft_graph *g = p->g;
+    int n = p->n;
     for (int i = 0; i < n; i++) {
         const weft_var *v = weft_graph_node(g, i);
         if (v->kind == WEFT_NODE_STATE) p->is_state[i] = 1;
@@ -353,10 +376,6 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
         const group *q = &p->groups[p->group_of[i]];
         if (p->state_role[p->families[q->family].role_offset + p->role[i]]) p->is_state[i] = 1;
     }
-
-    /* An initial state (a state leaf with no step) is drawn in the step that
-     * first reads it, beside the cell it starts: step 0 for a forward
-     * direction, the last step for a backward one. */
     for (int i = 0; i < n; i++) {
         const weft_var *v = weft_graph_node(g, i);
         if (p->step[i] < 0 || step_hidden(p, p->step[i])) continue;
@@ -366,26 +385,57 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
                 p->step[w->id] = p->step[i];
         }
     }
+}
 
-    /* 4. representatives */
-    for (int i = 0; i < n; i++) {
+static bool is_loss(const plan *p, const weft_var *v);
+
+/* Which nodes some loss depends on: a sweep back along the tape (a node's
+ * inputs come before it) from the losses. A graph without a loss: all. */
+static void plan_reaches_loss(plan *p)
+{
+    bool any = false;
+    for (int i = p->n - 1; i >= 0; i--) {
+        const weft_var *v = weft_graph_node(p->g, i);
+        if (is_loss(p, v)) p->reaches_loss[i] = 1, any = true;
+        if (!p->reaches_loss[i]) continue;
+        for (int k = 0; k < v->n_in; k++) p->reaches_loss[v->in[k]->id] = 1;
+    }
+    if (!any) memset(p->reaches_loss, 1, (size_t)p->n);
+}
+
+/* 4. Representatives: what each node is drawn as (itself, its collapsed
+ * cell's box, or the marker of the hidden steps), or -1: the layers' plumbing
+ * (a step's concatenation of two directions, the stack of a layer's outputs;
+ * no cell, no state) that no loss uses, e.g. every step's concat but the last
+ * when the loss reads the last step only. */
+static void plan_representatives(plan *p)
+{
+    plan_reaches_loss(p);
+    for (int i = 0; i < p->n; i++) {
+        const weft_var *v = weft_graph_node(p->g, i);
         p->rep[i] = i;
-        if (p->step[i] >= 0 && step_hidden(p, p->step[i])) {
+        if (!p->reaches_loss[i] && v->kind == WEFT_NODE_OP && !v->scope.cell &&
+            !p->is_state[i]) {
+            p->rep[i] = -1;
+        } else if (p->step[i] >= 0 && step_hidden(p, p->step[i])) {
             p->rep[i] = marker_entity(p);
         } else if (p->group_of[i] >= 0 && p->groups[p->group_of[i]].collapsed && !p->is_state[i]) {
             p->rep[i] = p->n + p->group_of[i];
             p->groups[p->group_of[i]].drawn++;
         }
     }
+}
 
-    /* 5. gradient norms of the drawn states, and their shared log scale */
+/* 5. Gradient norms of the drawn states, and their shared log scale. */
+static void plan_grad_norms(plan *p)
+{
     p->log_lo = INFINITY;
     p->log_hi = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        const weft_var *v = weft_graph_node(g, i);
+    for (int i = 0; i < p->n; i++) {
+        const weft_var *v = weft_graph_node(p->g, i);
         p->norm[i] = -1.0;
         if (!p->grads || !p->is_state[i] || p->rep[i] != i) continue;
-        if (!v->grad_ready || !v->grad.data) continue;
+        if (!weft_node_grad_ready(v) || !v->grad.data) continue;
         double nv = grad_norm(&v->grad);
         p->norm[i] = nv;
         if (nv > 0.0 && isfinite(nv)) {
@@ -395,12 +445,24 @@ static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
             p->have_norms = true;
         }
     }
-    (void)n_edges;
-    rc = 0;
-done:
-    free(gt.slots);
-    free(ft.slots);
-    return rc;
+}
+
+/* What the drawing of g at the options' level shows, in the five steps
+ * above. -1 when out of memory (the caller frees what was made). */
+static int plan_build(plan *p, const weft_graph *g, const weft_dot_opts *o)
+{
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->level = o->level == WEFT_DOT_OPS ? WEFT_DOT_OPS : WEFT_DOT_CELLS;
+    p->grads = o->grads;
+    p->n = weft_graph_size(g);
+    if (plan_alloc(p, p->n)) return -1;
+    plan_steps(p, o);
+    if (plan_groups(p)) return -1;
+    plan_states(p);
+    plan_representatives(p);
+    plan_grad_norms(p);
+    return 0;
 }
 
 /* --- printing helpers ------------------------------------------------------- */
@@ -453,6 +515,20 @@ static void scale_colour(double x, char *buf, size_t n)
     for (int c = 0; c < 3; c++)
         rgb[c] = (int)lround(stops[k][c] + t * (stops[k + 1][c] - stops[k][c]));
     snprintf(buf, n, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+}
+
+/* The text colour that reads on fill "#rrggbb": white or black, whichever has
+ * the higher contrast ratio (WCAG 2: (L1 + 0.05) / (L2 + 0.05) with L the
+ * relative luminance of the linearised sRGB channels); they tie at L = 0.179. */
+static const char *text_colour_on(const char *fill)
+{
+    unsigned r = 0, gr = 0, b = 0;
+    if (sscanf(fill, "#%2x%2x%2x", &r, &gr, &b) != 3) return "black";
+    double c[3] = { r / 255.0, gr / 255.0, b / 255.0 };
+    for (int k = 0; k < 3; k++)
+        c[k] = c[k] <= 0.04045 ? c[k] / 12.92 : pow((c[k] + 0.055) / 1.055, 2.4);
+    double lum = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    return (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05) ? "white" : "black";
 }
 
 /* Where norm nv sits on the picture's scale, in [0, 1]. */
@@ -552,7 +628,7 @@ static void put_node(FILE *f, const plan *p, const weft_var *v, const char *inde
                 double x = scale_pos(p, nv);
                 scale_colour(x, colour, sizeof colour);
                 snprintf(extra, sizeof extra, ", fillcolor=\"%s\", fontcolor=\"%s\"", colour,
-                         x < 0.55 ? "white" : "black");
+                         text_colour_on(colour));
             } else {
                 /* zero (vanished) or non-finite (exploded) */
                 snprintf(extra, sizeof extra, ", fillcolor=\"%s\"",
@@ -703,124 +779,127 @@ static void put_rows(FILE *f, const plan *p, const member *sorted, const int *co
     }
 }
 
-/* The clusters of the drawn steps (and the marker), in time order. */
-static int put_steps(FILE *f, const plan *p)
+/* The members of the drawn steps (each collapsed cell's box once), bucketed
+ * by step: step s's are sorted[count[s] .. count[s + 1]), in tape order until
+ * put_step_cluster sorts them. Both arrays malloc'd for the caller. -1 when
+ * out of memory. */
+static int step_members(const plan *p, int **count_out, member **sorted_out)
 {
-    /* members per step, bucketed by step then sorted by (layer, dir, order) */
     int *count = calloc((size_t)p->n_steps + 1, sizeof *count);
     member *m = malloc((size_t)(p->n > 0 ? p->n : 1) * sizeof *m);
-    if (!count || !m) {
-        free(count);
-        free(m);
-        return -1;
-    }
+    int *fill = malloc(((size_t)p->n_steps + 1) * sizeof *fill);
+    member *sorted = NULL;
+    if (!count || !m || !fill) goto fail;
     int total = 0;
     for (int i = 0; i < p->n; i++) {
         if (p->step[i] < 0 || step_hidden(p, p->step[i])) continue;
         int e = p->rep[i];
+        if (e < 0) continue;                                        /* not drawn */
         if (e >= p->n && p->groups[e - p->n].first != i) continue;  /* box: once */
         const weft_var *v = weft_graph_node(p->g, i);
         m[total++] = (member){ v->scope.layer, v->scope.dir, i, e };
         count[p->step[i] + 1]++;
     }
-    /* counting sort by step, then qsort within each step */
+    /* counting sort by step (put_step_cluster sorts within each step) */
     for (int s = 0; s < p->n_steps; s++) count[s + 1] += count[s];
-    member *sorted = malloc((size_t)(total > 0 ? total : 1) * sizeof *sorted);
-    int *fill = malloc(((size_t)p->n_steps + 1) * sizeof *fill);
-    if (!sorted || !fill) {
-        free(count); free(m); free(sorted); free(fill);
-        return -1;
-    }
+    sorted = malloc((size_t)(total > 0 ? total : 1) * sizeof *sorted);
+    if (!sorted) goto fail;
     memcpy(fill, count, ((size_t)p->n_steps + 1) * sizeof *fill);
     for (int k = 0; k < total; k++) {
         int s = p->step[m[k].order];
         sorted[fill[s]++] = m[k];
     }
+    free(m);
+    free(fill);
+    *count_out = count;
+    *sorted_out = sorted;
+    return 0;
+fail:
+    free(count); free(m); free(sorted); free(fill);
+    return -1;
+}
 
-    for (int s = 0; s < p->n_steps; s++) {
-        if (step_hidden(p, s)) {
-            if (s != p->n_lead) continue;
-            /* the marker, once, where the hidden steps would be */
-            int first = p->times[p->n_lead], last = p->times[p->n_steps - 2];
-            int hidden = p->n_steps - 1 - p->n_lead;
-            char label[160];
-            snprintf(label, sizeof label, "\xe2\x8b\xaf\n%d step%s not drawn\nt = %d \xe2\x80\xa6 %d\n"
-                     "\xe2\x8b\xaf", hidden, hidden == 1 ? "" : "s", first, last);
-            fputs("  subgraph cluster_elided {\n    style=invis;\n"
-                  "    elided [label=", f);
+/* The marker drawn once where the hidden steps would be. */
+static void put_elided_marker(FILE *f, const plan *p)
+{
+    int first = p->times[p->n_lead], last = p->times[p->n_steps - 2];
+    int hidden = p->n_steps - 1 - p->n_lead;
+    char label[160];
+    snprintf(label, sizeof label, "\xe2\x8b\xaf\n%d step%s not drawn\nt = %d \xe2\x80\xa6 %d\n"
+             "\xe2\x8b\xaf", hidden, hidden == 1 ? "" : "s", first, last);
+    fputs("  subgraph cluster_elided {\n    style=invis;\n"
+          "    elided [label=", f);
+    put_quoted(f, label);
+    fputs(", shape=box, style=\"dashed,rounded\", color=\"#888888\", fontcolor=\"#555555\"];\n"
+          "  }\n", f);
+}
+
+/* Step s's cluster: its members m[0..n), sorted here by (layer, dir, order),
+ * each layer and direction in a sub-cluster of its own. */
+static void put_step_cluster(FILE *f, const plan *p, int s, member *m, int n)
+{
+    fprintf(f, "  subgraph cluster_step%d {\n", p->times[s]);
+    fprintf(f, "    label=\"t = %d\"; style=rounded; color=\"#999999\"; fontsize=12;\n",
+            p->times[s]);
+    qsort(m, (size_t)n, sizeof *m, cmp_member);
+    for (int k = 0; k < n;) {
+        int layer = m[k].layer, dir = m[k].dir;
+        int end = k;
+        while (end < n && m[end].layer == layer && m[end].dir == dir) end++;
+        bool sub = layer >= 0 || dir >= 0;
+        if (sub) {
+            char label[64];
+            if (layer >= 0) snprintf(label, sizeof label, "layer %d%s", layer, dir_arrow(p, dir));
+            else snprintf(label, sizeof label, "%s", dir == 1 ? "backward" : "forward");
+            /* no layer or no direction (-1) is "n": an ID has no '-' */
+            fprintf(f, "    subgraph cluster_s%d_l", p->times[s]);
+            if (layer >= 0) fprintf(f, "%d", layer); else fputc('n', f);
+            fputs("_d", f);
+            if (dir >= 0) fprintf(f, "%d", dir); else fputc('n', f);
+            fputs(" {\n      label=", f);
             put_quoted(f, label);
-            fputs(", shape=box, style=\"dashed,rounded\", color=\"#888888\", fontcolor=\"#555555\"];\n"
-                  "  }\n", f);
-            continue;
+            fprintf(f, "; style=\"rounded,filled\"; color=\"%s\"; fillcolor=\"%s\"; "
+                    "fontsize=10;\n", dir == 1 ? "#d9b48a" : "#9db8d6",
+                    dir == 1 ? "#fbf2e8" : "#eef4fb");
         }
-        fprintf(f, "  subgraph cluster_step%d {\n", p->times[s]);
-        fprintf(f, "    label=\"t = %d\"; style=rounded; color=\"#999999\"; fontsize=12;\n",
-                p->times[s]);
-        int lo = count[s], hi = count[s + 1];
-        qsort(sorted + lo, (size_t)(hi - lo), sizeof *sorted, cmp_member);
-        for (int k = lo; k < hi;) {
-            int layer = sorted[k].layer, dir = sorted[k].dir;
-            int end = k;
-            while (end < hi && sorted[end].layer == layer && sorted[end].dir == dir) end++;
-            bool sub = layer >= 0 || dir >= 0;
-            if (sub) {
-                char label[64];
-                if (layer >= 0) snprintf(label, sizeof label, "layer %d%s", layer, dir_arrow(p, dir));
-                else snprintf(label, sizeof label, "%s", dir == 1 ? "backward" : "forward");
-                /* no layer or no direction (-1) is "n": an ID has no '-' */
-                fprintf(f, "    subgraph cluster_s%d_l", p->times[s]);
-                if (layer >= 0) fprintf(f, "%d", layer); else fputc('n', f);
-                fputs("_d", f);
-                if (dir >= 0) fprintf(f, "%d", dir); else fputc('n', f);
-                fputs(" {\n      label=", f);
-                put_quoted(f, label);
-                fprintf(f, "; style=\"rounded,filled\"; color=\"%s\"; fillcolor=\"%s\"; "
-                        "fontsize=10;\n", dir == 1 ? "#d9b48a" : "#9db8d6",
-                        dir == 1 ? "#fbf2e8" : "#eef4fb");
-            }
-            for (int j = k; j < end; j++) put_member(f, p, &sorted[j], sub ? "      " : "    ");
-            if (sub) fputs("    }\n", f);
-            k = end;
-        }
-        fputs("  }\n", f);
-        if (p->level == WEFT_DOT_CELLS) continue;     /* rows, below */
-        /* the layers of a step side by side: the first node of each on one rank */
-        int runs = 0;
-        for (int pass = 0; pass < 2; pass++) {
-            for (int k = lo; k < hi; k++) {
-                if (sorted[k].layer < 0) continue;
-                if (k > lo && sorted[k].layer == sorted[k - 1].layer &&
-                    sorted[k].dir == sorted[k - 1].dir)
-                    continue;
-                if (pass == 0) {
-                    runs++;
-                    continue;
-                }
-                fputs(runs++ ? " " : "  { rank=same; ", f);
-                put_entity_name(f, p, sorted[k].entity);
-            }
-            if (pass == 0 && runs < 2) break;
-            if (pass == 1) fputs("; }\n", f);
-            runs = 0;
-        }
+        for (int j = k; j < end; j++) put_member(f, p, &m[j], sub ? "      " : "    ");
+        if (sub) fputs("    }\n", f);
+        k = end;
     }
+    fputs("  }\n", f);
+}
 
-    if (p->level == WEFT_DOT_CELLS) {
-        put_rows(f, p, sorted, count);
-        free(count);
-        free(m);
-        free(sorted);
-        free(fill);
-        return 0;
+/* The layers of a step side by side (ops level): the first node of each
+ * layer and direction among m[0..n), sorted, on one rank, when there are two
+ * or more. */
+static void put_step_ranks(FILE *f, const plan *p, const member *m, int n)
+{
+    int runs = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < n; k++) {
+            if (m[k].layer < 0) continue;
+            if (k > 0 && m[k].layer == m[k - 1].layer && m[k].dir == m[k - 1].dir) continue;
+            if (pass == 0) {
+                runs++;
+                continue;
+            }
+            fputs(runs++ ? " " : "  { rank=same; ", f);
+            put_entity_name(f, p, m[k].entity);
+        }
+        if (pass == 0 && runs < 2) break;
+        if (pass == 1) fputs("; }\n", f);
+        runs = 0;
     }
+}
 
-    /* Time gates: an invisible point between consecutive drawn steps, after
-     * every node of the one and before every node of the next, so each step
-     * occupies ranks of its own and the steps stand in time order. */
+/* Time gates (ops level): an invisible point between consecutive drawn
+ * steps, after every node of the one and before every node of the next, so
+ * each step occupies ranks of its own and the steps stand in time order. */
+static void put_time_gates(FILE *f, const plan *p, const member *sorted, const int *count)
+{
     int prev = -1, gate = 0;                  /* prev: last drawn step, or -2 for the marker */
-    for (int s = 0; s <= p->n_steps; s++) {
+    for (int s = 0; s < p->n_steps; s++) {
         int cur;
-        if (s == p->n_steps) break;
         if (step_hidden(p, s)) {
             if (s != p->n_lead) continue;
             cur = -2;
@@ -847,10 +926,28 @@ static int put_steps(FILE *f, const plan *p)
         }
         prev = cur;
     }
+}
+
+/* The clusters of the drawn steps (and the marker), in time order; then
+ * what holds them in order: rows of cells (cells level) or time gates. */
+static int put_steps(FILE *f, const plan *p)
+{
+    int *count;
+    member *sorted;
+    if (step_members(p, &count, &sorted)) return -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        if (step_hidden(p, s)) {
+            if (s == p->n_lead) put_elided_marker(f, p);
+            continue;
+        }
+        int lo = count[s], hi = count[s + 1];
+        put_step_cluster(f, p, s, sorted + lo, hi - lo);
+        if (p->level == WEFT_DOT_OPS) put_step_ranks(f, p, sorted + lo, hi - lo);
+    }
+    if (p->level == WEFT_DOT_CELLS) put_rows(f, p, sorted, count);
+    else put_time_gates(f, p, sorted, count);
     free(count);
-    free(m);
     free(sorted);
-    free(fill);
     return 0;
 }
 
@@ -864,10 +961,11 @@ static int put_edges(FILE *f, const plan *p)
     for (int i = 0; i < p->n; i++) {
         const weft_var *v = weft_graph_node(p->g, i);
         int d = p->rep[i];
+        if (d < 0) continue;                           /* not drawn */
         for (int k = 0; k < v->n_in; k++) {
             const weft_var *w = v->in[k];
             int s = p->rep[w->id];
-            if (s == d) continue;                      /* inside a box or the marker */
+            if (s == d || s < 0) continue;             /* inside a box or the marker */
             /* a state used again inside its own cell (c_t -> tanh(c_t)) */
             if (s < p->n && p->group_of[s] >= 0 && d == p->n + p->group_of[s]) continue;
             if (!key_set_add(&seen, (uint64_t)s << 32 | (uint32_t)d)) continue;
@@ -937,7 +1035,7 @@ static void put_legend(FILE *f, const plan *p)
         char colour[16], value[32];
         scale_colour(p->log_hi - p->log_lo < 1e-12 ? 0.5 : x, colour, sizeof colour);
         snprintf(value, sizeof value, "%.1e", pow(10.0, l));
-        fprintf(f, "<td bgcolor=\"%s\"><font color=\"%s\">", colour, x < 0.55 ? "white" : "black");
+        fprintf(f, "<td bgcolor=\"%s\"><font color=\"%s\">", colour, text_colour_on(colour));
         put_html(f, value);
         fputs("</font></td>", f);
         if (p->log_hi - p->log_lo < 1e-12) break;    /* one value: one cell */
@@ -979,12 +1077,13 @@ int weft_dot_print(const weft_graph *g, FILE *out, const weft_dot_opts *opts)
     /* parameters, once each, outside the steps */
     for (int i = 0; i < p.n; i++) {
         const weft_var *v = weft_graph_node(g, i);
-        if (v->kind == WEFT_NODE_PARAM) put_node(out, &p, v, "  ");
+        if (v->kind == WEFT_NODE_PARAM && p.rep[i] >= 0) put_node(out, &p, v, "  ");
     }
     /* nodes of no step: the loss, layers over all steps, unscoped leaves */
     for (int i = 0; i < p.n; i++) {
         const weft_var *v = weft_graph_node(g, i);
-        if (v->kind != WEFT_NODE_PARAM && p.step[i] < 0) put_node(out, &p, v, "  ");
+        if (v->kind != WEFT_NODE_PARAM && p.step[i] < 0 && p.rep[i] >= 0)
+            put_node(out, &p, v, "  ");
     }
     int rc = put_steps(out, &p);
     if (rc == 0) rc = put_edges(out, &p);
@@ -1058,8 +1157,11 @@ static int temp_beside(const char *dest, char **tmp)
     return -1;
 }
 
-/* Write text to dest whole or not at all. */
-static int write_text_file(const char *text, const char *dest, const char *who)
+/* Write len bytes to dest whole or not at all: a temporary file beside it,
+ * every write and the close checked, then renamed over it. On any error
+ * (a full disk included) the message names dest and the reason, the
+ * temporary file is removed and dest is as it was. */
+static int write_file(const void *data, size_t len, const char *dest, const char *who)
 {
     char *tmp;
     int fd = temp_beside(dest, &tmp);
@@ -1067,19 +1169,30 @@ static int write_text_file(const char *text, const char *dest, const char *who)
         fprintf(stderr, "%s: cannot create a file beside %s: %s\n", who, dest, strerror(errno));
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
-    size_t len = strlen(text);
-    bool ok = f && fwrite(text, 1, len, f) == len;
-    if (f) ok = (fclose(f) == 0) && ok;
-    else close(fd);
-    if (!ok || rename(tmp, dest) != 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", who, dest, strerror(errno));
+    const unsigned char *p = data;
+    size_t left = len;
+    int why = 0;
+    while (left > 0 && !why) {
+        ssize_t put = write(fd, p, left);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) why = put < 0 ? errno : EIO;
+        else p += put, left -= (size_t)put;
+    }
+    if (close(fd) != 0 && !why) why = errno;
+    if (!why && rename(tmp, dest) != 0) why = errno;
+    if (why) {
+        fprintf(stderr, "%s: cannot write %s: %s (it is unchanged)\n", who, dest, strerror(why));
         remove(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
     return 0;
+}
+
+static int write_text_file(const char *text, const char *dest, const char *who)
+{
+    return write_file(text, strlen(text), dest, who);
 }
 
 bool weft_dot_can_render(void)
@@ -1092,16 +1205,11 @@ bool weft_dot_can_render(void)
 }
 
 #ifdef WEFT_HAVE_GVC
+/* Graphviz renders into memory (gvRenderData); weft writes the file itself
+ * (write_file): Graphviz's own file output ends the process on a write error
+ * (a full disk), leaving a half-written file. */
 static int render_gvc(const char *dot, const char *dest, const char *fmt)
 {
-    char *tmp;
-    int fd = temp_beside(dest, &tmp);
-    if (fd < 0) {
-        fprintf(stderr, "weft_dot_render: cannot create a file beside %s: %s\n", dest,
-                strerror(errno));
-        return -1;
-    }
-    close(fd);
     int rc = -1;
     GVC_t *gvc = gvContext();
     Agraph_t *G = gvc ? agmemread(dot) : NULL;
@@ -1112,19 +1220,18 @@ static int render_gvc(const char *dot, const char *dest, const char *fmt)
     } else if (gvLayout(gvc, G, "dot") != 0) {
         fprintf(stderr, "weft_dot_render: Graphviz's dot layout failed for %s\n", dest);
     } else {
-        if (gvRenderFilename(gvc, G, fmt, tmp) != 0)
+        char *data = NULL;
+        unsigned int len = 0;
+        if (gvRenderData(gvc, G, fmt, &data, &len) != 0 || !data)
             fprintf(stderr, "weft_dot_render: Graphviz could not render %s as %s (is its %s "
                     "plugin installed? `dot -T?` lists the formats)\n", dest, fmt, fmt);
-        else if (rename(tmp, dest) != 0)
-            fprintf(stderr, "weft_dot_render: cannot write %s: %s\n", dest, strerror(errno));
         else
-            rc = 0;
+            rc = write_file(data, len, dest, "weft_dot_render");
+        if (data) gvFreeRenderData(data);
         gvFreeLayout(gvc, G);
     }
     if (G) agclose(G);
     if (gvc) gvFreeContext(gvc);
-    if (rc) remove(tmp);
-    free(tmp);
     return rc;
 }
 #endif

@@ -3,39 +3,15 @@
  * The engine knows ops only through their descriptors: it calls
  * v->op->forward and v->op->backward and never includes ops/. */
 #include "src/internal.h"
-#include "weft/runtime.h"   /* weft_blis_context */
-
-#include <blis.h>
+#include "src/matmul.h"     /* the graph's product schedule */
 
 #include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ERROR_MAX 512
-
-/* A product G += Lᵀ R (R == NULL: G += the column sums of L) that an op's
- * backward left to the end of the sweep (weft_defer_product). */
-typedef struct deferred {
-    weft_var *target;        /* the leaf whose gradient is G */
-    const float *L, *R;      /* [rows, p], [rows, q], borrowed */
-    int rows, p, q;
-    int node;                /* tape position of the node whose backward made it */
-    int order;               /* position in the record list */
-} deferred;
-
-/* Scratch kept for one backward sweep (weft_sweep_memo) or one build
- * (weft_build_memo). */
-typedef struct sweep_memo {
-    const void *key;
-    int tag;
-    bool build;              /* a build memo, else a sweep memo */
-    unsigned epoch;          /* the sweep or build that last got it */
-    size_t bytes;
-    void *data;              /* arena memory */
-} sweep_memo;
 
 /* One parameter's leaf in this graph. The table is cleared at reset (count =
  * 0), so lookups only see the current build. */
@@ -50,18 +26,7 @@ struct weft_graph {
     int n_nodes, cap_nodes;
     param_leaf *leaves;      /* parameter -> its leaf (malloc'd, kept) */
     int n_leaves, cap_leaves;
-    deferred *deferred;      /* this sweep's deferred products (malloc'd, kept) */
-    int n_deferred, cap_deferred;
-    bool sweeping;           /* inside weft_backward's sweep: ops may defer */
-    int sweep_node;          /* the node whose backward runs */
-    unsigned sweep_id;       /* counts sweeps: a memo from an earlier one is stale */
-    unsigned build_id;       /* counts builds: backward and recompute end one */
-    sweep_memo *memos;       /* malloc'd, kept; their memory is the arena's */
-    int n_memos, cap_memos;
-    bool defer_off;          /* weft_graph_set_deferral(g, false) */
-    float *gather;           /* arena scratch for the deferred products' pieces */
-    size_t gather_floats;
-    weft_defer_stats last;   /* what the last flush did */
+    weft_matmul_sched *products;  /* deferred products and memos (src/matmul.c) */
     weft_scope scope;
     bool check_finite;
     bool has_error;
@@ -73,6 +38,11 @@ weft_graph *weft_graph_new(void)
     weft_graph *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     weft_arena_init(&g->arena);
+    g->products = weft_matmul_sched_new(&g->arena);
+    if (!g->products) {
+        free(g);
+        return NULL;
+    }
     g->scope = WEFT_NO_SCOPE;
     const char *env = getenv("WEFT_CHECK_FINITE");
     g->check_finite = env && env[0] && strcmp(env, "0") != 0;
@@ -85,8 +55,7 @@ void weft_graph_free(weft_graph *g)
     weft_arena_free(&g->arena);
     free(g->nodes);
     free(g->leaves);
-    free(g->deferred);
-    free(g->memos);
+    weft_matmul_sched_free(g->products);
     free(g);
 }
 
@@ -95,10 +64,7 @@ void weft_graph_reset(weft_graph *g)
     weft_arena_reset(&g->arena);
     g->n_nodes = 0;
     g->n_leaves = 0;
-    g->n_deferred = 0;
-    g->n_memos = 0;
-    g->gather = NULL;        /* arena memory: gone with the reset */
-    g->gather_floats = 0;
+    weft_matmul_sched_reset(g->products);
     g->has_error = false;
     g->error[0] = '\0';
     g->scope = WEFT_NO_SCOPE;
@@ -117,6 +83,11 @@ size_t weft_graph_arena_capacity(const weft_graph *g)
 size_t weft_graph_arena_used(const weft_graph *g)
 {
     return weft_arena_used(&g->arena);
+}
+
+weft_matmul_sched *weft_graph_matmul_sched(weft_graph *g)
+{
+    return g->products;
 }
 
 /* --- errors --------------------------------------------------------------- */
@@ -215,8 +186,9 @@ static int append(weft_graph *g, weft_var *v)
  * borrow is given, in which case the value borrows it). */
 static weft_var *make_node(weft_graph *g, int rank, const int *shape, float *borrow)
 {
-    weft_var *v = weft_graph_calloc(g, sizeof *v);
-    if (!v) return NULL;
+    weft_node *node = weft_graph_calloc(g, sizeof *node);
+    if (!node) return NULL;
+    weft_var *v = &node->var;
     v->value = weft_tensor_wrap(NULL, rank, shape);
     if (v->value.size == 0) {
         weft_graph_fail(g, "graph: bad shape (rank %d)", rank);
@@ -253,7 +225,7 @@ weft_var *weft_node_new(weft_graph *g, const weft_op_desc *op, weft_var *const *
     v->n_in = n_in;
     for (int i = 0; i < n_in; i++) {
         inputs[i] = in[i];
-        in[i]->n_uses++;
+        weft_node_of(in[i])->n_uses++;
         if (in[i]->requires_grad) v->requires_grad = true;
     }
     return v;
@@ -271,7 +243,7 @@ weft_var *weft_node_new_view(weft_graph *g, const weft_op_desc *op, weft_var *x,
     v->in = inputs;
     v->n_in = 1;
     inputs[0] = x;
-    x->n_uses++;
+    weft_node_of(x)->n_uses++;
     v->requires_grad = x->requires_grad;
     v->view_of = x;
     v->view_offset = offset;
@@ -375,7 +347,7 @@ const weft_tensor *weft_grad_of(weft_graph *g, const weft_var *v)
                         "with requires_grad feeds it)", node_name(v, name, sizeof name));
         return NULL;
     }
-    if (!v->grad_ready) {
+    if (!weft_node_grad_ready(v)) {
         weft_graph_fail(g, "grad_of: node %s has no gradient: backward has not reached it "
                         "(not run since it was made, or the loss does not depend on it)",
                         node_name(v, name, sizeof name));
@@ -392,310 +364,48 @@ static bool has_nonfinite(const weft_tensor *t)
     return false;
 }
 
-/* --- deferred weight gradients ---------------------------------------------- */
-
-/* Products under this many multiply-adds run on one BLIS thread: the rule of
- * src/matmul.h (WEFT_GEMM_SERIAL_MACS), which the engine does not include. It
- * depends on the shape only, so 1 and 2 threads give the same bits. */
-#define SERIAL_MACS (1L << 21)
-
-/* The pieces of one gradient are added in chunks of at least CHUNK_ROWS_MIN
- * rows, or as many as fit GATHER_BYTES when that is more. BLIS's product
- * G += Lᵀ R of the per-step shape (2048 x 512 at H = 512) ran at 62 GFLOP/s
- * with 64 or 128 rows and at 100 with 256 rows or more (1 thread, CPU time);
- * chunks keep the gathered copy small where a whole sequence would not be
- * (T = 1000, B = 64 at H = 512: 650 MB). */
-#define CHUNK_ROWS_MIN 512
-#define GATHER_BYTES ((size_t)8 << 20)
-
-/* G[p, q] += Lᵀ R: L [k, p] and R [k, q] row-major with row strides p and q.
- * A transposed A and a plain B: BLIS's unpacked path may run, and gives the
- * same bits for 1 and 2 threads (measured; see src/matmul.h). */
-static void add_product(float *G, int p, int q, int k, const float *L, const float *R)
-{
-    float one = 1.0f;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads((long)p * q * k < SERIAL_MACS ? 1 : bli_thread_get_num_threads(),
-                             &rntm);
-    weft_count_gemm(p, q, k);
-    bli_sgemm_ex(BLIS_TRANSPOSE, BLIS_NO_TRANSPOSE, p, q, k, &one, (float *)L, p, 1,
-                 (float *)R, q, 1, &one, G, q, 1, weft_blis_context(), &rntm);
-}
-
-void weft_graph_set_deferral(weft_graph *g, bool on)
-{
-    g->defer_off = !on;
-}
-
-weft_defer_stats weft_graph_defer_stats(const weft_graph *g)
-{
-    return g->last;
-}
-
-static bool record(weft_graph *g, weft_var *target, int rows, const float *L, int p,
-                   const float *R, int q)
-{
-    if (!g->sweeping || g->defer_off || !target || target->op || !target->grad.data || rows < 1)
-        return false;
-    if ((size_t)p * (size_t)q != target->grad.size) return false;
-    if (g->n_deferred == g->cap_deferred) {
-        int cap = g->cap_deferred ? 2 * g->cap_deferred : 256;
-        deferred *d = realloc(g->deferred, (size_t)cap * sizeof *d);
-        if (!d) return false;
-        g->deferred = d;
-        g->cap_deferred = cap;
-    }
-    g->deferred[g->n_deferred] = (deferred){ target, L, R, rows, p, q, g->sweep_node,
-                                             g->n_deferred };
-    g->n_deferred++;
-    return true;
-}
-
-bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *L, int p,
-                        const float *R, int q)
-{
-    if (!L || !R) return false;
-    return record(g, target, rows, L, p, R, q);
-}
-
-bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p)
-{
-    if (!L) return false;
-    return record(g, target, rows, L, p, NULL, 1);
-}
-
-static void *memo(weft_graph *g, const void *key, int tag, bool build, size_t bytes, bool *fresh)
-{
-    unsigned epoch = build ? g->build_id : g->sweep_id;
-    sweep_memo *m = NULL;
-    for (int i = 0; i < g->n_memos && !m; i++)
-        if (g->memos[i].key == key && g->memos[i].tag == tag && g->memos[i].build == build)
-            m = &g->memos[i];
-    if (m && m->bytes >= bytes) {
-        *fresh = m->epoch != epoch;
-        m->epoch = epoch;
-        return m->data;
-    }
-    void *data = weft_arena_alloc(&g->arena, bytes);
-    if (!data) return NULL;
-    if (!m) {
-        if (g->n_memos == g->cap_memos) {
-            int cap = g->cap_memos ? 2 * g->cap_memos : 16;
-            sweep_memo *more = realloc(g->memos, (size_t)cap * sizeof *more);
-            if (!more) return NULL;
-            g->memos = more;
-            g->cap_memos = cap;
-        }
-        m = &g->memos[g->n_memos++];
-        m->key = key;
-        m->tag = tag;
-        m->build = build;
-    }
-    m->bytes = bytes;
-    m->data = data;
-    m->epoch = epoch;
-    *fresh = true;
-    return data;
-}
-
-void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh)
-{
-    *fresh = false;
-    if (!g->sweeping || g->defer_off) return NULL;
-    return memo(g, key, tag, false, bytes, fresh);
-}
-
-void *weft_build_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh)
-{
-    *fresh = false;
-    if (g->sweeping || g->defer_off) return NULL;
-    return memo(g, key, tag, true, bytes, fresh);
-}
-
-/* Records of one gradient together (same target, same kind and shape), and
- * within it in tape order (the sweep runs from the loss down), one node's
- * records in the order it made them. Pointer order between targets only
- * decides which gradient is done first. */
-static int by_target(const void *pa, const void *pb)
-{
-    const deferred *a = pa, *b = pb;
-    uintptr_t ta = (uintptr_t)a->target, tb = (uintptr_t)b->target;
-    if (ta != tb) return ta < tb ? -1 : 1;
-    if ((a->R == NULL) != (b->R == NULL)) return a->R == NULL ? 1 : -1;
-    if (a->p != b->p) return a->p < b->p ? -1 : 1;
-    if (a->q != b->q) return a->q < b->q ? -1 : 1;
-    if (a->node != b->node) return a->node < b->node ? -1 : 1;
-    return a->order - b->order;
-}
-
-static bool same_group(const deferred *a, const deferred *b)
-{
-    return a->target == b->target && (a->R == NULL) == (b->R == NULL) && a->p == b->p &&
-           a->q == b->q;
-}
-
-/* The arena scratch for gathering, at least `floats` long (NULL when the
- * arena refuses: the caller then adds the pieces one by one). */
-static float *gather_space(weft_graph *g, size_t floats)
-{
-    if (g->gather_floats >= floats) return g->gather;
-    float *p = weft_arena_alloc(&g->arena, floats * sizeof(float));
-    if (!p) return NULL;
-    g->gather = p;
-    g->gather_floats = floats;
-    return p;
-}
-
-/* The pieces d[0..n) of one side (L when left, else R; `width` floats a
- * row) as one [rows, width] matrix: the first piece's own memory when the
- * pieces lie one after the other, else copied into dst. */
-static const float *side_by_side(const deferred *d, int n, bool left, int width, float *dst,
-                                 bool *needs_copy)
-{
-    const float *first = left ? d[0].L : d[0].R;
-    bool adjacent = true;
-    for (int k = 1; k < n && adjacent; k++) {
-        const float *prev = left ? d[k - 1].L : d[k - 1].R, *cur = left ? d[k].L : d[k].R;
-        adjacent = cur == prev + (size_t)d[k - 1].rows * width;
-    }
-    *needs_copy = !adjacent;
-    if (adjacent || !dst) return first;
-    /* each piece's rows split among the threads as the ops that wrote them
-     * split them (OpenMP's static schedule), so each copies from its cache */
-    size_t total = 0;
-    for (int k = 0; k < n; k++) total += (size_t)d[k].rows * width;
-    #pragma omp parallel if (total > WEFT_PARALLEL_MIN)
-    {
-        size_t at = 0;
-        for (int k = 0; k < n; k++) {
-            const float *src = left ? d[k].L : d[k].R;
-            #pragma omp for schedule(static) nowait
-            for (int r = 0; r < d[k].rows; r++)
-                memcpy(dst + at + (size_t)r * width, src + (size_t)r * width,
-                       (size_t)width * sizeof(float));
-            at += (size_t)d[k].rows * width;
-        }
-    }
-    return dst;
-}
-
-/* G += Σ_k L_kᵀ R_k over the records d[0..n) of one gradient, in chunks. */
-static void flush_products(weft_graph *g, const deferred *d, int n)
-{
-    float *G = d[0].target->grad.data;
-    int p = d[0].p, q = d[0].q;
-    if (n == 1) {
-        add_product(G, p, q, d[0].rows, d[0].L, d[0].R);
-        g->last.products++;
-        return;
-    }
-    size_t total = 0;
-    for (int k = 0; k < n; k++) total += (size_t)d[k].rows;
-    size_t per = GATHER_BYTES / (sizeof(float) * ((size_t)p + (size_t)q));
-    if (per < CHUNK_ROWS_MIN) per = CHUNK_ROWS_MIN;
-    size_t chunks = total / per > 0 ? total / per : 1;
-    size_t want = (total + chunks - 1) / chunks;   /* rows a chunk: as even as pieces allow */
-    for (int s = 0; s < n;) {
-        int e = s;
-        size_t rows = 0;
-        while (e < n && rows < want) rows += (size_t)d[e++].rows;
-        bool copy_l, copy_r;
-        side_by_side(d + s, e - s, true, p, NULL, &copy_l);
-        side_by_side(d + s, e - s, false, q, NULL, &copy_r);
-        size_t need = (copy_l ? rows * (size_t)p : 0) + (copy_r ? rows * (size_t)q : 0);
-        float *space = need && e - s > 1 ? gather_space(g, need) : NULL;
-        if (need && e - s > 1 && !space) {      /* no memory to gather: piece by piece */
-            for (int k = s; k < e; k++) add_product(G, p, q, d[k].rows, d[k].L, d[k].R);
-            g->last.products += e - s;
-        } else {
-            const float *L = side_by_side(d + s, e - s, true, p, space, &copy_l);
-            const float *R = side_by_side(d + s, e - s, false, q,
-                                          space ? space + (copy_l ? rows * (size_t)p : 0) : NULL,
-                                          &copy_r);
-            add_product(G, p, q, (int)rows, L, R);
-            g->last.products++;
-            g->last.gathered += (copy_l || copy_r);
-        }
-        s = e;
-    }
-}
-
-/* G[o] += Σ_rows L[r, o] over the records d[0..n), row after row in tape
- * order (the plain loop of a bias's backward, run once for all steps).
- * Threads split the columns; each column still adds its rows in that order,
- * so the sums are the same on any number of threads. */
-static void flush_colsums(const deferred *d, int n)
-{
-    enum { BLOCK = 64 };
-    float *G = d[0].target->grad.data;
-    int p = d[0].p, nblocks = (p + BLOCK - 1) / BLOCK;
-    size_t rows = 0;
-    for (int k = 0; k < n; k++) rows += (size_t)d[k].rows;
-    #pragma omp parallel for if (rows * (size_t)p > 4 * WEFT_PARALLEL_MIN && nblocks > 1)
-    for (int blk = 0; blk < nblocks; blk++) {
-        int o0 = blk * BLOCK, o1 = o0 + BLOCK < p ? o0 + BLOCK : p;
-        for (int k = 0; k < n; k++)
-            for (int r = 0; r < d[k].rows; r++) {
-                const float *row = d[k].L + (size_t)r * p;
-                #pragma omp simd
-                for (int o = o0; o < o1; o++) G[o] += row[o];
-            }
-    }
-}
-
-/* Add every product deferred during the sweep, then forget them. */
-static void flush_deferred(weft_graph *g)
-{
-    int n = g->n_deferred;
-    g->n_deferred = 0;
-    g->last = (weft_defer_stats){ .records = n };
-    if (n == 0) return;
-    deferred *d = g->deferred;
-    qsort(d, (size_t)n, sizeof *d, by_target);
-    for (int s = 0; s < n;) {
-        int e = s + 1;
-        while (e < n && same_group(&d[s], &d[e])) e++;
-        if (d[s].R) flush_products(g, d + s, e - s);
-        else flush_colsums(d + s, e - s);
-        s = e;
-    }
-}
-
 /* Zero the gradient an op's backward is about to add into, once per
  * backward: v's own, or for a view the whole of the node it is a view of
  * (its consumers' gradients land there). Leaves keep what they have. */
 static void clear_grad_before_use(weft_var *v)
 {
     while (v->view_of) v = v->view_of;
-    if (v->kind != WEFT_NODE_OP || v->grad_cleared) return;
+    weft_node *n = weft_node_of(v);
+    if (v->kind != WEFT_NODE_OP || n->grad_cleared) return;
     weft_zero_floats(v->grad.data, v->value.size);
-    v->grad_cleared = true;
+    n->grad_cleared = true;
 }
 
-int weft_backward(weft_graph *g, weft_var *loss)
+/* Can backward start from loss? Records why not. */
+static bool loss_ok(weft_graph *g, const weft_var *loss)
 {
     char name[160];
-    if (!loss) return weft_graph_fail(g, "backward: NULL loss (an op before it failed)"), -1;
-    if (weft_graph_failed(g)) return -1;
+    if (!loss) return weft_graph_fail(g, "backward: NULL loss (an op before it failed)"), false;
+    if (weft_graph_failed(g)) return false;
     if (loss->value.size != 1) {
         char shape[64];
         weft_graph_fail(g, "backward: the loss must be a scalar, got %s of shape %s",
                         node_name(loss, name, sizeof name),
                         weft_shape_str(&loss->value, shape, sizeof shape));
-        return -1;
+        return false;
     }
     if (!loss->requires_grad) {
         weft_graph_fail(g, "backward: the loss %s depends on no parameter or input that "
                         "requires a gradient", node_name(loss, name, sizeof name));
-        return -1;
+        return false;
     }
+    return true;
+}
 
-    /* Give every node that needs one a gradient buffer: op nodes restart from
-     * zero on every backward, leaves keep what they have (accumulate). A
-     * parameter's leaf uses the store's gradient directly. An op node's
-     * buffer is zeroed late, by clear_grad_before_use just before the first
-     * backward that adds to it: then the zeroing touches memory the backward
-     * is about to use (cache-warm), not the whole tape's in one cold pass. */
+/* Give every node up to the loss that needs one a gradient buffer: op nodes
+ * restart from zero on every backward, leaves keep what they have
+ * (accumulate). A parameter's leaf uses the store's gradient directly. An
+ * op node's buffer is zeroed late, by clear_grad_before_use just before the
+ * first backward that adds to it: then the zeroing touches memory the
+ * backward is about to use (cache-warm), not the whole tape's in one cold
+ * pass. -1 when out of memory. */
+static int give_gradients(weft_graph *g, const weft_var *loss)
+{
     for (int i = 0; i <= loss->id; i++) {
         weft_var *v = g->nodes[i];
         if (!v->requires_grad) continue;
@@ -721,55 +431,71 @@ int weft_backward(weft_graph *g, weft_var *loss)
                     memset(v->grad.data, 0, v->value.size * sizeof(float));
             }
         }
-        if (v->kind == WEFT_NODE_OP) v->grad_ready = v->grad_cleared = false;
+        if (v->kind == WEFT_NODE_OP) {
+            weft_node_of(v)->grad_ready = false;
+            weft_node_of(v)->grad_cleared = false;
+        }
     }
+    return 0;
+}
 
-    /* Walk the tape from the loss down. grad_ready marks the nodes the loss
-     * reaches: the loss, then the inputs of every reached node (inputs come
-     * earlier on the tape, so they are marked before the walk gets to them).
-     * Only reached nodes run their backward. */
+/* Walk the tape from the loss down. grad_ready marks the nodes the loss
+ * reaches: the loss, then the inputs of every reached node (inputs come
+ * earlier on the tape, so they are marked before the walk gets to them).
+ * Only reached nodes run their backward; the products they defer are added
+ * at the end (weft_matmul_sched_end_sweep: a few products over all steps'
+ * rows instead of one per step). */
+static void sweep(weft_graph *g, weft_var *loss)
+{
     clear_grad_before_use(loss);
     loss->grad.data[0] += 1.0f;
-    loss->grad_ready = true;
-    g->n_deferred = 0;
-    g->sweep_id++;
-    g->sweeping = true;
+    weft_node_of(loss)->grad_ready = true;
+    weft_matmul_sched_begin_sweep(g->products);
     for (int i = loss->id; i >= 0; i--) {
         weft_var *v = g->nodes[i];
-        if (!v->requires_grad || !v->grad_ready || !v->op) continue;
-        g->sweep_node = i;
+        if (!v->requires_grad || !weft_node_grad_ready(v) || !v->op) continue;
+        weft_matmul_sched_at_node(g->products, i);
         for (int k = 0; k < v->n_in; k++)
             if (v->in[k]->requires_grad) clear_grad_before_use(v->in[k]);
         v->op->backward(g, v);
         for (int k = 0; k < v->n_in; k++)
-            if (v->in[k]->requires_grad) v->in[k]->grad_ready = true;
+            if (v->in[k]->requires_grad) weft_node_of(v->in[k])->grad_ready = true;
     }
-    g->sweeping = false;
     /* op nodes the loss does not reach still end with a zero gradient */
     for (int i = 0; i <= loss->id; i++)
         if (g->nodes[i]->requires_grad) clear_grad_before_use(g->nodes[i]);
-    g->build_id++;           /* an optimizer step may follow: build memos are stale */
-    /* The weight gradients the ops left to the end (weft_defer_product): a
-     * few products over all steps' rows instead of one per step. */
-    flush_deferred(g);
+    /* build memos are stale from here: an optimizer step may follow */
+    weft_matmul_sched_end_sweep(g->products);
+}
 
-    if (g->check_finite) {
-        for (int i = loss->id; i >= 0; i--) {
-            weft_var *v = g->nodes[i];
-            if (v->requires_grad && v->grad_ready && has_nonfinite(&v->grad)) {
-                weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
-                                "layer %d (the first one from the loss)",
-                                node_name(v, name, sizeof name), v->scope.time, v->scope.layer);
-                return -1;
-            }
+/* Fail naming the first node from the loss down whose gradient holds a NaN
+ * or an Inf; -1 then, else 0. */
+static int check_gradients_finite(weft_graph *g, const weft_var *loss)
+{
+    char name[160];
+    for (int i = loss->id; i >= 0; i--) {
+        weft_var *v = g->nodes[i];
+        if (v->requires_grad && weft_node_grad_ready(v) && has_nonfinite(&v->grad)) {
+            weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
+                            "layer %d (the first one from the loss)",
+                            node_name(v, name, sizeof name), v->scope.time, v->scope.layer);
+            return -1;
         }
     }
+    return 0;
+}
+
+int weft_backward(weft_graph *g, weft_var *loss)
+{
+    if (!loss_ok(g, loss) || give_gradients(g, loss)) return -1;
+    sweep(g, loss);
+    if (g->check_finite && check_gradients_finite(g, loss)) return -1;
     return weft_graph_status(g);
 }
 
 void weft_graph_recompute(weft_graph *g, int from)
 {
-    g->build_id++;           /* the leaves may have changed */
+    weft_matmul_sched_new_build(g->products);   /* the leaves may have changed */
     for (int i = from < 0 ? 0 : from; i < g->n_nodes; i++) {
         weft_var *v = g->nodes[i];
         if (v->op) v->op->forward(g, v);

@@ -38,6 +38,13 @@ static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
 int weft_replace_file(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx,
                       char *err, size_t errsize);
 
+/* The whole file at path (src/data.c) in a new NUL-terminated buffer (*text, the caller's:
+ * free()) of *len bytes. Returns 0, or -1 with a message naming the file. */
+int weft_read_file(const char *path, char **text, size_t *len, char *err, size_t errsize);
+/* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 when it
+ * is not valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+int weft_utf8_length(const unsigned char *s, size_t n);
+
 /* --- the arena (src/arena.c) --------------------------------------------- */
 
 typedef struct weft_arena_chunk {
@@ -75,6 +82,50 @@ void weft_count_gemm(int m, int n, int k);
 
 /* --- graph memory and nodes (src/graph.c) -------------------------------- */
 
+/* Bytes a node keeps for its op's attributes (weft_node_attrs). */
+#define WEFT_NODE_ATTR_BYTES 32
+
+/* A node as the graph allocates it: the public weft_var first (so a
+ * weft_var * of a graph points at its weft_node), then what only the engine
+ * and the ops read. */
+typedef struct weft_node {
+    weft_var var;
+    bool grad_ready;         /* grad holds the result of a backward */
+    bool grad_cleared;       /* an op node's grad was zeroed in this backward */
+    int n_uses;              /* inputs of later nodes that name this one */
+    /* The op's attributes: each op family lays out its own struct here
+     * (ops/linalg.c's matmul_attrs, ...), zero when the node is made. */
+    union {
+        max_align_t align;
+        unsigned char bytes[WEFT_NODE_ATTR_BYTES];
+    } attrs;
+} weft_node;
+
+static inline weft_node *weft_node_of(const weft_var *v)
+{
+    return (weft_node *)v;
+}
+
+/* The storage of v's op attributes, WEFT_NODE_ATTR_BYTES long and aligned
+ * for any type; an op family reads it as its own struct. */
+static inline void *weft_node_attrs(const weft_var *v)
+{
+    return weft_node_of(v)->attrs.bytes;
+}
+
+/* How many inputs of later nodes name v: an op can tell it is the only one
+ * to add into v's gradient (the recurrent chains, docs/fused.md). */
+static inline int weft_node_uses(const weft_var *v)
+{
+    return weft_node_of(v)->n_uses;
+}
+
+/* Did the last backward reach v (its gradient holds a result)? */
+static inline bool weft_node_grad_ready(const weft_var *v)
+{
+    return weft_node_of(v)->grad_ready;
+}
+
 /* Arena memory for an op's saved buffers (aligned, uninitialised). On failure
  * records an error naming the bytes wanted and returns NULL. */
 void *weft_graph_alloc(weft_graph *g, size_t bytes);
@@ -102,62 +153,5 @@ static inline bool weft_wants_grad(const weft_var *v)
 {
     return v->grad.data != NULL;
 }
-
-/* --- deferred weight gradients (src/graph.c) ----------------------------- */
-
-/* A weight's gradient summed over the steps of an unrolled network,
- *
- *     G[p, q] += Lᵀ R        L [rows, p], R [rows, q], row-major, contiguous
- *
- * (linear: dW += dyᵀ x), costs one small product per step whose inner
- * dimension is only the batch. During weft_backward's sweep an op may hand
- * such a product to the engine instead of running it: the engine keeps
- * (L, R, rows) and, once the sweep is done, adds every product recorded for
- * one gradient as a few products over many rows (the pieces gathered side by
- * side, in tape order). weft_defer_colsum does the same for G[p] += the
- * column sums of L (a bias).
- *
- * Only a leaf's gradient (a parameter, an input) may be deferred: no backward
- * reads it during the sweep. L and R are borrowed until the sweep ends; an op
- * may pass its own gradient, its inputs' values and its saved buffers, which
- * nothing changes before the next backward. Returns true when the engine took
- * the product; false (outside a sweep, target not a leaf, no memory for the
- * record) when the op must add it now itself. */
-bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *L, int p,
-                        const float *R, int q);
-bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p);
-/* Scratch for an op's backward that lives for the rest of the sweep, found
- * again by (key, tag): a weight packed for the micro-kernel once, then used
- * by every step's backward. The first call of a sweep for a key returns
- * memory with *fresh = true (the caller fills it), later calls in the same
- * sweep the same memory with *fresh = false, unless they ask for more bytes
- * (then new memory, fresh). Values do not change during a sweep, so what was
- * computed from them stays right until its end; the next sweep starts
- * fresh. NULL outside a sweep or when the arena refuses: the caller then
- * does without. Arena memory, gone with weft_graph_reset. */
-void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
-
-/* The same for an op's constructor (not its forward, which the gradient check
- * re-runs after changing a leaf): scratch kept while the graph is built,
- * fresh again after weft_graph_reset, after each backward (an optimizer step
- * may follow) and after weft_graph_recompute. What an op keeps there from a
- * parameter's value (linear: W packed) assumes the value has not changed
- * since; the op checks a few elements of it to catch a value changed in
- * between some other way. NULL during a sweep, with the memos off, or when
- * the arena refuses. Tags are the caller's; a key's build and sweep memos are
- * apart. */
-void *weft_build_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
-
-/* On by default; off makes every op add its products itself during the
- * sweep, and weft_sweep_memo return NULL: the plain path, which the tests
- * compare with. */
-void weft_graph_set_deferral(weft_graph *g, bool on);
-
-/* What the last backward's flush did, for the tests: products recorded,
- * sgemm calls made for them, and how many of those gathered copies. */
-typedef struct weft_defer_stats {
-    int records, products, gathered;
-} weft_defer_stats;
-weft_defer_stats weft_graph_defer_stats(const weft_graph *g);
 
 #endif

@@ -1,4 +1,6 @@
-/* src/matmul.h — matrix products, private to the engine and the ops: the row-major sgemm.
+/* src/matmul.h — matrix products, private to the engine and the ops: the row-major sgemm,
+ * the products with a matrix packed once, and (src/matmul.c) the products a backward
+ * sweep defers to its end and the scratch kept per sweep or build.
  *
  * Never call it from inside an OpenMP parallel region: BLIS runs its own
  * threads (weft/runtime.h sets how many); sgemm_rowmajor_ld may open a region
@@ -137,43 +139,68 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
 #define WEFT_PACKED_MAX_K 4096
 
 /* The micro-kernel of the packed products: BLIS's own (ukr, MR x NR tiles),
- * or, where the CPU has AVX-512, weft's (src/matmul_kernel.c: tiles of packed_mr(M)
- * rows by two panels of NR = 16 columns). Found once, by the CPU;
- * WEFT_PACKED_KERNEL=blis in the environment keeps BLIS's. */
+ * or weft's (tile: R rows by two panels of NR = 16 columns, R = packed_mr(M)
+ * up to max_mr), with 512-bit FMAs where the CPU has AVX-512
+ * (src/matmul_kernel.c) and 256-bit ones where it has AVX2 and FMA
+ * (src/matmul_kernel_avx2.c). Found once, by the CPU and WEFT_PACKED_KERNEL
+ * ('weft': the best of weft's this CPU has; 'weft-avx512', 'weft-avx2':
+ * that one; 'blis': BLIS's). */
+typedef void (*packed_tile_fn)(int R, int K, const float *a, const float *b0, const float *b1,
+                               float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
+
 typedef struct gemm_kernel {
     int mr, nr;          /* BLIS's tile: MR rows x NR columns of C (own: NR = 16) */
     sgemm_ukr_ft ukr;    /* BLIS's sgemm micro-kernel for this CPU (NULL: not usable) */
     cntx_t *cntx;        /* BLIS's context it comes from (the kernel may read it) */
-    bool own;            /* weft's tiles (weft_packed_tile) instead of ukr */
+    bool own;            /* weft's tiles (tile) instead of ukr */
+    int which;           /* the WEFT_PACKED_ value chosen (never WEFT_PACKED_OWN) */
+    int min_mr, max_mr;  /* weft's tiles: the rows a tile of a product of many rows has */
+    packed_tile_fn tile; /* weft's tiles: the micro-kernel */
 } gemm_kernel;
 
 const gemm_kernel *weft_gemm_kernel(void);
 
-/* For tests and bench/: choose the kernel again, WEFT_PACKED_OWN or
- * WEFT_PACKED_BLIS (-1: by the CPU and the environment, as at start). False
- * when weft's own was asked for and this CPU cannot run it. Not while a
- * product runs. */
-enum { WEFT_PACKED_OWN = 0, WEFT_PACKED_BLIS = 1 };
+/* The kernels, as WEFT_PACKED_KERNEL names them: WEFT_PACKED_OWN ('weft') is
+ * the best of weft's this CPU has; WEFT_PACKED_KERNELS is how many there are
+ * (tests and bench/ loop over them). */
+enum { WEFT_PACKED_OWN = 0, WEFT_PACKED_BLIS = 1, WEFT_PACKED_AVX512 = 2, WEFT_PACKED_AVX2 = 3,
+       WEFT_PACKED_KERNELS = 4 };
+
+/* 'weft', 'blis', 'weft-avx512', 'weft-avx2' for the values above. */
+const char *weft_packed_kernel_name(int which);
+/* The value WEFT_PACKED_KERNEL's text names, or -1 when it names none. */
+int weft_packed_kernel_parse(const char *name);
+/* Can this CPU run kernel `which`? (BLIS's always: it has one for every CPU.) */
+bool weft_packed_kernel_available(int which);
+
+/* For tests and bench/: choose the kernel again (-1: by the CPU and the
+ * environment, as at start). False, and the choice left as -1 would make
+ * it, when this CPU cannot run the one asked for. Not while a product runs. */
 bool weft_packed_kernel_select(int which);
 
 /* C's tile [rows <= R, cols0 | cols1] += a b: a the tile's R rows of A packed
  * (packed_pack_a), b0 and b1 two column panels of a packed B, written into
  * c0 and c1 (row stride ldc); cols1 = 0: b1 is read but nothing written
- * there. 1 <= R <= 12. Only when weft_gemm_kernel()->own. */
-void weft_packed_tile(int R, int K, const float *a, const float *b0, const float *b1, float *c0,
-                      float *c1, int ldc, int rows, int cols0, int cols1);
+ * there. 1 <= R <= 12 (AVX-512) or 6 (AVX2). Only through weft_gemm_kernel()->tile. */
+void weft_packed_tile_avx512(int R, int K, const float *a, const float *b0, const float *b1,
+                             float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
+void weft_packed_tile_avx2(int R, int K, const float *a, const float *b0, const float *b1,
+                           float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
 
 /* Rows of A per tile for an M-row product: BLIS's MR; with weft's tiles, M
- * itself up to 12 rows (one tile), beyond that the R from 4 to 12 that pads
- * M least, the larger one on a tie (fewer, fuller tiles): 20 rows as 2 tiles
- * of 10, 64 as 8 of 8, 50 as 5 of 10, 13 as 7 + 6. */
+ * itself up to max_mr rows (one tile), beyond that the R from min_mr to
+ * max_mr that pads M least, the larger one on a tie (fewer, fuller tiles).
+ * AVX-512 (4 to 12): 20 rows as 2 tiles of 10, 64 as 8 of 8, 50 as 5 of 10,
+ * 13 as 7 + 6. AVX2 (5 to 6): 20 as 4 x 5, 50 as 10 x 5, 64 as 13 x 5 (the
+ * last tile with 4 rows). */
 static inline int packed_mr(int M)
 {
     const gemm_kernel *k = weft_gemm_kernel();
     if (!k->own) return k->mr;
-    if (M <= 12) return M < 1 ? 1 : M;
-    int best = 12, padded = (M + 11) / 12 * 12;
-    for (int r = 11; r >= 4; r--) {
+    int most = k->max_mr;
+    if (M <= most) return M < 1 ? 1 : M;
+    int best = most, padded = (M + most - 1) / most * most;
+    for (int r = most - 1; r >= k->min_mr; r--) {
         int p = (M + r - 1) / r * r;
         if (p < padded) {
             padded = p;
@@ -198,7 +225,10 @@ typedef struct packed_matrix {
  * 4 rows where C has 256 columns or more and N·K >= 2^17, 1.05-1.4x (20 x
  * 2600 x 650 1.15x, 64 x 2048 x 512 1.27x, 64 x 800 x 200 1.07x); narrower C
  * lost (64 x 200 x 800 0.94x, 20 x 200 x 800 0.90x: few column panels to
- * share, BLIS's small-matrix kernels read B in place). */
+ * share, BLIS's small-matrix kernels read B in place). The AVX2 tiles take
+ * the same rule: on a busy Zen 3 (one thread) they ran 0.91-1.63x BLIS's
+ * sgemm on the per-step shapes it admits, most of them above 1.1x, and tied
+ * it at 20 x 200 x 800, which it leaves to sgemm (docs/performance-profile.md). */
 static inline bool packed_worth(int M, int N, int K)
 {
     const gemm_kernel *k = weft_gemm_kernel();
@@ -330,8 +360,8 @@ static inline void packed_tile_at(const packed_call *pc, int u, int p, auxinfo_t
     }
     if (kern->own) {   /* a lone last panel: b read twice, written once */
         bool pair = cols > nr;
-        weft_packed_tile(mr, K, a, b, pair ? b + (size_t)K * nr : b, c, c + nr, ldc, rows,
-                         pair ? nr : cols, pair ? cols - nr : 0);
+        kern->tile(mr, K, a, b, pair ? b + (size_t)K * nr : b, c, c + nr, ldc, rows,
+                   pair ? nr : cols, pair ? cols - nr : 0);
         return;
     }
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
@@ -424,8 +454,8 @@ static inline void packed_group_at(const packed_call *pc, int k, int p, int size
         if (kern->own) {   /* tiles j and j + 1 in one call */
             bool pair = j + 1 < size;
             const float *b1 = pair ? pc->P->data + (size_t)(k + (j + 1) * stride) * K * nr : b;
-            weft_packed_tile(mr, K, a, b, b1, tiles + j * mr * nr, tiles + (j + 1) * mr * nr, nr,
-                             rows, nr, pair ? nr : 0);
+            kern->tile(mr, K, a, b, b1, tiles + j * mr * nr, tiles + (j + 1) * mr * nr, nr, rows,
+                       nr, pair ? nr : 0);
             j++;
             continue;
         }
@@ -473,5 +503,87 @@ static inline void packed_gemm(int M, const float *A, int lda, const packed_matr
 {
     packed_gemm_ex(M, A, lda, P, C, ldc, Apack, NULL);
 }
+
+/* --- products across a graph's life (src/matmul.c) -----------------------------------------
+ *
+ * Each graph owns one schedule (weft_matmul_sched): the graph tells it when a
+ * build starts again and when a backward sweep begins, which node's backward
+ * runs, and when the sweep ends; the ops hand it products and ask it for
+ * scratch through the functions below. */
+
+typedef struct weft_matmul_sched weft_matmul_sched;
+
+/* A schedule whose scratch comes from the arena (borrowed: the graph's). NULL
+ * when out of memory. */
+weft_matmul_sched *weft_matmul_sched_new(weft_arena *arena);
+void weft_matmul_sched_free(weft_matmul_sched *s);
+/* The arena was reset: forget the records, the memos and the gathering space. */
+void weft_matmul_sched_reset(weft_matmul_sched *s);
+/* The leaves may have changed (weft_graph_recompute): build memos are stale. */
+void weft_matmul_sched_new_build(weft_matmul_sched *s);
+/* A backward sweep begins; node is the tape position whose backward runs next. */
+void weft_matmul_sched_begin_sweep(weft_matmul_sched *s);
+void weft_matmul_sched_at_node(weft_matmul_sched *s, int node);
+/* The sweep is over: add every deferred product (below), then forget them. */
+void weft_matmul_sched_end_sweep(weft_matmul_sched *s);
+/* The graph's schedule (weft_graph_matmul_sched is in src/graph.c). */
+weft_matmul_sched *weft_graph_matmul_sched(weft_graph *g);
+
+/* Deferred weight gradients. */
+
+/* A weight's gradient summed over the steps of an unrolled network,
+ *
+ *     G[p, q] += Lᵀ R        L [rows, p], R [rows, q], row-major, contiguous
+ *
+ * (linear: dW += dyᵀ x), costs one small product per step whose inner
+ * dimension is only the batch. During weft_backward's sweep an op may hand
+ * such a product to the engine instead of running it: the engine keeps
+ * (L, R, rows) and, once the sweep is done, adds every product recorded for
+ * one gradient as a few products over many rows (the pieces gathered side by
+ * side, in tape order). weft_defer_colsum does the same for G[p] += the
+ * column sums of L (a bias).
+ *
+ * Only a leaf's gradient (a parameter, an input) may be deferred: no backward
+ * reads it during the sweep. L and R are borrowed until the sweep ends; an op
+ * may pass its own gradient, its inputs' values and its saved buffers, which
+ * nothing changes before the next backward. Returns true when the engine took
+ * the product; false (outside a sweep, target not a leaf, no memory for the
+ * record) when the op must add it now itself. */
+bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *L, int p,
+                        const float *R, int q);
+bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p);
+/* Scratch for an op's backward that lives for the rest of the sweep, found
+ * again by (key, tag): a weight packed for the micro-kernel once, then used
+ * by every step's backward. The first call of a sweep for a key returns
+ * memory with *fresh = true (the caller fills it), later calls in the same
+ * sweep the same memory with *fresh = false, unless they ask for more bytes
+ * (then new memory, fresh). Values do not change during a sweep, so what was
+ * computed from them stays right until its end; the next sweep starts
+ * fresh. NULL outside a sweep or when the arena refuses: the caller then
+ * does without. Arena memory, gone with weft_graph_reset. */
+void *weft_sweep_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
+
+/* The same for an op's constructor (not its forward, which the gradient check
+ * re-runs after changing a leaf): scratch kept while the graph is built,
+ * fresh again after weft_graph_reset, after each backward (an optimizer step
+ * may follow) and after weft_graph_recompute. What an op keeps there from a
+ * parameter's value (linear: W packed) assumes the value has not changed
+ * since; the op checks a few elements of it to catch a value changed in
+ * between some other way. NULL during a sweep, with the memos off, or when
+ * the arena refuses. Tags are the caller's; a key's build and sweep memos are
+ * apart. */
+void *weft_build_memo(weft_graph *g, const void *key, int tag, size_t bytes, bool *fresh);
+
+/* On by default; off makes every op add its products itself during the
+ * sweep, and weft_sweep_memo return NULL: the plain path, which the tests
+ * compare with. */
+void weft_graph_set_deferral(weft_graph *g, bool on);
+
+/* What the last backward's flush did, for the tests: products recorded,
+ * sgemm calls made for them, and how many of those gathered copies. */
+typedef struct weft_defer_stats {
+    int records, products, gathered;
+} weft_defer_stats;
+weft_defer_stats weft_graph_defer_stats(const weft_graph *g);
 
 #endif

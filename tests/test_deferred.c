@@ -1,5 +1,5 @@
 /* tests/test_deferred.c — weight gradients deferred to the end of the
- * backward sweep (weft_defer_product, src/graph.c): every gradient with the
+ * backward sweep (weft_defer_product, src/matmul.c): every gradient with the
  * deferral on against the same graph with it off (each op adding its own
  * per-step product), to 1e-5 of the largest element: linear and matmul (both
  * weight layouts) over many steps, a composed LSTM layer through
@@ -23,6 +23,7 @@
 
 #include "weft/weft.h"
 #include "src/internal.h"
+#include "src/matmul.h"   /* weft_defer_product, the memos */
 
 #include "tests/rel_diff.h"
 
@@ -307,7 +308,7 @@ static void test_op_forward(weft_graph *g, weft_var *v)
 
 static void test_op_backward(weft_graph *g, weft_var *v)
 {
-    test_op_data *d = v->aux;
+    test_op_data *d = *(test_op_data **)weft_node_attrs(v);
     weft_var *W = v->in[0];
     assert_true(v->grad.data[0] == 1.0f);   /* the loss itself: no scaling needed */
     d->own_node_refused = !weft_defer_product(g, v, 1, d->L[0], 1, d->R[0], 1);
@@ -352,7 +353,7 @@ static float *run_pieces(int mode, bool limit_arena, weft_defer_stats *stats)
     }
     weft_var *v = weft_node_new(g, &test_op, &W, 1, 1, (int[]){ 1 });
     assert_non_null(v);
-    v->aux = &d;
+    *(test_op_data **)weft_node_attrs(v) = &d;   /* the test op's one attribute */
     test_op_forward(g, v);
     if (limit_arena) {
         /* room for W's gradient (0.25 MB), not for a gathered chunk (10 MB) */

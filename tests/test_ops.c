@@ -207,7 +207,7 @@ static void test_backward_twice_doubles(void **state)
         int leaves = 0;
         for (int i = 0; i < n; i++) {
             weft_var *v = weft_graph_node(g, i);
-            if (v->op || !v->requires_grad || !v->grad_ready) continue;
+            if (v->op || !v->requires_grad || !weft_node_grad_ready(v)) continue;
             const weft_tensor *gr = weft_grad_of(g, v);
             assert_non_null(gr);
             first[i] = malloc(gr->size * sizeof(float));

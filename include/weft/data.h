@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum weft_text_level { WEFT_TEXT_WORDS = 0, WEFT_TEXT_CHARS = 1 } weft_text_level;
 
 #define WEFT_EOS "<eos>"
@@ -42,8 +46,9 @@ typedef struct weft_tokens {
 } weft_tokens;
 
 /* Read and split a file. Returns 0, or -1 with a message in err naming the
- * file and what was wrong (missing, unreadable, empty, invalid UTF-8 at a
- * line and byte). The caller frees with weft_tokens_free. */
+ * file and what was wrong (missing, a directory, unreadable, empty, invalid
+ * UTF-8 or a NUL byte at a line and byte: a vocabulary cannot hold a token
+ * with a NUL, so such text is refused before any model is made of it). The caller frees with weft_tokens_free. */
 int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out,
                      char *err, size_t errsize);
 /* Split text held in memory (copied) the same way; name is used in errors. */
@@ -132,5 +137,9 @@ void weft_batches_free(weft_batches *b);
  * start is past the last window). */
 int weft_batches_window(const weft_batches *b, int start, int bptt, const int **inputs,
                         const int **targets);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

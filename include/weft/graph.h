@@ -24,6 +24,10 @@
 
 #include "weft/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_graph weft_graph;
 typedef struct weft_var weft_var;
 typedef struct weft_param weft_param;
@@ -56,6 +60,9 @@ typedef struct weft_scope {
 
 #define WEFT_NO_SCOPE ((weft_scope){ -1, -1, -1, NULL })
 
+/* A node of the tape: what a user of the graph reads. The engine keeps its
+ * own bookkeeping and the op's attributes in a private part beside it
+ * (src/internal.h), so a weft_var is made only by the graph, never by hand. */
 struct weft_var {
     const weft_op_desc *op;  /* NULL for leaves */
     weft_var **in;           /* inputs, n_in of them */
@@ -63,16 +70,8 @@ struct weft_var {
     int id;                  /* position on the tape */
     weft_node_kind kind;
     bool requires_grad;      /* some leaf below it wants a gradient */
-    bool grad_ready;         /* grad holds the result of a backward */
-    bool grad_cleared;       /* an op node's grad was zeroed in this backward */
-    int n_uses;              /* inputs of later nodes that name this one */
     weft_tensor value;
     weft_tensor grad;        /* data NULL until backward needs it */
-
-    /* Attributes an op keeps for its forward and backward. */
-    float f[4];
-    int i[4];
-    void *aux;               /* arena buffer: saved activations, targets, ... */
 
     weft_scope scope;
     const char *name;        /* a leaf's name (parameter, input, state) or NULL */
@@ -162,5 +161,9 @@ weft_var *weft_graph_node(const weft_graph *g, int i);
  * with the leaves as they are now. Used by the gradient check after it nudges
  * a leaf; an op's forward is a pure function of its inputs and attributes. */
 void weft_graph_recompute(weft_graph *g, int from);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -62,6 +62,11 @@
 #include "weft/params.h"
 #include "weft/rng.h"
 #include "weft/rnn.h"
+#include "weft/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define WEFT_LM_CELL_MAX 256
 
@@ -155,6 +160,33 @@ typedef struct weft_lm_sample_opts {
     uint64_t seed;
 } weft_lm_sample_opts;
 
+/* --- one token at a time: out, h = model(x, h) ------------------------------------------- */
+
+/* The id generation starts from, as every line starts in training: "<eos>"
+ * for a word model, "\n" for a character model, when the vocabulary has it;
+ * else 0. Feed it first, from the zero state, then the prime. */
+int weft_lm_start_id(const weft_lm *m);
+
+/* One step of the model: read token `id` in the state *state (n == 0: zeros,
+ * as weft_state's {0}), write the V logits of the next token into `logits`
+ * (the caller's V floats; may be NULL) and replace *state with the state after
+ * the step (owned by *state: weft_state_free). g is scratch room, reset here;
+ * no dropout. Any cell, a plugin's too. Generation is
+ *
+ *     weft_state h = { 0 };
+ *     int id = weft_lm_start_id(m);
+ *     for (int k = 0; k < n_prime + length; k++) {
+ *         if (weft_lm_next(m, g, id, &h, logits, err, sizeof err)) break;
+ *         id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, 0.8f, 0, buf, &rng);
+ *         if (k >= n_prime) emit(id);
+ *     }
+ *
+ * which gives weft_lm_sample's (and `weft sample`'s) tokens for the same seed
+ * (tests/test_generate.c). Returns 0, or -1 with a message in err (an id out
+ * of range leaves *state as it was). */
+int weft_lm_next(weft_lm *m, weft_graph *g, int id, weft_state *state, float *logits, char *err,
+                 size_t errsize);
+
 /* One id drawn from a row of V logits, as weft_lm_sample (and
  * weft_window_lm_sample) draw every token: with temperature <= 0 the most
  * likely (the lowest id among equals); else from softmax(logits /
@@ -170,8 +202,8 @@ int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_
 
 /* Generate o->length ids into out (the caller's array). The model starts
  * after "<eos>" (words) or "\n" (characters) when the vocabulary has it (else
- * id 0), as every line starts in training, then reads the prime. The same
- * seed gives the same text.
+ * id 0: weft_lm_start_id), as every line starts in training, then reads the
+ * prime. The same seed gives the same text.
  * Returns 0, or -1 with a message in err. */
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
                    char *err, size_t errsize);
@@ -217,6 +249,14 @@ typedef struct weft_lm_run {
     int batch, bptt, epochs;
     weft_optim optim;       /* kind, hyper-parameters and step count */
     weft_rng rng;           /* the dropout stream */
+    /* What a run on the trainer keeps beyond those (weft/train.h), written to
+     * "weft.run" as a "trainer" object only when has_trainer (a run with a
+     * schedule other than step decay, a warm-up, accumulation or patience). */
+    bool has_trainer;
+    weft_lr_schedule schedule;  /* its decay and decay_start are the two above */
+    int accumulate, patience;
+    double lr_scale;            /* reduce-on-plateau's factor so far */
+    int best_epoch, bad_epochs, plateau_bad;
 } weft_lm_run;
 
 /* Save the whole training state: the current weights, the optimizer's state
@@ -225,8 +265,59 @@ int weft_lm_save_run(const weft_lm *m, const weft_lm_run *run, const weft_state 
                      const char *path, char *err, size_t errsize);
 /* Load a file written by weft_lm_save_run: returns the model (weights as they
  * were), fills *run and *carry (owned by the caller: weft_state_free) and the
- * optimizer's state slots of the model's store. NULL with a message. */
+ * optimizer's state slots of the model's store. Every field of "weft.run" is
+ * checked against its range, and a state in the middle of an epoch must carry
+ * the hidden state of every layer for `batch` streams. NULL with a message. */
 weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry, char *err,
                           size_t errsize);
+
+/* --- training through the trainer (weft/train.h) ------------------------------------------
+ *
+ * The model as a weft_trainable over a token stream: each epoch cuts the
+ * training ids into `batch` streams and windows of `bptt` steps (one batch a
+ * window, the hidden state carried from the window before, zeros at the start
+ * of every epoch, as PyTorch's word_language_model); validation and test are
+ * scored by weft_lm_eval (perplexity, lower is better). Its training state is
+ * the MODEL.state file of weft_lm_save_run, so --resume continues exactly.
+ *
+ *     weft_lm_trainer *lt = weft_lm_trainer_new(m, &data, NULL, err, sizeof err);
+ *     weft_trainable t = weft_lm_trainable(lt);
+ *     weft_train_opts o = weft_train_defaults();   ... set o ...
+ *     weft_train(&t, &o, &res, err, sizeof err);
+ *     weft_lm_trainer_free(lt);
+ */
+typedef struct weft_lm_data {
+    const int *train;           /* training ids (borrowed; copied into the streams) */
+    size_t n_train;
+    int batch, bptt;            /* streams and window length */
+    const int *valid;           /* validation ids or NULL (borrowed for the run) */
+    size_t n_valid;
+    int valid_batch;            /* streams for validation and test (>= 1) */
+    const int *test;            /* test ids or NULL (borrowed for the run) */
+    size_t n_test;
+} weft_lm_data;
+
+typedef struct weft_lm_trainer weft_lm_trainer;
+
+/* A trainer's view of model m (borrowed) over the data d. carry (may be NULL)
+ * is a resumed run's carried state, taken over. NULL with a message when the
+ * text is too short for the batch (or for validation with valid_batch). */
+weft_lm_trainer *weft_lm_trainer_new(weft_lm *m, const weft_lm_data *d, weft_state *carry,
+                                     char *err, size_t errsize);
+void weft_lm_trainer_free(weft_lm_trainer *t);
+weft_trainable weft_lm_trainable(weft_lm_trainer *t);
+/* Steps of each stream (the training ids cut into `batch` streams), and
+ * windows an epoch. */
+int weft_lm_trainer_steps(const weft_lm_trainer *t);
+long weft_lm_trainer_windows(const weft_lm_trainer *t);
+
+/* A run read by weft_lm_load_run as the trainer's options and state: fills the
+ * optimiser, schedule, clip, epochs, accumulation and patience of *o (the
+ * rest of *o is left alone) and *st. */
+void weft_lm_run_to_train(const weft_lm_run *run, weft_train_opts *o, weft_train_state *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

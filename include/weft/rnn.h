@@ -37,8 +37,13 @@
 
 #include "weft/cell.h"
 #include "weft/graph.h"
+#include "weft/io.h"
 #include "weft/params.h"
 #include "weft/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct weft_rnn_config {
     const weft_cell_type *cell;   /* borrowed; must outlive the model */
@@ -62,6 +67,15 @@ typedef struct weft_rnn weft_rnn;
  * parameters belong to the store. NULL, with a message in err, on a bad
  * configuration or a name clash in the store. */
 weft_rnn *weft_rnn_new(weft_params *s, const weft_rnn_config *cfg, char *err, size_t errsize);
+
+/* Before building an rnn from a checkpoint's configuration: does checkpoint
+ * c (read from path) hold every parameter an rnn of cfg has, by name, as F32
+ * with its shape? Allocates nothing, and its work is bounded by the file (a
+ * configuration asking for more layers than the file has tensors, or widths
+ * above 2^24, is refused at once). 0, or -1 with a message naming the file
+ * and the first tensor that is missing or of another shape. */
+int weft_rnn_check_checkpoint(const weft_rnn_config *cfg, const weft_checkpoint *c,
+                              const char *path, char *err, size_t errsize);
 void weft_rnn_free(weft_rnn *r);
 
 /* Initialise every cell's parameters (each cell's declared initialisers:
@@ -96,6 +110,11 @@ typedef struct weft_rnn_out {
     weft_var **steps;         /* T nodes [B, width]: the same, step by step */
     weft_var **final;         /* n_final nodes [B, H]: final states, in the order above */
     int n_final;
+    /* Steps that ran as part of a fused chain (weft_seq_chained, weft/ops.h),
+     * summed over layers and directions: T · layers · directions when every
+     * layer of a cell with fused steps (the built-in Elman, LSTM, LSTM-b and
+     * GRU) stayed on its fast path; 0 for cells that compose their steps. */
+    int chained_steps;
 } weft_rnn_out;
 
 typedef struct weft_unroll_opts {
@@ -127,6 +146,16 @@ typedef struct weft_unroll_opts {
      * values and gradients up to rounding. Both NULL: off. */
     weft_var *input_table;
     const int *input_ids;
+    /* With lengths: run the batch as groups of sequences of similar length
+     * (sorted longest first, a group holding lengths down to 3/4 of its
+     * longest), each group unrolled over its own longest length, and put the
+     * outputs and final states back in the batch's order. A ragged batch then
+     * costs close to the sum of its lengths instead of T x B steps, with the
+     * same numbers (each group is the padded computation of its own
+     * sequences; tests/test_classify.c checks values and gradients). Ignored
+     * with dropout_masks (whose [T, B, ...] layout is the whole batch's) and
+     * when one group would hold every sequence. */
+    bool by_length;
 } weft_unroll_opts;
 
 /* Run the model over xs [T, B, I] in graph g. opts may be NULL (all
@@ -141,5 +170,9 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
  * through opts.init. No tape is carried. Returns 0, or -1 when memory runs
  * out (carry then freed). */
 int weft_state_detach(const weft_rnn_out *out, weft_state *carry);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -40,6 +40,10 @@
 
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum weft_task_input {
     WEFT_TASK_TOKENS = 0,    /* ids in [0, in_width) */
     WEFT_TASK_DENSE,         /* in_width floats a step */
@@ -77,7 +81,7 @@ typedef struct weft_task_opts {
                             (0: the default, 3; negative: none) */
     int max_len;         /* xml, music, ptb: longest sequence in steps (default 100, 100, 35) */
     int valid_size;      /* generated tasks: validation sequences (default 200) */
-    const char *data_dir;    /* where ptb/ and polyphonic_music/ are (default ../shared/data) */
+    const char *data_dir;    /* where ptb/ and polyphonic_music/ are (music, ptb: required) */
     const char *music_set;   /* jsb, nottingham, musedata, piano (default jsb) */
     int ptb_tokens;      /* ptb: first N tokens of ptb.train (default 100000; valid N/10) */
 } weft_task_opts;
@@ -148,5 +152,9 @@ typedef struct weft_music {
 
 int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize);
 void weft_music_free(weft_music *m);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -51,6 +51,11 @@
 #include "weft/optim.h"
 #include "weft/params.h"
 #include "weft/rng.h"
+#include "weft/train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define WEFT_WINDOW_LM_MAX_ORDER 64
 
@@ -131,7 +136,48 @@ int weft_window_lm_encode_text(const weft_window_lm *m, const char *text, int **
 int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
                               bool after_newline, FILE *f);
 
+/* --- training through the trainer (weft/train.h) ------------------------------------------
+ *
+ * The model as a weft_trainable: every token of the training ids after the
+ * first is one example (its padded context and itself); an epoch visits them
+ * in a fresh random order (Fisher-Yates from the run's stream), in batches of
+ * `batch`, one optimizer step each (dropout from the same stream).
+ * Validation and test are scored as weft_window_lm_eval does (perplexity,
+ * lower is better). Its training state (save_state) is a file of
+ * weft_train_save_params_state with the model's metadata, the training
+ * text's token count and the batch ("weft.data"); weft_window_lm_load_state
+ * reads it back. */
+typedef struct weft_window_lm_data {
+    const int *train;           /* training ids (borrowed for the run) */
+    size_t n_train;             /* >= 2 */
+    int batch;                  /* examples a step */
+    const int *valid, *test;    /* or NULL (borrowed for the run); >= 2 ids each */
+    size_t n_valid, n_test;
+    int eval_batch;             /* contexts scored at once (only speed changes) */
+} weft_window_lm_data;
+
+typedef struct weft_window_lm_trainer weft_window_lm_trainer;
+
+/* A trainer's view of model m (borrowed) over d. NULL with a message. */
+weft_window_lm_trainer *weft_window_lm_trainer_new(weft_window_lm *m,
+                                                   const weft_window_lm_data *d, char *err,
+                                                   size_t errsize);
+void weft_window_lm_trainer_free(weft_window_lm_trainer *t);
+weft_trainable weft_window_lm_trainable(weft_window_lm_trainer *t);
+
+/* Load a training state file written by the trainable's save_state: the
+ * model (weights and optimizer slots as they were), the run's settings into *o
+ * (weft_train_load_params_state), its state into *st, the training text's
+ * token count into *train_tokens and the batch into *batch. NULL with a
+ * message naming the file. */
+weft_window_lm *weft_window_lm_load_state(const char *path, weft_train_opts *o,
+                                          weft_train_state *st, size_t *train_tokens,
+                                          int *batch, char *err, size_t errsize);
+
 /* --- checkpoints -------------------------------------------------------------------------- */
+
+/* The "weft.config" JSON of the model (malloc'd; the caller frees), or NULL. */
+char *weft_window_lm_config_json(const weft_window_lm *m);
 
 /* Save atomically (safetensors, see the top of this file). */
 int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, size_t errsize);
@@ -142,5 +188,9 @@ weft_window_lm *weft_window_lm_load(const char *path, char *err, size_t errsize)
 /* Is path a safetensors file whose weft.config says task "window-lm"? (false
  * for anything unreadable: the caller's own load then says why) */
 bool weft_window_lm_file_is(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,9 +1,11 @@
 /* models/experiments/compare.c — one cell on one task (weft/compare.h): the model, its
- * equal-parameter sizing, training with a budget and validation; */
+ * equal-parameter sizing, and training with a budget through the trainer
+ * (weft/train.h), validating at points spread over the budget. */
 #include "weft/compare.h"
 
 #include "weft/ops.h"
 #include "weft/rnn.h"
+#include "weft/train.h"
 #include "src/internal.h"
 
 #include <math.h>
@@ -330,6 +332,94 @@ static int add_point(weft_compare_result *res, weft_task_metric metric, long ste
     return 0;
 }
 
+/* --- the model as a weft_trainable (weft/train.h) ------------------------------------------ */
+
+/* One run: the model, the task's stream of examples, the last validation. */
+typedef struct compare_run {
+    model m;
+    const weft_cell_type *cell;
+    weft_task_metric metric;
+    int B;
+    long epoch_steps;
+    int *perm;                       /* the held set's order (held tasks) */
+    long cursor;
+    weft_task_example *ex;           /* [B] */
+    const weft_task_example **exp_;  /* [B] */
+    bool *owned;                     /* [B] */
+    double nll, acc;                 /* of the last validation */
+    weft_compare_result *res;
+    bool point_failed;
+} compare_run;
+
+static int run_epoch_begin(void *self, int epoch, long first_batch, weft_rng *rng,
+                           weft_train_epoch *e, char *err, size_t errsize)
+{
+    (void)epoch, (void)first_batch, (void)rng, (void)err, (void)errsize;
+    compare_run *r = self;
+    e->batches = r->epoch_steps;
+    e->batch_items = r->B;
+    e->items = (double)r->epoch_steps * r->B;
+    return 0;
+}
+
+/* The next B examples of the task's stream (drawn from rng, the run's data
+ * stream, the same for every cell), their loss. */
+static int run_batch_loss(void *self, weft_graph *g, long index, weft_rng *rng,
+                          weft_train_batch *out, char *err, size_t errsize)
+{
+    (void)index;
+    compare_run *r = self;
+    const weft_task *t = r->m.task;
+    for (int k = 0; k < r->B; k++) {
+        if (weft_task_next_train(t, rng, r->perm, &r->cursor, &r->ex[k], &r->owned[k])) {
+            weft_say(err, errsize, "out of memory");
+            for (int j = 0; j < k; j++)
+                if (r->owned[j]) weft_task_example_free(&r->ex[j]);
+            return -1;
+        }
+        r->exp_[k] = &r->ex[k];
+    }
+    batch b;
+    int made = batch_make(t, r->exp_, r->B, &b);
+    for (int k = 0; k < r->B; k++)
+        if (r->owned[k]) weft_task_example_free(&r->ex[k]);
+    if (made) {
+        weft_say(err, errsize, "out of memory");
+        return -1;
+    }
+    weft_var *loss = model_loss(&r->m, g, &b);
+    batch_free(&b);
+    if (!loss || weft_graph_failed(g)) {
+        weft_say(err, errsize, "%s", weft_graph_error(g));
+        return -1;
+    }
+    out->loss = loss;
+    out->items = r->B;
+    return 0;
+}
+
+static int run_evaluate(void *self, weft_graph *g, weft_train_set set, double *score,
+                        char *err, size_t errsize)
+{
+    (void)set;
+    compare_run *r = self;
+    if (model_eval(&r->m, g, &r->nll, &r->acc, err, errsize)) return -1;
+    *score = r->metric == WEFT_METRIC_ACCURACY ? r->acc : r->nll;
+    return 0;
+}
+
+/* Every validation is a point of the learning curve. */
+static int run_event(void *user, const weft_train_event *e)
+{
+    compare_run *r = user;
+    if (e->kind != WEFT_TRAIN_EVAL) return 0;
+    if (add_point(r->res, r->metric, e->optim_steps, e->train_seconds, r->nll, r->acc)) {
+        r->point_failed = true;
+        return 1;
+    }
+    return 0;
+}
+
 int weft_compare_train(const weft_cell_type *c, const weft_task *t,
                        const weft_compare_opts *o, weft_compare_result *res, char *err,
                        size_t errsize)
@@ -355,115 +445,60 @@ int weft_compare_train(const weft_cell_type *c, const weft_task *t,
     if (o->epochs > 0 && (max_steps <= 0 || epoch_steps * o->epochs < max_steps))
         max_steps = epoch_steps * o->epochs;
 
-    weft_rng init_rng, data_rng;
+    compare_run r = { .cell = c, .metric = metric, .B = B, .epoch_steps = epoch_steps,
+                      .res = res };
+    weft_rng init_rng;
     weft_rng_seed(&init_rng, o->seed);
-    weft_rng_seed(&data_rng, o->seed ^ 0x9e3779b97f4a7c15ULL);   /* the same for every cell */
-    model m;
-    if (model_new(&m, c, t, o->hidden, o->embed, &init_rng, err, errsize)) return -1;
-    res->numel = weft_params_numel(m.params);
+    if (model_new(&r.m, c, t, o->hidden, o->embed, &init_rng, err, errsize)) return -1;
+    res->numel = weft_params_numel(r.m.params);
     res->hidden = o->hidden;
     res->metric = metric;
-    weft_optim opt = o->optim;
-    if (opt.lr <= 0) opt = weft_optim_adam(0.005);
-    float clip = o->clip == 0 ? 1.0f : o->clip;
 
-    weft_graph *g = weft_graph_new();
-    int *perm = t->n_train > 0 ? malloc((size_t)t->n_train * sizeof *perm) : NULL;
-    weft_task_example *ex = calloc((size_t)B, sizeof *ex);
-    const weft_task_example **exp_ = calloc((size_t)B, sizeof *exp_);
-    bool *owned = calloc((size_t)B, sizeof *owned);
+    weft_train_opts to = weft_train_defaults();
+    to.optim = o->optim.lr > 0 ? o->optim : weft_optim_adam(0.005);
+    to.clip = o->clip == 0 ? 1.0f : o->clip > 0 ? o->clip : 0.0f;
+    to.epochs = 0;
+    to.max_steps = max_steps > 0 ? max_steps : 0;
+    to.max_seconds = o->max_seconds > 0 ? o->max_seconds : 0;
+    to.eval_points = eval_points;
+    to.eval_at_start = true;
+    /* the data stream: the same for every cell */
+    weft_rng_seed(&to.rng, o->seed ^ 0x9e3779b97f4a7c15ULL);
+    to.on_event = run_event;
+    to.user = &r;
+
     int rc = -1;
-    if (!g || !ex || !exp_ || !owned || (t->n_train > 0 && !perm)) {
+    r.perm = t->n_train > 0 ? malloc((size_t)t->n_train * sizeof *r.perm) : NULL;
+    r.ex = calloc((size_t)B, sizeof *r.ex);
+    r.exp_ = calloc((size_t)B, sizeof *r.exp_);
+    r.owned = calloc((size_t)B, sizeof *r.owned);
+    if (!r.ex || !r.exp_ || !r.owned || (t->n_train > 0 && !r.perm)) {
         weft_say(err, errsize, "out of memory");
         goto done;
     }
-
-    long cursor = 0, step = 0;
-    double train_seconds = 0, nll, acc;
-    int next_point = 1;
-    if (model_eval(&m, g, &nll, &acc, err, errsize) ||
-        add_point(res, metric, 0, 0.0, nll, acc))
+    weft_trainable tr = { .model = &r, .params = r.m.params, .epoch_begin = run_epoch_begin,
+                          .batch_loss = run_batch_loss, .evaluate = run_evaluate,
+                          .higher_is_better = weft_metric_higher_is_better(metric),
+                          .has_valid = true, .score_name = weft_metric_name(metric) };
+    weft_train_result tres;
+    char why[768];
+    if (weft_train(&tr, &to, &tres, why, sizeof why)) {
+        weft_say(err, errsize, "%s on %s: %s", c->name, t->name, why);
         goto done;
-    for (;;) {
-        if (max_steps > 0 && step >= max_steps) break;
-        if (o->max_seconds > 0 && train_seconds >= o->max_seconds) break;
-        double t0 = now_seconds();
-        for (int k = 0; k < B; k++) {
-            if (weft_task_next_train(t, &data_rng, perm, &cursor, &ex[k], &owned[k])) {
-                weft_say(err, errsize, "out of memory");
-                for (int j = 0; j < k; j++) if (owned[j]) weft_task_example_free(&ex[j]);
-                goto done;
-            }
-            exp_[k] = &ex[k];
-        }
-        batch b;
-        int made = batch_make(t, exp_, B, &b);
-        for (int k = 0; k < B; k++) if (owned[k]) weft_task_example_free(&ex[k]);
-        if (made) {
-            weft_say(err, errsize, "out of memory");
-            goto done;
-        }
-        weft_graph_reset(g);
-        weft_params_zero_grad(m.params);
-        weft_var *loss = model_loss(&m, g, &b);
-        batch_free(&b);
-        if (!loss || weft_graph_failed(g)) {
-            weft_say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
-            goto done;
-        }
-        float L = weft_scalar(loss);
-        if (!isfinite(L)) {
-            weft_say(err, errsize, "%s on %s: the loss is %s at step %ld (try a lower --lr)",
-                c->name, t->name, isnan(L) ? "NaN" : "infinite", step);
-            goto done;
-        }
-        if (weft_backward(g, loss)) {
-            weft_say(err, errsize, "%s on %s: %s", c->name, t->name, weft_graph_error(g));
-            goto done;
-        }
-        float norm = clip > 0 ? weft_clip_grad_norm(m.params, clip) : weft_grad_norm(m.params);
-        if (!isfinite(norm)) {
-            weft_say(err, errsize, "%s on %s: the gradient norm is not finite at step %ld (try a "
-                "lower --lr)", c->name, t->name, step);
-            goto done;
-        }
-        if (weft_optim_step(&opt, m.params)) {
-            weft_say(err, errsize, "optimizer: %s", weft_params_error(m.params));
-            goto done;
-        }
-        step++;
-        train_seconds += now_seconds() - t0;
-
-        /* validate at eval_points even fractions of the budget */
-        bool by_time = o->max_seconds > 0;
-        bool due = by_time ? train_seconds >= o->max_seconds * next_point / eval_points
-                           : step * eval_points >= max_steps * next_point;
-        bool last = (max_steps > 0 && step >= max_steps) ||
-                    (o->max_seconds > 0 && train_seconds >= o->max_seconds);
-        if (due || last) {
-            while (next_point <= eval_points &&
-                   (by_time ? train_seconds >= o->max_seconds * next_point / eval_points
-                            : step * eval_points >= max_steps * next_point))
-                next_point++;
-            if (model_eval(&m, g, &nll, &acc, err, errsize) ||
-                add_point(res, metric, step, train_seconds, nll, acc))
-                goto done;
-        }
     }
-    if (res->points[res->n_points - 1].step != step &&
-        (model_eval(&m, g, &nll, &acc, err, errsize) ||
-         add_point(res, metric, step, train_seconds, nll, acc)))
+    if (r.point_failed) {
+        weft_say(err, errsize, "out of memory");
         goto done;
-    res->steps = step;
-    res->train_seconds = train_seconds;
+    }
+    res->steps = tres.optim_steps;
+    res->train_seconds = tres.train_seconds;
     rc = 0;
 done:
-    free(perm);
-    free(ex);
-    free(exp_);
-    free(owned);
-    weft_graph_free(g);
-    model_free(&m);
+    free(r.perm);
+    free(r.ex);
+    free(r.exp_);
+    free(r.owned);
+    model_free(&r.m);
     res->wall_seconds = now_seconds() - wall0;
     if (rc) weft_compare_result_free(res);
     return rc;

@@ -524,10 +524,17 @@ weft_task *weft_task_new(const char *name, const weft_task_opts *opts, char *err
     if (o.distractors < 0) o.distractors = 0;
     if (o.max_len <= 0) o.max_len = strcmp(name, "ptb") == 0 ? 35 : 100;
     if (o.valid_size <= 0) o.valid_size = 200;
-    if (!o.data_dir) o.data_dir = "../shared/data";
     if (!o.music_set) o.music_set = "jsb";
     if (o.ptb_tokens <= 0) o.ptb_tokens = 100000;
     t->opts = o;
+    if ((strcmp(name, "music") == 0 || strcmp(name, "ptb") == 0) &&
+        !(o.data_dir && o.data_dir[0])) {
+        weft_say(err, errsize, "%s: the task reads its data from a folder: give it with "
+                 "--data-dir DIR (or the WEFT_DATA_DIR environment variable); DIR holds %s",
+                 name, strcmp(name, "ptb") == 0 ? "ptb/ptb.train.txt and ptb/ptb.valid.txt"
+                                                : "polyphonic_music/");
+        goto fail;
+    }
     if (o.max_digits > 8) {
         weft_say(err, errsize, "arithmetic: --max-digits %d: at most 8", o.max_digits);
         goto fail;

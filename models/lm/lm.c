@@ -8,6 +8,7 @@
 #include "weft/ops.h"
 #include "src/internal.h"
 #include "models/lm/lm_common.h"
+#include "models/train/train_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -16,41 +17,59 @@
 
 /* --- the model ------------------------------------------------------------------------------ */
 
-weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize)
+/* The checks of weft_lm_new on a configuration over V tokens. */
+static int check_config(const weft_lm_config *cfg, int V, char *err, size_t errsize)
 {
-    int V = vocab ? weft_vocab_size(vocab) : 0;
     if (V < 1) {
         weft_say(err, errsize, "language model: the vocabulary is empty");
-        return NULL;
+        return -1;
     }
     if (cfg->layers < 1 || cfg->hidden < 1 || cfg->embed < 1) {
         weft_say(err, errsize, "language model: layers %d, hidden %d and embed %d must all be >= 1",
             cfg->layers, cfg->hidden, cfg->embed);
-        return NULL;
+        return -1;
     }
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
         weft_say(err, errsize, "language model: dropout %g must be in [0, 1)",
             (double)cfg->dropout);
-        return NULL;
+        return -1;
     }
     if (!(cfg->dropout_embed >= 0.0f && cfg->dropout_embed < 1.0f)) {
         weft_say(err, errsize, "language model: embedding dropout %g must be in [0, 1)",
             (double)cfg->dropout_embed);
-        return NULL;
+        return -1;
     }
     if (cfg->tied && cfg->embed != cfg->hidden) {
         weft_say(err, errsize, "language model: tied weights need embed == hidden (got embed %d, "
             "hidden %d)", cfg->embed, cfg->hidden);
-        return NULL;
+        return -1;
     }
     if (cfg->level != WEFT_TEXT_WORDS && cfg->level != WEFT_TEXT_CHARS) {
         weft_say(err, errsize, "language model: level %d is neither words nor characters",
             (int)cfg->level);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+static weft_lm *lm_build(const weft_lm_config *cfg, weft_vocab *vocab,
+                         const weft_cell_type *cell, void *plugin, char *err, size_t errsize);
+
+weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize)
+{
+    if (check_config(cfg, vocab ? weft_vocab_size(vocab) : 0, err, errsize)) return NULL;
     void *plugin;
     const weft_cell_type *cell = weft_cell_lookup(cfg->cell, &plugin, err, errsize);
     if (!cell) return NULL;
+    return lm_build(cfg, vocab, cell, plugin, err, errsize);
+}
+
+/* The model of weft_lm_new once its configuration is checked and its cell
+ * looked up: takes over the plugin's handle (closed on failure too). */
+static weft_lm *lm_build(const weft_lm_config *cfg, weft_vocab *vocab,
+                         const weft_cell_type *cell, void *plugin, char *err, size_t errsize)
+{
+    int V = weft_vocab_size(vocab);
     weft_lm *m = calloc(1, sizeof *m);
     if (!m || !(m->params = weft_params_new())) {
         free(m);
@@ -187,26 +206,6 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
     return weft_linear(g, y, W, b);                                        /* [T, B, V] */
 }
 
-/* The distinct ids of inputs[0..n), ascending, in a new array (*count of
- * them), or NULL when out of memory. */
-static int *window_rows(const int *inputs, int n, int V, int *count)
-{
-    unsigned char *seen = calloc((size_t)V, 1);
-    int *rows = malloc((size_t)(n < V ? n : V) * sizeof *rows);
-    if (!seen || !rows) {
-        free(seen);
-        free(rows);
-        return NULL;
-    }
-    for (int i = 0; i < n; i++) seen[inputs[i]] = 1;
-    int k = 0;
-    for (int v = 0; v < V; v++)
-        if (seen[v]) rows[k++] = v;
-    free(seen);
-    *count = k;
-    return rows;
-}
-
 int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
                          int T, int B, weft_state *carry, weft_optim *opt, float clip,
                          weft_rng *dropout_rng, weft_lm_step_info *info, char *err,
@@ -227,7 +226,7 @@ int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int
     weft_grad_rows rows = { .param = m->encoder };
     int *ids = NULL;
     bool sparse = !m->cfg.tied && !(dropout_rng && m->cfg.dropout_embed > 0.0f);
-    if (sparse && (ids = window_rows(inputs, T * B, m->vocab_size, &rows.n_rows)))
+    if (sparse && (ids = weft_lm_window_rows(inputs, T * B, m->vocab_size, &rows.n_rows)))
         rows.rows = ids;
     weft_lm_step_info step;
     int rc = weft_lm_step_rows(g, loss, m->params, opt, clip, ids ? &rows : NULL, &step, err,
@@ -323,13 +322,41 @@ int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_
     return buf[k - 1].id;
 }
 
+int weft_lm_start_id(const weft_lm *m)
+{
+    int start = m->cfg.level == WEFT_TEXT_WORDS ? weft_vocab_find(m->vocab, WEFT_EOS, 5)
+                                                : weft_vocab_find(m->vocab, "\n", 1);
+    return start < 0 ? 0 : start;
+}
+
+int weft_lm_next(weft_lm *m, weft_graph *g, int id, weft_state *state, float *logits, char *err,
+                 size_t errsize)
+{
+    if (id < 0 || id >= m->vocab_size) {
+        weft_say(err, errsize, "language model next: id %d is not in [0, %d)", id,
+                 m->vocab_size);
+        return -1;
+    }
+    weft_graph_reset(g);
+    weft_rnn_out ro;
+    weft_var *z = weft_lm_forward(m, g, &id, NULL, 1, 1, state, NULL, &ro);
+    if (!z || weft_graph_failed(g)) {
+        weft_say(err, errsize, "language model next: %s", weft_graph_error(g));
+        return -1;
+    }
+    if (weft_state_detach(&ro, state)) {
+        weft_say(err, errsize, "language model next: out of memory");
+        return -1;
+    }
+    if (logits) memcpy(logits, z->value.data, (size_t)m->vocab_size * sizeof *logits);
+    return 0;
+}
+
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out, char *err,
                    size_t errsize)
 {
     int V = m->vocab_size;
-    int start = m->cfg.level == WEFT_TEXT_WORDS ? weft_vocab_find(m->vocab, WEFT_EOS, 5)
-                                                : weft_vocab_find(m->vocab, "\n", 1);
-    if (start < 0) start = 0;
+    int start = weft_lm_start_id(m);
     /* The model reads the prime after the start token, as it saw every line
      * begin in training (not from a zero state it never saw mid-text). */
     int n_prime = 1 + (o->n_prime > 0 ? o->n_prime : 0);
@@ -487,9 +514,11 @@ int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize)
     return rc;
 }
 
-/* The model a checkpoint's metadata describes, its parameters still zero. */
-static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
-                                  size_t errsize)
+/* The model a checkpoint's metadata describes, its parameters still zero;
+ * prefix: what is in front of the tensor names ("" in a model file, "model."
+ * in a training state). */
+static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, const char *prefix,
+                                  char *err, size_t errsize)
 {
     const char *voc;
     cJSON *o = weft_lm_meta_open(c, path, "lm", " (write it as docs/lm.md describes)",
@@ -498,6 +527,8 @@ static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, ch
     weft_lm_config cfg = { 0 };
     weft_vocab *vocab = NULL;
     weft_lm *m = NULL;
+    const weft_cell_type *type = NULL;
+    void *plugin = NULL;
     if (weft_lm_meta_level(o, &cfg.level, path, err, errsize)) goto done;
     const cJSON *cell = cJSON_GetObjectItemCaseSensitive(o, "cell");
     if (!cJSON_IsString(cell) || strlen(cell->valuestring) >= WEFT_LM_CELL_MAX) {
@@ -523,13 +554,41 @@ static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, ch
     if (weft_lm_meta_float(o, "dropout_embed", &cfg.dropout_embed, path, err, errsize) ||
         !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
-    m = weft_lm_new(&cfg, vocab, err, errsize);
+    int V = weft_vocab_size(vocab);
+    if (check_config(&cfg, V, err, errsize)) {
+        weft_lm_meta_prefix(path, err, errsize);
+        goto done;
+    }
+    /* a plugin only when the user allowed it (weft_cell_plugin_allow) */
+    type = weft_cell_lookup_from_file(cfg.cell, path, &plugin, err, errsize);
+    if (!type) goto done;
+    /* The sizes against the tensors the file holds, before anything of their
+     * size is allocated ("layers": 1000000 or "hidden": 100000 in a small
+     * file fail here, at once). The loader checks every tensor again. */
+    char name[WEFT_PARAM_NAME_MAX + 16];
+    snprintf(name, sizeof name, "%sencoder.weight", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ V, cfg.embed }, true, err, errsize))
+        goto done;
+    snprintf(name, sizeof name, "%sdecoder.weight", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ V, cfg.hidden }, !cfg.tied, err,
+                            errsize) < 0)
+        goto done;
+    snprintf(name, sizeof name, "%sdecoder.bias", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 1, (int[]){ V }, true, err, errsize)) goto done;
+    char rnn_prefix[32];
+    snprintf(rnn_prefix, sizeof rnn_prefix, "%srnn.", prefix);
+    weft_rnn_config rc = { .cell = type, .input_size = cfg.embed, .hidden_size = cfg.hidden,
+                           .num_layers = cfg.layers, .prefix = rnn_prefix };
+    if (weft_rnn_check_checkpoint(&rc, c, path, err, errsize)) goto done;
+    m = lm_build(&cfg, vocab, type, plugin, err, errsize);
+    plugin = NULL;   /* lm_build's now (closed there on failure) */
     if (!m) {
         weft_lm_meta_prefix(path, err, errsize);
         goto done;
     }
     vocab = NULL;   /* the model's now */
 done:
+    weft_cell_plugin_close(plugin);
     weft_vocab_free(vocab);
     cJSON_Delete(o);
     return m;
@@ -601,7 +660,7 @@ weft_lm *weft_lm_load(const char *path, char *err, size_t errsize)
 {
     weft_checkpoint c;
     if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
-    weft_lm *m = model_from_header(path, &c, err, errsize);
+    weft_lm *m = model_from_header(path, &c, "", err, errsize);
     if (m && load_model_tensors(m, path, &c, "", 0, NULL, NULL, err, errsize)) {
         weft_lm_free(m);
         m = NULL;
@@ -619,9 +678,9 @@ static int optim_slots(const weft_optim *o)
     return o->momentum != 0.0 ? 1 : 0;
 }
 
-static const char *optim_name(weft_optim_kind k)
+static const char *schedule_name(weft_lr_kind k)
 {
-    return k == WEFT_ADAM ? "adam" : k == WEFT_ADAMW ? "adamw" : "sgd";
+    return k == WEFT_LR_PLATEAU ? "plateau" : k == WEFT_LR_COSINE ? "cosine" : "step";
 }
 
 static char *run_json(const weft_lm_run *r)
@@ -641,82 +700,156 @@ static char *run_json(const weft_lm_run *r)
     cJSON_AddNumberToObject(o, "batch", r->batch);
     cJSON_AddNumberToObject(o, "bptt", r->bptt);
     cJSON_AddNumberToObject(o, "epochs", r->epochs);
-    cJSON *op = cJSON_AddObjectToObject(o, "optim");
-    cJSON_AddStringToObject(op, "kind", optim_name(r->optim.kind));
-    cJSON_AddNumberToObject(op, "lr", r->optim.lr);
-    cJSON_AddNumberToObject(op, "weight_decay", r->optim.weight_decay);
-    cJSON_AddNumberToObject(op, "momentum", r->optim.momentum);
-    cJSON_AddNumberToObject(op, "dampening", r->optim.dampening);
-    cJSON_AddBoolToObject(op, "nesterov", r->optim.nesterov);
-    cJSON_AddNumberToObject(op, "beta1", r->optim.beta1);
-    cJSON_AddNumberToObject(op, "beta2", r->optim.beta2);
-    cJSON_AddNumberToObject(op, "eps", r->optim.eps);
-    cJSON_AddNumberToObject(op, "step", (double)r->optim.step);
+    weft_train_json_add_optim(o, "optim", &r->optim);
     cJSON *rng = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(rng, cJSON_CreateNumber(r->rng.s[i]));
+    if (r->has_trainer) {
+        cJSON *t = cJSON_AddObjectToObject(o, "trainer");
+        cJSON_AddStringToObject(t, "schedule", schedule_name(r->schedule.kind));
+        cJSON_AddNumberToObject(t, "min_lr", r->schedule.min_lr);
+        cJSON_AddNumberToObject(t, "plateau_patience", r->schedule.plateau_patience);
+        cJSON_AddNumberToObject(t, "warmup_steps", (double)r->schedule.warmup_steps);
+        cJSON_AddNumberToObject(t, "accumulate", r->accumulate);
+        cJSON_AddNumberToObject(t, "patience", r->patience);
+        cJSON_AddNumberToObject(t, "lr_scale", r->lr_scale);
+        cJSON_AddNumberToObject(t, "best_epoch", r->best_epoch);
+        cJSON_AddNumberToObject(t, "bad_epochs", r->bad_epochs);
+        cJSON_AddNumberToObject(t, "plateau_bad", r->plateau_bad);
+    }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
 }
 
-static double num(const cJSON *o, const char *key, bool *ok)
+/* A number of o in [lo, hi], whole when asked: 0, or -1 with a message
+ * naming the key (an unchecked double -> int cast is undefined behaviour for
+ * values out of range, and a release build would wrap them). obj names the
+ * object the key is in ("" at the top). */
+static int num(const cJSON *o, const char *obj, const char *key, double lo, double hi,
+               bool integral, double *out, char *err, size_t errsize)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) {
-        *ok = false;
-        return 0.0;
-    }
-    return v->valuedouble;
+    char why[256];
+    if (weft_train_json_num(o, key, lo, hi, integral, out, why, sizeof why)) return 0;
+    weft_say(err, errsize, "%s%s", obj, why);
+    return -1;
 }
 
-static int parse_run(const char *s, weft_lm_run *r)
+/* The "trainer" object of weft.run (see weft_lm_run). */
+static int parse_trainer(const cJSON *t, weft_lm_run *r, char *err, size_t errsize)
 {
-    cJSON *o = cJSON_Parse(s);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+    const char *o = "\"trainer\": ";
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(t, "schedule");
+    if (!cJSON_IsObject(t) || !cJSON_IsString(kind)) {
+        weft_say(err, errsize, "\"trainer\" is not an object with a \"schedule\" name");
         return -1;
     }
-    bool ok = true;
-    memset(r, 0, sizeof *r);
-    r->epoch = (int)num(o, "epoch", &ok);
-    r->next_start = (int)num(o, "next_start", &ok);
-    r->windows = (long)num(o, "windows", &ok);
-    r->lr = num(o, "lr", &ok);
-    r->best_valid = num(o, "best_valid", &ok);
-    r->train_tokens = (size_t)num(o, "train_tokens", &ok);
-    r->lr0 = num(o, "lr0", &ok);
-    r->decay = num(o, "decay", &ok);
-    r->decay_start = (int)num(o, "decay_start", &ok);
-    r->clip = (float)num(o, "clip", &ok);
-    r->batch = (int)num(o, "batch", &ok);
-    r->bptt = (int)num(o, "bptt", &ok);
-    r->epochs = (int)num(o, "epochs", &ok);
-    if (r->batch < 1 || r->bptt < 1 || r->epoch < 1) ok = false;
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "optim");
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "kind");
-    if (!cJSON_IsObject(op) || !cJSON_IsString(kind)) {
-        ok = false;
-    } else {
-        r->optim.kind = strcmp(kind->valuestring, "adam") == 0    ? WEFT_ADAM
-                        : strcmp(kind->valuestring, "adamw") == 0 ? WEFT_ADAMW
-                                                                  : WEFT_SGD;
-        r->optim.lr = num(op, "lr", &ok);
-        r->optim.weight_decay = num(op, "weight_decay", &ok);
-        r->optim.momentum = num(op, "momentum", &ok);
-        r->optim.dampening = num(op, "dampening", &ok);
-        r->optim.nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
-        r->optim.beta1 = num(op, "beta1", &ok);
-        r->optim.beta2 = num(op, "beta2", &ok);
-        r->optim.eps = num(op, "eps", &ok);
-        r->optim.step = (long)num(op, "step", &ok);
+    if (strcmp(kind->valuestring, "step") == 0) r->schedule.kind = WEFT_LR_STEP;
+    else if (strcmp(kind->valuestring, "plateau") == 0) r->schedule.kind = WEFT_LR_PLATEAU;
+    else if (strcmp(kind->valuestring, "cosine") == 0) r->schedule.kind = WEFT_LR_COSINE;
+    else {
+        weft_say(err, errsize, "%s\"schedule\" \"%.40s\" is not step, plateau or cosine", o,
+                 kind->valuestring);
+        return -1;
     }
+    double x[9];
+    if (num(t, o, "min_lr", 0, 1e30, false, &x[0], err, errsize) ||
+        num(t, o, "plateau_patience", 0, 1e9, true, &x[1], err, errsize) ||
+        num(t, o, "warmup_steps", 0, 1e15, true, &x[2], err, errsize) ||
+        num(t, o, "accumulate", 1, 1e6, true, &x[3], err, errsize) ||
+        num(t, o, "patience", 0, 1e9, true, &x[4], err, errsize) ||
+        num(t, o, "lr_scale", 1e-300, 1, false, &x[5], err, errsize) ||
+        num(t, o, "best_epoch", 0, 1e9, true, &x[6], err, errsize) ||
+        num(t, o, "bad_epochs", 0, 1e9, true, &x[7], err, errsize) ||
+        num(t, o, "plateau_bad", 0, 1e9, true, &x[8], err, errsize))
+        return -1;
+    r->schedule.min_lr = x[0];
+    r->schedule.plateau_patience = (int)x[1];
+    r->schedule.warmup_steps = (long)x[2];
+    r->accumulate = (int)x[3];
+    r->patience = (int)x[4];
+    r->lr_scale = x[5];
+    r->best_epoch = (int)x[6];
+    r->bad_epochs = (int)x[7];
+    r->plateau_bad = (int)x[8];
+    r->has_trainer = true;
+    return 0;
+}
+
+/* "weft.run" into *r, every field checked against its range. 0, or -1 with
+ * a message naming the field. */
+static int parse_run(const char *s, weft_lm_run *r, char *err, size_t errsize)
+{
+    memset(r, 0, sizeof *r);
+    r->schedule = (weft_lr_schedule){ .kind = WEFT_LR_STEP };
+    r->accumulate = 1;
+    r->lr_scale = 1.0;
+    cJSON *o = cJSON_Parse(s);
+    int rc = -1;
+    if (!cJSON_IsObject(o)) {
+        weft_say(err, errsize, "not a JSON object");
+        goto done;
+    }
+    const double BIG = 9007199254740992.0;   /* 2^53: the whole numbers a double holds */
+    const char *top = "";
+    double x[13];
+    if (num(o, top, "epoch", 1, 1e9, true, &x[0], err, errsize) ||
+        num(o, top, "next_start", 0, 2147483647.0, true, &x[1], err, errsize) ||
+        num(o, top, "windows", 0, BIG, true, &x[2], err, errsize) ||
+        num(o, top, "lr", 0, 1e30, false, &r->lr, err, errsize) ||
+        num(o, top, "best_valid", 0, 1e300, false, &r->best_valid, err, errsize) ||
+        num(o, top, "train_tokens", 2, BIG, true, &x[3], err, errsize) ||
+        num(o, top, "lr0", 0, 1e30, false, &r->lr0, err, errsize) ||
+        num(o, top, "decay", 0, 1, false, &r->decay, err, errsize) ||
+        num(o, top, "decay_start", 1, 1e9, true, &x[4], err, errsize) ||
+        num(o, top, "clip", 0, 1e30, false, &x[5], err, errsize) ||
+        num(o, top, "batch", 1, 1 << 20, true, &x[6], err, errsize) ||
+        num(o, top, "bptt", 1, 1 << 20, true, &x[7], err, errsize) ||
+        num(o, top, "epochs", 0, 1e9, true, &x[8], err, errsize))
+        goto done;
+    r->epoch = (int)x[0];
+    r->next_start = (int)x[1];
+    r->windows = (long)x[2];
+    r->train_tokens = (size_t)x[3];
+    r->decay_start = (int)x[4];
+    r->clip = (float)x[5];
+    r->batch = (int)x[6];
+    r->bptt = (int)x[7];
+    r->epochs = (int)x[8];
+    if (r->next_start % r->bptt != 0 ||
+        (size_t)r->next_start >= r->train_tokens / (size_t)r->batch) {
+        weft_say(err, errsize, "\"next_start\" %d is not the start of a window of %d steps "
+                 "in streams of %zu", r->next_start, r->bptt, r->train_tokens / (size_t)r->batch);
+        goto done;
+    }
+    if (weft_train_json_optim(cJSON_GetObjectItemCaseSensitive(o, "optim"), &r->optim, err,
+                              errsize))
+        goto done;
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(o, "rng");
-    if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4) ok = false;
-    else
-        for (int i = 0; i < 4; i++)
-            r->rng.s[i] = (uint32_t)cJSON_GetArrayItem(rng, i)->valuedouble;
+    if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4) {
+        weft_say(err, errsize, "\"rng\" is not a list of 4 numbers");
+        goto done;
+    }
+    for (int i = 0; i < 4; i++) {
+        const cJSON *v = cJSON_GetArrayItem(rng, i);
+        double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(d >= 0 && d <= 4294967295.0 && d == floor(d))) {
+            weft_say(err, errsize, "\"rng\"[%d] is not a whole number in [0, 2^32)", i);
+            goto done;
+        }
+        r->rng.s[i] = (uint32_t)d;
+    }
+    if (!(r->rng.s[0] | r->rng.s[1] | r->rng.s[2] | r->rng.s[3])) {
+        weft_say(err, errsize, "\"rng\" is all zero, which the generator never reaches");
+        goto done;
+    }
+    r->schedule.decay = r->decay;
+    r->schedule.decay_start = r->decay_start;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "trainer");
+    if (t && parse_trainer(t, r, err, errsize)) goto done;
+    rc = 0;
+done:
     cJSON_Delete(o);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 /* The optimizer slots of the store as tensors named optim.<k>.<param>. */
@@ -791,21 +924,39 @@ weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry,
     *carry = (weft_state){ 0 };
     weft_checkpoint c;
     if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
-    weft_lm *m = model_from_header(path, &c, err, errsize);
+    weft_lm *m = model_from_header(path, &c, "model.", err, errsize);
     char **names = NULL;
     weft_tensor *dst = NULL;
     int n = 0, cap = 0;
     if (!m) goto fail;
     const char *rs = weft_checkpoint_meta(&c, "weft.run");
-    if (!rs || parse_run(rs, run)) {
-        weft_say(err, errsize, "%s: not a training state file: \"weft.run\" is %s", path,
-            rs ? "not what weft writes" : "missing from the metadata");
+    char why[512];
+    if (!rs) {
+        weft_say(err, errsize, "%s: not a training state file: \"weft.run\" is missing from the "
+                 "metadata", path);
+        goto fail;
+    }
+    if (parse_run(rs, run, why, sizeof why)) {
+        weft_say(err, errsize, "%s: weft.run: %s", path, why);
         goto fail;
     }
     int slots = optim_slots(&run->optim), np = weft_params_count(m->params);
     int n_carry = 0;
     for (int i = 0; i < c.n_tensors; i++)
         if (strncmp(c.tensors[i].name, "carry.", 6) == 0) n_carry++;
+    /* the carried state: none at the start of an epoch, every layer's in the
+       middle of one (a window there started from zeros would not be the run) */
+    int want = weft_rnn_num_states(m->rnn);
+    if (n_carry != 0 && n_carry != want) {
+        weft_say(err, errsize, "%s: %d carried state tensors; the model carries %d", path,
+                 n_carry, want);
+        goto fail;
+    }
+    if (run->next_start > 0 && n_carry == 0) {
+        weft_say(err, errsize, "%s: the state is in the middle of epoch %d (step %d) but holds "
+                 "no carried hidden state", path, run->epoch, run->next_start);
+        goto fail;
+    }
     cap = slots * np + n_carry + 1;
     names = calloc((size_t)cap, sizeof *names);
     dst = calloc((size_t)cap, sizeof *dst);
@@ -823,9 +974,9 @@ weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry,
         char name[24];
         snprintf(name, sizeof name, "carry.%d", i);
         const weft_checkpoint_tensor *t = weft_checkpoint_find(&c, name);
-        if (!t || t->rank != 2 || t->shape[0] < 1 || t->shape[1] != m->cfg.hidden) {
-            weft_say(err, errsize, "%s: the carried state tensor '%s' is missing or not [B, %d]",
-                path, name, m->cfg.hidden);
+        if (!t || t->rank != 2 || t->shape[0] != run->batch || t->shape[1] != m->cfg.hidden) {
+            weft_say(err, errsize, "%s: the carried state tensor '%s' is missing or not [%d, %d]",
+                path, name, run->batch, m->cfg.hidden);
             goto fail;
         }
         carry->t[i] = weft_tensor_alloc2((int)t->shape[0], (int)t->shape[1]);

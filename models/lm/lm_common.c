@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
@@ -36,6 +37,24 @@ int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_o
     }
     *info = (weft_lm_step_info){ L, norm };
     return 0;
+}
+
+int *weft_lm_window_rows(const int *inputs, int n, int V, int *count)
+{
+    unsigned char *seen = calloc((size_t)V, 1);
+    int *rows = malloc((size_t)(n < V ? n : V) * sizeof *rows);
+    if (!seen || !rows) {
+        free(seen);
+        free(rows);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) seen[inputs[i]] = 1;
+    int k = 0;
+    for (int v = 0; v < V; v++)
+        if (seen[v]) rows[k++] = v;
+    free(seen);
+    *count = k;
+    return rows;
 }
 
 int weft_lm_step(weft_graph *g, weft_var *loss, weft_params *params, weft_optim *opt,
@@ -136,6 +155,33 @@ weft_vocab *weft_lm_meta_vocab(const cJSON *o, const char *vocab, const char *pa
         weft_lm_meta_int(o, "vocab_size", &vocab_size, path, err, errsize))
         return NULL;
     return weft_vocab_from_json(vocab, vocab_size, path, err, errsize);
+}
+
+int weft_lm_meta_tensor(const weft_checkpoint *c, const char *path, const char *name, int rank,
+                        const int *shape, bool required, char *err, size_t errsize)
+{
+    const weft_checkpoint_tensor *t = weft_checkpoint_find(c, name);
+    if (!t && !required) return 1;
+    bool ok = t && strcmp(t->dtype, "F32") == 0 && t->rank == rank;
+    for (int d = 0; ok && d < rank; d++) ok = t->shape[d] == shape[d];
+    if (ok) return 0;
+    char want[96], got[96];
+    int at = snprintf(want, sizeof want, "[");
+    for (int d = 0; d < rank && at > 0 && at < (int)sizeof want; d++)
+        at += snprintf(want + at, sizeof want - (size_t)at, "%s%d", d ? ", " : "", shape[d]);
+    if (at > 0 && at < (int)sizeof want) snprintf(want + at, sizeof want - (size_t)at, "]");
+    if (!t) {
+        snprintf(got, sizeof got, "lacks it (%d tensors in it)", c->n_tensors);
+    } else {
+        at = snprintf(got, sizeof got, "holds %s [", t->dtype);
+        for (int d = 0; d < t->rank && at > 0 && at < (int)sizeof got; d++)
+            at += snprintf(got + at, sizeof got - (size_t)at, "%s%lld", d ? ", " : "",
+                           (long long)t->shape[d]);
+        if (at > 0 && at < (int)sizeof got) snprintf(got + at, sizeof got - (size_t)at, "]");
+    }
+    weft_say(err, errsize, "%s: weft.config implies tensor '%s' F32 %s, but the file %s", path,
+             name, want, got);
+    return -1;
 }
 
 void weft_lm_meta_prefix(const char *path, char *err, size_t errsize)

@@ -329,37 +329,9 @@ fail:
 weft_vectors *weft_vectors_read(const char *path, weft_vectors_format format, char *err,
                                 size_t errsize)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        weft_say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 65536) {
-            size_t c = cap ? 2 * cap : 1 << 20;
-            char *b = realloc(buf, c);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                weft_say(err, errsize, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = b;
-            cap = c;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        weft_say(err, errsize, "%s: read error", path);
-        return NULL;
-    }
+    char *buf;
+    size_t len;
+    if (weft_read_file(path, &buf, &len, err, errsize)) return NULL;
     weft_vectors *v = weft_vectors_parse(buf, len, path, format, err, errsize);
     free(buf);
     return v;
@@ -549,45 +521,6 @@ static int split_fields(const char *s, size_t n, const char *seps, const char **
     return k;
 }
 
-/* The whole file in memory, NUL-terminated; NULL with a message. */
-static char *slurp(const char *path, size_t *len, char *err, size_t errsize)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        weft_say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            size_t c = cap ? 2 * cap : 65536;
-            char *b = realloc(buf, c + 1);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                weft_say(err, errsize, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = b;
-            cap = c;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        weft_say(err, errsize, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* --- analogy evaluation ------------------------------------------------------------------------ */
 
 typedef struct question {
@@ -602,8 +535,8 @@ int weft_vectors_eval_analogies(const weft_vectors *v, const char *path,
     memset(out, 0, sizeof *out);
     if (top < 1) top = 1;
     size_t len;
-    char *text = slurp(path, &len, err, errsize);
-    if (!text) return -1;
+    char *text;
+    if (weft_read_file(path, &text, &len, err, errsize)) return -1;
     folded_index fi = { 0 };
     question *qs = NULL;
     size_t nq = 0, cap = 0;
@@ -774,8 +707,8 @@ int weft_vectors_eval_similarity(const weft_vectors *v, const char *path,
     memset(out, 0, sizeof *out);
     out->spearman = NAN;
     size_t len;
-    char *text = slurp(path, &len, err, errsize);
-    if (!text) return -1;
+    char *text;
+    if (weft_read_file(path, &text, &len, err, errsize)) return -1;
     folded_index fi = { 0 };
     double *human = NULL, *model = NULL;
     int n = 0, cap = 0, rc = -1, line = 0;
@@ -866,6 +799,7 @@ int weft_vectors_init_embedding(const weft_vectors *v, const weft_vocab *vocab, 
         size_t n = strlen(w);
         int src = weft_vocab_find(v->words, w, n);
         if (src < 0) src = folded_find(&fi, w, n);
+        if (src < 0 && strcmp(w, WEFT_EOS) == 0) src = weft_vocab_find(v->words, "</s>", 4);
         if (src < 0) continue;
         memcpy(emb->value.data + (size_t)id * v->dim, v->data + (size_t)src * v->dim,
                (size_t)v->dim * sizeof(float));

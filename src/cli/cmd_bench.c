@@ -158,6 +158,158 @@ fail:
     return -1.0;
 }
 
+/* The model, its input and its graph for the layer bench. -1 with a message
+ * in err: a bad configuration (b->rnn NULL) or out of memory. */
+static int layer_bench_make(layer_bench *b, const weft_rnn_config *cfg, int T, int B, int seed,
+                            char *err, size_t errsize)
+{
+    b->ps = weft_params_new();
+    b->rnn = b->ps ? weft_rnn_new(b->ps, cfg, err, errsize) : NULL;
+    if (!b->rnn) {
+        if (!b->ps) snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, (uint64_t)seed);
+    weft_rnn_reset_parameters(b->rnn, &rng);
+    b->xs = weft_tensor_alloc(3, (int[]){ T, B, cfg->input_size });
+    b->g = weft_graph_new();
+    if (!b->xs.data || !b->g) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    weft_rng_fill_uniform(&rng, &b->xs, -1.0f, 1.0f);
+    return 0;
+}
+
+static void layer_bench_free(layer_bench *b)
+{
+    weft_graph_free(b->g);
+    weft_tensor_release(&b->xs);
+    weft_rnn_free(b->rnn);
+    weft_params_free(b->ps);
+}
+
+/* What the layer bench measured. */
+typedef struct layer_result {
+    int T, B, repeat, warmup, gemm_size;
+    double min_ms, median_ms;
+    double flop;             /* products run, a repetition (weft_gemm_flops) */
+    double nominal_flop;     /* the textbook count, backward twice forward */
+    size_t arena;            /* arena bytes after a repetition */
+    double rss0, rss;        /* peak resident bytes before the model, after the timing */
+    int gemm_N, gemm_K;      /* the per-step shape of the first layer's weights */
+    double step_gemm, big_gemm;   /* sgemm GFLOP/s at that shape and the square (0: not run) */
+} layer_result;
+
+/* The warm-up and timed repetitions, the products they ran and the memory
+ * they held. -1 when a repetition failed (its error printed). */
+static int layer_time(layer_bench *b, layer_result *r)
+{
+    double *ms = calloc((size_t)r->repeat, sizeof *ms);
+    if (!ms) {
+        fprintf(stderr, "weft bench layer: out of memory\n");
+        return -1;
+    }
+    int rc = -1;
+    for (int k = 0; k < r->warmup; k++)
+        if (layer_once(b) < 0) goto done;
+    unsigned long long flops_before = weft_gemm_flops();
+    for (int k = 0; k < r->repeat; k++)
+        if ((ms[k] = layer_once(b)) < 0) goto done;
+    r->arena = weft_graph_arena_used(b->g);
+    r->rss = peak_rss_bytes();   /* before the ceiling's own buffers */
+
+    /* The work: the matrix products weft ran (weft_gemm_flops), a repetition.
+     * The textbook count, backward twice forward, also has the first layer's
+     * input gradient, which nothing asks for here (the input is data): it is
+     * printed beside, not used. */
+    r->flop = (double)(weft_gemm_flops() - flops_before) / r->repeat;
+    const weft_rnn_config *cfg = weft_rnn_get_config(b->rnn);
+    double step_flop = 0.0;
+    for (int l = 0; l < cfg->num_layers; l++)
+        for (int d = 0; d < weft_rnn_dirs(b->rnn); d++)
+            step_flop += cell_step_flop(weft_rnn_cell(b->rnn, l, d), r->B);
+    r->nominal_flop = step_flop * r->T * (b->backward ? 3.0 : 1.0);
+    r->min_ms = ms[0];
+    for (int k = 1; k < r->repeat; k++) r->min_ms = ms[k] < r->min_ms ? ms[k] : r->min_ms;
+    r->median_ms = median(ms, r->repeat);
+    rc = 0;
+done:
+    free(ms);
+    return rc;
+}
+
+/* The sgemm ceiling measured here: the per-step shape (the first layer's
+ * weight matrices side by side, [N, K] with N the rows of the first; LSTM:
+ * 4H x (I + H)) and a gemm_size cube (0: skipped). */
+static void layer_ceilings(const layer_bench *b, int gemm_size, layer_result *r)
+{
+    const weft_cell *c0 = weft_rnn_cell(b->rnn, 0, 0);
+    r->gemm_N = 0;
+    for (int k = 0; k < c0->n_params && !r->gemm_N; k++)
+        if (c0->specs[k].rank == 2) r->gemm_N = c0->specs[k].shape[0];
+    r->gemm_K = r->gemm_N ? (int)lround(cell_step_flop(c0, 1) / (2.0 * r->gemm_N)) : 0;
+    r->step_gemm = r->gemm_N ? sgemm_gflops(r->B, r->gemm_N, r->gemm_K, 5, 30.0) : 0.0;
+    r->big_gemm = gemm_size > 0 ? sgemm_gflops(gemm_size, gemm_size, gemm_size, 3, 100.0) : 0.0;
+    r->gemm_size = gemm_size;
+}
+
+static void print_layer_result(const layer_bench *b, const weft_rnn_config *cfg,
+                               const layer_result *r)
+{
+    int T = r->T, B = r->B, layers = cfg->num_layers, dirs = weft_rnn_dirs(b->rnn);
+    int H = cfg->hidden_size, gemm_size = r->gemm_size;
+    double med = r->median_ms, gflops = r->flop / (med * 1e6);
+    double step_gemm = r->step_gemm, big_gemm = r->big_gemm;
+    printf("bench layer: %s, %d layer%s%s, %s%s, T %d, B %d, I %d, H %d\n", cfg->cell->name,
+           layers, layers == 1 ? "" : "s", cfg->bidirectional ? " bidirectional" : "",
+           b->backward ? "forward+backward" : "forward", b->composed ? ", composed step" : "", T,
+           B, cfg->input_size, H);
+    printf("threads: %d\n", weft_num_threads());
+    printf("repetitions: %d (after %d warm-up)\n", r->repeat, r->warmup);
+    printf("min ms: %.4f\n", r->min_ms);
+    printf("throughput: %.1f sequences/s, %.0f steps/s (steps x batch)\n", B * 1e3 / med,
+           (double)T * B * 1e3 / med);
+    printf("GFLOP a repetition: %.6g (the products run; backward counted as twice forward: "
+           "%.6g)\n", r->flop * 1e-9, r->nominal_flop * 1e-9);
+    printf("GFLOP/s: %.2f\n", gflops);
+    if (r->gemm_N) {
+        printf("sgemm per-step shape: %d x %d x %d: %.2f GFLOP/s\n", B, r->gemm_N, r->gemm_K,
+               step_gemm);
+        printf("fraction of per-step sgemm: %.1f%%\n", step_gemm > 0 ? 100.0 * gflops / step_gemm
+                                                                     : 0.0);
+    }
+    if (gemm_size > 0) {
+        printf("sgemm square: %d x %d x %d: %.2f GFLOP/s\n", gemm_size, gemm_size, gemm_size,
+               big_gemm);
+        printf("fraction of square sgemm: %.1f%%\n", big_gemm > 0 ? 100.0 * gflops / big_gemm
+                                                                  : 0.0);
+    }
+    /* The ceiling is the faster of the two: the fast path does not run the
+     * per-step shape alone (its input projection and weight gradients are
+     * products over all T x B rows), so that shape can be slower than the
+     * layer as a whole. */
+    double ceiling = step_gemm > big_gemm ? step_gemm : big_gemm;
+    printf("fraction of sgemm ceiling: %.1f%% (of %.2f GFLOP/s, the faster of the two)\n",
+           ceiling > 0 ? 100.0 * gflops / ceiling : 0.0, ceiling);
+    printf("peak memory: %.1f MB (ru_maxrss; %.1f MB before the model)\n", r->rss / 1e6,
+           r->rss0 / 1e6);
+    printf("arena bytes: %zu (%s)\n", r->arena, b->backward ? "values, saved buffers and gradients"
+                                                           : "values and saved buffers");
+    int need = saved_floats_per_row(cfg->cell->name, H);
+    double per_step = (double)r->arena / T;
+    if (need > 0) {
+        double need_step = (double)need * B * layers * dirs * sizeof(float);
+        printf("memory per step: %.0f bytes (arena / T); saved activations need %.0f bytes "
+               "(x%.2f)\n", per_step, need_step, per_step / need_step);
+    } else {
+        printf("memory per step: %.0f bytes (arena / T)\n", per_step);
+    }
+    printf("median ms: %.4f\n", med);
+    fflush(stdout);
+}
+
 static int bench_layer(int argc, char **argv)
 {
     const char *cell_name = "lstm";
@@ -211,115 +363,22 @@ static int bench_layer(int argc, char **argv)
 
     double rss0 = peak_rss_bytes();
     layer_bench b = { .backward = backward, .composed = composed };
-    b.ps = weft_params_new();
     weft_rnn_config cfg = { .cell = type, .input_size = I, .hidden_size = H,
                             .num_layers = layers, .bidirectional = bidirectional };
-    b.rnn = b.ps ? weft_rnn_new(b.ps, &cfg, err, sizeof err) : NULL;
-    if (!b.rnn) {
-        fprintf(stderr, "weft bench layer: %s\n", b.ps ? err : "out of memory");
-        weft_params_free(b.ps);
+    if (layer_bench_make(&b, &cfg, T, B, seed, err, sizeof err)) {
+        fprintf(stderr, "weft bench layer: %s\n", err);
+        layer_bench_free(&b);
         weft_cell_plugin_close(plugin);
-        return WEFT_EXIT_USAGE;
+        return b.rnn ? WEFT_EXIT_FAIL : WEFT_EXIT_USAGE;
     }
-    weft_rng rng;
-    weft_rng_seed(&rng, (uint64_t)seed);
-    weft_rnn_reset_parameters(b.rnn, &rng);
-    b.xs = weft_tensor_alloc(3, (int[]){ T, B, I });
-    b.g = weft_graph_new();
-    double *ms = calloc((size_t)repeat, sizeof *ms);
+    layer_result res = { .T = T, .B = B, .repeat = repeat, .warmup = warmup, .rss0 = rss0 };
     int status = WEFT_EXIT_FAIL;
-    if (!b.xs.data || !b.g || !ms) {
-        fprintf(stderr, "weft bench layer: out of memory\n");
-        goto done;
+    if (layer_time(&b, &res) == 0) {
+        layer_ceilings(&b, gemm_size, &res);
+        print_layer_result(&b, &cfg, &res);
+        status = WEFT_EXIT_OK;
     }
-    weft_rng_fill_uniform(&rng, &b.xs, -1.0f, 1.0f);
-
-    for (int r = 0; r < warmup; r++)
-        if (layer_once(&b) < 0) goto done;
-    unsigned long long flops_before = weft_gemm_flops();
-    for (int r = 0; r < repeat; r++)
-        if ((ms[r] = layer_once(&b)) < 0) goto done;
-    size_t arena = weft_graph_arena_used(b.g);
-    double rss = peak_rss_bytes();   /* before the ceiling's own buffers */
-
-    /* The work: the matrix products weft ran (weft_gemm_flops), a repetition.
-     * The textbook count, backward twice forward, also has the first layer's
-     * input gradient, which nothing asks for here (the input is data): it is
-     * printed beside, not used. */
-    double flop = (double)(weft_gemm_flops() - flops_before) / repeat;
-    int dirs = weft_rnn_dirs(b.rnn);
-    double step_flop = 0.0;
-    for (int l = 0; l < layers; l++)
-        for (int d = 0; d < dirs; d++) step_flop += cell_step_flop(weft_rnn_cell(b.rnn, l, d), B);
-    double nominal_flop = step_flop * T * (backward ? 3.0 : 1.0);
-
-    /* The per-step shape: the first layer's weight matrices side by side, [N, K]
-     * with N the rows of the first (LSTM: 4H x (I + H)). */
-    const weft_cell *c0 = weft_rnn_cell(b.rnn, 0, 0);
-    int gemm_N = 0;
-    for (int k = 0; k < c0->n_params && !gemm_N; k++)
-        if (c0->specs[k].rank == 2) gemm_N = c0->specs[k].shape[0];
-    int gemm_K = gemm_N ? (int)lround(cell_step_flop(c0, 1) / (2.0 * gemm_N)) : 0;
-
-    double min_ms = ms[0];
-    for (int r = 1; r < repeat; r++) min_ms = ms[r] < min_ms ? ms[r] : min_ms;
-    double med = median(ms, repeat);
-    double gflops = flop / (med * 1e6);
-    double step_gemm = gemm_N ? sgemm_gflops(B, gemm_N, gemm_K, 5, 30.0) : 0.0;
-    double big_gemm = gemm_size > 0 ? sgemm_gflops(gemm_size, gemm_size, gemm_size, 3, 100.0)
-                                    : 0.0;
-
-    printf("bench layer: %s, %d layer%s%s, %s%s, T %d, B %d, I %d, H %d\n", type->name, layers,
-           layers == 1 ? "" : "s", bidirectional ? " bidirectional" : "",
-           backward ? "forward+backward" : "forward", composed ? ", composed step" : "", T, B, I,
-           H);
-    printf("threads: %d\n", weft_num_threads());
-    printf("repetitions: %d (after %d warm-up)\n", repeat, warmup);
-    printf("min ms: %.4f\n", min_ms);
-    printf("throughput: %.1f sequences/s, %.0f steps/s (steps x batch)\n", B * 1e3 / med,
-           (double)T * B * 1e3 / med);
-    printf("GFLOP a repetition: %.6g (the products run; backward counted as twice forward: "
-           "%.6g)\n", flop * 1e-9, nominal_flop * 1e-9);
-    printf("GFLOP/s: %.2f\n", gflops);
-    if (gemm_N) {
-        printf("sgemm per-step shape: %d x %d x %d: %.2f GFLOP/s\n", B, gemm_N, gemm_K, step_gemm);
-        printf("fraction of per-step sgemm: %.1f%%\n", step_gemm > 0 ? 100.0 * gflops / step_gemm
-                                                                     : 0.0);
-    }
-    if (gemm_size > 0) {
-        printf("sgemm square: %d x %d x %d: %.2f GFLOP/s\n", gemm_size, gemm_size, gemm_size,
-               big_gemm);
-        printf("fraction of square sgemm: %.1f%%\n", big_gemm > 0 ? 100.0 * gflops / big_gemm
-                                                                  : 0.0);
-    }
-    /* The ceiling is the faster of the two: the fast path does not run the
-     * per-step shape alone (its input projection and weight gradients are
-     * products over all T x B rows), so that shape can be slower than the
-     * layer as a whole. */
-    double ceiling = step_gemm > big_gemm ? step_gemm : big_gemm;
-    printf("fraction of sgemm ceiling: %.1f%% (of %.2f GFLOP/s, the faster of the two)\n",
-           ceiling > 0 ? 100.0 * gflops / ceiling : 0.0, ceiling);
-    printf("peak memory: %.1f MB (ru_maxrss; %.1f MB before the model)\n", rss / 1e6, rss0 / 1e6);
-    printf("arena bytes: %zu (%s)\n", arena, backward ? "values, saved buffers and gradients"
-                                                      : "values and saved buffers");
-    int need = saved_floats_per_row(type->name, H);
-    double per_step = (double)arena / T;
-    if (need > 0) {
-        double need_step = (double)need * B * layers * dirs * sizeof(float);
-        printf("memory per step: %.0f bytes (arena / T); saved activations need %.0f bytes "
-               "(x%.2f)\n", per_step, need_step, per_step / need_step);
-    } else {
-        printf("memory per step: %.0f bytes (arena / T)\n", per_step);
-    }
-    printf("median ms: %.4f\n", med);
-    fflush(stdout);
-    status = WEFT_EXIT_OK;
-done:
-    free(ms);
-    weft_graph_free(b.g);
-    weft_tensor_release(&b.xs);
-    weft_rnn_free(b.rnn);
-    weft_params_free(b.ps);
+    layer_bench_free(&b);
     weft_cell_plugin_close(plugin);
     return status;
 }

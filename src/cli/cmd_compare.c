@@ -64,7 +64,7 @@ static void run_path(const char *dir, const weft_cell_type *t, int seed, char *o
 static int write_run(const char *path, const char *config, const char *cell, int seed,
                      const weft_compare_result *r)
 {
-    char tmp[1200];
+    char tmp[1300];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
@@ -215,11 +215,7 @@ static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, con
             }
         }
         fprintf(gp, "\nunset multiplot\n");
-        int st = pclose(gp);
-        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "weft compare: gnuplot failed drawing %s\n", out);
-            return -1;
-        }
+        if (weft_cli_gnuplot_finish(gp, out, "weft compare")) return -1;
     }
     return 0;
 }
@@ -242,61 +238,84 @@ static double std_of(const double *v, int n)
     return sqrt(s / (n - 1));
 }
 
-int weft_cmd_compare(int argc, char **argv)
+/* The flags of weft compare. */
+typedef struct compare_args {
+    const char *cells, *task, *out_dir, *metric, *optim, *data_dir, *music_set;
+    int budget_params, epochs, steps, seeds, jobs, hidden, embed, batch, eval_points, length,
+        max_digits, distractors, max_len, valid_size, ptb_tokens, epoch_size;
+    float budget_seconds, lr, clip;
+} compare_args;
+
+/* Everything one invocation works with. */
+typedef struct compare_ctx {
+    compare_args a;
+    weft_compare_opts o;
+    cell_entry cells[MAX_CELLS];
+    int n_cells;
+    weft_task *task;
+    weft_task_metric metric;
+    char config[1024];              /* the settings every run of the folder shares */
+    char dir[1024], runs_dir[1100];
+    int pending[MAX_CELLS * MAX_SEEDS][2];   /* (cell, seed) runs still to do */
+    int n_pending;
+} compare_ctx;
+
+/* Parse the flags into c->a. Returns WEFT_ARGS_*. */
+static int parse_flags(compare_ctx *c, int argc, char **argv)
 {
-    const char *cells_arg = NULL, *task_name = NULL, *out_dir = NULL, *metric_arg = NULL;
-    const char *optim_arg = "adam", *data_dir = "../shared/data", *music_set = "jsb";
-    int budget_params = 0, epochs = 0, steps = 0, seeds = 1, jobs = 1, hidden = 32, embed = 16;
-    int batch = 32, eval_points = 10, length = 0, max_digits = 8, distractors = 3, max_len = 0;
-    int valid_size = 200, ptb_tokens = 100000, epoch_size = 10000;
-    float budget_seconds = 0, lr = 0.005f, clip = 1.0f;
+    compare_args *a = &c->a;
+    *a = (compare_args){ .optim = "adam", .music_set = "jsb", .seeds = 1, .jobs = 1,
+                         .hidden = 32, .embed = 16, .batch = 32, .eval_points = 10,
+                         .max_digits = 8, .distractors = 3, .valid_size = 200,
+                         .ptb_tokens = 100000, .epoch_size = 10000, .lr = 0.005f,
+                         .clip = 1.0f };
     const weft_flag flags[] = {
-        { "cells", WEFT_FLAG_STRING, &cells_arg, "LIST", "cells, comma separated: built-in "
+        { "cells", WEFT_FLAG_STRING, &a->cells, "LIST", "cells, comma separated: built-in "
           "names ('weft cells') or FILE.so plugins", 0, 0 },
-        { "task", WEFT_FLAG_STRING, &task_name, "TASK", "arithmetic, xml, music, ptb, adding or "
+        { "task", WEFT_FLAG_STRING, &a->task, "TASK", "arithmetic, xml, music, ptb, adding or "
           "copy (docs/tasks.md)", 0, 0 },
-        { "budget-params", WEFT_FLAG_INT, &budget_params, "N", "size every model to N "
+        { "budget-params", WEFT_FLAG_INT, &a->budget_params, "N", "size every model to N "
           "parameters (within 2%) by its hidden width", 1, 2e9 },
-        { "hidden", WEFT_FLAG_INT, &hidden, "H", "hidden width of every cell, without "
+        { "hidden", WEFT_FLAG_INT, &a->hidden, "H", "hidden width of every cell, without "
           "--budget-params", 1, 8192 },
-        { "budget-seconds", WEFT_FLAG_FLOAT, &budget_seconds, "S", "train each run for S "
+        { "budget-seconds", WEFT_FLAG_FLOAT, &a->budget_seconds, "S", "train each run for S "
           "seconds (validation not counted)", 0.001, 1e7 },
-        { "epochs", WEFT_FLAG_INT, &epochs, "K", "train each run for K epochs", 1, 1000000 },
-        { "steps", WEFT_FLAG_INT, &steps, "N", "train each run for N steps", 1, 2e9 },
-        { "seeds", WEFT_FLAG_INT, &seeds, "K", "seeds 1..K per cell (initialisation and data "
+        { "epochs", WEFT_FLAG_INT, &a->epochs, "K", "train each run for K epochs", 1, 1000000 },
+        { "steps", WEFT_FLAG_INT, &a->steps, "N", "train each run for N steps", 1, 2e9 },
+        { "seeds", WEFT_FLAG_INT, &a->seeds, "K", "seeds 1..K per cell (initialisation and data "
           "order; the same for every cell)", 1, MAX_SEEDS },
-        { "out", WEFT_FLAG_STRING, &out_dir, "DIR", "results folder (default compare-TASK); a "
+        { "out", WEFT_FLAG_STRING, &a->out_dir, "DIR", "results folder (default compare-TASK); a "
           "rerun skips the runs it holds", 0, 0 },
-        { "jobs", WEFT_FLAG_INT, &jobs, "J", "runs at once, in J processes", 1, 256 },
-        { "metric", WEFT_FLAG_STRING, &metric_arg, "M", "nll or accuracy (classification "
+        { "jobs", WEFT_FLAG_INT, &a->jobs, "J", "runs at once, in J processes", 1, 256 },
+        { "metric", WEFT_FLAG_STRING, &a->metric, "M", "nll or accuracy (classification "
           "tasks; default: the task's)", 0, 0 },
-        { "embed", WEFT_FLAG_INT, &embed, "E", "embedding width of token tasks", 1, 4096 },
-        { "batch", WEFT_FLAG_INT, &batch, "B", "sequences a step", 1, 65536 },
-        { "optim", WEFT_FLAG_STRING, &optim_arg, "NAME", "adam or sgd", 0, 0 },
-        { "lr", WEFT_FLAG_FLOAT, &lr, "LR", "learning rate", 1e-9, 1e6 },
-        { "clip", WEFT_FLAG_FLOAT, &clip, "C", "clip the global gradient norm to C (0: no "
+        { "embed", WEFT_FLAG_INT, &a->embed, "E", "embedding width of token tasks", 1, 4096 },
+        { "batch", WEFT_FLAG_INT, &a->batch, "B", "sequences a step", 1, 65536 },
+        { "optim", WEFT_FLAG_STRING, &a->optim, "NAME", "adam or sgd", 0, 0 },
+        { "lr", WEFT_FLAG_FLOAT, &a->lr, "LR", "learning rate", 1e-9, 1e6 },
+        { "clip", WEFT_FLAG_FLOAT, &a->clip, "C", "clip the global gradient norm to C (0: no "
           "clip)", 0, 1e9 },
-        { "eval-points", WEFT_FLAG_INT, &eval_points, "N", "validations spread over each run",
+        { "eval-points", WEFT_FLAG_INT, &a->eval_points, "N", "validations spread over each run",
           1, 100000 },
     };
     const weft_flag task_flags[] = {
-        { "length", WEFT_FLAG_INT, &length, "T", "adding: sequence length (50); copy: the "
+        { "length", WEFT_FLAG_INT, &a->length, "T", "adding: sequence length (50); copy: the "
           "delay (20)", 2, 100000 },
-        { "max-digits", WEFT_FLAG_INT, &max_digits, "N", "arithmetic: digits a number", 1, 8 },
-        { "distractors", WEFT_FLAG_INT, &distractors, "N", "arithmetic: at most N letters "
+        { "max-digits", WEFT_FLAG_INT, &a->max_digits, "N", "arithmetic: digits a number", 1, 8 },
+        { "distractors", WEFT_FLAG_INT, &a->distractors, "N", "arithmetic: at most N letters "
           "after each character", 0, 100 },
-        { "max-len", WEFT_FLAG_INT, &max_len, "T", "xml, music, ptb: longest sequence (100, "
+        { "max-len", WEFT_FLAG_INT, &a->max_len, "T", "xml, music, ptb: longest sequence (100, "
           "100, 35)", 2, 100000 },
-        { "valid-size", WEFT_FLAG_INT, &valid_size, "N", "generated tasks: validation "
+        { "valid-size", WEFT_FLAG_INT, &a->valid_size, "N", "generated tasks: validation "
           "sequences", 1, 1000000 },
-        { "epoch-size", WEFT_FLAG_INT, &epoch_size, "N", "generated tasks: sequences an epoch",
+        { "epoch-size", WEFT_FLAG_INT, &a->epoch_size, "N", "generated tasks: sequences an epoch",
           1, 2e9 },
-        { "music-set", WEFT_FLAG_STRING, &music_set, "SET", "music: jsb, nottingham, musedata "
+        { "music-set", WEFT_FLAG_STRING, &a->music_set, "SET", "music: jsb, nottingham, musedata "
           "or piano", 0, 0 },
-        { "ptb-tokens", WEFT_FLAG_INT, &ptb_tokens, "N", "ptb: first N train tokens (and N/10 "
+        { "ptb-tokens", WEFT_FLAG_INT, &a->ptb_tokens, "N", "ptb: first N train tokens (and N/10 "
           "valid)", 2, 2e9 },
-        { "data-dir", WEFT_FLAG_STRING, &data_dir, "DIR", "music, ptb: folder of ptb/ and "
-          "polyphonic_music/", 0, 0 },
+        { "data-dir", WEFT_FLAG_STRING, &a->data_dir, "DIR", "music, ptb: folder of ptb/ and "
+          "polyphonic_music/ (default: $WEFT_DATA_DIR)", 0, 0 },
     };
     const weft_flag_group groups[] = {
         { "options", flags, (int)(sizeof flags / sizeof *flags) },
@@ -312,6 +331,7 @@ int weft_cmd_compare(int argc, char **argv)
                    "chart.svg and chart.png (gnuplot), runs/ (one\nfile per finished run: a "
                    "rerun with the same settings skips it).\n"
                    "Without --budget-seconds, --epochs or --steps each run trains one epoch.\n"
+                   "The music and ptb tasks read their data from --data-dir (or WEFT_DATA_DIR).\n"
                    "example:\n"
                    "  weft compare --cells rnn,gru,lstm,lstm-b --task adding --length 50 "
                    "--budget-params 10000 \\\n"
@@ -321,317 +341,378 @@ int weft_cmd_compare(int argc, char **argv)
         .n_groups = 2,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
-    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
-    if (!cells_arg || !cells_arg[0]) {
+    if (rc != WEFT_ARGS_OK) return rc;
+    if (!a->data_dir) a->data_dir = getenv("WEFT_DATA_DIR");
+    return WEFT_ARGS_OK;
+}
+
+/* The options of every run from the flags: budget, optimiser, metric. */
+static int make_opts(compare_ctx *c)
+{
+    const compare_args *a = &c->a;
+    if (!a->cells || !a->cells[0]) {
         fprintf(stderr, "weft compare: no cells given: --cells LIST (e.g. --cells rnn,gru,lstm)\n");
-        return WEFT_EXIT_USAGE;
+        return -1;
     }
-    if (!task_name || !task_name[0]) {
+    if (!a->task || !a->task[0]) {
         fprintf(stderr, "weft compare: no task given: --task TASK (arithmetic, xml, music, ptb, "
                 "adding, copy)\n");
-        return WEFT_EXIT_USAGE;
+        return -1;
     }
-    weft_compare_opts o = { .embed = embed, .batch = batch, .clip = clip > 0 ? clip : -1.0f,
-                            .max_steps = steps, .epochs = epochs, .epoch_size = epoch_size,
-                            .max_seconds = budget_seconds, .eval_points = eval_points };
-    if (steps == 0 && epochs == 0 && budget_seconds == 0) o.epochs = 1;
-    if (strcmp(optim_arg, "adam") == 0) o.optim = weft_optim_adam(lr);
-    else if (strcmp(optim_arg, "sgd") == 0) o.optim = weft_optim_sgd(lr);
+    weft_compare_opts *o = &c->o;
+    *o = (weft_compare_opts){ .embed = a->embed, .batch = a->batch,
+                              .clip = a->clip > 0 ? a->clip : -1.0f, .max_steps = a->steps,
+                              .epochs = a->epochs, .epoch_size = a->epoch_size,
+                              .max_seconds = a->budget_seconds, .eval_points = a->eval_points };
+    if (a->steps == 0 && a->epochs == 0 && a->budget_seconds == 0) o->epochs = 1;
+    if (strcmp(a->optim, "adam") == 0) o->optim = weft_optim_adam(a->lr);
+    else if (strcmp(a->optim, "sgd") == 0) o->optim = weft_optim_sgd(a->lr);
     else {
-        fprintf(stderr, "weft compare: --optim '%s': use adam or sgd\n", optim_arg);
-        return WEFT_EXIT_USAGE;
+        fprintf(stderr, "weft compare: --optim '%s': use adam or sgd\n", a->optim);
+        return -1;
     }
-    if (metric_arg) {
-        o.use_metric = true;
-        if (strcmp(metric_arg, "nll") == 0) o.metric = WEFT_METRIC_NLL;
-        else if (strcmp(metric_arg, "accuracy") == 0) o.metric = WEFT_METRIC_ACCURACY;
+    if (a->metric) {
+        o->use_metric = true;
+        if (strcmp(a->metric, "nll") == 0) o->metric = WEFT_METRIC_NLL;
+        else if (strcmp(a->metric, "accuracy") == 0) o->metric = WEFT_METRIC_ACCURACY;
         else {
-            fprintf(stderr, "weft compare: --metric '%s': use nll or accuracy\n", metric_arg);
-            return WEFT_EXIT_USAGE;
+            fprintf(stderr, "weft compare: --metric '%s': use nll or accuracy\n", a->metric);
+            return -1;
         }
     }
+    return 0;
+}
 
-    /* the cells: built-in names or plugins */
-    cell_entry cells[MAX_CELLS];
-    memset(cells, 0, sizeof cells);
-    int n_cells = 0;
+/* The cells of --cells: built-in names or plugins (closed by the caller). */
+static int load_cells(compare_ctx *c)
+{
     char list[2048];
-    snprintf(list, sizeof list, "%s", cells_arg);
-    rc = WEFT_EXIT_OK;
-    weft_task *task = NULL;
+    snprintf(list, sizeof list, "%s", c->a.cells);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        if (n_cells == MAX_CELLS) {
+        if (c->n_cells == MAX_CELLS) {
             fprintf(stderr, "weft compare: --cells: at most %d cells\n", MAX_CELLS);
-            rc = WEFT_EXIT_USAGE;
-            goto done;
+            return -1;
         }
-        cell_entry *c = &cells[n_cells];
-        c->arg = cells_arg + (tok - list);
+        cell_entry *e = &c->cells[c->n_cells];
+        e->arg = c->a.cells + (tok - list);
         char err[1024];
-        if (!(c->type = weft_cell_lookup(tok, &c->plugin, err, sizeof err))) {
+        if (!(e->type = weft_cell_lookup(tok, &e->plugin, err, sizeof err))) {
             fprintf(stderr, "weft compare: --cells: %s\n", err);
-            rc = WEFT_EXIT_USAGE;
-            goto done;
+            return -1;
         }
-        for (int j = 0; j < n_cells; j++)
-            if (strcmp(cells[j].type->name, c->type->name) == 0) {
-                fprintf(stderr, "weft compare: --cells: '%s' is named twice\n", c->type->name);
-                rc = WEFT_EXIT_USAGE;
-                n_cells++;
-                goto done;
+        c->n_cells++;
+        for (int j = 0; j + 1 < c->n_cells; j++)
+            if (strcmp(c->cells[j].type->name, e->type->name) == 0) {
+                fprintf(stderr, "weft compare: --cells: '%s' is named twice\n", e->type->name);
+                return -1;
             }
-        n_cells++;
     }
-    if (n_cells == 0) {
-        fprintf(stderr, "weft compare: --cells: no cell named in '%s'\n", cells_arg);
-        rc = WEFT_EXIT_USAGE;
-        goto done;
+    if (c->n_cells == 0) {
+        fprintf(stderr, "weft compare: --cells: no cell named in '%s'\n", c->a.cells);
+        return -1;
     }
+    return 0;
+}
 
-    /* the task */
+/* The task of --task with its options, and the metric runs are judged by. */
+static int make_task(compare_ctx *c)
+{
+    const compare_args *a = &c->a;
     char err[1024];
-    weft_task_opts to = { .length = length, .max_digits = max_digits,
-                          .distractors = distractors ? distractors : -1, .max_len = max_len,
-                          .valid_size = valid_size, .data_dir = data_dir,
-                          .music_set = music_set, .ptb_tokens = ptb_tokens };
-    task = weft_task_new(task_name, &to, err, sizeof err);
-    if (!task) {
+    weft_task_opts to = { .length = a->length, .max_digits = a->max_digits,
+                          .distractors = a->distractors ? a->distractors : -1,
+                          .max_len = a->max_len, .valid_size = a->valid_size,
+                          .data_dir = a->data_dir, .music_set = a->music_set,
+                          .ptb_tokens = a->ptb_tokens };
+    c->task = weft_task_new(a->task, &to, err, sizeof err);
+    if (!c->task) {
         fprintf(stderr, "weft compare: --task: %s\n", err);
-        rc = WEFT_EXIT_USAGE;
-        goto done;
+        return -1;
     }
-    if (o.use_metric && o.metric == WEFT_METRIC_ACCURACY && task->loss != WEFT_TASK_CE) {
+    if (c->o.use_metric && c->o.metric == WEFT_METRIC_ACCURACY && c->task->loss != WEFT_TASK_CE) {
         fprintf(stderr, "weft compare: --metric accuracy: the %s task is not a classification "
-                "(its score is %s)\n", task->name, weft_metric_name(task->metric));
-        rc = WEFT_EXIT_USAGE;
-        goto done;
+                "(its score is %s)\n", c->task->name, weft_metric_name(c->task->metric));
+        return -1;
     }
-    weft_task_metric metric = o.use_metric ? o.metric : task->metric;
+    c->metric = c->o.use_metric ? c->o.metric : c->task->metric;
+    return 0;
+}
 
-    /* sizes */
-    for (int i = 0; i < n_cells; i++) {
-        cell_entry *c = &cells[i];
-        if (budget_params > 0) {
-            if (weft_compare_size(c->type, task, embed, (size_t)budget_params, 0.02, &c->hidden,
-                                  &c->numel, err, sizeof err)) {
+/* Every cell's hidden width: --hidden, or the one that meets --budget-params. */
+static int size_cells(compare_ctx *c)
+{
+    char err[1024];
+    for (int i = 0; i < c->n_cells; i++) {
+        cell_entry *e = &c->cells[i];
+        if (c->a.budget_params > 0) {
+            if (weft_compare_size(e->type, c->task, c->a.embed, (size_t)c->a.budget_params, 0.02,
+                                  &e->hidden, &e->numel, err, sizeof err)) {
                 fprintf(stderr, "weft compare: --budget-params: %s\n", err);
-                rc = WEFT_EXIT_USAGE;
-                goto done;
+                return -1;
             }
         } else {
-            c->hidden = hidden;
-            c->numel = weft_compare_numel(c->type, task, embed, hidden);
-            if (c->numel == 0) {
-                fprintf(stderr, "weft compare: %s refuses hidden width %d on %s\n", c->type->name,
-                        hidden, task->name);
-                rc = WEFT_EXIT_USAGE;
-                goto done;
+            e->hidden = c->a.hidden;
+            e->numel = weft_compare_numel(e->type, c->task, c->a.embed, c->a.hidden);
+            if (e->numel == 0) {
+                fprintf(stderr, "weft compare: %s refuses hidden width %d on %s\n",
+                        e->type->name, c->a.hidden, c->task->name);
+                return -1;
             }
         }
     }
+    return 0;
+}
 
-    /* the settings every run of this folder shares */
-    char config[1024];
-    snprintf(config, sizeof config, "task=%s [%s] metric=%s budget_params=%d hidden=%d embed=%d "
-             "batch=%d optim=%s lr=%g clip=%g seconds=%g epochs=%d steps=%d epoch_size=%d "
-             "eval_points=%d", task->name, task->desc, weft_metric_name(metric), budget_params,
-             budget_params > 0 ? 0 : hidden, embed, batch, optim_arg, (double)lr, (double)clip,
-             (double)budget_seconds, o.epochs, steps, epoch_size, eval_points);
-    char dir_default[64];
-    snprintf(dir_default, sizeof dir_default, "compare-%s", task->name);
-    const char *dir = out_dir ? out_dir : dir_default;
-    char runs_dir[1100];
-    snprintf(runs_dir, sizeof runs_dir, "%s/runs", dir);
-    if (make_dir(dir) || make_dir(runs_dir)) {
-        rc = WEFT_EXIT_FAIL;
-        goto done;
-    }
-
-    /* the runs still to do */
-    int pending[MAX_CELLS * MAX_SEEDS][2];
-    int n_pending = 0, n_skipped = 0;
-    for (int i = 0; i < n_cells; i++)
-        for (int s = 1; s <= seeds; s++) {
+/* The results folder and the runs still to do in it. -1 with a message:
+ * the folder cannot be made (exit 1), or it holds runs of other settings
+ * (*usage set: exit 2). */
+static int find_pending(compare_ctx *c, bool *usage)
+{
+    const compare_args *a = &c->a;
+    *usage = false;
+    snprintf(c->config, sizeof c->config, "task=%s [%s] metric=%s budget_params=%d hidden=%d "
+             "embed=%d batch=%d optim=%s lr=%g clip=%g seconds=%g epochs=%d steps=%d "
+             "epoch_size=%d eval_points=%d", c->task->name, c->task->desc,
+             weft_metric_name(c->metric), a->budget_params,
+             a->budget_params > 0 ? 0 : a->hidden, a->embed, a->batch, a->optim, (double)a->lr,
+             (double)a->clip, (double)a->budget_seconds, c->o.epochs, a->steps, a->epoch_size,
+             a->eval_points);
+    if (a->out_dir) snprintf(c->dir, sizeof c->dir, "%s", a->out_dir);
+    else snprintf(c->dir, sizeof c->dir, "compare-%s", c->task->name);
+    snprintf(c->runs_dir, sizeof c->runs_dir, "%s/runs", c->dir);
+    if (make_dir(c->dir) || make_dir(c->runs_dir)) return -1;
+    int n_skipped = 0;
+    for (int i = 0; i < c->n_cells; i++)
+        for (int s = 1; s <= a->seeds; s++) {
             char path[1200];
-            run_path(dir, cells[i].type, s, path, sizeof path);
+            run_path(c->dir, c->cells[i].type, s, path, sizeof path);
             run_file rf;
-            int st = read_run(path, config, &rf);
+            int st = read_run(path, c->config, &rf);
             weft_compare_result_free(&rf.res);
             if (st < 0) {
-                rc = WEFT_EXIT_USAGE;
-                goto done;
+                *usage = true;
+                return -1;
             }
             if (st == 1) n_skipped++;
-            else pending[n_pending][0] = i, pending[n_pending][1] = s, n_pending++;
+            else c->pending[c->n_pending][0] = i, c->pending[c->n_pending][1] = s,
+                 c->n_pending++;
         }
     if (!weft_cli_quiet()) {
-        fprintf(stderr, "weft compare: %s; %d cell%s x %d seed%s: %d run%s to do", task->desc,
-                n_cells, n_cells == 1 ? "" : "s", seeds, seeds == 1 ? "" : "s", n_pending,
-                n_pending == 1 ? "" : "s");
-        if (n_skipped) fprintf(stderr, ", %d already in %s", n_skipped, runs_dir);
+        fprintf(stderr, "weft compare: %s; %d cell%s x %d seed%s: %d run%s to do", c->task->desc,
+                c->n_cells, c->n_cells == 1 ? "" : "s", a->seeds, a->seeds == 1 ? "" : "s",
+                c->n_pending, c->n_pending == 1 ? "" : "s");
+        if (n_skipped) fprintf(stderr, ", %d already in %s", n_skipped, c->runs_dir);
         fprintf(stderr, "\n");
     }
+    return 0;
+}
 
-    if (jobs <= 1 || n_pending <= 1) {
-        for (int k = 0; k < n_pending; k++) {
-            char path[1200];
-            const cell_entry *c = &cells[pending[k][0]];
-            run_path(dir, c->type, pending[k][1], path, sizeof path);
-            if (do_run(c, task, o, pending[k][1], path, config)) {
-                rc = WEFT_EXIT_FAIL;
-                goto done;
-            }
-        }
-    } else {
-        /* J worker processes, each one run at a time with its share of the threads */
-        int per = weft_num_threads() / jobs;
-        int running = 0, failed = 0, next = 0;
-        fflush(stdout);
-        fflush(stderr);
-        while (next < n_pending || running > 0) {
-            if (next < n_pending && running < jobs && !failed) {
-                pid_t pid = fork();
-                if (pid < 0) {
-                    fprintf(stderr, "weft compare: fork: %s\n", strerror(errno));
-                    failed = 1;
-                    continue;
-                }
-                if (pid == 0) {
-                    weft_set_num_threads(per > 0 ? per : 1);
-                    char path[1200];
-                    const cell_entry *c = &cells[pending[next][0]];
-                    run_path(dir, c->type, pending[next][1], path, sizeof path);
-                    int r = do_run(c, task, o, pending[next][1], path, config);
-                    fflush(stderr);
-                    _exit(r ? 1 : 0);
-                }
-                running++;
-                next++;
+/* Pending run k, in this process. */
+static int run_pending(const compare_ctx *c, int k)
+{
+    char path[1200];
+    const cell_entry *e = &c->cells[c->pending[k][0]];
+    run_path(c->dir, e->type, c->pending[k][1], path, sizeof path);
+    return do_run(e, c->task, c->o, c->pending[k][1], path, c->config);
+}
+
+/* The pending runs: one after the other, or in --jobs worker processes, each
+ * one run at a time with its share of the threads. */
+static int run_all(const compare_ctx *c)
+{
+    int jobs = c->a.jobs;
+    if (jobs <= 1 || c->n_pending <= 1) {
+        for (int k = 0; k < c->n_pending; k++)
+            if (run_pending(c, k)) return -1;
+        return 0;
+    }
+    int per = weft_num_threads() / jobs;
+    int running = 0, failed = 0, next = 0;
+    fflush(stdout);
+    fflush(stderr);
+    while (next < c->n_pending || running > 0) {
+        if (next < c->n_pending && running < jobs && !failed) {
+            pid_t pid = fork();
+            if (pid < 0) {
+                fprintf(stderr, "weft compare: fork: %s\n", strerror(errno));
+                failed = 1;
                 continue;
             }
-            if (next >= n_pending || failed) {
-                if (running == 0) break;
+            if (pid == 0) {
+                weft_set_num_threads(per > 0 ? per : 1);
+                int r = run_pending(c, next);
+                fflush(stderr);
+                _exit(r ? 1 : 0);
             }
-            int st;
-            if (wait(&st) < 0) break;
-            running--;
-            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) failed = 1;
-        }
-        if (failed) {
-            fprintf(stderr, "weft compare: a run failed (see above); the finished ones are kept "
-                    "in %s\n", runs_dir);
-            rc = WEFT_EXIT_FAIL;
-            goto done;
-        }
-    }
-
-    /* read every run back and summarise */
-    char path[1200];
-    snprintf(path, sizeof path, "%s/results.csv", dir);
-    FILE *res_csv = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/runs.csv", dir);
-    FILE *runs_csv = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/curves.csv", dir);
-    FILE *curves_csv = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/chart.dat", dir);
-    FILE *chart_dat = fopen(path, "w");
-    if (!res_csv || !runs_csv || !curves_csv || !chart_dat) {
-        fprintf(stderr, "weft compare: cannot write the results in %s: %s\n", dir,
-                strerror(errno));
-        if (res_csv) fclose(res_csv);
-        if (runs_csv) fclose(runs_csv);
-        if (curves_csv) fclose(curves_csv);
-        if (chart_dat) fclose(chart_dat);
-        rc = WEFT_EXIT_FAIL;
-        goto done;
-    }
-    const char *mname = weft_metric_name(metric);
-    bool higher = weft_metric_higher_is_better(metric);
-    fprintf(res_csv, "cell,hidden,params,metric,mean,std,seeds,steps,train_seconds,"
-            "wall_seconds\n");
-    fprintf(runs_csv, "cell,seed,hidden,params,metric,best,steps,train_seconds,wall_seconds\n");
-    fprintf(curves_csv, "cell,seed,step,seconds,score,nll,accuracy\n");
-    printf("\n%s; best validation %s (%s is better), mean ± std over %d seed%s\n\n", task->desc,
-           mname, higher ? "higher" : "lower", seeds, seeds == 1 ? "" : "s");
-    printf("| cell | H | params | %s | steps | train s | wall s |\n", mname);
-    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    for (int i = 0; i < n_cells; i++) {
-        double best[MAX_SEEDS], st[MAX_SEEDS], ts[MAX_SEEDS], ws[MAX_SEEDS];
-        run_file rf[MAX_SEEDS];
-        int n = 0, min_points = 1 << 30;
-        for (int s = 1; s <= seeds; s++) {
-            run_path(dir, cells[i].type, s, path, sizeof path);
-            if (read_run(path, config, &rf[n]) != 1) continue;
-            best[n] = rf[n].best;
-            st[n] = (double)rf[n].steps;
-            ts[n] = rf[n].train_seconds;
-            ws[n] = rf[n].wall_seconds;
-            if (rf[n].res.n_points < min_points) min_points = rf[n].res.n_points;
-            fprintf(runs_csv, "%s,%d,%d,%zu,%s,%.9g,%ld,%.3f,%.3f\n", cells[i].type->name, s,
-                    rf[n].hidden, rf[n].numel, mname, rf[n].best, rf[n].steps,
-                    rf[n].train_seconds, rf[n].wall_seconds);
-            for (int k = 0; k < rf[n].res.n_points; k++) {
-                const weft_compare_point *p = &rf[n].res.points[k];
-                fprintf(curves_csv, "%s,%d,%ld,%.3f,%.9g,%.9g,%.9g\n", cells[i].type->name, s,
-                        p->step, p->seconds, p->score, p->nll, p->accuracy);
-            }
-            n++;
-        }
-        /* the chart: the mean curve over seeds, point by point */
-        fprintf(chart_dat, "# %s\n", cells[i].type->name);
-        for (int k = 0; n > 0 && k < min_points; k++) {
-            double a = 0, b = 0, c = 0;
-            for (int j = 0; j < n; j++) {
-                a += (double)rf[j].res.points[k].step;
-                b += rf[j].res.points[k].seconds;
-                c += rf[j].res.points[k].score;
-            }
-            fprintf(chart_dat, "%.1f %.3f %.9g\n", a / n, b / n, c / n);
-        }
-        fprintf(chart_dat, "\n\n");
-        if (n == 0) {
-            printf("| %s | %d | %zu | (no run) | | | |\n", cells[i].type->name, cells[i].hidden,
-                   cells[i].numel);
+            running++;
+            next++;
             continue;
         }
-        printf("| %s | %d | %zu | %.4f ± %.4f | %.0f | %.1f | %.1f |\n", cells[i].type->name,
-               rf[0].hidden, rf[0].numel, mean_of(best, n), std_of(best, n), mean_of(st, n),
-               mean_of(ts, n), mean_of(ws, n));
-        fprintf(res_csv, "%s,%d,%zu,%s,%.9g,%.9g,%d,%.1f,%.3f,%.3f\n", cells[i].type->name,
-                rf[0].hidden, rf[0].numel, mname, mean_of(best, n), std_of(best, n), n,
-                mean_of(st, n), mean_of(ts, n), mean_of(ws, n));
-        for (int j = 0; j < n; j++) weft_compare_result_free(&rf[j].res);
+        if ((next >= c->n_pending || failed) && running == 0) break;
+        int st;
+        if (wait(&st) < 0) break;
+        running--;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) failed = 1;
     }
-    fflush(stdout);
-    bool wrote = fclose(res_csv) == 0;
-    wrote &= fclose(runs_csv) == 0;
-    wrote &= fclose(curves_csv) == 0;
-    wrote &= fclose(chart_dat) == 0;
+    if (failed) {
+        fprintf(stderr, "weft compare: a run failed (see above); the finished ones are kept "
+                "in %s\n", c->runs_dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* The summary files of the folder, open for writing. */
+typedef struct summary_files {
+    FILE *results, *runs, *curves, *chart;
+} summary_files;
+
+static int open_summary(const compare_ctx *c, summary_files *f)
+{
+    char path[1200];
+    FILE **fs[4] = { &f->results, &f->runs, &f->curves, &f->chart };
+    const char *names[4] = { "results.csv", "runs.csv", "curves.csv", "chart.dat" };
+    bool ok = true;
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", c->dir, names[i]);
+        *fs[i] = fopen(path, "w");
+        ok = ok && *fs[i];
+    }
+    if (ok) return 0;
+    fprintf(stderr, "weft compare: cannot write the results in %s: %s\n", c->dir,
+            strerror(errno));
+    for (int i = 0; i < 4; i++)
+        if (*fs[i]) fclose(*fs[i]);
+    return -1;
+}
+
+/* One cell's line of the table and its rows of the summary files: the runs of
+ * every seed read back from OUT/runs/. */
+static void summarise_cell(const compare_ctx *c, int i, const summary_files *f)
+{
+    const cell_entry *e = &c->cells[i];
+    const char *mname = weft_metric_name(c->metric);
+    double best[MAX_SEEDS], st[MAX_SEEDS], ts[MAX_SEEDS], ws[MAX_SEEDS];
+    static run_file rf[MAX_SEEDS];
+    char path[1200];
+    int n = 0, min_points = 1 << 30;
+    for (int s = 1; s <= c->a.seeds; s++) {
+        run_path(c->dir, e->type, s, path, sizeof path);
+        if (read_run(path, c->config, &rf[n]) != 1) continue;
+        best[n] = rf[n].best;
+        st[n] = (double)rf[n].steps;
+        ts[n] = rf[n].train_seconds;
+        ws[n] = rf[n].wall_seconds;
+        if (rf[n].res.n_points < min_points) min_points = rf[n].res.n_points;
+        fprintf(f->runs, "%s,%d,%d,%zu,%s,%.9g,%ld,%.3f,%.3f\n", e->type->name, s, rf[n].hidden,
+                rf[n].numel, mname, rf[n].best, rf[n].steps, rf[n].train_seconds,
+                rf[n].wall_seconds);
+        for (int k = 0; k < rf[n].res.n_points; k++) {
+            const weft_compare_point *p = &rf[n].res.points[k];
+            fprintf(f->curves, "%s,%d,%ld,%.3f,%.9g,%.9g,%.9g\n", e->type->name, s, p->step,
+                    p->seconds, p->score, p->nll, p->accuracy);
+        }
+        n++;
+    }
+    /* the chart: the mean curve over seeds, point by point */
+    fprintf(f->chart, "# %s\n", e->type->name);
+    for (int k = 0; n > 0 && k < min_points; k++) {
+        double x = 0, y = 0, z = 0;
+        for (int j = 0; j < n; j++) {
+            x += (double)rf[j].res.points[k].step;
+            y += rf[j].res.points[k].seconds;
+            z += rf[j].res.points[k].score;
+        }
+        fprintf(f->chart, "%.1f %.3f %.9g\n", x / n, y / n, z / n);
+    }
+    fprintf(f->chart, "\n\n");
+    if (n == 0) {
+        printf("| %s | %d | %zu | (no run) | | | |\n", e->type->name, e->hidden, e->numel);
+        return;
+    }
+    printf("| %s | %d | %zu | %.4f ± %.4f | %.0f | %.1f | %.1f |\n", e->type->name,
+           rf[0].hidden, rf[0].numel, mean_of(best, n), std_of(best, n), mean_of(st, n),
+           mean_of(ts, n), mean_of(ws, n));
+    fprintf(f->results, "%s,%d,%zu,%s,%.9g,%.9g,%d,%.1f,%.3f,%.3f\n", e->type->name,
+            rf[0].hidden, rf[0].numel, mname, mean_of(best, n), std_of(best, n), n,
+            mean_of(st, n), mean_of(ts, n), mean_of(ws, n));
+    for (int j = 0; j < n; j++) weft_compare_result_free(&rf[j].res);
+}
+
+/* Read every run back: the markdown table on stdout, results.csv, runs.csv,
+ * curves.csv and chart.dat in the folder. */
+static int summarise(const compare_ctx *c)
+{
+    summary_files f;
+    if (open_summary(c, &f)) return -1;
+    const char *mname = weft_metric_name(c->metric);
+    bool higher = weft_metric_higher_is_better(c->metric);
+    int seeds = c->a.seeds;
+    fprintf(f.results, "cell,hidden,params,metric,mean,std,seeds,steps,train_seconds,"
+            "wall_seconds\n");
+    fprintf(f.runs, "cell,seed,hidden,params,metric,best,steps,train_seconds,wall_seconds\n");
+    fprintf(f.curves, "cell,seed,step,seconds,score,nll,accuracy\n");
+    printf("\n%s; best validation %s (%s is better), mean ± std over %d seed%s\n\n",
+           c->task->desc, mname, higher ? "higher" : "lower", seeds, seeds == 1 ? "" : "s");
+    printf("| cell | H | params | %s | steps | train s | wall s |\n", mname);
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < c->n_cells; i++) summarise_cell(c, i, &f);
+    bool wrote = fflush(stdout) == 0 && !ferror(stdout);
+    wrote &= fclose(f.results) == 0;
+    wrote &= fclose(f.runs) == 0;
+    wrote &= fclose(f.curves) == 0;
+    wrote &= fclose(f.chart) == 0;
     if (!wrote) {
-        fprintf(stderr, "weft compare: writing the results in %s failed\n", dir);
-        rc = WEFT_EXIT_FAIL;
-        goto done;
+        fprintf(stderr, "weft compare: writing the results in %s failed\n", c->dir);
+        return -1;
     }
-    bool charted = false;
+    return 0;
+}
+
+/* chart.svg and chart.png, when gnuplot is there. 1 drawn, 0 not (no
+ * gnuplot), -1 failed. */
+static int chart(const compare_ctx *c)
+{
     if (!weft_cli_have_gnuplot()) {
         fprintf(stderr, "weft compare: gnuplot is not installed (Debian: apt-get install "
                 "gnuplot-nox); no chart drawn\n");
-    } else {
-        char title[400], ylabel[64];
-        snprintf(title, sizeof title, "%s (mean of %d seed%s)", task->desc, seeds,
-                 seeds == 1 ? "" : "s");
-        snprintf(ylabel, sizeof ylabel, "validation %s (%s is better)", mname,
-                 higher ? "higher" : "lower");
-        if (draw_chart(dir, n_cells, cells, title, ylabel, metric == WEFT_METRIC_MSE))
-            rc = WEFT_EXIT_FAIL;
-        else charted = true;
+        return 0;
     }
-    if (rc == WEFT_EXIT_OK && !weft_cli_quiet())
-        fprintf(stderr, "weft compare: wrote %s/results.csv, runs.csv, curves.csv%s\n", dir,
+    const char *mname = weft_metric_name(c->metric);
+    bool higher = weft_metric_higher_is_better(c->metric);
+    char title[400], ylabel[64];
+    snprintf(title, sizeof title, "%s (mean of %d seed%s)", c->task->desc, c->a.seeds,
+             c->a.seeds == 1 ? "" : "s");
+    snprintf(ylabel, sizeof ylabel, "validation %s (%s is better)", mname,
+             higher ? "higher" : "lower");
+    return draw_chart(c->dir, c->n_cells, c->cells, title, ylabel,
+                      c->metric == WEFT_METRIC_MSE) ? -1 : 1;
+}
+
+int weft_cmd_compare(int argc, char **argv)
+{
+    static compare_ctx c;
+    memset(&c, 0, sizeof c);
+    int rc = parse_flags(&c, argc, argv);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    rc = WEFT_EXIT_USAGE;
+    bool usage;
+    if (make_opts(&c) || load_cells(&c) || make_task(&c) || size_cells(&c)) goto done;
+    if (find_pending(&c, &usage)) {
+        rc = usage ? WEFT_EXIT_USAGE : WEFT_EXIT_FAIL;
+        goto done;
+    }
+    rc = WEFT_EXIT_FAIL;
+    if (run_all(&c) || summarise(&c)) goto done;
+    int charted = chart(&c);
+    if (charted < 0) goto done;
+    rc = WEFT_EXIT_OK;
+    if (!weft_cli_quiet())
+        fprintf(stderr, "weft compare: wrote %s/results.csv, runs.csv, curves.csv%s\n", c.dir,
                 charted ? ", chart.svg, chart.png" : "");
 done:
-    weft_task_free(task);
-    for (int i = 0; i < n_cells; i++) weft_cell_plugin_close(cells[i].plugin);
+    weft_task_free(c.task);
+    for (int i = 0; i < c.n_cells; i++) weft_cell_plugin_close(c.cells[i].plugin);
     return rc;
 }

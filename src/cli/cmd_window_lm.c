@@ -10,11 +10,13 @@
  * so do `weft eval` and `weft sample` when the model file's weft.config says
  * task "window-lm" (or --task window-lm is given).
  *
- * Training: every token of the training text after the first is one example
- * (its n-1 previous tokens, padded at the start of the text, and itself); an
- * epoch visits them in a fresh random order, in minibatches of --batch, one
- * optimizer step each. After each epoch the validation perplexity is
- * measured (as `weft eval` computes it) and the best model is saved. */
+ * Training goes through the trainer (weft/train.h) with the model's trainable
+ * (models/lm/window_lm_train.c): every token of the training text after the
+ * first is one example (its n-1 previous tokens, padded at the start of the
+ * text, and itself); an epoch visits them in a fresh random order, in
+ * minibatches of --batch, one optimizer step each. After each epoch the
+ * validation perplexity is measured (as `weft eval` computes it) and the best
+ * model is saved. */
 #include "src/cli/cli.h"
 #include "src/cli/lm_common.h"
 
@@ -58,30 +60,24 @@ static int *read_encode(const char *prog, const char *path, weft_text_level leve
 /* --- weft train --task window-lm --------------------------------------------------------------- */
 
 typedef struct wlm_flags {
-    const char *task, *data, *valid, *level, *optim, *save, *log;
-    int order, embed, hidden, batch, epochs, decay_start, seed, min_count, max_vocab;
+    const char *task, *data, *valid, *level, *optim, *save, *resume;
+    int order, embed, hidden, batch, epochs, decay_start, seed, min_count, max_vocab,
+        stop_after;
     float lr, clip, dropout, decay;
     bool direct;
+    weft_cli_trainer_args tr;
 } wlm_flags;
 
-static int train(const wlm_flags *fl)
+/* A new model for the flags over the training text (and the validation
+ * text's new tokens), the texts as ids, and the run's settings into *o. */
+static weft_window_lm *new_model(const wlm_flags *fl, weft_text_level level, weft_train_opts *o,
+                                 int **train, size_t *n_train, int **valid, size_t *n_valid,
+                                 int *status)
 {
     char err[1024];
-    weft_text_level level;
-    weft_optim opt;
-    if (weft_cli_train_text(fl->level, fl->data, &level) ||
-        weft_cli_optim(fl->optim, fl->lr, &opt))
-        return WEFT_EXIT_USAGE;
-
-    int status = WEFT_EXIT_FAIL;
     weft_tokens train_t = { 0 }, valid_t = { 0 };
     weft_window_lm *m = NULL;
-    int *train_ids = NULL, *valid_ids = NULL, *ctx = NULL, *tgt = NULL;
-    size_t *order = NULL;
-    weft_graph *g = NULL;
-    FILE *log = NULL;
-    const char *save = fl->save;
-
+    *status = WEFT_EXIT_FAIL;
     weft_vocab *vocab = weft_cli_train_vocab(fl->data, fl->valid, level, fl->min_count,
                                              fl->max_vocab, &train_t, &valid_t);
     if (!vocab) goto done;
@@ -92,172 +88,150 @@ static int train(const wlm_flags *fl)
     if (!m) {
         weft_vocab_free(vocab);
         fprintf(stderr, "weft train: %s\n", err);
-        status = WEFT_EXIT_USAGE;
+        *status = WEFT_EXIT_USAGE;
         goto done;
     }
     weft_rng rng;
     weft_rng_seed(&rng, (uint64_t)fl->seed);
     weft_window_lm_init(m, &rng);
     /* the shuffling and dropout stream: apart from the initialisation's */
-    weft_rng_seed(&rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
-
-    char e2[512];
-    if (!(train_ids = weft_tokens_encode(&train_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, e2);
-        goto done;
-    }
-    if (fl->valid && !(valid_ids = weft_tokens_encode(&valid_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->valid, e2);
-        goto done;
-    }
-    size_t n = train_t.count;
-    if (n < 2 || (valid_ids && valid_t.count < 2)) {
-        fprintf(stderr, "weft train: %s: %zu tokens; at least 2 are needed\n",
-                n < 2 ? fl->data : fl->valid, n < 2 ? n : valid_t.count);
-        goto done;
-    }
-    size_t examples = n - 1;   /* targets t = 1 .. n-1 */
-    int B = fl->batch, c = fl->order - 1;
-    order = malloc(examples * sizeof *order);
-    ctx = malloc((size_t)B * (size_t)c * sizeof *ctx);
-    tgt = malloc((size_t)B * sizeof *tgt);
-    g = weft_graph_new();
-    if (!order || !ctx || !tgt || !g) {
-        fprintf(stderr, "weft train: out of memory\n");
-        goto done;
-    }
-    log = weft_cli_open_log(fl->log, false);
-    if (fl->log && !log) goto done;
-
-    long batches_per_epoch = (long)((examples + (size_t)B - 1) / (size_t)B);
-    fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
-            "%d%s, %d tokens in the vocabulary, %zu parameters, dropout %g\n",
-            level == WEFT_TEXT_WORDS ? "words" : "characters", fl->order, c, fl->embed,
-            fl->hidden, fl->direct ? ", direct connections" : "", m->vocab_size,
-            weft_params_numel(m->params), (double)fl->dropout);
-    fprintf(stderr, "data: %s, %zu tokens: %zu examples, %ld batches of %d an epoch (shuffled); "
-            "validation: %s (%zu tokens)\n", fl->data, n, examples, batches_per_epoch, B,
-            fl->valid ? fl->valid : "none", valid_ids ? valid_t.count : (size_t)0);
-    fprintf(stderr, "training: %d epochs, %s lr %g (x%g from epoch %d), clip %g; best model -> "
-            "%s\n", fl->epochs, fl->optim, (double)fl->lr, (double)fl->decay, fl->decay_start,
-            (double)fl->clip, save);
-
-    weft_cli_catch_sigint();
-
-    bool tty = isatty(STDERR_FILENO), saved_once = false;
-    long report_every = batches_per_epoch / 10 > 0 ? batches_per_epoch / 10 : 1;
-    double t_start = weft_cli_now(), t_report = t_start, best_valid = 0.0;
-    size_t tokens_done = 0;
-    long steps = 0;
-    status = WEFT_EXIT_OK;
-    for (int epoch = 1; epoch <= fl->epochs && !weft_cli_interrupted; epoch++) {
-        double lr = weft_lr_step_decay(fl->lr, fl->decay, fl->decay_start, epoch);
-        opt.lr = lr;
-        /* a fresh order of the examples (Fisher-Yates) */
-        for (size_t k = 0; k < examples; k++) order[k] = k + 1;
-        for (size_t k = examples - 1; k > 0; k--) {
-            size_t j = (size_t)weft_rng_below(&rng, (uint32_t)(k + 1 > 0xFFFFFFFFu
-                                                               ? 0xFFFFFFFFu : k + 1));
-            size_t tmp = order[k];
-            order[k] = order[j];
-            order[j] = tmp;
-        }
-        double t_epoch = weft_cli_now(), sum_loss = 0.0, rep_loss = 0.0;
-        long n_loss = 0, rep_n = 0;
-        float last_norm = 0.0f;
-        for (long b = 0; b < batches_per_epoch; b++) {
-            if (weft_cli_interrupted) break;
-            size_t first = (size_t)b * (size_t)B;
-            int nb = (int)(examples - first < (size_t)B ? examples - first : (size_t)B);
-            weft_window_lm_contexts(m, train_ids, order + first, nb, ctx);
-            for (int k = 0; k < nb; k++) tgt[k] = train_ids[order[first + (size_t)k]];
-            weft_lm_step_info info;
-            if (weft_window_lm_train_batch(m, g, ctx, tgt, nb, &opt, fl->clip, &rng, &info, err,
-                                           sizeof err)) {
-                if (tty) fputc('\n', stderr);
-                fprintf(stderr, "weft train: %s: epoch %d, batch %ld of %ld: %s\n", fl->data,
-                        epoch, b + 1, batches_per_epoch, err);
-                status = WEFT_EXIT_FAIL;
-                goto done;
-            }
-            steps++;
-            tokens_done += (size_t)nb;
-            sum_loss += info.loss;
-            rep_loss += info.loss;
-            n_loss++;
-            rep_n++;
-            last_norm = info.grad_norm;
-            double t = weft_cli_now();
-            bool last = b + 1 == batches_per_epoch;
-            bool report = tty ? (t - t_report >= 0.25 || last) : ((b + 1) % report_every == 0 ||
-                                                                 last);
-            if (report) {
-                weft_cli_report r = { epoch, fl->epochs, steps, tokens_done, t - t_start, lr,
-                                      rep_loss / (double)rep_n, last_norm };
-                double left = (double)(examples - first - (size_t)nb) +
-                              (double)(fl->epochs - epoch) * (double)examples;
-                weft_cli_report_progress(&r, 100.0 * (double)(first + (size_t)nb) /
-                                                 (double)examples, left, tty, log);
-                t_report = t;
-                rep_loss = 0.0;
-                rep_n = 0;
-            }
-        }
-        if (tty) fputc('\n', stderr);
-        if (weft_cli_interrupted) break;
-
-        double train_loss = n_loss ? sum_loss / (double)n_loss : NAN;
-        double valid_ppl = NAN;
-        if (valid_ids) {
-            double nll;
-            size_t count;
-            if (weft_window_lm_eval(m, g, valid_ids, valid_t.count, EVAL_BATCH, &nll, &count,
-                                    err, sizeof err)) {
-                fprintf(stderr, "weft train: validating on %s: %s\n", fl->valid, err);
-                status = WEFT_EXIT_FAIL;
-                goto done;
-            }
-            valid_ppl = exp(nll / (double)count);
-        }
-        bool best = !valid_ids || best_valid == 0.0 || valid_ppl < best_valid;
-        if (best) {
-            if (valid_ids) best_valid = valid_ppl;
-            if (weft_window_lm_save(m, save, err, sizeof err)) {
-                fprintf(stderr, "weft train: saving the model: %s\n", err);
-                status = WEFT_EXIT_FAIL;
-                goto done;
-            }
-            saved_once = true;
-        }
-        double t = weft_cli_now();
-        weft_cli_report r = { epoch, fl->epochs, steps, tokens_done, t - t_start, lr, train_loss,
-                              last_norm };
-        weft_cli_report_epoch(&r, valid_ppl, valid_ids != NULL, t - t_epoch, best, log);
-    }
-    if (weft_cli_interrupted) {
-        /* keep what there is: the best model so far, or the current one */
-        if (!saved_once && weft_window_lm_save(m, save, err, sizeof err)) {
-            fprintf(stderr, "weft train: saving the model: %s\n", err);
-            status = WEFT_EXIT_FAIL;
-            goto done;
-        }
-        fprintf(stderr, "interrupted: %s holds the %s model\n", save,
-                saved_once ? "best" : "current");
-        status = 130;
-    } else if (valid_ids) {
-        printf("best valid perplexity: %.2f (%s)\n", best_valid, save);
-    }
-
+    weft_rng_seed(&o->rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
+    o->schedule.decay = fl->decay;
+    o->schedule.decay_start = fl->decay_start;
+    o->clip = fl->clip;
+    o->epochs = fl->epochs > 0 ? fl->epochs : 5;
+    if (weft_cli_encode_texts(m->vocab, fl->data, &train_t, train, n_train, fl->valid,
+                              &valid_t, valid, n_valid))
+        goto fail;
+    *status = WEFT_EXIT_OK;
+    goto done;
+fail:
+    weft_window_lm_free(m);
+    m = NULL;
 done:
-    if (log) fclose(log);
-    weft_graph_free(g);
-    free(order);
-    free(ctx);
-    free(tgt);
-    free(train_ids);
-    free(valid_ids);
     weft_tokens_free(&train_t);
     weft_tokens_free(&valid_t);
+    return m;
+}
+
+static int train(wlm_flags *fl)
+{
+    char err[1024];
+    weft_text_level level;
+    weft_train_opts o = weft_train_defaults();
+    if (weft_cli_train_text(fl->level, fl->data, &level)) return WEFT_EXIT_USAGE;
+
+    int status = WEFT_EXIT_FAIL;
+    weft_window_lm *m = NULL;
+    weft_window_lm_trainer *wt = NULL;
+    int *train_ids = NULL, *valid_ids = NULL, *test_ids = NULL;
+    size_t n = 0, n_valid = 0, n_test = 0;
+    const char *save = fl->save;
+    char state_path[4096];
+    weft_train_state resume_state;
+
+    if (fl->resume) {
+        snprintf(state_path, sizeof state_path, "%s.state", fl->resume);
+        size_t n_run;
+        m = weft_window_lm_load_state(state_path, &o, &resume_state, &n_run, &fl->batch, err,
+                                      sizeof err);
+        if (!m) {
+            fprintf(stderr, "weft train: --resume: %s\n", err);
+            return WEFT_EXIT_FAIL;
+        }
+        level = m->cfg.level;
+        if (!save) save = fl->resume;
+        if (fl->epochs > 0) o.epochs = fl->epochs;
+        if (!(train_ids = read_encode("weft train", fl->data, level, m->vocab, &n))) goto done;
+        if (n != n_run) {
+            fprintf(stderr, "weft train: --resume: %s has %zu tokens but the run was started on "
+                    "%zu: resume with the same --data\n", fl->data, n, n_run);
+            goto done;
+        }
+        if (fl->valid &&
+            !(valid_ids = read_encode("weft train", fl->valid, level, m->vocab, &n_valid)))
+            goto done;
+        o.resume = &resume_state;
+        fprintf(stderr, "resuming %s at epoch %d, batch %ld\n", state_path, resume_state.epoch,
+                resume_state.batch);
+    } else {
+        if (!save) save = "window-lm.safetensors";
+        if (weft_cli_optim(fl->optim, fl->lr, &o.optim)) return WEFT_EXIT_USAGE;
+        m = new_model(fl, level, &o, &train_ids, &n, &valid_ids, &n_valid, &status);
+        if (!m) return status;
+        status = WEFT_EXIT_FAIL;
+    }
+    if (fl->tr.test && !(test_ids = read_encode("weft train", fl->tr.test, level, m->vocab,
+                                                &n_test)))
+        goto done;
+    if (n < 2 || (valid_ids && n_valid < 2) || (test_ids && n_test < 2)) {
+        const char *which = n < 2 ? fl->data : valid_ids && n_valid < 2 ? fl->valid
+                                                                         : fl->tr.test;
+        size_t count = n < 2 ? n : valid_ids && n_valid < 2 ? n_valid : n_test;
+        fprintf(stderr, "weft train: %s: %zu tokens; at least 2 are needed\n", which, count);
+        goto done;
+    }
+    weft_window_lm_data d = { .train = train_ids, .n_train = n, .batch = fl->batch,
+                              .valid = valid_ids, .n_valid = n_valid, .test = test_ids,
+                              .n_test = n_test, .eval_batch = EVAL_BATCH };
+    if (!(wt = weft_window_lm_trainer_new(m, &d, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", fl->data, err);
+        goto done;
+    }
+    /* the trainer flags a run does not keep come from the flags */
+    weft_train_opts flags = o;
+    if (weft_cli_trainer_opts(&fl->tr, m->vocab_size, &flags)) {
+        status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    if (fl->resume) {
+        o.max_loss = flags.max_loss;
+        o.log_csv = flags.log_csv;
+        o.log_json = flags.log_json;
+    } else {
+        o = flags;
+    }
+    snprintf(state_path, sizeof state_path, "%s.state", save);
+    o.save_path = save;
+    o.state_path = state_path;
+    o.stop_after = fl->stop_after;
+    o.catch_signals = true;
+
+    size_t examples = n - 1;
+    int B = fl->batch, c = m->cfg.order - 1;
+    long batches_per_epoch = (long)((examples + (size_t)B - 1) / (size_t)B);
+    char how[512];
+    weft_cli_describe_training(&o, how, sizeof how);
+    fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
+            "%d%s, %d tokens in the vocabulary, %zu parameters, dropout %g\n",
+            level == WEFT_TEXT_WORDS ? "words" : "characters", m->cfg.order, c, m->cfg.embed,
+            m->cfg.hidden, m->cfg.direct ? ", direct connections" : "", m->vocab_size,
+            weft_params_numel(m->params), (double)m->cfg.dropout);
+    fprintf(stderr, "data: %s, %zu tokens: %zu examples, %ld batches of %d an epoch (shuffled); "
+            "validation: %s (%zu tokens)\n", fl->data, n, examples, batches_per_epoch, B,
+            fl->valid ? fl->valid : "none", valid_ids ? n_valid : (size_t)0);
+    fprintf(stderr, "training: %d epochs, %s; best model -> %s, training state -> %s\n",
+            o.epochs, how, save, state_path);
+
+    weft_trainable t = weft_window_lm_trainable(wt);
+    weft_train_result res;
+    if (weft_cli_train(&t, &o, fl->data, &res)) goto done;
+    if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
+        fprintf(stderr, "%s at epoch %d, batch %ld of %ld: saved %s; continue with 'weft train "
+                "--task window-lm --resume %s --data %s%s%s'\n",
+                res.stop == WEFT_TRAIN_INTERRUPTED ? "interrupted" : "stopped", res.state.epoch,
+                res.state.batch, batches_per_epoch, state_path, save, fl->data,
+                fl->valid ? " --valid " : "", fl->valid ? fl->valid : "");
+        status = weft_cli_stop_status(&res);
+        goto done;
+    }
+    status = weft_cli_train_summary(&res, &o, valid_ids != NULL, save);
+
+done:
+    weft_window_lm_trainer_free(wt);
+    free(train_ids);
+    free(valid_ids);
+    free(test_ids);
     weft_window_lm_free(m);
     return status;
 }
@@ -265,11 +239,13 @@ done:
 int weft_cli_window_lm_train(int argc, char **argv)
 {
     wlm_flags fl = {
-        .task = "window-lm", .level = "word", .optim = "adam", .save = "window-lm.safetensors",
-        .order = 5, .embed = 60, .hidden = 100, .batch = 128, .epochs = 5, .decay_start = 1,
+        .task = "window-lm", .level = "word", .optim = "adam",
+        .order = 5, .embed = 60, .hidden = 100, .batch = 128, .epochs = 0, .decay_start = 1,
         .seed = 1, .min_count = 1, .max_vocab = 0, .lr = 0.001f, .clip = 0.0f, .dropout = 0.0f,
         .decay = 1.0f,
     };
+    weft_flag trainer_flags[WEFT_CLI_TRAINER_FLAGS];
+    weft_cli_trainer_flags(&fl.tr, trainer_flags);
     weft_flag data_flags[1 + WEFT_CLI_TEXT_FLAGS] = {
         { "task", WEFT_FLAG_STRING, &fl.task, "TASK", "window-lm (here)", 0, 0 },
     };
@@ -290,7 +266,8 @@ int weft_cli_window_lm_train(int argc, char **argv)
     const weft_flag train_flags[] = {
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "examples a step (contexts, shuffled)", 1,
           1 << 20 },
-        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K", "passes over the data", 1, 1e6 },
+        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
+          "passes over the data (0: 5, or on --resume the run's)", 0, 1e6 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
           "learning rate (the loss is the mean over the batch)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
@@ -303,14 +280,20 @@ int weft_cli_window_lm_train(int argc, char **argv)
           0, 2147483647 },
     };
     const weft_flag file_flags[] = {
-        { "save", WEFT_FLAG_STRING, &fl.save, "MODEL", "the best model", 0, 0 },
-        { "log", WEFT_FLAG_STRING, &fl.log, "FILE", "write progress as CSV", 0, 0 },
+        { "save", WEFT_FLAG_STRING, &fl.save, "MODEL",
+          "the best model (default window-lm.safetensors; with --resume, that model)", 0, 0 },
+        { "resume", WEFT_FLAG_STRING, &fl.resume, "MODEL",
+          "continue the run saved in MODEL.state exactly where it stopped (the same --data)",
+          0, 0 },
+        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N",
+          "stop after N batches, saving as Ctrl-C does (0: never)", 0, 1e9 },
     };
     const weft_flag_group groups[] = {
         { "data", data_flags, (int)(sizeof data_flags / sizeof data_flags[0]) },
         { "model", model_flags, (int)(sizeof model_flags / sizeof model_flags[0]) },
         { "training", train_flags, (int)(sizeof train_flags / sizeof train_flags[0]) },
         { "files", file_flags, (int)(sizeof file_flags / sizeof file_flags[0]) },
+        { "trainer", trainer_flags, WEFT_CLI_TRAINER_FLAGS },
     };
     weft_args_spec spec = {
         .prog = "weft train --task window-lm",
@@ -320,12 +303,13 @@ int weft_cli_window_lm_train(int argc, char **argv)
             "Every token after the first is an example: its N-1 previous tokens (the start of\n"
             "the text padded with <eos>, or \\n for characters) and itself. An epoch visits\n"
             "them in a fresh random order. The best model by validation perplexity is saved;\n"
-            "'weft eval' and 'weft sample' read it.\n\n"
+            "'weft eval' and 'weft sample' read it. The training state goes to SAVE.state after\n"
+            "every epoch and on Ctrl-C, SIGTERM or --stop-after; --resume SAVE continues it.\n\n"
             "example (Penn Treebank):\n"
             "  weft train --task window-lm --data ptb.train.txt --valid ptb.valid.txt\n"
             "    --order 5 --embed 60 --hidden 100 --save ptb-window.safetensors",
         .groups = groups,
-        .n_groups = 4,
+        .n_groups = 5,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);

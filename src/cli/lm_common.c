@@ -10,23 +10,6 @@
 
 /* --- training ------------------------------------------------------------------------ */
 
-volatile sig_atomic_t weft_cli_interrupted = 0;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    weft_cli_interrupted = 1;   /* checked between steps; a second Ctrl-C kills (SA_RESETHAND) */
-}
-
-void weft_cli_catch_sigint(void)
-{
-    struct sigaction sa = { 0 };
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-}
-
 double weft_cli_now(void)
 {
     struct timespec ts;
@@ -119,50 +102,169 @@ weft_vocab *weft_cli_train_vocab(const char *data, const char *valid, weft_text_
     return v;
 }
 
-FILE *weft_cli_open_log(const char *path, bool append)
+int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_tokens *train_t,
+                          int **train, size_t *n_train, const char *valid,
+                          const weft_tokens *valid_t, int **valid_ids, size_t *n_valid)
 {
-    if (!path) return NULL;
-    bool exists = access(path, F_OK) == 0;
-    FILE *f = fopen(path, append ? "a" : "w");
-    if (!f) {
-        fprintf(stderr, "weft train: %s: cannot write the log\n", path);
-        return NULL;
+    char err[512];
+    if (!(*train = weft_tokens_encode(train_t, v, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", data, err);
+        return -1;
     }
-    if (!append || !exists)
-        fprintf(f, "epoch,window,tokens,seconds,lr,train_loss,train_ppl,grad_norm,valid_ppl\n");
-    return f;
+    *n_train = train_t->count;
+    if (valid && !(*valid_ids = weft_tokens_encode(valid_t, v, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", valid, err);
+        return -1;
+    }
+    *n_valid = valid ? valid_t->count : 0;
+    return 0;
 }
 
-void weft_cli_report_progress(const weft_cli_report *r, double pct, double left, bool tty,
-                              FILE *log)
+void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags)
 {
-    double speed = (double)r->tokens / r->seconds;
-    char eta[32];
-    fmt_duration(left / speed, eta, sizeof eta);
-    fprintf(stderr, "%sepoch %d/%d %5.1f%% | %7.0f tok/s | loss %.4f | ppl %8.2f | lr %g | "
-            "|g| %.3f | ETA %s%s", tty ? "\r" : "", r->epoch, r->epochs, pct, speed, r->loss,
-            exp(r->loss), r->lr, (double)r->grad_norm, eta, tty ? "  " : "\n");
-    fflush(stderr);
-    if (log) {
-        fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,\n", r->epoch, r->steps, r->tokens,
-                r->seconds, r->lr, r->loss, exp(r->loss), (double)r->grad_norm);
-        fflush(log);
-    }
+    *a = (weft_cli_trainer_args){ .schedule = "step", .accumulate = 1 };
+    const weft_flag f[WEFT_CLI_TRAINER_FLAGS] = {
+        { "schedule", WEFT_FLAG_STRING, &a->schedule, "step|plateau|cosine",
+          "learning rate: step decay (--decay from --decay-start), reduce on plateau (x --decay "
+          "after --plateau-patience epochs without a better validation), or cosine to --min-lr",
+          0, 0 },
+        { "warmup", WEFT_FLAG_INT, &a->warmup, "N",
+          "linear warm-up over the first N optimizer steps (0: none)", 0, 2e9 },
+        { "min-lr", WEFT_FLAG_FLOAT, &a->min_lr, "X", "the floor of plateau and cosine", 0,
+          1e6 },
+        { "plateau-patience", WEFT_FLAG_INT, &a->plateau_patience, "K",
+          "plateau: epochs without improvement before the rate drops", 0, 1e6 },
+        { "patience", WEFT_FLAG_INT, &a->patience, "K",
+          "stop after K epochs without a better validation score (0: never)", 0, 1e6 },
+        { "accumulate", WEFT_FLAG_INT, &a->accumulate, "K",
+          "one optimizer step every K batches, as one batch K times as large", 1, 1e6 },
+        { "max-loss", WEFT_FLAG_FLOAT, &a->max_loss, "X",
+          "stop a diverging run when a batch's loss exceeds X nats (0: max(5 ln V, 10) for a "
+          "vocabulary of V)", 0, 1e30 },
+        { "test", WEFT_FLAG_STRING, &a->test, "FILE",
+          "test text, scored at the end with the best model", 0, 0 },
+        { "log", WEFT_FLAG_STRING, &a->log, "FILE", "write progress as CSV", 0, 0 },
+        { "log-json", WEFT_FLAG_STRING, &a->log_json, "FILE",
+          "write every event as a line of JSON", 0, 0 },
+    };
+    memcpy(flags, f, sizeof f);
 }
 
-void weft_cli_report_epoch(const weft_cli_report *r, double valid_ppl, bool has_valid,
-                           double epoch_seconds, bool saved, FILE *log)
+int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_train_opts *o)
 {
-    printf("epoch %d: train loss %.4f ppl %.2f | valid ppl %.2f%s | lr %g | %.1f s, "
-           "%.0f tok/s%s\n", r->epoch, r->loss, exp(r->loss), valid_ppl,
-           has_valid ? "" : " (no --valid)", r->lr, epoch_seconds,
-           (double)r->tokens / r->seconds, saved ? " | saved" : "");
-    fflush(stdout);
-    if (log) {
-        fprintf(log, "%d,%ld,%zu,%.3f,%g,%.6f,%.4f,%.4f,%.4f\n", r->epoch, r->steps, r->tokens,
-                r->seconds, r->lr, r->loss, exp(r->loss), (double)r->grad_norm, valid_ppl);
-        fflush(log);
+    if (strcmp(a->schedule, "step") == 0) o->schedule.kind = WEFT_LR_STEP;
+    else if (strcmp(a->schedule, "plateau") == 0) o->schedule.kind = WEFT_LR_PLATEAU;
+    else if (strcmp(a->schedule, "cosine") == 0) o->schedule.kind = WEFT_LR_COSINE;
+    else {
+        fprintf(stderr, "weft train: --schedule '%s': expected step, plateau or cosine\n",
+                a->schedule);
+        return -1;
     }
+    o->schedule.warmup_steps = a->warmup;
+    o->schedule.min_lr = a->min_lr;
+    o->schedule.plateau_patience = a->plateau_patience;
+    o->patience = a->patience;
+    o->accumulate = a->accumulate;
+    double bound = 5.0 * log(vocab_size > 1 ? (double)vocab_size : 2.0);
+    o->max_loss = a->max_loss > 0 ? (double)a->max_loss : bound > 10.0 ? bound : 10.0;
+    o->log_csv = a->log;
+    o->log_json = a->log_json;
+    return 0;
+}
+
+void weft_cli_describe_training(const weft_train_opts *o, char *buf, size_t n)
+{
+    const char *opt = o->optim.kind == WEFT_SGD ? "sgd" : o->optim.kind == WEFT_ADAM ? "adam"
+                                                                                     : "adamw";
+    const weft_lr_schedule *s = &o->schedule;
+    int k = 0;
+    if (s->kind == WEFT_LR_STEP)
+        k = snprintf(buf, n, "%s lr %g (x%g from epoch %d)", opt, o->optim.lr, s->decay,
+                     s->decay_start);
+    else if (s->kind == WEFT_LR_PLATEAU)
+        k = snprintf(buf, n, "%s lr %g (x%g after %d epochs without improvement, floor %g)", opt,
+                     o->optim.lr, s->decay, s->plateau_patience, s->min_lr);
+    else
+        k = snprintf(buf, n, "%s lr %g (cosine to %g)", opt, o->optim.lr, s->min_lr);
+    if (k < 0 || (size_t)k >= n) return;
+    k += snprintf(buf + k, n - (size_t)k, ", clip %g", (double)o->clip);
+    if (s->warmup_steps > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", warm-up %ld steps", s->warmup_steps);
+    if (o->accumulate > 1 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", %d batches a step", o->accumulate);
+    if (o->patience > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", patience %d", o->patience);
+}
+
+int weft_cli_print_event(void *user, const weft_train_event *e)
+{
+    const weft_cli_progress *p = user;
+    char a[64], b[64];
+    if (e->kind == WEFT_TRAIN_PROGRESS) {
+        double speed = e->items / e->seconds;
+        char eta[32];
+        fmt_duration(e->items_left / speed, eta, sizeof eta);
+        fprintf(stderr, "%sepoch %d/%d %5.1f%% | %7.0f %s/s | loss %.4f | ppl %8s | lr %g | "
+                "|g| %.3f | ETA %s%s", p->tty ? "\r" : "", e->epoch, e->epochs, e->pct, speed,
+                p->unit, e->loss, weft_train_format_score(exp(e->loss), a, sizeof a), e->lr,
+                (double)e->grad_norm, eta, p->tty ? "  " : "\n");
+        fflush(stderr);
+    } else if (e->kind == WEFT_TRAIN_EPOCH) {
+        if (p->tty) fputc('\n', stderr);
+        printf("epoch %d: train loss %.4f ppl %s | %s %s%s | lr %g | %.1f s, %.0f %s/s%s\n",
+               e->epoch, e->loss, weft_train_format_score(exp(e->loss), a, sizeof a), p->score,
+               weft_train_format_score(e->has_score ? e->score : NAN, b, sizeof b),
+               e->has_score ? "" : " (no --valid)", e->lr, e->epoch_seconds,
+               e->items / e->seconds, p->unit, e->saved ? " | saved" : "");
+        fflush(stdout);
+    } else if (e->kind == WEFT_TRAIN_TEST) {
+        printf("test %s of the best model: %s\n", p->score + (strncmp(p->score, "valid ", 6) == 0
+                                                             ? 6 : 0),
+               weft_train_format_score(e->score, a, sizeof a));
+        fflush(stdout);
+    }
+    return 0;
+}
+
+int weft_cli_stop_status(const weft_train_result *r)
+{
+    if (r->stop != WEFT_TRAIN_INTERRUPTED) return WEFT_EXIT_OK;
+    return 128 + r->signal;
+}
+
+int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data,
+                   weft_train_result *res)
+{
+    static weft_cli_progress pr;
+    pr = (weft_cli_progress){ .tty = isatty(STDERR_FILENO), .unit = "tok",
+                              .score = "valid ppl" };
+    o->on_event = weft_cli_print_event;
+    o->user = &pr;
+    if (pr.tty) o->report_seconds = 0.25;
+    char err[1024];
+    int rc = weft_train(t, o, res, err, sizeof err);
+    if (pr.tty && (rc || res->stop == WEFT_TRAIN_INTERRUPTED || res->stop == WEFT_TRAIN_STOPPED))
+        fputc('\n', stderr);
+    if (rc) fprintf(stderr, "weft train: %s: %s\n", data, err);
+    return rc;
+}
+
+int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,
+                           bool has_valid, const char *save)
+{
+    if (res->stop == WEFT_TRAIN_EARLY_STOPPED)
+        fprintf(stderr, "early stop after epoch %d: %d epochs without a better validation "
+                "perplexity\n", res->epochs_done, o->patience);
+    if (!has_valid) return WEFT_EXIT_OK;
+    if (!res->has_best) {
+        fprintf(stderr, "weft train: no epoch gave a finite validation perplexity; no model was "
+                "saved as the best\n");
+        return WEFT_EXIT_FAIL;
+    }
+    char b[64];
+    printf("best valid perplexity: %s (%s)\n", weft_train_format_score(res->best, b, sizeof b),
+           save);
+    return WEFT_EXIT_OK;
 }
 
 /* --- evaluation and sampling --------------------------------------------------------------- */
@@ -209,7 +311,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
     fputs(prime, stdout);
     bool after_newline = plen == 0 || prime[plen - 1] == '\n';
     if (weft_vocab_write_text(v, level, out, length, after_newline, stdout)) {
-        fprintf(stderr, "weft sample: cannot write the text\n");
+        weft_cli_flush(stdout, "standard output");
         return WEFT_EXIT_FAIL;
     }
     /* end with a newline unless the text did */
@@ -218,7 +320,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
         bool nl = last && (strcmp(last, "\n") == 0 || strcmp(last, WEFT_EOS) == 0);
         if (!nl) putchar('\n');
     }
-    return fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+    return weft_cli_flush(stdout, "standard output") == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
 }
 
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a)

@@ -12,6 +12,7 @@
 #include "weft/data.h"
 #include "weft/lm.h"
 #include "weft/optim.h"
+#include "weft/train.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -19,11 +20,6 @@
 #include <stdio.h>
 
 /* --- training ------------------------------------------------------------------------ */
-
-/* Set by Ctrl-C once weft_cli_catch_sigint has run; training loops check it
- * between steps. A second Ctrl-C kills the process. */
-extern volatile sig_atomic_t weft_cli_interrupted;
-void weft_cli_catch_sigint(void);
 
 /* Seconds on a monotonic clock. */
 double weft_cli_now(void);
@@ -52,33 +48,58 @@ weft_vocab *weft_cli_train_vocab(const char *data, const char *valid, weft_text_
                                  int min_count, int max_vocab, weft_tokens *train,
                                  weft_tokens *valid_t);
 
-/* The CSV log of --log FILE: opened for writing (or appending, when resuming)
- * with the header line written when the file is new. NULL for no path, or
- * (with a message) when it cannot be written. */
-FILE *weft_cli_open_log(const char *path, bool append);
+/* The training text train_t (read from data) and, when valid is not NULL, the
+ * validation text valid_t as ids of v: *train and *valid (the caller frees
+ * them), *n_train and *n_valid of them. -1 with a message naming the file. */
+int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_tokens *train_t,
+                          int **train, size_t *n_train, const char *valid,
+                          const weft_tokens *valid_t, int **valid_ids, size_t *n_valid);
 
-/* Where a training run is, for its progress lines. */
-typedef struct weft_cli_report {
-    int epoch, epochs;
-    long steps;          /* windows or batches trained so far (the log's "window") */
-    size_t tokens;       /* tokens trained since the process started */
-    double seconds;      /* since the process started */
-    double lr;
-    double loss;         /* mean training loss since the last report, or of the epoch */
-    float grad_norm;     /* of the last step */
-} weft_cli_report;
+/* The trainer's flags every training command shares (weft/train.h): --schedule,
+ * --warmup, --min-lr, --plateau-patience, --patience, --accumulate, --max-loss,
+ * --test, --log, --log-json. weft_cli_trainer_flags sets *a to the defaults
+ * and writes the WEFT_CLI_TRAINER_FLAGS flags that fill it to flags. */
+typedef struct weft_cli_trainer_args {
+    const char *schedule, *test, *log, *log_json;
+    int warmup, plateau_patience, patience, accumulate;
+    float min_lr, max_loss;
+} weft_cli_trainer_args;
+#define WEFT_CLI_TRAINER_FLAGS 10
+void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags);
+/* Those flags into *o (schedule, warm-up, patience, accumulation, logs; the
+ * decay and decay start the caller sets); max_loss 0 there becomes
+ * max(5 ln V, 10) nats for a vocabulary of V. -1 with a message on a bad
+ * --schedule. */
+int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_train_opts *o);
+/* The trainer's settings in words, for the start-up line: "sgd lr 20 (x0.5
+ * from epoch 5), clip 0.25" and what else is on. */
+void weft_cli_describe_training(const weft_train_opts *o, char *buf, size_t n);
 
-/* The progress line on stderr (overwritten in place on a terminal): how much
- * of the epoch is done (pct), speed, loss, perplexity, learning rate,
- * gradient norm and the time left for `left` more tokens; a row of the log
- * (when not NULL). */
-void weft_cli_report_progress(const weft_cli_report *r, double pct, double left, bool tty,
-                              FILE *log);
-/* The line at the end of an epoch on stdout (the epoch took epoch_seconds;
- * valid_ppl is NaN without validation; saved: the model was saved) and its
- * row of the log. */
-void weft_cli_report_epoch(const weft_cli_report *r, double valid_ppl, bool has_valid,
-                           double epoch_seconds, bool saved, FILE *log);
+/* The progress of `weft train` from the trainer's events (an on_event for
+ * weft_train_opts; user is a weft_cli_progress): the updating line on stderr
+ * (tty) or a line a tenth of an epoch, the epoch's line on stdout, the test
+ * score. */
+typedef struct weft_cli_progress {
+    bool tty;
+    const char *unit;          /* "tok" (speed: unit/s) */
+    const char *score;         /* "valid ppl" */
+} weft_cli_progress;
+int weft_cli_print_event(void *user, const weft_train_event *e);
+
+/* The exit status of a run that weft_train returned 0 for: interrupted (130
+ * for SIGINT, 143 for SIGTERM) or stopped (0). */
+int weft_cli_stop_status(const weft_train_result *r);
+
+/* Train t with o as `weft train` does: the progress of weft_cli_print_event
+ * on stderr and stdout (o's on_event and report settings are set here), a
+ * failure as "weft train: DATA: why". Returns weft_train's 0 or -1. */
+int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data,
+                   weft_train_result *res);
+/* The last words of a run that finished or stopped early: the early stop, and
+ * with validation "best valid perplexity: X (SAVE)" on stdout. Returns the
+ * exit status (1 when no epoch gave a finite validation perplexity). */
+int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,
+                           bool has_valid, const char *save);
 
 /* --- evaluation and sampling --------------------------------------------------------------- */
 

@@ -1,14 +1,16 @@
 /* src/cli/main.c — the `weft` command: global flags and subcommand dispatch.
  *
- *     weft [--quiet] [--threads N] COMMAND [options]
+ *     weft [--quiet] [--threads N] [--allow-plugin FILE.so] COMMAND [options]
  *
  * Adding a subcommand: write src/cli/cmd_<name>.c with
  * int weft_cmd_<name>(int argc, char **argv), declare it in cli.h, add a row
  * to `commands` below and the file to src/cli/meson.build. */
 #include "src/cli/cli.h"
 
+#include "weft/cell.h"
 #include "weft/runtime.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,11 @@ static const weft_cli_command commands[] = {
     { "ops", "list every op (name, drawing label, gradient-check examples)", weft_cmd_ops },
     { "gradcheck", "check ops' gradients against finite differences", weft_cmd_gradcheck },
     { "info", "show the version, threads, BLIS and build configuration", weft_cmd_info },
-    { "train", "train a language model on a text file", weft_cmd_train },
-    { "eval", "the perplexity of a language model on a text file", weft_cmd_eval },
+    { "train", "train a language model, classifier or tagger", weft_cmd_train },
+    { "eval", "score a model: perplexity, or accuracy for a classifier or tagger",
+      weft_cmd_eval },
     { "sample", "generate text with a language model", weft_cmd_sample },
+    { "predict", "label text with a classifier or tagger", weft_cmd_predict },
     { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
@@ -41,17 +45,64 @@ static const weft_cli_command commands[] = {
 static bool quiet = false;
 static int threads = 0;         /* 0: not given (WEFT_NUM_THREADS or the number of cores) */
 static bool show_version = false;
+static const char *allow_plugin = NULL;   /* a cell plugin model files may name */
 
 static const weft_flag global_flags[] = {
     { "quiet", WEFT_FLAG_BOOL, &quiet, NULL, "do not print the start-up line", 0, 0 },
     { "threads", WEFT_FLAG_INT, &threads, "N",
       "threads for OpenMP and BLIS (default: WEFT_NUM_THREADS, else the cores)", 1, 4096 },
+    { "allow-plugin", WEFT_FLAG_STRING, &allow_plugin, "FILE.so",
+      "a cell plugin a model file may name (weft loads no code a file names by itself)", 0, 0 },
 };
 #define N_GLOBAL ((int)(sizeof global_flags / sizeof global_flags[0]))
 
 bool weft_cli_quiet(void)
 {
     return quiet;
+}
+
+/* --- every output checked -------------------------------------------------------------------- */
+
+static const char *command_name = "weft";   /* "weft eval", for the messages */
+static bool output_failed = false;          /* a checked write failed: exit 1 */
+
+/* Say it once per stream: the log is flushed at every row. */
+static bool first_report(FILE *f)
+{
+    static FILE *said[16];
+    static int n_said;
+    for (int i = 0; i < n_said; i++)
+        if (said[i] == f) return false;
+    if (n_said < 16) said[n_said++] = f;
+    return true;
+}
+
+int weft_cli_flush(FILE *f, const char *name)
+{
+    if (!f) return 0;
+    errno = 0;
+    bool flushed = fflush(f) == 0;
+    int why = errno;
+    if (flushed && !ferror(f)) return 0;
+    output_failed = true;
+    if (first_report(f))
+        fprintf(stderr, "%s: %s: cannot write: %s\n", command_name, name,
+                !flushed && why ? strerror(why) : "a write failed");
+    return -1;
+}
+
+int weft_cli_close(FILE *f, const char *name)
+{
+    if (!f) return 0;
+    int rc = weft_cli_flush(f, name);
+    errno = 0;
+    if (fclose(f) != 0 && rc == 0) {
+        output_failed = true;
+        fprintf(stderr, "%s: %s: cannot write: %s\n", command_name, name,
+                errno ? strerror(errno) : "closing failed");
+        rc = -1;
+    }
+    return rc;
 }
 
 int weft_cli_exit(int parse_rc)
@@ -81,6 +132,14 @@ int weft_cli_parse(const weft_args_spec *spec, int argc, char **argv, const char
     full.groups = groups;
     full.n_groups = n;
     int rc = weft_args_parse(&full, argc, argv, pos, n_pos);
+    if (rc == WEFT_ARGS_OK && allow_plugin) {
+        char err[512];
+        if (weft_cell_plugin_allow(allow_plugin, err, sizeof err)) {
+            fprintf(stderr, "%s: --allow-plugin: %s\n", spec->prog, err);
+            return WEFT_ARGS_ERROR;
+        }
+        allow_plugin = NULL;
+    }
     if (rc == WEFT_ARGS_OK) start();
     return rc;
 }
@@ -123,6 +182,7 @@ int main(int argc, char **argv)
     const weft_flag leading[] = {
         global_flags[0],
         global_flags[1],
+        global_flags[2],
         { "version", WEFT_FLAG_BOOL, &show_version, NULL, "print the version and exit", 0, 0 },
     };
     int at = argc;
@@ -130,7 +190,7 @@ int main(int argc, char **argv)
         .prog = "weft",
         .summary = "weft builds, trains, compares and draws recurrent sequence models.",
         .details = details,
-        .groups = &(weft_flag_group){ "global options", leading, 3 },
+        .groups = &(weft_flag_group){ "global options", leading, 4 },
         .n_groups = 1,
         .positional = "COMMAND [options]",
         .stop_at = &at,
@@ -153,5 +213,12 @@ int main(int argc, char **argv)
         fprintf(stderr, " (see 'weft --help')\n");
         return WEFT_EXIT_USAGE;
     }
-    return cmd->run(argc - at, argv + at);
+    char name[64];
+    snprintf(name, sizeof name, "weft %s", cmd->name);
+    command_name = name;
+    int status = cmd->run(argc - at, argv + at);
+    /* what the command printed reached its destination, or the exit says it did not */
+    if (weft_cli_flush(stdout, "standard output") || output_failed)
+        if (status == WEFT_EXIT_OK) status = WEFT_EXIT_FAIL;
+    return status;
 }

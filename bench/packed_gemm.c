@@ -1,16 +1,17 @@
-/* bench/packed_gemm.c — the per-step recurrent product C += A B three ways,
- * in one run: BLIS's sgemm on B as the fused chains keep it when unpacked (a
- * plain row-major copy with its row stride padded off powers of two, so
- * BLIS's small-matrix path may run it unpacked), and packed_gemm of
- * src/matmul.h on B packed once, with BLIS's micro-kernel on its MR x NR tiles
- * and with weft's own (src/matmul_kernel.c; on a CPU with AVX-512, "-" elsewhere).
+/* bench/packed_gemm.c — the per-step recurrent product C += A B every way
+ * this CPU has, in one run: BLIS's sgemm on B as the fused chains keep it
+ * when unpacked (a plain row-major copy with its row stride padded off powers
+ * of two, so BLIS's small-matrix path may run it unpacked), and packed_gemm
+ * of src/matmul.h on B packed once, with BLIS's micro-kernel on its MR x NR
+ * tiles and with weft's own (src/matmul_kernel.c, AVX-512, and
+ * src/matmul_kernel_avx2.c, AVX2; "-" where the CPU lacks one).
  *
  *     meson setup build-bench -Dbench=true && ninja -C build-bench
  *     ./build-bench/bench/packed_gemm [threads] [M N K ...]
  *
  * Without shapes it runs the per-step products of the benchmark layers and
  * language models (forward B x G·H x H and backward B x H x G·H). Each shape:
- * 5 rounds alternating the three, each round the mean of enough calls to
+ * 5 rounds alternating the ways, each round the mean of enough calls to
  * take 50 ms; the best round of each is kept. With one thread the time is the
  * thread's CPU time (steady on a busy machine), otherwise wall time.
  * Prints GFLOP/s (2·M·N·K) of each, the packed product's speed-up over
@@ -31,7 +32,7 @@ static double seconds(bool cpu)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* The packed product with micro-kernel `kernel` (WEFT_PACKED_OWN or _BLIS):
+/* The packed product with micro-kernel `kernel` (a WEFT_PACKED_ value):
  * B packed for it (the panels are the kernel's), C += A B. */
 typedef struct packed_run {
     packed_matrix P;
@@ -51,14 +52,18 @@ static packed_run packed_setup(int kernel, int M, int N, int K, const float *Bde
     return r;
 }
 
+/* way 0: sgemm; way w >= 1: the packed product on kernel kernel_of[w] */
+static const int kernel_of[4] = { -1, WEFT_PACKED_BLIS, WEFT_PACKED_AVX512, WEFT_PACKED_AVX2 };
+enum { WAYS = 4 };
+
 static void one_shape(int M, int N, int K, int threads)
 {
     int ldb = N + 16;
     float *A = malloc((size_t)M * K * sizeof(float)), *B = malloc((size_t)K * ldb * sizeof(float));
-    float *C[3];
-    for (int w = 0; w < 3; w++) C[w] = calloc((size_t)M * N, sizeof(float));
+    float *C[WAYS];
+    for (int w = 0; w < WAYS; w++) C[w] = calloc((size_t)M * N, sizeof(float));
     float *Bdense = malloc((size_t)K * N * sizeof(float));
-    if (!A || !B || !C[0] || !C[1] || !C[2] || !Bdense) {
+    if (!A || !B || !C[0] || !C[1] || !C[2] || !C[3] || !Bdense) {
         fprintf(stderr, "packed_gemm: out of memory at %d x %d x %d\n", M, N, K);
         exit(1);
     }
@@ -67,19 +72,19 @@ static void one_shape(int M, int N, int K, int threads)
     for (size_t i = 0; i < (size_t)K * ldb; i++) B[i] = (float)rand() / RAND_MAX - 0.5f;
     for (int k = 0; k < K; k++)
         for (int n = 0; n < N; n++) Bdense[(size_t)k * N + n] = B[(size_t)k * ldb + n];
-    /* way 1: BLIS's micro-kernel; way 2: weft's, where this CPU has it */
-    packed_run run[3] = { { { 0 }, NULL } };
-    run[1] = packed_setup(WEFT_PACKED_BLIS, M, N, K, Bdense);
-    bool own = weft_packed_kernel_select(WEFT_PACKED_OWN);
-    if (own) run[2] = packed_setup(WEFT_PACKED_OWN, M, N, K, Bdense);
-    int ways = own ? 3 : 2;
+    packed_run run[WAYS] = { { { 0 }, NULL } };
+    bool has[WAYS] = { true };
+    for (int w = 1; w < WAYS; w++)
+        if ((has[w] = weft_packed_kernel_available(kernel_of[w])))
+            run[w] = packed_setup(kernel_of[w], M, N, K, Bdense);
 
-    double flop = 2.0 * M * N * K, best[3] = { 1e30, 1e30, 1e30 }, diff = 0;
+    double flop = 2.0 * M * N * K, best[WAYS] = { 1e30, 1e30, 1e30, 1e30 }, diff = 0;
     bool cpu = threads == 1;
     int calls = 1 + (int)(0.05 / (flop / 50e9));
     for (int round = 0; round < 6; round++)   /* round 0: results compared, not timed */
-        for (int way = 0; way < ways; way++) {
-            if (way > 0) weft_packed_kernel_select(way == 1 ? WEFT_PACKED_BLIS : WEFT_PACKED_OWN);
+        for (int way = 0; way < WAYS; way++) {
+            if (!has[way]) continue;
+            if (way > 0) weft_packed_kernel_select(kernel_of[way]);
             int n = round == 0 ? 1 : calls;
             if (round == 0) memset(C[way], 0, (size_t)M * N * sizeof(float));
             double t0 = seconds(cpu);
@@ -96,14 +101,16 @@ static void one_shape(int M, int N, int K, int threads)
             }
         }
     weft_packed_kernel_select(-1);
-    int pick = weft_gemm_kernel()->own ? 2 : 1;
-    char own_rate[32] = "-";
-    if (own) snprintf(own_rate, sizeof own_rate, "%.1f", flop / best[2] * 1e-9);
-    printf("| %d x %d x %d | %.1f | %.1f | %s | %.2f | %s | %.1e |\n", M, N, K,
-           flop / best[0] * 1e-9, flop / best[1] * 1e-9, own_rate, best[0] / best[pick],
-           packed_worth(M, N, K) ? "packed" : "sgemm", diff);
+    int pick = 1;
+    for (int w = 1; w < WAYS; w++)
+        if (kernel_of[w] == weft_gemm_kernel()->which) pick = w;
+    char rate[WAYS][32];
+    for (int w = 0; w < WAYS; w++)
+        snprintf(rate[w], sizeof rate[w], has[w] ? "%.1f" : "-", flop / best[w] * 1e-9);
+    printf("| %d x %d x %d | %s | %s | %s | %s | %.2f | %s | %.1e |\n", M, N, K, rate[0], rate[1],
+           rate[2], rate[3], best[0] / best[pick], packed_worth(M, N, K) ? "packed" : "sgemm", diff);
     free(A); free(B); free(Bdense);
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < WAYS; w++) {
         free(C[w]);
         weft_aligned_free(run[w].P.data);
         weft_aligned_free(run[w].Apack);
@@ -119,9 +126,10 @@ int main(int argc, char **argv)
     }
     weft_set_num_threads(threads);
     printf("threads: %d (%s time)\n\n", threads, threads == 1 ? "CPU" : "wall");
-    printf("| M x N x K | sgemm GFLOP/s | packed, BLIS's kernel | packed, weft's tiles | packed "
-           "speed-up | weft uses | max diff |\n");
-    printf("| --- | ---: | ---: | ---: | ---: | --- | ---: |\n");
+    printf("packed products on %s\n\n", weft_packed_kernel());
+    printf("| M x N x K | sgemm GFLOP/s | packed, BLIS's kernel | packed, weft-avx512 | packed, "
+           "weft-avx2 | packed speed-up | weft uses | max diff |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n");
     if (argc > 2) {
         for (int i = 2; i + 2 < argc; i += 3) one_shape(atoi(argv[i]), atoi(argv[i + 1]), atoi(argv[i + 2]), threads);
         return 0;

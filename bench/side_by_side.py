@@ -144,9 +144,17 @@ def machine(weft, python):
         pass
     info = subprocess.run([weft, "info"], capture_output=True, text=True).stdout
     blis = re.search(r"blis\s+(.+)", info)
+    blis = blis.group(1).strip() if blis else "?"
+    # weft's own micro-kernel for the per-step products, and what the build targets
+    packed = re.search(r"packed\s+(\S+)", info)
+    target = re.search(r"target\s+(.+?) \(", info)
+    if packed:
+        blis += f"; packed products on {packed.group(1)}"
+    if target:
+        blis += f"; built for {target.group(1)}"
     tv = subprocess.run([python, "-c", "import torch; print(torch.__version__)"],
                         capture_output=True, text=True).stdout.strip()
-    return cpu, os.cpu_count(), blis.group(1).strip() if blis else "?", tv or "?"
+    return cpu, os.cpu_count(), blis, tv or "?"
 
 
 def fmt(x, nd=1):

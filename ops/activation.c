@@ -30,8 +30,7 @@ void weft_op_sigmoid_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *x = v->in[0]->value.data;
     float *y = v->value.data;
-    #pragma omp parallel for simd if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) y[i] = weft_fast_sigmoidf(x[i]);
+    weft_map_threads(weft_sigmoid_n, y, x, v->value.size);
 }
 
 void weft_op_sigmoid_backward(weft_graph *g, weft_var *v)
@@ -57,8 +56,7 @@ void weft_op_tanh_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *x = v->in[0]->value.data;
     float *y = v->value.data;
-    #pragma omp parallel for simd if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) y[i] = weft_fast_tanhf(x[i]);
+    weft_map_threads(weft_tanh_n, y, x, v->value.size);
 }
 
 void weft_op_tanh_backward(weft_graph *g, weft_var *v)

@@ -13,8 +13,12 @@
 #ifndef WEFT_OPS_FASTMATH_H
 #define WEFT_OPS_FASTMATH_H
 
+#include <omp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "src/internal.h"   /* WEFT_PARALLEL_MIN */
 
 static inline float weft_fast_exp2i(int32_t k)   /* 2^k for k in [-126, 127] */
 {
@@ -108,5 +112,27 @@ static inline float weft_fast_tanhf(float x)
 #ifndef WEFT_SIMD_CLONES
 #define WEFT_SIMD_CLONES
 #endif
+
+/* y[i] = σ(x[i]) and y[i] = tanh(x[i]) for i < n (y may be x), built with
+ * WEFT_SIMD_CLONES (ops/fastmath.c): a build for any x86-64 (-Dnative=false)
+ * still runs them with the CPU's widest vectors. */
+void weft_sigmoid_n(float *y, const float *x, size_t n);
+void weft_tanh_n(float *y, const float *x, size_t n);
+
+/* f(y, x, n) over [0, n), the range shared among the threads above
+ * WEFT_PARALLEL_MIN floats in the chunks `omp parallel for schedule(static)`
+ * gives them (so each thread keeps the share it had in the op before). Call
+ * it outside a parallel region. */
+static inline void weft_map_threads(void (*f)(float *, const float *, size_t), float *y,
+                                    const float *x, size_t n)
+{
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+        size_t chunk = (n + nt - 1) / nt, i0 = t * chunk < n ? t * chunk : n;
+        size_t i1 = i0 + chunk < n ? i0 + chunk : n;
+        if (i1 > i0) f(y + i0, x + i0, i1 - i0);
+    }
+}
 
 #endif

@@ -62,6 +62,7 @@
 typedef struct weft_narrow_attrs {
     int start;
     weft_seq *seq;
+    int step;        /* with seq: the step of the sequence it is */
 } weft_narrow_attrs;
 _Static_assert(sizeof(weft_narrow_attrs) <= WEFT_NODE_ATTR_BYTES, "weft_narrow_attrs fits a node");
 

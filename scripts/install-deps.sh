@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages weft needs that are not installed yet.
 # Idempotent: when everything is there it installs nothing and needs no network.
-# Run as root (or with sudo available). Usage: scripts/install-deps.sh [--with-torch]
+# Run as root (or with sudo available).
+# Usage: scripts/install-deps.sh [--with-torch] [--with-wordvec]
+#   --with-torch    python3-torch, for golden files and the PyTorch side-by-side benchmarks
+#   --with-wordvec  python3-gensim and fasttext, for bench/word2vec_side_by_side.py
 set -euo pipefail
 
 packages=(
@@ -12,10 +15,16 @@ packages=(
   graphviz libgraphviz-dev                 # drawing: the dot program and gvc/cgraph
   gnuplot-nox                              # charts (gradient flow, comparisons)
   wamerican                                # the word list the main job trains on
+  clang libclang-rt-dev                    # libFuzzer + sanitizers (scripts/fuzz.sh)
+  strace                                   # fault injection in the crash-safety test
 )
-if [[ "${1:-}" == "--with-torch" ]]; then
-  packages+=(python3-torch)                # golden files and side-by-side benchmarks only
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) packages+=(python3-torch) ;;           # golden files and side-by-side benchmarks only
+    --with-wordvec) packages+=(python3-gensim fasttext) ;;  # word-vector side-by-side benchmark only
+    *) echo "install-deps: unknown option '$arg' (--with-torch, --with-wordvec)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -31,6 +31,18 @@ ninja -C "$dir"
 log="$dir/meson-logs/test-summary.txt"
 status=0
 meson test -C "$dir" --print-errorlogs "${test_args[@]}" ${MESON_TEST_ARGS:-} | tee "$log" || status=$?
+# The suites of the fused steps and the packed products, again on every other micro-kernel this CPU
+# has (WEFT_PACKED_KERNEL: weft's AVX-512 and AVX2 tiles, BLIS's); tests/test_kernels.c loops
+# over all of them itself. A few seconds each.
+exe="$dir/src/cli/weft"
+default=$("$exe" info --quiet | awk '$1 == "packed" {print $2}')
+for kernel in weft-avx512 weft-avx2 blis; do
+  [[ "$kernel" == "$default" ]] && continue
+  WEFT_PACKED_KERNEL=$kernel "$exe" --quiet info >/dev/null 2>&1 || continue
+  echo "== again with WEFT_PACKED_KERNEL=$kernel (the default here: $default)"
+  WEFT_PACKED_KERNEL=$kernel meson test -C "$dir" --print-errorlogs "${test_args[@]}" \
+    fused deferred lmstep || status=$?
+done
 ok=$(awk '/^Ok:/ {print $2}' "$log")
 failed=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$log")
 skipped=$(awk '/^Skipped:/ {print $2}' "$log")

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* --- reading and splitting ------------------------------------------------------ */
 
@@ -66,6 +67,14 @@ static int split(weft_tokens *t, const char *name, char *err, size_t errsize)
         if (len == 0) {
             weft_say(err, errsize, "%s: line %zu: invalid UTF-8 at byte %zu (0x%02x)", name, line,
                 i, s[i]);
+            return -1;
+        }
+        /* A vocabulary's tokens are C strings, saved as JSON strings: a NUL
+         * would cut a word short, or make an empty character, and the model
+         * saved would not load. Text has none; a binary file does. */
+        if (s[i] == '\0') {
+            weft_say(err, errsize, "%s: line %zu: a NUL byte at byte %zu (not text: weft reads "
+                "UTF-8 text without NUL bytes)", name, line, i);
             return -1;
         }
         i += (size_t)len;
@@ -159,8 +168,14 @@ int weft_read_file(const char *path, char **text, size_t *len_out, char *err, si
     }
     /* One buffer of the file's size (when it can be told: a regular file).
      * A pipe or a file that grows while read falls back to doubling. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        weft_say(err, errsize, "%s: is a directory, not a text file", path);
+        return -1;
+    }
     size_t cap = 1 << 20;
-    if (fseek(f, 0, SEEK_END) == 0) {
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && fseek(f, 0, SEEK_END) == 0) {
         long size = ftell(f);
         if (size >= 0) cap = (size_t)size + 1;
         rewind(f);

@@ -1113,8 +1113,11 @@ static int temp_beside(const char *dest, char **tmp)
     return -1;
 }
 
-/* Write text to dest whole or not at all. */
-static int write_text_file(const char *text, const char *dest, const char *who)
+/* Write len bytes to dest whole or not at all: a temporary file beside it,
+ * every write and the close checked, then renamed over it. On any error
+ * (a full disk included) the message names dest and the reason, the
+ * temporary file is removed and dest is as it was. */
+static int write_file(const void *data, size_t len, const char *dest, const char *who)
 {
     char *tmp;
     int fd = temp_beside(dest, &tmp);
@@ -1122,19 +1125,30 @@ static int write_text_file(const char *text, const char *dest, const char *who)
         fprintf(stderr, "%s: cannot create a file beside %s: %s\n", who, dest, strerror(errno));
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
-    size_t len = strlen(text);
-    bool ok = f && fwrite(text, 1, len, f) == len;
-    if (f) ok = (fclose(f) == 0) && ok;
-    else close(fd);
-    if (!ok || rename(tmp, dest) != 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", who, dest, strerror(errno));
+    const unsigned char *p = data;
+    size_t left = len;
+    int why = 0;
+    while (left > 0 && !why) {
+        ssize_t put = write(fd, p, left);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) why = put < 0 ? errno : EIO;
+        else p += put, left -= (size_t)put;
+    }
+    if (close(fd) != 0 && !why) why = errno;
+    if (!why && rename(tmp, dest) != 0) why = errno;
+    if (why) {
+        fprintf(stderr, "%s: cannot write %s: %s (it is unchanged)\n", who, dest, strerror(why));
         remove(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
     return 0;
+}
+
+static int write_text_file(const char *text, const char *dest, const char *who)
+{
+    return write_file(text, strlen(text), dest, who);
 }
 
 bool weft_dot_can_render(void)
@@ -1147,16 +1161,11 @@ bool weft_dot_can_render(void)
 }
 
 #ifdef WEFT_HAVE_GVC
+/* Graphviz renders into memory (gvRenderData); weft writes the file itself
+ * (write_file): Graphviz's own file output ends the process on a write error
+ * (a full disk), leaving a half-written file. */
 static int render_gvc(const char *dot, const char *dest, const char *fmt)
 {
-    char *tmp;
-    int fd = temp_beside(dest, &tmp);
-    if (fd < 0) {
-        fprintf(stderr, "weft_dot_render: cannot create a file beside %s: %s\n", dest,
-                strerror(errno));
-        return -1;
-    }
-    close(fd);
     int rc = -1;
     GVC_t *gvc = gvContext();
     Agraph_t *G = gvc ? agmemread(dot) : NULL;
@@ -1167,19 +1176,18 @@ static int render_gvc(const char *dot, const char *dest, const char *fmt)
     } else if (gvLayout(gvc, G, "dot") != 0) {
         fprintf(stderr, "weft_dot_render: Graphviz's dot layout failed for %s\n", dest);
     } else {
-        if (gvRenderFilename(gvc, G, fmt, tmp) != 0)
+        char *data = NULL;
+        unsigned int len = 0;
+        if (gvRenderData(gvc, G, fmt, &data, &len) != 0 || !data)
             fprintf(stderr, "weft_dot_render: Graphviz could not render %s as %s (is its %s "
                     "plugin installed? `dot -T?` lists the formats)\n", dest, fmt, fmt);
-        else if (rename(tmp, dest) != 0)
-            fprintf(stderr, "weft_dot_render: cannot write %s: %s\n", dest, strerror(errno));
         else
-            rc = 0;
+            rc = write_file(data, len, dest, "weft_dot_render");
+        if (data) gvFreeRenderData(data);
         gvFreeLayout(gvc, G);
     }
     if (G) agclose(G);
     if (gvc) gvFreeContext(gvc);
-    if (rc) remove(tmp);
-    free(tmp);
     return rc;
 }
 #endif

@@ -376,30 +376,36 @@ static void clear_grad_before_use(weft_var *v)
     n->grad_cleared = true;
 }
 
-int weft_backward(weft_graph *g, weft_var *loss)
+/* Can backward start from loss? Records why not. */
+static bool loss_ok(weft_graph *g, const weft_var *loss)
 {
     char name[160];
-    if (!loss) return weft_graph_fail(g, "backward: NULL loss (an op before it failed)"), -1;
-    if (weft_graph_failed(g)) return -1;
+    if (!loss) return weft_graph_fail(g, "backward: NULL loss (an op before it failed)"), false;
+    if (weft_graph_failed(g)) return false;
     if (loss->value.size != 1) {
         char shape[64];
         weft_graph_fail(g, "backward: the loss must be a scalar, got %s of shape %s",
                         node_name(loss, name, sizeof name),
                         weft_shape_str(&loss->value, shape, sizeof shape));
-        return -1;
+        return false;
     }
     if (!loss->requires_grad) {
         weft_graph_fail(g, "backward: the loss %s depends on no parameter or input that "
                         "requires a gradient", node_name(loss, name, sizeof name));
-        return -1;
+        return false;
     }
+    return true;
+}
 
-    /* Give every node that needs one a gradient buffer: op nodes restart from
-     * zero on every backward, leaves keep what they have (accumulate). A
-     * parameter's leaf uses the store's gradient directly. An op node's
-     * buffer is zeroed late, by clear_grad_before_use just before the first
-     * backward that adds to it: then the zeroing touches memory the backward
-     * is about to use (cache-warm), not the whole tape's in one cold pass. */
+/* Give every node up to the loss that needs one a gradient buffer: op nodes
+ * restart from zero on every backward, leaves keep what they have
+ * (accumulate). A parameter's leaf uses the store's gradient directly. An
+ * op node's buffer is zeroed late, by clear_grad_before_use just before the
+ * first backward that adds to it: then the zeroing touches memory the
+ * backward is about to use (cache-warm), not the whole tape's in one cold
+ * pass. -1 when out of memory. */
+static int give_gradients(weft_graph *g, const weft_var *loss)
+{
     for (int i = 0; i <= loss->id; i++) {
         weft_var *v = g->nodes[i];
         if (!v->requires_grad) continue;
@@ -430,11 +436,17 @@ int weft_backward(weft_graph *g, weft_var *loss)
             weft_node_of(v)->grad_cleared = false;
         }
     }
+    return 0;
+}
 
-    /* Walk the tape from the loss down. grad_ready marks the nodes the loss
-     * reaches: the loss, then the inputs of every reached node (inputs come
-     * earlier on the tape, so they are marked before the walk gets to them).
-     * Only reached nodes run their backward. */
+/* Walk the tape from the loss down. grad_ready marks the nodes the loss
+ * reaches: the loss, then the inputs of every reached node (inputs come
+ * earlier on the tape, so they are marked before the walk gets to them).
+ * Only reached nodes run their backward; the products they defer are added
+ * at the end (weft_matmul_sched_end_sweep: a few products over all steps'
+ * rows instead of one per step). */
+static void sweep(weft_graph *g, weft_var *loss)
+{
     clear_grad_before_use(loss);
     loss->grad.data[0] += 1.0f;
     weft_node_of(loss)->grad_ready = true;
@@ -452,22 +464,32 @@ int weft_backward(weft_graph *g, weft_var *loss)
     /* op nodes the loss does not reach still end with a zero gradient */
     for (int i = 0; i <= loss->id; i++)
         if (g->nodes[i]->requires_grad) clear_grad_before_use(g->nodes[i]);
-    /* The weight gradients the ops left to the end (weft_defer_product): a
-     * few products over all steps' rows instead of one per step. Build memos
-     * are stale from here: an optimizer step may follow. */
+    /* build memos are stale from here: an optimizer step may follow */
     weft_matmul_sched_end_sweep(g->products);
+}
 
-    if (g->check_finite) {
-        for (int i = loss->id; i >= 0; i--) {
-            weft_var *v = g->nodes[i];
-            if (v->requires_grad && weft_node_grad_ready(v) && has_nonfinite(&v->grad)) {
-                weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
-                                "layer %d (the first one from the loss)",
-                                node_name(v, name, sizeof name), v->scope.time, v->scope.layer);
-                return -1;
-            }
+/* Fail naming the first node from the loss down whose gradient holds a NaN
+ * or an Inf; -1 then, else 0. */
+static int check_gradients_finite(weft_graph *g, const weft_var *loss)
+{
+    char name[160];
+    for (int i = loss->id; i >= 0; i--) {
+        weft_var *v = g->nodes[i];
+        if (v->requires_grad && weft_node_grad_ready(v) && has_nonfinite(&v->grad)) {
+            weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
+                            "layer %d (the first one from the loss)",
+                            node_name(v, name, sizeof name), v->scope.time, v->scope.layer);
+            return -1;
         }
     }
+    return 0;
+}
+
+int weft_backward(weft_graph *g, weft_var *loss)
+{
+    if (!loss_ok(g, loss) || give_gradients(g, loss)) return -1;
+    sweep(g, loss);
+    if (g->check_finite && check_gradients_finite(g, loss)) return -1;
     return weft_graph_status(g);
 }
 

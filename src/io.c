@@ -120,6 +120,7 @@ void weft_checkpoint_free(weft_checkpoint *c)
     free(c->meta);
     for (int i = 0; i < c->n_tensors; i++) free(c->tensors[i].name);
     free(c->tensors);
+    free(c->by_name);
     *c = (weft_checkpoint){ 0 };
 }
 
@@ -241,6 +242,16 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* qsort has no context argument in C11: the checkpoint whose name index is
+ * being sorted (one header is parsed at a time per thread). */
+static _Thread_local const weft_checkpoint *sort_ctx;
+
+static int by_tensor_name(const void *a, const void *b)
+{
+    return strcmp(sort_ctx->tensors[*(const int *)a].name,
+                  sort_ctx->tensors[*(const int *)b].name);
+}
+
 /* Any two equal strings among n? Sets *dup to one of them. */
 static bool has_duplicate(const char **names, int n, const char **dup)
 {
@@ -343,10 +354,19 @@ static int read_header_fd(const char *path, int fd, uint64_t file_size, weft_che
         fail(err, errsize, path, "out of memory reading the header");
         goto bad;
     }
+    /* Every key once: a JSON parser keeps the first or the last of two equal
+     * keys (cJSON the first, Python's json the last), so a file with a key twice
+     * means different things to different readers: refuse it, before anything
+     * is read from the entries. */
     int n_names = 0;
     const cJSON *item;
+    cJSON_ArrayForEach(item, root) names[n_names++] = item->string;
+    const char *dup;
+    if (has_duplicate(names, n_names, &dup)) {
+        fail(err, errsize, path, "\"%s\" appears twice in the header", dup);
+        goto bad;
+    }
     cJSON_ArrayForEach(item, root) {
-        names[n_names++] = item->string;
         if (strcmp(item->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(item)) {
                 fail(err, errsize, path, "\"__metadata__\" is not an object");
@@ -377,7 +397,6 @@ static int read_header_fd(const char *path, int fd, uint64_t file_size, weft_che
                     goto bad;
                 }
             }
-            const char *dup;
             bool twice = has_duplicate(keys, c->n_meta, &dup);
             if (twice) fail(err, errsize, path, "metadata \"%s\" appears twice", dup);
             free(keys);
@@ -387,11 +406,6 @@ static int read_header_fd(const char *path, int fd, uint64_t file_size, weft_che
         if (parse_tensor(path, item, &c->tensors[c->n_tensors], c->data_bytes, err, errsize))
             goto bad;
         c->n_tensors++;
-    }
-    const char *dup;
-    if (has_duplicate(names, n_names, &dup)) {
-        fail(err, errsize, path, "\"%s\" appears twice in the header", dup);
-        goto bad;
     }
 
     /* the tensors, by offset, must tile the data section exactly */
@@ -421,6 +435,16 @@ static int read_header_fd(const char *path, int fd, uint64_t file_size, weft_che
              (unsigned long long)at, (unsigned long long)c->data_bytes);
         goto bad;
     }
+    /* the name index of weft_checkpoint_find */
+    c->by_name = malloc(((size_t)c->n_tensors + 1) * sizeof *c->by_name);
+    if (!c->by_name) {
+        fail(err, errsize, path, "out of memory reading the header");
+        goto bad;
+    }
+    for (int i = 0; i < c->n_tensors; i++) c->by_name[i] = i;
+    sort_ctx = c;
+    qsort(c->by_name, (size_t)c->n_tensors, sizeof *c->by_name, by_tensor_name);
+    sort_ctx = NULL;
     free(names);
     cJSON_Delete(root);
     return 0;
@@ -478,8 +502,15 @@ const char *weft_checkpoint_meta(const weft_checkpoint *c, const char *key)
 
 const weft_checkpoint_tensor *weft_checkpoint_find(const weft_checkpoint *c, const char *name)
 {
-    for (int i = 0; i < c->n_tensors; i++)
-        if (strcmp(c->tensors[i].name, name) == 0) return &c->tensors[i];
+    int lo = 0, hi = c->by_name ? c->n_tensors : 0;   /* [lo, hi) */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const weft_checkpoint_tensor *t = &c->tensors[c->by_name[mid]];
+        int cmp = strcmp(t->name, name);
+        if (cmp == 0) return t;
+        if (cmp < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
@@ -504,6 +535,7 @@ int weft_checkpoint_load_tensors(const char *path, int n, const char *const *nam
     }
     int rc = -1;
     float *tmp = NULL;
+    unsigned char *wanted = NULL;
     const weft_checkpoint_tensor **src = calloc((size_t)n + 1, sizeof *src);
     if (!src) {
         fail(err, errsize, path, "out of memory");
@@ -535,10 +567,14 @@ int weft_checkpoint_load_tensors(const char *path, int n, const char *const *nam
         total += dst[i].size;
     }
     if (!(flags & WEFT_LOAD_ALLOW_EXTRA)) {
+        wanted = calloc((size_t)c.n_tensors + 1, 1);
+        if (!wanted) {
+            fail(err, errsize, path, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n; i++) wanted[src[i] - c.tensors] = 1;
         for (int j = 0; j < c.n_tensors; j++) {
-            bool wanted = false;
-            for (int i = 0; i < n && !wanted; i++) wanted = src[i] == &c.tensors[j];
-            if (!wanted) {
+            if (!wanted[j]) {
                 char got[256];
                 fail(err, errsize, path,
                      "the file has tensor '%s' %s that is not expected here "
@@ -567,6 +603,18 @@ int weft_checkpoint_load_tensors(const char *path, int n, const char *const *nam
         at += dst[i].size;
     }
     if (!host_is_little_endian()) swap32(tmp, total);
+    /* A NaN or an infinity in a weight poisons every output (a sampler then
+     * prints one token forever): refuse the file, naming the element. */
+    at = 0;
+    for (int i = 0; i < n && !(flags & WEFT_LOAD_ALLOW_NONFINITE); i++) {
+        for (size_t k = 0; k < dst[i].size; k++)
+            if (!isfinite(tmp[at + k])) {
+                fail(err, errsize, path, "tensor '%s' element %zu is %s (a weight must be "
+                     "finite)", names[i], k, isnan(tmp[at + k]) ? "NaN" : "infinite");
+                goto done;
+            }
+        at += dst[i].size;
+    }
     at = 0;
     for (int i = 0; i < n; i++) {
         memcpy(dst[i].data, tmp + at, dst[i].size * sizeof(float));
@@ -575,6 +623,7 @@ int weft_checkpoint_load_tensors(const char *path, int n, const char *const *nam
     rc = 0;
 done:
     free(tmp);
+    free(wanted);
     free(src);
     weft_checkpoint_free(&c);
     close(fd);

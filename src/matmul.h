@@ -139,43 +139,68 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
 #define WEFT_PACKED_MAX_K 4096
 
 /* The micro-kernel of the packed products: BLIS's own (ukr, MR x NR tiles),
- * or, where the CPU has AVX-512, weft's (src/matmul_kernel.c: tiles of packed_mr(M)
- * rows by two panels of NR = 16 columns). Found once, by the CPU;
- * WEFT_PACKED_KERNEL=blis in the environment keeps BLIS's. */
+ * or weft's (tile: R rows by two panels of NR = 16 columns, R = packed_mr(M)
+ * up to max_mr), with 512-bit FMAs where the CPU has AVX-512
+ * (src/matmul_kernel.c) and 256-bit ones where it has AVX2 and FMA
+ * (src/matmul_kernel_avx2.c). Found once, by the CPU and WEFT_PACKED_KERNEL
+ * ('weft': the best of weft's this CPU has; 'weft-avx512', 'weft-avx2':
+ * that one; 'blis': BLIS's). */
+typedef void (*packed_tile_fn)(int R, int K, const float *a, const float *b0, const float *b1,
+                               float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
+
 typedef struct gemm_kernel {
     int mr, nr;          /* BLIS's tile: MR rows x NR columns of C (own: NR = 16) */
     sgemm_ukr_ft ukr;    /* BLIS's sgemm micro-kernel for this CPU (NULL: not usable) */
     cntx_t *cntx;        /* BLIS's context it comes from (the kernel may read it) */
-    bool own;            /* weft's tiles (weft_packed_tile) instead of ukr */
+    bool own;            /* weft's tiles (tile) instead of ukr */
+    int which;           /* the WEFT_PACKED_ value chosen (never WEFT_PACKED_OWN) */
+    int min_mr, max_mr;  /* weft's tiles: the rows a tile of a product of many rows has */
+    packed_tile_fn tile; /* weft's tiles: the micro-kernel */
 } gemm_kernel;
 
 const gemm_kernel *weft_gemm_kernel(void);
 
-/* For tests and bench/: choose the kernel again, WEFT_PACKED_OWN or
- * WEFT_PACKED_BLIS (-1: by the CPU and the environment, as at start). False
- * when weft's own was asked for and this CPU cannot run it. Not while a
- * product runs. */
-enum { WEFT_PACKED_OWN = 0, WEFT_PACKED_BLIS = 1 };
+/* The kernels, as WEFT_PACKED_KERNEL names them: WEFT_PACKED_OWN ('weft') is
+ * the best of weft's this CPU has; WEFT_PACKED_KERNELS is how many there are
+ * (tests and bench/ loop over them). */
+enum { WEFT_PACKED_OWN = 0, WEFT_PACKED_BLIS = 1, WEFT_PACKED_AVX512 = 2, WEFT_PACKED_AVX2 = 3,
+       WEFT_PACKED_KERNELS = 4 };
+
+/* 'weft', 'blis', 'weft-avx512', 'weft-avx2' for the values above. */
+const char *weft_packed_kernel_name(int which);
+/* The value WEFT_PACKED_KERNEL's text names, or -1 when it names none. */
+int weft_packed_kernel_parse(const char *name);
+/* Can this CPU run kernel `which`? (BLIS's always: it has one for every CPU.) */
+bool weft_packed_kernel_available(int which);
+
+/* For tests and bench/: choose the kernel again (-1: by the CPU and the
+ * environment, as at start). False, and the choice left as -1 would make
+ * it, when this CPU cannot run the one asked for. Not while a product runs. */
 bool weft_packed_kernel_select(int which);
 
 /* C's tile [rows <= R, cols0 | cols1] += a b: a the tile's R rows of A packed
  * (packed_pack_a), b0 and b1 two column panels of a packed B, written into
  * c0 and c1 (row stride ldc); cols1 = 0: b1 is read but nothing written
- * there. 1 <= R <= 12. Only when weft_gemm_kernel()->own. */
-void weft_packed_tile(int R, int K, const float *a, const float *b0, const float *b1, float *c0,
-                      float *c1, int ldc, int rows, int cols0, int cols1);
+ * there. 1 <= R <= 12 (AVX-512) or 6 (AVX2). Only through weft_gemm_kernel()->tile. */
+void weft_packed_tile_avx512(int R, int K, const float *a, const float *b0, const float *b1,
+                             float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
+void weft_packed_tile_avx2(int R, int K, const float *a, const float *b0, const float *b1,
+                           float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
 
 /* Rows of A per tile for an M-row product: BLIS's MR; with weft's tiles, M
- * itself up to 12 rows (one tile), beyond that the R from 4 to 12 that pads
- * M least, the larger one on a tie (fewer, fuller tiles): 20 rows as 2 tiles
- * of 10, 64 as 8 of 8, 50 as 5 of 10, 13 as 7 + 6. */
+ * itself up to max_mr rows (one tile), beyond that the R from min_mr to
+ * max_mr that pads M least, the larger one on a tie (fewer, fuller tiles).
+ * AVX-512 (4 to 12): 20 rows as 2 tiles of 10, 64 as 8 of 8, 50 as 5 of 10,
+ * 13 as 7 + 6. AVX2 (5 to 6): 20 as 4 x 5, 50 as 10 x 5, 64 as 13 x 5 (the
+ * last tile with 4 rows). */
 static inline int packed_mr(int M)
 {
     const gemm_kernel *k = weft_gemm_kernel();
     if (!k->own) return k->mr;
-    if (M <= 12) return M < 1 ? 1 : M;
-    int best = 12, padded = (M + 11) / 12 * 12;
-    for (int r = 11; r >= 4; r--) {
+    int most = k->max_mr;
+    if (M <= most) return M < 1 ? 1 : M;
+    int best = most, padded = (M + most - 1) / most * most;
+    for (int r = most - 1; r >= k->min_mr; r--) {
         int p = (M + r - 1) / r * r;
         if (p < padded) {
             padded = p;
@@ -200,7 +225,10 @@ typedef struct packed_matrix {
  * 4 rows where C has 256 columns or more and N·K >= 2^17, 1.05-1.4x (20 x
  * 2600 x 650 1.15x, 64 x 2048 x 512 1.27x, 64 x 800 x 200 1.07x); narrower C
  * lost (64 x 200 x 800 0.94x, 20 x 200 x 800 0.90x: few column panels to
- * share, BLIS's small-matrix kernels read B in place). */
+ * share, BLIS's small-matrix kernels read B in place). The AVX2 tiles take
+ * the same rule: on a busy Zen 3 (one thread) they ran 0.91-1.63x BLIS's
+ * sgemm on the per-step shapes it admits, most of them above 1.1x, and tied
+ * it at 20 x 200 x 800, which it leaves to sgemm (docs/performance-profile.md). */
 static inline bool packed_worth(int M, int N, int K)
 {
     const gemm_kernel *k = weft_gemm_kernel();
@@ -332,8 +360,8 @@ static inline void packed_tile_at(const packed_call *pc, int u, int p, auxinfo_t
     }
     if (kern->own) {   /* a lone last panel: b read twice, written once */
         bool pair = cols > nr;
-        weft_packed_tile(mr, K, a, b, pair ? b + (size_t)K * nr : b, c, c + nr, ldc, rows,
-                         pair ? nr : cols, pair ? cols - nr : 0);
+        kern->tile(mr, K, a, b, pair ? b + (size_t)K * nr : b, c, c + nr, ldc, rows,
+                   pair ? nr : cols, pair ? cols - nr : 0);
         return;
     }
     float alpha = 1.0f, beta = 1.0f;   /* C += A B */
@@ -426,8 +454,8 @@ static inline void packed_group_at(const packed_call *pc, int k, int p, int size
         if (kern->own) {   /* tiles j and j + 1 in one call */
             bool pair = j + 1 < size;
             const float *b1 = pair ? pc->P->data + (size_t)(k + (j + 1) * stride) * K * nr : b;
-            weft_packed_tile(mr, K, a, b, b1, tiles + j * mr * nr, tiles + (j + 1) * mr * nr, nr,
-                             rows, nr, pair ? nr : 0);
+            kern->tile(mr, K, a, b, b1, tiles + j * mr * nr, tiles + (j + 1) * mr * nr, nr, rows,
+                       nr, pair ? nr : 0);
             j++;
             continue;
         }

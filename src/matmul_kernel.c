@@ -1,6 +1,7 @@
-/* src/matmul_kernel.c — weft's own micro-kernel for the products with a matrix packed
- * once (src/matmul.h's packed_gemm_ex and packed_gemm_grouped), and the choice
- * between it and BLIS's.
+/* src/matmul_kernel.c — weft's own AVX-512 micro-kernel for the products with a
+ * matrix packed once (src/matmul.h's packed_gemm_ex and packed_gemm_grouped),
+ * and the choice between it, the AVX2 one (src/matmul_kernel_avx2.c) and
+ * BLIS's.
  *
  * A tile is R rows of C (1 <= R <= 12) by two panels of 16 columns (a lone
  * last panel is read twice and written once):
@@ -101,8 +102,8 @@ AVX512 static void tiles_avx512(int R, int K, const float *a, const float *b0, c
 }
 #endif
 
-void weft_packed_tile(int R, int K, const float *a, const float *b0, const float *b1, float *c0,
-                      float *c1, int ldc, int rows, int cols0, int cols1)
+void weft_packed_tile_avx512(int R, int K, const float *a, const float *b0, const float *b1,
+                             float *c0, float *c1, int ldc, int rows, int cols0, int cols1)
 {
 #ifdef WEFT_HAVE_AVX512_TILES
     tiles_avx512(R, K, a, b0, b1, c0, c1, ldc, rows, cols0, cols1);
@@ -115,8 +116,43 @@ void weft_packed_tile(int R, int K, const float *a, const float *b0, const float
 
 /* --- which kernel ------------------------------------------------------------------------- */
 
+static const char *const kernel_names[WEFT_PACKED_KERNELS] = {
+    [WEFT_PACKED_OWN] = "weft", [WEFT_PACKED_BLIS] = "blis",
+    [WEFT_PACKED_AVX512] = "weft-avx512", [WEFT_PACKED_AVX2] = "weft-avx2",
+};
+
+const char *weft_packed_kernel_name(int which)
+{
+    return which >= 0 && which < WEFT_PACKED_KERNELS ? kernel_names[which] : "?";
+}
+
+int weft_packed_kernel_parse(const char *name)
+{
+    for (int k = 0; name && k < WEFT_PACKED_KERNELS; k++)
+        if (strcmp(name, kernel_names[k]) == 0) return k;
+    return -1;
+}
+
+bool weft_packed_kernel_available(int which)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    bool avx512 = __builtin_cpu_supports("avx512f");
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    bool avx512 = false, avx2 = false;
+#endif
+    switch (which) {
+    case WEFT_PACKED_BLIS: return true;
+    case WEFT_PACKED_AVX512: return avx512;
+    case WEFT_PACKED_AVX2: return avx2;
+    case WEFT_PACKED_OWN: return avx512 || avx2;
+    default: return false;
+    }
+}
+
 static gemm_kernel kernel_found;
-static int kernel_forced = -1;   /* -1: by the CPU; else a weft_packed_kernel value */
+static int kernel_forced = -1;   /* -1: by the CPU and WEFT_PACKED_KERNEL */
 
 static void kernel_find(void)
 {
@@ -129,19 +165,26 @@ static void kernel_find(void)
      * problem; BLIS's x86 sgemm kernels all want rows */
     if (bli_cntx_l3_nat_ukr_prefers_rows_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx))
         k.ukr = (sgemm_ukr_ft)bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx);
-    bool avx512 = false;
-#ifdef WEFT_HAVE_AVX512_TILES
-    __builtin_cpu_init();
-    avx512 = __builtin_cpu_supports("avx512f");
-#endif
-    /* WEFT_PACKED_KERNEL=blis keeps BLIS's micro-kernel where weft's would run
-     * (weft_runtime_init reports a value that is neither 'weft' nor 'blis') */
-    const char *env = getenv("WEFT_PACKED_KERNEL");
-    bool want_blis = kernel_forced == WEFT_PACKED_BLIS ||
-                     (kernel_forced < 0 && env && strcmp(env, "blis") == 0);
-    if (avx512 && !want_blis) {
+    /* the kernel asked for (weft_runtime_init reports a WEFT_PACKED_KERNEL
+     * that names none, or one this CPU cannot run); 'weft', or a kernel the
+     * CPU lacks, is the best of weft's it has */
+    int want = kernel_forced;
+    if (want < 0) want = weft_packed_kernel_parse(getenv("WEFT_PACKED_KERNEL"));
+    if (want < 0 || !weft_packed_kernel_available(want)) want = WEFT_PACKED_OWN;
+    if (want == WEFT_PACKED_OWN)
+        want = weft_packed_kernel_available(WEFT_PACKED_AVX512) ? WEFT_PACKED_AVX512
+             : weft_packed_kernel_available(WEFT_PACKED_AVX2)   ? WEFT_PACKED_AVX2
+                                                                : WEFT_PACKED_BLIS;
+    k.which = want;
+    if (want != WEFT_PACKED_BLIS) {
         k.own = true;
         k.nr = 16;
+        k.max_mr = want == WEFT_PACKED_AVX512 ? 12 : 6;
+        /* AVX2: tiles of 4 rows keep 8 accumulators, just the FMAs' latency
+         * times their rate, and ran 0.65x the speed of 5-row ones (64 x 2048
+         * x 512, docs/performance-profile.md); 64 rows go as 13 tiles of 5 */
+        k.min_mr = want == WEFT_PACKED_AVX512 ? 4 : 5;
+        k.tile = want == WEFT_PACKED_AVX512 ? weft_packed_tile_avx512 : weft_packed_tile_avx2;
     }
     kernel_found = k;
 }
@@ -156,7 +199,8 @@ const gemm_kernel *weft_gemm_kernel(void)
 bool weft_packed_kernel_select(int which)
 {
     weft_gemm_kernel();
-    kernel_forced = which;
+    bool ok = which < 0 || weft_packed_kernel_available(which);
+    kernel_forced = ok ? which : -1;
     kernel_find();
-    return which != WEFT_PACKED_OWN || kernel_found.own;
+    return ok;
 }

@@ -7,6 +7,7 @@
 #include "src/internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@ struct weft_params {
     size_t span;             /* floats used in each buffer (with padding) */
     size_t cap_span;         /* floats allocated in each buffer */
     size_t numel;
+    int *index;              /* names -> item ids: open addressing, -1 empty, index_cap a
+                                power of two above twice count (weft_params_find in O(1)) */
+    size_t index_cap;
     char error[256];
 };
 
@@ -44,6 +48,7 @@ void weft_params_free(weft_params *s)
     if (!s) return;
     for (int i = 0; i < s->count; i++) free(s->items[i]);
     free(s->items);
+    free(s->index);
     weft_aligned_free(s->values);
     weft_aligned_free(s->grads);
     for (int k = 0; k < SLOTS; k++) weft_aligned_free(s->state[k]);
@@ -81,6 +86,41 @@ static void zero_span(weft_params *s, size_t from, size_t to)
     memset(s->grads + from, 0, n);
     for (int k = 0; k < SLOTS; k++)
         if (s->state[k]) memset(s->state[k] + from, 0, n);
+}
+
+/* FNV-1a over the name's bytes. */
+static size_t name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ull;
+    }
+    return (size_t)h;
+}
+
+/* The index slot holding name, or the empty slot where it would go. */
+static size_t index_slot(const weft_params *s, const char *name)
+{
+    size_t mask = s->index_cap - 1, i = name_hash(name) & mask;
+    while (s->index[i] >= 0 && strcmp(s->items[s->index[i]]->name, name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Room in the index for one more name (kept at most half full). */
+static int index_reserve(weft_params *s)
+{
+    if ((size_t)(s->count + 1) * 2 <= s->index_cap) return 0;
+    size_t cap = s->index_cap ? 2 * s->index_cap : 64;
+    int *index = malloc(cap * sizeof *index);
+    if (!index) return -1;
+    for (size_t i = 0; i < cap; i++) index[i] = -1;
+    free(s->index);
+    s->index = index;
+    s->index_cap = cap;
+    for (int k = 0; k < s->count; k++) s->index[index_slot(s, s->items[k]->name)] = k;
+    return 0;
 }
 
 static int reserve(weft_params *s, size_t span)
@@ -128,6 +168,7 @@ weft_param *weft_params_add(weft_params *s, const char *name, int rank, const in
         fail(s, "params: '%s' has a bad shape (rank %d)", name, rank);
         return NULL;
     }
+    if (index_reserve(s)) goto oom;
     if (s->count == s->cap) {
         int cap = s->cap ? 2 * s->cap : 16;
         weft_param **items = realloc(s->items, (size_t)cap * sizeof *items);
@@ -138,21 +179,28 @@ weft_param *weft_params_add(weft_params *s, const char *name, int rank, const in
     weft_param *p = calloc(1, sizeof *p);
     if (!p) goto oom;
     size_t offset = (s->span + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    float *before = s->values;
     if (reserve(s, offset + shape_only.size)) {
         free(p);
         goto oom;
     }
+    bool moved = s->values != before;
     strcpy(p->name, name);
     p->value = shape_only;
     p->grad = shape_only;
     p->offset = offset;
     p->id = s->count;
     p->store = s;
+    s->index[index_slot(s, name)] = s->count;
     s->items[s->count++] = p;
     zero_span(s, s->span, offset + shape_only.size);
     s->span = offset + shape_only.size;
     s->numel += shape_only.size;
-    repoint(s);
+    /* every parameter when the buffers moved (they double: O(1) amortised),
+       else only the new one */
+    if (moved) repoint(s);
+    p->value.data = s->values + p->offset;
+    p->grad.data = s->grads + p->offset;
     return p;
 oom:
     fail(s, "params: out of memory adding '%s'", name);
@@ -161,9 +209,9 @@ oom:
 
 weft_param *weft_params_find(const weft_params *s, const char *name)
 {
-    for (int i = 0; i < s->count; i++)
-        if (strcmp(s->items[i]->name, name) == 0) return s->items[i];
-    return NULL;
+    if (!s->index || !name) return NULL;
+    int k = s->index[index_slot(s, name)];
+    return k >= 0 ? s->items[k] : NULL;
 }
 
 int weft_params_count(const weft_params *s)

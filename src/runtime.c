@@ -1,6 +1,7 @@
 /* src/runtime.c — threads and versions (weft/runtime.h). */
 #include "weft/runtime.h"
 #include "src/internal.h"
+#include "src/matmul.h"
 
 #include <blis.h>
 #include <omp.h>
@@ -98,11 +99,19 @@ int weft_runtime_init(char *err, size_t errsize)
     weft_set_num_threads(n);
     /* read where the packed products find their micro-kernel (src/matmul_kernel.c) */
     const char *kernel = getenv("WEFT_PACKED_KERNEL");
-    if (rc == 0 && kernel && kernel[0] && strcmp(kernel, "weft") != 0 &&
-        strcmp(kernel, "blis") != 0) {
-        if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is neither 'weft' nor 'blis'; "
-                          "using weft's where the CPU has AVX-512", kernel);
-        rc = -1;
+    if (rc == 0 && kernel && kernel[0]) {
+        int which = weft_packed_kernel_parse(kernel);
+        if (which < 0) {
+            if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is not one of weft, "
+                              "weft-avx512, weft-avx2, blis; using %s", kernel,
+                              weft_packed_kernel_name(weft_gemm_kernel()->which));
+            rc = -1;
+        } else if (!weft_packed_kernel_available(which)) {
+            if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s': this CPU cannot run it; "
+                              "using %s", kernel,
+                              weft_packed_kernel_name(weft_gemm_kernel()->which));
+            rc = -1;
+        }
     }
     return rc;
 }
@@ -122,9 +131,14 @@ const char *weft_blis_arch(void)
     return bli_arch_string(bli_arch_query_id());
 }
 
+const char *weft_packed_kernel(void)
+{
+    return weft_packed_kernel_name(weft_gemm_kernel()->which);
+}
+
 void weft_print_runtime(FILE *f)
 {
-    fprintf(f, "weft %s: %d thread%s (OpenMP + BLIS %s, %s kernels)\n", weft_version(),
-            weft_num_threads(), weft_num_threads() == 1 ? "" : "s", weft_blis_version(),
-            weft_blis_arch());
+    fprintf(f, "weft %s: %d thread%s (OpenMP + BLIS %s, %s kernels; packed products on %s)\n",
+            weft_version(), weft_num_threads(), weft_num_threads() == 1 ? "" : "s",
+            weft_blis_version(), weft_blis_arch(), weft_packed_kernel());
 }

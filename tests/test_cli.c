@@ -122,9 +122,26 @@ static void test_bad_usage(void **state)
 
     r = weft_test_run(exe, "WEFT_PACKED_KERNEL=mkl", "ops");
     assert_int_equal(r->status, 2);
-    assert_contains(r->err, "WEFT_PACKED_KERNEL='mkl' is neither 'weft' nor 'blis'");
+    assert_contains(r->err, "WEFT_PACKED_KERNEL='mkl' is not one of weft, weft-avx512, "
+                            "weft-avx2, blis");
     r = weft_test_run(exe, "WEFT_PACKED_KERNEL=blis", "info --quiet");
     assert_int_equal(r->status, 0);
+    assert_contains(r->out, "packed       blis");
+    /* each of weft's kernels: chosen where the CPU runs it, else a clear error */
+    const char *own[] = { "weft-avx512", "weft-avx2" };
+    for (int i = 0; i < 2; i++) {
+        char env[64];
+        snprintf(env, sizeof env, "WEFT_PACKED_KERNEL=%s", own[i]);
+        r = weft_test_run(exe, env, "info --quiet");
+        if (r->status == 0) {
+            char want[64];
+            snprintf(want, sizeof want, "packed       %s", own[i]);
+            assert_contains(r->out, want);
+        } else {
+            assert_int_equal(r->status, 2);
+            assert_contains(r->err, "this CPU cannot run it");
+        }
+    }
 }
 
 static void test_help_and_globals(void **state)

@@ -316,18 +316,24 @@ static void test_cli_plugin_everywhere(void **state)
                       "--epochs 30 --optim adam --lr 0.02 --dropout 0 --save %s", plugin_path, text, text, model);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet eval --model %s --data %s", model, text);
+    /* the checkpoint names the plugin: it is not loaded until the user allows it */
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "the model's cell is the plugin");
+    assert_contains(r->err, "--allow-plugin");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet --allow-plugin %s eval --model %s --data %s",
+                      plugin_path, model, text);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     char line[256];
     assert_contains(last_line(r->out, line, sizeof line), "perplexity: ");
     double ppl = strtod(line + strlen("perplexity: "), NULL);
     /* 8 tokens (7 words and <eos>): uniform is 8; trained on this very text it is far below */
     if (!(ppl >= 1.0 && ppl < 4.0)) fail_msg("perplexity %g of the plugin LM", ppl);
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet sample --model %s --length 5 --seed 3",
-                      model);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet sample --allow-plugin %s --model %s "
+                      "--length 5 --seed 3", plugin_path, model);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_true(strlen(r->out) > 0);
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet dot --model %s --steps 3 -o %s/mgu-lm.dot",
-                      model, tmpdir);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet dot --model %s --steps 3 -o %s/mgu-lm.dot "
+                      "--allow-plugin %s", model, tmpdir, plugin_path);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     weft_test_read_file(tmpdir, "mgu-lm.dot", dot, sizeof dot);
     assert_contains(dot, "mgu");

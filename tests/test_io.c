@@ -171,7 +171,7 @@ static void round_trip_is_bit_identical(void **state)
     fill_values(b, 2);
     const char *path = path_in("lm.safetensors");
     assert_int_equal(save_lm(path, a), 0);
-    assert_int_equal(weft_checkpoint_load(path, b, 0, err, sizeof err), 0);
+    assert_int_equal(weft_checkpoint_load(path, b, WEFT_LOAD_ALLOW_NONFINITE, err, sizeof err), 0);
     assert_memory_equal(weft_params_values(a), weft_params_values(b),
                         weft_params_span(a) * sizeof(float));
 
@@ -587,7 +587,7 @@ static void failed_saves_leave_the_old_file(void **state)
         assert_int_equal(chmod(ro, 0555), 0);
         assert_int_equal(save_lm(target, other), -1);
         assert_non_null(strstr(err, "temporary file"));
-        assert_int_equal(weft_checkpoint_load(target, check, 0, err, sizeof err), 0);
+        assert_int_equal(weft_checkpoint_load(target, check, WEFT_LOAD_ALLOW_NONFINITE, err, sizeof err), 0);
         assert_memory_equal(weft_params_values(check), weft_params_values(s),
                             weft_params_span(s) * sizeof(float));
         chmod(ro, 0755);
@@ -599,7 +599,7 @@ static void failed_saves_leave_the_old_file(void **state)
     unsigned char *now = read_bytes(path, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(orig, now, n0);
-    assert_int_equal(weft_checkpoint_load(path, check, 0, err, sizeof err), 0);
+    assert_int_equal(weft_checkpoint_load(path, check, WEFT_LOAD_ALLOW_NONFINITE, err, sizeof err), 0);
     assert_memory_equal(weft_params_values(check), weft_params_values(s),
                         weft_params_span(s) * sizeof(float));
     assert_no_temp_files();
@@ -610,7 +610,7 @@ static void failed_saves_leave_the_old_file(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0640);
-    assert_int_equal(weft_checkpoint_load(path, check, 0, err, sizeof err), 0);
+    assert_int_equal(weft_checkpoint_load(path, check, WEFT_LOAD_ALLOW_NONFINITE, err, sizeof err), 0);
     assert_memory_equal(weft_params_values(check), weft_params_values(other),
                         weft_params_span(s) * sizeof(float));
     free(orig);
@@ -641,6 +641,87 @@ static int remove_dir(void **state)
     return rmdir(dir);
 }
 
+/* A key twice in the header is refused, whichever it is, and nothing leaks
+   (the sanitizer build checks that): cJSON would keep the first of two equal
+   keys, Python's json the last. */
+static void duplicate_keys_are_rejected(void **state)
+{
+    (void)state;
+    const char *p = path_in("dup.safetensors");
+    write_raw(p, "{\"__metadata__\":{\"a\":\"1\",\"b\":\"2\"},"
+                 "\"__metadata__\":{\"c\":\"3\",\"d\":\"4\",\"e\":\"5\"},"
+                 "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    assert_rejected_a2(p, "\"__metadata__\" appears twice");
+    weft_checkpoint c;
+    assert_int_equal(weft_checkpoint_read(p, &c, err, sizeof err), -1);
+    weft_checkpoint_free(&c);
+    write_raw(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                 "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16);
+    assert_rejected_a2(p, "\"a\" appears twice");
+    write_raw(p, "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"},"
+                 "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    assert_rejected_a2(p, "metadata \"k\" appears twice");
+}
+
+/* A NaN or an infinity in a tensor: refused, naming the tensor and the element
+   (unless the caller asks for the values as they are). */
+static void non_finite_values_are_rejected(void **state)
+{
+    (void)state;
+    const char *p = path_in("nan.safetensors");
+    const char *header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    size_t len = strlen(header), padded = (len + 7) / 8 * 8;
+    unsigned char buf[256];
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, header, len);
+    memset(buf + 8 + len, ' ', padded - len);
+    float vals[2] = { 1.0f, INFINITY };
+    memcpy(buf + 8 + padded, vals, sizeof vals);
+    write_bytes(p, buf, 8 + padded + sizeof vals);
+    assert_rejected_a2(p, "tensor 'a' element 1 is infinite");
+    vals[0] = NAN;
+    memcpy(buf + 8 + padded, vals, sizeof vals);
+    write_bytes(p, buf, 8 + padded + sizeof vals);
+    assert_rejected_a2(p, "tensor 'a' element 0 is NaN");
+    weft_params *s = weft_params_new();
+    weft_param *a = weft_params_add(s, "a", 1, (int[]){ 2 });
+    assert_int_equal(weft_checkpoint_load(p, s, WEFT_LOAD_ALLOW_NONFINITE, err, sizeof err), 0);
+    assert_true(isnan(a->value.data[0]) && isinf(a->value.data[1]));
+    weft_params_free(s);
+}
+
+/* 20,000 parameters: the store's names and the file's are looked up by hash
+   and by binary search, not by comparing every pair (400 million strcmps). */
+static void many_tensors_load_quickly(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    weft_params *s = weft_params_new(), *t = weft_params_new();
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        weft_param *a = weft_params_add(s, name, 1, (int[]){ 1 });
+        assert_non_null(a);
+        a->value.data[0] = (float)i;
+        assert_non_null(weft_params_add(t, name, 1, (int[]){ 1 }));
+    }
+    assert_null(weft_params_add(s, "p123", 1, (int[]){ 1 }));
+    assert_non_null(strstr(weft_params_error(s), "'p123' already exists"));
+    assert_int_equal(weft_params_find(s, "p19999")->id, 19999);
+    assert_null(weft_params_find(s, "p20000"));
+    const char *p = path_in("many.safetensors");
+    assert_int_equal(weft_checkpoint_save(p, s, NULL, 0, err, sizeof err), 0);
+    assert_int_equal(weft_checkpoint_load(p, t, 0, err, sizeof err), 0);
+    assert_float_equal(weft_params_find(t, "p12345")->value.data[0], 12345.0, 0);
+    weft_checkpoint c;
+    assert_int_equal(weft_checkpoint_read(p, &c, err, sizeof err), 0);
+    assert_non_null(weft_checkpoint_find(&c, "p7"));
+    assert_null(weft_checkpoint_find(&c, "p"));
+    weft_checkpoint_free(&c);
+    weft_params_free(s);
+    weft_params_free(t);
+}
+
 int main(int argc, char **argv)
 {
     /* the folder of the golden files, given by tests/meson.build */
@@ -656,6 +737,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(huge_header_lengths_are_rejected),
         cmocka_unit_test(mismatched_models_are_rejected),
         cmocka_unit_test(failed_saves_leave_the_old_file),
+        cmocka_unit_test(duplicate_keys_are_rejected),
+        cmocka_unit_test(non_finite_values_are_rejected),
+        cmocka_unit_test(many_tensors_load_quickly),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -247,15 +247,16 @@ static void test_chain_owns_dxp(void **state)
 }
 
 /* Run cases once with each micro-kernel of the packed products this CPU
- * has (src/matmul_kernel.c: weft's AVX-512 tiles, else BLIS's), then restore the
- * default. */
+ * has (BLIS's, and weft's AVX-512 and AVX2 tiles of src/matmul_kernel*.c
+ * where the CPU runs them), then restore the default. */
 static void each_kernel(void (*cases)(void))
 {
-    for (int k = WEFT_PACKED_OWN; k <= WEFT_PACKED_BLIS; k++) {
+    for (int k = WEFT_PACKED_BLIS; k < WEFT_PACKED_KERNELS; k++) {
         if (!weft_packed_kernel_select(k)) {
-            print_message("  (this CPU has no AVX-512: weft's own tiles not tested)\n");
+            print_message("  (this CPU cannot run %s: not tested)\n", weft_packed_kernel_name(k));
             continue;
         }
+        assert_int_equal(weft_gemm_kernel()->which, k);
         cases();
     }
     weft_packed_kernel_select(-1);
@@ -277,11 +278,12 @@ static void chain_lstm_cases(void)
     check_chain(CELL_LSTM, 3, 33, 384, 3);
     check_chain(CELL_LSTM, 3, 33, 392, 3);   /* packed, H not a multiple of 16 */
     /* the batch of the Zaremba models: with weft's tiles packed from 4 rows
-     * (tiles of 10 rows), H = 256 through the gate tiles, H = 264 not (H
-     * not a multiple of 16; dh's 264 columns an odd number of panels) */
+     * (tiles of 10 rows with AVX-512, 5 with AVX2), H = 256 through the gate
+     * tiles, H = 264 not (H not a multiple of 16; dh's 264 columns an odd
+     * number of panels) */
     if (weft_gemm_kernel()->own)
         assert_true(packed_worth(20, 4 * 264, 264) && packed_worth(20, 264, 4 * 264) &&
-                    packed_mr(20) == 10);
+                    packed_mr(20) == (weft_gemm_kernel()->max_mr == 12 ? 10 : 5));
     check_chain(CELL_LSTM, 3, 20, 256, 3);
     check_chain(CELL_LSTM, 3, 20, 264, 2);
 }
@@ -370,8 +372,8 @@ static void packed_threads_cases(void)
         const weft_tensor *b[] = { &two.out, &two.dX, &two.dW, &two.db, &two.dh0, &two.dc0 };
         for (int k = 0; k < 6; k++)
             if (memcmp(a[k]->data, b[k]->data, a[k]->size * sizeof(float)) != 0)
-                fail_msg("packed LSTM chain (B %d, H %d, %s tiles): result %d differs between 1 "
-                         "and 2 threads", B, H, weft_gemm_kernel()->own ? "weft's" : "BLIS's", k);
+                fail_msg("packed LSTM chain (B %d, H %d, %s): result %d differs between 1 and 2 "
+                         "threads", B, H, weft_packed_kernel_name(weft_gemm_kernel()->which), k);
         run_free(&one);
         run_free(&two);
     }
@@ -454,6 +456,46 @@ static void test_packed_gemm(void **state)
     each_kernel(packed_gemm_cases);
 }
 
+/* weft's AVX-512 and AVX2 tiles sum each element of C as one chain of FMAs
+ * over k from zero, so they give the same bits (20 rows: tiles of 10 and of
+ * 5; 64 rows: 8 and 5 with a last of 4). Only where the CPU runs both. */
+static void test_own_kernels_same_bits(void **state)
+{
+    (void)state;
+    if (!weft_packed_kernel_available(WEFT_PACKED_AVX512) ||
+        !weft_packed_kernel_available(WEFT_PACKED_AVX2)) {
+        print_message("  (this CPU does not run both of weft's kernels: nothing to compare)\n");
+        return;
+    }
+    const int shapes[][3] = { { 20, 800, 200 }, { 64, 1040, 130 }, { 3, 40, 9 } };
+    weft_rng rng;
+    weft_rng_seed(&rng, 8);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+        weft_tensor A = weft_tensor_alloc2(M, K), B = weft_tensor_alloc2(K, N);
+        weft_rng_fill_uniform(&rng, &A, -1.0f, 1.0f);
+        weft_rng_fill_uniform(&rng, &B, -1.0f, 1.0f);
+        float *got[2];
+        for (int k = 0; k < 2; k++) {
+            assert_true(weft_packed_kernel_select(k == 0 ? WEFT_PACKED_AVX512 : WEFT_PACKED_AVX2));
+            packed_matrix P = { .data = weft_aligned_alloc(packed_floats(K, N) * sizeof(float)) };
+            float *Apack = weft_aligned_alloc(packed_a_floats(M, K) * sizeof(float));
+            packed_pack(&P, B.data, false, K, N);
+            got[k] = calloc((size_t)M * N, sizeof(float));
+            packed_gemm(M, A.data, K, &P, got[k], N, Apack);
+            weft_aligned_free(P.data);
+            weft_aligned_free(Apack);
+        }
+        if (memcmp(got[0], got[1], (size_t)M * N * sizeof(float)) != 0)
+            fail_msg("%dx%dx%d: weft-avx512 and weft-avx2 differ", M, N, K);
+        free(got[0]);
+        free(got[1]);
+        weft_tensor_release(&A);
+        weft_tensor_release(&B);
+    }
+    weft_packed_kernel_select(-1);
+}
+
 /* Rows per tile: BLIS's MR; with weft's tiles the count that pads M least. */
 static void test_packed_mr(void **state)
 {
@@ -462,15 +504,24 @@ static void test_packed_mr(void **state)
     assert_false(weft_gemm_kernel()->own);
     assert_int_equal(packed_mr(20), (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR,
                                                                    bli_gks_query_cntx()));
-    if (weft_packed_kernel_select(WEFT_PACKED_OWN)) {
+    /* M, then the rows a tile gets with AVX-512 (up to 12) and with AVX2 (up to 6) */
+    const int want[][3] = { { 1, 1, 1 }, { 3, 3, 3 }, { 6, 6, 6 }, { 12, 12, 6 }, { 13, 7, 5 },
+                            { 20, 10, 5 }, { 25, 5, 5 }, { 37, 10, 5 }, { 50, 10, 5 },
+                            { 64, 8, 5 }, { 700, 10, 5 } };
+    for (int k = WEFT_PACKED_AVX512; k <= WEFT_PACKED_AVX2; k++) {
+        if (!weft_packed_kernel_select(k)) continue;
+        int col = k == WEFT_PACKED_AVX512 ? 1 : 2;
         assert_true(weft_gemm_kernel()->own && weft_gemm_kernel()->nr == 16);
-        const int want[][2] = { { 1, 1 }, { 3, 3 }, { 12, 12 }, { 13, 7 }, { 20, 10 }, { 25, 5 },
-                                { 37, 10 }, { 50, 10 }, { 64, 8 }, { 700, 10 } };
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-            if (packed_mr(want[i][0]) != want[i][1])
-                fail_msg("packed_mr(%d) = %d, expected %d", want[i][0], packed_mr(want[i][0]),
-                         want[i][1]);
+            if (packed_mr(want[i][0]) != want[i][col])
+                fail_msg("%s: packed_mr(%d) = %d, expected %d", weft_packed_kernel_name(k),
+                         want[i][0], packed_mr(want[i][0]), want[i][col]);
     }
+    /* 'weft' is the best of weft's the CPU runs */
+    if (weft_packed_kernel_select(WEFT_PACKED_OWN))
+        assert_int_equal(weft_gemm_kernel()->which,
+                         weft_packed_kernel_available(WEFT_PACKED_AVX512) ? WEFT_PACKED_AVX512
+                                                                          : WEFT_PACKED_AVX2);
     weft_packed_kernel_select(-1);
 }
 
@@ -570,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_chain_threads_bitwise),
         cmocka_unit_test(test_packed_chain_threads_bitwise),
         cmocka_unit_test(test_packed_gemm),
+        cmocka_unit_test(test_own_kernels_same_bits),
         cmocka_unit_test(test_packed_mr),
         cmocka_unit_test(test_blis_context),
     };

@@ -630,7 +630,11 @@ static void cli_bad_input(void **state)
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s",
                       tmp_path("nan.safetensors"), valid);
     assert_int_equal(r->status, 1);
-    assert_contains(r->err, "the loss is NaN at steps 0..");
+    assert_contains(r->err, "tensor 'decoder.bias' element 0 is NaN");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --length 5",
+                      tmp_path("nan.safetensors"));
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "tensor 'decoder.bias' element 0 is NaN");
 }
 
 int main(int argc, char **argv)

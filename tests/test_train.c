@@ -652,7 +652,7 @@ static void bad_train_states_are_rejected(void **state)
     struct { const char *from, *to, *why; } bad[] = {
         { "\"batch\":3", "\"batch\":-5", "\"batch\" is -5" },
         { "\"epoch\":2", "\"epoch\":8.9e11", "\"epoch\" is 8.9e+11" },
-        { "\"epoch\":2", "\"epoch\":1.5", "not whole" },
+        { "\"epoch\":2", "\"epoch\":1.5", "expected a whole number" },
         { "\"kind\":\"adam\"", "\"kind\":\"lion\"", "not sgd, adam or adamw" },
         { "\"beta1\":0.9", "\"beta1\":-0.9", "\"beta1\"" },
     };
@@ -708,6 +708,7 @@ static void rewrite_run(const char *src, const char *dst, const char *from, cons
         kept = 0;
         for (int i = 0; i < n; i++)
             if (strncmp(names[i], "carry.", 6) != 0) names[kept] = names[i], ts[kept++] = ts[i];
+            else weft_tensor_release(&ts[i]);
     }
     assert_int_equal(weft_checkpoint_save_tensors(dst, kept, names, ts, meta, c.n_meta, err,
                                                   sizeof err), 0);
@@ -814,6 +815,101 @@ static void cli_test_set_and_resume(void **state)
 #undef ARGS
 }
 
+/* Bytes of two files are the same. */
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) same = false;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* The window model's run stopped mid-epoch (after the epoch's shuffle) and
+ * at an epoch's start, resumed, ends with the files of the unbroken run. */
+static void cli_window_lm_resumes_exactly(void **state)
+{
+    (void)state;
+    if (!exe) skip();
+    const char *train = tmp_path("w-train.txt"), *valid = tmp_path("w-valid.txt");
+    const char *texts[2] = { train, valid };
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(texts[k], "w");
+        for (int i = 0; i < (k ? 5 : 25); i++)
+            fprintf(f, "%s\n", (i * 7 + k) % 3 ? "the cat sat on the mat" : "a dog ran to a log");
+        fclose(f);
+    }
+#define WARGS "--quiet --threads 1 train --task window-lm --data %s --valid %s --order 3 " \
+              "--embed 6 --hidden 8 --batch 8 --epochs 3 --dropout 0.2 --decay 0.5 "
+    const char *whole = tmp_path("w-whole.st");
+    weft_test_output *r = weft_test_run(exe, NULL, WARGS "--save %s", train, valid, whole);
+    assert_int_equal(r->status, 0);
+    int stops[2] = { 30, 22 };   /* 22 batches an epoch: 30 is mid-epoch 2, 22 its start */
+    for (int k = 0; k < 2; k++) {
+        const char *cut = tmp_path(k ? "w-cut2.st" : "w-cut1.st");
+        r = weft_test_run(exe, NULL, WARGS "--save %s --stop-after %d", train, valid, cut,
+                          stops[k]);
+        assert_int_equal(r->status, 0);
+        assert_contains(r->err, "stopped at epoch 2");
+        r = weft_test_run(exe, NULL, "--quiet --threads 1 train --task window-lm --resume %s "
+                          "--data %s --valid %s", cut, train, valid);
+        assert_int_equal(r->status, 0);
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s.state", whole);
+        snprintf(b, sizeof b, "%s.state", cut);
+        assert_true(same_file(whole, cut));
+        assert_true(same_file(a, b));
+    }
+#undef WARGS
+}
+
+/* The LM with the trainer's own settings (a schedule, warm-up, accumulation,
+ * patience: the "trainer" object of weft.run) stopped mid-epoch and resumed
+ * ends with the files of the unbroken run. */
+static void cli_lm_trainer_settings_resume_exactly(void **state)
+{
+    (void)state;
+    if (!exe) skip();
+    const char *train = tmp_path("t-train.txt"), *valid = tmp_path("t-valid.txt");
+    const char *texts[2] = { train, valid };
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(texts[k], "w");
+        for (int i = 0; i < (k ? 6 : 30); i++)
+            fprintf(f, "%s\n", (i * 5 + k) % 3 ? "the cat sat on the mat" : "a dog ran to a log");
+        fclose(f);
+    }
+    const char *sched[2] = { "plateau --decay 0.5 --plateau-patience 0",
+                             "cosine --min-lr 0.1 --warmup 3" };
+    for (int k = 0; k < 2; k++) {
+#define TARGS "--quiet --threads 1 train --data %s --valid %s --layers 1 --hidden 8 --embed 8 " \
+              "--batch 2 --bptt 5 --epochs 3 --lr 3 --dropout 0.1 --accumulate 2 --patience 5 " \
+              "--schedule %s "
+        const char *whole = tmp_path(k ? "t-whole2.st" : "t-whole1.st");
+        const char *cut = tmp_path(k ? "t-cut2.st" : "t-cut1.st");
+        weft_test_output *r = weft_test_run(exe, NULL, TARGS "--save %s", train, valid, sched[k],
+                                            whole);
+        assert_int_equal(r->status, 0);
+        r = weft_test_run(exe, NULL, TARGS "--save %s --stop-after 48", train, valid, sched[k],
+                          cut);
+        assert_int_equal(r->status, 0);
+        assert_contains(r->err, "stopped at epoch 3");
+        r = weft_test_run(exe, NULL, "--quiet --threads 1 train --resume %s --data %s --valid %s",
+                          cut, train, valid);
+        assert_int_equal(r->status, 0);
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s.state", whole);
+        snprintf(b, sizeof b, "%s.state", cut);
+        assert_true(same_file(whole, cut));
+        assert_true(same_file(a, b));
+#undef TARGS
+    }
+}
+
 int main(void)
 {
     exe = getenv("WEFT_EXE");
@@ -834,6 +930,8 @@ int main(void)
         cmocka_unit_test(bad_train_states_are_rejected),
         cmocka_unit_test(bad_lm_states_are_rejected),
         cmocka_unit_test(cli_test_set_and_resume),
+        cmocka_unit_test(cli_window_lm_resumes_exactly),
+        cmocka_unit_test(cli_lm_trainer_settings_resume_exactly),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

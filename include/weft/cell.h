@@ -51,6 +51,7 @@
 #ifndef WEFT_CELL_H
 #define WEFT_CELL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "weft/graph.h"
 #include "weft/params.h"
@@ -170,6 +171,13 @@ bool weft_cell_type_has_fast_path(const weft_cell_type *t);
  * refuses them). */
 size_t weft_cell_type_numel(const weft_cell_type *t, int I, int H);
 
+/* The parameters a cell of type t declares at sizes I, H, checked as
+ * weft_cell_bind checks them, into specs[0..WEFT_CELL_MAX_PARAMS): their count,
+ * or -1 with a message. Allocates nothing (a loader compares them with a
+ * file's tensors before building anything). */
+int weft_cell_type_params(const weft_cell_type *t, int I, int H, weft_cell_param_spec *specs,
+                          char *err, size_t errsize);
+
 /* --- built-in cells ---------------------------------------------------------- */
 
 /* The built-in type of that command-line name ("rnn", "rnn-relu", "lstm",
@@ -205,10 +213,42 @@ void weft_cell_plugin_close(void *handle);
 
 /* What a command line's cell name means: a plugin when it names a file (it
  * holds a '/' or ends in ".so"; *handle is set as weft_cell_plugin_open
- * does), else a built-in name (*handle = NULL). NULL with a message in err
- * that lists the built-in cells when the name is unknown. */
+ * does, and the path is allowed for model files too: weft_cell_plugin_allow),
+ * else a built-in name (*handle = NULL). NULL with a message in err that
+ * lists the built-in cells when the name is unknown. Only for names the
+ * program's user gave: a name read from a file goes through
+ * weft_cell_lookup_from_file. */
 const weft_cell_type *weft_cell_lookup(const char *name, void **handle, char *err,
                                        size_t errsize);
+
+/* --- which plugins a model file may name ----------------------------------------
+ *
+ * A checkpoint records its cell by name; for a plugin that name is a path.
+ * Loading the plugin runs its code (a shared object's constructors run inside
+ * dlopen, before anything can be checked), so a file alone never makes weft
+ * load one: the checkpoint loaders (weft_lm_load, weft_lm_load_run, every
+ * loader built on weft_cell_lookup_from_file) load a plugin only when the
+ * program's user named it first, with weft_cell_plugin_allow (the command
+ * line's --allow-plugin FILE, and --cell FILE.so). A path matches when it is
+ * the same string or names the same file (realpath); the loader then opens
+ * the file the user named, never what a search path would find. The list is
+ * the process's, as dlopen's own state is; it is safe to call from any thread. */
+
+/* Let checkpoints name the plugin at path (copied). Returns 0, or -1 with a
+ * message (out of memory, or more than 64 paths). */
+int weft_cell_plugin_allow(const char *path, char *err, size_t errsize);
+/* Forget every allowed path. */
+void weft_cell_plugin_allow_none(void);
+
+/* The cell a model file names (`file` is its path, for messages): a built-in
+ * name, or a plugin that weft_cell_plugin_allow allowed (*handle set as
+ * weft_cell_plugin_open does). A plugin nobody allowed is an error naming it
+ * and how to allow it; nothing is loaded then. */
+const weft_cell_type *weft_cell_lookup_from_file(const char *name, const char *file,
+                                                 void **handle, char *err, size_t errsize);
+
+/* true when a cell name names a plugin file (a '/' in it, or ".so" at its end). */
+bool weft_cell_name_is_plugin(const char *name);
 
 /* The built-in types, for direct use. */
 extern const weft_cell_type weft_cell_rnn_tanh, weft_cell_rnn_relu;

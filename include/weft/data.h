@@ -42,8 +42,9 @@ typedef struct weft_tokens {
 } weft_tokens;
 
 /* Read and split a file. Returns 0, or -1 with a message in err naming the
- * file and what was wrong (missing, unreadable, empty, invalid UTF-8 at a
- * line and byte). The caller frees with weft_tokens_free. */
+ * file and what was wrong (missing, a directory, unreadable, empty, invalid
+ * UTF-8 or a NUL byte at a line and byte: a vocabulary cannot hold a token
+ * with a NUL, so such text is refused before any model is made of it). The caller frees with weft_tokens_free. */
 int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out,
                      char *err, size_t errsize);
 /* Split text held in memory (copied) the same way; name is used in errors. */

@@ -25,7 +25,9 @@
  * (fsync) and renames it over the target: a failed or interrupted save leaves
  * whatever was at the path before untouched. Loading reads and checks the
  * whole file before writing anything: a failed load leaves its destination
- * untouched.
+ * untouched. A header with a key twice (a tensor or "__metadata__") is
+ * refused, and so is a tensor holding a NaN or an infinity (unless the flag
+ * WEFT_LOAD_ALLOW_NONFINITE says otherwise).
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
@@ -45,6 +47,9 @@ typedef struct weft_meta_kv {
 enum {
     WEFT_LOAD_ALLOW_EXTRA = 1,   /* tensors in the file that nothing asks for are ignored
                                     (by default they are an error) */
+    WEFT_LOAD_ALLOW_NONFINITE = 2,   /* NaN and infinite elements are loaded as they are (by
+                                        default they are an error naming the tensor and the
+                                        element: a model with one is broken) */
 };
 
 /* Save every parameter of the store, under its name and in store order, with
@@ -88,6 +93,8 @@ typedef struct weft_checkpoint {
     int n_meta;
     weft_checkpoint_tensor *tensors;          /* n_tensors entries, by data offset */
     int n_tensors;
+    int *by_name;                             /* indices into tensors, sorted by name:
+                                                 weft_checkpoint_find's binary search */
     uint64_t header_bytes;                    /* N */
     uint64_t data_bytes;                      /* size of the data section */
 } weft_checkpoint;
@@ -101,7 +108,7 @@ void weft_checkpoint_free(weft_checkpoint *c);
 
 /* The value of a metadata key, or NULL. Borrowed from c. */
 const char *weft_checkpoint_meta(const weft_checkpoint *c, const char *key);
-/* The tensor of that name, or NULL. Borrowed from c. */
+/* The tensor of that name, or NULL (O(log n)). Borrowed from c. */
 const weft_checkpoint_tensor *weft_checkpoint_find(const weft_checkpoint *c, const char *name);
 
 #endif

@@ -155,6 +155,13 @@ weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq);
 /* Step t of the sequence: xp_seq's block t, [B, P], a view as weft_narrow(g,
  * xp_seq, t, 1) is, marked as step t of s. NULL when t is not in [0, T). */
 weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t);
+/* The same for a step over only the first `rows` sequences of the batch
+ * ([rows, P], the first rows of block t; 1 <= rows <= B): a ragged batch
+ * sorted by length, longest first, whose step t runs only the sequences
+ * still running. Its step still chains (its h and c are [rows, H]); the
+ * chain's buffers keep B rows a step, the rows past a step's own count as
+ * zero. */
+weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows);
 /* How many fused steps have joined the sequence's chain so far (0 when no
  * fused step read it): what the tests check to know a layer stayed on its
  * fast path. */

@@ -37,6 +37,7 @@
 
 #include "weft/cell.h"
 #include "weft/graph.h"
+#include "weft/io.h"
 #include "weft/params.h"
 #include "weft/rng.h"
 
@@ -62,6 +63,15 @@ typedef struct weft_rnn weft_rnn;
  * parameters belong to the store. NULL, with a message in err, on a bad
  * configuration or a name clash in the store. */
 weft_rnn *weft_rnn_new(weft_params *s, const weft_rnn_config *cfg, char *err, size_t errsize);
+
+/* Before building an rnn from a checkpoint's configuration: does checkpoint
+ * c (read from path) hold every parameter an rnn of cfg has, by name, as F32
+ * with its shape? Allocates nothing, and its work is bounded by the file (a
+ * configuration asking for more layers than the file has tensors, or widths
+ * above 2^24, is refused at once). 0, or -1 with a message naming the file
+ * and the first tensor that is missing or of another shape. */
+int weft_rnn_check_checkpoint(const weft_rnn_config *cfg, const weft_checkpoint *c,
+                              const char *path, char *err, size_t errsize);
 void weft_rnn_free(weft_rnn *r);
 
 /* Initialise every cell's parameters (each cell's declared initialisers:

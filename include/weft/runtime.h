@@ -12,11 +12,16 @@
 #include <stdio.h>
 
 /* Read WEFT_NUM_THREADS (or use the number of cores) and apply it, and check
- * WEFT_PACKED_KERNEL ('weft', the default: weft's own micro-kernel for the
- * packed per-step products where the CPU has AVX-512; 'blis': BLIS's). Returns
- * 0, or -1 with a message in err when either is not one of its values (the
- * default is used then). err may be NULL. */
+ * WEFT_PACKED_KERNEL, the micro-kernel of the packed per-step products:
+ * 'weft' (the default: the best of weft's own this CPU runs, AVX-512 or
+ * AVX2 + FMA, else BLIS's), 'weft-avx512', 'weft-avx2' (that one) or 'blis'
+ * (BLIS's). Returns 0, or -1 with a message in err when either is not one of
+ * its values or names a kernel this CPU cannot run (the default is used
+ * then). err may be NULL. */
 int weft_runtime_init(char *err, size_t errsize);
+/* The micro-kernel the packed products run on: "weft-avx512", "weft-avx2"
+ * or "blis" (a static string). */
+const char *weft_packed_kernel(void);
 /* Set OpenMP and BLIS threads together; n < 1 means the number of cores. */
 void weft_set_num_threads(int n);
 int weft_num_threads(void);
@@ -26,7 +31,8 @@ const char *weft_version(void);
 const char *weft_blis_version(void);
 /* The BLIS kernel configuration chosen for this CPU ("zen3", "haswell", ...). */
 const char *weft_blis_arch(void);
-/* Print one line: "weft 0.1.0: 2 threads (OpenMP + BLIS 0.9.0, zen3)". */
+/* Print one line: "weft 0.1.0: 2 threads (OpenMP + BLIS 0.9.0, zen3 kernels;
+ * packed products on weft-avx2)". */
 void weft_print_runtime(FILE *f);
 
 /* The floating-point operations of every matrix product weft has run since

@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "weft/graph.h"
+#include "weft/io.h"
 #include "weft/optim.h"
 #include "weft/params.h"
 #include "weft/rng.h"
@@ -193,6 +194,30 @@ int weft_train_state_parse(const char *json, weft_train_state *st, char *err, si
 int weft_train_state_check(const weft_train_state *st, char *err, size_t errsize);
 
 /* --- the run's settings ---------------------------------------------------------------- */
+
+/* A training state file for a model whose whole state is its parameter store
+ * (no recurrent state carried between batches), for save_state: a
+ * safetensors file (weft/io.h, saved atomically) with the weights as
+ * "model.<name>", the optimiser's state slots in use as "optim.<k>.<name>",
+ * the caller's n_meta metadata entries (a model's config, say), the state as
+ * "weft.train" (weft_train_state_json) and the run's settings as
+ * "weft.train_opts" (weft_train_opts_json). */
+int weft_train_save_params_state(const char *path, weft_params *params,
+                                 const weft_train_opts *o, const weft_train_state *st,
+                                 const weft_meta_kv *meta, int n_meta, char *err,
+                                 size_t errsize);
+/* Read such a file into params (built by the caller with the same names and
+ * shapes, e.g. from the file's metadata: weft_checkpoint_read): the weights and
+ * the optimiser's slots, all or nothing; the run's settings into *o (the
+ * fields weft_train_opts_json writes; the rest of *o is left alone) and the
+ * state into *st, every field checked. 0, or -1 with a message naming the file. */
+int weft_train_load_params_state(const char *path, weft_params *params, weft_train_opts *o,
+                                 weft_train_state *st, char *err, size_t errsize);
+/* The run's settings that a resumed run keeps (optimiser, schedule, clip,
+ * accumulation, epochs, max_steps, patience) as JSON (malloc'd), and back
+ * (range-checked; fields not written are left alone). */
+char *weft_train_opts_json(const weft_train_opts *o);
+int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_t errsize);
 
 /* What the trainer tells its caller as it goes. */
 typedef enum weft_train_event_kind {

@@ -139,7 +139,10 @@ int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
  * in a fresh random order (Fisher-Yates from the run's stream), in batches of
  * `batch`, one optimizer step each (dropout from the same stream).
  * Validation and test are scored as weft_window_lm_eval does (perplexity,
- * lower is better). No training state is written (no --resume). */
+ * lower is better). Its training state (save_state) is a file of
+ * weft_train_save_params_state with the model's metadata, the training
+ * text's token count and the batch ("weft.data"); weft_window_lm_load_state
+ * reads it back. */
 typedef struct weft_window_lm_data {
     const int *train;           /* training ids (borrowed for the run) */
     size_t n_train;             /* >= 2 */
@@ -158,7 +161,19 @@ weft_window_lm_trainer *weft_window_lm_trainer_new(weft_window_lm *m,
 void weft_window_lm_trainer_free(weft_window_lm_trainer *t);
 weft_trainable weft_window_lm_trainable(weft_window_lm_trainer *t);
 
+/* Load a training state file written by the trainable's save_state: the
+ * model (weights and optimizer slots as they were), the run's settings into *o
+ * (weft_train_load_params_state), its state into *st, the training text's
+ * token count into *train_tokens and the batch into *batch. NULL with a
+ * message naming the file. */
+weft_window_lm *weft_window_lm_load_state(const char *path, weft_train_opts *o,
+                                          weft_train_state *st, size_t *train_tokens,
+                                          int *batch, char *err, size_t errsize);
+
 /* --- checkpoints -------------------------------------------------------------------------- */
+
+/* The "weft.config" JSON of the model (malloc'd; the caller frees), or NULL. */
+char *weft_window_lm_config_json(const weft_window_lm *m);
 
 /* Save atomically (safetensors, see the top of this file). */
 int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, size_t errsize);

@@ -103,6 +103,12 @@ static int declare(const weft_cell_type *t, int I, int H, weft_cell_param_spec *
     return n;
 }
 
+int weft_cell_type_params(const weft_cell_type *t, int I, int H, weft_cell_param_spec *specs,
+                          char *err, size_t errsize)
+{
+    return declare(t, I, H, specs, err, errsize);
+}
+
 size_t weft_cell_type_numel(const weft_cell_type *t, int I, int H)
 {
     weft_cell_param_spec specs[WEFT_CELL_MAX_PARAMS];

@@ -86,6 +86,54 @@ weft_rnn *weft_rnn_new(weft_params *s, const weft_rnn_config *cfg, char *err, si
     return r;
 }
 
+int weft_rnn_check_checkpoint(const weft_rnn_config *cfg, const weft_checkpoint *c,
+                              const char *path, char *err, size_t errsize)
+{
+    enum { MAX_WIDTH = 1 << 24 };
+    int L = cfg->num_layers, H = cfg->hidden_size, dirs = cfg->bidirectional ? 2 : 1;
+    const char *prefix = cfg->prefix ? cfg->prefix : "";
+    if (L < 1 || H < 1 || cfg->input_size < 1 || H > MAX_WIDTH || cfg->input_size > MAX_WIDTH) {
+        snprintf(err, errsize, "%s: layers %d, input size %d and hidden size %d must be in "
+                 "[1, %d]", path, L, cfg->input_size, H, MAX_WIDTH);
+        return -1;
+    }
+    /* every layer has at least one tensor of its own */
+    if ((int64_t)L * dirs > c->n_tensors) {
+        snprintf(err, errsize, "%s: the configuration asks for %d layers but the file holds %d "
+                 "tensors in all", path, L, c->n_tensors);
+        return -1;
+    }
+    for (int l = 0; l < L; l++) {
+        for (int d = 0; d < dirs; d++) {
+            weft_cell_param_spec specs[WEFT_CELL_MAX_PARAMS];
+            int I = l == 0 ? cfg->input_size : H * dirs;
+            int n = weft_cell_type_params(cfg->cell, I, H, specs, err, errsize);
+            if (n < 0) return -1;
+            for (int k = 0; k < n; k++) {
+                char name[1024];
+                int len = snprintf(name, sizeof name, "%s%s_l%d%s", prefix, specs[k].name, l,
+                                   d ? "_reverse" : "");
+                if (len < 0 || len >= (int)sizeof name) continue;   /* refused when built */
+                const weft_checkpoint_tensor *t = weft_checkpoint_find(c, name);
+                bool ok = t && strcmp(t->dtype, "F32") == 0 && t->rank == specs[k].rank;
+                for (int i = 0; ok && i < specs[k].rank; i++) ok = t->shape[i] == specs[k].shape[i];
+                if (!ok) {
+                    char want[64];
+                    if (specs[k].rank == 1) snprintf(want, sizeof want, "[%d]", specs[k].shape[0]);
+                    else snprintf(want, sizeof want, "[%d, %d]", specs[k].shape[0],
+                                  specs[k].shape[1]);
+                    snprintf(err, errsize, "%s: the configuration (cell %s, %d layer%s, hidden "
+                             "%d) needs tensor '%s' F32 %s, which the file %s", path,
+                             cfg->cell->name, L, L == 1 ? "" : "s", H, name, want,
+                             t ? "holds with another dtype or shape" : "lacks");
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 void weft_rnn_free(weft_rnn *r)
 {
     if (!r) return;

@@ -8,6 +8,7 @@
 #include "weft/ops.h"
 #include "src/internal.h"
 #include "models/lm/lm_common.h"
+#include "models/train/train_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -16,41 +17,59 @@
 
 /* --- the model ------------------------------------------------------------------------------ */
 
-weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize)
+/* The checks of weft_lm_new on a configuration over V tokens. */
+static int check_config(const weft_lm_config *cfg, int V, char *err, size_t errsize)
 {
-    int V = vocab ? weft_vocab_size(vocab) : 0;
     if (V < 1) {
         weft_say(err, errsize, "language model: the vocabulary is empty");
-        return NULL;
+        return -1;
     }
     if (cfg->layers < 1 || cfg->hidden < 1 || cfg->embed < 1) {
         weft_say(err, errsize, "language model: layers %d, hidden %d and embed %d must all be >= 1",
             cfg->layers, cfg->hidden, cfg->embed);
-        return NULL;
+        return -1;
     }
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f)) {
         weft_say(err, errsize, "language model: dropout %g must be in [0, 1)",
             (double)cfg->dropout);
-        return NULL;
+        return -1;
     }
     if (!(cfg->dropout_embed >= 0.0f && cfg->dropout_embed < 1.0f)) {
         weft_say(err, errsize, "language model: embedding dropout %g must be in [0, 1)",
             (double)cfg->dropout_embed);
-        return NULL;
+        return -1;
     }
     if (cfg->tied && cfg->embed != cfg->hidden) {
         weft_say(err, errsize, "language model: tied weights need embed == hidden (got embed %d, "
             "hidden %d)", cfg->embed, cfg->hidden);
-        return NULL;
+        return -1;
     }
     if (cfg->level != WEFT_TEXT_WORDS && cfg->level != WEFT_TEXT_CHARS) {
         weft_say(err, errsize, "language model: level %d is neither words nor characters",
             (int)cfg->level);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+static weft_lm *lm_build(const weft_lm_config *cfg, weft_vocab *vocab,
+                         const weft_cell_type *cell, void *plugin, char *err, size_t errsize);
+
+weft_lm *weft_lm_new(const weft_lm_config *cfg, weft_vocab *vocab, char *err, size_t errsize)
+{
+    if (check_config(cfg, vocab ? weft_vocab_size(vocab) : 0, err, errsize)) return NULL;
     void *plugin;
     const weft_cell_type *cell = weft_cell_lookup(cfg->cell, &plugin, err, errsize);
     if (!cell) return NULL;
+    return lm_build(cfg, vocab, cell, plugin, err, errsize);
+}
+
+/* The model of weft_lm_new once its configuration is checked and its cell
+ * looked up: takes over the plugin's handle (closed on failure too). */
+static weft_lm *lm_build(const weft_lm_config *cfg, weft_vocab *vocab,
+                         const weft_cell_type *cell, void *plugin, char *err, size_t errsize)
+{
+    int V = weft_vocab_size(vocab);
     weft_lm *m = calloc(1, sizeof *m);
     if (!m || !(m->params = weft_params_new())) {
         free(m);
@@ -467,9 +486,11 @@ int weft_lm_save(const weft_lm *m, const char *path, char *err, size_t errsize)
     return rc;
 }
 
-/* The model a checkpoint's metadata describes, its parameters still zero. */
-static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
-                                  size_t errsize)
+/* The model a checkpoint's metadata describes, its parameters still zero;
+ * prefix: what is in front of the tensor names ("" in a model file, "model."
+ * in a training state). */
+static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, const char *prefix,
+                                  char *err, size_t errsize)
 {
     const char *voc;
     cJSON *o = weft_lm_meta_open(c, path, "lm", " (write it as docs/lm.md describes)",
@@ -478,6 +499,8 @@ static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, ch
     weft_lm_config cfg = { 0 };
     weft_vocab *vocab = NULL;
     weft_lm *m = NULL;
+    const weft_cell_type *type = NULL;
+    void *plugin = NULL;
     if (weft_lm_meta_level(o, &cfg.level, path, err, errsize)) goto done;
     const cJSON *cell = cJSON_GetObjectItemCaseSensitive(o, "cell");
     if (!cJSON_IsString(cell) || strlen(cell->valuestring) >= WEFT_LM_CELL_MAX) {
@@ -503,13 +526,41 @@ static weft_lm *model_from_header(const char *path, const weft_checkpoint *c, ch
     if (weft_lm_meta_float(o, "dropout_embed", &cfg.dropout_embed, path, err, errsize) ||
         !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
-    m = weft_lm_new(&cfg, vocab, err, errsize);
+    int V = weft_vocab_size(vocab);
+    if (check_config(&cfg, V, err, errsize)) {
+        weft_lm_meta_prefix(path, err, errsize);
+        goto done;
+    }
+    /* a plugin only when the user allowed it (weft_cell_plugin_allow) */
+    type = weft_cell_lookup_from_file(cfg.cell, path, &plugin, err, errsize);
+    if (!type) goto done;
+    /* The sizes against the tensors the file holds, before anything of their
+     * size is allocated ("layers": 1000000 or "hidden": 100000 in a small
+     * file fail here, at once). The loader checks every tensor again. */
+    char name[WEFT_PARAM_NAME_MAX + 16];
+    snprintf(name, sizeof name, "%sencoder.weight", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ V, cfg.embed }, true, err, errsize))
+        goto done;
+    snprintf(name, sizeof name, "%sdecoder.weight", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ V, cfg.hidden }, !cfg.tied, err,
+                            errsize) < 0)
+        goto done;
+    snprintf(name, sizeof name, "%sdecoder.bias", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 1, (int[]){ V }, true, err, errsize)) goto done;
+    char rnn_prefix[32];
+    snprintf(rnn_prefix, sizeof rnn_prefix, "%srnn.", prefix);
+    weft_rnn_config rc = { .cell = type, .input_size = cfg.embed, .hidden_size = cfg.hidden,
+                           .num_layers = cfg.layers, .prefix = rnn_prefix };
+    if (weft_rnn_check_checkpoint(&rc, c, path, err, errsize)) goto done;
+    m = lm_build(&cfg, vocab, type, plugin, err, errsize);
+    plugin = NULL;   /* lm_build's now (closed there on failure) */
     if (!m) {
         weft_lm_meta_prefix(path, err, errsize);
         goto done;
     }
     vocab = NULL;   /* the model's now */
 done:
+    weft_cell_plugin_close(plugin);
     weft_vocab_free(vocab);
     cJSON_Delete(o);
     return m;
@@ -581,7 +632,7 @@ weft_lm *weft_lm_load(const char *path, char *err, size_t errsize)
 {
     weft_checkpoint c;
     if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
-    weft_lm *m = model_from_header(path, &c, err, errsize);
+    weft_lm *m = model_from_header(path, &c, "", err, errsize);
     if (m && load_model_tensors(m, path, &c, "", 0, NULL, NULL, err, errsize)) {
         weft_lm_free(m);
         m = NULL;
@@ -597,11 +648,6 @@ static int optim_slots(const weft_optim *o)
 {
     if (o->kind == WEFT_ADAM || o->kind == WEFT_ADAMW) return 2;
     return o->momentum != 0.0 ? 1 : 0;
-}
-
-static const char *optim_name(weft_optim_kind k)
-{
-    return k == WEFT_ADAM ? "adam" : k == WEFT_ADAMW ? "adamw" : "sgd";
 }
 
 static const char *schedule_name(weft_lr_kind k)
@@ -626,17 +672,7 @@ static char *run_json(const weft_lm_run *r)
     cJSON_AddNumberToObject(o, "batch", r->batch);
     cJSON_AddNumberToObject(o, "bptt", r->bptt);
     cJSON_AddNumberToObject(o, "epochs", r->epochs);
-    cJSON *op = cJSON_AddObjectToObject(o, "optim");
-    cJSON_AddStringToObject(op, "kind", optim_name(r->optim.kind));
-    cJSON_AddNumberToObject(op, "lr", r->optim.lr);
-    cJSON_AddNumberToObject(op, "weight_decay", r->optim.weight_decay);
-    cJSON_AddNumberToObject(op, "momentum", r->optim.momentum);
-    cJSON_AddNumberToObject(op, "dampening", r->optim.dampening);
-    cJSON_AddBoolToObject(op, "nesterov", r->optim.nesterov);
-    cJSON_AddNumberToObject(op, "beta1", r->optim.beta1);
-    cJSON_AddNumberToObject(op, "beta2", r->optim.beta2);
-    cJSON_AddNumberToObject(op, "eps", r->optim.eps);
-    cJSON_AddNumberToObject(op, "step", (double)r->optim.step);
+    weft_train_json_add_optim(o, "optim", &r->optim);
     cJSON *rng = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(rng, cJSON_CreateNumber(r->rng.s[i]));
     if (r->has_trainer) {
@@ -659,23 +695,15 @@ static char *run_json(const weft_lm_run *r)
 
 /* A number of o in [lo, hi], whole when asked: 0, or -1 with a message
  * naming the key (an unchecked double -> int cast is undefined behaviour for
- * values out of range, and a release build would wrap them). */
+ * values out of range, and a release build would wrap them). obj names the
+ * object the key is in ("" at the top). */
 static int num(const cJSON *o, const char *obj, const char *key, double lo, double hi,
                bool integral, double *out, char *err, size_t errsize)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) {
-        weft_say(err, errsize, "%s\"%s\" is missing or not a number", obj, key);
-        return -1;
-    }
-    double x = v->valuedouble;
-    if (!isfinite(x) || x < lo || x > hi || (integral && x != floor(x))) {
-        weft_say(err, errsize, "%s\"%s\" is %g: expected %s in [%g, %g]", obj, key, x,
-                 integral ? "a whole number" : "a number", lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    char why[256];
+    if (weft_train_json_num(o, key, lo, hi, integral, out, why, sizeof why)) return 0;
+    weft_say(err, errsize, "%s%s", obj, why);
+    return -1;
 }
 
 /* The "trainer" object of weft.run (see weft_lm_run). */
@@ -765,33 +793,9 @@ static int parse_run(const char *s, weft_lm_run *r, char *err, size_t errsize)
                  "in streams of %zu", r->next_start, r->bptt, r->train_tokens / (size_t)r->batch);
         goto done;
     }
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "optim");
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "kind");
-    if (!cJSON_IsObject(op) || !cJSON_IsString(kind)) {
-        weft_say(err, errsize, "\"optim\" is not an object with a \"kind\"");
+    if (weft_train_json_optim(cJSON_GetObjectItemCaseSensitive(o, "optim"), &r->optim, err,
+                              errsize))
         goto done;
-    }
-    if (strcmp(kind->valuestring, "sgd") == 0) r->optim.kind = WEFT_SGD;
-    else if (strcmp(kind->valuestring, "adam") == 0) r->optim.kind = WEFT_ADAM;
-    else if (strcmp(kind->valuestring, "adamw") == 0) r->optim.kind = WEFT_ADAMW;
-    else {
-        weft_say(err, errsize, "\"optim\": \"kind\" \"%.40s\" is not sgd, adam or adamw",
-                 kind->valuestring);
-        goto done;
-    }
-    const char *oo = "\"optim\": ";
-    if (num(op, oo, "lr", 0, 1e30, false, &r->optim.lr, err, errsize) ||
-        num(op, oo, "weight_decay", 0, 1e30, false, &r->optim.weight_decay, err, errsize) ||
-        num(op, oo, "momentum", 0, 1, false, &r->optim.momentum, err, errsize) ||
-        num(op, oo, "dampening", 0, 1, false, &r->optim.dampening, err, errsize) ||
-        num(op, oo, "beta1", 0, 1, false, &r->optim.beta1, err, errsize) ||
-        num(op, oo, "beta2", 0, 1, false, &r->optim.beta2, err, errsize) ||
-        num(op, oo, "eps", 0, 1, false, &r->optim.eps, err, errsize) ||
-        num(op, oo, "step", 0, BIG, true, &x[9], err, errsize))
-        goto done;
-    r->optim.step = (long)x[9];
-    r->optim.nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
-    if (weft_train_optim_check(&r->optim, err, errsize)) goto done;
     const cJSON *rng = cJSON_GetObjectItemCaseSensitive(o, "rng");
     if (!cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4) {
         weft_say(err, errsize, "\"rng\" is not a list of 4 numbers");
@@ -892,7 +896,7 @@ weft_lm *weft_lm_load_run(const char *path, weft_lm_run *run, weft_state *carry,
     *carry = (weft_state){ 0 };
     weft_checkpoint c;
     if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
-    weft_lm *m = model_from_header(path, &c, err, errsize);
+    weft_lm *m = model_from_header(path, &c, "model.", err, errsize);
     char **names = NULL;
     weft_tensor *dst = NULL;
     int n = 0, cap = 0;

@@ -157,6 +157,33 @@ weft_vocab *weft_lm_meta_vocab(const cJSON *o, const char *vocab, const char *pa
     return weft_vocab_from_json(vocab, vocab_size, path, err, errsize);
 }
 
+int weft_lm_meta_tensor(const weft_checkpoint *c, const char *path, const char *name, int rank,
+                        const int *shape, bool required, char *err, size_t errsize)
+{
+    const weft_checkpoint_tensor *t = weft_checkpoint_find(c, name);
+    if (!t && !required) return 1;
+    bool ok = t && strcmp(t->dtype, "F32") == 0 && t->rank == rank;
+    for (int d = 0; ok && d < rank; d++) ok = t->shape[d] == shape[d];
+    if (ok) return 0;
+    char want[96], got[96];
+    int at = snprintf(want, sizeof want, "[");
+    for (int d = 0; d < rank && at > 0 && at < (int)sizeof want; d++)
+        at += snprintf(want + at, sizeof want - (size_t)at, "%s%d", d ? ", " : "", shape[d]);
+    if (at > 0 && at < (int)sizeof want) snprintf(want + at, sizeof want - (size_t)at, "]");
+    if (!t) {
+        snprintf(got, sizeof got, "lacks it (%d tensors in it)", c->n_tensors);
+    } else {
+        at = snprintf(got, sizeof got, "holds %s [", t->dtype);
+        for (int d = 0; d < t->rank && at > 0 && at < (int)sizeof got; d++)
+            at += snprintf(got + at, sizeof got - (size_t)at, "%s%lld", d ? ", " : "",
+                           (long long)t->shape[d]);
+        if (at > 0 && at < (int)sizeof got) snprintf(got + at, sizeof got - (size_t)at, "]");
+    }
+    weft_say(err, errsize, "%s: weft.config implies tensor '%s' F32 %s, but the file %s", path,
+             name, want, got);
+    return -1;
+}
+
 void weft_lm_meta_prefix(const char *path, char *err, size_t errsize)
 {
     char tmp[512];

@@ -68,6 +68,15 @@ int weft_lm_meta_float(const cJSON *o, const char *key, float *out, const char *
  * caller owns, or NULL with a message. */
 weft_vocab *weft_lm_meta_vocab(const cJSON *o, const char *vocab, const char *path, char *err,
                                size_t errsize);
+/* Before building a model from a checkpoint's configuration: does c hold the
+ * tensor `name`, F32 of shape[0..rank)? 0 when it does; 1 when it is absent
+ * and not required; -1 with a message naming the file, the tensor, the shape
+ * the configuration implies and what the file holds. Allocates nothing: the
+ * configuration's sizes are checked against what the file actually holds
+ * before anything of their size is allocated. */
+int weft_lm_meta_tensor(const weft_checkpoint *c, const char *path, const char *name, int rank,
+                        const int *shape, bool required, char *err, size_t errsize);
+
 /* Put "PATH: weft.config: " in front of the message in err (one a model's
  * constructor wrote about the configuration the file holds). */
 void weft_lm_meta_prefix(const char *path, char *err, size_t errsize);

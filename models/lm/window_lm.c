@@ -272,7 +272,7 @@ int weft_window_lm_write_text(const weft_window_lm *m, const int *ids, int n,
 
 /* --- checkpoints ------------------------------------------------------------------------------ */
 
-static char *config_json(const weft_window_lm *m)
+char *weft_window_lm_config_json(const weft_window_lm *m)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -291,7 +291,7 @@ static char *config_json(const weft_window_lm *m)
 
 int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, size_t errsize)
 {
-    char *conf = config_json(m), *voc = weft_vocab_to_json(m->vocab);
+    char *conf = weft_window_lm_config_json(m), *voc = weft_vocab_to_json(m->vocab);
     int rc = -1;
     if (!conf || !voc) {
         weft_say(err, errsize, "%s: out of memory", path);
@@ -305,8 +305,9 @@ int weft_window_lm_save(const weft_window_lm *m, const char *path, char *err, si
     return rc;
 }
 
-static weft_window_lm *model_from_header(const char *path, const weft_checkpoint *c, char *err,
-                                         size_t errsize)
+/* prefix: "" in a model file, "model." in a training state (weft_train_save_params_state). */
+static weft_window_lm *model_from_header(const char *path, const weft_checkpoint *c,
+                                         const char *prefix, char *err, size_t errsize)
 {
     const char *voc;
     cJSON *o = weft_lm_meta_open(c, path, "window-lm", "", "", &voc, err, errsize);
@@ -322,6 +323,25 @@ static weft_window_lm *model_from_header(const char *path, const weft_checkpoint
         weft_lm_meta_float(o, "dropout", &cfg.dropout, path, err, errsize) ||
         !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
+    /* The sizes against the tensors the file holds, before anything of their
+     * size is allocated (weft_window_lm_new refuses an order out of range or
+     * a context wider than 2^24 itself, before allocating). */
+    int V = weft_vocab_size(vocab), H = cfg.hidden;
+    size_t X = (size_t)(cfg.order - 1) * (size_t)cfg.embed;
+    if (cfg.order >= 2 && cfg.order <= WEFT_WINDOW_LM_MAX_ORDER && X <= (1u << 24)) {
+        int x = (int)X;
+        const char *names[6] = { "embedding.weight", "hidden.weight", "hidden.bias",
+                                 "output.weight", "output.bias", "direct.weight" };
+        const int shapes[6][2] = { { V, cfg.embed }, { H, x }, { H, 0 }, { V, H }, { V, 0 },
+                                   { V, x } };
+        for (int k = 0; k < (cfg.direct ? 6 : 5); k++) {
+            char name[WEFT_PARAM_NAME_MAX + 16];
+            snprintf(name, sizeof name, "%s%s", prefix, names[k]);
+            if (weft_lm_meta_tensor(c, path, name, shapes[k][1] ? 2 : 1, shapes[k], true, err,
+                                    errsize))
+                goto done;
+        }
+    }
     m = weft_window_lm_new(&cfg, vocab, err, errsize);
     if (!m) {
         weft_lm_meta_prefix(path, err, errsize);
@@ -338,9 +358,42 @@ weft_window_lm *weft_window_lm_load(const char *path, char *err, size_t errsize)
 {
     weft_checkpoint c;
     if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
-    weft_window_lm *m = model_from_header(path, &c, err, errsize);
+    weft_window_lm *m = model_from_header(path, &c, "", err, errsize);
     weft_checkpoint_free(&c);
     if (m && weft_checkpoint_load(path, m->params, 0, err, errsize)) {
+        weft_window_lm_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+weft_window_lm *weft_window_lm_load_state(const char *path, weft_train_opts *o,
+                                          weft_train_state *st, size_t *train_tokens,
+                                          int *batch, char *err, size_t errsize)
+{
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
+    weft_window_lm *m = model_from_header(path, &c, "model.", err, errsize);
+    const char *data = weft_checkpoint_meta(&c, "weft.data");
+    cJSON *d = data ? cJSON_Parse(data) : NULL;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "train_tokens");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(d, "batch");
+    if (m && !(cJSON_IsNumber(n) && n->valuedouble >= 2 && n->valuedouble <= 9007199254740992.0 &&
+               n->valuedouble == floor(n->valuedouble) && cJSON_IsNumber(b) &&
+               b->valuedouble >= 1 && b->valuedouble <= 1 << 20 &&
+               b->valuedouble == floor(b->valuedouble))) {
+        weft_say(err, errsize, "%s: not a training state file: \"weft.data\" needs whole "
+                 "numbers \"train_tokens\" (>= 2) and \"batch\" (1 .. 2^20)", path);
+        weft_window_lm_free(m);
+        m = NULL;
+    }
+    if (m) {
+        *train_tokens = (size_t)n->valuedouble;
+        *batch = (int)b->valuedouble;
+    }
+    cJSON_Delete(d);
+    weft_checkpoint_free(&c);
+    if (m && weft_train_load_params_state(path, m->params, o, st, err, errsize)) {
         weft_window_lm_free(m);
         m = NULL;
     }

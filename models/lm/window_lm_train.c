@@ -7,6 +7,7 @@
 #include "src/internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,12 +141,33 @@ static int load(void *model, const char *path, char *err, size_t errsize)
     return rc;
 }
 
+static int save_state(void *model, const char *path, const weft_train_opts *o,
+                      const weft_train_state *st, char *err, size_t errsize)
+{
+    weft_window_lm_trainer *t = model;
+    char *conf = weft_window_lm_config_json(t->m), *voc = weft_vocab_to_json(t->m->vocab);
+    char data[96];
+    snprintf(data, sizeof data, "{\"train_tokens\":%zu,\"batch\":%d}", t->d.n_train,
+             t->d.batch);
+    int rc = -1;
+    if (!conf || !voc) {
+        weft_say(err, errsize, "%s: out of memory", path);
+    } else {
+        weft_meta_kv meta[4] = { { "format", "pt" }, { "weft.config", conf },
+                                 { "weft.vocab", voc }, { "weft.data", data } };
+        rc = weft_train_save_params_state(path, t->m->params, o, st, meta, 4, err, errsize);
+    }
+    free(conf);
+    free(voc);
+    return rc;
+}
+
 weft_trainable weft_window_lm_trainable(weft_window_lm_trainer *t)
 {
     return (weft_trainable){
         .model = t, .params = t->m->params, .epoch_begin = epoch_begin,
         .batch_loss = batch_loss, .evaluate = evaluate, .higher_is_better = false,
         .has_valid = t->d.valid != NULL, .has_test = t->d.test != NULL, .score_name = "ppl",
-        .save = save, .load = load,
+        .save = save, .load = load, .save_state = save_state,
     };
 }

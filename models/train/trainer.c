@@ -9,6 +9,7 @@
 
 #include "weft/ops.h"
 #include "src/internal.h"
+#include "models/train/train_json.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -118,6 +119,74 @@ int weft_train_state_check(const weft_train_state *st, char *err, size_t errsize
     return weft_train_optim_check(&st->optim, err, errsize);
 }
 
+bool weft_train_json_num(const cJSON *o, const char *key, double lo, double hi, bool integral,
+                    double *out, char *err, size_t errsize)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) {
+        weft_say(err, errsize, "\"%s\" is missing or not a number", key);
+        return false;
+    }
+    double x = v->valuedouble;
+    if (!isfinite(x) || x < lo || x > hi || (integral && x != floor(x))) {
+        weft_say(err, errsize, "\"%s\" is %g: expected %s in [%g, %g]", key, x,
+                 integral ? "a whole number" : "a number", lo, hi);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static const char *kind_name(weft_optim_kind k)
+{
+    return k == WEFT_ADAM ? "adam" : k == WEFT_ADAMW ? "adamw" : "sgd";
+}
+
+void weft_train_json_add_optim(cJSON *o, const char *key, const weft_optim *q)
+{
+    cJSON *op = cJSON_AddObjectToObject(o, key);
+    cJSON_AddStringToObject(op, "kind", kind_name(q->kind));
+    cJSON_AddNumberToObject(op, "lr", q->lr);
+    cJSON_AddNumberToObject(op, "weight_decay", q->weight_decay);
+    cJSON_AddNumberToObject(op, "momentum", q->momentum);
+    cJSON_AddNumberToObject(op, "dampening", q->dampening);
+    cJSON_AddBoolToObject(op, "nesterov", q->nesterov);
+    cJSON_AddNumberToObject(op, "beta1", q->beta1);
+    cJSON_AddNumberToObject(op, "beta2", q->beta2);
+    cJSON_AddNumberToObject(op, "eps", q->eps);
+    cJSON_AddNumberToObject(op, "step", (double)q->step);
+}
+
+int weft_train_json_optim(const cJSON *op, weft_optim *q, char *err, size_t errsize)
+{
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(op, "kind");
+    if (!cJSON_IsObject(op) || !cJSON_IsString(kind)) {
+        weft_say(err, errsize, "\"optim\" is not an object with a \"kind\"");
+        return -1;
+    }
+    const char *k = kind->valuestring;
+    if (strcmp(k, "sgd") == 0) q->kind = WEFT_SGD;
+    else if (strcmp(k, "adam") == 0) q->kind = WEFT_ADAM;
+    else if (strcmp(k, "adamw") == 0) q->kind = WEFT_ADAMW;
+    else {
+        weft_say(err, errsize, "\"optim\": \"kind\" \"%.40s\" is not sgd, adam or adamw", k);
+        return -1;
+    }
+    double step;
+    if (!weft_train_json_num(op, "lr", 0, 1e30, false, &q->lr, err, errsize) ||
+        !weft_train_json_num(op, "weight_decay", 0, 1e30, false, &q->weight_decay, err, errsize) ||
+        !weft_train_json_num(op, "momentum", 0, 1, false, &q->momentum, err, errsize) ||
+        !weft_train_json_num(op, "dampening", 0, 1, false, &q->dampening, err, errsize) ||
+        !weft_train_json_num(op, "beta1", 0, 1, false, &q->beta1, err, errsize) ||
+        !weft_train_json_num(op, "beta2", 0, 1, false, &q->beta2, err, errsize) ||
+        !weft_train_json_num(op, "eps", 0, 1, false, &q->eps, err, errsize) ||
+        !weft_train_json_num(op, "step", 0, 9007199254740992.0, true, &step, err, errsize))
+        return -1;
+    q->step = (long)step;
+    q->nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
+    return weft_train_optim_check(q, err, errsize);
+}
+
 char *weft_train_state_json(const weft_train_state *st)
 {
     cJSON *o = cJSON_CreateObject();
@@ -132,20 +201,7 @@ char *weft_train_state_json(const weft_train_state *st)
     cJSON_AddNumberToObject(o, "best_epoch", st->best_epoch);
     cJSON_AddNumberToObject(o, "bad_epochs", st->bad_epochs);
     cJSON_AddNumberToObject(o, "plateau_bad", st->plateau_bad);
-    cJSON *op = cJSON_AddObjectToObject(o, "optim");
-    const weft_optim *q = &st->optim;
-    cJSON_AddStringToObject(op, "kind", q->kind == WEFT_ADAM    ? "adam"
-                                        : q->kind == WEFT_ADAMW ? "adamw"
-                                                                : "sgd");
-    cJSON_AddNumberToObject(op, "lr", q->lr);
-    cJSON_AddNumberToObject(op, "weight_decay", q->weight_decay);
-    cJSON_AddNumberToObject(op, "momentum", q->momentum);
-    cJSON_AddNumberToObject(op, "dampening", q->dampening);
-    cJSON_AddBoolToObject(op, "nesterov", q->nesterov);
-    cJSON_AddNumberToObject(op, "beta1", q->beta1);
-    cJSON_AddNumberToObject(op, "beta2", q->beta2);
-    cJSON_AddNumberToObject(op, "eps", q->eps);
-    cJSON_AddNumberToObject(op, "step", (double)q->step);
+    weft_train_json_add_optim(o, "optim", &st->optim);
     cJSON *rng = cJSON_AddArrayToObject(o, "rng");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(rng, cJSON_CreateNumber(st->rng.s[i]));
     cJSON *erng = cJSON_AddArrayToObject(o, "epoch_rng");
@@ -156,27 +212,14 @@ char *weft_train_state_json(const weft_train_state *st)
     return s;
 }
 
-/* A number of object o in [lo, hi], whole when asked; false (with a message
- * naming the key) otherwise. */
-static bool get_num(const cJSON *o, const char *key, double lo, double hi, bool integral,
-                    double *out, char *err, size_t errsize)
+/* err = prefix + why, unless why already starts with the prefix. */
+static void say_with(char *err, size_t errsize, const char *prefix, const char *why)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) {
-        weft_say(err, errsize, "training state: \"%s\" is missing or not a number", key);
-        return false;
-    }
-    double x = v->valuedouble;
-    if (!isfinite(x) || x < lo || x > hi || (integral && x != floor(x))) {
-        weft_say(err, errsize, "training state: \"%s\" is %g, outside [%g, %g]%s", key, x, lo,
-                 hi, integral ? " or not whole" : "");
-        return false;
-    }
-    *out = x;
-    return true;
+    if (strncmp(why, prefix, strlen(prefix)) == 0) weft_say(err, errsize, "%s", why);
+    else weft_say(err, errsize, "%s%s", prefix, why);
 }
 
-int weft_train_state_parse(const char *json, weft_train_state *st, char *err, size_t errsize)
+static int parse_state(const char *json, weft_train_state *st, char *err, size_t errsize)
 {
     memset(st, 0, sizeof *st);
     cJSON *o = cJSON_Parse(json);
@@ -190,19 +233,19 @@ int weft_train_state_parse(const char *json, weft_train_state *st, char *err, si
     if (!cJSON_IsObject(o) || !cJSON_IsObject(op) || !cJSON_IsString(kind) ||
         !cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 4 || !cJSON_IsArray(erng) ||
         cJSON_GetArraySize(erng) != 4) {
-        weft_say(err, errsize, "training state: not a JSON object with \"optim\" {\"kind\": ...}, "
+        weft_say(err, errsize, "not a JSON object with \"optim\" {\"kind\": ...}, "
                  "\"rng\" and \"epoch_rng\" [4 numbers each]");
         goto done;
     }
-    if (!get_num(o, "epoch", 1, 1e9, true, &x[0], err, errsize) ||
-        !get_num(o, "batch", 0, BIG, true, &x[1], err, errsize) ||
-        !get_num(o, "batches_done", 0, BIG, true, &x[2], err, errsize) ||
-        !get_num(o, "lr", 0, 1e30, false, &x[3], err, errsize) ||
-        !get_num(o, "lr_scale", 1e-300, 1, false, &x[4], err, errsize) ||
-        !get_num(o, "best", -1e300, 1e300, false, &x[5], err, errsize) ||
-        !get_num(o, "best_epoch", 0, 1e9, true, &x[6], err, errsize) ||
-        !get_num(o, "bad_epochs", 0, 1e9, true, &x[7], err, errsize) ||
-        !get_num(o, "plateau_bad", 0, 1e9, true, &x[8], err, errsize))
+    if (!weft_train_json_num(o, "epoch", 1, 1e9, true, &x[0], err, errsize) ||
+        !weft_train_json_num(o, "batch", 0, BIG, true, &x[1], err, errsize) ||
+        !weft_train_json_num(o, "batches_done", 0, BIG, true, &x[2], err, errsize) ||
+        !weft_train_json_num(o, "lr", 0, 1e30, false, &x[3], err, errsize) ||
+        !weft_train_json_num(o, "lr_scale", 1e-300, 1, false, &x[4], err, errsize) ||
+        !weft_train_json_num(o, "best", -1e300, 1e300, false, &x[5], err, errsize) ||
+        !weft_train_json_num(o, "best_epoch", 0, 1e9, true, &x[6], err, errsize) ||
+        !weft_train_json_num(o, "bad_epochs", 0, 1e9, true, &x[7], err, errsize) ||
+        !weft_train_json_num(o, "plateau_bad", 0, 1e9, true, &x[8], err, errsize))
         goto done;
     st->epoch = (int)x[0];
     st->batch = (long)x[1];
@@ -214,30 +257,11 @@ int weft_train_state_parse(const char *json, weft_train_state *st, char *err, si
     st->best_epoch = (int)x[6];
     st->bad_epochs = (int)x[7];
     st->plateau_bad = (int)x[8];
-    const char *k = kind->valuestring;
-    if (strcmp(k, "sgd") == 0) st->optim.kind = WEFT_SGD;
-    else if (strcmp(k, "adam") == 0) st->optim.kind = WEFT_ADAM;
-    else if (strcmp(k, "adamw") == 0) st->optim.kind = WEFT_ADAMW;
-    else {
-        weft_say(err, errsize, "training state: optimizer kind \"%.40s\" is not sgd, adam or "
-                 "adamw", k);
-        goto done;
-    }
-    if (!get_num(op, "lr", 0, 1e30, false, &st->optim.lr, err, errsize) ||
-        !get_num(op, "weight_decay", 0, 1e30, false, &st->optim.weight_decay, err, errsize) ||
-        !get_num(op, "momentum", 0, 1, false, &st->optim.momentum, err, errsize) ||
-        !get_num(op, "dampening", 0, 1, false, &st->optim.dampening, err, errsize) ||
-        !get_num(op, "beta1", 0, 1, false, &st->optim.beta1, err, errsize) ||
-        !get_num(op, "beta2", 0, 1, false, &st->optim.beta2, err, errsize) ||
-        !get_num(op, "eps", 0, 1, false, &st->optim.eps, err, errsize) ||
-        !get_num(op, "step", 0, BIG, true, &x[9], err, errsize))
-        goto done;
-    st->optim.step = (long)x[9];
-    st->optim.nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "nesterov"));
+    if (weft_train_json_optim(op, &st->optim, err, errsize)) goto done;
     for (int i = 0; i < 8; i++) {
         const cJSON *v = cJSON_GetArrayItem(i < 4 ? rng : erng, i % 4);
         if (!cJSON_IsNumber(v) || !whole(v->valuedouble, 0, 4294967295.0)) {
-            weft_say(err, errsize, "training state: %s[%d] is not a whole number in [0, 2^32)",
+            weft_say(err, errsize, "%s[%d] is not a whole number in [0, 2^32)",
                      i < 4 ? "rng" : "epoch_rng", i % 4);
             goto done;
         }
@@ -246,6 +270,204 @@ int weft_train_state_parse(const char *json, weft_train_state *st, char *err, si
     rc = weft_train_state_check(st, err, errsize);
 done:
     cJSON_Delete(o);
+    return rc;
+}
+
+char *weft_train_opts_json(const weft_train_opts *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    weft_train_json_add_optim(j, "optim", &o->optim);
+    cJSON *s = cJSON_AddObjectToObject(j, "schedule");
+    const weft_lr_schedule *q = &o->schedule;
+    cJSON_AddStringToObject(s, "kind", q->kind == WEFT_LR_PLATEAU  ? "plateau"
+                                       : q->kind == WEFT_LR_COSINE ? "cosine"
+                                                                   : "step");
+    cJSON_AddNumberToObject(s, "decay", q->decay);
+    cJSON_AddNumberToObject(s, "decay_start", q->decay_start);
+    cJSON_AddNumberToObject(s, "plateau_patience", q->plateau_patience);
+    cJSON_AddNumberToObject(s, "min_lr", q->min_lr);
+    cJSON_AddNumberToObject(s, "warmup_steps", (double)q->warmup_steps);
+    cJSON_AddNumberToObject(j, "clip", (double)o->clip);
+    cJSON_AddNumberToObject(j, "accumulate", o->accumulate);
+    cJSON_AddNumberToObject(j, "epochs", o->epochs);
+    cJSON_AddNumberToObject(j, "max_steps", (double)o->max_steps);
+    cJSON_AddNumberToObject(j, "patience", o->patience);
+    char *out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return out;
+}
+
+int weft_train_state_parse(const char *json, weft_train_state *st, char *err, size_t errsize)
+{
+    char why[512];
+    if (parse_state(json, st, why, sizeof why) == 0) return 0;
+    say_with(err, errsize, "training state: ", why);
+    return -1;
+}
+
+static int parse_opts(const char *json, weft_train_opts *o, char *err, size_t errsize)
+{
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "schedule");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(s, "kind");
+    int rc = -1;
+    weft_train_opts t = *o;
+    double x[8];
+    if (!cJSON_IsObject(j) || !cJSON_IsObject(s) || !cJSON_IsString(kind)) {
+        weft_say(err, errsize, "not a JSON object with a \"schedule\"");
+        goto done;
+    }
+    const char *k = kind->valuestring;
+    if (strcmp(k, "step") == 0) t.schedule.kind = WEFT_LR_STEP;
+    else if (strcmp(k, "plateau") == 0) t.schedule.kind = WEFT_LR_PLATEAU;
+    else if (strcmp(k, "cosine") == 0) t.schedule.kind = WEFT_LR_COSINE;
+    else {
+        weft_say(err, errsize, "schedule \"%.40s\" is not step, plateau or cosine", k);
+        goto done;
+    }
+    if (weft_train_json_optim(cJSON_GetObjectItemCaseSensitive(j, "optim"), &t.optim, err, errsize) ||
+        !weft_train_json_num(s, "decay", 0, 1, false, &t.schedule.decay, err, errsize) ||
+        !weft_train_json_num(s, "decay_start", 1, 1e9, true, &x[0], err, errsize) ||
+        !weft_train_json_num(s, "plateau_patience", 0, 1e9, true, &x[1], err, errsize) ||
+        !weft_train_json_num(s, "min_lr", 0, 1e30, false, &t.schedule.min_lr, err, errsize) ||
+        !weft_train_json_num(s, "warmup_steps", 0, 1e15, true, &x[2], err, errsize) ||
+        !weft_train_json_num(j, "clip", 0, 1e30, false, &x[3], err, errsize) ||
+        !weft_train_json_num(j, "accumulate", 1, 1e6, true, &x[4], err, errsize) ||
+        !weft_train_json_num(j, "epochs", 0, 1e9, true, &x[5], err, errsize) ||
+        !weft_train_json_num(j, "max_steps", 0, 1e15, true, &x[6], err, errsize) ||
+        !weft_train_json_num(j, "patience", 0, 1e9, true, &x[7], err, errsize))
+        goto done;
+    t.schedule.decay_start = (int)x[0];
+    t.schedule.plateau_patience = (int)x[1];
+    t.schedule.warmup_steps = (long)x[2];
+    t.clip = (float)x[3];
+    t.accumulate = (int)x[4];
+    t.epochs = (int)x[5];
+    t.max_steps = (long)x[6];
+    t.patience = (int)x[7];
+    *o = t;
+    rc = 0;
+done:
+    cJSON_Delete(j);
+    return rc;
+}
+
+int weft_train_opts_parse(const char *json, weft_train_opts *o, char *err, size_t errsize)
+{
+    char why[512];
+    if (parse_opts(json, o, why, sizeof why) == 0) return 0;
+    say_with(err, errsize, "training settings: ", why);
+    return -1;
+}
+
+/* Optimiser state slots in use: SGD with momentum 1, Adam(W) 2, plain SGD 0. */
+static int optim_slots(const weft_optim *o)
+{
+    if (o->kind == WEFT_ADAM || o->kind == WEFT_ADAMW) return 2;
+    return o->momentum != 0.0 ? 1 : 0;
+}
+
+/* The names and tensors of a params state file: "model.<p>" and
+ * "optim.<k>.<p>" (names malloc'd; free_names). */
+static int state_tensors(weft_params *params, int slots, char ***names, weft_tensor **ts,
+                         int *n_out)
+{
+    int np = weft_params_count(params), n = np * (1 + slots), k = 0;
+    *names = calloc((size_t)(n ? n : 1), sizeof **names);
+    *ts = calloc((size_t)(n ? n : 1), sizeof **ts);
+    if (!*names || !*ts) return -1;
+    for (int s = -1; s < slots; s++) {
+        float *base = s >= 0 ? weft_params_state(params, s) : NULL;
+        if (s >= 0 && !base) return -1;
+        for (int i = 0; i < np; i++) {
+            weft_param *p = weft_params_at(params, i);
+            size_t len = strlen(p->name) + 24;
+            if (!((*names)[k] = malloc(len))) return -1;
+            if (s < 0) {
+                snprintf((*names)[k], len, "model.%s", p->name);
+                (*ts)[k++] = p->value;
+            } else {
+                snprintf((*names)[k], len, "optim.%d.%s", s, p->name);
+                (*ts)[k++] = weft_tensor_wrap(base + p->offset, p->value.rank, p->value.shape);
+            }
+        }
+    }
+    *n_out = k;
+    return 0;
+}
+
+static void free_names(char **names, int n)
+{
+    if (!names) return;
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+int weft_train_save_params_state(const char *path, weft_params *params,
+                                 const weft_train_opts *o, const weft_train_state *st,
+                                 const weft_meta_kv *meta, int n_meta, char *err,
+                                 size_t errsize)
+{
+    char **names = NULL, *sj = weft_train_state_json(st), *oj = weft_train_opts_json(o);
+    weft_tensor *ts = NULL;
+    weft_meta_kv *all = calloc((size_t)n_meta + 2, sizeof *all);
+    int n = 0, rc = -1;
+    int cap = weft_params_count(params) * (1 + optim_slots(&st->optim));
+    if (!sj || !oj || !all || state_tensors(params, optim_slots(&st->optim), &names, &ts, &n)) {
+        weft_say(err, errsize, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < n_meta; i++) all[i] = meta[i];
+    all[n_meta] = (weft_meta_kv){ "weft.train", sj };
+    all[n_meta + 1] = (weft_meta_kv){ "weft.train_opts", oj };
+    rc = weft_checkpoint_save_tensors(path, n, (const char *const *)names, ts, all, n_meta + 2,
+                                      err, errsize);
+done:
+    free_names(names, cap);
+    free(ts);
+    free(all);
+    free(sj);
+    free(oj);
+    return rc;
+}
+
+int weft_train_load_params_state(const char *path, weft_params *params, weft_train_opts *o,
+                                 weft_train_state *st, char *err, size_t errsize)
+{
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, err, errsize)) return -1;
+    const char *sj = weft_checkpoint_meta(&c, "weft.train");
+    const char *oj = weft_checkpoint_meta(&c, "weft.train_opts");
+    char why[512];
+    char **names = NULL;
+    weft_tensor *ts = NULL;
+    int n = 0, cap = 0, rc = -1;
+    weft_train_opts to = *o;
+    if (!sj || !oj) {
+        weft_say(err, errsize, "%s: not a training state file: \"%s\" is missing from the "
+                 "metadata", path, sj ? "weft.train_opts" : "weft.train");
+        goto done;
+    }
+    if (weft_train_state_parse(sj, st, why, sizeof why) ||
+        weft_train_opts_parse(oj, &to, why, sizeof why)) {
+        weft_say(err, errsize, "%s: %s", path, why);
+        goto done;
+    }
+    weft_params_reset_state(params);
+    cap = weft_params_count(params) * (1 + optim_slots(&st->optim));
+    if (state_tensors(params, optim_slots(&st->optim), &names, &ts, &n)) {
+        weft_say(err, errsize, "%s: out of memory", path);
+        goto done;
+    }
+    if (weft_checkpoint_load_tensors(path, n, (const char *const *)names, ts, 0, err, errsize))
+        goto done;
+    *o = to;
+    rc = 0;
+done:
+    free_names(names, cap);
+    free(ts);
+    weft_checkpoint_free(&c);
     return rc;
 }
 
@@ -799,7 +1021,7 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
         long report_every = o->report_every > 0 ? o->report_every
                             : r.ep.batches / 10 > 0 ? r.ep.batches / 10 : 1;
         double t_epoch = now_seconds(), t_report = t_epoch;
-        double sum_loss = 0, rep_loss = 0, epoch_items = 0;
+        double sum_loss = 0, rep_loss = 0;
         long n_loss = 0, rep_n = 0;
         double items_done = r.ep.batch_items > 0 ? r.ep.batch_items * (double)r.st.batch : 0;
         if (r.ep.items > 0 && items_done > r.ep.items) items_done = r.ep.items;
@@ -836,7 +1058,6 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
             }
             r.train_seconds += now_seconds() - t0;
             r.items += step_items;
-            epoch_items += step_items;
             items_done += step_items;
             sum_loss += lsum;
             rep_loss += lsum;
@@ -940,7 +1161,6 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
             .has_score = t->evaluate && t->has_valid, .score = score, .best = improved,
             .saved = saved, .epoch_seconds = now_seconds() - t_epoch,
         };
-        (void)epoch_items;
         int st = emit(&r, &e);
         if (st < 0) goto done;
         r.st.batch = 0;

@@ -8,15 +8,14 @@
  * top layer's output with a cross-entropy against random classes, at every
  * step (--loss all, one readout over the stacked outputs, as the language
  * model does) or at the last step only (--loss last). With --model, a saved
- * language model (weft/lm.h's file format: "weft.config" metadata and the
- * PyTorch example's tensor names) is rebuilt from its metadata, its weights
- * are loaded, and it reads T x B random token ids. The graph is drawn with
+ * language model is loaded by weft_lm_load (the loader and the checks eval
+ * and sample use; a plugin cell only with --allow-plugin) and reads T x B
+ * random token ids. The graph is drawn with
  * weft_dot_write (weft/dot.h), after backward when --grads. */
 #include "src/cli/cli.h"
 
 #include "weft/weft.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +30,18 @@ typedef struct drawing {
     weft_graph *g;
     weft_var *loss;
     void *plugin;    /* the cell's shared object, when --cell named one */
+    weft_lm *lm;     /* --model: the model (rnn is then its own) */
 } drawing;
 
 static void drawing_free(drawing *d)
 {
     weft_graph_free(d->g);
-    weft_rnn_free(d->rnn);
-    weft_params_free(d->ps);
+    if (d->lm) {
+        weft_lm_free(d->lm);
+    } else {
+        weft_rnn_free(d->rnn);
+        weft_params_free(d->ps);
+    }
     weft_cell_plugin_close(d->plugin);
 }
 
@@ -106,137 +110,54 @@ static int build_cell(drawing *d, const weft_cell_type *type, int layers, bool b
     return 0;
 }
 
-/* An int field of a JSON object, or def when it is absent. -1 when present
- * but not a whole number. */
-static int json_int(const cJSON *o, const char *key, int def, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) return -1;
-    *out = (int)v->valuedouble;
-    return 0;
-}
-
-/* A saved language model (weft/lm.h's file format), rebuilt from its
- * metadata: encoder.weight [V, E] -> rnn -> decoder (weight [V, H], or the
- * encoder's when tied; bias [V]) -> cross-entropy, over T x B random ids. */
+/* A saved language model, loaded by weft_lm_load (the loader and the checks
+ * eval and sample use), reading T x B random ids with random targets. */
 static int build_model(drawing *d, const char *path, int T, int B, bool fast, uint64_t seed)
 {
-    char err[512];
-    weft_checkpoint ck = { 0 };
-    cJSON *cfg = NULL;
-    int rc = -1;
-    if (weft_checkpoint_read(path, &ck, err, sizeof err)) {
+    char err[1024];
+    d->lm = weft_lm_load(path, err, sizeof err);
+    if (!d->lm) {
         fprintf(stderr, "weft dot: --model: %s\n", err);
         return -1;
     }
-    const char *text = weft_checkpoint_meta(&ck, "weft.config");
-    if (!text) {
-        fprintf(stderr, "weft dot: --model: %s has no \"weft.config\" metadata: it was not saved "
-                "by weft's language model (weft train), so weft cannot tell how to rebuild it\n",
-                path);
-        goto done;
-    }
-    cfg = cJSON_Parse(text);
-    const cJSON *task = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "task") : NULL;
-    const cJSON *cell = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "cell") : NULL;
-    const cJSON *tied = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "tied") : NULL;
-    int layers, hidden, embed;
-    if (!cfg || !cJSON_IsString(cell) || json_int(cfg, "layers", 1, &layers) ||
-        json_int(cfg, "hidden", 0, &hidden) || json_int(cfg, "embed", 0, &embed)) {
-        fprintf(stderr, "weft dot: --model: the \"weft.config\" of %s is not what weft writes "
-                "(a JSON object with \"cell\", \"layers\", \"hidden\", \"embed\"): %s\n", path,
-                text);
-        goto done;
-    }
-    if (task && (!cJSON_IsString(task) || strcmp(task->valuestring, "lm") != 0)) {
-        fprintf(stderr, "weft dot: --model: %s holds a \"%s\" model; weft dot draws language "
-                "models (\"task\": \"lm\")\n", path,
-                cJSON_IsString(task) ? task->valuestring : "?");
-        goto done;
-    }
-    char why[1024];
-    const weft_cell_type *type = weft_cell_lookup(cell->valuestring, &d->plugin, why, sizeof why);
-    if (!type) {
-        fprintf(stderr, "weft dot: --model: %s: %s\n", path, why);
-        goto done;
-    }
-    const weft_checkpoint_tensor *enc = weft_checkpoint_find(&ck, "encoder.weight");
-    if (!enc || enc->rank != 2 || enc->shape[0] < 1 || enc->shape[1] < 1) {
-        fprintf(stderr, "weft dot: --model: %s has no encoder.weight [V, E]\n", path);
-        goto done;
-    }
-    int V = (int)enc->shape[0];
-    if (embed == 0) embed = (int)enc->shape[1];
-    if (layers < 1 || hidden < 1 || embed != (int)enc->shape[1]) {
-        fprintf(stderr, "weft dot: --model: %s: layers %d, hidden %d, embed %d do not fit its "
-                "encoder.weight [%d, %d]\n", path, layers, hidden, embed, V,
-                (int)enc->shape[1]);
-        goto done;
-    }
-    bool is_tied = cJSON_IsTrue(tied);
-
-    d->ps = weft_params_new();
+    d->rnn = d->lm->rnn;   /* the model's; for the title */
     d->g = weft_graph_new();
-    if (!d->ps || !d->g) {
-        fprintf(stderr, "weft dot: out of memory\n");
-        goto done;
-    }
-    weft_param *pe = weft_params_add(d->ps, "encoder.weight", 2, (int[]){ V, embed });
-    weft_rnn_config rc_cfg = { .cell = type, .input_size = embed, .hidden_size = hidden,
-                               .num_layers = layers, .prefix = "rnn." };
-    d->rnn = pe ? weft_rnn_new(d->ps, &rc_cfg, err, sizeof err) : NULL;
-    if (!d->rnn) {
-        fprintf(stderr, "weft dot: --model: %s: %s\n", path, pe ? err : "out of memory");
-        goto done;
-    }
-    weft_param *pw = is_tied ? pe
-                             : weft_params_add(d->ps, "decoder.weight", 2, (int[]){ V, hidden });
-    weft_param *pb = weft_params_add(d->ps, "decoder.bias", 1, (int[]){ V });
-    if (!pw || !pb) goto done;
-    /* a tied file may also hold decoder.weight (a copy of the encoder) */
-    if (weft_checkpoint_load(path, d->ps, is_tied ? WEFT_LOAD_ALLOW_EXTRA : 0, err, sizeof err)) {
-        fprintf(stderr, "weft dot: --model: %s\n", err);
-        goto done;
-    }
-
-    weft_rng rng;
-    weft_rng_seed(&rng, seed);
-    int n = T * B;
+    int n = T * B, V = d->lm->vocab_size;
     int *ids = malloc((size_t)n * sizeof *ids), *targets = malloc((size_t)n * sizeof *targets);
-    if (!ids || !targets) {
+    if (!d->g || !ids || !targets) {
         free(ids);
         free(targets);
-        goto done;
+        fprintf(stderr, "weft dot: out of memory\n");
+        return -1;
     }
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
     for (int i = 0; i < n; i++) ids[i] = (int)weft_rng_below(&rng, (uint32_t)V);
     for (int i = 0; i < n; i++) targets[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    /* the model's forward without dropout (weft/lm.h), on the composed step
+     * unless --fast */
+    weft_lm *m = d->lm;
     weft_graph *g = d->g;
-    weft_var *emb = weft_embedding(g, weft_param_var(g, pe), ids, n);
-    weft_var *xs = weft_reshape(g, emb, 3, (int[]){ T, B, embed });
+    int E = m->cfg.embed, H = m->cfg.hidden;
+    weft_var *emb = weft_embedding(g, weft_param_var(g, m->encoder), ids, n);
+    weft_var *xs = weft_reshape(g, emb, 3, (int[]){ T, B, E });
     weft_rnn_out out;
     weft_unroll_opts uo = { .composed = !fast };
-    if (xs && weft_unroll(g, d->rnn, xs, &uo, &out) == 0) {
+    if (xs && weft_unroll(g, m->rnn, xs, &uo, &out) == 0) {
         weft_graph_set_scope(g, WEFT_NO_SCOPE);
-        weft_var *y = weft_reshape(g, out.seq, 2, (int[]){ n, hidden });
-        weft_var *logits = weft_linear(g, y, weft_param_var(g, pw), weft_param_var(g, pb));
+        weft_var *y = weft_reshape(g, out.seq, 2, (int[]){ n, H });
+        weft_var *logits = weft_linear(g, y, weft_param_var(g, m->decoder_weight),
+                                       weft_param_var(g, m->decoder_bias));
         d->loss = weft_cross_entropy(g, logits, targets, NULL);
     }
     free(ids);
     free(targets);
-    if (!d->loss || weft_graph_failed(g)) {
+    if (!d->loss || weft_graph_failed(d->g)) {
         fprintf(stderr, "weft dot: --model: building the graph of %s failed: %s\n", path,
-                weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
-        goto done;
+                weft_graph_error(d->g) ? weft_graph_error(d->g) : "out of memory");
+        return -1;
     }
-    rc = 0;
-done:
-    cJSON_Delete(cfg);
-    weft_checkpoint_free(&ck);
-    return rc;
+    return 0;
 }
 
 /* The output's extension is one weft_dot_write knows. */
@@ -357,7 +278,7 @@ int weft_cmd_dot(int argc, char **argv)
               : build_model(&d, model, steps, batch, fast, (uint64_t)seed);
     if (rc) {
         drawing_free(&d);
-        return cell ? WEFT_EXIT_FAIL : WEFT_EXIT_USAGE;
+        return WEFT_EXIT_FAIL;
     }
     if (grads && weft_backward(d.g, d.loss)) {
         fprintf(stderr, "weft dot: backward failed: %s\n", weft_graph_error(d.g));

@@ -70,7 +70,10 @@ static int plot(const char *path, int T, int n, const char *const *names, double
         for (int c = 0; c < n; c++) fprintf(df, " %.9e", norms[c][k]);
         fputc('\n', df);
     }
-    fclose(df);
+    if (weft_cli_close(df, data)) {
+        unlink(data);
+        return -1;
+    }
 
     FILE *gp = popen("gnuplot", "w");
     if (!gp) {
@@ -99,13 +102,9 @@ static int plot(const char *path, int T, int n, const char *const *names, double
         weft_cli_gnuplot_string(gp, names[c]);
     }
     fprintf(gp, "\n");
-    int st = pclose(gp);
+    int rc = weft_cli_gnuplot_finish(gp, path, "weft gradflow");
     unlink(data);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "weft gradflow: gnuplot failed drawing %s\n", path);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int weft_cmd_gradflow(int argc, char **argv)

@@ -20,6 +20,8 @@ int weft_cmd_info(int argc, char **argv)
     printf("version      %s\n", weft_version());
     printf("threads      %d (OpenMP and BLIS; %d cores)\n", weft_num_threads(), weft_num_cores());
     printf("blis         %s, %s kernels\n", weft_blis_version(), weft_blis_arch());
+    printf("packed       %s (the per-step products' micro-kernel; WEFT_PACKED_KERNEL)\n",
+           weft_packed_kernel());
 #ifdef WEFT_HAVE_GVC
     printf("graphviz     yes (renders SVG, PNG, PDF)\n");
 #else
@@ -31,6 +33,14 @@ int weft_cmd_info(int argc, char **argv)
     printf("build        debug (assertions on)\n");
 #endif
     printf("compiler     %s\n", __VERSION__);
+    /* what -march the build had (-Dnative); the hot kernels pick theirs at run time */
+#if defined(__AVX512F__)
+    printf("target       AVX-512 (-Dnative=true on an AVX-512 CPU)\n");
+#elif defined(__AVX2__)
+    printf("target       AVX2 (-Dnative=true on an AVX2 CPU)\n");
+#else
+    printf("target       any x86-64 (-Dnative=false: the hot kernels choose AVX2/AVX-512 at run time)\n");
+#endif
     printf("ops          %d\n", n_ops);
     return WEFT_EXIT_OK;
 }

@@ -91,17 +91,9 @@ static weft_lm *new_model(const train_flags *fl, weft_text_level level, int **tr
         fprintf(stderr, "weft train: initialising the model failed\n");
         goto fail;
     }
-    char e2[512];
-    if (!(*train = weft_tokens_encode(&train_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, e2);
+    if (weft_cli_encode_texts(m->vocab, fl->data, &train_t, train, n_train, fl->valid,
+                              &valid_t, valid, n_valid))
         goto fail;
-    }
-    *n_train = train_t.count;
-    if (fl->valid && !(*valid = weft_tokens_encode(&valid_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->valid, e2);
-        goto fail;
-    }
-    *n_valid = valid_t.count;
     *status = WEFT_EXIT_OK;
     goto done;
 fail:
@@ -345,9 +337,10 @@ int weft_cmd_train(int argc, char **argv)
         .details =
             "Progress goes to stderr (one updating line on a terminal), one line an epoch to\n"
             "stdout. The best model by validation perplexity is saved to --save; the whole\n"
-            "training state to SAVE.state after every epoch and on Ctrl-C, which stops after\n"
-            "the current window; --resume SAVE continues from it (the run's settings are kept;\n"
-            "--epochs may raise the number of epochs).\n\n"
+            "training state to SAVE.state after every epoch and on Ctrl-C or SIGTERM, which stop\n"
+            "after the current window; --resume SAVE continues from it (the run's settings are\n"
+            "kept; --epochs may raise the number of epochs). The loop is the library's trainer\n"
+            "(weft/train.h, docs/library.md).\n\n"
             "example (Zaremba et al. 2014, small):\n"
             "  weft train --data ptb.train.txt --valid ptb.valid.txt --layers 2 --hidden 200\n"
             "    --embed 200 --batch 20 --bptt 20 --epochs 13 --lr 20 --clip 0.25 --dropout 0\n"

@@ -60,30 +60,24 @@ static int *read_encode(const char *prog, const char *path, weft_text_level leve
 /* --- weft train --task window-lm --------------------------------------------------------------- */
 
 typedef struct wlm_flags {
-    const char *task, *data, *valid, *level, *optim, *save;
-    int order, embed, hidden, batch, epochs, decay_start, seed, min_count, max_vocab;
+    const char *task, *data, *valid, *level, *optim, *save, *resume;
+    int order, embed, hidden, batch, epochs, decay_start, seed, min_count, max_vocab,
+        stop_after;
     float lr, clip, dropout, decay;
     bool direct;
     weft_cli_trainer_args tr;
 } wlm_flags;
 
-static int train(const wlm_flags *fl)
+/* A new model for the flags over the training text (and the validation
+ * text's new tokens), the texts as ids, and the run's settings into *o. */
+static weft_window_lm *new_model(const wlm_flags *fl, weft_text_level level, weft_train_opts *o,
+                                 int **train, size_t *n_train, int **valid, size_t *n_valid,
+                                 int *status)
 {
     char err[1024];
-    weft_text_level level;
-    weft_train_opts o = weft_train_defaults();
-    if (weft_cli_train_text(fl->level, fl->data, &level) ||
-        weft_cli_optim(fl->optim, fl->lr, &o.optim))
-        return WEFT_EXIT_USAGE;
-
-    int status = WEFT_EXIT_FAIL;
     weft_tokens train_t = { 0 }, valid_t = { 0 };
     weft_window_lm *m = NULL;
-    weft_window_lm_trainer *wt = NULL;
-    int *train_ids = NULL, *valid_ids = NULL, *test_ids = NULL;
-    size_t n_test = 0;
-    const char *save = fl->save;
-
+    *status = WEFT_EXIT_FAIL;
     weft_vocab *vocab = weft_cli_train_vocab(fl->data, fl->valid, level, fl->min_count,
                                              fl->max_vocab, &train_t, &valid_t);
     if (!vocab) goto done;
@@ -94,77 +88,140 @@ static int train(const wlm_flags *fl)
     if (!m) {
         weft_vocab_free(vocab);
         fprintf(stderr, "weft train: %s\n", err);
-        status = WEFT_EXIT_USAGE;
+        *status = WEFT_EXIT_USAGE;
         goto done;
     }
     weft_rng rng;
     weft_rng_seed(&rng, (uint64_t)fl->seed);
     weft_window_lm_init(m, &rng);
     /* the shuffling and dropout stream: apart from the initialisation's */
-    weft_rng_seed(&o.rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
+    weft_rng_seed(&o->rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
+    o->schedule.decay = fl->decay;
+    o->schedule.decay_start = fl->decay_start;
+    o->clip = fl->clip;
+    o->epochs = fl->epochs > 0 ? fl->epochs : 5;
+    if (weft_cli_encode_texts(m->vocab, fl->data, &train_t, train, n_train, fl->valid,
+                              &valid_t, valid, n_valid))
+        goto fail;
+    *status = WEFT_EXIT_OK;
+    goto done;
+fail:
+    weft_window_lm_free(m);
+    m = NULL;
+done:
+    weft_tokens_free(&train_t);
+    weft_tokens_free(&valid_t);
+    return m;
+}
 
-    char e2[512];
-    if (!(train_ids = weft_tokens_encode(&train_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->data, e2);
-        goto done;
-    }
-    if (fl->valid && !(valid_ids = weft_tokens_encode(&valid_t, m->vocab, e2, sizeof e2))) {
-        fprintf(stderr, "weft train: %s: %s\n", fl->valid, e2);
-        goto done;
+static int train(wlm_flags *fl)
+{
+    char err[1024];
+    weft_text_level level;
+    weft_train_opts o = weft_train_defaults();
+    if (weft_cli_train_text(fl->level, fl->data, &level)) return WEFT_EXIT_USAGE;
+
+    int status = WEFT_EXIT_FAIL;
+    weft_window_lm *m = NULL;
+    weft_window_lm_trainer *wt = NULL;
+    int *train_ids = NULL, *valid_ids = NULL, *test_ids = NULL;
+    size_t n = 0, n_valid = 0, n_test = 0;
+    const char *save = fl->save;
+    char state_path[4096];
+    weft_train_state resume_state;
+
+    if (fl->resume) {
+        snprintf(state_path, sizeof state_path, "%s.state", fl->resume);
+        size_t n_run;
+        m = weft_window_lm_load_state(state_path, &o, &resume_state, &n_run, &fl->batch, err,
+                                      sizeof err);
+        if (!m) {
+            fprintf(stderr, "weft train: --resume: %s\n", err);
+            return WEFT_EXIT_FAIL;
+        }
+        level = m->cfg.level;
+        if (!save) save = fl->resume;
+        if (fl->epochs > 0) o.epochs = fl->epochs;
+        if (!(train_ids = read_encode("weft train", fl->data, level, m->vocab, &n))) goto done;
+        if (n != n_run) {
+            fprintf(stderr, "weft train: --resume: %s has %zu tokens but the run was started on "
+                    "%zu: resume with the same --data\n", fl->data, n, n_run);
+            goto done;
+        }
+        if (fl->valid &&
+            !(valid_ids = read_encode("weft train", fl->valid, level, m->vocab, &n_valid)))
+            goto done;
+        o.resume = &resume_state;
+        fprintf(stderr, "resuming %s at epoch %d, batch %ld\n", state_path, resume_state.epoch,
+                resume_state.batch);
+    } else {
+        if (!save) save = "window-lm.safetensors";
+        if (weft_cli_optim(fl->optim, fl->lr, &o.optim)) return WEFT_EXIT_USAGE;
+        m = new_model(fl, level, &o, &train_ids, &n, &valid_ids, &n_valid, &status);
+        if (!m) return status;
+        status = WEFT_EXIT_FAIL;
     }
     if (fl->tr.test && !(test_ids = read_encode("weft train", fl->tr.test, level, m->vocab,
                                                 &n_test)))
         goto done;
-    size_t n = train_t.count;
-    if (n < 2 || (valid_ids && valid_t.count < 2) || (test_ids && n_test < 2)) {
-        const char *which = n < 2 ? fl->data : valid_ids && valid_t.count < 2 ? fl->valid
-                                                                               : fl->tr.test;
-        size_t count = n < 2 ? n : valid_ids && valid_t.count < 2 ? valid_t.count : n_test;
+    if (n < 2 || (valid_ids && n_valid < 2) || (test_ids && n_test < 2)) {
+        const char *which = n < 2 ? fl->data : valid_ids && n_valid < 2 ? fl->valid
+                                                                         : fl->tr.test;
+        size_t count = n < 2 ? n : valid_ids && n_valid < 2 ? n_valid : n_test;
         fprintf(stderr, "weft train: %s: %zu tokens; at least 2 are needed\n", which, count);
         goto done;
     }
     weft_window_lm_data d = { .train = train_ids, .n_train = n, .batch = fl->batch,
-                              .valid = valid_ids, .n_valid = valid_t.count, .test = test_ids,
+                              .valid = valid_ids, .n_valid = n_valid, .test = test_ids,
                               .n_test = n_test, .eval_batch = EVAL_BATCH };
     if (!(wt = weft_window_lm_trainer_new(m, &d, err, sizeof err))) {
         fprintf(stderr, "weft train: %s: %s\n", fl->data, err);
         goto done;
     }
-    if (weft_cli_trainer_opts(&fl->tr, m->vocab_size, &o)) {
+    /* the trainer flags a run does not keep come from the flags */
+    weft_train_opts flags = o;
+    if (weft_cli_trainer_opts(&fl->tr, m->vocab_size, &flags)) {
         status = WEFT_EXIT_USAGE;
         goto done;
     }
-    o.schedule.decay = fl->decay;
-    o.schedule.decay_start = fl->decay_start;
-    o.clip = fl->clip;
-    o.epochs = fl->epochs;
+    if (fl->resume) {
+        o.max_loss = flags.max_loss;
+        o.log_csv = flags.log_csv;
+        o.log_json = flags.log_json;
+    } else {
+        o = flags;
+    }
+    snprintf(state_path, sizeof state_path, "%s.state", save);
     o.save_path = save;
+    o.state_path = state_path;
+    o.stop_after = fl->stop_after;
     o.catch_signals = true;
 
     size_t examples = n - 1;
-    int B = fl->batch, c = fl->order - 1;
+    int B = fl->batch, c = m->cfg.order - 1;
     long batches_per_epoch = (long)((examples + (size_t)B - 1) / (size_t)B);
     char how[512];
     weft_cli_describe_training(&o, how, sizeof how);
     fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
             "%d%s, %d tokens in the vocabulary, %zu parameters, dropout %g\n",
-            level == WEFT_TEXT_WORDS ? "words" : "characters", fl->order, c, fl->embed,
-            fl->hidden, fl->direct ? ", direct connections" : "", m->vocab_size,
-            weft_params_numel(m->params), (double)fl->dropout);
+            level == WEFT_TEXT_WORDS ? "words" : "characters", m->cfg.order, c, m->cfg.embed,
+            m->cfg.hidden, m->cfg.direct ? ", direct connections" : "", m->vocab_size,
+            weft_params_numel(m->params), (double)m->cfg.dropout);
     fprintf(stderr, "data: %s, %zu tokens: %zu examples, %ld batches of %d an epoch (shuffled); "
             "validation: %s (%zu tokens)\n", fl->data, n, examples, batches_per_epoch, B,
-            fl->valid ? fl->valid : "none", valid_ids ? valid_t.count : (size_t)0);
-    fprintf(stderr, "training: %d epochs, %s; best model -> %s\n", fl->epochs, how, save);
-    /* only the ids are needed from here on */
-    weft_tokens_free(&train_t);
-    weft_tokens_free(&valid_t);
+            fl->valid ? fl->valid : "none", valid_ids ? n_valid : (size_t)0);
+    fprintf(stderr, "training: %d epochs, %s; best model -> %s, training state -> %s\n",
+            o.epochs, how, save, state_path);
 
     weft_trainable t = weft_window_lm_trainable(wt);
     weft_train_result res;
     if (weft_cli_train(&t, &o, fl->data, &res)) goto done;
-    if (res.stop == WEFT_TRAIN_INTERRUPTED) {
-        fprintf(stderr, "interrupted: %s holds the %s model\n", save,
-                res.has_best || res.epochs_done > 0 ? "best" : "current");
+    if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
+        fprintf(stderr, "%s at epoch %d, batch %ld of %ld: saved %s; continue with 'weft train "
+                "--task window-lm --resume %s --data %s%s%s'\n",
+                res.stop == WEFT_TRAIN_INTERRUPTED ? "interrupted" : "stopped", res.state.epoch,
+                res.state.batch, batches_per_epoch, state_path, save, fl->data,
+                fl->valid ? " --valid " : "", fl->valid ? fl->valid : "");
         status = weft_cli_stop_status(&res);
         goto done;
     }
@@ -175,8 +232,6 @@ done:
     free(train_ids);
     free(valid_ids);
     free(test_ids);
-    weft_tokens_free(&train_t);
-    weft_tokens_free(&valid_t);
     weft_window_lm_free(m);
     return status;
 }
@@ -184,8 +239,8 @@ done:
 int weft_cli_window_lm_train(int argc, char **argv)
 {
     wlm_flags fl = {
-        .task = "window-lm", .level = "word", .optim = "adam", .save = "window-lm.safetensors",
-        .order = 5, .embed = 60, .hidden = 100, .batch = 128, .epochs = 5, .decay_start = 1,
+        .task = "window-lm", .level = "word", .optim = "adam",
+        .order = 5, .embed = 60, .hidden = 100, .batch = 128, .epochs = 0, .decay_start = 1,
         .seed = 1, .min_count = 1, .max_vocab = 0, .lr = 0.001f, .clip = 0.0f, .dropout = 0.0f,
         .decay = 1.0f,
     };
@@ -211,7 +266,8 @@ int weft_cli_window_lm_train(int argc, char **argv)
     const weft_flag train_flags[] = {
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "examples a step (contexts, shuffled)", 1,
           1 << 20 },
-        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K", "passes over the data", 1, 1e6 },
+        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
+          "passes over the data (0: 5, or on --resume the run's)", 0, 1e6 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
           "learning rate (the loss is the mean over the batch)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
@@ -224,7 +280,13 @@ int weft_cli_window_lm_train(int argc, char **argv)
           0, 2147483647 },
     };
     const weft_flag file_flags[] = {
-        { "save", WEFT_FLAG_STRING, &fl.save, "MODEL", "the best model", 0, 0 },
+        { "save", WEFT_FLAG_STRING, &fl.save, "MODEL",
+          "the best model (default window-lm.safetensors; with --resume, that model)", 0, 0 },
+        { "resume", WEFT_FLAG_STRING, &fl.resume, "MODEL",
+          "continue the run saved in MODEL.state exactly where it stopped (the same --data)",
+          0, 0 },
+        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N",
+          "stop after N batches, saving as Ctrl-C does (0: never)", 0, 1e9 },
     };
     const weft_flag_group groups[] = {
         { "data", data_flags, (int)(sizeof data_flags / sizeof data_flags[0]) },
@@ -241,7 +303,8 @@ int weft_cli_window_lm_train(int argc, char **argv)
             "Every token after the first is an example: its N-1 previous tokens (the start of\n"
             "the text padded with <eos>, or \\n for characters) and itself. An epoch visits\n"
             "them in a fresh random order. The best model by validation perplexity is saved;\n"
-            "'weft eval' and 'weft sample' read it.\n\n"
+            "'weft eval' and 'weft sample' read it. The training state goes to SAVE.state after\n"
+            "every epoch and on Ctrl-C, SIGTERM or --stop-after; --resume SAVE continues it.\n\n"
             "example (Penn Treebank):\n"
             "  weft train --task window-lm --data ptb.train.txt --valid ptb.valid.txt\n"
             "    --order 5 --embed 60 --hidden 100 --save ptb-window.safetensors",

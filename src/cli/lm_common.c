@@ -102,6 +102,24 @@ weft_vocab *weft_cli_train_vocab(const char *data, const char *valid, weft_text_
     return v;
 }
 
+int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_tokens *train_t,
+                          int **train, size_t *n_train, const char *valid,
+                          const weft_tokens *valid_t, int **valid_ids, size_t *n_valid)
+{
+    char err[512];
+    if (!(*train = weft_tokens_encode(train_t, v, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", data, err);
+        return -1;
+    }
+    *n_train = train_t->count;
+    if (valid && !(*valid_ids = weft_tokens_encode(valid_t, v, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s: %s\n", valid, err);
+        return -1;
+    }
+    *n_valid = valid ? valid_t->count : 0;
+    return 0;
+}
+
 void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags)
 {
     *a = (weft_cli_trainer_args){ .schedule = "step", .accumulate = 1 };
@@ -293,7 +311,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
     fputs(prime, stdout);
     bool after_newline = plen == 0 || prime[plen - 1] == '\n';
     if (weft_vocab_write_text(v, level, out, length, after_newline, stdout)) {
-        fprintf(stderr, "weft sample: cannot write the text\n");
+        weft_cli_flush(stdout, "standard output");
         return WEFT_EXIT_FAIL;
     }
     /* end with a newline unless the text did */
@@ -302,7 +320,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
         bool nl = last && (strcmp(last, "\n") == 0 || strcmp(last, WEFT_EOS) == 0);
         if (!nl) putchar('\n');
     }
-    return fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+    return weft_cli_flush(stdout, "standard output") == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
 }
 
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a)

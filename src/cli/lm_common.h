@@ -48,6 +48,13 @@ weft_vocab *weft_cli_train_vocab(const char *data, const char *valid, weft_text_
                                  int min_count, int max_vocab, weft_tokens *train,
                                  weft_tokens *valid_t);
 
+/* The training text train_t (read from data) and, when valid is not NULL, the
+ * validation text valid_t as ids of v: *train and *valid (the caller frees
+ * them), *n_train and *n_valid of them. -1 with a message naming the file. */
+int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_tokens *train_t,
+                          int **train, size_t *n_train, const char *valid,
+                          const weft_tokens *valid_t, int **valid_ids, size_t *n_valid);
+
 /* The trainer's flags every training command shares (weft/train.h): --schedule,
  * --warmup, --min-lr, --plateau-patience, --patience, --accumulate, --max-loss,
  * --test, --log, --log-json. weft_cli_trainer_flags sets *a to the defaults

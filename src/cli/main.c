@@ -1,14 +1,16 @@
 /* src/cli/main.c — the `weft` command: global flags and subcommand dispatch.
  *
- *     weft [--quiet] [--threads N] COMMAND [options]
+ *     weft [--quiet] [--threads N] [--allow-plugin FILE.so] COMMAND [options]
  *
  * Adding a subcommand: write src/cli/cmd_<name>.c with
  * int weft_cmd_<name>(int argc, char **argv), declare it in cli.h, add a row
  * to `commands` below and the file to src/cli/meson.build. */
 #include "src/cli/cli.h"
 
+#include "weft/cell.h"
 #include "weft/runtime.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,10 @@ static const weft_cli_command commands[] = {
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
     { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },
     { "compare", "compare cells on a task at equal parameters: table, CSV, chart", weft_cmd_compare },
+    { "word2vec", "word vectors by skip-gram or CBOW; 'word2vec eval': analogies, similarity",
+      weft_cmd_word2vec },
+    { "neighbors", "the nearest words to words, by cosine over a vector file", weft_cmd_neighbors },
+    { "analogy", "a is to b as c is to ? over a vector file (3CosAdd, 3CosMul)", weft_cmd_analogy },
     { "bench", "time a recurrent layer or a language model against the sgemm ceiling",
       weft_cmd_bench },
 };
@@ -39,17 +45,64 @@ static const weft_cli_command commands[] = {
 static bool quiet = false;
 static int threads = 0;         /* 0: not given (WEFT_NUM_THREADS or the number of cores) */
 static bool show_version = false;
+static const char *allow_plugin = NULL;   /* a cell plugin model files may name */
 
 static const weft_flag global_flags[] = {
     { "quiet", WEFT_FLAG_BOOL, &quiet, NULL, "do not print the start-up line", 0, 0 },
     { "threads", WEFT_FLAG_INT, &threads, "N",
       "threads for OpenMP and BLIS (default: WEFT_NUM_THREADS, else the cores)", 1, 4096 },
+    { "allow-plugin", WEFT_FLAG_STRING, &allow_plugin, "FILE.so",
+      "a cell plugin a model file may name (weft loads no code a file names by itself)", 0, 0 },
 };
 #define N_GLOBAL ((int)(sizeof global_flags / sizeof global_flags[0]))
 
 bool weft_cli_quiet(void)
 {
     return quiet;
+}
+
+/* --- every output checked -------------------------------------------------------------------- */
+
+static const char *command_name = "weft";   /* "weft eval", for the messages */
+static bool output_failed = false;          /* a checked write failed: exit 1 */
+
+/* Say it once per stream: the log is flushed at every row. */
+static bool first_report(FILE *f)
+{
+    static FILE *said[16];
+    static int n_said;
+    for (int i = 0; i < n_said; i++)
+        if (said[i] == f) return false;
+    if (n_said < 16) said[n_said++] = f;
+    return true;
+}
+
+int weft_cli_flush(FILE *f, const char *name)
+{
+    if (!f) return 0;
+    errno = 0;
+    bool flushed = fflush(f) == 0;
+    int why = errno;
+    if (flushed && !ferror(f)) return 0;
+    output_failed = true;
+    if (first_report(f))
+        fprintf(stderr, "%s: %s: cannot write: %s\n", command_name, name,
+                !flushed && why ? strerror(why) : "a write failed");
+    return -1;
+}
+
+int weft_cli_close(FILE *f, const char *name)
+{
+    if (!f) return 0;
+    int rc = weft_cli_flush(f, name);
+    errno = 0;
+    if (fclose(f) != 0 && rc == 0) {
+        output_failed = true;
+        fprintf(stderr, "%s: %s: cannot write: %s\n", command_name, name,
+                errno ? strerror(errno) : "closing failed");
+        rc = -1;
+    }
+    return rc;
 }
 
 int weft_cli_exit(int parse_rc)
@@ -79,6 +132,14 @@ int weft_cli_parse(const weft_args_spec *spec, int argc, char **argv, const char
     full.groups = groups;
     full.n_groups = n;
     int rc = weft_args_parse(&full, argc, argv, pos, n_pos);
+    if (rc == WEFT_ARGS_OK && allow_plugin) {
+        char err[512];
+        if (weft_cell_plugin_allow(allow_plugin, err, sizeof err)) {
+            fprintf(stderr, "%s: --allow-plugin: %s\n", spec->prog, err);
+            return WEFT_ARGS_ERROR;
+        }
+        allow_plugin = NULL;
+    }
     if (rc == WEFT_ARGS_OK) start();
     return rc;
 }
@@ -121,6 +182,7 @@ int main(int argc, char **argv)
     const weft_flag leading[] = {
         global_flags[0],
         global_flags[1],
+        global_flags[2],
         { "version", WEFT_FLAG_BOOL, &show_version, NULL, "print the version and exit", 0, 0 },
     };
     int at = argc;
@@ -128,7 +190,7 @@ int main(int argc, char **argv)
         .prog = "weft",
         .summary = "weft builds, trains, compares and draws recurrent sequence models.",
         .details = details,
-        .groups = &(weft_flag_group){ "global options", leading, 3 },
+        .groups = &(weft_flag_group){ "global options", leading, 4 },
         .n_groups = 1,
         .positional = "COMMAND [options]",
         .stop_at = &at,
@@ -151,5 +213,12 @@ int main(int argc, char **argv)
         fprintf(stderr, " (see 'weft --help')\n");
         return WEFT_EXIT_USAGE;
     }
-    return cmd->run(argc - at, argv + at);
+    char name[64];
+    snprintf(name, sizeof name, "weft %s", cmd->name);
+    command_name = name;
+    int status = cmd->run(argc - at, argv + at);
+    /* what the command printed reached its destination, or the exit says it did not */
+    if (weft_cli_flush(stdout, "standard output") || output_failed)
+        if (status == WEFT_EXIT_OK) status = WEFT_EXIT_FAIL;
+    return status;
 }

@@ -1,0 +1,343 @@
+/* tests/test_reliability.c — hostile files and faults (docs/reliability.md):
+ * a model file never makes weft load code; a configuration is checked
+ * against the tensors a file holds before anything is built; every command
+ * loads a model with the same loader and checks; NUL bytes in training text;
+ * write errors on every output. The weft executable comes from meson in
+ * WEFT_EXE, the marker plugin's path is argv[1]. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/cli_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "weft/cell.h"
+#include "weft/io.h"
+#include "weft/lm.h"
+
+#include "tests/lm_text.h"
+
+#define GLOBAL_FLAGS "--quiet --threads 1 "
+
+static const char *exe, *marker_so;
+static char err[2048];
+static char tmpdir[] = "/tmp/weft-reliability-XXXXXX";
+
+static const char *tmp_path(const char *name)
+{
+    static char paths[16][512];
+    static int k = 0;
+    char *p = paths[k++ % 16];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *TEXT = "the cat sat on the mat\nthe dog sat on the log\n";
+
+/* A tiny word-level LSTM model (random weights) whose config names `cell`. */
+static weft_lm *tiny_lm(void)
+{
+    weft_lm_config cfg = { .level = WEFT_TEXT_WORDS, .cell = "lstm", .layers = 1, .hidden = 3,
+                           .embed = 3 };
+    weft_lm *m = weft_lm_new(&cfg, test_vocab_of(TEXT, WEFT_TEXT_WORDS), err, sizeof err);
+    assert_non_null(m);
+    weft_rng rng;
+    weft_rng_seed(&rng, 1);
+    assert_int_equal(weft_lm_init(m, &rng, 0.0f), 0);
+    return m;
+}
+
+/* --- 1. no code from a model file ------------------------------------------------------------ */
+
+static void model_files_never_load_code(void **state)
+{
+    (void)state;
+    const char *marker = tmp_path("marker");
+    char env[600];
+    snprintf(env, sizeof env, "WEFT_TEST_MARKER=%s", marker);
+    setenv("WEFT_TEST_MARKER", marker, 1);
+    /* a model and a training state whose config names the marker plugin: by an
+     * absolute path, and as ./marker.so beside the model (run from tmpdir) */
+    char local[600];
+    snprintf(local, sizeof local, "%s/marker.so", tmpdir);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", marker_so, local);
+    assert_int_equal(system(cmd), 0);
+    const char *names[2] = { marker_so, "./marker.so" };
+    for (int k = 0; k < 2; k++) {
+        weft_lm *m = tiny_lm();
+        snprintf(m->cfg.cell, sizeof m->cfg.cell, "%s", names[k]);
+        const char *model = tmp_path("evil.safetensors"), *st = tmp_path("evil.safetensors.state");
+        assert_int_equal(weft_lm_save(m, model, err, sizeof err), 0);
+        weft_lm_run run = { .epoch = 1, .batch = 1, .bptt = 2, .epochs = 1, .lr = 1, .lr0 = 1,
+                            .optim = weft_optim_sgd(1.0f) };
+        weft_rng_seed(&run.rng, 1);
+        assert_int_equal(weft_lm_save_run(m, &run, NULL, st, err, sizeof err), 0);
+        weft_lm_free(m);
+        assert_int_equal(chdir(tmpdir), 0);
+
+        /* the library: both loaders refuse, naming the plugin and the way to allow it */
+        assert_null(weft_lm_load(model, err, sizeof err));
+        assert_contains(err, names[k]);
+        assert_contains(err, "--allow-plugin");
+        weft_state carry;
+        assert_null(weft_lm_load_run(st, &run, &carry, err, sizeof err));
+        assert_contains(err, "the model's cell is the plugin");
+        /* every command */
+        weft_test_output *r = weft_test_run(exe, env, GLOBAL_FLAGS "eval --model %s --data %s",
+                                            model, model);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, "--allow-plugin");
+        r = weft_test_run(exe, env, GLOBAL_FLAGS "sample --model %s --length 3", model);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, "--allow-plugin");
+        r = weft_test_run(exe, env, GLOBAL_FLAGS "dot --model %s -o %s", model, tmp_path("x.dot"));
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, "--allow-plugin");
+        /* another plugin allowed is not this one */
+        r = weft_test_run(exe, env, GLOBAL_FLAGS "--allow-plugin ./other.so eval --model %s "
+                          "--data %s", model, model);
+        assert_int_equal(r->status, 1);
+        if (exists(marker)) fail_msg("a model file naming %s made weft load it", names[k]);
+
+        /* allowed, it is loaded (and refused as no cell plugin): the test can see a load */
+        r = weft_test_run(exe, env, GLOBAL_FLAGS "--allow-plugin %s eval --model %s --data %s",
+                          names[k], model, model);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, "is not a cell plugin");
+        assert_true(exists(marker));
+        unlink(marker);
+        weft_cell_plugin_allow_none();
+    }
+    unsetenv("WEFT_TEST_MARKER");
+}
+
+/* --- 2. a configuration checked against the file before anything is built ----------------- */
+
+/* Save m with its config JSON's `key` set to `value` (a JSON number). */
+static void save_with(weft_lm *m, const char *path, const char *key, const char *value)
+{
+    char *conf = weft_lm_config_json(m), *voc = weft_lm_vocab_json(m);
+    char edited[4096], pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    char *at = strstr(conf, pat);
+    assert_non_null(at);
+    char *end = at + strlen(pat);
+    while (*end && *end != ',' && *end != '}') end++;
+    snprintf(edited, sizeof edited, "%.*s%s%s%s", (int)(at - conf), conf, pat, value, end);
+    weft_meta_kv meta[2] = { { "weft.config", edited }, { "weft.vocab", voc } };
+    assert_int_equal(weft_checkpoint_save(path, m->params, meta, 2, err, sizeof err), 0);
+    free(conf);
+    free(voc);
+}
+
+static void huge_configurations_fail_at_once(void **state)
+{
+    (void)state;
+    weft_lm *m = tiny_lm();
+    const char *path = tmp_path("huge.safetensors");
+    struct { const char *key, *value, *want; } cases[] = {
+        { "layers", "1000000", "asks for 1000000 layers but the file holds 7 tensors" },
+        { "layers", "2", "needs tensor 'rnn.weight_ih_l1'" },
+        { "hidden", "100000", "weft.config implies tensor 'decoder.weight' F32 [8, 100000]" },
+        { "embed", "100000", "weft.config implies tensor 'encoder.weight' F32 [8, 100000]" },
+        { "vocab_size", "9", "vocab" },
+        { "dropout", "5", "dropout 5 must be in [0, 1)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        save_with(m, path, cases[i].key, cases[i].value);
+        double t0 = now();
+        weft_lm *bad = weft_lm_load(path, err, sizeof err);
+        double secs = now() - t0;
+        if (bad) fail_msg("%s %s loaded", cases[i].key, cases[i].value);
+        if (!strstr(err, cases[i].want)) fail_msg("\"%s\" lacks \"%s\"", err, cases[i].want);
+        if (secs > 1.0) fail_msg("%s %s took %.2f s to refuse", cases[i].key, cases[i].value, secs);
+        /* eval and dot: the same loader, the same message, exit 1 */
+        weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s",
+                                            path, path);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, cases[i].want);
+        r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --model %s -o %s", path, tmp_path("h.dot"));
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, cases[i].want);
+    }
+    /* level "bytes" and a broken vocabulary: refused by dot as by eval */
+    char *conf = weft_lm_config_json(m);
+    char *lvl = strstr(conf, "\"word\"");
+    assert_non_null(lvl);
+    char edited[4096];
+    snprintf(edited, sizeof edited, "%.*s\"bytes\"%s", (int)(lvl - conf), conf, lvl + 6);
+    weft_meta_kv meta[2] = { { "weft.config", edited }, { "weft.vocab", "[\"a\",\"a\"]" } };
+    assert_int_equal(weft_checkpoint_save(path, m->params, meta, 2, err, sizeof err), 0);
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --model %s -o %s", path,
+                                        tmp_path("h.dot"));
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "level");
+    meta[0].value = conf;
+    assert_int_equal(weft_checkpoint_save(path, m->params, meta, 2, err, sizeof err), 0);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --model %s -o %s", path, tmp_path("h.dot"));
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "vocab");
+    free(conf);
+    weft_lm_free(m);
+}
+
+/* --- 3. text a vocabulary cannot hold ---------------------------------------------------------- */
+
+static void nul_bytes_are_refused_before_training(void **state)
+{
+    (void)state;
+    const char *text = tmp_path("nul.txt"), *model = tmp_path("nul.safetensors");
+    const char bytes[] = "the cat\nsat on\0the mat\n";
+    weft_test_write_file(text, bytes, sizeof bytes - 1);
+    const char *levels[2] = { "word", "char" };
+    for (int k = 0; k < 2; k++) {
+        unlink(model);
+        weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --level %s "
+                                            "--layers 1 --hidden 4 --embed 4 --batch 1 --bptt 3 "
+                                            "--epochs 1 --save %s", text, levels[k], model);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, text);
+        assert_contains(r->err, "line 2: a NUL byte at byte 14");
+        assert_false(exists(model));
+    }
+    /* the library says the same for text in memory */
+    weft_tokens t;
+    assert_int_equal(weft_tokens_from_string(bytes, sizeof bytes - 1, "mem", WEFT_TEXT_CHARS, &t,
+                                             err, sizeof err), -1);
+    assert_contains(err, "mem: line 2: a NUL byte at byte 14");
+    /* a folder for --data: said so (not "out of memory reading 0 bytes") */
+    weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --epochs 1 "
+                                        "--save %s", tmpdir, model);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "is a directory");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", tmpdir, tmpdir);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "not a regular file");
+}
+
+/* --- 5. every output checked ------------------------------------------------------------------ */
+
+/* No file in tmpdir whose name holds `part` (a temporary file left behind). */
+static void assert_no_file_with(const char *part)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q -- '%s'", tmpdir, part);
+    if (system(cmd) == 0) fail_msg("a file with '%s' in its name was left in %s", part, tmpdir);
+}
+
+static void write_errors_are_reported(void **state)
+{
+    (void)state;
+    const char *text = tmp_path("words.txt"), *model = tmp_path("ok.safetensors");
+    weft_test_write_file(text, TEXT, strlen(TEXT));
+    weft_lm *m = tiny_lm();
+    assert_int_equal(weft_lm_save(m, model, err, sizeof err), 0);
+    weft_lm_free(m);
+    /* standard output on a full device: a message and exit 1 (the redirection inside
+     * a shell, after weft_test_run's own) */
+    const char *full = "sh -c 'exec \"$0\" \"$@\" >/dev/full'";
+    weft_test_output *r = weft_test_run(exe, full, GLOBAL_FLAGS "eval --model %s --data %s",
+                                        model, text);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "weft eval: standard output: cannot write: No space left on device");
+    r = weft_test_run(exe, full, GLOBAL_FLAGS "ops");
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "weft ops: standard output: cannot write");
+    r = weft_test_run(exe, full, GLOBAL_FLAGS "sample --model %s --length 50", model);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "weft sample: standard output: cannot write");
+    /* the training log */
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --layers 1 --hidden 3 --embed 3 "
+                      "--batch 1 --bptt 3 --epochs 1 --log /dev/full --save %s", text,
+                      tmp_path("log.safetensors"));
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "--log /dev/full: cannot write: No space left on device");
+    /* a drawing on a full disk (a file size limit stands in for it): weft's message, no
+     * Graphviz internal error, no temporary file left, the old file kept */
+    const char *svg = tmp_path("net.svg");
+    weft_test_write_file(svg, "old", 3);
+    r = weft_test_run(exe, "trap '' XFSZ; ulimit -f 2;", GLOBAL_FLAGS "dot --cell lstm "
+                      "--layers 2 --steps 3 -o %s", svg);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "cannot write");
+    assert_contains(r->err, "File too large");
+    char back[16];
+    weft_test_slurp(svg, back, sizeof back);
+    assert_string_equal(back, "old");
+    assert_no_file_with(".tmp");
+    /* gnuplot: a failure, and a chart cut short while gnuplot says all is well */
+    const char *bin = tmp_path("fakebin");
+    assert_int_equal(mkdir(bin, 0755), 0);
+    const char *fake = tmp_path("fakebin/gnuplot");
+    const char *script = "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\n"
+                         "out=$(sed -n 's/^set output \"\\(.*\\)\"$/\\1/p')\n"
+                         "printf '<svg' > \"$out\"\nexit ${FAKE_STATUS:-0}\n";
+    weft_test_write_file(fake, script, strlen(script));
+    assert_int_equal(chmod(fake, 0755), 0);
+    char env[1200];
+    const char *plot = tmp_path("flow.svg");
+    snprintf(env, sizeof env, "PATH='%s':\"$PATH\"", bin);
+    r = weft_test_run(exe, env, GLOBAL_FLAGS "gradflow --cell rnn --steps 4 --hidden 3 "
+                      "--samples 1 --plot %s", plot);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "cut short");
+    assert_false(exists(plot));
+    snprintf(env, sizeof env, "FAKE_STATUS=3 PATH='%s':\"$PATH\"", bin);
+    r = weft_test_run(exe, env, GLOBAL_FLAGS "gradflow --cell rnn --steps 4 --hidden 3 "
+                      "--samples 1 --plot %s", plot);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "exited with status 3");
+    assert_false(exists(plot));
+}
+
+int main(int argc, char **argv)
+{
+    exe = getenv("WEFT_EXE");
+    if (!exe || argc < 2) {
+        fprintf(stderr, "usage: WEFT_EXE=weft %s MARKER.so\n", argv[0]);
+        return 1;
+    }
+    char here[4096];
+    if (!getcwd(here, sizeof here) || !mkdtemp(tmpdir)) return 1;
+    /* absolute paths: the plugin test runs in tmpdir */
+    static char so[8192], exe_abs[8192];
+    if (argv[1][0] == '/') snprintf(so, sizeof so, "%s", argv[1]);
+    else snprintf(so, sizeof so, "%s/%s", here, argv[1]);
+    if (exe[0] == '/') snprintf(exe_abs, sizeof exe_abs, "%s", exe);
+    else snprintf(exe_abs, sizeof exe_abs, "%s/%s", here, exe);
+    marker_so = so;
+    exe = exe_abs;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(model_files_never_load_code),
+        cmocka_unit_test(huge_configurations_fail_at_once),
+        cmocka_unit_test(nul_bytes_are_refused_before_training),
+        cmocka_unit_test(write_errors_are_reported),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) return 1;
+    return failed;
+}

@@ -9,6 +9,7 @@ set -euo pipefail
 
 packages=(
   gcc pkg-config meson ninja-build         # build
+  g++                                      # the C++ check of the installed headers (tests)
   libblis-dev libblis-openmp-dev libblis4-openmp   # GEMM (the OpenMP-threaded BLIS)
   libcjson-dev                             # checkpoint headers (safetensors JSON)
   libcmocka-dev                            # tests

@@ -26,6 +26,10 @@
 
 #include "weft/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_gradcheck_opts {
     float eps;            /* step h = eps x max(1, |x_i|); 0 means 1e-2 (float32 needs a
                              large step) */
@@ -54,5 +58,9 @@ typedef struct weft_gradcheck_result {
  * or not: see res->passed), -1 when the graph has an error. */
 int weft_gradcheck(weft_graph *g, weft_var *loss, const weft_gradcheck_opts *opts,
                    weft_gradcheck_result *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

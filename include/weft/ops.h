@@ -17,6 +17,10 @@
 
 #include "weft/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* --- linear algebra (ops/linalg.c) -------------------------------------- */
 
 /* a [M, K] times b [K, N] -> [M, N] (BLIS sgemm). a may have more leading
@@ -186,5 +190,9 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
 const weft_op_desc *const *weft_op_table(int *n);
 /* The op of that name, or NULL. */
 const weft_op_desc *weft_op_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

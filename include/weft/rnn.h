@@ -41,6 +41,10 @@
 #include "weft/params.h"
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_rnn_config {
     const weft_cell_type *cell;   /* borrowed; must outlive the model */
     int input_size;               /* I */
@@ -166,5 +170,9 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
  * through opts.init. No tape is carried. Returns 0, or -1 when memory runs
  * out (carry then freed). */
 int weft_state_detach(const weft_rnn_out *out, weft_state *carry);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

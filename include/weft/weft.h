@@ -13,6 +13,7 @@
 #include "weft/optim.h"
 #include "weft/cell.h"
 #include "weft/rnn.h"
+#include "weft/layers.h"
 #include "weft/dropout.h"
 #include "weft/data.h"
 #include "weft/lm.h"

@@ -249,6 +249,16 @@ static int step_masks(unroll_ctx *u, int t)
     return 0;
 }
 
+/* The name of a cell's state k in drawings: the type's ("h", "c"), else "s<k>"
+ * (in g's arena). NULL only when the arena is full (the node is then unnamed). */
+static const char *state_label(weft_graph *g, const weft_cell_type *t, int k)
+{
+    if (t->state_names[k]) return t->state_names[k];
+    char *name = weft_graph_alloc(g, 16);
+    if (name) snprintf(name, 16, "s%d", k);
+    return name;
+}
+
 /* A zero initial state leaf named like "h0_l1_reverse". */
 static weft_var *zero_state(unroll_ctx *u, int layer, int dir, int k)
 {
@@ -604,15 +614,18 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                     rc = weft_cell_step(c, g, cur[t], prev, next);
                 }
                 if (rc) goto fail;
-                /* name the states for the drawing: "h", "c" */
+                /* name the states for the drawing: "h", "c" (unnamed: "s1", ...) */
                 for (int k = 0; k < S; k++)
-                    if (!next[k]->name) next[k]->name = type->state_names[k];
+                    if (!next[k]->name) next[k]->name = state_label(g, type, k);
                 weft_var *y = next[0];
                 if (u.lengths && t >= u.min_len) {
                     if (step_masks(&u, t)) goto fail;
-                    for (int k = 0; k < S; k++)
+                    /* the state carried past a sequence's end is the one drawn as h, c */
+                    for (int k = 0; k < S; k++) {
                         next[k] = weft_add(g, weft_mul(g, next[k], u.keep[t]),
                                            weft_mul(g, prev[k], u.drop[t]));
+                        if (next[k]) next[k]->name = state_label(g, type, k);
+                    }
                     y = weft_mul(g, y, u.keep[t]);
                 }
                 dir_out[d][t] = y;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages weft needs that are not installed yet.
 # Idempotent: when everything is there it installs nothing and needs no network.
-# Run as root (or with sudo available). Usage: scripts/install-deps.sh [--with-torch]
+# Run as root (or with sudo available).
+# Usage: scripts/install-deps.sh [--with-torch] [--with-mpi]
+#   --with-torch  PyTorch, for golden files and side-by-side benchmarks
+#   --with-mpi    Open MPI, for distributed training (meson -Dmpi=auto finds it) and its tests
 set -euo pipefail
 
 packages=(
@@ -15,9 +18,13 @@ packages=(
   clang libclang-rt-dev                    # libFuzzer + sanitizers (scripts/fuzz.sh)
   strace                                   # fault injection in the crash-safety test
 )
-if [[ "${1:-}" == "--with-torch" ]]; then
-  packages+=(python3-torch)                # golden files and side-by-side benchmarks only
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) packages+=(python3-torch) ;;          # golden files and benchmarks only
+    --with-mpi) packages+=(openmpi-bin libopenmpi-dev) ;;  # mpirun, mpi.h and libmpi
+    *) echo "install-deps: unknown option $arg (--with-torch, --with-mpi)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

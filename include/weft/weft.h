@@ -21,5 +21,6 @@
 #include "weft/tasks.h"
 #include "weft/compare.h"
 #include "weft/train.h"
+#include "weft/distributed.h"
 
 #endif

@@ -1045,8 +1045,8 @@ static bool eval_due(const run *r, int point)
     return r->st.optim.step * o->eval_points >= o->max_steps * point;
 }
 
-int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_result *res,
-               char *err, size_t errsize)
+static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_result *res,
+                 char *err, size_t errsize)
 {
     memset(res, 0, sizeof *res);
     if (check_opts(t, o, err, errsize)) return -1;
@@ -1360,11 +1360,6 @@ budget_spent:
 finish:
     rc = 0;
 done:
-    if (rc && r.dist) {
-        /* the other ranks wait in a collective for this one: end the job */
-        fprintf(stderr, "weft: rank %d of %d: %s\n", r.rank, r.size, err);
-        weft_comm_abort(r.comm, 1);
-    }
     restore_signals(&handlers);
     if (r.csv && fclose(r.csv) != 0 && rc == 0) {
         weft_say(err, errsize, "cannot write the log %s: %s", o->log_csv, strerror(errno));
@@ -1386,5 +1381,18 @@ done:
     res->seconds = r.t_start > 0 ? now_seconds() - r.t_start : 0;
     res->state = r.st;
     res->epochs_done = r.st.epoch - 1;
+    return rc;
+}
+
+int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_result *res,
+               char *err, size_t errsize)
+{
+    int rc = train(t, o, res, err, errsize);
+    if (rc && weft_comm_size(o->comm) > 1) {
+        /* the other ranks wait in a collective for this one: end the job */
+        fprintf(stderr, "weft: rank %d of %d: %s\n", weft_comm_rank(o->comm),
+                weft_comm_size(o->comm), err);
+        weft_comm_abort(o->comm, 1);
+    }
     return rc;
 }

@@ -353,6 +353,8 @@ typedef struct weft_train_result {
     double train_seconds, seconds;  /* this process */
     double comm_seconds;            /* of train_seconds: averaging the gradients
                                        (MPI_Allreduce; 0 on one process) */
+    double items;                   /* items trained by this process's run (several ranks:
+                                       the global batches', every rank's share) */
     weft_train_state state;         /* where the run is now (what state_path holds) */
 } weft_train_result;
 

@@ -1378,6 +1378,7 @@ done:
     res->best_epoch = r.st.best_epoch;
     res->train_seconds = r.train_seconds;
     res->comm_seconds = r.comm_seconds;
+    res->items = r.items;
     res->seconds = r.t_start > 0 ? now_seconds() - r.t_start : 0;
     res->state = r.st;
     res->epochs_done = r.st.epoch - 1;

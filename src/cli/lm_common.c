@@ -286,9 +286,13 @@ int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data
     if (rc) fprintf(stderr, "weft train: %s: %s\n", data, err);
     int ranks = weft_comm_size(o->comm);
     if (rc == 0 && ranks > 1 && weft_comm_rank(o->comm) == 0 && res->train_seconds > 0)
-        fprintf(stderr, "distributed: %d ranks; averaging the gradients (MPI_Allreduce) took "
-                "%.2f s of rank 0's %.2f s of training (%.1f%%)\n", ranks, res->comm_seconds,
-                res->train_seconds, 100.0 * res->comm_seconds / res->train_seconds);
+        fprintf(stderr, "distributed: %d ranks, %.0f %s in %.2f s of training (%.0f %s/s); "
+                "averaging the gradients (MPI_Allreduce) took %.2f s of it (%.1f%%)\n", ranks,
+                res->items, pr.unit, res->train_seconds, res->items / res->train_seconds,
+                pr.unit, res->comm_seconds, 100.0 * res->comm_seconds / res->train_seconds);
+    else if (rc == 0 && weft_comm_rank(o->comm) == 0 && res->train_seconds > 0)
+        fprintf(stderr, "trained %.0f %s in %.2f s (%.0f %s/s)\n", res->items, pr.unit,
+                res->train_seconds, res->items / res->train_seconds, pr.unit);
     return rc;
 }
 

@@ -42,11 +42,13 @@
     X(concat, "concat")                     \
     X(slice, "slice")                       \
     X(stack, "stack")                       \
+    X(concat_rows, "concat rows")           \
     X(narrow, "narrow")                     \
     X(reshape, "reshape")                   \
     /* reduce.c */                          \
     X(sum, "sum")                           \
     X(mean, "mean")                         \
+    X(max_steps, "max over steps")          \
     /* plumbing.c */                        \
     X(dropout, "dropout")                   \
     X(detach, "detach")                     \
@@ -60,6 +62,7 @@
 typedef struct weft_narrow_attrs {
     int start;
     weft_seq *seq;
+    int step;        /* with seq: the step of the sequence it is */
 } weft_narrow_attrs;
 _Static_assert(sizeof(weft_narrow_attrs) <= WEFT_NODE_ATTR_BYTES, "weft_narrow_attrs fits a node");
 

@@ -13,6 +13,7 @@
 #include "weft/optim.h"
 #include "weft/cell.h"
 #include "weft/rnn.h"
+#include "weft/layers.h"
 #include "weft/dropout.h"
 #include "weft/data.h"
 #include "weft/lm.h"
@@ -21,6 +22,10 @@
 #include "weft/tasks.h"
 #include "weft/compare.h"
 #include "weft/train.h"
+#include "weft/labeled.h"
+#include "weft/buckets.h"
+#include "weft/metrics.h"
+#include "weft/classify.h"
 #include "weft/distributed.h"
 
 #endif

@@ -215,11 +215,7 @@ static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, con
             }
         }
         fprintf(gp, "\nunset multiplot\n");
-        int st = pclose(gp);
-        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "weft compare: gnuplot failed drawing %s\n", out);
-            return -1;
-        }
+        if (weft_cli_gnuplot_finish(gp, out, "weft compare")) return -1;
     }
     return 0;
 }

@@ -8,15 +8,15 @@
  * top layer's output with a cross-entropy against random classes, at every
  * step (--loss all, one readout over the stacked outputs, as the language
  * model does) or at the last step only (--loss last). With --model, a saved
- * language model (weft/lm.h's file format: "weft.config" metadata and the
- * PyTorch example's tensor names) is rebuilt from its metadata, its weights
- * are loaded, and it reads T x B random token ids. The graph is drawn with
+ * language model is loaded by weft_lm_load (the loader and the checks eval
+ * and sample use; a plugin cell only with --allow-plugin) and reads T x B
+ * random token ids; a fixed-window model (weft/window_lm.h) reads B random
+ * contexts. The graph is drawn with
  * weft_dot_write (weft/dot.h), after backward when --grads. */
 #include "src/cli/cli.h"
 
 #include "weft/weft.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +32,7 @@ typedef struct drawing {
     weft_var *loss;
     void *plugin;    /* the cell's shared object, when --cell named one */
     weft_lm *lm;     /* --model: the model (rnn is then its own) */
+    weft_window_lm *wlm;   /* --model of a fixed-window model (no rnn) */
 } drawing;
 
 static void drawing_free(drawing *d)
@@ -39,6 +40,8 @@ static void drawing_free(drawing *d)
     weft_graph_free(d->g);
     if (d->lm) {
         weft_lm_free(d->lm);
+    } else if (d->wlm) {
+        weft_window_lm_free(d->wlm);
     } else {
         weft_rnn_free(d->rnn);
         weft_params_free(d->ps);
@@ -161,6 +164,40 @@ static int build_model(drawing *d, const char *path, int T, int B, bool fast, ui
     return 0;
 }
 
+/* A saved fixed-window model (weft/window_lm.h), reading B random contexts with
+ * random targets: one graph, no time steps. */
+static int build_window_model(drawing *d, const char *path, int B, uint64_t seed)
+{
+    char err[1024];
+    d->wlm = weft_window_lm_load(path, err, sizeof err);
+    if (!d->wlm) {
+        fprintf(stderr, "weft dot: --model: %s\n", err);
+        return -1;
+    }
+    d->g = weft_graph_new();
+    int ctx_len = d->wlm->cfg.order - 1, V = d->wlm->vocab_size;
+    int *ctx = malloc((size_t)B * ctx_len * sizeof *ctx), *targets = malloc((size_t)B * sizeof *targets);
+    if (!d->g || !ctx || !targets) {
+        free(ctx);
+        free(targets);
+        fprintf(stderr, "weft dot: out of memory\n");
+        return -1;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    for (int i = 0; i < B * ctx_len; i++) ctx[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    for (int i = 0; i < B; i++) targets[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    d->loss = weft_window_lm_forward(d->wlm, d->g, ctx, targets, B, NULL);
+    free(ctx);
+    free(targets);
+    if (!d->loss || weft_graph_failed(d->g)) {
+        fprintf(stderr, "weft dot: --model: building the graph of %s failed: %s\n", path,
+                weft_graph_error(d->g) ? weft_graph_error(d->g) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The output's extension is one weft_dot_write knows. */
 static bool known_extension(const char *path)
 {
@@ -183,7 +220,7 @@ int weft_cmd_dot(int argc, char **argv)
         { "cell", WEFT_FLAG_STRING, &cell, "NAME", "draw a fresh model of this cell (see "
           "'weft cells')", 0, 0 },
         { "model", WEFT_FLAG_STRING, &model, "FILE", "draw a saved language model (a "
-          "checkpoint of 'weft train')", 0, 0 },
+          "checkpoint of 'weft train', recurrent or --task window-lm)", 0, 0 },
         { "output", WEFT_FLAG_STRING, &output, "FILE", "where to write: FILE.dot, .gv, .svg, "
           ".png or .pdf (also -o FILE)", 0, 0 },
         { "layers", WEFT_FLAG_INT, &layers, "N", "stacked layers (--cell)", 1, 16 },
@@ -276,6 +313,7 @@ int weft_cmd_dot(int argc, char **argv)
 
     rc = cell ? build_cell(&d, type, layers, bidirectional, steps, batch, input, hidden, fast,
                            strcmp(loss_at, "last") == 0, (uint64_t)seed)
+              : weft_window_lm_file_is(model) ? build_window_model(&d, model, batch, (uint64_t)seed)
               : build_model(&d, model, steps, batch, fast, (uint64_t)seed);
     if (rc) {
         drawing_free(&d);
@@ -286,14 +324,24 @@ int weft_cmd_dot(int argc, char **argv)
         drawing_free(&d);
         return WEFT_EXIT_FAIL;
     }
-    char auto_title[256];
-    if (!title) {
+    char auto_title[512];
+    if (!title && d.wlm) {
+        const weft_window_lm_config *c = &d.wlm->cfg;
+        snprintf(auto_title, sizeof auto_title, "%s: fixed-window model, order %d, batch %d, "
+                 "embed %d, hidden %d%s", model, c->order, batch, c->embed, c->hidden,
+                 c->direct ? ", direct connections" : "");
+        o.title = auto_title;
+    } else if (!title) {
+        /* "lstm: 2 layers, ..." or "lm.safetensors: lstm, 2 layers, ..." */
         const weft_rnn_config *c = weft_rnn_get_config(d.rnn);
-        snprintf(auto_title, sizeof auto_title, "%s%s: %d layer%s%s, %d steps, batch %d, "
-                 "input %d, hidden %d%s", model ? model : c->cell->name, model ? " (" : "",
+        char what[160];
+        if (model) snprintf(what, sizeof what, "%s: %s,", model, c->cell->name);
+        else snprintf(what, sizeof what, "%s:", c->cell->name);
+        snprintf(auto_title, sizeof auto_title, "%s %d layer%s%s, %d steps, batch %d, "
+                 "input %d, hidden %d", what,
                  c->num_layers, c->num_layers == 1 ? "" : "s",
                  c->bidirectional ? ", bidirectional" : "", steps, batch, c->input_size,
-                 c->hidden_size, model ? ")" : "");
+                 c->hidden_size);
         o.title = auto_title;
     }
     rc = weft_dot_write(d.g, output, &o);

@@ -358,7 +358,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
     fputs(prime, stdout);
     bool after_newline = plen == 0 || prime[plen - 1] == '\n';
     if (weft_vocab_write_text(v, level, out, length, after_newline, stdout)) {
-        fprintf(stderr, "weft sample: cannot write the text\n");
+        weft_cli_flush(stdout, "standard output");
         return WEFT_EXIT_FAIL;
     }
     /* end with a newline unless the text did */
@@ -367,7 +367,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
         bool nl = last && (strcmp(last, "\n") == 0 || strcmp(last, WEFT_EOS) == 0);
         if (!nl) putchar('\n');
     }
-    return fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+    return weft_cli_flush(stdout, "standard output") == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
 }
 
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a)

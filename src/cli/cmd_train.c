@@ -239,7 +239,8 @@ static int train_lm(train_flags *fl)
     /* the streams hold their copy of the training ids */
     free(train_ids);
     train_ids = NULL;
-    print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
+    if (weft_cli_rank() == 0)
+        print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
 
     weft_trainable t = weft_lm_trainable(lt);
     weft_train_result res;
@@ -248,6 +249,11 @@ static int train_lm(train_flags *fl)
         if (res.steps > 0 && stat(save, &sb) == 0 && S_ISREG(sb.st_mode))
             fprintf(stderr, "weft train: %s and %s hold the last good checkpoint\n", save,
                     state_path);
+        goto done;
+    }
+    if (weft_cli_rank() > 0) {
+        /* rank 0 reports */
+        status = weft_cli_stop_status(&res);
         goto done;
     }
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {

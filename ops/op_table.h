@@ -42,11 +42,13 @@
     X(concat, "concat")                     \
     X(slice, "slice")                       \
     X(stack, "stack")                       \
+    X(concat_rows, "concat rows")           \
     X(narrow, "narrow")                     \
     X(reshape, "reshape")                   \
     /* reduce.c */                          \
     X(sum, "sum")                           \
     X(mean, "mean")                         \
+    X(max_steps, "max over steps")          \
     /* plumbing.c */                        \
     X(dropout, "dropout")                   \
     X(detach, "detach")                     \

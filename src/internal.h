@@ -29,6 +29,15 @@ static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
     va_end(ap);
 }
 
+/* --- files (src/data.c) ------------------------------------------------------ */
+
+/* The whole file at path in a new NUL-terminated buffer (*text, the caller's:
+ * free()) of *len bytes. Returns 0, or -1 with a message naming the file. */
+int weft_read_file(const char *path, char **text, size_t *len, char *err, size_t errsize);
+/* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 when it
+ * is not valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+int weft_utf8_length(const unsigned char *s, size_t n);
+
 /* --- the arena (src/arena.c) --------------------------------------------- */
 
 typedef struct weft_arena_chunk {

@@ -273,7 +273,7 @@ static void write_errors_are_reported(void **state)
                       "--batch 1 --bptt 3 --epochs 1 --log /dev/full --save %s", text,
                       tmp_path("log.safetensors"));
     assert_int_equal(r->status, 1);
-    assert_contains(r->err, "--log /dev/full: cannot write: No space left on device");
+    assert_contains(r->err, "/dev/full: cannot write the log: No space left on device");
     /* a drawing on a full disk (a file size limit stands in for it): weft's message, no
      * Graphviz internal error, no temporary file left, the old file kept */
     const char *svg = tmp_path("net.svg");

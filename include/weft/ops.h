@@ -83,6 +83,9 @@ weft_var *weft_slice(weft_graph *g, weft_var *x, int start, int len);
 /* Stack n nodes of one shape along a new first dimension: n x [B, F] ->
  * [n, B, F] (the steps of a sequence into one tensor). */
 weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n);
+/* The rows of xs[0..n) one below the other: [r_k, F] -> [Σ r_k, F] (inputs
+ * of any rank, read as rows x their last dimension). */
+weft_var *weft_concat_rows(weft_graph *g, weft_var *const *xs, int n);
 /* Entries [start, start + len) of the first dimension, which is dropped when
  * len is 1 and rank > 1: [T, B, F] at (t, 1) -> [B, F] (one step). */
 weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len);
@@ -95,6 +98,10 @@ weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape);
 /* The sum and the mean of all elements: a scalar (shape [1]). */
 weft_var *weft_sum(weft_graph *g, weft_var *x);
 weft_var *weft_mean(weft_graph *g, weft_var *x);
+/* Max pooling over time of a ragged batch: x [T, B, F] -> [B, F], the
+ * largest x[t, b, f] over sequence b's real steps t < lengths[b] (B lengths,
+ * each in [1, T], copied). The gradient goes to the step that won. */
+weft_var *weft_max_steps(weft_graph *g, weft_var *x, const int *lengths);
 
 /* --- regularisation and graph plumbing (ops/plumbing.c) ------------------ */
 

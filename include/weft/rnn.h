@@ -146,6 +146,16 @@ typedef struct weft_unroll_opts {
      * values and gradients up to rounding. Both NULL: off. */
     weft_var *input_table;
     const int *input_ids;
+    /* With lengths: run the batch as groups of sequences of similar length
+     * (sorted longest first, a group holding lengths down to 3/4 of its
+     * longest), each group unrolled over its own longest length, and put the
+     * outputs and final states back in the batch's order. A ragged batch then
+     * costs close to the sum of its lengths instead of T x B steps, with the
+     * same numbers (each group is the padded computation of its own
+     * sequences; tests/test_classify.c checks values and gradients). Ignored
+     * with dropout_masks (whose [T, B, ...] layout is the whole batch's) and
+     * when one group would hold every sequence. */
+    bool by_length;
 } weft_unroll_opts;
 
 /* Run the model over xs [T, B, I] in graph g. opts may be NULL (all

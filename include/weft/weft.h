@@ -22,5 +22,9 @@
 #include "weft/tasks.h"
 #include "weft/compare.h"
 #include "weft/train.h"
+#include "weft/labeled.h"
+#include "weft/buckets.h"
+#include "weft/metrics.h"
+#include "weft/classify.h"
 
 #endif

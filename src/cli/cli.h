@@ -62,6 +62,11 @@ int weft_cli_ngram_sample(int argc, char **argv);
 int weft_cli_window_lm_train(int argc, char **argv);
 int weft_cli_window_lm_eval(int argc, char **argv);
 int weft_cli_window_lm_sample(int argc, char **argv);
+/* Classifiers and taggers (cmd_classify.c): `weft train --task
+ * classify|tag|window`, `weft eval` on such a model, and `weft predict`. */
+int weft_cli_classify_train(int argc, char **argv);
+int weft_cli_classify_eval(int argc, char **argv);
+int weft_cmd_predict(int argc, char **argv);
 int weft_cmd_cells(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);

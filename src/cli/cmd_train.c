@@ -260,6 +260,9 @@ int weft_cmd_train(int argc, char **argv)
     const char *task = weft_args_peek(argc, argv, "task");
     if (task && strcmp(task, "ngram") == 0) return weft_cli_ngram_train(argc, argv);
     if (task && strcmp(task, "window-lm") == 0) return weft_cli_window_lm_train(argc, argv);
+    if (task && (strcmp(task, "classify") == 0 || strcmp(task, "tag") == 0 ||
+                 strcmp(task, "window") == 0))
+        return weft_cli_classify_train(argc, argv);
     train_flags fl = {
         .task = "lm", .level = "word", .cell = "lstm", .optim = "sgd", .dropout_mode = "standard",
         .layers = 2, .hidden = 200, .embed = 200, .batch = 20, .bptt = 35, .epochs = 0,

@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # commands made of subcommands, and train's other models (each has its own --help)
 SUBCOMMANDS = {"bench": [["layer"], ["lm"]], "ngram": [["train"], ["eval"], ["sample"]],
                "word2vec": [[], ["eval"]],
-               "train": [[], ["--task", "window-lm"], ["--task", "ngram"]]}
+               "train": [[], ["--task", "window-lm"], ["--task", "ngram"], ["--task", "classify"],
+                         ["--task", "tag"], ["--task", "window"]]}
 
 
 def run(weft, args, cwd=None):

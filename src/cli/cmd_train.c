@@ -328,7 +328,7 @@ int weft_cmd_train(int argc, char **argv)
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "parallel streams", 1, 1 << 20 },
         { "bptt", WEFT_FLAG_INT, &fl.bptt, "T", "steps a window (truncated BPTT)", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
-          "passes over the data (0: 6, or on --resume the run's)", 0, 1e6 },
+          "passes over the data (default: 6; on --resume, the run's)", 1, 1e6 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
           "learning rate (the loss is the mean over the window's tokens)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },

@@ -92,13 +92,12 @@ struct weft_seq {
     unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
     int n_filled;            /* slots filled in this backward so far */
 };
-typedef struct weft_seq seq_ctx;
 
 /* What a fused step keeps beside its node (arena memory). */
 typedef struct fused_aux {
     float *saved;    /* forward's activations for backward (NULL for the Elman step) */
     float *dgates;   /* backward's [B, G·H] scratch for a step outside a chain */
-    seq_ctx *seq;    /* the chain, or NULL */
+    weft_seq *seq;    /* the chain, or NULL */
     int slot;        /* this step's t in the chain */
     bool first;      /* made the chain: transposes W_hh, runs the weight gradient */
 } fused_aux;
@@ -243,7 +242,7 @@ int weft_seq_chained(const weft_seq *s)
 /* The buffers of s's chain, made by its first step (op, W_hh, H, G·H): how
  * W_hh is prepared for the per-step products, the packed operand, and the
  * h_{t-1} slots. -1 when out of memory. */
-static int chain_start(weft_graph *g, seq_ctx *s, const weft_op_desc *op, const weft_var *W,
+static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const weft_var *W,
                        int H, int GH)
 {
     int T = s->T, B = s->B;
@@ -295,7 +294,7 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
 {
     fused_aux *a = fused_of(v);
     if (xp->op != &weft_op_narrow || !weft_narrow_attrs_of(xp)->seq) return 0;
-    seq_ctx *s = weft_narrow_attrs_of(xp)->seq;
+    weft_seq *s = weft_narrow_attrs_of(xp)->seq;
     int t = weft_narrow_attrs_of(xp)->step;
     if (s->P != GH || s->used[t]) return 0;
     if (!s->op) {
@@ -362,7 +361,7 @@ static void transpose(float *dst, int ld, const float *src, int rows, int cols)
  * last forward: a gradient check nudges them). */
 static void chain_weights(const fused_aux *a)
 {
-    seq_ctx *s = a->seq;
+    weft_seq *s = a->seq;
     if (a->first) {
         const float *W = s->W->value.data;
         if (s->packed_fwd) packed_pack(&s->Wt_packed, W, true, s->H, s->GH);
@@ -385,7 +384,7 @@ static void chain_weights(const fused_aux *a)
  * the first step's turn, X being an op): the steps may write their dgates
  * there directly, and the chain needs no memory of its own for them. X a
  * view (the table lookup's reshape): likewise up to its root. */
-static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
+static bool chain_owns_dxp(const weft_var *v, const weft_seq *s)
 {
     if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) ||
         weft_node_uses(s->X) != s->T)
@@ -406,7 +405,7 @@ static bool chain_owns_dxp(const weft_var *v, const seq_ctx *s)
 static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
 {
     fused_aux *a = fused_of(v);
-    seq_ctx *s = a->seq;
+    weft_seq *s = a->seq;
     if (s) {
         /* decided again every backward: readers of X made after the last one
          * would add into its gradient too */
@@ -455,7 +454,7 @@ static void rows_plus_bias(float *dst, const float *xp, const float *bias, int B
 static void pre_activation(const fused_aux *a, float *pre, const float *xp, const float *b,
                            const float *h, const float *W, int B, int H, int GH)
 {
-    seq_ctx *s = a->seq;
+    weft_seq *s = a->seq;
     float *slot = s ? s->hprev + (size_t)a->slot * s->B * H : NULL;
     if (s) chain_weights(a);
     if (s && s->packed_fwd && xp) {
@@ -500,7 +499,7 @@ static void add_column_sums(float *db, const float *d, int rows, int width)
 static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var *h, weft_var *W,
                                weft_var *b, int B, int H, int GH)
 {
-    seq_ctx *s = a->seq;
+    weft_seq *s = a->seq;
     if (weft_wants_grad(h)) {
         if (s && s->packed_bwd)
             packed_gemm(B, dgates, GH, &s->Wp_packed, h->grad.data, H, s->Apack);
@@ -725,7 +724,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     fused_aux *a = fused_of(v);
     float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
     float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
-    seq_ctx *s = a->seq;
+    weft_seq *s = a->seq;
     if (s && s->gate_tiles) {
         chain_weights(a);
         int nr = weft_gemm_kernel()->nr;

@@ -578,10 +578,14 @@ static float ragged_loss(weft_graph *g, const weft_rnn *r, weft_var *xs, const i
     return weft_scalar(loss);
 }
 
-static void check_ragged_layer(const char *cell, int layers, bool bidirectional, bool carried)
+static void check_ragged_layer(const char *cell, int layers, bool bidirectional, bool carried,
+                               bool sorted)
 {
     enum { T = 12, B = 9, I = 5, H = 4 };
-    const int len[B] = { 3, 12, 1, 7, 12, 9, 2, 5, 11 };   /* not sorted */
+    /* unsorted: by length groups; sorted longest first: packed steps */
+    const int unsorted[B] = { 3, 12, 1, 7, 12, 9, 2, 5, 11 };
+    const int longest_first[B] = { 12, 12, 11, 9, 7, 5, 3, 2, 1 };
+    const int *len = sorted ? longest_first : unsorted;
     weft_params *ps = weft_params_new();
     weft_rnn_config cfg = { .cell = weft_cell_find(cell), .input_size = I, .hidden_size = H,
                             .num_layers = layers, .bidirectional = bidirectional,
@@ -622,8 +626,9 @@ static void check_ragged_layer(const char *cell, int layers, bool bidirectional,
             double d_grad = rel_diff(grad_a, weft_params_grads(ps), span);
             double d_dx = rel_diff(dx_a, dx->data, x.size);
             if (d_out > 1e-5 || d_grad > 1e-4 || d_dx > 1e-4)
-                print_error("%s %d layers%s: outputs %g, weight gradients %g, input gradients "
-                            "%g apart\n", cell, layers, bidirectional ? " bidirectional" : "",
+                print_error("%s%s %d layers%s: outputs %g, weight gradients %g, input gradients "
+                            "%g apart\n", sorted ? "packed " : "", cell, layers,
+                            bidirectional ? " bidirectional" : "",
                             d_out, d_grad, d_dx);
             assert_true(d_out <= 1e-5 && d_grad <= 1e-4 && d_dx <= 1e-4);
             assert_float_equal(loss[0], loss[1], 1e-4 * fabsf(loss[0]) + 1e-5);
@@ -645,10 +650,13 @@ static void check_ragged_layer(const char *cell, int layers, bool bidirectional,
 static void ragged_layer_by_length_equals_padded(void **state)
 {
     (void)state;
-    check_ragged_layer("lstm", 2, true, false);
-    check_ragged_layer("lstm", 1, false, true);
-    check_ragged_layer("gru", 2, true, true);
-    check_ragged_layer("mut1", 1, true, false);   /* a cell without a fused step */
+    for (int sorted = 0; sorted < 2; sorted++) {
+        check_ragged_layer("lstm", 2, true, false, sorted);
+        check_ragged_layer("lstm", 1, false, true, sorted);
+        check_ragged_layer("gru", 2, true, true, sorted);
+        check_ragged_layer("rnn", 1, true, true, sorted);
+        check_ragged_layer("mut1", 1, true, false, sorted);   /* no fused step: groups */
+    }
 }
 
 /* --- the command line ----------------------------------------------------------------------- */

@@ -525,6 +525,42 @@ static int unroll_by_length(weft_graph *g, const weft_rnn *r, weft_var *xs,
     return weft_graph_status(g);
 }
 
+/* --- a sorted ragged batch, packed (opts.by_length, lengths non-increasing) ---------------- */
+
+/* Rows [start, start + n) of x [rows, H], as [n, H] (a view). */
+static weft_var *row_range(weft_graph *g, weft_var *x, int start, int n)
+{
+    if (!x) return NULL;
+    int H = weft_tensor_cols(&x->value);
+    if (start == 0 && n == weft_tensor_rows(&x->value)) return x;
+    weft_var *v = weft_narrow(g, x, start, n);
+    return n == 1 ? weft_reshape(g, v, 2, (int[]){ 1, H }) : v;
+}
+
+/* The states prev[0..S) ([r, H] each, r their rows now) made [rows, H] for
+ * the step about to run: fewer rows (forward: sequences ended; their final
+ * states go to ended[k], last first), or more (backward direction:
+ * sequences starting, from their initial states init[k]). */
+static int fit_rows(weft_graph *g, weft_var **prev, weft_var *const *init, int S, int rows,
+                    weft_var ***ended, int *n_ended)
+{
+    int r = weft_tensor_rows(&prev[0]->value);
+    if (rows == r) return 0;
+    for (int k = 0; k < S; k++) {
+        if (rows < r) {
+            ended[k][*n_ended] = row_range(g, prev[k], rows, r - rows);
+            prev[k] = row_range(g, prev[k], 0, rows);
+        } else {
+            prev[k] = weft_concat_rows(g, (weft_var *[]){ prev[k],
+                                                          row_range(g, init[k], r, rows - r) }, 2);
+        }
+        if (!prev[k]) return -1;
+    }
+    if (rows < r) (*n_ended)++;
+    return 0;
+}
+
+
 int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unroll_opts *opts,
                 weft_rnn_out *out)
 {
@@ -535,7 +571,22 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
     const weft_cell_type *type = cfg->cell;
     weft_scope saved = weft_graph_scope(g);
     if (weft_graph_failed(g) || check_inputs(&u, xs, &o)) return -1;
-    if (o.by_length && u.lengths && !o.dropout_masks) {
+    /* by length: a batch sorted longest first runs packed on the fast path
+     * (step t over the n_t sequences still running); any other, in groups */
+    bool packed = false;
+    int *live = NULL;   /* live[t]: sequences still running at step t */
+    if (o.by_length && u.lengths && !o.dropout_masks && !o.composed &&
+        weft_cell_type_has_fast_path(type)) {
+        packed = true;
+        for (int b = 1; b < u.B; b++) packed = packed && u.lengths[b] <= u.lengths[b - 1];
+        if (packed) {
+            live = weft_graph_calloc(g, (size_t)u.T * sizeof *live);
+            if (!live) return -1;
+            for (int b = 0; b < u.B; b++)
+                for (int t = 0; t < u.lengths[b]; t++) live[t]++;
+        }
+    }
+    if (o.by_length && u.lengths && !o.dropout_masks && !packed) {
         int *order, *start;
         int n_groups = length_groups(g, u.lengths, u.B, &order, &start);
         if (n_groups < 0) return -1;
@@ -563,6 +614,9 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
             dir_out[d] = weft_graph_calloc(g, (size_t)T * sizeof(weft_var *));
             if (!dir_out[d]) goto fail;
             weft_var *prev[WEFT_CELL_MAX_STATES], *next[WEFT_CELL_MAX_STATES];
+            weft_var *first[WEFT_CELL_MAX_STATES];   /* the initial states, [B, H] */
+            weft_var **ended[WEFT_CELL_MAX_STATES];  /* packed forward: finals, last first */
+            int n_ended = 0;
             for (int k = 0; k < S; k++) {
                 int idx = (l * D + d) * S + k;
                 set_scope(g, -1, l, d, NULL);
@@ -571,6 +625,11 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                                                            false);
                 else prev[k] = zero_state(&u, l, d, k);
                 if (!prev[k]) goto fail;
+                first[k] = prev[k];
+                if (packed && !(ended[k] = weft_graph_calloc(g, (size_t)T * sizeof(weft_var *))))
+                    goto fail;
+                /* packed, backward: it starts with the sequences as long as the longest */
+                if (packed && d && !(prev[k] = row_range(g, first[k], 0, live[T - 1]))) goto fail;
             }
 
             /* The fast path: every step's input projection in one node, and
@@ -602,7 +661,12 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
             for (int step = 0; step < T; step++) {
                 int t = d ? T - 1 - step : step;
                 int rc;
-                if (xp) {
+                if (xp && packed) {
+                    set_scope(g, t, l, d, type->name);
+                    if (fit_rows(g, prev, first, S, live[t], ended, &n_ended)) goto fail;
+                    rc = weft_cell_step_projected(c, g, weft_seq_input_rows(g, seq, t, live[t]),
+                                                  prev, next);
+                } else if (xp) {
                     set_scope(g, t, l, d, type->name);
                     rc = weft_cell_step_projected(c, g, weft_seq_input(g, seq, t), prev, next);
                 } else {
@@ -618,7 +682,12 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                 for (int k = 0; k < S; k++)
                     if (!next[k]->name) next[k]->name = state_label(g, type, k);
                 weft_var *y = next[0];
-                if (u.lengths && t >= u.min_len) {
+                if (packed && live[t] < B) {
+                    /* the ended sequences' outputs are zero */
+                    weft_var *zeros = weft_input_zeros(g, 2, (int[]){ B - live[t], cfg->hidden_size },
+                                                       "ended", false);
+                    y = weft_concat_rows(g, (weft_var *[]){ y, zeros }, 2);
+                } else if (u.lengths && t >= u.min_len) {
                     if (step_masks(&u, t)) goto fail;
                     /* the state carried past a sequence's end is the one drawn as h, c */
                     for (int k = 0; k < S; k++) {
@@ -630,6 +699,15 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                 }
                 dir_out[d][t] = y;
                 for (int k = 0; k < S; k++) prev[k] = next[k];
+            }
+            for (int k = 0; k < S && packed && n_ended > 0; k++) {
+                /* forward: the rows still here, then those that ended, longest first */
+                weft_var **parts = weft_graph_calloc(g, ((size_t)n_ended + 1) * sizeof *parts);
+                if (!parts) goto fail;
+                parts[0] = prev[k];
+                for (int e = 0; e < n_ended; e++) parts[e + 1] = ended[k][n_ended - 1 - e];
+                prev[k] = weft_concat_rows(g, parts, n_ended + 1);
+                if (!prev[k]) goto fail;
             }
             for (int k = 0; k < S; k++) final[(l * D + d) * S + k] = prev[k];
             out->chained_steps += weft_seq_chained(seq);

@@ -1,11 +1,12 @@
 /* fuzz/fuzz_checkpoint.c — the checkpoint loaders on any bytes: the
  * safetensors header, "weft.config", "weft.vocab", the configuration checked
  * against the tensors before anything is built, the tensors' values (both
- * language models and the generic header reader). Anything may be refused;
+ * language models, the classifiers and the generic header reader). Anything may be refused;
  * nothing may crash, leak, hang or allocate without bound. */
 #define _GNU_SOURCE
 #include "fuzz/fuzz_file.h"
 
+#include "weft/classify.h"
 #include "weft/io.h"
 #include "weft/lm.h"
 #include "weft/window_lm.h"
@@ -29,5 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         weft_lm_free(m);
     }
     weft_window_lm_free(weft_window_lm_load(path, err, sizeof err));
+    weft_classify_free(weft_classify_load(path, err, sizeof err));
     return 0;
 }

@@ -818,8 +818,7 @@ static weft_rng rank_stream(const weft_rng *run_rng, long batch, int rank)
  *     g = sum_r (items_r / items) g_r,
  * one MPI_Allreduce over the store's contiguous gradient buffer (its padding
  * is zero and stays zero). The loss and items become the global batch's. */
-static int average_gradients(run *r, double local_items, double *loss_sum, long n_batches,
-                             double *items)
+static int average_gradients(run *r, double local_items, double *loss_sum, double *items)
 {
     weft_params *p = r->t->params;
     double sums[3] = { local_items, *loss_sum * local_items, *items };
@@ -833,7 +832,6 @@ static int average_gradients(run *r, double local_items, double *loss_sum, long 
     r->comm_seconds += now_seconds() - t0;
     *loss_sum = sums[1] / sums[0];   /* the item-weighted mean of the ranks' sums */
     *items = sums[2];
-    (void)n_batches;
     return 0;
 }
 
@@ -930,7 +928,7 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         float inv = (float)(1.0 / total_items);
         for (size_t i = 0; i < n; i++) gr[i] *= inv;
     }
-    if (r->dist && average_gradients(r, total_items, loss_sum, *n_batches, items)) return -1;
+    if (r->dist && average_gradients(r, total_items, loss_sum, items)) return -1;
     /* two passes over the store: the norm, then the update with the clip's
        factor applied on the fly (weft/optim.h) */
     float norm = weft_grad_norm_rows(t->params, rows);

@@ -582,7 +582,7 @@ static void plumbing_no_loss_reads_is_not_drawn(void **state)
         /* one stack: layer 0's outputs, which layer 1's fused step projects at once; the
          * stack of layer 1's (the unroll's seq) is not drawn */
         assert_int_equal(count_str(dot, "[label=\"stack\\n"), 1);
-        dot_program_accepts(dot);
+        if (level == 0) dot_program_accepts(dot);
         free(dot);
     }
     weft_rnn_free(rnn);

@@ -62,14 +62,14 @@ static void dot_writes_every_format(void **state)
     assert_contains(dot, "rnn.weight_hh_l1_reverse");
     assert_contains(dot, "cross-entropy");
 
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell gru --level ops --steps 2 --grads "
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell gru --detail ops --steps 2 --grads "
                                               "--output x.svg");
     assert_int_equal(r->status, 0);
     assert_magic("x.svg", "<?xml", 5, r->err);
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell rnn --steps 30 --max-steps 6 -o x.png");
     assert_int_equal(r->status, 0);
     assert_magic("x.png", "\x89PNG", 4, r->err);
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm-peephole --steps 3 --loss last "
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm-peephole --steps 3 --loss-at last "
                                               "--grads -o x.pdf");
     assert_int_equal(r->status, 0);
     assert_magic("x.pdf", "%PDF", 4, r->err);

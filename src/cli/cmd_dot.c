@@ -6,8 +6,8 @@
  * With --cell, a fresh model of that cell (random weights, fixed seed) is
  * unrolled over T steps of random input; the loss is a linear readout of the
  * top layer's output with a cross-entropy against random classes, at every
- * step (--loss all, one readout over the stacked outputs, as the language
- * model does) or at the last step only (--loss last). With --model, a saved
+ * step (--loss-at all, one readout over the stacked outputs, as the language
+ * model does) or at the last step only (--loss-at last). With --model, a saved
  * language model is loaded by weft_lm_load (the loader and the checks eval
  * and sample use; a plugin cell only with --allow-plugin) and reads T x B
  * random token ids; a fixed-window model (weft/window_lm.h) reads B random
@@ -230,13 +230,13 @@ int weft_cmd_dot(int argc, char **argv)
         { "hidden", WEFT_FLAG_INT, &hidden, "H", "hidden width (--cell)", 1, 4096 },
         { "input", WEFT_FLAG_INT, &input, "I", "input width (--cell)", 1, 4096 },
         { "batch", WEFT_FLAG_INT, &batch, "B", "sequences in the batch", 1, 4096 },
-        { "level", WEFT_FLAG_STRING, &level, "ops|cells", "one box per cell per step, or "
+        { "detail", WEFT_FLAG_STRING, &level, "ops|cells", "one box per cell per step, or "
           "every op", 0, 0 },
         { "max-steps", WEFT_FLAG_INT, &max_steps, "K", "draw longer sequences as their first "
           "K/2 steps, a marker and the last step; 0: every step (default: 12)", 0, 100000 },
         { "grads", WEFT_FLAG_BOOL, &grads, NULL, "run backward and show each state's "
           "gradient norm", 0, 0 },
-        { "loss", WEFT_FLAG_STRING, &loss_at, "all|last", "the readout's loss at every step "
+        { "loss-at", WEFT_FLAG_STRING, &loss_at, "all|last", "the readout's loss at every step "
           "or at the last step only (--cell)", 0, 0 },
         { "fast", WEFT_FLAG_BOOL, &fast, NULL, "draw the fast path training runs (fused "
           "steps), not the cell's composed step", 0, 0 },
@@ -251,12 +251,12 @@ int weft_cmd_dot(int argc, char **argv)
                    "each weight once\nwith an edge to every step that uses it, states from step "
                    "to step; with --grads, each\nstate's gradient norm on one colour scale.",
         .details = "The model reads random input (fixed seed); a linear readout with a "
-                   "cross-entropy loss sits on\nthe top layer's output (--loss). The format "
+                   "cross-entropy loss sits on\nthe top layer's output (--loss-at). The format "
                    "follows the extension of -o; .svg, .png and .pdf\nneed a weft built with "
                    "Graphviz's libraries (otherwise the .dot is written beside it).\n"
                    "examples:\n"
                    "  weft dot --cell lstm --layers 2 --bidirectional --steps 4 -o lstm.svg\n"
-                   "  weft dot --cell gru --level ops --steps 2 --grads -o gru.png\n"
+                   "  weft dot --cell gru --detail ops --steps 2 --grads -o gru.png\n"
                    "  weft dot --model lm.safetensors --steps 3 -o lm.svg\n"
                    "docs/visualizing.md explains the picture.",
         .groups = groups,
@@ -290,11 +290,11 @@ int weft_cmd_dot(int argc, char **argv)
     if (strcmp(level, "cells") == 0) o.level = WEFT_DOT_CELLS;
     else if (strcmp(level, "ops") == 0) o.level = WEFT_DOT_OPS;
     else {
-        fprintf(stderr, "weft dot: --level: '%s' is not ops or cells\n", level);
+        fprintf(stderr, "weft dot: --detail: '%s' is not ops or cells\n", level);
         return WEFT_EXIT_USAGE;
     }
     if (strcmp(loss_at, "all") != 0 && strcmp(loss_at, "last") != 0) {
-        fprintf(stderr, "weft dot: --loss: '%s' is not all or last\n", loss_at);
+        fprintf(stderr, "weft dot: --loss-at: '%s' is not all or last\n", loss_at);
         return WEFT_EXIT_USAGE;
     }
     /* the command line's 0 is "no cap"; the API's is "the default cap" */

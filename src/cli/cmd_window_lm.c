@@ -272,7 +272,7 @@ int weft_cli_window_lm_train(int argc, char **argv)
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "examples a step (contexts, shuffled)", 1,
           1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
-          "passes over the data (0: 5, or on --resume the run's)", 0, 1e6 },
+          "passes over the data (default: 5; on --resume, the run's)", 1, 1e6 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
           "learning rate (the loss is the mean over the batch)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },

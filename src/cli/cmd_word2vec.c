@@ -1,6 +1,6 @@
 /* src/cli/cmd_word2vec.c — word vectors from the command line.
  *
- *     weft word2vec --data TEXT --save VECTORS [--model skipgram|cbow] [--loss ns|hs|softmax]
+ *     weft word2vec --data TEXT --save VECTORS [--arch skipgram|cbow] [--loss ns|hs|softmax]
  *                   [--dim 100] [--window 5] [--negative 5] [--sample 1e-3] [--min-count 5]
  *                   [--epochs 5] [--lr LR] [--seed S] [--format text|binary]
  *                   [--write input|output|average]
@@ -96,7 +96,7 @@ static int cmd_train(int argc, char **argv)
         { "data", WEFT_FLAG_STRING, &data, "TEXT", "training text (words; a line is a sentence)",
           0, 0 },
         { "save", WEFT_FLAG_STRING, &save, "VECTORS", "write the vectors here", 0, 0 },
-        { "model", WEFT_FLAG_STRING, &model, "NAME", "skipgram or cbow", 0, 0 },
+        { "arch", WEFT_FLAG_STRING, &model, "skipgram|cbow", "the architecture", 0, 0 },
         { "loss", WEFT_FLAG_STRING, &loss, "NAME", "ns (negative sampling), hs (hierarchical "
           "softmax) or softmax", 0, 0 },
         { "dim", WEFT_FLAG_INT, &o.dim, "D", "vector size", 1, WEFT_VECTORS_MAX_DIM },
@@ -139,7 +139,7 @@ static int cmd_train(int argc, char **argv)
         return WEFT_EXIT_USAGE;
     }
     if (weft_w2v_model_parse(model, &o.model)) {
-        fprintf(stderr, "%s: --model is '%s'; it is skipgram or cbow\n", prog, model);
+        fprintf(stderr, "%s: --arch is '%s'; it is skipgram or cbow\n", prog, model);
         return WEFT_EXIT_USAGE;
     }
     if (weft_w2v_loss_parse(loss, &o.loss)) {

@@ -174,7 +174,8 @@ int main(int argc, char **argv)
     if (len < sizeof details)
         snprintf(details + len, sizeof details - len,
                  "\nThe global options may also follow the command.\n"
-                 "'weft COMMAND --help' describes a command.\n\n"
+                 "'weft help COMMAND' (or 'weft COMMAND --help') describes a command;\n"
+                 "docs/cli.md lists every flag and its one meaning.\n\n"
                  "environment:\n"
                  "  WEFT_NUM_THREADS       threads, when --threads is not given\n"
                  "  WEFT_CHECK_FINITE=1    fail a backward that makes a NaN or Inf gradient\n\n"
@@ -205,6 +206,26 @@ int main(int argc, char **argv)
         weft_args_help(&spec, stderr);
         fprintf(stderr, "\nweft: no command given\n");
         return WEFT_EXIT_USAGE;
+    }
+    /* weft help [COMMAND [SUB]]: the command's --help */
+    if (strcmp(argv[at], "help") == 0) {
+        if (at + 1 >= argc) {
+            weft_args_help(&spec, stdout);
+            return WEFT_EXIT_OK;
+        }
+        const weft_cli_command *hc = find_command(argv[at + 1]);
+        if (!hc) {
+            fprintf(stderr, "weft help: unknown command '%s' (see 'weft --help')\n", argv[at + 1]);
+            return WEFT_EXIT_USAGE;
+        }
+        char *hargv[4] = { argv[at + 1], NULL, NULL, NULL };
+        int hargc = 1;
+        if (at + 2 < argc) hargv[hargc++] = argv[at + 2];   /* a subcommand: weft help bench lm */
+        hargv[hargc++] = (char *)"--help";
+        char hname[64];
+        snprintf(hname, sizeof hname, "weft %s", hc->name);
+        command_name = hname;
+        return hc->run(hargc, hargv);
     }
     const weft_cli_command *cmd = find_command(argv[at]);
     if (!cmd) {

@@ -16,9 +16,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-small="--layers 2 --hidden 200 --embed 200 --batch 20 --bptt 20 --dropout 0 --lr 20 --clip 0.25 --init 0.1 --stop-after 60"
-medium="--layers 2 --hidden 650 --embed 650 --batch 20 --bptt 35 --dropout 0.5 --lr 20 --clip 0.25 --init 0.05 --stop-after 12"
-window="--task window-lm --order 5 --embed 60 --hidden 100 --batch 256 --stop-after 300"
+small="--layers 2 --hidden 200 --embed 200 --batch 20 --bptt 20 --dropout 0 --lr 20 --clip 0.25 --init 0.1 --stop-after 20"
+medium="--layers 2 --hidden 650 --embed 650 --batch 20 --bptt 35 --dropout 0.5 --lr 20 --clip 0.25 --init 0.05 --stop-after 4"
+window="--task window-lm --order 5 --embed 60 --hidden 100 --batch 256 --stop-after 100"
 
 # one run: prints "tok/s allreduce%"
 one() {  # ranks threads flags...

@@ -9,7 +9,8 @@
  *     rank's loss is the mean over its share, and the shares' gradients are
  *     summed by MPI_Allreduce, another order of float additions);
  *   - the model file of rank 0 equals the one-process model file;
- *   - the window LM (examples, shuffled, a short last batch) likewise;
+ *   - the window LM and the sentence classifier (examples, shuffled, a short last
+ *     batch) likewise;
  *   - a run stopped on 2 ranks and resumed on 4 (and one rank resumed on 2)
  *     ends where the uninterrupted one-process run ends;
  *   - a rank killed mid-run ends the job within seconds with a message, and so
@@ -185,6 +186,22 @@ static void test_window_lm_two_and_four_ranks(void **s)
     }
 }
 
+static void test_classifier_two_and_four_ranks(void **s)
+{
+    (void)s;
+    /* the sentence classifier: bucketed, shuffled batches of 10 sentences (the last of 5) */
+    const char *flags = "train --task classify --data cls.txt --hidden 8 --embed 8 --batch 10 "
+                        "--epochs 2 --dropout 0 --seed 5";
+    assert_int_equal(run("%s --quiet --threads 1 %s --save cone.st", exe, flags), 0);
+    for (int ranks = 2; ranks <= 4; ranks += 2) {
+        int rc = run("%s %s --save cdist.st --distributed", mpi(ranks), flags);
+        if (rc) show_output();
+        assert_int_equal(rc, 0);
+        double d = compare_files(path_in("cone.st"), path_in("cdist.st"), 1e-5);
+        fprintf(stderr, "classify, %d ranks, two epochs: model within %.2g\n", ranks, d);
+    }
+}
+
 static void test_resume_with_other_rank_counts(void **s)
 {
     (void)s;
@@ -262,6 +279,19 @@ static int setup(void **s)
         }
         if (fclose(o)) return -1;
     }
+    /* 45 labelled sentences: the label is whether "cat" comes before "dog" */
+    FILE *o = fopen(path_in("cls.txt"), "w");
+    if (!o) return -1;
+    for (int line = 0; line < 45; line++) {
+        int len = 3 + line % 5;
+        fprintf(o, "%s", line % 2 ? "pos" : "neg");
+        for (int k = 0; k < len; k++) {
+            x = x * 1664525u + 1013904223u;
+            fprintf(o, " %s", k == 0 ? (line % 2 ? "cat" : "dog") : w[(x >> 16) % 13]);
+        }
+        fputc('\n', o);
+    }
+    if (fclose(o)) return -1;
     return 0;
 }
 
@@ -285,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_lm_two_ranks),
         cmocka_unit_test(test_lm_four_ranks),
         cmocka_unit_test(test_window_lm_two_and_four_ranks),
+        cmocka_unit_test(test_classifier_two_and_four_ranks),
         cmocka_unit_test(test_resume_with_other_rank_counts),
         cmocka_unit_test(test_killed_rank_ends_the_job),
         cmocka_unit_test(test_unwritable_output_on_rank_zero_ends_the_job),

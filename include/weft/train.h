@@ -57,9 +57,9 @@
  *
  * so a step equals the one-process step on the whole batch up to float
  * rounding. Rank 0's weights (and optimiser slots) are broadcast at the
- * start; the batch order comes from the run's stream, the same on every rank;
- * the stream handed to batch_loss (dropout) is derived per batch from the
- * run's stream and the rank. Rank 0 alone logs, calls on_event, evaluates
+ * start; the batch order comes from the run's stream, the same on every rank
+ * (and as one process's); the stream handed to batch_loss (dropout) is
+ * derived from the run's stream, the batch number and the rank. Rank 0 alone logs, calls on_event, evaluates
  * (the score is broadcast, so early stopping and the schedule agree), keeps
  * the best weights and writes the model and state files; stopping (a signal,
  * the callback, a time budget: rank 0's clock) is agreed after every step.

@@ -797,14 +797,19 @@ static int validate(run *r, double *score, bool *improved)
     return 0;
 }
 
-/* Several ranks: the stream this rank hands batch_loss (dropout), derived from
- * the run's stream and the rank, which moves the run's stream on by one draw
- * on every rank alike; a run is reproducible for a given number of ranks. */
-static weft_rng rank_stream(weft_rng *run_rng, int rank)
+/* Several ranks: the stream this rank hands batch_loss (dropout) for batch
+ * `batch` of the run, derived from the run's stream, the batch and the rank
+ * without drawing from the run's stream: that stays the epochs' order, the
+ * same on every rank and the same as one process's when nothing else draws
+ * (no dropout). A run is reproducible for a given number of ranks. */
+static weft_rng rank_stream(const weft_rng *run_rng, long batch, int rank)
 {
-    uint64_t a = weft_rng_u32(run_rng), b = weft_rng_u32(run_rng);
+    uint64_t a = ((uint64_t)run_rng->s[0] << 32) | run_rng->s[1];
+    uint64_t b = ((uint64_t)run_rng->s[2] << 32) | run_rng->s[3];
     weft_rng out;
-    weft_rng_seed(&out, ((a << 32) | b) ^ (0x9E3779B97F4A7C15ull * (uint64_t)(rank + 1)));
+    weft_rng_seed(&out, a ^ (b * 0xBF58476D1CE4E5B9ull) ^
+                            ((uint64_t)(batch + 1) * 0x94D049BB133111EBull) ^
+                            ((uint64_t)(rank + 1) * 0x9E3779B97F4A7C15ull));
     return out;
 }
 
@@ -813,8 +818,7 @@ static weft_rng rank_stream(weft_rng *run_rng, int rank)
  *     g = sum_r (items_r / items) g_r,
  * one MPI_Allreduce over the store's contiguous gradient buffer (its padding
  * is zero and stays zero). The loss and items become the global batch's. */
-static int average_gradients(run *r, double local_items, double *loss_sum, long n_batches,
-                             double *items)
+static int average_gradients(run *r, double local_items, double *loss_sum, double *items)
 {
     weft_params *p = r->t->params;
     double sums[3] = { local_items, *loss_sum * local_items, *items };
@@ -828,7 +832,6 @@ static int average_gradients(run *r, double local_items, double *loss_sum, long 
     r->comm_seconds += now_seconds() - t0;
     *loss_sum = sums[1] / sums[0];   /* the item-weighted mean of the ranks' sums */
     *items = sums[2];
-    (void)n_batches;
     return 0;
 }
 
@@ -866,7 +869,7 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         weft_train_batch b = { 0 };
         weft_rng *rng = &r->st.rng;
         if (r->dist) {
-            rank_rng = rank_stream(&r->st.rng, r->rank);
+            rank_rng = rank_stream(&r->st.rng, r->st.batches_done, r->rank);
             rng = &rank_rng;
         }
         if (t->batch_loss(t->model, r->g, index, rng, &b, r->err, r->errsize)) return -1;
@@ -925,7 +928,7 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         float inv = (float)(1.0 / total_items);
         for (size_t i = 0; i < n; i++) gr[i] *= inv;
     }
-    if (r->dist && average_gradients(r, total_items, loss_sum, *n_batches, items)) return -1;
+    if (r->dist && average_gradients(r, total_items, loss_sum, items)) return -1;
     /* two passes over the store: the norm, then the update with the clip's
        factor applied on the fly (weft/optim.h) */
     float norm = weft_grad_norm_rows(t->params, rows);

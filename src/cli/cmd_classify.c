@@ -341,12 +341,7 @@ int weft_cli_classify_train(int argc, char **argv)
         goto done;
     }
     status = res.stop == WEFT_TRAIN_INTERRUPTED ? 128 + res.signal : WEFT_EXIT_OK;
-    if (weft_comm_size(o.comm) > 1 && weft_cli_rank() == 0 && res.train_seconds > 0)
-        fprintf(stderr, "distributed: %d ranks, %.0f %s in %.2f s of training (%.0f %s/s); "
-                "averaging the gradients (MPI_Allreduce) took %.2f s of it (%.1f%%)\n",
-                weft_comm_size(o.comm), res.items, pr.unit, res.train_seconds,
-                res.items / res.train_seconds, pr.unit, res.comm_seconds,
-                100.0 * res.comm_seconds / res.train_seconds);
+    if (weft_comm_size(o.comm) > 1) weft_cli_print_speed(&o, &res, pr.unit);
     printf("trained %d epochs in %.1f s (%.1f s of training)\n", res.epochs_done, now() - t0,
            res.train_seconds);
     if (res.has_best)

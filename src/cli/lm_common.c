@@ -284,16 +284,23 @@ int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data
     if (pr.tty && (rc || res->stop == WEFT_TRAIN_INTERRUPTED || res->stop == WEFT_TRAIN_STOPPED))
         fputc('\n', stderr);
     if (rc) fprintf(stderr, "weft train: %s: %s\n", data, err);
+    if (rc == 0) weft_cli_print_speed(o, res, pr.unit);
+    return rc;
+}
+
+void weft_cli_print_speed(const weft_train_opts *o, const weft_train_result *res,
+                          const char *unit)
+{
     int ranks = weft_comm_size(o->comm);
-    if (rc == 0 && ranks > 1 && weft_comm_rank(o->comm) == 0 && res->train_seconds > 0)
+    if (weft_comm_rank(o->comm) != 0 || !(res->train_seconds > 0)) return;
+    if (ranks > 1)
         fprintf(stderr, "distributed: %d ranks, %.0f %s in %.2f s of training (%.0f %s/s); "
                 "averaging the gradients (MPI_Allreduce) took %.2f s of it (%.1f%%)\n", ranks,
-                res->items, pr.unit, res->train_seconds, res->items / res->train_seconds,
-                pr.unit, res->comm_seconds, 100.0 * res->comm_seconds / res->train_seconds);
-    else if (rc == 0 && weft_comm_rank(o->comm) == 0 && res->train_seconds > 0)
-        fprintf(stderr, "trained %.0f %s in %.2f s (%.0f %s/s)\n", res->items, pr.unit,
-                res->train_seconds, res->items / res->train_seconds, pr.unit);
-    return rc;
+                res->items, unit, res->train_seconds, res->items / res->train_seconds, unit,
+                res->comm_seconds, 100.0 * res->comm_seconds / res->train_seconds);
+    else
+        fprintf(stderr, "trained %.0f %s in %.2f s (%.0f %s/s)\n", res->items, unit,
+                res->train_seconds, res->items / res->train_seconds, unit);
 }
 
 int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,

@@ -79,6 +79,10 @@ int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_t
 weft_comm *weft_cli_comm(void);
 /* This process's rank (0 without --distributed): rank 0 prints the set-up. */
 int weft_cli_rank(void);
+/* Rank 0: the run's speed on stderr, "trained N UNIT in S s (X UNIT/s)", or over
+ * several ranks "distributed: ..." with the share of MPI_Allreduce in it. */
+void weft_cli_print_speed(const weft_train_opts *o, const weft_train_result *res,
+                          const char *unit);
 
 /* The trainer's settings in words, for the start-up line: "sgd lr 20 (x0.5
  * from epoch 5), clip 0.25" and what else is on. */

@@ -2,9 +2,10 @@
 # Install the Debian packages weft needs that are not installed yet.
 # Idempotent: when everything is there it installs nothing and needs no network.
 # Run as root (or with sudo available).
-# Usage: scripts/install-deps.sh [--with-torch] [--with-wordvec]
+# Usage: scripts/install-deps.sh [--with-torch] [--with-wordvec] [--with-mpi]
 #   --with-torch    python3-torch, for golden files and the PyTorch side-by-side benchmarks
 #   --with-wordvec  python3-gensim and fasttext, for bench/word2vec_side_by_side.py
+#   --with-mpi      Open MPI, for distributed training (meson -Dmpi=auto finds it) and its tests
 set -euo pipefail
 
 packages=(
@@ -23,7 +24,8 @@ for arg in "$@"; do
   case "$arg" in
     --with-torch) packages+=(python3-torch) ;;           # golden files and side-by-side benchmarks only
     --with-wordvec) packages+=(python3-gensim fasttext) ;;  # word-vector side-by-side benchmark only
-    *) echo "install-deps: unknown option '$arg' (--with-torch, --with-wordvec)" >&2; exit 2 ;;
+    --with-mpi) packages+=(openmpi-bin libopenmpi-dev) ;;   # mpirun, mpi.h and libmpi
+    *) echo "install-deps: unknown option '$arg' (--with-torch, --with-wordvec, --with-mpi)" >&2; exit 2 ;;
   esac
 done
 

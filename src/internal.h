@@ -29,9 +29,16 @@ static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
     va_end(ap);
 }
 
-/* --- files (src/data.c) ------------------------------------------------------ */
+/* --- files (src/files.c) ------------------------------------------------------ */
 
-/* The whole file at path in a new NUL-terminated buffer (*text, the caller's:
+/* Write path whole or not at all: write(f, ctx) fills a temporary file beside
+ * it (0 on success), which is flushed, fsynced and renamed over path, keeping
+ * the mode of the file it replaces (else 0644). On any failure path is left
+ * as it was, and err names the file and the cause. 0 or -1. */
+int weft_replace_file(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx,
+                      char *err, size_t errsize);
+
+/* The whole file at path (src/data.c) in a new NUL-terminated buffer (*text, the caller's:
  * free()) of *len bytes. Returns 0, or -1 with a message naming the file. */
 int weft_read_file(const char *path, char **text, size_t *len, char *err, size_t errsize);
 /* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 when it

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "weft/cell.h"
+#include "weft/classify.h"
 #include "weft/io.h"
 #include "weft/lm.h"
 
@@ -120,6 +121,23 @@ static void model_files_never_load_code(void **state)
                           "--data %s", model, model);
         assert_int_equal(r->status, 1);
         if (exists(marker)) fail_msg("a model file naming %s made weft load it", names[k]);
+
+        /* a sentence classifier naming it: refused the same way */
+        weft_classify_config cc = weft_classify_defaults(WEFT_TASK_CLASSIFY);
+        cc.hidden = 2;
+        cc.embed = 2;
+        cc.layers = 1;
+        weft_vocab *words = test_vocab_of("<unk> a b", WEFT_TEXT_WORDS), *labels = weft_vocab_new();
+        assert_true(weft_vocab_add(labels, "pos", 3) >= 0 && weft_vocab_add(labels, "neg", 3) >= 0);
+        weft_classify_model *cm = weft_classify_new(&cc, words, labels, NULL, err, sizeof err);
+        assert_non_null(cm);
+        snprintf(cm->cfg.cell, sizeof cm->cfg.cell, "%s", names[k]);
+        const char *cls = tmp_path("evil-classifier.safetensors");
+        assert_int_equal(weft_classify_save(cm, cls, err, sizeof err), 0);
+        weft_classify_free(cm);
+        assert_null(weft_classify_load(cls, err, sizeof err));
+        assert_contains(err, "--allow-plugin");
+        if (exists(marker)) fail_msg("a classifier naming %s made weft load it", names[k]);
 
         /* allowed, it is loaded (and refused as no cell plugin): the test can see a load */
         r = weft_test_run(exe, env, GLOBAL_FLAGS "--allow-plugin %s eval --model %s --data %s",

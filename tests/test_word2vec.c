@@ -704,6 +704,17 @@ static void test_cli(void **state)
     char line[256];
     assert_true(strncmp(last_line(o->out, line, sizeof line), "accuracy: ", 10) == 0);
     assert_contains(o->out, "skipped 1");
+    /* the vectors start a language model's embedding: every word of the text has one */
+    o = weft_test_run(exe, NULL, "--quiet --threads 1 train --task lm --data '%s' --embed 12 "
+                      "--hidden 8 --epochs 1 --batch 4 --bptt 5 --init-embeddings '%s' --save '%s'",
+                      tmp_path("corpus.txt"), tmp_path("cli.bin"), tmp_path("lm.safetensors"));
+    if (o->status) fail_msg("%s", o->err);
+    assert_contains(o->err, "init-embeddings: 20 of the 20 tokens' rows");
+    o = weft_test_run(exe, NULL, "--quiet --threads 1 train --task lm --data '%s' --embed 10 "
+                      "--epochs 1 --init-embeddings '%s' --save '%s'", tmp_path("corpus.txt"),
+                      tmp_path("cli.bin"), tmp_path("lm.safetensors"));
+    assert_int_equal(o->status, 1);
+    assert_contains(o->err, "--init-embeddings: encoder.weight has shape [20, 10]");
     /* a bad file: exit 1 and a message naming it */
     weft_test_write_file(tmp_path("bad.txt"), "3 2\na 1 2\n", 10);
     o = weft_test_run(exe, NULL, "--quiet neighbors --vectors '%s' a", tmp_path("bad.txt"));

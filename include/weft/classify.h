@@ -199,6 +199,9 @@ typedef struct weft_classify_run {
     weft_chunk_score last;                    /* entity scores of the last evaluation */
     bool last_has_chunks;
     double last_macro_f1;                     /* of the last evaluation, percent */
+    int rank, size;                           /* several ranks (weft/distributed.h): this
+                                                 rank's share of each batch (the trainer's
+                                                 shard callback sets them; 0 and 0: all) */
 } weft_classify_run;
 
 /* Fill *t for weft_train (defaults filled into r). r must outlive the run. */

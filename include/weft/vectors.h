@@ -147,7 +147,8 @@ double weft_spearman(const double *x, const double *y, int n);
 /* --- initialising a model's embedding ---------------------------------------------- */
 
 /* Copy the vector of every word of `vocab` that v has (exact match first,
- * then without regard to ASCII case) into row id of emb, a parameter of shape
+ * then without regard to ASCII case; weft's "<eos>" takes word2vec's "</s>")
+ * into row id of emb, a parameter of shape
  * [vocab size, v->dim]; the other rows are left as they are. Returns the
  * number of rows copied, or -1 with a message when the shapes differ. */
 int weft_vectors_init_embedding(const weft_vectors *v, const weft_vocab *vocab, weft_param *emb,

@@ -26,5 +26,6 @@
 #include "weft/buckets.h"
 #include "weft/metrics.h"
 #include "weft/classify.h"
+#include "weft/distributed.h"
 
 #endif

@@ -409,6 +409,13 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
         goto done;
     }
     snprintf(cfg.cell, sizeof cfg.cell, "%s", cell->valuestring);
+    /* a plugin the file names only when the user allowed it (weft_cell_plugin_allow):
+     * weft_classify_new's lookup is for names a user gives */
+    if (weft_cell_name_is_plugin(cfg.cell)) {
+        void *h;
+        if (!weft_cell_lookup_from_file(cfg.cell, path, &h, err, errsize)) goto done;
+        weft_cell_plugin_close(h);
+    }
     if (weft_lm_meta_int(o, "layers", &cfg.layers, path, err, errsize) ||
         weft_lm_meta_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
         weft_lm_meta_int(o, "embed", &cfg.embed, path, err, errsize) ||

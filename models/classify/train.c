@@ -4,6 +4,7 @@
 #include "weft/classify.h"
 
 #include "weft/buckets.h"
+#include "weft/distributed.h"
 #include "weft/io.h"
 #include "src/internal.h"
 
@@ -38,6 +39,17 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng, wef
     }
     const int *idx = r->order.index + r->order.start[index];
     int n = r->order.start[index + 1] - r->order.start[index];
+    if (r->size > 1) {
+        /* several ranks: this rank's slice of the batch's sentences (every rank drew the
+           same order from the run's stream); none of a short batch: no loss */
+        size_t first;
+        n = (int)weft_dist_share((size_t)n, r->rank, r->size, &first);
+        idx += first;
+        if (n == 0) {
+            *b = (weft_train_batch){ .loss = NULL, .items = 0 };
+            return 0;
+        }
+    }
     weft_var *loss = weft_classify_loss(r->model, g, r->train, idx, n, rng);
     if (!loss) {
         weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g)
@@ -65,6 +77,19 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     r->last_has_chunks = sc.has_chunks;
     r->last_macro_f1 = 100.0 * weft_confusion_macro_f1(&sc.confusion);
     weft_confusion_free(&sc.confusion);
+    return 0;
+}
+
+static int shard(void *model, int rank, int size, char *err, size_t errsize)
+{
+    weft_classify_run *r = model;
+    if (size > r->batch) {
+        weft_say(err, errsize, "a batch of %d sentences is smaller than the %d ranks", r->batch,
+                 size);
+        return -1;
+    }
+    r->rank = rank;
+    r->size = size;
     return 0;
 }
 
@@ -97,6 +122,7 @@ void weft_classify_trainable(weft_classify_run *r, weft_trainable *t)
         .score_name = "accuracy",
         .save = save,
         .load = load,
+        .shard = shard,
     };
 }
 

@@ -2,6 +2,8 @@
  * similarity (weft/vectors.h). */
 #include "weft/vectors.h"
 
+#include "src/internal.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -11,17 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* --- the struct ------------------------------------------------------------------------- */
 
@@ -68,19 +59,19 @@ weft_vectors *weft_vectors_from(const char *const *words, const float *data, int
                                 char *err, size_t errsize)
 {
     if (count < 1 || dim < 1 || dim > WEFT_VECTORS_MAX_DIM) {
-        set_err(err, errsize, "vectors: bad size %d x %d", count, dim);
+        weft_say(err, errsize, "vectors: bad size %d x %d", count, dim);
         return NULL;
     }
     weft_vectors *v = vectors_alloc(count, dim);
     if (!v) {
-        set_err(err, errsize, "vectors: out of memory for %d x %d", count, dim);
+        weft_say(err, errsize, "vectors: out of memory for %d x %d", count, dim);
         return NULL;
     }
     for (int i = 0; i < count; i++) {
         size_t len = strlen(words[i]);
         int id = weft_vocab_add(v->words, words[i], len);
         if (id != i) {
-            set_err(err, errsize, id < 0 ? "vectors: out of memory" :
+            weft_say(err, errsize, id < 0 ? "vectors: out of memory" :
                     "vectors: the word '%s' appears twice (rows %d and %d)", words[i], id + 1,
                     i + 1);
             weft_vectors_free(v);
@@ -128,13 +119,13 @@ static int read_count(reader *r, long max, long *out, const char *what)
     while (r->pos < r->len && isdigit((unsigned char)r->s[r->pos])) {
         x = x * 10 + (r->s[r->pos++] - '0');
         if (x > max) {
-            set_err(r->err, r->errsize, "%s: line 1: the header's %s is over %ld", r->name, what,
+            weft_say(r->err, r->errsize, "%s: line 1: the header's %s is over %ld", r->name, what,
                     max);
             return -1;
         }
     }
     if (r->pos == start || x < 1) {
-        set_err(r->err, r->errsize, "%s: line 1: the header is not 'WORDS DIMENSIONS' (the %s "
+        weft_say(r->err, r->errsize, "%s: line 1: the header is not 'WORDS DIMENSIONS' (the %s "
                 "is missing or 0)", r->name, what);
         return -1;
     }
@@ -149,20 +140,20 @@ static int read_word(reader *r, size_t *start, size_t *n, const char *where_fmt,
     while (r->pos < r->len && r->s[r->pos] != ' ' && r->s[r->pos] != '\t' &&
            r->s[r->pos] != '\n') {
         if (r->s[r->pos] == '\0') {
-            set_err(r->err, r->errsize, "%s: %s %ld: a NUL byte in a word", r->name, where_fmt,
+            weft_say(r->err, r->errsize, "%s: %s %ld: a NUL byte in a word", r->name, where_fmt,
                     where);
             return -1;
         }
         r->pos++;
         if (r->pos - *start > WEFT_VECTORS_MAX_WORD) {
-            set_err(r->err, r->errsize, "%s: %s %ld: a word longer than %d bytes", r->name,
+            weft_say(r->err, r->errsize, "%s: %s %ld: a word longer than %d bytes", r->name,
                     where_fmt, where, WEFT_VECTORS_MAX_WORD);
             return -1;
         }
     }
     *n = r->pos - *start;
     if (*n == 0) {
-        set_err(r->err, r->errsize, "%s: %s %ld: %s", r->name, where_fmt, where,
+        weft_say(r->err, r->errsize, "%s: %s %ld: %s", r->name, where_fmt, where,
                 r->pos >= r->len ? "the file ends before the rows the header promises"
                                  : "an empty word (a blank line or a line starting with a space)");
         return -1;
@@ -181,7 +172,7 @@ static int read_text_row(reader *r, int dim, float *row, size_t *wstart, size_t 
     for (int j = 0; j < dim; j++) {
         skip_blanks(r);
         if (r->pos >= r->len || r->s[r->pos] == '\n') {
-            set_err(r->err, r->errsize, "%s: line %d: a short row: %d values, %d expected",
+            weft_say(r->err, r->errsize, "%s: line %d: a short row: %d values, %d expected",
                     r->name, r->line, j, dim);
             goto done;
         }
@@ -189,12 +180,12 @@ static int read_text_row(reader *r, int dim, float *row, size_t *wstart, size_t 
         errno = 0;
         float x = strtof(r->s + r->pos, &end);
         if (end == r->s + r->pos || (end < r->s + r->len && !isspace((unsigned char)*end))) {
-            set_err(r->err, r->errsize, "%s: line %d: value %d is not a number", r->name,
+            weft_say(r->err, r->errsize, "%s: line %d: value %d is not a number", r->name,
                     r->line, j + 1);
             goto done;
         }
         if (!isfinite(x)) {
-            set_err(r->err, r->errsize, "%s: line %d: value %d is %s", r->name, r->line, j + 1,
+            weft_say(r->err, r->errsize, "%s: line %d: value %d is %s", r->name, r->line, j + 1,
                     isnan(x) ? "NaN" : "infinite or out of float range");
             goto done;
         }
@@ -203,7 +194,7 @@ static int read_text_row(reader *r, int dim, float *row, size_t *wstart, size_t 
     }
     skip_blanks(r);
     if (r->pos < r->len && r->s[r->pos] != '\n') {
-        set_err(r->err, r->errsize, "%s: line %d: more than %d values", r->name, r->line, dim);
+        weft_say(r->err, r->errsize, "%s: line %d: more than %d values", r->name, r->line, dim);
         goto done;
     }
     if (r->pos < r->len) r->pos++;
@@ -222,21 +213,21 @@ static int read_binary_row(reader *r, int dim, float *row, size_t *wstart, size_
     size_t at = r->pos;
     if (read_word(r, wstart, wlen, "byte", (long)at)) return -1;
     if (r->pos >= r->len || r->s[r->pos] != ' ') {
-        set_err(r->err, r->errsize, "%s: byte %zu (row %ld): the word is not followed by a space",
+        weft_say(r->err, r->errsize, "%s: byte %zu (row %ld): the word is not followed by a space",
                 r->name, r->pos, i + 1);
         return -1;
     }
     r->pos++;
     size_t bytes = (size_t)dim * 4;
     if (r->len - r->pos < bytes) {
-        set_err(r->err, r->errsize, "%s: byte %zu (row %ld): a short row: the file ends inside "
+        weft_say(r->err, r->errsize, "%s: byte %zu (row %ld): a short row: the file ends inside "
                 "its %d values", r->name, r->pos, i + 1, dim);
         return -1;
     }
     memcpy(row, r->s + r->pos, bytes);   /* little-endian float32, as x86 and ARM hold them */
     for (int j = 0; j < dim; j++)
         if (!isfinite(row[j])) {
-            set_err(r->err, r->errsize, "%s: byte %zu (row %ld): value %d is %s", r->name,
+            weft_say(r->err, r->errsize, "%s: byte %zu (row %ld): value %d is %s", r->name,
                     r->pos + 4 * (size_t)j, i + 1, j + 1, isnan(row[j]) ? "NaN" : "infinite");
             return -1;
         }
@@ -250,7 +241,7 @@ weft_vectors *weft_vectors_parse(const char *bytes, size_t len, const char *name
     /* a NUL after the bytes, for strtof */
     char *s = malloc(len + 1);
     if (!s) {
-        set_err(err, errsize, "%s: out of memory", name);
+        weft_say(err, errsize, "%s: out of memory", name);
         return NULL;
     }
     memcpy(s, bytes, len);
@@ -264,7 +255,7 @@ weft_vectors *weft_vectors_parse(const char *bytes, size_t len, const char *name
         goto fail;
     skip_blanks(&r);
     if (r.pos >= r.len || r.s[r.pos] != '\n') {
-        set_err(err, errsize, "%s: line 1: the header is not 'WORDS DIMENSIONS'", name);
+        weft_say(err, errsize, "%s: line 1: the header is not 'WORDS DIMENSIONS'", name);
         goto fail;
     }
     r.pos++;
@@ -284,7 +275,7 @@ weft_vectors *weft_vectors_parse(const char *bytes, size_t len, const char *name
     size_t rest = len - r.pos;
     size_t min_row = format == WEFT_VECTORS_TEXT ? 2 * (size_t)dim + 1 : 4 * (size_t)dim + 2;
     if ((size_t)count > rest / min_row + 1) {
-        set_err(err, errsize, "%s: line 1: the header claims %ld words of %ld values, more than "
+        weft_say(err, errsize, "%s: line 1: the header claims %ld words of %ld values, more than "
                 "the file's %zu bytes can hold in %s format", name, count, dim, len,
                 format == WEFT_VECTORS_TEXT ? "text" : "binary");
         goto fail;
@@ -303,10 +294,10 @@ weft_vectors *weft_vectors_parse(const char *bytes, size_t len, const char *name
         if (id < 0) goto oom;
         if (id != i) {
             if (format == WEFT_VECTORS_TEXT)
-                set_err(err, errsize, "%s: line %d: the word '%.*s' appears again (first on "
+                weft_say(err, errsize, "%s: line %d: the word '%.*s' appears again (first on "
                         "line %ld)", name, line, (int)wl, r.s + ws, (long)id + 2);
             else
-                set_err(err, errsize, "%s: byte %zu: the word '%.*s' appears again (first in "
+                weft_say(err, errsize, "%s: byte %zu: the word '%.*s' appears again (first in "
                         "row %d)", name, at, (int)wl, r.s + ws, id + 1);
             goto fail;
         }
@@ -315,10 +306,10 @@ weft_vectors *weft_vectors_parse(const char *bytes, size_t len, const char *name
     while (r.pos < r.len && (is_blank(r.s[r.pos]) || r.s[r.pos] == '\n')) r.pos++;
     if (r.pos < r.len) {
         if (format == WEFT_VECTORS_TEXT)
-            set_err(err, errsize, "%s: line %d: more rows than the header's %ld", name, r.line,
+            weft_say(err, errsize, "%s: line %d: more rows than the header's %ld", name, r.line,
                     count);
         else
-            set_err(err, errsize, "%s: byte %zu: more bytes after the header's %ld rows", name,
+            weft_say(err, errsize, "%s: byte %zu: more bytes after the header's %ld rows", name,
                     r.pos, count);
         goto fail;
     }
@@ -327,7 +318,7 @@ weft_vectors *weft_vectors_parse(const char *bytes, size_t len, const char *name
     free(s);
     return v;
 oom:
-    set_err(err, errsize, "%s: out of memory", name);
+    weft_say(err, errsize, "%s: out of memory", name);
 fail:
     weft_vectors_free(v);
     free(row);
@@ -338,37 +329,9 @@ fail:
 weft_vectors *weft_vectors_read(const char *path, weft_vectors_format format, char *err,
                                 size_t errsize)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errsize, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 65536) {
-            size_t c = cap ? 2 * cap : 1 << 20;
-            char *b = realloc(buf, c);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                set_err(err, errsize, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = b;
-            cap = c;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        set_err(err, errsize, "%s: read error", path);
-        return NULL;
-    }
+    char *buf;
+    size_t len;
+    if (weft_read_file(path, &buf, &len, err, errsize)) return NULL;
     weft_vectors *v = weft_vectors_parse(buf, len, path, format, err, errsize);
     free(buf);
     return v;
@@ -395,51 +358,22 @@ static int write_rows(const weft_vectors *v, FILE *f, weft_vectors_format format
     return ferror(f) ? -1 : 0;
 }
 
+typedef struct write_ctx {
+    const weft_vectors *v;
+    weft_vectors_format format;
+} write_ctx;
+
+static int write_vectors(FILE *f, const void *ctx)
+{
+    const write_ctx *c = ctx;
+    return write_rows(c->v, f, c->format);
+}
+
 int weft_vectors_write(const weft_vectors *v, const char *path, weft_vectors_format format,
                        char *err, size_t errsize)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp-XXXXXX");
-    if (!tmp) {
-        set_err(err, errsize, "%s: out of memory", path);
-        return -1;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        set_err(err, errsize, "%s: cannot create a temporary file beside it: %s", path,
-                strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    /* mkstemp makes the file 0600: keep the mode of the file replaced, else 0644 */
-    struct stat st;
-    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : 0644;
-    FILE *f = fdopen(fd, "wb");
-    bool ok = f && fchmod(fd, mode) == 0 && write_rows(v, f, format) == 0 && fflush(f) == 0 &&
-              fsync(fd) == 0;
-    int saved_errno = errno;
-    if (f) {
-        if (fclose(f) != 0 && ok) {
-            ok = false;
-            saved_errno = errno;
-        }
-    } else {
-        close(fd);
-    }
-    if (!ok) {
-        set_err(err, errsize, "%s: cannot write the temporary file %s: %s (%s is unchanged)",
-                path, tmp, strerror(saved_errno), path);
-        unlink(tmp);
-    } else if (rename(tmp, path) != 0) {
-        ok = false;
-        set_err(err, errsize, "%s: cannot rename %s over it: %s (it is unchanged)", path, tmp,
-                strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    write_ctx c = { v, format };
+    return weft_replace_file(path, write_vectors, &c, err, errsize);
 }
 
 /* --- queries ------------------------------------------------------------------------------- */
@@ -587,45 +521,6 @@ static int split_fields(const char *s, size_t n, const char *seps, const char **
     return k;
 }
 
-/* The whole file in memory, NUL-terminated; NULL with a message. */
-static char *slurp(const char *path, size_t *len, char *err, size_t errsize)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errsize, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            size_t c = cap ? 2 * cap : 65536;
-            char *b = realloc(buf, c + 1);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                set_err(err, errsize, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = b;
-            cap = c;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        set_err(err, errsize, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* --- analogy evaluation ------------------------------------------------------------------------ */
 
 typedef struct question {
@@ -640,14 +535,14 @@ int weft_vectors_eval_analogies(const weft_vectors *v, const char *path,
     memset(out, 0, sizeof *out);
     if (top < 1) top = 1;
     size_t len;
-    char *text = slurp(path, &len, err, errsize);
-    if (!text) return -1;
+    char *text;
+    if (weft_read_file(path, &text, &len, err, errsize)) return -1;
     folded_index fi = { 0 };
     question *qs = NULL;
     size_t nq = 0, cap = 0;
     int rc = -1;
     if (folded_build(&fi, v, limit)) {
-        set_err(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         goto done;
     }
     int line = 0;
@@ -660,7 +555,7 @@ int weft_vectors_eval_analogies(const weft_vectors *v, const char *path,
         int nf = split_fields(text + i, e - i, " \t\r", f, fl, 5);
         if (nf > 0 && f[0][0] == ':') {
             if (out->n_sections == WEFT_ANALOGY_MAX_SECTIONS) {
-                set_err(err, errsize, "%s: line %d: more than %d sections", path, line,
+                weft_say(err, errsize, "%s: line %d: more than %d sections", path, line,
                         WEFT_ANALOGY_MAX_SECTIONS);
                 goto done;
             }
@@ -677,7 +572,7 @@ int weft_vectors_eval_analogies(const weft_vectors *v, const char *path,
                 size_t c = cap ? 2 * cap : 1024;
                 question *q = realloc(qs, c * sizeof *q);
                 if (!q) {
-                    set_err(err, errsize, "%s: out of memory", path);
+                    weft_say(err, errsize, "%s: out of memory", path);
                     goto done;
                 }
                 qs = q;
@@ -687,20 +582,20 @@ int weft_vectors_eval_analogies(const weft_vectors *v, const char *path,
             q->section = out->n_sections - 1;
             for (int k = 0; k < 4; k++) q->w[k] = folded_find(&fi, f[k], fl[k]);
         } else if (nf != 0) {
-            set_err(err, errsize, "%s: line %d: a question is four words 'a b c d' (this line "
+            weft_say(err, errsize, "%s: line %d: a question is four words 'a b c d' (this line "
                     "has %d)", path, line, nf);
             goto done;
         }
         i = e + 1;
     }
     if (nq == 0) {
-        set_err(err, errsize, "%s: no questions", path);
+        weft_say(err, errsize, "%s: no questions", path);
         goto done;
     }
     /* score the questions that are inside the vocabulary */
     char *right = calloc(nq, 1);
     if (!right) {
-        set_err(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         goto done;
     }
 #pragma omp parallel
@@ -812,14 +707,14 @@ int weft_vectors_eval_similarity(const weft_vectors *v, const char *path,
     memset(out, 0, sizeof *out);
     out->spearman = NAN;
     size_t len;
-    char *text = slurp(path, &len, err, errsize);
-    if (!text) return -1;
+    char *text;
+    if (weft_read_file(path, &text, &len, err, errsize)) return -1;
     folded_index fi = { 0 };
     double *human = NULL, *model = NULL;
     int n = 0, cap = 0, rc = -1, line = 0;
     bool first = true;
     if (folded_build(&fi, v, 0)) {
-        set_err(err, errsize, "%s: out of memory", path);
+        weft_say(err, errsize, "%s: out of memory", path);
         goto done;
     }
     for (size_t i = 0; i < len;) {
@@ -844,7 +739,7 @@ int weft_vectors_eval_similarity(const weft_vectors *v, const char *path,
                 i = next;
                 continue;
             }
-            set_err(err, errsize, "%s: line %d: not 'word1 word2 score'", path, line);
+            weft_say(err, errsize, "%s: line %d: not 'word1 word2 score'", path, line);
             goto done;
         }
         first = false;
@@ -858,7 +753,7 @@ int weft_vectors_eval_similarity(const weft_vectors *v, const char *path,
                 double *m = realloc(model, (size_t)cap * sizeof *m);
                 if (m) model = m;
                 if (!h || !m) {
-                    set_err(err, errsize, "%s: out of memory", path);
+                    weft_say(err, errsize, "%s: out of memory", path);
                     goto done;
                 }
             }
@@ -887,7 +782,7 @@ int weft_vectors_init_embedding(const weft_vectors *v, const weft_vocab *vocab, 
     int V = weft_vocab_size(vocab);
     if (emb->value.rank != 2 || emb->value.shape[0] != V || emb->value.shape[1] != v->dim) {
         char shape[64];
-        set_err(err, errsize, "%s has shape %s; vectors of dimension %d for a vocabulary of %d "
+        weft_say(err, errsize, "%s has shape %s; vectors of dimension %d for a vocabulary of %d "
                 "need [%d, %d]", emb->name, weft_shape_str(&emb->value, shape, sizeof shape),
                 v->dim, V, V, v->dim);
         return -1;
@@ -895,7 +790,7 @@ int weft_vectors_init_embedding(const weft_vectors *v, const weft_vocab *vocab, 
     folded_index fi = { 0 };
     if (folded_build(&fi, v, 0)) {
         folded_free(&fi);
-        set_err(err, errsize, "out of memory");
+        weft_say(err, errsize, "out of memory");
         return -1;
     }
     int copied = 0;
@@ -904,6 +799,7 @@ int weft_vectors_init_embedding(const weft_vectors *v, const weft_vocab *vocab, 
         size_t n = strlen(w);
         int src = weft_vocab_find(v->words, w, n);
         if (src < 0) src = folded_find(&fi, w, n);
+        if (src < 0 && strcmp(w, WEFT_EOS) == 0) src = weft_vocab_find(v->words, "</s>", 4);
         if (src < 0) continue;
         memcpy(emb->value.data + (size_t)id * v->dim, v->data + (size_t)src * v->dim,
                (size_t)v->dim * sizeof(float));

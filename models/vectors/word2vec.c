@@ -4,6 +4,7 @@
 #include "weft/word2vec.h"
 
 #include "models/vectors/w2v_kernels.h"
+#include "src/internal.h"
 #include "weft/graph.h"
 #include "weft/ops.h"
 #include "weft/optim.h"
@@ -16,17 +17,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 static double now(void)
 {
@@ -129,7 +119,7 @@ static int build_huffman(weft_word2vec *m, char *err, size_t errsize)
     m->codelen = calloc((size_t)V, 1);
     int rc = -1;
     if (!count || !binary || !parent || !m->codes || !m->points || !m->codelen) {
-        set_err(err, errsize, "word2vec: out of memory for the Huffman tree");
+        weft_say(err, errsize, "word2vec: out of memory for the Huffman tree");
         goto done;
     }
     for (int a = 0; a < V; a++) count[a] = m->counts[a];
@@ -152,7 +142,7 @@ static int build_huffman(weft_word2vec *m, char *err, size_t errsize)
         int i = 0;
         for (int b = a; b != 2 * V - 2; b = parent[b]) {
             if (i == WEFT_W2V_MAX_CODE) {
-                set_err(err, errsize, "word2vec: a Huffman code longer than %d bits",
+                weft_say(err, errsize, "word2vec: a Huffman code longer than %d bits",
                         WEFT_W2V_MAX_CODE);
                 goto done;
             }
@@ -185,7 +175,7 @@ static int build_noise(weft_word2vec *m, char *err, size_t errsize)
     int n = m->opt.noise_table_size > 0 ? m->opt.noise_table_size : WEFT_W2V_NOISE_TABLE;
     m->noise = malloc((size_t)n * sizeof *m->noise);
     if (!m->noise) {
-        set_err(err, errsize, "word2vec: out of memory for the noise table (%d entries)", n);
+        weft_say(err, errsize, "word2vec: out of memory for the noise table (%d entries)", n);
         return -1;
     }
     m->noise_size = n;
@@ -223,13 +213,13 @@ weft_word2vec *weft_word2vec_new(const weft_tokens *text, const weft_word2vec_op
         opt->negative < 0 || opt->negative > 63 || opt->epochs < 1 || opt->min_count < 1 || opt->sample < 0 ||
         opt->lr < 0 || opt->threads < 0 ||
         (opt->loss == WEFT_W2V_NS && opt->negative < 1)) {
-        set_err(err, errsize, "word2vec: an option is out of range (dim %d, window %d, "
+        weft_say(err, errsize, "word2vec: an option is out of range (dim %d, window %d, "
                 "negative %d, epochs %d, min-count %d, sample %g, lr %g)", opt->dim, opt->window,
                 opt->negative, opt->epochs, opt->min_count, opt->sample, opt->lr);
         return NULL;
     }
     if (text->level != WEFT_TEXT_WORDS) {
-        set_err(err, errsize, "word2vec: the text must be read as words");
+        weft_say(err, errsize, "word2vec: the text must be read as words");
         return NULL;
     }
     weft_word2vec *m = calloc(1, sizeof *m);
@@ -265,7 +255,7 @@ weft_word2vec *weft_word2vec_new(const weft_tokens *text, const weft_word2vec_op
     }
     int n_all = weft_vocab_size(all);
     if (cap == 0) {
-        set_err(err, errsize, "word2vec: the text is empty");
+        weft_say(err, errsize, "word2vec: the text is empty");
         goto fail;
     }
     ent = malloc((size_t)n_all * sizeof *ent);
@@ -278,7 +268,7 @@ weft_word2vec *weft_word2vec_new(const weft_tokens *text, const weft_word2vec_op
     for (int i = 0; i < n_all; i++)
         if (i == 0 || ent[i].count >= opt->min_count) remap[ent[i].first] = V++;
     if (V < 2) {
-        set_err(err, errsize, "word2vec: no word occurs %d times or more (--min-count)",
+        weft_say(err, errsize, "word2vec: no word occurs %d times or more (--min-count)",
                 opt->min_count);
         goto fail;
     }
@@ -324,7 +314,7 @@ weft_word2vec *weft_word2vec_new(const weft_tokens *text, const weft_word2vec_op
     free(remap);
     return m;
 oom:
-    set_err(err, errsize, "word2vec: out of memory");
+    weft_say(err, errsize, "word2vec: out of memory");
 fail:
     weft_word2vec_free(m);
     weft_vocab_free(all);
@@ -535,7 +525,7 @@ int weft_word2vec_train(weft_word2vec *m, char *err, size_t errsize)
         if (m->opt.progress)
             print_progress(m, &sh, weft_word2vec_lr_at(m->opt.lr, sh.words_done, sh.total), true);
     } else {
-        set_err(err, errsize, "word2vec: out of memory for the training threads");
+        weft_say(err, errsize, "word2vec: out of memory for the training threads");
     }
     for (int t = 0; bufs && t < nthreads; t++) {
         weft_aligned_free(bufs[t].neu1);
@@ -552,7 +542,7 @@ int weft_word2vec_train(weft_word2vec *m, char *err, size_t errsize)
 int weft_word2vec_train_tape(weft_word2vec *m, char *err, size_t errsize)
 {
     if (m->opt.model != WEFT_W2V_SKIPGRAM || m->opt.loss != WEFT_W2V_SOFTMAX) {
-        set_err(err, errsize, "word2vec: the tape model is skip-gram with --loss softmax");
+        weft_say(err, errsize, "word2vec: the tape model is skip-gram with --loss softmax");
         return -1;
     }
     const int D = m->dim, V = m->vocab_size, W = m->opt.window;
@@ -562,14 +552,14 @@ int weft_word2vec_train_tape(weft_word2vec *m, char *err, size_t errsize)
     int *sen = malloc(WEFT_W2V_MAX_SENTENCE * sizeof *sen);
     int rc = -1;
     if (!params || !g || !keep || !sen) {
-        set_err(err, errsize, "word2vec: out of memory");
+        weft_say(err, errsize, "word2vec: out of memory");
         goto done;
     }
     /* input.weight: the rows v_c; output.weight: the rows u_j (weft_linear's [out, in]) */
     weft_param *in = weft_params_add(params, "input.weight", 2, (int[]){ V, D });
     weft_param *out = weft_params_add(params, "output.weight", 2, (int[]){ V, D });
     if (!in || !out) {
-        set_err(err, errsize, "word2vec: %s", weft_params_error(params));
+        weft_say(err, errsize, "word2vec: %s", weft_params_error(params));
         goto done;
     }
     memcpy(in->value.data, m->syn0, (size_t)V * D * sizeof(float));
@@ -605,12 +595,12 @@ int weft_word2vec_train_tape(weft_word2vec *m, char *err, size_t errsize)
                     weft_var *loss = weft_cross_entropy(g, logits, &word, NULL);
                     weft_params_zero_grad(params);
                     if (weft_graph_failed(g) || weft_backward(g, loss)) {
-                        set_err(err, errsize, "word2vec: tape: %s", weft_graph_error(g));
+                        weft_say(err, errsize, "word2vec: tape: %s", weft_graph_error(g));
                         goto done;
                     }
                     sgd.lr = alpha;
                     if (weft_optim_step(&sgd, params)) {
-                        set_err(err, errsize, "word2vec: tape: the SGD step failed");
+                        weft_say(err, errsize, "word2vec: tape: the SGD step failed");
                         goto done;
                     }
                 }
@@ -636,7 +626,7 @@ weft_vectors *weft_word2vec_vectors(const weft_word2vec *m, weft_w2v_which which
                                     size_t errsize)
 {
     if (which != WEFT_W2V_INPUT && m->opt.loss == WEFT_W2V_HS) {
-        set_err(err, errsize, "word2vec: a hierarchical-softmax model has no output vector per "
+        weft_say(err, errsize, "word2vec: a hierarchical-softmax model has no output vector per "
                 "word (its output vectors are the tree's inner nodes): write the input vectors");
         return NULL;
     }
@@ -652,7 +642,7 @@ weft_vectors *weft_word2vec_vectors(const weft_word2vec *m, weft_w2v_which which
                                                  : 0.5f * (m->syn0[i] + m->syn1[i]);
         v = weft_vectors_from(words, data, V, D, err, errsize);
     } else {
-        set_err(err, errsize, "word2vec: out of memory");
+        weft_say(err, errsize, "word2vec: out of memory");
     }
     free(words);
     free(data);

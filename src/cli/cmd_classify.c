@@ -112,7 +112,7 @@ typedef struct train_flags {
     int layers, hidden, embed, char_embed, char_hidden, window, window_hidden, min_count, batch,
         pool_batches, epochs, patience, seed;
     float dropout, lr, clip;
-    bool bidirectional, char_encoder, lowercase, digits;
+    bool bidirectional, char_encoder, lowercase, digits, distributed;
 } train_flags;
 
 typedef struct progress {
@@ -211,6 +211,9 @@ int weft_cli_classify_train(int argc, char **argv)
           "the best model (default: TASK.safetensors)", 0, 0 },
         { "log", WEFT_FLAG_STRING, &fl.log, "FILE", "a CSV log of the run", 0, 0 },
         { "log-json", WEFT_FLAG_STRING, &fl.log_json, "FILE", "a JSON-lines log", 0, 0 },
+        { "distributed", WEFT_FLAG_BOOL, &fl.distributed, NULL,
+          "data-parallel over the ranks of 'mpirun -np N weft train ...': --batch is the "
+          "global batch (docs/distributed.md)", 0, 0 },
     };
     const weft_flag_group groups[] = {
         { "data", data_flags, (int)(sizeof data_flags / sizeof *data_flags) },
@@ -326,6 +329,7 @@ int weft_cli_classify_train(int argc, char **argv)
     o.log_csv = fl.log;
     o.log_json = fl.log_json;
     o.catch_signals = true;
+    if (fl.distributed && !(o.comm = weft_cli_comm())) goto done;
     weft_rng_seed(&o.rng, (uint64_t)fl.seed * 0x9E3779B97F4A7C15ull + 1);
     progress pr = { .unit = task == WEFT_TASK_CLASSIFY ? "sent" : "words", .run = &run };
     o.on_event = print_event;
@@ -337,6 +341,12 @@ int weft_cli_classify_train(int argc, char **argv)
         goto done;
     }
     status = res.stop == WEFT_TRAIN_INTERRUPTED ? 128 + res.signal : WEFT_EXIT_OK;
+    if (weft_comm_size(o.comm) > 1 && weft_cli_rank() == 0 && res.train_seconds > 0)
+        fprintf(stderr, "distributed: %d ranks, %.0f %s in %.2f s of training (%.0f %s/s); "
+                "averaging the gradients (MPI_Allreduce) took %.2f s of it (%.1f%%)\n",
+                weft_comm_size(o.comm), res.items, pr.unit, res.train_seconds,
+                res.items / res.train_seconds, pr.unit, res.comm_seconds,
+                100.0 * res.comm_seconds / res.train_seconds);
     printf("trained %d epochs in %.1f s (%.1f s of training)\n", res.epochs_done, now() - t0,
            res.train_seconds);
     if (res.has_best)

@@ -18,6 +18,7 @@
 #include "weft/lm.h"
 #include "weft/ngram.h"
 #include "weft/runtime.h"
+#include "weft/vectors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 typedef struct train_flags {
     const char *task, *data, *valid, *level, *cell, *optim, *save, *resume, *dropout_mode;
+    const char *init_embeddings;   /* a word2vec file, or NULL */
     int layers, hidden, embed, batch, bptt, epochs, decay_start, seed, min_count, max_vocab,
         valid_batch, stop_after;
     float lr, clip, dropout, decay, dropout_embed, init;
@@ -90,6 +92,21 @@ static weft_lm *new_model(const train_flags *fl, weft_text_level level, int **tr
     if (weft_lm_init(m, &init_rng, fl->init)) {
         fprintf(stderr, "weft train: initialising the model failed\n");
         goto fail;
+    }
+    if (fl->init_embeddings) {
+        /* the rows of the words the vector file has, the others as initialised */
+        weft_vectors *vec = weft_vectors_read(fl->init_embeddings, WEFT_VECTORS_AUTO, err,
+                                              sizeof err);
+        int copied = vec ? weft_vectors_init_embedding(vec, m->vocab, m->encoder, err,
+                                                       sizeof err)
+                         : -1;
+        weft_vectors_free(vec);
+        if (copied < 0) {
+            fprintf(stderr, "weft train: --init-embeddings: %s\n", err);
+            goto fail;
+        }
+        fprintf(stderr, "init-embeddings: %d of the %d tokens' rows from %s\n", copied,
+                m->vocab_size, fl->init_embeddings);
     }
     if (weft_cli_encode_texts(m->vocab, fl->data, &train_t, train, n_train, fl->valid,
                               &valid_t, valid, n_valid))
@@ -222,7 +239,8 @@ static int train_lm(train_flags *fl)
     /* the streams hold their copy of the training ids */
     free(train_ids);
     train_ids = NULL;
-    print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
+    if (weft_cli_rank() == 0)
+        print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
 
     weft_trainable t = weft_lm_trainable(lt);
     weft_train_result res;
@@ -231,6 +249,11 @@ static int train_lm(train_flags *fl)
         if (res.steps > 0 && stat(save, &sb) == 0 && S_ISREG(sb.st_mode))
             fprintf(stderr, "weft train: %s and %s hold the last good checkpoint\n", save,
                     state_path);
+        goto done;
+    }
+    if (weft_cli_rank() > 0) {
+        /* rank 0 reports */
+        status = weft_cli_stop_status(&res);
         goto done;
     }
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
@@ -294,6 +317,9 @@ int weft_cmd_train(int argc, char **argv)
           0, 0.99 },
         { "tie", WEFT_FLAG_BOOL, &fl.tie, NULL,
           "tie the decoder's weight to the embedding (needs --embed = --hidden)", 0, 0 },
+        { "init-embeddings", WEFT_FLAG_STRING, &fl.init_embeddings, "VECTORS",
+          "start the embedding rows of the words a word2vec file has from it (--embed = its "
+          "dimension)", 0, 0 },
         { "init", WEFT_FLAG_FLOAT, &fl.init, "K",
           "recurrent weights uniform in [-K, K] (0: the cell's own, PyTorch's 1/sqrt(H))", 0,
           10 },

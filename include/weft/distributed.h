@@ -76,7 +76,11 @@ int weft_comm_barrier(weft_comm *c, char *err, size_t errsize);
 
 /* End every process of the job with exit status code (MPI_Abort); on one
  * process, exit(code). Does not return. */
+#ifdef __cplusplus
+[[noreturn]] void weft_comm_abort(weft_comm *c, int code);   /* C++'s spelling of _Noreturn */
+#else
 _Noreturn void weft_comm_abort(weft_comm *c, int code);
+#endif
 
 /* The share of n items (examples, streams) that rank `rank` of `size` takes:
  * items [*first, *first + return) of the n, the ranks in order, the first

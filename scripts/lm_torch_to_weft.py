@@ -10,7 +10,13 @@ the tensors. Output: a safetensors file with the same tensor names and weft's me
 
 Usage:
   /usr/bin/python3 scripts/lm_torch_to_weft.py model.pt vocab.txt out.safetensors \
-      [--level word|char] [--cell lstm|gru|rnn|rnn-relu]
+      [--level word|char] [--cell lstm|gru|rnn|rnn-relu] [--key encoder=emb ...] [--map keys.json]
+
+A model of your own whose modules have other names (self.emb = nn.Embedding, self.lstm =
+nn.LSTM, self.fc = nn.Linear) loads with a key map: --key WEFT=YOURS for each module, or
+--map FILE.json holding {"encoder": "emb", "rnn": "lstm", "decoder": "fc"}. A prefix maps every
+tensor under it (fc.weight -> decoder.weight). A tensor weft needs that the file lacks is an
+error naming it and the keys the file has.
 
 Debian ships no safetensors package, so the file is written here with struct and json.
 """
@@ -27,11 +33,48 @@ p.add_argument("vocab")
 p.add_argument("out")
 p.add_argument("--level", default="word", choices=["word", "char"])
 p.add_argument("--cell", default=None, help="lstm, gru, rnn or rnn-relu (default: from shapes)")
+p.add_argument("--key", action="append", default=[], metavar="WEFT=YOURS",
+               help="your module's name for one of weft's: encoder, rnn, decoder")
+p.add_argument("--map", metavar="FILE.json", help='{"encoder": "emb", "rnn": "lstm", ...}')
 a = p.parse_args()
 
 sd = torch.load(a.state_dict, map_location="cpu")
 if not isinstance(sd, dict):          # a whole model was saved
     sd = sd.state_dict()
+
+# the key map: weft's module name -> the file's
+key_map = {}
+if a.map:
+    try:
+        with open(a.map, encoding="utf-8") as f:
+            key_map.update(json.load(f))
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{a.map}: not a JSON key map: {e}")
+    if not isinstance(key_map, dict) or not all(isinstance(v, str) for v in key_map.values()):
+        raise SystemExit(f"{a.map}: a key map is an object of names, e.g. {{\"encoder\": \"emb\"}}")
+for kv in a.key:
+    weft_name, sep, theirs = kv.partition("=")
+    if not sep or not weft_name or not theirs:
+        raise SystemExit(f"--key {kv}: expected WEFT=YOURS, e.g. --key decoder=fc")
+    key_map[weft_name] = theirs
+for weft_name in key_map:
+    if weft_name not in ("encoder", "rnn", "decoder"):
+        raise SystemExit(f"key map: '{weft_name}' is not one of weft's modules: encoder, rnn, decoder")
+renamed = {}
+for name, t in sd.items():
+    for weft_name, theirs in key_map.items():
+        if name == theirs or name.startswith(theirs + "."):
+            name = weft_name + name[len(theirs):]
+            break
+    renamed[name] = t
+sd = renamed
+needed = ["encoder.weight", "rnn.weight_hh_l0", "rnn.weight_ih_l0", "decoder.bias"]
+missing = [k for k in needed if k not in sd]
+if missing:
+    have = ", ".join(sorted(sd)[:12]) + (", ..." if len(sd) > 12 else "")
+    raise SystemExit(f"{a.state_dict}: no tensor '{missing[0]}' (after the key map). The file has: "
+                     f"{have}. Map your module names with --key encoder=... --key rnn=... "
+                     f"--key decoder=... or --map FILE.json")
 with open(a.vocab, encoding="utf-8") as f:
     if a.level == "char":
         # one character a line; the newline character itself as the escape \n

@@ -21,5 +21,7 @@
 #include "weft/tasks.h"
 #include "weft/compare.h"
 #include "weft/train.h"
+#include "weft/attention.h"
+#include "weft/seq2seq.h"
 
 #endif

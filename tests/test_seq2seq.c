@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "weft/weft.h"
@@ -401,6 +402,75 @@ static void test_generated_tasks(void **state)
     assert_int_equal(weft_s2s_generate("copy", 3, 2, 4, &r, &src, &tgt, err, sizeof err), -1);
 }
 
+/* --- the command line: train on files, translate, eval ------------------------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The output of a shell command (at most n - 1 bytes) and its exit status. */
+static int run(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    const char *exe = getenv("WEFT_EXE");
+    if (!exe) skip();
+    char dir[] = "/tmp/weft-s2s-cli-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char src[300], tgt[300], model[300], cmd[2048], out[8192];
+    snprintf(src, sizeof src, "%s/a.src", dir);
+    snprintf(tgt, sizeof tgt, "%s/a.tgt", dir);
+    snprintf(model, sizeof model, "%s/m.safetensors", dir);
+    write_file(src, "1 2 3\n4 5\n6 7 8 9\n");
+    write_file(tgt, "3 2 1\n5 4\n9 8 7 6\n");
+    snprintf(cmd, sizeof cmd, "%s --quiet train --task seq2seq --src %s --tgt %s --valid-src %s "
+             "--valid-tgt %s --hidden 8 --embed 4 --epochs 2 --batch 2 --attention additive "
+             "--bidirectional --save %s 2>&1", exe, src, tgt, src, tgt, model);
+    int rc = run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "exact match"));
+    /* translate: one line out for each line in; n-best lines with scores */
+    snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 3 < %s", exe, model, src);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    int lines = 0;
+    for (char *p = out; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 3);
+    snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 3 --nbest 2 < %s", exe,
+             model, src);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "2 ||| "));
+    /* eval: bleu last */
+    snprintf(cmd, sizeof cmd, "%s --quiet eval --model %s --src %s --tgt %s --beam 2", exe, model,
+             src, tgt);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    char *last = strstr(out, "bleu: ");
+    assert_non_null(last);
+    assert_non_null(strstr(out, "exact match: "));
+    assert_int_equal(strchr(last, '\n')[1], '\0');
+    /* a corpus whose sides differ in lines: a clear error naming both files */
+    write_file(tgt, "3 2 1\n");
+    snprintf(cmd, sizeof cmd, "%s --quiet eval --model %s --src %s --tgt %s 2>&1", exe, model,
+             src, tgt);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "lines"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_bleu_hand_computed),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_generated_tasks),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

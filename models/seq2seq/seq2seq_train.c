@@ -1,10 +1,11 @@
 /* models/seq2seq/seq2seq_train.c — the encoder-decoder as a weft_trainable
  * (weft/seq2seq.h, weft/train.h): batches of sentences of similar source
- * length, the validation loss per target token as the score. */
+ * length, the validation perplexity per target token as the score. */
 #include "models/seq2seq/seq2seq_internal.h"
 
 #include "src/internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,7 +80,10 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
 {
     (void)g, (void)set;
     weft_s2s_trainer *t = model;
-    return weft_seq2seq_corpus_loss(t->m, t->d.valid, t->d.batch, score, err, errsize);
+    double nll;
+    if (weft_seq2seq_corpus_loss(t->m, t->d.valid, t->d.batch, &nll, err, errsize)) return -1;
+    *score = exp(nll);
+    return 0;
 }
 
 static int save(void *model, const char *path, char *err, size_t errsize)
@@ -124,7 +128,7 @@ weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_dat
     *tr = (weft_trainable){ .model = t, .params = m->params, .epoch_begin = epoch_begin,
                             .batch_loss = batch_loss, .evaluate = d->valid ? evaluate : NULL,
                             .higher_is_better = false, .has_valid = d->valid != NULL,
-                            .score_name = "nll", .save = save, .load = load };
+                            .score_name = "ppl", .save = save, .load = load };
     return t;
 }
 

@@ -251,7 +251,7 @@ static int train(s2s_flags *fl)
     status = WEFT_EXIT_OK;
     if (valid_c.n) {
         char b[64];
-        printf("best valid nll: %s per target token (%s)\n",
+        printf("best valid ppl: %s per target token (%s)\n",
                weft_train_format_score(res.best, b, sizeof b), save);
         if (!(best = weft_seq2seq_load(save, err, sizeof err))) {
             fprintf(stderr, "weft train: %s\n", err);

@@ -219,7 +219,8 @@ typedef struct weft_s2s_train_data {
 
 /* The model's trainable for weft_train: batches of sentences of similar source
  * length (sorted, cut into batches, the batches shuffled each epoch); scored
- * by the validation loss per target token (nats, lower is better); saves with
+ * by the validation perplexity per target token (exp of the mean loss; lower
+ * is better); saves with
  * weft_seq2seq_save. *ctx holds what it needs (free with
  * weft_seq2seq_trainer_free). 0, or -1 with a message. */
 typedef struct weft_s2s_trainer weft_s2s_trainer;

@@ -461,6 +461,11 @@ static void test_cli(void **state)
     assert_non_null(last);
     assert_non_null(strstr(out, "exact match: "));
     assert_int_equal(strchr(last, '\n')[1], '\0');
+    /* weft dot draws the encoder, the decoder and the attention */
+    snprintf(cmd, sizeof cmd, "%s --quiet dot --model %s --steps 3 -o %s/m.dot && grep -c "
+             "'attention' %s/m.dot", exe, model, dir, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_true(atoi(out) >= 3);
     /* a corpus whose sides differ in lines: a clear error naming both files */
     write_file(tgt, "3 2 1\n");
     snprintf(cmd, sizeof cmd, "%s --quiet eval --model %s --src %s --tgt %s 2>&1", exe, model,

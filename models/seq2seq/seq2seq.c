@@ -235,12 +235,14 @@ static weft_var *step_hidden(weft_graph *g, const weft_seq2seq *m, weft_s2s_deco
         if (prev[b] < 0 || prev[b] >= m->V_tgt)
             return weft_graph_fail(g, "seq2seq: target id %d of sentence %d is not in [0, %d)",
                                    prev[b], b, m->V_tgt);
-    weft_graph_set_scope(g, (weft_scope){ d->t, 0, -1, "decoder" });
+    /* drawn above the encoder: the decoder's layers after the encoder's, attention on top */
+    int L0 = c->enc_layers;
+    weft_graph_set_scope(g, (weft_scope){ d->t, L0, -1, NULL });
     weft_var *x = weft_embedding(g, weft_param_var(g, m->tgt_emb), prev, B);
     if (d->feed) x = weft_concat(g, (weft_var *[]){ x, d->feed }, 2);
     for (int l = 0; l < c->dec_layers; l++) {
         const weft_cell *cell = &m->dec[l];
-        weft_graph_set_scope(g, (weft_scope){ d->t, l, 0, m->dec_type->name });
+        weft_graph_set_scope(g, (weft_scope){ d->t, L0 + l, 0, m->dec_type->name });
         weft_var *next[4] = { 0 };
         int rc;
         if (weft_cell_type_has_fast_path(m->dec_type)) {
@@ -257,7 +259,7 @@ static weft_var *step_hidden(weft_graph *g, const weft_seq2seq *m, weft_s2s_deco
         for (int k = 0; k < ns; k++) d->states[l * ns + k] = next[k];
         x = next[0];
     }
-    weft_graph_set_scope(g, (weft_scope){ d->t, c->dec_layers, -1, "attention" });
+    weft_graph_set_scope(g, (weft_scope){ d->t, L0 + c->dec_layers, 0, "attention" });
     d->t++;
     if (c->attention == WEFT_ATTN_NONE) return x;
     weft_var *ctx;

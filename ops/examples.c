@@ -275,6 +275,13 @@ static weft_var *ex_transpose01(weft_graph *g, weft_params *ps, weft_rng *r, int
     return weighted_sum(g, r, weft_transpose01(g, INPUT(g, r, "x", 4, 3, 5)));
 }
 
+static weft_var *ex_concat_rows(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    weft_var *xs[3] = { INPUT(g, r, "x0", 2, 5), INPUT(g, r, "x1", 1, 5), INPUT(g, r, "x2", 3, 5) };
+    return weighted_sum(g, r, weft_concat_rows(g, xs, 3));
+}
+
 /* x [4, 3, 5]: one step (len 1, the first dimension dropped) or a range of 2 */
 static weft_var *ex_narrow(weft_graph *g, weft_params *ps, weft_rng *r, int len)
 {
@@ -300,6 +307,23 @@ static weft_var *ex_mean(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
 {
     (void)ps, (void)arg;
     return weighted_sum(g, r, weft_mean(g, INPUT(g, r, "x", 3, 5)));
+}
+
+/* three sequences of 4, 2 and 1 steps. The steps of one (b, f) are at
+ * least 0.3 apart (finite differences must not cross a tie), the winner moves
+ * with b and f, and the padding holds large values that must never win. */
+static weft_var *ex_max_steps(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    weft_var *x = INPUT(g, r, "x", 4, 3, 5);
+    const int len[3] = { 4, 2, 1 };
+    for (int t = 0; x && t < 4; t++)
+        for (int b = 0; b < 3; b++)
+            for (int f = 0; f < 5; f++) {
+                float *v = &x->value.data[(t * 3 + b) * 5 + f];
+                *v = t >= len[b] ? 9.0f : 0.5f * (float)((t + b + f) % len[b]) + 0.1f * *v - 1.0f;
+            }
+    return weighted_sum(g, r, weft_max_steps(g, x, len));
 }
 
 /* --- dropout and detach ------------------------------------------------------------------------- */
@@ -429,6 +453,7 @@ static const weft_op_example examples[] = {
     { "concat", "3 inputs", ex_concat, 0 },
     { "slice", "columns [2, 5)", ex_slice, 0 },
     { "stack", "3 x [2, 5]", ex_stack, 0 },
+    { "concat_rows", "[2, 5], [1, 5], [3, 5]", ex_concat_rows, 0 },
     { "narrow", "one step (first dimension dropped)", ex_narrow, 1 },
     { "narrow", "a range of 2", ex_narrow, 2 },
     { "reshape", "[3, 4] -> [2, 6]", ex_reshape, 0 },
@@ -436,6 +461,7 @@ static const weft_op_example examples[] = {
     { "transpose01", "[4, 3, 5] -> [3, 4, 5]", ex_transpose01, 0 },
     { "sum", "all elements", ex_sum, 0 },
     { "mean", "all elements", ex_mean, 0 },
+    { "max_steps", "T 4, B 3, lengths 4 2 1", ex_max_steps, 0 },
     { "dropout", "mask of x's shape", ex_dropout, 0 },
     { "dropout", "one mask row for every row", ex_dropout, 1 },
     { "detach", "no gradient through it", ex_detach, 0 },

@@ -44,6 +44,7 @@
     X(concat, "concat")                     \
     X(slice, "slice")                       \
     X(stack, "stack")                       \
+    X(concat_rows, "concat rows")           \
     X(narrow, "narrow")                     \
     X(reshape, "reshape")                   \
     X(expand, "expand")                     \
@@ -51,6 +52,7 @@
     /* reduce.c */                          \
     X(sum, "sum")                           \
     X(mean, "mean")                         \
+    X(max_steps, "max over steps")          \
     /* plumbing.c */                        \
     X(dropout, "dropout")                   \
     X(detach, "detach")                     \
@@ -64,6 +66,7 @@
 typedef struct weft_narrow_attrs {
     int start;
     weft_seq *seq;
+    int step;        /* with seq: the step of the sequence it is */
 } weft_narrow_attrs;
 _Static_assert(sizeof(weft_narrow_attrs) <= WEFT_NODE_ATTR_BYTES, "weft_narrow_attrs fits a node");
 

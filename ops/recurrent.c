@@ -27,9 +27,9 @@
  *     the per-step products h W_hhᵀ (forward) and dgates W_hh (backward):
  *     where packed_worth (src/matmul.h) says so, packed into the
  *     micro-kernel's panels once, so no step repacks it (weft's AVX-512
- *     tiles of src/matmul_kernel.c: from 4 rows where the product is 256 columns
- *     wide or more, 1.05-1.4x on those products; BLIS's kernel: from 32
- *     rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
+ *     or AVX2 tiles of src/matmul_kernel*.c: from 4 rows where the product
+ *     is 256 columns wide or more, 1.05-1.4x on those products; BLIS's
+ *     kernel: from 32 rows); otherwise as W_hhᵀ [H, G·H] and, where W_hh's own rows are a
  *     multiple of 512 bytes apart (H a multiple of 128), a copy of W_hh
  *     with its row stride padded off that: plain sgemms that BLIS's
  *     small-matrix path runs without packing (measured 1.2-1.4x faster at
@@ -66,6 +66,7 @@ struct weft_seq {
     const weft_var *X;       /* the [T, B, P] projection the steps read */
     int T, B, P;
     const weft_var **xps;    /* [T]: the step-t input (weft_seq_input) slot t's step reads */
+    int *rows;               /* [T]: the rows step t's input has (B, or fewer: the first ones) */
     unsigned char *used;     /* [T]: a step has taken slot t */
     int n_chained;           /* steps in the chain (weft_seq_chained) */
     /* the chain, from its first step on (op NULL until then) */
@@ -81,7 +82,7 @@ struct weft_seq {
     packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
     float *Apack;            /* the packed left operand of either product */
-    float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} */
+    float *hprev;            /* [T, B, H]: slot t holds step t's h_{t-1} (its first rows[t] rows) */
     /* [T, B, G·H]: slot t holds step t's dgates. Chosen anew by the first
      * step of every backward to reach the chain (n_filled = 0): X's own
      * gradient when the steps are its only readers and dgates is dxp
@@ -200,20 +201,38 @@ weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
     *s = (weft_seq){ .X = xp_seq, .T = T, .B = xp_seq->value.shape[1],
                      .P = xp_seq->value.shape[2] };
     s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
+    s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
     s->used = weft_graph_calloc(g, (size_t)T);
     s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->xps || !s->used || !s->filled) return NULL;
+    if (!s->xps || !s->rows || !s->used || !s->filled) return NULL;
     return s;
 }
 
-weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t)
+weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows)
 {
     if (!s) return NULL;
     if (t < 0 || t >= s->T)
         return weft_graph_fail(g, "seq: step %d is not in [0, %d)", t, s->T);
-    weft_var *xp = weft_narrow(g, (weft_var *)s->X, t, 1);
-    if (xp) weft_narrow_attrs_of(xp)->seq = s;
+    if (rows < 1 || rows > s->B)
+        return weft_graph_fail(g, "seq: step %d: %d rows is not in [1, %d] (the batch)", t,
+                               rows, s->B);
+    weft_var *X = (weft_var *)s->X, *xp;
+    if (rows == s->B) {
+        xp = weft_narrow(g, X, t, 1);
+    } else {   /* the first rows of block t: contiguous, a view as a narrow is */
+        size_t block = (size_t)s->B * s->P;
+        xp = weft_node_new_view(g, &weft_op_narrow, X, 2, (int[]){ rows, s->P }, t * block);
+        if (xp) weft_narrow_attrs_of(xp)->start = t;
+    }
+    if (!xp) return NULL;
+    weft_narrow_attrs_of(xp)->seq = s;
+    weft_narrow_attrs_of(xp)->step = t;
     return xp;
+}
+
+weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t)
+{
+    return weft_seq_input_rows(g, s, t, s ? s->B : 0);
 }
 
 int weft_seq_chained(const weft_seq *s)
@@ -277,7 +296,7 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
     fused_aux *a = fused_of(v);
     if (xp->op != &weft_op_narrow || !weft_narrow_attrs_of(xp)->seq) return 0;
     seq_ctx *s = weft_narrow_attrs_of(xp)->seq;
-    int t = weft_narrow_attrs_of(xp)->start;
+    int t = weft_narrow_attrs_of(xp)->step;
     if (s->P != GH || s->used[t]) return 0;
     if (!s->op) {
         if (chain_start(g, s, v->op, W, H, GH)) return -1;
@@ -287,6 +306,7 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
     }
     s->used[t] = 1;
     s->xps[t] = xp;
+    s->rows[t] = xp->value.shape[0];
     s->n_chained++;
     a->seq = s;
     a->slot = t;
@@ -395,11 +415,12 @@ static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
                 s->dgates = s->X->grad.data;
             } else {
                 if (!s->own_dgates)
-                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * B * width * sizeof(float));
+                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * s->B * width *
+                                                     sizeof(float));
                 s->dgates = s->own_dgates;
             }
         }
-        return s->dgates ? s->dgates + (size_t)a->slot * B * width : NULL;
+        return s->dgates ? s->dgates + (size_t)a->slot * s->B * width : NULL;
     }
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
     return a->dgates;
@@ -435,7 +456,7 @@ static void pre_activation(const fused_aux *a, float *pre, const float *xp, cons
                            const float *h, const float *W, int B, int H, int GH)
 {
     seq_ctx *s = a->seq;
-    float *slot = s ? s->hprev + (size_t)a->slot * B * H : NULL;
+    float *slot = s ? s->hprev + (size_t)a->slot * s->B * H : NULL;
     if (s) chain_weights(a);
     if (s && s->packed_fwd && xp) {
         packed_gemm_ex(B, h, H, &s->Wt_packed, pre, GH, s->Apack,
@@ -499,15 +520,21 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
     s->filled[a->slot] = 1;
     s->n_filled++;
     if (!a->first) return;
-    /* slots no backward reached (the loss does not depend on them) add nothing */
+    /* slots no backward reached (the loss does not depend on them) add
+     * nothing, nor do the rows past a step's own (a step over the sequences
+     * still running: weft_seq_input_rows) */
+    int SB = s->B;
     for (int t = 0; t < s->T; t++) {
-        if (!s->filled[t])
-            memset(s->dgates + (size_t)t * B * GH, 0, (size_t)B * GH * sizeof(float));
-        if (!s->used[t]) memset(s->hprev + (size_t)t * B * H, 0, (size_t)B * H * sizeof(float));
+        int r = s->used[t] ? s->rows[t] : 0, from = s->filled[t] ? r : 0;
+        if (from < SB)
+            memset(s->dgates + ((size_t)t * SB + from) * GH, 0,
+                   (size_t)(SB - from) * GH * sizeof(float));
+        if (r < SB)
+            memset(s->hprev + ((size_t)t * SB + r) * H, 0, (size_t)(SB - r) * H * sizeof(float));
         s->filled[t] = 0;
     }
     s->n_filled = 0;
-    int rows = s->T * B;
+    int rows = s->T * SB;
     if (dW) sgemm_rowmajor(true, false, GH, H, rows, 1.0f, s->dgates, s->hprev, 1.0f,
                            W->grad.data);
     if (db) add_column_sums(b->grad.data, s->dgates, rows, GH);
@@ -704,7 +731,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
         int nr = weft_gemm_kernel()->nr;
         lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
-                            s->hprev + (size_t)a->slot * B * H, H / nr, 4, H / nr,
+                            s->hprev + (size_t)a->slot * s->B * H, H / nr, 4, H / nr,
                             lstm_tiles_start, lstm_tiles_finish, &L);
         return;
     }

@@ -1,8 +1,10 @@
-/* ops/reduce.c — sum and mean of all elements, to a scalar. The sums run in
+/* ops/reduce.c — sum and mean of all elements, to a scalar, and the max over
+ * the real steps of a ragged batch. The sums run in
  * double, in a fixed order, so the result does not depend on the threads. */
 #include "ops/op_table.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static weft_var *reduction(weft_graph *g, const weft_op_desc *op, weft_var *x)
 {
@@ -103,4 +105,83 @@ void weft_op_mean_backward(weft_graph *g, weft_var *v)
     weft_var *x = v->in[0];
     if (!weft_wants_grad(x)) return;
     add_everywhere(x, v->grad.data[0] / (float)x->value.size);
+}
+
+/* --- max over the real steps of a ragged batch ------------------------------------------------
+ *
+ * y[b, f] = max over t < lengths[b] of x[t, b, f]: max pooling of a sequence
+ * batch [T, B, F] over each sequence's own steps only (padding never wins,
+ * even when every real value is negative). dx[t*, b, f] += dy[b, f] at the
+ * step t* that won (the first, among equals), which the forward keeps. */
+
+typedef struct max_steps_attrs {
+    int *lengths;   /* B */
+    int *winner;    /* B x F: the step that won */
+} max_steps_attrs;
+_Static_assert(sizeof(max_steps_attrs) <= WEFT_NODE_ATTR_BYTES, "max_steps_attrs fits a node");
+
+static max_steps_attrs *max_steps_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
+weft_var *weft_max_steps(weft_graph *g, weft_var *x, const int *lengths)
+{
+    if (!x) return NULL;
+    char s[64];
+    if (x->value.rank != 3)
+        return weft_graph_fail(g, "max_steps: x is %s, expected [T, B, F]",
+                               weft_shape_str(&x->value, s, sizeof s));
+    int T = x->value.shape[0], B = x->value.shape[1], F = x->value.shape[2];
+    if (!lengths) return weft_graph_fail(g, "max_steps: no lengths given");
+    for (int b = 0; b < B; b++)
+        if (lengths[b] < 1 || lengths[b] > T)
+            return weft_graph_fail(g, "max_steps: lengths[%d] = %d is not in [1, %d] (x %s)", b,
+                                   lengths[b], T, weft_shape_str(&x->value, s, sizeof s));
+    weft_var *v = weft_node_new(g, &weft_op_max_steps, &x, 1, 2, (int[]){ B, F });
+    if (!v) return NULL;
+    max_steps_attrs *a = max_steps_attrs_of(v);
+    a->lengths = weft_graph_alloc(g, (size_t)B * sizeof(int));
+    a->winner = weft_graph_alloc(g, (size_t)B * F * sizeof(int));
+    if (!a->lengths || !a->winner) return NULL;
+    memcpy(a->lengths, lengths, (size_t)B * sizeof(int));
+    weft_op_max_steps_forward(g, v);
+    return v;
+}
+
+void weft_op_max_steps_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const weft_tensor *x = &v->in[0]->value;
+    int B = x->shape[1], F = x->shape[2];
+    const int *len = max_steps_attrs_of(v)->lengths;
+    int *win = max_steps_attrs_of(v)->winner;
+    for (int b = 0; b < B; b++) {
+        float *y = v->value.data + (size_t)b * F;
+        int *w = win + (size_t)b * F;
+        memcpy(y, x->data + (size_t)b * F, (size_t)F * sizeof(float));
+        for (int f = 0; f < F; f++) w[f] = 0;
+        for (int t = 1; t < len[b]; t++) {
+            const float *xt = x->data + ((size_t)t * B + b) * F;
+            for (int f = 0; f < F; f++)
+                if (xt[f] > y[f]) {
+                    y[f] = xt[f];
+                    w[f] = t;
+                }
+        }
+    }
+}
+
+void weft_op_max_steps_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0];
+    if (!weft_wants_grad(x)) return;
+    int B = x->value.shape[1], F = x->value.shape[2];
+    const int *win = max_steps_attrs_of(v)->winner;
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < F; f++) {
+            size_t at = ((size_t)win[(size_t)b * F + f] * B + b) * F + f;
+            x->grad.data[at] += v->grad.data[(size_t)b * F + f];
+        }
 }

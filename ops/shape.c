@@ -1,6 +1,6 @@
 /* ops/shape.c — gathering and reshaping: embedding lookup, concat and slice
  * along the feature dimension, stack and narrow along the first dimension,
- * reshape. All of them move values; none does arithmetic, so each backward
+ * rows one below another, reshape. All of them move values; none does arithmetic, so each backward
  * moves the gradient back the way the forward moved the value. */
 #include "ops/op_table.h"
 
@@ -216,6 +216,53 @@ weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n)
     if (!v) return NULL;
     weft_op_stack_forward(g, v);
     return v;
+}
+
+/* --- concat_rows: [r_k, F] -> [Σ r_k, F], inputs one below the other ------------------------- */
+
+weft_var *weft_concat_rows(weft_graph *g, weft_var *const *xs, int n)
+{
+    if (!xs || n < 1) return weft_graph_fail(g, "concat_rows: no inputs (n = %d)", n);
+    if (weft_any_null(xs, n)) return NULL;
+    int cols = weft_tensor_cols(&xs[0]->value), rows = 0;
+    for (int k = 0; k < n; k++) {
+        if (weft_tensor_cols(&xs[k]->value) != cols) {
+            char s0[64], sk[64];
+            return weft_graph_fail(g, "concat_rows: input 0 is %s but input %d is %s: all "
+                                   "inputs need the same %d columns",
+                                   weft_shape_str(&xs[0]->value, s0, sizeof s0), k,
+                                   weft_shape_str(&xs[k]->value, sk, sizeof sk), cols);
+        }
+        rows += weft_tensor_rows(&xs[k]->value);
+    }
+    weft_var *v = weft_node_new(g, &weft_op_concat_rows, xs, n, 2, (int[]){ rows, cols });
+    if (!v) return NULL;
+    weft_op_concat_rows_forward(g, v);
+    return v;
+}
+
+void weft_op_concat_rows_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    size_t at = 0;
+    for (int k = 0; k < v->n_in; k++) {
+        size_t n = v->in[k]->value.size;
+        memcpy(v->value.data + at, v->in[k]->value.data, n * sizeof(float));
+        at += n;
+    }
+}
+
+void weft_op_concat_rows_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    size_t at = 0;
+    for (int k = 0; k < v->n_in; k++) {
+        weft_var *x = v->in[k];
+        size_t n = x->value.size;
+        if (weft_wants_grad(x))
+            for (size_t i = 0; i < n; i++) x->grad.data[i] += v->grad.data[at + i];
+        at += n;
+    }
 }
 
 /* Do stack's loops split every input among the threads? */

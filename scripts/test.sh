@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+# Open MPI too, so that the distributed suites (tests/meson.build, when MPI is found) run
+scripts/install-deps.sh --with-mpi
 
 dir=build
 opts=(-Dwerror=true)

@@ -18,9 +18,7 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 when it
- * is not valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
-static int utf8_length(const unsigned char *s, size_t n)
+int weft_utf8_length(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     int len;
@@ -65,7 +63,7 @@ static int split(weft_tokens *t, const char *name, char *err, size_t errsize)
     const unsigned char *s = (const unsigned char *)t->text;
     size_t n = t->text_len, cap = 0, line = 1;
     for (size_t i = 0; i < n;) {
-        int len = utf8_length(s + i, n - i);
+        int len = weft_utf8_length(s + i, n - i);
         if (len == 0) {
             weft_say(err, errsize, "%s: line %zu: invalid UTF-8 at byte %zu (0x%02x)", name, line,
                 i, s[i]);
@@ -85,7 +83,7 @@ static int split(weft_tokens *t, const char *name, char *err, size_t errsize)
     line = 1;
     if (t->level == WEFT_TEXT_CHARS) {
         for (size_t i = 0; i < n;) {
-            int len = utf8_length(s + i, n - i);
+            int len = weft_utf8_length(s + i, n - i);
             if (push(t, &cap, i, (uint32_t)len)) goto oom;
             i += (size_t)len;
         }
@@ -159,18 +157,17 @@ int weft_tokens_from_string(const char *text, size_t len, const char *name, weft
     return tokens_take(copy, len, name, level, out, err, errsize);
 }
 
-int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, char *err,
-                     size_t errsize)
+int weft_read_file(const char *path, char **text, size_t *len_out, char *err, size_t errsize)
 {
-    *out = (weft_tokens){ .level = level };
+    *text = NULL;
+    *len_out = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         weft_say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    /* One buffer of the file's size (when it can be told: a regular file),
-     * read into and split in place: the text is held once, not twice. A
-     * pipe or a file that grows while read falls back to doubling. */
+    /* One buffer of the file's size (when it can be told: a regular file).
+     * A pipe or a file that grows while read falls back to doubling. */
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
@@ -209,6 +206,20 @@ int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, 
         weft_say(err, errsize, "%s: read error after %zu bytes", path, len);
         return -1;
     }
+    buf[len] = '\0';
+    *text = buf;
+    *len_out = len;
+    return 0;
+}
+
+int weft_tokens_read(const char *path, weft_text_level level, weft_tokens *out, char *err,
+                     size_t errsize)
+{
+    *out = (weft_tokens){ .level = level };
+    /* read into one buffer and split in place: the text is held once, not twice */
+    char *buf;
+    size_t len;
+    if (weft_read_file(path, &buf, &len, err, errsize)) return -1;
     return tokens_take(buf, len, path, level, out, err, errsize);
 }
 

@@ -138,7 +138,8 @@ typedef struct plan {
 
     unsigned char *is_state; /* per node */
     int *users;              /* per node: number of nodes using it */
-    int *rep;                /* per node: entity drawn for it */
+    int *rep;                /* per node: entity drawn for it; -1: not drawn */
+    unsigned char *reaches_loss;  /* per node: some loss depends on it (all 1 without a loss) */
     double *norm;            /* per node: gradient L2 norm, or -1 */
     double log_lo, log_hi;   /* shared colour scale (log10 of norms) */
     bool have_norms;
@@ -157,6 +158,7 @@ static void plan_free(plan *p)
     free(p->is_state);
     free(p->users);
     free(p->rep);
+    free(p->reaches_loss);
     free(p->norm);
 }
 
@@ -268,8 +270,9 @@ static int plan_alloc(plan *p, int n)
     p->users = calloc(nn, sizeof *p->users);
     p->rep = malloc(nn * sizeof *p->rep);
     p->norm = malloc(nn * sizeof *p->norm);
+    p->reaches_loss = calloc(nn, 1);
     if (!p->times || !p->step || !p->group_of || !p->role || !p->is_state || !p->users ||
-        !p->rep || !p->norm)
+        !p->rep || !p->norm || !p->reaches_loss)
         return -1;
     return 0;
 }
@@ -384,13 +387,37 @@ static void plan_states(plan *p)
     }
 }
 
+static bool is_loss(const plan *p, const weft_var *v);
+
+/* Which nodes some loss depends on: a sweep back along the tape (a node's
+ * inputs come before it) from the losses. A graph without a loss: all. */
+static void plan_reaches_loss(plan *p)
+{
+    bool any = false;
+    for (int i = p->n - 1; i >= 0; i--) {
+        const weft_var *v = weft_graph_node(p->g, i);
+        if (is_loss(p, v)) p->reaches_loss[i] = 1, any = true;
+        if (!p->reaches_loss[i]) continue;
+        for (int k = 0; k < v->n_in; k++) p->reaches_loss[v->in[k]->id] = 1;
+    }
+    if (!any) memset(p->reaches_loss, 1, (size_t)p->n);
+}
+
 /* 4. Representatives: what each node is drawn as (itself, its collapsed
- * cell's box, or the marker of the hidden steps). */
+ * cell's box, or the marker of the hidden steps), or -1: the layers' plumbing
+ * (a step's concatenation of two directions, the stack of a layer's outputs;
+ * no cell, no state) that no loss uses, e.g. every step's concat but the last
+ * when the loss reads the last step only. */
 static void plan_representatives(plan *p)
 {
+    plan_reaches_loss(p);
     for (int i = 0; i < p->n; i++) {
+        const weft_var *v = weft_graph_node(p->g, i);
         p->rep[i] = i;
-        if (p->step[i] >= 0 && step_hidden(p, p->step[i])) {
+        if (!p->reaches_loss[i] && v->kind == WEFT_NODE_OP && !v->scope.cell &&
+            !p->is_state[i]) {
+            p->rep[i] = -1;
+        } else if (p->step[i] >= 0 && step_hidden(p, p->step[i])) {
             p->rep[i] = marker_entity(p);
         } else if (p->group_of[i] >= 0 && p->groups[p->group_of[i]].collapsed && !p->is_state[i]) {
             p->rep[i] = p->n + p->group_of[i];
@@ -490,6 +517,20 @@ static void scale_colour(double x, char *buf, size_t n)
     snprintf(buf, n, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
 }
 
+/* The text colour that reads on fill "#rrggbb": white or black, whichever has
+ * the higher contrast ratio (WCAG 2: (L1 + 0.05) / (L2 + 0.05) with L the
+ * relative luminance of the linearised sRGB channels); they tie at L = 0.179. */
+static const char *text_colour_on(const char *fill)
+{
+    unsigned r = 0, gr = 0, b = 0;
+    if (sscanf(fill, "#%2x%2x%2x", &r, &gr, &b) != 3) return "black";
+    double c[3] = { r / 255.0, gr / 255.0, b / 255.0 };
+    for (int k = 0; k < 3; k++)
+        c[k] = c[k] <= 0.04045 ? c[k] / 12.92 : pow((c[k] + 0.055) / 1.055, 2.4);
+    double lum = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    return (1.05 / (lum + 0.05)) > ((lum + 0.05) / 0.05) ? "white" : "black";
+}
+
 /* Where norm nv sits on the picture's scale, in [0, 1]. */
 static double scale_pos(const plan *p, double nv)
 {
@@ -587,7 +628,7 @@ static void put_node(FILE *f, const plan *p, const weft_var *v, const char *inde
                 double x = scale_pos(p, nv);
                 scale_colour(x, colour, sizeof colour);
                 snprintf(extra, sizeof extra, ", fillcolor=\"%s\", fontcolor=\"%s\"", colour,
-                         x < 0.55 ? "white" : "black");
+                         text_colour_on(colour));
             } else {
                 /* zero (vanished) or non-finite (exploded) */
                 snprintf(extra, sizeof extra, ", fillcolor=\"%s\"",
@@ -753,6 +794,7 @@ static int step_members(const plan *p, int **count_out, member **sorted_out)
     for (int i = 0; i < p->n; i++) {
         if (p->step[i] < 0 || step_hidden(p, p->step[i])) continue;
         int e = p->rep[i];
+        if (e < 0) continue;                                        /* not drawn */
         if (e >= p->n && p->groups[e - p->n].first != i) continue;  /* box: once */
         const weft_var *v = weft_graph_node(p->g, i);
         m[total++] = (member){ v->scope.layer, v->scope.dir, i, e };
@@ -919,10 +961,11 @@ static int put_edges(FILE *f, const plan *p)
     for (int i = 0; i < p->n; i++) {
         const weft_var *v = weft_graph_node(p->g, i);
         int d = p->rep[i];
+        if (d < 0) continue;                           /* not drawn */
         for (int k = 0; k < v->n_in; k++) {
             const weft_var *w = v->in[k];
             int s = p->rep[w->id];
-            if (s == d) continue;                      /* inside a box or the marker */
+            if (s == d || s < 0) continue;             /* inside a box or the marker */
             /* a state used again inside its own cell (c_t -> tanh(c_t)) */
             if (s < p->n && p->group_of[s] >= 0 && d == p->n + p->group_of[s]) continue;
             if (!key_set_add(&seen, (uint64_t)s << 32 | (uint32_t)d)) continue;
@@ -992,7 +1035,7 @@ static void put_legend(FILE *f, const plan *p)
         char colour[16], value[32];
         scale_colour(p->log_hi - p->log_lo < 1e-12 ? 0.5 : x, colour, sizeof colour);
         snprintf(value, sizeof value, "%.1e", pow(10.0, l));
-        fprintf(f, "<td bgcolor=\"%s\"><font color=\"%s\">", colour, x < 0.55 ? "white" : "black");
+        fprintf(f, "<td bgcolor=\"%s\"><font color=\"%s\">", colour, text_colour_on(colour));
         put_html(f, value);
         fputs("</font></td>", f);
         if (p->log_hi - p->log_lo < 1e-12) break;    /* one value: one cell */
@@ -1034,12 +1077,13 @@ int weft_dot_print(const weft_graph *g, FILE *out, const weft_dot_opts *opts)
     /* parameters, once each, outside the steps */
     for (int i = 0; i < p.n; i++) {
         const weft_var *v = weft_graph_node(g, i);
-        if (v->kind == WEFT_NODE_PARAM) put_node(out, &p, v, "  ");
+        if (v->kind == WEFT_NODE_PARAM && p.rep[i] >= 0) put_node(out, &p, v, "  ");
     }
     /* nodes of no step: the loss, layers over all steps, unscoped leaves */
     for (int i = 0; i < p.n; i++) {
         const weft_var *v = weft_graph_node(g, i);
-        if (v->kind != WEFT_NODE_PARAM && p.step[i] < 0) put_node(out, &p, v, "  ");
+        if (v->kind != WEFT_NODE_PARAM && p.step[i] < 0 && p.rep[i] >= 0)
+            put_node(out, &p, v, "  ");
     }
     int rc = put_steps(out, &p);
     if (rc == 0) rc = put_edges(out, &p);
@@ -1113,8 +1157,11 @@ static int temp_beside(const char *dest, char **tmp)
     return -1;
 }
 
-/* Write text to dest whole or not at all. */
-static int write_text_file(const char *text, const char *dest, const char *who)
+/* Write len bytes to dest whole or not at all: a temporary file beside it,
+ * every write and the close checked, then renamed over it. On any error
+ * (a full disk included) the message names dest and the reason, the
+ * temporary file is removed and dest is as it was. */
+static int write_file(const void *data, size_t len, const char *dest, const char *who)
 {
     char *tmp;
     int fd = temp_beside(dest, &tmp);
@@ -1122,19 +1169,30 @@ static int write_text_file(const char *text, const char *dest, const char *who)
         fprintf(stderr, "%s: cannot create a file beside %s: %s\n", who, dest, strerror(errno));
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
-    size_t len = strlen(text);
-    bool ok = f && fwrite(text, 1, len, f) == len;
-    if (f) ok = (fclose(f) == 0) && ok;
-    else close(fd);
-    if (!ok || rename(tmp, dest) != 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", who, dest, strerror(errno));
+    const unsigned char *p = data;
+    size_t left = len;
+    int why = 0;
+    while (left > 0 && !why) {
+        ssize_t put = write(fd, p, left);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) why = put < 0 ? errno : EIO;
+        else p += put, left -= (size_t)put;
+    }
+    if (close(fd) != 0 && !why) why = errno;
+    if (!why && rename(tmp, dest) != 0) why = errno;
+    if (why) {
+        fprintf(stderr, "%s: cannot write %s: %s (it is unchanged)\n", who, dest, strerror(why));
         remove(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
     return 0;
+}
+
+static int write_text_file(const char *text, const char *dest, const char *who)
+{
+    return write_file(text, strlen(text), dest, who);
 }
 
 bool weft_dot_can_render(void)
@@ -1147,16 +1205,11 @@ bool weft_dot_can_render(void)
 }
 
 #ifdef WEFT_HAVE_GVC
+/* Graphviz renders into memory (gvRenderData); weft writes the file itself
+ * (write_file): Graphviz's own file output ends the process on a write error
+ * (a full disk), leaving a half-written file. */
 static int render_gvc(const char *dot, const char *dest, const char *fmt)
 {
-    char *tmp;
-    int fd = temp_beside(dest, &tmp);
-    if (fd < 0) {
-        fprintf(stderr, "weft_dot_render: cannot create a file beside %s: %s\n", dest,
-                strerror(errno));
-        return -1;
-    }
-    close(fd);
     int rc = -1;
     GVC_t *gvc = gvContext();
     Agraph_t *G = gvc ? agmemread(dot) : NULL;
@@ -1167,19 +1220,18 @@ static int render_gvc(const char *dot, const char *dest, const char *fmt)
     } else if (gvLayout(gvc, G, "dot") != 0) {
         fprintf(stderr, "weft_dot_render: Graphviz's dot layout failed for %s\n", dest);
     } else {
-        if (gvRenderFilename(gvc, G, fmt, tmp) != 0)
+        char *data = NULL;
+        unsigned int len = 0;
+        if (gvRenderData(gvc, G, fmt, &data, &len) != 0 || !data)
             fprintf(stderr, "weft_dot_render: Graphviz could not render %s as %s (is its %s "
                     "plugin installed? `dot -T?` lists the formats)\n", dest, fmt, fmt);
-        else if (rename(tmp, dest) != 0)
-            fprintf(stderr, "weft_dot_render: cannot write %s: %s\n", dest, strerror(errno));
         else
-            rc = 0;
+            rc = write_file(data, len, dest, "weft_dot_render");
+        if (data) gvFreeRenderData(data);
         gvFreeLayout(gvc, G);
     }
     if (G) agclose(G);
     if (gvc) gvFreeContext(gvc);
-    if (rc) remove(tmp);
-    free(tmp);
     return rc;
 }
 #endif

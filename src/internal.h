@@ -29,6 +29,22 @@ static inline void weft_say(char *err, size_t errsize, const char *fmt, ...)
     va_end(ap);
 }
 
+/* --- files (src/files.c) ------------------------------------------------------ */
+
+/* Write path whole or not at all: write(f, ctx) fills a temporary file beside
+ * it (0 on success), which is flushed, fsynced and renamed over path, keeping
+ * the mode of the file it replaces (else 0644). On any failure path is left
+ * as it was, and err names the file and the cause. 0 or -1. */
+int weft_replace_file(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx,
+                      char *err, size_t errsize);
+
+/* The whole file at path (src/data.c) in a new NUL-terminated buffer (*text, the caller's:
+ * free()) of *len bytes. Returns 0, or -1 with a message naming the file. */
+int weft_read_file(const char *path, char **text, size_t *len, char *err, size_t errsize);
+/* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 when it
+ * is not valid UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). */
+int weft_utf8_length(const unsigned char *s, size_t n);
+
 /* --- the arena (src/arena.c) --------------------------------------------- */
 
 typedef struct weft_arena_chunk {

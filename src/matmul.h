@@ -153,7 +153,7 @@ typedef struct gemm_kernel {
     sgemm_ukr_ft ukr;    /* BLIS's sgemm micro-kernel for this CPU (NULL: not usable) */
     cntx_t *cntx;        /* BLIS's context it comes from (the kernel may read it) */
     bool own;            /* weft's tiles (tile) instead of ukr */
-    int which;           /* the weft_packed_kernel value chosen (never WEFT_PACKED_OWN) */
+    int which;           /* the WEFT_PACKED_ value chosen (never WEFT_PACKED_OWN) */
     int min_mr, max_mr;  /* weft's tiles: the rows a tile of a product of many rows has */
     packed_tile_fn tile; /* weft's tiles: the micro-kernel */
 } gemm_kernel;
@@ -225,7 +225,10 @@ typedef struct packed_matrix {
  * 4 rows where C has 256 columns or more and N·K >= 2^17, 1.05-1.4x (20 x
  * 2600 x 650 1.15x, 64 x 2048 x 512 1.27x, 64 x 800 x 200 1.07x); narrower C
  * lost (64 x 200 x 800 0.94x, 20 x 200 x 800 0.90x: few column panels to
- * share, BLIS's small-matrix kernels read B in place). */
+ * share, BLIS's small-matrix kernels read B in place). The AVX2 tiles take
+ * the same rule: on a busy Zen 3 (one thread) they ran 0.91-1.63x BLIS's
+ * sgemm on the per-step shapes it admits, most of them above 1.1x, and tied
+ * it at 20 x 200 x 800, which it leaves to sgemm (docs/performance-profile.md). */
 static inline bool packed_worth(int M, int N, int K)
 {
     const gemm_kernel *k = weft_gemm_kernel();

@@ -67,7 +67,7 @@ static void test_layer_lstm_forward_backward(void **state)
 {
     (void)state;
     weft_test_output *r = run("--quiet --threads 1 bench layer --cell lstm --steps 3 --batch 2 "
-                        "--input 8 --hidden 16 --backward --repeat 3 --warmup 1 --gemm-size 32");
+                        "--input 8 --hidden 16 --backward --repeat 3 --warmup-runs 1 --gemm-size 32");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     double med = last_median(r->out);
     assert_true(value_of(r->out, "min ms") <= med);
@@ -105,7 +105,7 @@ static void test_layer_gru_stack_composed(void **state)
     (void)state;
     weft_test_output *r = run("--quiet --threads 1 bench layer --cell gru --steps 4 --batch 3 "
                         "--input 5 --hidden 6 --layers 2 --bidirectional --composed --repeat 2 "
-                        "--warmup 0 --gemm-size 0");
+                        "--warmup-runs 0 --gemm-size 0");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     last_median(r->out);
     assert_contains(r->out, "2 layers bidirectional, forward, composed step");
@@ -123,14 +123,14 @@ static void test_layer_plugin(void **state)
     (void)state;
     char args[1024];
     snprintf(args, sizeof args, "--quiet --threads 1 bench layer --cell %s --steps 3 --batch 2 "
-             "--input 4 --hidden 5 --backward --repeat 2 --warmup 0 --gemm-size 0", plugin_path);
+             "--input 4 --hidden 5 --backward --repeat 2 --warmup-runs 0 --gemm-size 0", plugin_path);
     weft_test_output *r = run(args);
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     last_median(r->out);
     assert_contains(r->out, "mgu");
     assert_true(value_of(r->out, "GFLOP a repetition") > 0.0);
-    snprintf(args, sizeof args, "--quiet --threads 1 bench lm --cell %s --config small --steps 1 "
-             "--warmup 0", plugin_path);
+    snprintf(args, sizeof args, "--quiet --threads 1 bench lm --cell %s --config small --train-steps 1 "
+             "--warmup-runs 0", plugin_path);
     r = run(args);
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     last_median(r->out);
@@ -139,7 +139,7 @@ static void test_layer_plugin(void **state)
 static void test_lm_small_step(void **state)
 {
     (void)state;
-    weft_test_output *r = run("--quiet --threads 1 bench lm --config small --steps 1 --warmup 0");
+    weft_test_output *r = run("--quiet --threads 1 bench lm --config small --train-steps 1 --warmup-runs 0");
     if (r->status != 0) fail_msg("exit %d\n%s%s", r->status, r->out, r->err);
     double med = last_median(r->out);
     /* 20 x 20 tokens a step */

@@ -221,7 +221,7 @@ static long file_size(const char *dir, const char *name)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-#define TINY "compare --task adding --length 8 --steps 30 --eval-points 2 --budget-params 8000 " \
+#define TINY "compare --task adding --length 8 --train-steps 30 --eval-points 2 --budget-params 8000 " \
              "--valid-size 20 --batch 8"
 
 static void test_cli_tiny_comparison(void **state)
@@ -229,7 +229,7 @@ static void test_cli_tiny_comparison(void **state)
     (void)state;
     char args[1024], dir[128], csv[8192], again[8192];
     snprintf(dir, sizeof dir, "%s/one", tmpdir);
-    snprintf(args, sizeof args, TINY " --cells rnn,gru --out %s", dir);
+    snprintf(args, sizeof args, TINY " --cell rnn,gru --output %s", dir);
     weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_contains(r->out, "| cell | H | params | mse | steps | train s | wall s |");
@@ -259,7 +259,7 @@ static void test_cli_tiny_comparison(void **state)
     assert_string_equal(csv, again);
 
     /* other settings in the same folder are refused */
-    snprintf(args, sizeof args, TINY " --cells rnn --lr 0.01 --out %s", dir);
+    snprintf(args, sizeof args, TINY " --cell rnn --lr 0.01 --output %s", dir);
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "was made with other settings");
@@ -351,11 +351,11 @@ static void test_cli_jobs_and_plugin(void **state)
     char args[1024], one[128], two[128], a[8192], b[8192];
     snprintf(one, sizeof one, "%s/j1", tmpdir);
     snprintf(two, sizeof two, "%s/j2", tmpdir);
-    snprintf(args, sizeof args, TINY " --cells lstm-b,%s --seeds 2 --out %s", plugin_path, one);
+    snprintf(args, sizeof args, TINY " --cell lstm-b,%s --seeds 2 --output %s", plugin_path, one);
     weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_contains(r->out, "| mgu | ");
-    snprintf(args, sizeof args, TINY " --cells lstm-b,%s --seeds 2 --jobs 2 --out %s",
+    snprintf(args, sizeof args, TINY " --cell lstm-b,%s --seeds 2 --jobs 2 --output %s",
              plugin_path, two);
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "%s", args);
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
@@ -380,18 +380,18 @@ static void test_cli_bad_input(void **state)
 {
     (void)state;
     weft_test_output *r;
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn,gruu --task adding --steps 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cell rnn,gruu --task adding --train-steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "unknown cell 'gruu'; the cells are: rnn");
     r = weft_test_run(exe, NULL,
-                      GLOBAL_FLAGS "compare --cells rnn,/nonexistent/x.so --task adding --steps 1");
+                      GLOBAL_FLAGS "compare --cell rnn,/nonexistent/x.so --task adding --train-steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "cannot load the cell plugin /nonexistent/x.so");
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn,%s --task adding --steps 1",
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cell rnn,%s --task adding --train-steps 1",
                       nosym_path);
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "has no function weft_cell_plugin");
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn --task sorting --steps 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cell rnn --task sorting --train-steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "unknown task 'sorting'; the tasks are: arithmetic xml music ptb "
                             "adding copy");
@@ -399,10 +399,10 @@ static void test_cli_bad_input(void **state)
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "no cells given");
     r = weft_test_run(exe, NULL,
-                      GLOBAL_FLAGS "compare --cells rnn --task adding --metric accuracy --steps 1");
+                      GLOBAL_FLAGS "compare --cell rnn --task adding --metric accuracy --train-steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "not a classification");
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cells rnn,rnn --task adding --steps 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --cell rnn,rnn --task adding --train-steps 1");
     assert_int_equal(r->status, 2);
     assert_contains(r->err, "'rnn' is named twice");
 }

@@ -519,6 +519,95 @@ static void gradient_overlay_prints_the_norms_backward_computed(void **state)
     net_free(&n);
 }
 
+/* A 1-layer LSTM through weft_unroll (weft/rnn.h) over T = 3 steps of a batch
+ * of 2, optionally ragged (lengths 3 and 1) and bidirectional, its loss the
+ * mean of the last step's output only. The caller frees g, the store, rnn. */
+static weft_var *unrolled_loss(weft_graph *g, weft_params *s, weft_rnn **rnn, bool ragged,
+                               bool bidirectional)
+{
+    char err[256];
+    weft_rng rng;
+    weft_rng_seed(&rng, 3);
+    weft_rnn_config cfg = { .cell = weft_cell_find("lstm"), .input_size = F, .hidden_size = H,
+                            .num_layers = 2, .bidirectional = bidirectional, .prefix = "rnn." };
+    *rnn = weft_rnn_new_init(s, &cfg, &rng, err, sizeof err);
+    assert_non_null(*rnn);
+    weft_var *xs = weft_input_zeros(g, 3, (int[]){ 3, B, F }, "x", false);
+    weft_rng_fill_uniform(&rng, &xs->value, -1.0f, 1.0f);
+    weft_unroll_opts o = { .lengths = ragged ? (int[]){ 3, 1 } : NULL };
+    weft_rnn_out out;
+    assert_int_equal(weft_unroll(g, *rnn, xs, &o, &out), 0);
+    weft_graph_set_scope(g, WEFT_NO_SCOPE);
+    return weft_mean(g, out.steps[2]);
+}
+
+/* A ragged batch's states (carried past a sequence's end by a masked sum) are
+ * drawn as the cell names them, h and c, never "state 0". */
+static void ragged_states_are_drawn_as_h_and_c(void **state)
+{
+    (void)state;
+    weft_graph *g = weft_graph_new();
+    weft_params *s = weft_params_new();
+    weft_rnn *rnn;
+    weft_var *loss = unrolled_loss(g, s, &rnn, true, false);
+    assert_int_equal(weft_backward(g, loss), 0);
+    char *dot = weft_dot_string(g, &(weft_dot_opts){ .level = WEFT_DOT_CELLS, .grads = true });
+    assert_non_null(dot);
+    assert_null(strstr(dot, "state 0"));
+    assert_null(strstr(dot, "state 1"));
+    /* h and c of 2 layers at 3 steps, each drawn once */
+    assert_int_equal(count_str(dot, "[label=\"h\\n"), 6);
+    assert_int_equal(count_str(dot, "[label=\"c\\n"), 6);
+    dot_program_accepts(dot);
+    free(dot);
+    weft_rnn_free(rnn);
+    weft_params_free(s);
+    weft_graph_free(g);
+}
+
+/* With the loss on the last step only, the steps' concatenations of the two
+ * directions that no loss reads (layer 1's at t = 0, 1) and the stack of the
+ * top layer's outputs are not drawn; layer 0's, which layer 1 reads, are. */
+static void plumbing_no_loss_reads_is_not_drawn(void **state)
+{
+    (void)state;
+    weft_graph *g = weft_graph_new();
+    weft_params *s = weft_params_new();
+    weft_rnn *rnn;
+    unrolled_loss(g, s, &rnn, false, true);
+    for (int level = 0; level < 2; level++) {
+        char *dot = weft_dot_string(g, &(weft_dot_opts){ .level = (weft_dot_level)level });
+        assert_non_null(dot);
+        assert_int_equal(count_str(dot, "[label=\"concat\\n"), 3 + 1);
+        /* one stack: layer 0's outputs, which layer 1's fused step projects at once; the
+         * stack of layer 1's (the unroll's seq) is not drawn */
+        assert_int_equal(count_str(dot, "[label=\"stack\\n"), 1);
+        if (level == 0) dot_program_accepts(dot);
+        free(dot);
+    }
+    weft_rnn_free(rnn);
+    weft_params_free(s);
+    weft_graph_free(g);
+}
+
+/* The overlay's text is white on the dark end of the colour scale and black on
+ * the light end, in the nodes and in the legend. */
+static void overlay_text_reads_on_its_fill(void **state)
+{
+    (void)state;
+    net n;
+    net_build(&n, 5, 2, 1);
+    assert_int_equal(weft_backward(n.g, n.loss), 0);
+    char *dot = dot_of(&n, WEFT_DOT_CELLS, 0, true);
+    assert_true(count_str(dot, "fillcolor=\"#440154\", fontcolor=\"white\"") >= 1);
+    assert_int_equal(count_str(dot, "fillcolor=\"#440154\", fontcolor=\"black\""), 0);
+    assert_true(count_str(dot, "fillcolor=\"#fde725\", fontcolor=\"black\"") >= 1);
+    assert_int_equal(count_str(dot, "<td bgcolor=\"#440154\"><font color=\"white\">"), 1);
+    assert_int_equal(count_str(dot, "<td bgcolor=\"#fde725\"><font color=\"black\">"), 1);
+    free(dot);
+    net_free(&n);
+}
+
 static void overlay_before_backward_says_there_are_no_gradients(void **state)
 {
     (void)state;
@@ -711,6 +800,9 @@ int main(void)
         cmocka_unit_test(long_sequences_are_cut_with_an_elision_marker),
         cmocka_unit_test(gradient_overlay_prints_the_norms_backward_computed),
         cmocka_unit_test(overlay_before_backward_says_there_are_no_gradients),
+        cmocka_unit_test(ragged_states_are_drawn_as_h_and_c),
+        cmocka_unit_test(plumbing_no_loss_reads_is_not_drawn),
+        cmocka_unit_test(overlay_text_reads_on_its_fill),
         cmocka_unit_test(export_leaves_the_graph_as_it_was),
         cmocka_unit_test(labels_are_escaped),
         cmocka_unit_test(an_empty_graph_is_a_valid_picture),

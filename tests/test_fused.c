@@ -266,6 +266,116 @@ static void test_threads_bitwise(void **state)
     }
 }
 
+/* --- a chain over the sequences still running ----------------------------------------------- */
+
+/* T steps of kind k over a batch sorted by length (longest first), step t
+ * running only the rows[t] sequences still running: its input the first
+ * rows[t] rows of the projection's block t, its states the first rows[t]
+ * rows of the last ones. Fused: the steps of one sequence (weft_seq_input_rows,
+ * which must chain every step); composed: the reference. The loss weighs
+ * every step's output and the last c. */
+/* The first r rows of x [n, F], [r, F] (weft_narrow drops the first
+ * dimension when it takes one entry: put it back). */
+static weft_var *first_rows(weft_graph *g, weft_var *x, int r)
+{
+    weft_var *y = weft_narrow(g, x, 0, r);
+    return r == 1 ? weft_reshape(g, y, 2, (int[]){ 1, x->value.shape[1] }) : y;
+}
+
+enum { COMPOSED, FUSED_ALONE, FUSED_CHAINED };
+
+static void running_rows_once(const chain *c, enum kind k, const int *rows, int mode,
+                              chain_run *o)
+{
+    bool fused = mode != COMPOSED;
+    int T = c->T, B = c->B, I = c->I, H = c->H, S = kind_states[k];
+    weft_graph *g = weft_graph_new();
+    weft_rng r;
+    weft_rng_seed(&r, 3);
+    weft_var *xs = leaf(g, &r, "xs", true, 3, (int[]){ T, B, I }, -1.0f, 1.0f);
+    weft_var *s0[2], *s[2];
+    for (int j = 0; j < S; j++)
+        s[j] = s0[j] = leaf(g, &r, j ? "c0" : "h0", true, 2, (int[]){ B, H }, -0.8f, 0.8f);
+    weft_var *W = weft_param_var(g, c->W_hh), *b = c->b_hh ? weft_param_var(g, c->b_hh) : NULL;
+    weft_var *xp = weft_linear(g, xs, weft_param_var(g, c->W_ih), weft_param_var(g, c->b_ih));
+    weft_seq *steps = weft_seq_new(g, xp);
+    weft_var *loss = NULL;
+    for (int t = 0; t < T; t++) {
+        weft_var *xpt = mode == FUSED_CHAINED ? weft_seq_input_rows(g, steps, t, rows[t])
+                                              : first_rows(g, weft_narrow(g, xp, t, 1), rows[t]);
+        for (int j = 0; j < S; j++)
+            if (s[j]->value.shape[0] > rows[t]) s[j] = first_rows(g, s[j], rows[t]);
+        if (fused) fused_step(g, k, xpt, s, W, b);
+        else composed_step(g, k, H, xpt, s, W, b);
+        if (!s[0]) fail_msg("%s, step %d: %s", kind_name[k], t, weft_graph_error(g));
+        weft_var *term = weighted_sum(g, &r, s[0]);
+        loss = loss ? weft_add(g, loss, term) : term;
+    }
+    if (S == 2) loss = weft_add(g, loss, weighted_sum(g, &r, s[1]));
+    assert_null(weft_graph_error(g));
+    assert_int_equal(weft_seq_chained(steps), mode == FUSED_CHAINED ? T : 0);
+    weft_params_zero_grad(c->ps);
+    assert_int_equal(weft_backward(g, loss), 0);
+    o->n_x = xs->value.size;
+    o->n_s = (size_t)B * H;
+    o->n_params = weft_params_span(c->ps);
+    o->dxs = copy_of(weft_grad_of(g, xs)->data, o->n_x);
+    for (int j = 0; j < S; j++) o->ds0[j] = copy_of(weft_grad_of(g, s0[j])->data, o->n_s);
+    o->dparams = copy_of(weft_params_grads(c->ps), o->n_params);
+    o->c_last = copy_of(s[S - 1]->value.data, s[S - 1]->value.size);
+    o->n_hs = s[S - 1]->value.size;
+    weft_graph_free(g);
+}
+
+/* Chains whose steps shrink to the sequences still running equal the
+ * composed steps (at H = 13) and the same fused steps one by one, outside a
+ * chain (at H = 512, weights in nn.RNN's range): every gradient, and the
+ * last state. H = 512 at 36 rows
+ * takes the packed products (W_hh packed for 36 rows, run on 30 and 20). */
+static void test_chain_running_rows(void **state)
+{
+    (void)state;
+    static const struct { int T, B, I, H; int rows[6]; } cases[] = {
+        { 6, 5, 7, 13, { 5, 4, 4, 2, 2, 1 } },
+        { 3, 36, 8, 512, { 36, 30, 20 } },
+    };
+    for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
+        for (int k = 0; k < 4; k++) {
+            if (n == 1 && k == RNN_RELU) continue;
+            chain c;
+            chain_init(&c, (enum kind)k, cases[n].T, cases[n].B, cases[n].I, cases[n].H, true, 9);
+            if (n > 0) {   /* nn.RNN's range: a recurrence that does not amplify rounding */
+                weft_rng r;
+                weft_rng_seed(&r, 10);
+                float a = 1.0f / sqrtf((float)cases[n].H);
+                for (int i = 0; i < weft_params_count(c.ps); i++)
+                    weft_rng_fill_uniform(&r, &weft_params_at(c.ps, i)->value, -a, a);
+            }
+            chain_run ref = { 0 }, fast = { 0 };
+            running_rows_once(&c, (enum kind)k, cases[n].rows, n == 0 ? COMPOSED : FUSED_ALONE,
+                              &ref);
+            running_rows_once(&c, (enum kind)k, cases[n].rows, FUSED_CHAINED, &fast);
+            char what[160];
+            snprintf(what, sizeof what, "%s, running rows, H %d: last state", kind_name[k],
+                     cases[n].H);
+            expect_close(ref.c_last, fast.c_last, ref.n_hs, what);
+            snprintf(what, sizeof what, "%s, running rows, H %d: d xs", kind_name[k], cases[n].H);
+            expect_close(ref.dxs, fast.dxs, ref.n_x, what);
+            for (int j = 0; j < kind_states[k]; j++) {
+                snprintf(what, sizeof what, "%s, running rows, H %d: d state %d", kind_name[k],
+                         cases[n].H, j);
+                expect_close(ref.ds0[j], fast.ds0[j], ref.n_s, what);
+            }
+            snprintf(what, sizeof what, "%s, running rows, H %d: d params", kind_name[k],
+                     cases[n].H);
+            expect_close(ref.dparams, fast.dparams, ref.n_params, what);
+            chain_run_free(&ref);
+            chain_run_free(&fast);
+            weft_params_free(c.ps);
+        }
+    }
+}
+
 /* --- the built-in cells through weft_unroll, fast path against composed path ------------------ */
 
 /* What one unroll leaves: the output sequence, the final states, and the
@@ -585,6 +695,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_matches_composed),
         cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_chain_running_rows),
         cmocka_unit_test(test_unroll_matches_composed),
         cmocka_unit_test(test_unroll_stays_chained),
         cmocka_unit_test(test_gradcheck),

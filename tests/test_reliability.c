@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "weft/cell.h"
+#include "weft/classify.h"
 #include "weft/io.h"
 #include "weft/lm.h"
 
@@ -120,6 +121,23 @@ static void model_files_never_load_code(void **state)
                           "--data %s", model, model);
         assert_int_equal(r->status, 1);
         if (exists(marker)) fail_msg("a model file naming %s made weft load it", names[k]);
+
+        /* a sentence classifier naming it: refused the same way */
+        weft_classify_config cc = weft_classify_defaults(WEFT_TASK_CLASSIFY);
+        cc.hidden = 2;
+        cc.embed = 2;
+        cc.layers = 1;
+        weft_vocab *words = test_vocab_of("<unk> a b", WEFT_TEXT_WORDS), *labels = weft_vocab_new();
+        assert_true(weft_vocab_add(labels, "pos", 3) >= 0 && weft_vocab_add(labels, "neg", 3) >= 0);
+        weft_classify_model *cm = weft_classify_new(&cc, words, labels, NULL, err, sizeof err);
+        assert_non_null(cm);
+        snprintf(cm->cfg.cell, sizeof cm->cfg.cell, "%s", names[k]);
+        const char *cls = tmp_path("evil-classifier.safetensors");
+        assert_int_equal(weft_classify_save(cm, cls, err, sizeof err), 0);
+        weft_classify_free(cm);
+        assert_null(weft_classify_load(cls, err, sizeof err));
+        assert_contains(err, "--allow-plugin");
+        if (exists(marker)) fail_msg("a classifier naming %s made weft load it", names[k]);
 
         /* allowed, it is loaded (and refused as no cell plugin): the test can see a load */
         r = weft_test_run(exe, env, GLOBAL_FLAGS "--allow-plugin %s eval --model %s --data %s",
@@ -237,6 +255,81 @@ static void nul_bytes_are_refused_before_training(void **state)
     assert_contains(r->err, "not a regular file");
 }
 
+/* --- 5. every output checked ------------------------------------------------------------------ */
+
+/* No file in tmpdir whose name holds `part` (a temporary file left behind). */
+static void assert_no_file_with(const char *part)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q -- '%s'", tmpdir, part);
+    if (system(cmd) == 0) fail_msg("a file with '%s' in its name was left in %s", part, tmpdir);
+}
+
+static void write_errors_are_reported(void **state)
+{
+    (void)state;
+    const char *text = tmp_path("words.txt"), *model = tmp_path("ok.safetensors");
+    weft_test_write_file(text, TEXT, strlen(TEXT));
+    weft_lm *m = tiny_lm();
+    assert_int_equal(weft_lm_save(m, model, err, sizeof err), 0);
+    weft_lm_free(m);
+    /* standard output on a full device: a message and exit 1 (the redirection inside
+     * a shell, after weft_test_run's own) */
+    const char *full = "sh -c 'exec \"$0\" \"$@\" >/dev/full'";
+    weft_test_output *r = weft_test_run(exe, full, GLOBAL_FLAGS "eval --model %s --data %s",
+                                        model, text);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "weft eval: standard output: cannot write: No space left on device");
+    r = weft_test_run(exe, full, GLOBAL_FLAGS "ops");
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "weft ops: standard output: cannot write");
+    r = weft_test_run(exe, full, GLOBAL_FLAGS "sample --model %s --length 50", model);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "weft sample: standard output: cannot write");
+    /* the training log */
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --layers 1 --hidden 3 --embed 3 "
+                      "--batch 1 --bptt 3 --epochs 1 --log /dev/full --save %s", text,
+                      tmp_path("log.safetensors"));
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "/dev/full: cannot write the log: No space left on device");
+    /* a drawing on a full disk (a file size limit stands in for it): weft's message, no
+     * Graphviz internal error, no temporary file left, the old file kept */
+    const char *svg = tmp_path("net.svg");
+    weft_test_write_file(svg, "old", 3);
+    r = weft_test_run(exe, "trap '' XFSZ; ulimit -f 2;", GLOBAL_FLAGS "dot --cell lstm "
+                      "--layers 2 --steps 3 -o %s", svg);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "cannot write");
+    assert_contains(r->err, "File too large");
+    char back[16];
+    weft_test_slurp(svg, back, sizeof back);
+    assert_string_equal(back, "old");
+    assert_no_file_with(".tmp");
+    /* gnuplot: a failure, and a chart cut short while gnuplot says all is well */
+    const char *bin = tmp_path("fakebin");
+    assert_int_equal(mkdir(bin, 0755), 0);
+    const char *fake = tmp_path("fakebin/gnuplot");
+    const char *script = "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\n"
+                         "out=$(sed -n 's/^set output \"\\(.*\\)\"$/\\1/p')\n"
+                         "printf '<svg' > \"$out\"\nexit ${FAKE_STATUS:-0}\n";
+    weft_test_write_file(fake, script, strlen(script));
+    assert_int_equal(chmod(fake, 0755), 0);
+    char env[1200];
+    const char *plot = tmp_path("flow.svg");
+    snprintf(env, sizeof env, "PATH='%s':\"$PATH\"", bin);
+    r = weft_test_run(exe, env, GLOBAL_FLAGS "gradflow --cell rnn --steps 4 --hidden 3 "
+                      "--samples 1 --plot %s", plot);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "cut short");
+    assert_false(exists(plot));
+    snprintf(env, sizeof env, "FAKE_STATUS=3 PATH='%s':\"$PATH\"", bin);
+    r = weft_test_run(exe, env, GLOBAL_FLAGS "gradflow --cell rnn --steps 4 --hidden 3 "
+                      "--samples 1 --plot %s", plot);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "exited with status 3");
+    assert_false(exists(plot));
+}
+
 int main(int argc, char **argv)
 {
     exe = getenv("WEFT_EXE");
@@ -258,6 +351,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(model_files_never_load_code),
         cmocka_unit_test(huge_configurations_fail_at_once),
         cmocka_unit_test(nul_bytes_are_refused_before_training),
+        cmocka_unit_test(write_errors_are_reported),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

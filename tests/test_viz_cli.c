@@ -62,14 +62,14 @@ static void dot_writes_every_format(void **state)
     assert_contains(dot, "rnn.weight_hh_l1_reverse");
     assert_contains(dot, "cross-entropy");
 
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell gru --level ops --steps 2 --grads "
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell gru --detail ops --steps 2 --grads "
                                               "--output x.svg");
     assert_int_equal(r->status, 0);
     assert_magic("x.svg", "<?xml", 5, r->err);
     r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell rnn --steps 30 --max-steps 6 -o x.png");
     assert_int_equal(r->status, 0);
     assert_magic("x.png", "\x89PNG", 4, r->err);
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm-peephole --steps 3 --loss last "
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --cell lstm-peephole --steps 3 --loss-at last "
                                               "--grads -o x.pdf");
     assert_int_equal(r->status, 0);
     assert_magic("x.pdf", "%PDF", 4, r->err);
@@ -129,6 +129,34 @@ static void dot_bad_usage_exits_2_naming_the_flag(void **state)
     assert_false(exists("y.svg"));
 }
 
+/* weft dot --model: a recurrent LM's picture is titled with its cell; a
+ * fixed-window model (weft train --task window-lm) is drawn too. */
+static void dot_draws_both_kinds_of_saved_model(void **state)
+{
+    (void)state;
+    const char *text = "the cat sat on the mat\nthe dog sat on the log\n";
+    weft_test_write_file("tiny.txt", text, strlen(text));
+    weft_test_output *r;
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data tiny.txt --cell gru --layers 1 "
+                      "--hidden 4 --embed 4 --batch 2 --bptt 3 --epochs 1 --save tiny-lm.safetensors");
+    if (r->status != 0) fail_msg("%s", r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --model tiny-lm.safetensors --steps 2 -o lm.dot");
+    if (r->status != 0) fail_msg("%s", r->err);
+    weft_test_read_file(dir, "lm.dot", dot, sizeof dot);
+    assert_contains(dot, "label=\"tiny-lm.safetensors: gru, 1 layer, 2 steps");
+
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task window-lm --data tiny.txt --order 3 "
+                      "--embed 4 --hidden 6 --epochs 1 --save tiny-win.safetensors");
+    if (r->status != 0) fail_msg("%s", r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "dot --model tiny-win.safetensors --batch 2 --grads "
+                      "-o win.dot");
+    if (r->status != 0) fail_msg("%s", r->err);
+    weft_test_read_file(dir, "win.dot", dot, sizeof dot);
+    assert_contains(dot, "fixed-window model, order 3");
+    assert_contains(dot, "embedding.weight");
+    assert_contains(dot, "cross-entropy");
+}
+
 static void gradflow_prints_writes_and_plots(void **state)
 {
     (void)state;
@@ -142,6 +170,11 @@ static void gradflow_prints_writes_and_plots(void **state)
     assert_magic("g.csv", "distance,t,rnn,lstm\n0,9,", 24, r->err);
     if (system("gnuplot --version >/dev/null 2>&1") == 0) {
         assert_magic("g.svg", "<?xml", 5, r->err);
+        /* the log axis's labels are plain text with superscript digits ("10⁻²"), not
+         * enhanced-text tspans shifted by dy, which converters to PNG drop */
+        weft_test_read_file(dir, "g.svg", dot, sizeof dot);
+        assert_contains(dot, ">10\u207b");
+        assert_null(strstr(dot, "dy=\"-"));
         r = weft_test_run(exe, NULL, GLOBAL_FLAGS "gradflow --cell gru --steps 5 --hidden 4 "
                                                   "--plot g.png");
         assert_int_equal(r->status, 0);
@@ -188,6 +221,7 @@ int main(void)
         cmocka_unit_test(dot_writes_every_format),
         cmocka_unit_test(dot_max_steps_zero_draws_every_step),
         cmocka_unit_test(dot_bad_usage_exits_2_naming_the_flag),
+        cmocka_unit_test(dot_draws_both_kinds_of_saved_model),
         cmocka_unit_test(gradflow_prints_writes_and_plots),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -57,6 +57,10 @@
 #include "weft/params.h"
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_CELL_MAX_STATES 4
 #define WEFT_CELL_MAX_PARAMS 16
 #define WEFT_CELL_NAME_MAX 32
@@ -256,5 +260,9 @@ extern const weft_cell_type weft_cell_lstm, weft_cell_lstm_f, weft_cell_lstm_i,
     weft_cell_lstm_o, weft_cell_lstm_b, weft_cell_lstm_peephole, weft_cell_lstm_coupled;
 extern const weft_cell_type weft_cell_gru;
 extern const weft_cell_type weft_cell_mut1, weft_cell_mut2, weft_cell_mut3;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 #include "weft/optim.h"
 #include "weft/tasks.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Parameters of the model of cell type c on task t with embedding width E
  * (token tasks) and hidden width H; 0 when the cell refuses those sizes. */
 size_t weft_compare_numel(const weft_cell_type *c, const weft_task *t, int E, int H);
@@ -82,5 +86,9 @@ void weft_compare_result_free(weft_compare_result *r);
 int weft_compare_train(const weft_cell_type *c, const weft_task *t,
                        const weft_compare_opts *o, weft_compare_result *res, char *err,
                        size_t errsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum weft_text_level { WEFT_TEXT_WORDS = 0, WEFT_TEXT_CHARS = 1 } weft_text_level;
 
 #define WEFT_EOS "<eos>"
@@ -133,5 +137,9 @@ void weft_batches_free(weft_batches *b);
  * start is past the last window). */
 int weft_batches_window(const weft_batches *b, int start, int bptt, const int **inputs,
                         const int **targets);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

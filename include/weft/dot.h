@@ -34,6 +34,10 @@
 
 #include "weft/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum weft_dot_level {
     /* One box per cell per step: the op nodes of one (time, layer, dir, cell)
      * become one box, with the cell's states, parameters and inputs around
@@ -98,5 +102,9 @@ int weft_dot_render(const char *dot, const char *path);
 
 /* true when this build of weft can render (was built with gvc/cgraph). */
 bool weft_dot_can_render(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,10 @@
 #include "weft/graph.h"
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A mask node of the given shape in g (owned by the graph): each element 0
  * with probability p, else 1/(1-p). p must be in [0, 1). NULL with the graph's
  * error on failure. */
@@ -36,5 +40,9 @@ weft_var *weft_variational_mask(weft_graph *g, weft_rng *rng, float p, int B, in
  * place of the weight; the gradient flows back into the kept rows only.
  * p == 0 returns weight itself. NULL with the graph's error on failure. */
 weft_var *weft_embedding_dropout(weft_graph *g, weft_var *weight, weft_rng *rng, float p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -35,6 +35,10 @@
 
 #include "weft/cell.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_gradflow_opts {
     int steps;          /* T >= 1 */
     int hidden;         /* H >= 1 */
@@ -55,5 +59,9 @@ typedef struct weft_gradflow_opts {
  * err (bad options, a cell that refuses the sizes, out of memory). */
 int weft_gradflow(const weft_cell_type *cell, const weft_gradflow_opts *opts, double *norms,
                   char *err, size_t errsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

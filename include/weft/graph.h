@@ -24,6 +24,10 @@
 
 #include "weft/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_graph weft_graph;
 typedef struct weft_var weft_var;
 typedef struct weft_param weft_param;
@@ -157,5 +161,9 @@ weft_var *weft_graph_node(const weft_graph *g, int i);
  * with the leaves as they are now. Used by the gradient check after it nudges
  * a leaf; an op's forward is a pure function of its inputs and attributes. */
 void weft_graph_recompute(weft_graph *g, int from);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

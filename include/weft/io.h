@@ -37,6 +37,10 @@
 #include "weft/params.h"
 #include "weft/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* One metadata entry. As an argument, both strings are borrowed. */
 typedef struct weft_meta_kv {
     const char *key;
@@ -110,5 +114,9 @@ void weft_checkpoint_free(weft_checkpoint *c);
 const char *weft_checkpoint_meta(const weft_checkpoint *c, const char *key);
 /* The tensor of that name, or NULL (O(log n)). Borrowed from c. */
 const weft_checkpoint_tensor *weft_checkpoint_find(const weft_checkpoint *c, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -64,6 +64,10 @@
 #include "weft/rnn.h"
 #include "weft/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_LM_CELL_MAX 256
 
 typedef struct weft_lm_config {
@@ -156,6 +160,33 @@ typedef struct weft_lm_sample_opts {
     uint64_t seed;
 } weft_lm_sample_opts;
 
+/* --- one token at a time: out, h = model(x, h) ------------------------------------------- */
+
+/* The id generation starts from, as every line starts in training: "<eos>"
+ * for a word model, "\n" for a character model, when the vocabulary has it;
+ * else 0. Feed it first, from the zero state, then the prime. */
+int weft_lm_start_id(const weft_lm *m);
+
+/* One step of the model: read token `id` in the state *state (n == 0: zeros,
+ * as weft_state's {0}), write the V logits of the next token into `logits`
+ * (the caller's V floats; may be NULL) and replace *state with the state after
+ * the step (owned by *state: weft_state_free). g is scratch room, reset here;
+ * no dropout. Any cell, a plugin's too. Generation is
+ *
+ *     weft_state h = { 0 };
+ *     int id = weft_lm_start_id(m);
+ *     for (int k = 0; k < n_prime + length; k++) {
+ *         if (weft_lm_next(m, g, id, &h, logits, err, sizeof err)) break;
+ *         id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, 0.8f, 0, buf, &rng);
+ *         if (k >= n_prime) emit(id);
+ *     }
+ *
+ * which gives weft_lm_sample's (and `weft sample`'s) tokens for the same seed
+ * (tests/test_generate.c). Returns 0, or -1 with a message in err (an id out
+ * of range leaves *state as it was). */
+int weft_lm_next(weft_lm *m, weft_graph *g, int id, weft_state *state, float *logits, char *err,
+                 size_t errsize);
+
 /* One id drawn from a row of V logits, as weft_lm_sample (and
  * weft_window_lm_sample) draw every token: with temperature <= 0 the most
  * likely (the lowest id among equals); else from softmax(logits /
@@ -171,8 +202,8 @@ int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_
 
 /* Generate o->length ids into out (the caller's array). The model starts
  * after "<eos>" (words) or "\n" (characters) when the vocabulary has it (else
- * id 0), as every line starts in training, then reads the prime. The same
- * seed gives the same text.
+ * id 0: weft_lm_start_id), as every line starts in training, then reads the
+ * prime. The same seed gives the same text.
  * Returns 0, or -1 with a message in err. */
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
                    char *err, size_t errsize);
@@ -284,5 +315,9 @@ long weft_lm_trainer_windows(const weft_lm_trainer *t);
  * optimiser, schedule, clip, epochs, accumulation and patience of *o (the
  * rest of *o is left alone) and *st. */
 void weft_lm_run_to_train(const weft_lm_run *run, weft_train_opts *o, weft_train_state *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -45,6 +45,10 @@
 #include "weft/data.h"
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_NGRAM_MAX_ORDER 5
 
 typedef struct weft_ngram weft_ngram;
@@ -117,5 +121,9 @@ weft_ngram *weft_ngram_load(const char *path, char *err, size_t errsize);
 /* Does the file look like an ARPA n-gram model (rather than a checkpoint)?
  * Reads only its start. */
 bool weft_ngram_file_is_arpa(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

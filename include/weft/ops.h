@@ -17,6 +17,10 @@
 
 #include "weft/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* --- linear algebra (ops/linalg.c) -------------------------------------- */
 
 /* a [M, K] times b [K, N] -> [M, N] (BLIS sgemm). a may have more leading
@@ -89,6 +93,9 @@ weft_var *weft_slice(weft_graph *g, weft_var *x, int start, int len);
 /* Stack n nodes of one shape along a new first dimension: n x [B, F] ->
  * [n, B, F] (the steps of a sequence into one tensor). */
 weft_var *weft_stack(weft_graph *g, weft_var *const *xs, int n);
+/* The rows of xs[0..n) one below the other: [r_k, F] -> [Σ r_k, F] (inputs
+ * of any rank, read as rows x their last dimension). */
+weft_var *weft_concat_rows(weft_graph *g, weft_var *const *xs, int n);
 /* Entries [start, start + len) of the first dimension, which is dropped when
  * len is 1 and rank > 1: [T, B, F] at (t, 1) -> [B, F] (one step). */
 weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len);
@@ -108,6 +115,10 @@ weft_var *weft_transpose01(weft_graph *g, weft_var *x);
 /* The sum and the mean of all elements: a scalar (shape [1]). */
 weft_var *weft_sum(weft_graph *g, weft_var *x);
 weft_var *weft_mean(weft_graph *g, weft_var *x);
+/* Max pooling over time of a ragged batch: x [T, B, F] -> [B, F], the
+ * largest x[t, b, f] over sequence b's real steps t < lengths[b] (B lengths,
+ * each in [1, T], copied). The gradient goes to the step that won. */
+weft_var *weft_max_steps(weft_graph *g, weft_var *x, const int *lengths);
 
 /* --- regularisation and graph plumbing (ops/plumbing.c) ------------------ */
 
@@ -165,6 +176,13 @@ weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq);
 /* Step t of the sequence: xp_seq's block t, [B, P], a view as weft_narrow(g,
  * xp_seq, t, 1) is, marked as step t of s. NULL when t is not in [0, T). */
 weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t);
+/* The same for a step over only the first `rows` sequences of the batch
+ * ([rows, P], the first rows of block t; 1 <= rows <= B): a ragged batch
+ * sorted by length, longest first, whose step t runs only the sequences
+ * still running. Its step still chains (its h and c are [rows, H]); the
+ * chain's buffers keep B rows a step, the rows past a step's own count as
+ * zero. */
+weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows);
 /* How many fused steps have joined the sequence's chain so far (0 when no
  * fused step read it): what the tests check to know a layer stayed on its
  * fast path. */
@@ -189,5 +207,9 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
 const weft_op_desc *const *weft_op_table(int *n);
 /* The op of that name, or NULL. */
 const weft_op_desc *weft_op_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

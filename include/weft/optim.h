@@ -21,6 +21,10 @@
 #include "weft/params.h"
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* --- initialisation of one parameter --------------------------------------- */
 
 /* Uniform in [-k, k) (Zaremba et al. 2014 use k = 0.1; PyTorch's RNN layers
@@ -149,5 +153,9 @@ int weft_clip_step(weft_optim *o, weft_params *s, float norm, float max_norm,
 
 /* Clip every gradient element into [-max_value, max_value]. */
 void weft_clip_grad_value(weft_params *s, float max_value);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

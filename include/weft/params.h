@@ -14,6 +14,10 @@
 
 #include "weft/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_params weft_params;
 
 #define WEFT_PARAM_NAME_MAX 96
@@ -60,5 +64,9 @@ void weft_params_zero_grad(weft_params *s);
 
 /* The last error of the store, or NULL. */
 const char *weft_params_error(const weft_params *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

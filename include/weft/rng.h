@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include "weft/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_rng {
     uint32_t s[4];
 } weft_rng;
@@ -32,5 +36,9 @@ void weft_rng_fill_uniform(weft_rng *r, weft_tensor *t, float lo, float hi);
 void weft_rng_fill_uniform_blocks(weft_rng *r, float *dst, size_t n);
 /* Fill t with normal values of the given mean and standard deviation. */
 void weft_rng_fill_normal(weft_rng *r, weft_tensor *t, float mean, float std);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

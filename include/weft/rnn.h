@@ -41,6 +41,10 @@
 #include "weft/params.h"
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weft_rnn_config {
     const weft_cell_type *cell;   /* borrowed; must outlive the model */
     int input_size;               /* I */
@@ -142,6 +146,16 @@ typedef struct weft_unroll_opts {
      * values and gradients up to rounding. Both NULL: off. */
     weft_var *input_table;
     const int *input_ids;
+    /* With lengths: run the batch as groups of sequences of similar length
+     * (sorted longest first, a group holding lengths down to 3/4 of its
+     * longest), each group unrolled over its own longest length, and put the
+     * outputs and final states back in the batch's order. A ragged batch then
+     * costs close to the sum of its lengths instead of T x B steps, with the
+     * same numbers (each group is the padded computation of its own
+     * sequences; tests/test_classify.c checks values and gradients). Ignored
+     * with dropout_masks (whose [T, B, ...] layout is the whole batch's) and
+     * when one group would hold every sequence. */
+    bool by_length;
 } weft_unroll_opts;
 
 /* Run the model over xs [T, B, I] in graph g. opts may be NULL (all
@@ -156,5 +170,9 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
  * through opts.init. No tape is carried. Returns 0, or -1 when memory runs
  * out (carry then freed). */
 int weft_state_detach(const weft_rnn_out *out, weft_state *carry);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

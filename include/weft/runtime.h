@@ -11,6 +11,10 @@
 
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Read WEFT_NUM_THREADS (or use the number of cores) and apply it, and check
  * WEFT_PACKED_KERNEL, the micro-kernel of the packed per-step products:
  * 'weft' (the default: the best of weft's own this CPU runs, AVX-512 or
@@ -49,5 +53,9 @@ unsigned long long weft_gemm_flops(void);
  * KB). For a benchmark that compares against BLIS with weft's settings: pass
  * it as bli_sgemm_ex's cntx. void * so that this header needs no blis.h. */
 void *weft_blis_context(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

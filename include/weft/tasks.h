@@ -40,6 +40,10 @@
 
 #include "weft/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum weft_task_input {
     WEFT_TASK_TOKENS = 0,    /* ids in [0, in_width) */
     WEFT_TASK_DENSE,         /* in_width floats a step */
@@ -148,5 +152,9 @@ typedef struct weft_music {
 
 int weft_music_read(const char *path, weft_music *out, char *err, size_t errsize);
 void weft_music_free(weft_music *m);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_MAX_RANK 4
 #define WEFT_ALIGN 64
 
@@ -60,5 +64,9 @@ char *weft_shape_str(const weft_tensor *t, char *buf, size_t bufsize);
  * owns it: free with weft_aligned_free. */
 void *weft_aligned_alloc(size_t bytes);
 void weft_aligned_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -45,6 +45,28 @@
  *
  * Threads: the trainer runs on the caller's thread and calls the callbacks
  * there; nothing in it is global but the signal flag (see catch_signals).
+ *
+ * Several processes (opts.comm of N > 1 ranks, weft/distributed.h; `mpirun -np
+ * N weft train ... --distributed`): data parallelism. The model's shard
+ * callback gives each rank its share of every global batch (the same batch
+ * index on every rank); after the backward the step is
+ *
+ *     sum over ranks of (gradient · items of the rank) / items of all ranks
+ *         (one MPI_Allreduce over the store's contiguous gradient buffer)
+ *     norm, clip and update on that average: the same on every rank
+ *
+ * so a step equals the one-process step on the whole batch up to float
+ * rounding. Rank 0's weights (and optimiser slots) are broadcast at the
+ * start; the batch order comes from the run's stream, the same on every rank;
+ * the stream handed to batch_loss (dropout) is derived per batch from the
+ * run's stream and the rank. Rank 0 alone logs, calls on_event, evaluates
+ * (the score is broadcast, so early stopping and the schedule agree), keeps
+ * the best weights and writes the model and state files; stopping (a signal,
+ * the callback, a time budget: rank 0's clock) is agreed after every step.
+ * An error on any rank (a callback's, a write error on rank 0, a failed
+ * collective) cannot be returned to the others, which wait in a collective:
+ * the trainer writes it to stderr, naming the rank, and ends the job
+ * (weft_comm_abort).
  */
 #ifndef WEFT_TRAIN_H
 #define WEFT_TRAIN_H
@@ -53,6 +75,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "weft/distributed.h"
 #include "weft/graph.h"
 #include "weft/io.h"
 #include "weft/optim.h"
@@ -97,7 +120,9 @@ double weft_lr_at(const weft_lr_schedule *s, double lr0, double lr_scale, int ep
 
 /* What batch_loss built. */
 typedef struct weft_train_batch {
-    weft_var *loss;                 /* a scalar of g: the MEAN loss over the batch's items */
+    weft_var *loss;                 /* a scalar of g: the MEAN loss over the batch's items;
+                                       several ranks: NULL with items 0 when none of the
+                                       batch is this rank's (a short last batch) */
     double items;                   /* the items it averages over (tokens, examples): the
                                        weight of the batch under accumulation, and the
                                        progress line's speed */
@@ -161,6 +186,17 @@ typedef struct weft_trainable {
      * gives them as JSON). Optional: without it there is no --resume. */
     int (*save_state)(void *model, const char *path, const weft_train_opts *o,
                       const weft_train_state *st, char *err, size_t errsize);
+
+    /* Distributed runs (opts.comm of several ranks). Take rank `rank`'s share
+     * of every global batch of `size` ranks (weft_dist_share: a language
+     * model's streams, a classifier's examples), so that batch index i on
+     * every rank together is the one-process batch i. Called once, before the
+     * first epoch_begin. Required for a run over several ranks. */
+    int (*shard)(void *model, int rank, int size, char *err, size_t errsize);
+    /* Called on every rank before rank 0 calls save_state: bring onto rank 0
+     * what the model carries between batches for all ranks (the streams'
+     * hidden states), with comm's collectives. Optional. */
+    int (*gather_state)(void *model, weft_comm *comm, char *err, size_t errsize);
 } weft_trainable;
 
 /* --- where a run is ---------------------------------------------------------------------- */
@@ -293,6 +329,10 @@ struct weft_train_opts {
      * does). Optional. */
     int (*on_event)(void *user, const weft_train_event *e);
     void *user;
+
+    /* The ranks training together (weft/distributed.h; borrowed). NULL or a
+     * communicator of one process: this process alone. */
+    weft_comm *comm;
 };
 
 /* The defaults: SGD lr 0.1, constant rate, no clip, accumulate 1, 1 epoch,
@@ -311,6 +351,10 @@ typedef struct weft_train_result {
     bool has_test;
     double test;                    /* the test score of the best model */
     double train_seconds, seconds;  /* this process */
+    double comm_seconds;            /* of train_seconds: averaging the gradients
+                                       (MPI_Allreduce; 0 on one process) */
+    double items;                   /* items trained by this process's run (several ranks:
+                                       the global batches', every rank's share) */
     weft_train_state state;         /* where the run is now (what state_path holds) */
 } weft_train_result;
 

@@ -53,6 +53,10 @@
 #include "weft/rng.h"
 #include "weft/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define WEFT_WINDOW_LM_MAX_ORDER 64
 
 typedef struct weft_window_lm_config {
@@ -184,5 +188,9 @@ weft_window_lm *weft_window_lm_load(const char *path, char *err, size_t errsize)
 /* Is path a safetensors file whose weft.config says task "window-lm"? (false
  * for anything unreadable: the caller's own load then says why) */
 bool weft_window_lm_file_is(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

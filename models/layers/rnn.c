@@ -11,7 +11,13 @@
  *
  * Steps where every sequence is still running get no masking at all. The
  * backward direction runs t = T-1 .. 0 with the same rule: sequence b's state
- * stays the initial one until t = lengths[b] - 1, its true last step. */
+ * stays the initial one until t = lengths[b] - 1, its true last step.
+ *
+ * By length (opts.by_length): the masked rule costs T x B steps however
+ * short most sequences are. Instead the columns are grouped by length (down
+ * to 3/4 of a group's longest), each group runs as its own padded batch over
+ * its own longest length, and gathers put the outputs and final states back
+ * in the batch's order: about the sum of the lengths, with the same numbers. */
 #include "weft/rnn.h"
 #include "weft/dropout.h"
 #include "weft/ops.h"
@@ -243,6 +249,16 @@ static int step_masks(unroll_ctx *u, int t)
     return 0;
 }
 
+/* The name of a cell's state k in drawings: the type's ("h", "c"), else "s<k>"
+ * (in g's arena). NULL only when the arena is full (the node is then unnamed). */
+static const char *state_label(weft_graph *g, const weft_cell_type *t, int k)
+{
+    if (t->state_names[k]) return t->state_names[k];
+    char *name = weft_graph_alloc(g, 16);
+    if (name) snprintf(name, 16, "s%d", k);
+    return name;
+}
+
 /* A zero initial state leaf named like "h0_l1_reverse". */
 static weft_var *zero_state(unroll_ctx *u, int layer, int dir, int k)
 {
@@ -376,6 +392,139 @@ static weft_var *project_through_table(const weft_cell *c, weft_graph *g, weft_v
     return weft_reshape(g, looked_up, 3, (int[]){ T, B, P });
 }
 
+/* --- a ragged batch as groups of similar length (opts.by_length) -------------------------- */
+
+/* The columns of the batch in groups: order[] the columns longest first
+ * (stable), group k is order[start[k] .. start[k + 1]), a group holding
+ * lengths down to 3/4 of its longest. Returns the number of groups, or -1
+ * when out of memory. */
+static int length_groups(weft_graph *g, const int *len, int B, int **order_out, int **start_out)
+{
+    int *order = weft_graph_alloc(g, (size_t)B * sizeof(int));
+    int *start = weft_graph_alloc(g, ((size_t)B + 1) * sizeof(int));
+    if (!order || !start) return -1;
+    for (int b = 0; b < B; b++) {   /* insertion sort: stable, and batches come sorted */
+        int j = b;
+        while (j > 0 && len[order[j - 1]] < len[b]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = b;
+    }
+    int n = 0;
+    for (int i = 0; i < B; i++)
+        if (i == 0 || 4 * len[order[i]] < 3 * len[order[start[n - 1]]]) start[n++] = i;
+    start[n] = B;
+    *order_out = order;
+    *start_out = start;
+    return n;
+}
+
+/* The rows ids[0..n) of x read as [rows, F] (a gather; the gradient is
+ * scattered back). */
+static weft_var *gather_rows(weft_graph *g, weft_var *x, int rows, const int *ids, int n)
+{
+    int F = weft_tensor_cols(&x->value);
+    return weft_embedding(g, weft_reshape(g, x, 2, (int[]){ rows, F }), ids, n);
+}
+
+/* Each group unrolled as a padded batch of its own (weft_unroll without
+ * by_length), then one gather puts every (t, b) output back, and one per
+ * state the final states; padded (t, b) read a row of zeros. */
+static int unroll_by_length(weft_graph *g, const weft_rnn *r, weft_var *xs,
+                            const weft_unroll_opts *o, const int *order, const int *start,
+                            int n_groups, weft_rnn_out *out)
+{
+    int T = xs->value.shape[0], B = xs->value.shape[1], I = xs->value.shape[2];
+    int n_final = weft_rnn_num_states(r), width = weft_rnn_output_size(r);
+    const int *len = o->lengths;
+    weft_var **group_seq = weft_graph_calloc(g, ((size_t)n_groups + 1) * sizeof(weft_var *));
+    weft_var ***group_final = weft_graph_calloc(g, (size_t)n_groups * sizeof(weft_var **));
+    int *row_of = weft_graph_alloc(g, (size_t)T * B * sizeof(int));    /* (t, b) -> row */
+    int *col_of = weft_graph_alloc(g, (size_t)B * sizeof(int));        /* b -> row of finals */
+    if (!group_seq || !group_final || !row_of || !col_of) return -1;
+    /* the initial states as nodes, to be gathered per group */
+    weft_var **init = NULL;
+    if (o->init || o->init_vars) {
+        init = weft_graph_calloc(g, (size_t)n_final * sizeof *init);
+        if (!init) return -1;
+        for (int i = 0; i < n_final; i++) {
+            init[i] = o->init_vars ? o->init_vars[i]
+                                   : weft_state_leaf(g, &o->init->t[i], "carried state", false);
+            if (!init[i]) return -1;
+        }
+    }
+    /* row 0 of the assembled outputs is zeros: every padded (t, b) reads it */
+    group_seq[0] = weft_input_zeros(g, 2, (int[]){ 1, width }, "padding", false);
+    if (!group_seq[0]) return -1;
+    for (int i = 0; i < T * B; i++) row_of[i] = 0;
+    int rows = 1, chained = 0;
+    for (int k = 0; k < n_groups; k++) {
+        const int *cols = order + start[k];
+        int n = start[k + 1] - start[k], Tg = len[cols[0]];
+        int *ids = weft_graph_alloc(g, (size_t)Tg * n * sizeof(int));
+        int *glen = weft_graph_alloc(g, (size_t)n * sizeof(int));
+        if (!ids || !glen) return -1;
+        bool ragged = false;
+        for (int j = 0; j < n; j++) {
+            glen[j] = len[cols[j]];
+            ragged |= glen[j] != Tg;
+            col_of[cols[j]] = start[k] + j;
+            for (int t = 0; t < Tg; t++) {
+                ids[t * n + j] = t * B + cols[j];
+                if (t < glen[j]) row_of[t * B + cols[j]] = rows + t * n + j;
+            }
+        }
+        weft_unroll_opts sub = { .lengths = ragged ? glen : NULL,
+                                 .dropout_rng = o->dropout_rng, .composed = o->composed };
+        weft_var **sub_init = NULL;
+        if (init) {
+            sub_init = weft_graph_calloc(g, (size_t)n_final * sizeof *sub_init);
+            if (!sub_init) return -1;
+            for (int i = 0; i < n_final; i++) sub_init[i] = weft_embedding(g, init[i], cols, n);
+            sub.init_vars = sub_init;
+        }
+        if (o->input_table) {   /* the group's ids in the table, time-major */
+            int *tid = weft_graph_alloc(g, (size_t)Tg * n * sizeof(int));
+            if (!tid) return -1;
+            for (int i = 0; i < Tg * n; i++) tid[i] = o->input_ids[ids[i]];
+            sub.input_table = o->input_table;
+            sub.input_ids = tid;
+        }
+        weft_var *xg = weft_reshape(g, gather_rows(g, xs, T * B, ids, Tg * n), 3,
+                                    (int[]){ Tg, n, I });
+        weft_rnn_out og;
+        if (weft_unroll(g, r, xg, &sub, &og)) return -1;
+        group_seq[k + 1] = weft_reshape(g, og.seq, 2, (int[]){ Tg * n, width });
+        group_final[k] = og.final;
+        chained += og.chained_steps;
+        rows += Tg * n;
+    }
+    /* everything back in the batch's order: one gather for the outputs, one
+     * for each final state */
+    weft_var *all = weft_concat_rows(g, group_seq, n_groups + 1);
+    weft_var *seq = weft_reshape(g, weft_embedding(g, all, row_of, T * B), 3,
+                                 (int[]){ T, B, width });
+    weft_var **final = weft_graph_calloc(g, (size_t)n_final * sizeof *final);
+    weft_var **steps = weft_graph_calloc(g, (size_t)T * sizeof *steps);
+    weft_var **parts = weft_graph_calloc(g, (size_t)n_groups * sizeof *parts);
+    if (!seq || !final || !steps || !parts) return -1;
+    for (int i = 0; i < n_final; i++) {
+        for (int k = 0; k < n_groups; k++) parts[k] = group_final[k][i];
+        final[i] = weft_embedding(g, weft_concat_rows(g, parts, n_groups), col_of, B);
+    }
+    for (int t = 0; t < T; t++) steps[t] = weft_narrow(g, seq, t, 1);
+    out->T = T;
+    out->B = B;
+    out->width = width;
+    out->seq = seq;
+    out->steps = steps;
+    out->final = final;
+    out->n_final = n_final;
+    out->chained_steps = chained;
+    return weft_graph_status(g);
+}
+
 int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unroll_opts *opts,
                 weft_rnn_out *out)
 {
@@ -386,6 +535,17 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
     const weft_cell_type *type = cfg->cell;
     weft_scope saved = weft_graph_scope(g);
     if (weft_graph_failed(g) || check_inputs(&u, xs, &o)) return -1;
+    if (o.by_length && u.lengths && !o.dropout_masks) {
+        int *order, *start;
+        int n_groups = length_groups(g, u.lengths, u.B, &order, &start);
+        if (n_groups < 0) return -1;
+        if (n_groups > 1) {
+            int rc = unroll_by_length(g, r, xs, &o, order, start, n_groups, out);
+            weft_graph_set_scope(g, saved);
+            if (rc && !weft_graph_failed(g)) weft_graph_fail(g, "unroll (%s): failed", type->name);
+            return rc ? -1 : 0;
+        }
+    }
 
     int T = u.T, B = u.B, L = cfg->num_layers, D = r->dirs, S = type->n_states;
     int n_final = weft_rnn_num_states(r), width = cfg->hidden_size * D;
@@ -454,15 +614,18 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                     rc = weft_cell_step(c, g, cur[t], prev, next);
                 }
                 if (rc) goto fail;
-                /* name the states for the drawing: "h", "c" */
+                /* name the states for the drawing: "h", "c" (unnamed: "s1", ...) */
                 for (int k = 0; k < S; k++)
-                    if (!next[k]->name) next[k]->name = type->state_names[k];
+                    if (!next[k]->name) next[k]->name = state_label(g, type, k);
                 weft_var *y = next[0];
                 if (u.lengths && t >= u.min_len) {
                     if (step_masks(&u, t)) goto fail;
-                    for (int k = 0; k < S; k++)
+                    /* the state carried past a sequence's end is the one drawn as h, c */
+                    for (int k = 0; k < S; k++) {
                         next[k] = weft_add(g, weft_mul(g, next[k], u.keep[t]),
                                            weft_mul(g, prev[k], u.drop[t]));
+                        if (next[k]) next[k]->name = state_label(g, type, k);
+                    }
                     y = weft_mul(g, y, u.keep[t]);
                 }
                 dir_out[d][t] = y;

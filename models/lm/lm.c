@@ -322,13 +322,41 @@ int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_
     return buf[k - 1].id;
 }
 
+int weft_lm_start_id(const weft_lm *m)
+{
+    int start = m->cfg.level == WEFT_TEXT_WORDS ? weft_vocab_find(m->vocab, WEFT_EOS, 5)
+                                                : weft_vocab_find(m->vocab, "\n", 1);
+    return start < 0 ? 0 : start;
+}
+
+int weft_lm_next(weft_lm *m, weft_graph *g, int id, weft_state *state, float *logits, char *err,
+                 size_t errsize)
+{
+    if (id < 0 || id >= m->vocab_size) {
+        weft_say(err, errsize, "language model next: id %d is not in [0, %d)", id,
+                 m->vocab_size);
+        return -1;
+    }
+    weft_graph_reset(g);
+    weft_rnn_out ro;
+    weft_var *z = weft_lm_forward(m, g, &id, NULL, 1, 1, state, NULL, &ro);
+    if (!z || weft_graph_failed(g)) {
+        weft_say(err, errsize, "language model next: %s", weft_graph_error(g));
+        return -1;
+    }
+    if (weft_state_detach(&ro, state)) {
+        weft_say(err, errsize, "language model next: out of memory");
+        return -1;
+    }
+    if (logits) memcpy(logits, z->value.data, (size_t)m->vocab_size * sizeof *logits);
+    return 0;
+}
+
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out, char *err,
                    size_t errsize)
 {
     int V = m->vocab_size;
-    int start = m->cfg.level == WEFT_TEXT_WORDS ? weft_vocab_find(m->vocab, WEFT_EOS, 5)
-                                                : weft_vocab_find(m->vocab, "\n", 1);
-    if (start < 0) start = 0;
+    int start = weft_lm_start_id(m);
     /* The model reads the prime after the start token, as it saw every line
      * begin in training (not from a zero state it never saw mid-text). */
     int n_prime = 1 + (o->n_prime > 0 ? o->n_prime : 0);

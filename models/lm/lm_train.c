@@ -4,6 +4,7 @@
  * test, and the MODEL.state file of weft_lm_save_run for --resume. */
 #include "weft/lm.h"
 
+#include "weft/distributed.h"
 #include "weft/train.h"
 #include "src/internal.h"
 #include "models/lm/lm_common.h"
@@ -21,6 +22,12 @@ struct weft_lm_trainer {
     weft_rnn_out out;               /* the window just built (for batch_end) */
     int *rows;                      /* the window's distinct input ids (the encoder's rows) */
     weft_grad_rows grad_rows;
+    /* several ranks (shard): this rank trains streams [first, first + d.batch) of
+       global_batch; gathered holds every stream's carried state on rank 0 for
+       save_state */
+    int global_batch, first;
+    bool sharded;
+    weft_state gathered;
 };
 
 weft_lm_trainer *weft_lm_trainer_new(weft_lm *m, const weft_lm_data *d, weft_state *carry,
@@ -38,6 +45,7 @@ weft_lm_trainer *weft_lm_trainer_new(weft_lm *m, const weft_lm_data *d, weft_sta
     }
     t->m = m;
     t->d = *d;
+    t->global_batch = d->batch;
     if (weft_batchify(d->train, d->n_train, d->batch, &t->batches, err, errsize)) {
         free(t);
         return NULL;
@@ -72,6 +80,7 @@ void weft_lm_trainer_free(weft_lm_trainer *t)
     if (!t) return;
     weft_batches_free(&t->batches);
     weft_state_free(&t->carry);
+    weft_state_free(&t->gathered);
     free(t->rows);
     free(t);
 }
@@ -94,8 +103,9 @@ static int epoch_begin(void *model, int epoch, long first_batch, weft_rng *rng,
     /* every epoch starts from a zero state; a resumed one from the carried */
     if (first_batch == 0) weft_state_free(&t->carry);
     e->batches = t->windows;
-    e->items = (double)(t->batches.steps - 1) * t->d.batch;
-    e->batch_items = (double)t->d.bptt * t->d.batch;
+    /* the global batch's (several ranks: the trainer counts every rank's items) */
+    e->items = (double)(t->batches.steps - 1) * t->global_batch;
+    e->batch_items = (double)t->d.bptt * t->global_batch;
     return 0;
 }
 
@@ -159,6 +169,83 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     return 0;
 }
 
+/* Several ranks: this rank keeps streams [first, first + n) of the global
+ * batch's (weft_dist_share), the columns of the batchified stream, so that
+ * window i of every rank together is the one-process window i; a carried
+ * state loaded on --resume (every stream's) keeps those rows too. */
+static int shard(void *model, int rank, int size, char *err, size_t errsize)
+{
+    weft_lm_trainer *t = model;
+    size_t first, n = weft_dist_share((size_t)t->global_batch, rank, size, &first);
+    if (n == 0) {
+        weft_say(err, errsize, "%d streams (--batch) are fewer than the %d ranks",
+                 t->global_batch, size);
+        return -1;
+    }
+    int L = t->batches.steps, B = t->global_batch, c0 = (int)first, nc = (int)n;
+    int *mine = malloc((size_t)L * n * sizeof *mine);
+    if (!mine) {
+        weft_say(err, errsize, "out of memory");
+        return -1;
+    }
+    for (int s = 0; s < L; s++)
+        memcpy(mine + (size_t)s * n, t->batches.data + (size_t)s * B + c0, n * sizeof *mine);
+    free(t->batches.data);
+    t->batches.data = mine;
+    t->batches.batch = nc;
+    for (int i = 0; i < t->carry.n; i++) {
+        weft_tensor *c = &t->carry.t[i];
+        if (c->rank != 2 || c->shape[0] != B) {
+            weft_say(err, errsize, "the carried state has %d rows, not the %d streams",
+                     c->rank == 2 ? c->shape[0] : -1, B);
+            return -1;
+        }
+        weft_tensor part = weft_tensor_alloc2(nc, c->shape[1]);
+        if (!part.data) {
+            weft_say(err, errsize, "out of memory");
+            return -1;
+        }
+        weft_tensor rows = weft_tensor_view_rows(c, c0, nc);
+        weft_tensor_copy(&part, &rows);
+        weft_tensor_release(c);
+        *c = part;
+    }
+    t->d.batch = nc;
+    t->first = c0;
+    t->sharded = true;
+    return 0;
+}
+
+/* Several ranks, before rank 0 saves the state: every rank's carried rows
+ * into `gathered` on rank 0, in stream order (the ranks hold consecutive
+ * streams). */
+static int gather_state(void *model, weft_comm *comm, char *err, size_t errsize)
+{
+    weft_lm_trainer *t = model;
+    bool root = weft_comm_rank(comm) == 0;
+    weft_state_free(&t->gathered);
+    if (t->carry.n == 0) return 0;   /* the same on every rank: nothing carried yet */
+    if (root && !(t->gathered.t = calloc((size_t)t->carry.n, sizeof *t->gathered.t))) {
+        weft_say(err, errsize, "out of memory");
+        weft_comm_abort(comm, 1);
+    }
+    if (root) t->gathered.n = t->carry.n;
+    for (int i = 0; i < t->carry.n; i++) {
+        const weft_tensor *c = &t->carry.t[i];
+        if (root) {
+            t->gathered.t[i] = weft_tensor_alloc2(t->global_batch, c->shape[1]);
+            if (!t->gathered.t[i].data) {
+                weft_say(err, errsize, "out of memory");
+                weft_comm_abort(comm, 1);
+            }
+        }
+        if (weft_comm_gather_floats(comm, c->data, c->size,
+                                    root ? t->gathered.t[i].data : NULL, 0, err, errsize))
+            return -1;
+    }
+    return 0;
+}
+
 static int save(void *model, const char *path, char *err, size_t errsize)
 {
     weft_lm_trainer *t = model;
@@ -193,7 +280,7 @@ static int save_state(void *model, const char *path, const weft_train_opts *o,
         .windows = st->batches_done, .lr = st->lr,
         .best_valid = st->has_best ? st->best : 0.0, .train_tokens = t->d.n_train,
         .lr0 = o->optim.lr, .decay = o->schedule.decay, .decay_start = o->schedule.decay_start,
-        .clip = o->clip, .batch = t->d.batch, .bptt = t->d.bptt, .epochs = o->epochs,
+        .clip = o->clip, .batch = t->global_batch, .bptt = t->d.bptt, .epochs = o->epochs,
         .optim = st->optim, .rng = st->rng,
     };
     /* the trainer's own fields only when a run uses them: a run with step
@@ -209,7 +296,8 @@ static int save_state(void *model, const char *path, const weft_train_opts *o,
     run.plateau_bad = st->plateau_bad;
     /* at the start of an epoch nothing is carried */
     weft_state none = { 0 };
-    return weft_lm_save_run(t->m, &run, st->batch == 0 ? &none : &t->carry, path, err, errsize);
+    const weft_state *carry = t->sharded ? &t->gathered : &t->carry;
+    return weft_lm_save_run(t->m, &run, st->batch == 0 ? &none : carry, path, err, errsize);
 }
 
 weft_trainable weft_lm_trainable(weft_lm_trainer *t)
@@ -219,7 +307,7 @@ weft_trainable weft_lm_trainable(weft_lm_trainer *t)
         .batch_loss = batch_loss, .batch_end = batch_end, .evaluate = evaluate,
         .higher_is_better = false, .has_valid = t->d.valid != NULL,
         .has_test = t->d.test != NULL, .score_name = "ppl", .save = save, .load = load,
-        .save_state = save_state,
+        .save_state = save_state, .shard = shard, .gather_state = gather_state,
     };
 }
 

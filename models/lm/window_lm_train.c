@@ -3,6 +3,7 @@
  * minibatches, perplexity on validation and test. */
 #include "weft/window_lm.h"
 
+#include "weft/distributed.h"
 #include "weft/train.h"
 #include "src/internal.h"
 
@@ -17,6 +18,7 @@ struct weft_window_lm_trainer {
     size_t examples;                /* targets 1 .. n_train - 1 */
     size_t *order;                  /* this epoch's order of the targets */
     int *ctx, *tgt;                 /* one batch's contexts and targets */
+    int rank, size;                 /* several ranks (shard): this rank's share of a batch */
 };
 
 weft_window_lm_trainer *weft_window_lm_trainer_new(weft_window_lm *m,
@@ -41,6 +43,7 @@ weft_window_lm_trainer *weft_window_lm_trainer_new(weft_window_lm *m,
     t->m = m;
     t->d = *d;
     t->examples = d->n_train - 1;
+    t->size = 1;
     int c = m->cfg.order - 1;
     t->order = malloc(t->examples * sizeof *t->order);
     t->ctx = malloc((size_t)d->batch * (size_t)c * sizeof *t->ctx);
@@ -89,7 +92,16 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng,
 {
     weft_window_lm_trainer *t = model;
     size_t B = (size_t)t->d.batch, first = (size_t)index * B;
-    int nb = (int)(t->examples - first < B ? t->examples - first : B);
+    size_t whole = t->examples - first < B ? t->examples - first : B, off;
+    /* several ranks: this rank's share of the batch's examples; none (a short
+       last batch) is no loss, and the rank adds nothing to the average */
+    int nb = (int)weft_dist_share(whole, t->rank, t->size, &off);
+    first += off;
+    if (nb == 0) {
+        b->loss = NULL;
+        b->items = 0;
+        return 0;
+    }
     weft_window_lm_contexts(t->m, t->d.train, t->order + first, nb, t->ctx);
     for (int k = 0; k < nb; k++) t->tgt[k] = t->d.train[t->order[first + (size_t)k]];
     weft_var *loss = weft_window_lm_forward(t->m, g, t->ctx, t->tgt, nb, rng);
@@ -114,6 +126,21 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     if (weft_window_lm_eval(t->m, g, ids, n, t->d.eval_batch, &nll, &count, err, errsize))
         return -1;
     *score = exp(nll / (double)count);
+    return 0;
+}
+
+/* Several ranks: every rank reads the whole epoch's order (drawn from the run's
+ * stream, the same on every rank) and trains on its share of each batch. */
+static int shard(void *model, int rank, int size, char *err, size_t errsize)
+{
+    weft_window_lm_trainer *t = model;
+    if (size > t->d.batch) {
+        weft_say(err, errsize, "a batch of %d examples (--batch) is smaller than the %d ranks",
+                 t->d.batch, size);
+        return -1;
+    }
+    t->rank = rank;
+    t->size = size;
     return 0;
 }
 
@@ -168,6 +195,6 @@ weft_trainable weft_window_lm_trainable(weft_window_lm_trainer *t)
         .model = t, .params = t->m->params, .epoch_begin = epoch_begin,
         .batch_loss = batch_loss, .evaluate = evaluate, .higher_is_better = false,
         .has_valid = t->d.valid != NULL, .has_test = t->d.test != NULL, .score_name = "ppl",
-        .save = save, .load = load, .save_state = save_state,
+        .save = save, .load = load, .save_state = save_state, .shard = shard,
     };
 }

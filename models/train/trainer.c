@@ -610,6 +610,14 @@ typedef struct run {
     bool saved_model;               /* this process saved the model file */
     char *err;
     size_t errsize;
+    /* several ranks (weft/distributed.h); one process: rank 0 of 1, dist false */
+    weft_comm *comm;
+    int rank, size;
+    bool dist;
+    bool want_stop;                 /* rank 0: on_event asked to stop (agreed at the next sync) */
+    bool stop_req;                  /* agreed: some rank caught a signal, or rank 0 asked */
+    int sig;                        /* agreed: the signal caught (0: none) */
+    double comm_seconds;            /* in the gradients' MPI_Allreduce */
 } run;
 
 /* A row of the CSV log and a line of the JSON log (when open). -1 with a
@@ -687,6 +695,7 @@ static int log_event(run *r, const weft_train_event *e)
  * write error. */
 static int emit(run *r, weft_train_event *e)
 {
+    if (r->rank != 0) return 0;     /* rank 0 alone logs and reports */
     e->epochs = r->o->epochs;
     e->steps = r->st.batches_done;
     e->optim_steps = r->st.optim.step;
@@ -720,7 +729,7 @@ static FILE *open_log(const char *path, bool append, bool csv, char *err, size_t
 
 static int save_model(run *r)
 {
-    if (!r->o->save_path || !r->t->save) return 0;
+    if (!r->o->save_path || !r->t->save || r->rank != 0) return 0;
     weft_train_remove_stale_temps(r->o->save_path);
     if (r->t->save(r->t->model, r->o->save_path, r->err, r->errsize)) return -1;
     r->saved_model = true;
@@ -730,6 +739,9 @@ static int save_model(run *r)
 static int save_state(run *r, const weft_train_state *st)
 {
     if (!r->o->state_path || !r->t->save_state) return 0;
+    if (r->dist && r->t->gather_state && r->t->gather_state(r->t->model, r->comm, r->err, r->errsize))
+        return -1;
+    if (r->rank != 0) return 0;
     weft_train_remove_stale_temps(r->o->state_path);
     return r->t->save_state(r->t->model, r->o->state_path, r->o, st, r->err, r->errsize);
 }
@@ -737,7 +749,7 @@ static int save_state(run *r, const weft_train_state *st)
 /* Keep a copy of the current weights as the best (for the test set). */
 static int keep_best(run *r)
 {
-    if (!r->t->has_test || !r->t->evaluate) return 0;
+    if (!r->t->has_test || !r->t->evaluate || r->rank != 0) return 0;
     size_t n = weft_params_span(r->t->params);
     if (!r->best_values && !(r->best_values = malloc(n ? n * sizeof(float) : 1))) {
         weft_say(r->err, r->errsize, "out of memory for a copy of the best weights");
@@ -760,8 +772,11 @@ static int validate(run *r, double *score, bool *improved)
     *improved = false;
     *score = NAN;
     if (!r->t->evaluate || !r->t->has_valid) return 0;
-    if (r->t->evaluate(r->t->model, r->g, WEFT_TRAIN_SET_VALID, score, r->err, r->errsize))
+    /* rank 0 scores, and every rank takes its score: the same decisions */
+    if (r->rank == 0 &&
+        r->t->evaluate(r->t->model, r->g, WEFT_TRAIN_SET_VALID, score, r->err, r->errsize))
         return -1;
+    if (weft_comm_broadcast(r->comm, score, sizeof *score, 0, r->err, r->errsize)) return -1;
     if (better(r, *score)) {
         r->st.has_best = true;
         r->st.best = *score;
@@ -782,6 +797,56 @@ static int validate(run *r, double *score, bool *improved)
     return 0;
 }
 
+/* Several ranks: the stream this rank hands batch_loss (dropout), derived from
+ * the run's stream and the rank, which moves the run's stream on by one draw
+ * on every rank alike; a run is reproducible for a given number of ranks. */
+static weft_rng rank_stream(weft_rng *run_rng, int rank)
+{
+    uint64_t a = weft_rng_u32(run_rng), b = weft_rng_u32(run_rng);
+    weft_rng out;
+    weft_rng_seed(&out, ((a << 32) | b) ^ (0x9E3779B97F4A7C15ull * (uint64_t)(rank + 1)));
+    return out;
+}
+
+/* Several ranks, after this rank's backward: every rank's gradient is the mean
+ * over its own items; the step's gradient is the mean over all ranks' items,
+ *     g = sum_r (items_r / items) g_r,
+ * one MPI_Allreduce over the store's contiguous gradient buffer (its padding
+ * is zero and stays zero). The loss and items become the global batch's. */
+static int average_gradients(run *r, double local_items, double *loss_sum, long n_batches,
+                             double *items)
+{
+    weft_params *p = r->t->params;
+    double sums[3] = { local_items, *loss_sum * local_items, *items };
+    if (weft_comm_sum_doubles(r->comm, sums, 3, r->err, r->errsize)) return -1;
+    float *gr = weft_params_grads(p);
+    size_t n = weft_params_span(p);
+    float w = (float)(local_items / sums[0]);
+    for (size_t i = 0; i < n; i++) gr[i] *= w;
+    double t0 = now_seconds();
+    if (weft_comm_sum_floats(r->comm, gr, n, r->err, r->errsize)) return -1;
+    r->comm_seconds += now_seconds() - t0;
+    *loss_sum = sums[1] / sums[0];   /* the item-weighted mean of the ranks' sums */
+    *items = sums[2];
+    (void)n_batches;
+    return 0;
+}
+
+/* Several ranks, after every step: agree on stopping (a signal caught by any
+ * rank, rank 0's callback) and on the training clock (rank 0's, for
+ * max_seconds and the eval points). */
+static int sync_control(run *r)
+{
+    if (!r->dist) return 0;
+    double v[3] = { stop_signal && r->o->catch_signals ? (double)stop_signal : 0.0,
+                    r->want_stop ? 1.0 : 0.0, r->rank == 0 ? r->train_seconds : 0.0 };
+    if (weft_comm_sum_doubles(r->comm, v, 3, r->err, r->errsize)) return -1;
+    if (v[0] > 0) r->sig = stop_signal ? (int)stop_signal : SIGTERM;
+    r->stop_req = v[1] > 0;
+    r->train_seconds = v[2];
+    return 0;
+}
+
 /* One optimiser step over up to K batches from r->st.batch. Fills the
  * step's mean loss, its norm and its batches. */
 static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out, double *items)
@@ -791,6 +856,7 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
     int K = o->accumulate;
     double total_items = 0;
     const weft_grad_rows *rows = NULL;
+    weft_rng rank_rng;              /* several ranks: this rank's stream for batch_loss */
     weft_params_zero_grad(t->params);
     *loss_sum = 0;
     *n_batches = 0;
@@ -798,7 +864,20 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         long index = r->st.batch;
         weft_graph_reset(r->g);
         weft_train_batch b = { 0 };
-        if (t->batch_loss(t->model, r->g, index, &r->st.rng, &b, r->err, r->errsize)) return -1;
+        weft_rng *rng = &r->st.rng;
+        if (r->dist) {
+            rank_rng = rank_stream(&r->st.rng, r->rank);
+            rng = &rank_rng;
+        }
+        if (t->batch_loss(t->model, r->g, index, rng, &b, r->err, r->errsize)) return -1;
+        if (r->dist && !b.loss && b.items == 0 && !weft_graph_failed(r->g)) {
+            /* several ranks: none of this batch is this rank's (a short last batch) */
+            r->st.batch++;
+            r->st.batches_done++;
+            r->batches_session++;
+            (*n_batches)++;
+            continue;
+        }
         if (!b.loss || weft_graph_failed(r->g)) {
             weft_say(r->err, r->errsize, "%s",
                      weft_graph_error(r->g) ? weft_graph_error(r->g) : "the loss was not built");
@@ -830,9 +909,9 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
             weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
             return -1;
         }
-        if (K == 1) rows = b.rows;
+        if (K == 1 && !r->dist) rows = b.rows;   /* several ranks: rows differ by rank */
         if (t->batch_end && t->batch_end(t->model, r->g, r->err, r->errsize)) return -1;
-        total_items += b.items > 0 ? b.items : 1.0;
+        total_items += b.items > 0 ? b.items : 1.0;   /* several ranks: items > 0 here */
         *items += b.items;
         *loss_sum += L;
         (*n_batches)++;
@@ -840,12 +919,13 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         r->st.batches_done++;
         r->batches_session++;
     }
-    if (K > 1) {
+    if (K > 1 && total_items > 0) {
         float *gr = weft_params_grads(t->params);
         size_t n = weft_params_span(t->params);
         float inv = (float)(1.0 / total_items);
         for (size_t i = 0; i < n; i++) gr[i] *= inv;
     }
+    if (r->dist && average_gradients(r, total_items, loss_sum, *n_batches, items)) return -1;
     /* two passes over the store: the norm, then the update with the clip's
        factor applied on the fly (weft/optim.h) */
     float norm = weft_grad_norm_rows(t->params, rows);
@@ -867,6 +947,17 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
 static int score_test(run *r, double *score)
 {
     const weft_trainable *t = r->t;
+    if (r->dist) {
+        /* rank 0 scores with its best weights; the others take its score */
+        int rc = 0;
+        if (r->rank == 0) {
+            r->dist = false;
+            rc = score_test(r, score);
+            r->dist = true;
+            if (rc) return -1;
+        }
+        return weft_comm_broadcast(r->comm, score, sizeof *score, 0, r->err, r->errsize);
+    }
     size_t n = weft_params_span(t->params);
     float *current = NULL;
     bool swapped = false;
@@ -924,6 +1015,27 @@ static int check_opts(const weft_trainable *t, const weft_train_opts *o, char *e
     return weft_train_optim_check(&o->optim, err, errsize);
 }
 
+/* Several ranks, before the first step: every rank takes its share of the
+ * data, and rank 0's weights, optimiser slots and run state (so that every
+ * rank starts from the same point, whatever each one loaded or drew). */
+static int start_ranks(run *r)
+{
+    const weft_trainable *t = r->t;
+    if (t->shard(t->model, r->rank, r->size, r->err, r->errsize)) return -1;
+    size_t n = weft_params_span(t->params) * sizeof(float);
+    if (weft_comm_broadcast(r->comm, weft_params_values(t->params), n, 0, r->err, r->errsize))
+        return -1;
+    for (int k = 0; k < optim_slots(&r->st.optim); k++) {
+        float *slot = weft_params_state(t->params, k);
+        if (!slot) {
+            weft_say(r->err, r->errsize, "out of memory for the optimizer's state");
+            return -1;
+        }
+        if (weft_comm_broadcast(r->comm, slot, n, 0, r->err, r->errsize)) return -1;
+    }
+    return weft_comm_broadcast(r->comm, &r->st, sizeof r->st, 0, r->err, r->errsize);
+}
+
 /* Is an eval point due after `step` optimiser steps (eval_points mode)? */
 static bool eval_due(const run *r, int point)
 {
@@ -933,12 +1045,19 @@ static bool eval_due(const run *r, int point)
     return r->st.optim.step * o->eval_points >= o->max_steps * point;
 }
 
-int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_result *res,
-               char *err, size_t errsize)
+static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_result *res,
+                 char *err, size_t errsize)
 {
     memset(res, 0, sizeof *res);
     if (check_opts(t, o, err, errsize)) return -1;
-    run r = { .t = t, .o = o, .err = err, .errsize = errsize };
+    run r = { .t = t, .o = o, .err = err, .errsize = errsize, .comm = o->comm,
+              .rank = weft_comm_rank(o->comm), .size = weft_comm_size(o->comm) };
+    r.dist = r.size > 1;
+    if (r.dist && !t->shard) {
+        weft_say(err, errsize, "trainer: the model cannot train over several ranks (it has no "
+                 "shard callback)");
+        return -1;
+    }
     if (o->resume) {
         if (weft_train_state_check(o->resume, err, errsize)) return -1;
         r.st = *o->resume;
@@ -954,22 +1073,24 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
     /* before the first batch: the outputs can be written, stale temporaries go */
     const char *outs[2] = { t->save ? o->save_path : NULL,
                             t->save_state ? o->state_path : NULL };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && r.rank == 0; i++) {
         if (!outs[i]) continue;
         weft_train_remove_stale_temps(outs[i]);
         if (weft_train_check_writable(outs[i], err, errsize)) return -1;
     }
     r.csv_path = o->log_csv;
     r.json_path = o->log_json;
-    if (o->log_csv && !(r.csv = open_log(o->log_csv, o->resume != NULL, true, err, errsize)))
+    if (r.rank == 0 && o->log_csv &&
+        !(r.csv = open_log(o->log_csv, o->resume != NULL, true, err, errsize)))
         goto done;
-    if (o->log_json &&
+    if (r.rank == 0 && o->log_json &&
         !(r.json = open_log(o->log_json, o->resume != NULL, false, err, errsize)))
         goto done;
     if (!(r.g = weft_graph_new())) {
         weft_say(err, errsize, "out of memory");
         goto done;
     }
+    if (r.dist && start_ranks(&r)) goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();
 
@@ -1030,9 +1151,14 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
             r.st.lr = weft_lr_at(&o->schedule, lr0, r.st.lr_scale, r.st.epoch, r.st.optim.step,
                                  r.total_steps);
             r.st.optim.lr = r.st.lr;
-            if (stop_signal && o->catch_signals) {
+            if (r.dist ? r.sig != 0 : (stop_signal && o->catch_signals)) {
                 res->stop = WEFT_TRAIN_INTERRUPTED;
-                res->signal = stop_signal;
+                res->signal = r.dist ? r.sig : stop_signal;
+                stopped = true;
+                break;
+            }
+            if (r.dist && r.stop_req) {
+                res->stop = WEFT_TRAIN_STOPPED;
                 stopped = true;
                 break;
             }
@@ -1057,6 +1183,7 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
                 goto done;
             }
             r.train_seconds += now_seconds() - t0;
+            if (sync_control(&r)) goto done;
             r.items += step_items;
             items_done += step_items;
             sum_loss += lsum;
@@ -1084,7 +1211,9 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
                                    (double)(o->epochs - r.st.epoch) * r.ep.items;
                 int st = emit(&r, &e);
                 if (st < 0) goto done;
-                if (st > 0) {
+                if (st > 0 && r.dist) {
+                    r.want_stop = true;     /* all ranks stop after the next step */
+                } else if (st > 0) {
                     res->stop = WEFT_TRAIN_STOPPED;
                     stopped = true;
                 }
@@ -1110,7 +1239,9 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
                     last_eval_step = r.st.optim.step;
                     int st = emit(&r, &e);
                     if (st < 0) goto done;
-                    if (st > 0) {
+                    if (st > 0 && r.dist) {
+                        r.want_stop = true;
+                    } else if (st > 0) {
                         res->stop = WEFT_TRAIN_STOPPED;
                         stopped = true;
                     }
@@ -1163,9 +1294,16 @@ int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_res
         };
         int st = emit(&r, &e);
         if (st < 0) goto done;
+        if (r.dist) {
+            /* rank 0's callback, or a signal during the epoch's end, stops every rank */
+            r.want_stop = r.want_stop || st > 0;
+            if (sync_control(&r)) goto done;
+            st = r.stop_req || r.sig ? 1 : 0;
+            if (r.sig) res->stop = WEFT_TRAIN_INTERRUPTED, res->signal = r.sig;
+        }
         r.st.batch = 0;
         if (st > 0) {
-            res->stop = WEFT_TRAIN_STOPPED;
+            if (res->stop != WEFT_TRAIN_INTERRUPTED) res->stop = WEFT_TRAIN_STOPPED;
             r.st.epoch++;
             stopped = true;
             break;
@@ -1239,8 +1377,23 @@ done:
     res->best = r.st.best;
     res->best_epoch = r.st.best_epoch;
     res->train_seconds = r.train_seconds;
+    res->comm_seconds = r.comm_seconds;
+    res->items = r.items;
     res->seconds = r.t_start > 0 ? now_seconds() - r.t_start : 0;
     res->state = r.st;
     res->epochs_done = r.st.epoch - 1;
+    return rc;
+}
+
+int weft_train(const weft_trainable *t, const weft_train_opts *o, weft_train_result *res,
+               char *err, size_t errsize)
+{
+    int rc = train(t, o, res, err, errsize);
+    if (rc && weft_comm_size(o->comm) > 1) {
+        /* the other ranks wait in a collective for this one: end the job */
+        fprintf(stderr, "weft: rank %d of %d: %s\n", weft_comm_rank(o->comm),
+                weft_comm_size(o->comm), err);
+        weft_comm_abort(o->comm, 1);
+    }
     return rc;
 }

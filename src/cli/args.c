@@ -41,6 +41,76 @@ static const weft_flag *find_flag(const weft_args_spec *spec, const char *name, 
     return NULL;
 }
 
+/* Spellings of one release ago: still read, with a warning, as the flag that
+ * replaced them in the one vocabulary of docs/cli.md. prog NULL: every command. */
+typedef struct deprecated_flag {
+    const char *prog, *old, *now;
+} deprecated_flag;
+
+static const deprecated_flag deprecated[] = {
+    { "weft compare", "cells", "cell" },
+    { "weft compare", "steps", "train-steps" },     /* --steps is time steps everywhere */
+    { "weft compare", "out", "output" },
+    { "weft bench lm", "steps", "train-steps" },
+    { "weft bench layer", "warmup", "warmup-runs" },   /* --warmup is the learning rate's */
+    { "weft bench lm", "warmup", "warmup-runs" },
+    { "weft dot", "level", "detail" },              /* --level is word|char */
+    { "weft dot", "loss", "loss-at" },              /* --loss is word2vec's output layer */
+    { "weft word2vec", "model", "arch" },           /* --model is a model file */
+};
+
+/* The flag an old spelling stands for in spec's command, or NULL. */
+static const weft_flag *find_deprecated(const weft_args_spec *spec, const char *name,
+                                        size_t name_len, const char **old)
+{
+    for (size_t k = 0; k < sizeof deprecated / sizeof *deprecated; k++) {
+        const deprecated_flag *d = &deprecated[k];
+        if ((d->prog && strcmp(d->prog, spec->prog) != 0) || strlen(d->old) != name_len ||
+            strncmp(d->old, name, name_len) != 0)
+            continue;
+        *old = d->old;
+        return find_flag(spec, d->now, strlen(d->now));
+    }
+    return NULL;
+}
+
+/* Levenshtein distance between a[0..n) and b, for "did you mean". */
+static size_t edit_distance(const char *a, size_t n, const char *b)
+{
+    size_t m = strlen(b), row[128];
+    if (n >= 127 || m >= 127) return (size_t)-1;
+    for (size_t j = 0; j <= m; j++) row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+/* The flag of spec closest to name (at most a third of its length away, and 2
+ * edits for short names; a flag that starts with name counts too), or NULL. */
+static const char *closest_flag(const weft_args_spec *spec, const char *name, size_t name_len)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, limit = name_len / 3 > 2 ? name_len / 3 : 2;
+    for (int gi = 0; gi < spec->n_groups; gi++)
+        for (int i = 0; i < spec->groups[gi].n; i++) {
+            const char *f = spec->groups[gi].flags[i].name;
+            size_t d = edit_distance(name, name_len, f);
+            if (name_len >= 3 && strncmp(f, name, name_len) == 0) d = 1;
+            if (d <= limit && d < best_d) best = f, best_d = d;
+        }
+    return best;
+}
+
 /* Print "prog: message (see 'prog --help')" to stderr; returns WEFT_ARGS_ERROR. */
 static int fail(const weft_args_spec *spec, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -130,9 +200,15 @@ int weft_args_parse(const weft_args_spec *spec, int argc, char **argv, const cha
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         const weft_flag *f = find_flag(spec, name, name_len);
+        const char *old_name = NULL;
+        if (!f && (f = find_deprecated(spec, name, name_len, &old_name)))
+            fprintf(stderr, "%s: --%s is deprecated and will go in the next release: use --%s "
+                    "(docs/cli.md)\n", spec->prog, old_name, f->name);
         if (!f) {
             char flag[128];
             snprintf(flag, sizeof flag, "--%.*s", (int)(name_len < 100 ? name_len : 100), name);
+            const char *near = closest_flag(spec, name, name_len);
+            if (near) return fail(spec, "unknown flag '%s'; did you mean --%s?", flag, near);
             return fail(spec, "unknown flag '%s'", flag);
         }
         const char *text;

@@ -33,6 +33,15 @@ int weft_cli_parse(const weft_args_spec *spec, int argc, char **argv, const char
 /* The exit status for a weft_cli_parse result other than OK (help: 0, error: 2). */
 int weft_cli_exit(int parse_rc);
 
+/* Every output checked (docs/reliability.md). Flush f and look for a write
+ * error on it (a full disk, a closed pipe): on one, print "weft COMMAND: NAME:
+ * cannot write: REASON" (once per stream) and return -1; the process then
+ * exits 1 whatever the command returns (main checks, and checks standard
+ * output itself at the end). NAME says what f is ("the log x.csv"). */
+int weft_cli_flush(FILE *f, const char *name);
+/* weft_cli_flush, then fclose (whose error counts too). f may be NULL (0). */
+int weft_cli_close(FILE *f, const char *name);
+
 /* Was --quiet given? */
 bool weft_cli_quiet(void);
 
@@ -53,6 +62,11 @@ int weft_cli_ngram_sample(int argc, char **argv);
 int weft_cli_window_lm_train(int argc, char **argv);
 int weft_cli_window_lm_eval(int argc, char **argv);
 int weft_cli_window_lm_sample(int argc, char **argv);
+/* Classifiers and taggers (cmd_classify.c): `weft train --task
+ * classify|tag|window`, `weft eval` on such a model, and `weft predict`. */
+int weft_cli_classify_train(int argc, char **argv);
+int weft_cli_classify_eval(int argc, char **argv);
+int weft_cmd_predict(int argc, char **argv);
 /* Encoder-decoder models (cmd_seq2seq.c): `weft train --task seq2seq`, `weft
  * eval` on a seq2seq model file, `weft translate`. */
 int weft_cli_seq2seq_train(int argc, char **argv);
@@ -64,14 +78,23 @@ int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);
 int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
+/* Word vectors (cmd_word2vec.c): training and evaluation, neighbours, analogies. */
+int weft_cmd_word2vec(int argc, char **argv);
+int weft_cmd_neighbors(int argc, char **argv);
+int weft_cmd_analogy(int argc, char **argv);
 
 /* gnuplot, for the charts of weft compare and weft gradflow (gnuplot.c): is it
  * on the PATH; and s written to a gnuplot script as a double-quoted string. */
 bool weft_cli_have_gnuplot(void);
 void weft_cli_gnuplot_string(FILE *f, const char *s);
+/* Close the gnuplot pipe gp that drew the chart `out` (.svg or .png) and check
+ * it all: the script written, gnuplot's exit status, and the chart whole (gnuplot
+ * exits 0 when its own writes fail). -1 with a message starting with `who`,
+ * and the half-written chart removed. */
+int weft_cli_gnuplot_finish(FILE *gp, const char *out, const char *who);
 
 /* `weft gradcheck --cell NAME ...` (cmd_cells.c): returns the exit status. */
 int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bool ragged,
-                            bool composed, uint64_t seed, float eps, float tolerance);
+                            bool composed, uint64_t seed, float eps, float tolerance, float atol);
 
 #endif

@@ -329,7 +329,7 @@ static int bench_layer(int argc, char **argv)
         { "composed", WEFT_FLAG_BOOL, &composed, NULL, "the cell's composed step (one op at a "
           "time), not its fast path", 0, 0 },
         { "repeat", WEFT_FLAG_INT, &repeat, "R", "timed repetitions", 1, 100000 },
-        { "warmup", WEFT_FLAG_INT, &warmup, "W", "untimed repetitions first", 0, 100000 },
+        { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed repetitions first", 0, 100000 },
         { "gemm-size", WEFT_FLAG_INT, &gemm_size, "S", "side of the large square sgemm of the "
           "ceiling (0: skip it)", 0, 16384 },
         { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
@@ -407,8 +407,10 @@ static int bench_lm(int argc, char **argv)
     const weft_flag flags[] = {
         { "config", WEFT_FLAG_STRING, &config, "NAME", "small, medium or char", 0, 0 },
         { "cell", WEFT_FLAG_STRING, &cell, "NAME", "the cell (lstm, gru, rnn, ...), or a plugin FILE.so", 0, 0 },
-        { "steps", WEFT_FLAG_INT, &steps, "N", "timed training steps (windows)", 1, 100000 },
-        { "warmup", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0, 100000 },
+        { "train-steps", WEFT_FLAG_INT, &steps, "N", "timed training steps (windows)", 1,
+          100000 },
+        { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0,
+          100000 },
         { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the tokens", 0, 0 },
     };
     weft_args_spec spec = {

@@ -34,7 +34,7 @@ int weft_cmd_cells(int argc, char **argv)
 }
 
 int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bool ragged,
-                            bool composed, uint64_t seed, float eps, float tolerance)
+                            bool composed, uint64_t seed, float eps, float tolerance, float atol)
 {
     enum { T = 4, B = 3, I = 3, H = 4 };
     char err[1024];
@@ -93,7 +93,7 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
     weft_gradcheck_result res = { 0 };
     int status = WEFT_EXIT_FAIL;
     if (!loss || weft_gradcheck(g, loss, &(weft_gradcheck_opts){ .eps = eps,
-                                .tolerance = tolerance }, &res)) {
+                                .tolerance = tolerance, .atol = atol }, &res)) {
         printf("%s: FAIL  %s\n", name, weft_graph_error(g));
         res.max_rel_error = INFINITY;
     } else {
@@ -102,9 +102,11 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
                ragged ? "ragged" : "full", T, B, I, H,
                composed ? ", composed steps"
                         : weft_cell_type_has_fast_path(type) ? ", fast path" : "");
-        printf("%zu parameters; %d elements of %d leaves checked, eps %g: %s\n",
-               weft_rnn_numel(rnn), res.checked, res.leaves, (double)eps,
+        printf("%zu parameters; %d elements of %d leaves checked (%d refined), eps %g: %s\n",
+               weft_rnn_numel(rnn), res.checked, res.leaves, res.refined, (double)eps,
                res.passed ? "ok" : "FAIL");
+        printf("worst |backward - numeric| / (atol %g + rtol %g |numeric|): %.3f\n",
+               (double)atol, (double)tolerance, res.worst_ratio);
         if (!res.passed) {
             weft_var *v = weft_graph_node(g, res.worst_node);
             printf("  worst: %s element %d: backward %.6g, finite differences %.6g\n",

@@ -215,11 +215,7 @@ static int draw_chart(const char *dir, int n_cells, const cell_entry *cells, con
             }
         }
         fprintf(gp, "\nunset multiplot\n");
-        int st = pclose(gp);
-        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "weft compare: gnuplot failed drawing %s\n", out);
-            return -1;
-        }
+        if (weft_cli_gnuplot_finish(gp, out, "weft compare")) return -1;
     }
     return 0;
 }
@@ -274,7 +270,7 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
                          .ptb_tokens = 100000, .epoch_size = 10000, .lr = 0.005f,
                          .clip = 1.0f };
     const weft_flag flags[] = {
-        { "cells", WEFT_FLAG_STRING, &a->cells, "LIST", "cells, comma separated: built-in "
+        { "cell", WEFT_FLAG_STRING, &a->cells, "NAME[,NAME...]", "cells, comma separated: built-in "
           "names ('weft cells') or FILE.so plugins", 0, 0 },
         { "task", WEFT_FLAG_STRING, &a->task, "TASK", "arithmetic, xml, music, ptb, adding or "
           "copy (docs/tasks.md)", 0, 0 },
@@ -285,17 +281,18 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
         { "budget-seconds", WEFT_FLAG_FLOAT, &a->budget_seconds, "S", "train each run for S "
           "seconds (validation not counted)", 0.001, 1e7 },
         { "epochs", WEFT_FLAG_INT, &a->epochs, "K", "train each run for K epochs", 1, 1000000 },
-        { "steps", WEFT_FLAG_INT, &a->steps, "N", "train each run for N steps", 1, 2e9 },
+        { "train-steps", WEFT_FLAG_INT, &a->steps, "N", "train each run for N optimizer steps", 1,
+          2e9 },
         { "seeds", WEFT_FLAG_INT, &a->seeds, "K", "seeds 1..K per cell (initialisation and data "
           "order; the same for every cell)", 1, MAX_SEEDS },
-        { "out", WEFT_FLAG_STRING, &a->out_dir, "DIR", "results folder (default compare-TASK); a "
+        { "output", WEFT_FLAG_STRING, &a->out_dir, "DIR", "results folder (default compare-TASK); a "
           "rerun skips the runs it holds", 0, 0 },
         { "jobs", WEFT_FLAG_INT, &a->jobs, "J", "runs at once, in J processes", 1, 256 },
         { "metric", WEFT_FLAG_STRING, &a->metric, "M", "nll or accuracy (classification "
           "tasks; default: the task's)", 0, 0 },
         { "embed", WEFT_FLAG_INT, &a->embed, "E", "embedding width of token tasks", 1, 4096 },
         { "batch", WEFT_FLAG_INT, &a->batch, "B", "sequences a step", 1, 65536 },
-        { "optim", WEFT_FLAG_STRING, &a->optim, "NAME", "adam or sgd", 0, 0 },
+        { "optim", WEFT_FLAG_STRING, &a->optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "lr", WEFT_FLAG_FLOAT, &a->lr, "LR", "learning rate", 1e-9, 1e6 },
         { "clip", WEFT_FLAG_FLOAT, &a->clip, "C", "clip the global gradient norm to C (0: no "
           "clip)", 0, 1e9 },
@@ -334,12 +331,12 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
                    "runs.csv (per run),\ncurves.csv (score against steps and seconds), "
                    "chart.svg and chart.png (gnuplot), runs/ (one\nfile per finished run: a "
                    "rerun with the same settings skips it).\n"
-                   "Without --budget-seconds, --epochs or --steps each run trains one epoch.\n"
+                   "Without --budget-seconds, --epochs or --train-steps each run trains one epoch.\n"
                    "The music and ptb tasks read their data from --data-dir (or WEFT_DATA_DIR).\n"
                    "example:\n"
-                   "  weft compare --cells rnn,gru,lstm,lstm-b --task adding --length 50 "
+                   "  weft compare --cell rnn,gru,lstm,lstm-b --task adding --length 50 "
                    "--budget-params 10000 \\\n"
-                   "      --budget-seconds 15 --seeds 2 --out adding50\n"
+                   "      --budget-seconds 15 --seeds 2 --output adding50\n"
                    "docs/comparison.md has a full comparison; docs/tasks.md the tasks.",
         .groups = groups,
         .n_groups = 2,
@@ -355,7 +352,7 @@ static int make_opts(compare_ctx *c)
 {
     const compare_args *a = &c->a;
     if (!a->cells || !a->cells[0]) {
-        fprintf(stderr, "weft compare: no cells given: --cells LIST (e.g. --cells rnn,gru,lstm)\n");
+        fprintf(stderr, "weft compare: no cells given: --cell NAME[,NAME...] (e.g. --cell rnn,gru,lstm)\n");
         return -1;
     }
     if (!a->task || !a->task[0]) {
@@ -369,10 +366,12 @@ static int make_opts(compare_ctx *c)
                               .epochs = a->epochs, .epoch_size = a->epoch_size,
                               .max_seconds = a->budget_seconds, .eval_points = a->eval_points };
     if (a->steps == 0 && a->epochs == 0 && a->budget_seconds == 0) o->epochs = 1;
+    /* the set weft train takes (AdamW's weight decay 0.01, PyTorch's default) */
     if (strcmp(a->optim, "adam") == 0) o->optim = weft_optim_adam(a->lr);
     else if (strcmp(a->optim, "sgd") == 0) o->optim = weft_optim_sgd(a->lr);
+    else if (strcmp(a->optim, "adamw") == 0) o->optim = weft_optim_adamw(a->lr, 0.01);
     else {
-        fprintf(stderr, "weft compare: --optim '%s': use adam or sgd\n", a->optim);
+        fprintf(stderr, "weft compare: --optim '%s': expected sgd, adam or adamw\n", a->optim);
         return -1;
     }
     if (a->metric) {
@@ -387,7 +386,7 @@ static int make_opts(compare_ctx *c)
     return 0;
 }
 
-/* The cells of --cells: built-in names or plugins (closed by the caller). */
+/* The cells of --cell: built-in names or plugins (closed by the caller). */
 static int load_cells(compare_ctx *c)
 {
     char list[2048];
@@ -395,25 +394,25 @@ static int load_cells(compare_ctx *c)
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (c->n_cells == MAX_CELLS) {
-            fprintf(stderr, "weft compare: --cells: at most %d cells\n", MAX_CELLS);
+            fprintf(stderr, "weft compare: --cell: at most %d cells\n", MAX_CELLS);
             return -1;
         }
         cell_entry *e = &c->cells[c->n_cells];
         e->arg = c->a.cells + (tok - list);
         char err[1024];
         if (!(e->type = weft_cell_lookup(tok, &e->plugin, err, sizeof err))) {
-            fprintf(stderr, "weft compare: --cells: %s\n", err);
+            fprintf(stderr, "weft compare: --cell: %s\n", err);
             return -1;
         }
         c->n_cells++;
         for (int j = 0; j + 1 < c->n_cells; j++)
             if (strcmp(c->cells[j].type->name, e->type->name) == 0) {
-                fprintf(stderr, "weft compare: --cells: '%s' is named twice\n", e->type->name);
+                fprintf(stderr, "weft compare: --cell: '%s' is named twice\n", e->type->name);
                 return -1;
             }
     }
     if (c->n_cells == 0) {
-        fprintf(stderr, "weft compare: --cells: no cell named in '%s'\n", c->a.cells);
+        fprintf(stderr, "weft compare: --cell: no cell named in '%s'\n", c->a.cells);
         return -1;
     }
     return 0;

@@ -6,11 +6,12 @@
  * With --cell, a fresh model of that cell (random weights, fixed seed) is
  * unrolled over T steps of random input; the loss is a linear readout of the
  * top layer's output with a cross-entropy against random classes, at every
- * step (--loss all, one readout over the stacked outputs, as the language
- * model does) or at the last step only (--loss last). With --model, a saved
- * language model (weft/lm.h's file format: "weft.config" metadata and the
- * PyTorch example's tensor names) is rebuilt from its metadata, its weights
- * are loaded, and it reads T x B random token ids. The graph is drawn with
+ * step (--loss-at all, one readout over the stacked outputs, as the language
+ * model does) or at the last step only (--loss-at last). With --model, a saved
+ * language model is loaded by weft_lm_load (the loader and the checks eval
+ * and sample use; a plugin cell only with --allow-plugin) and reads T x B
+ * random token ids; a fixed-window model (weft/window_lm.h) reads B random
+ * contexts. The graph is drawn with
  * weft_dot_write (weft/dot.h), after backward when --grads. */
 #include "src/cli/cli.h"
 
@@ -18,7 +19,6 @@
 
 #include "weft/weft.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,7 @@ typedef struct drawing {
     void *plugin;    /* the cell's shared object, when --cell named one */
     weft_lm *lm;     /* --model: the model (rnn is then its own) */
     weft_seq2seq *s2s;   /* --model naming an encoder-decoder */
+    weft_window_lm *wlm;   /* --model of a fixed-window model (no rnn) */
 } drawing;
 
 static void drawing_free(drawing *d)
@@ -44,6 +45,8 @@ static void drawing_free(drawing *d)
         weft_seq2seq_free(d->s2s);
     } else if (d->lm) {
         weft_lm_free(d->lm);
+    } else if (d->wlm) {
+        weft_window_lm_free(d->wlm);
     } else {
         weft_rnn_free(d->rnn);
         weft_params_free(d->ps);
@@ -166,6 +169,40 @@ static int build_model(drawing *d, const char *path, int T, int B, bool fast, ui
     return 0;
 }
 
+/* A saved fixed-window model (weft/window_lm.h), reading B random contexts with
+ * random targets: one graph, no time steps. */
+static int build_window_model(drawing *d, const char *path, int B, uint64_t seed)
+{
+    char err[1024];
+    d->wlm = weft_window_lm_load(path, err, sizeof err);
+    if (!d->wlm) {
+        fprintf(stderr, "weft dot: --model: %s\n", err);
+        return -1;
+    }
+    d->g = weft_graph_new();
+    int ctx_len = d->wlm->cfg.order - 1, V = d->wlm->vocab_size;
+    int *ctx = malloc((size_t)B * ctx_len * sizeof *ctx), *targets = malloc((size_t)B * sizeof *targets);
+    if (!d->g || !ctx || !targets) {
+        free(ctx);
+        free(targets);
+        fprintf(stderr, "weft dot: out of memory\n");
+        return -1;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    for (int i = 0; i < B * ctx_len; i++) ctx[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    for (int i = 0; i < B; i++) targets[i] = (int)weft_rng_below(&rng, (uint32_t)V);
+    d->loss = weft_window_lm_forward(d->wlm, d->g, ctx, targets, B, NULL);
+    free(ctx);
+    free(targets);
+    if (!d->loss || weft_graph_failed(d->g)) {
+        fprintf(stderr, "weft dot: --model: building the graph of %s failed: %s\n", path,
+                weft_graph_error(d->g) ? weft_graph_error(d->g) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* A saved encoder-decoder (weft/seq2seq.h) on B random source sentences of
  * T words and targets of T - 1 words: the encoder's steps, the decoder's
  * above them (its layers after the encoder's) and the attention on top. */
@@ -228,7 +265,7 @@ int weft_cmd_dot(int argc, char **argv)
         { "cell", WEFT_FLAG_STRING, &cell, "NAME", "draw a fresh model of this cell (see "
           "'weft cells')", 0, 0 },
         { "model", WEFT_FLAG_STRING, &model, "FILE", "draw a saved language model (a "
-          "checkpoint of 'weft train')", 0, 0 },
+          "checkpoint of 'weft train', recurrent or --task window-lm)", 0, 0 },
         { "output", WEFT_FLAG_STRING, &output, "FILE", "where to write: FILE.dot, .gv, .svg, "
           ".png or .pdf (also -o FILE)", 0, 0 },
         { "layers", WEFT_FLAG_INT, &layers, "N", "stacked layers (--cell)", 1, 16 },
@@ -238,13 +275,13 @@ int weft_cmd_dot(int argc, char **argv)
         { "hidden", WEFT_FLAG_INT, &hidden, "H", "hidden width (--cell)", 1, 4096 },
         { "input", WEFT_FLAG_INT, &input, "I", "input width (--cell)", 1, 4096 },
         { "batch", WEFT_FLAG_INT, &batch, "B", "sequences in the batch", 1, 4096 },
-        { "level", WEFT_FLAG_STRING, &level, "ops|cells", "one box per cell per step, or "
+        { "detail", WEFT_FLAG_STRING, &level, "ops|cells", "one box per cell per step, or "
           "every op", 0, 0 },
         { "max-steps", WEFT_FLAG_INT, &max_steps, "K", "draw longer sequences as their first "
           "K/2 steps, a marker and the last step; 0: every step (default: 12)", 0, 100000 },
         { "grads", WEFT_FLAG_BOOL, &grads, NULL, "run backward and show each state's "
           "gradient norm", 0, 0 },
-        { "loss", WEFT_FLAG_STRING, &loss_at, "all|last", "the readout's loss at every step "
+        { "loss-at", WEFT_FLAG_STRING, &loss_at, "all|last", "the readout's loss at every step "
           "or at the last step only (--cell)", 0, 0 },
         { "fast", WEFT_FLAG_BOOL, &fast, NULL, "draw the fast path training runs (fused "
           "steps), not the cell's composed step", 0, 0 },
@@ -259,12 +296,12 @@ int weft_cmd_dot(int argc, char **argv)
                    "each weight once\nwith an edge to every step that uses it, states from step "
                    "to step; with --grads, each\nstate's gradient norm on one colour scale.",
         .details = "The model reads random input (fixed seed); a linear readout with a "
-                   "cross-entropy loss sits on\nthe top layer's output (--loss). The format "
+                   "cross-entropy loss sits on\nthe top layer's output (--loss-at). The format "
                    "follows the extension of -o; .svg, .png and .pdf\nneed a weft built with "
                    "Graphviz's libraries (otherwise the .dot is written beside it).\n"
                    "examples:\n"
                    "  weft dot --cell lstm --layers 2 --bidirectional --steps 4 -o lstm.svg\n"
-                   "  weft dot --cell gru --level ops --steps 2 --grads -o gru.png\n"
+                   "  weft dot --cell gru --detail ops --steps 2 --grads -o gru.png\n"
                    "  weft dot --model lm.safetensors --steps 3 -o lm.svg\n"
                    "docs/visualizing.md explains the picture.",
         .groups = groups,
@@ -298,11 +335,11 @@ int weft_cmd_dot(int argc, char **argv)
     if (strcmp(level, "cells") == 0) o.level = WEFT_DOT_CELLS;
     else if (strcmp(level, "ops") == 0) o.level = WEFT_DOT_OPS;
     else {
-        fprintf(stderr, "weft dot: --level: '%s' is not ops or cells\n", level);
+        fprintf(stderr, "weft dot: --detail: '%s' is not ops or cells\n", level);
         return WEFT_EXIT_USAGE;
     }
     if (strcmp(loss_at, "all") != 0 && strcmp(loss_at, "last") != 0) {
-        fprintf(stderr, "weft dot: --loss: '%s' is not all or last\n", loss_at);
+        fprintf(stderr, "weft dot: --loss-at: '%s' is not all or last\n", loss_at);
         return WEFT_EXIT_USAGE;
     }
     /* the command line's 0 is "no cap"; the API's is "the default cap" */
@@ -321,7 +358,8 @@ int weft_cmd_dot(int argc, char **argv)
 
     rc = cell ? build_cell(&d, type, layers, bidirectional, steps, batch, input, hidden, fast,
                            strcmp(loss_at, "last") == 0, (uint64_t)seed)
-         : weft_cli_seq2seq_file_is(model) ? build_seq2seq(&d, model, steps, batch, (uint64_t)seed)
+              : weft_cli_seq2seq_file_is(model) ? build_seq2seq(&d, model, steps, batch, (uint64_t)seed)
+              : weft_window_lm_file_is(model) ? build_window_model(&d, model, batch, (uint64_t)seed)
               : build_model(&d, model, steps, batch, fast, (uint64_t)seed);
     if (rc) {
         drawing_free(&d);
@@ -332,7 +370,7 @@ int weft_cmd_dot(int argc, char **argv)
         drawing_free(&d);
         return WEFT_EXIT_FAIL;
     }
-    char auto_title[256];
+    char auto_title[512];
     if (!title && d.s2s) {
         const weft_seq2seq_config *c = weft_seq2seq_get_config(d.s2s);
         snprintf(auto_title, sizeof auto_title, "%.64s (encoder %.32s x %d%s, decoder %.32s x "
@@ -341,13 +379,23 @@ int weft_cmd_dot(int argc, char **argv)
                  c->dec_layers, weft_attn_score_name(c->attention), c->hidden, steps, steps,
                  batch);
         o.title = auto_title;
+    } else if (!title && d.wlm) {
+        const weft_window_lm_config *c = &d.wlm->cfg;
+        snprintf(auto_title, sizeof auto_title, "%s: fixed-window model, order %d, batch %d, "
+                 "embed %d, hidden %d%s", model, c->order, batch, c->embed, c->hidden,
+                 c->direct ? ", direct connections" : "");
+        o.title = auto_title;
     } else if (!title) {
+        /* "lstm: 2 layers, ..." or "lm.safetensors: lstm, 2 layers, ..." */
         const weft_rnn_config *c = weft_rnn_get_config(d.rnn);
-        snprintf(auto_title, sizeof auto_title, "%s%s: %d layer%s%s, %d steps, batch %d, "
-                 "input %d, hidden %d%s", model ? model : c->cell->name, model ? " (" : "",
+        char what[160];
+        if (model) snprintf(what, sizeof what, "%s: %s,", model, c->cell->name);
+        else snprintf(what, sizeof what, "%s:", c->cell->name);
+        snprintf(auto_title, sizeof auto_title, "%s %d layer%s%s, %d steps, batch %d, "
+                 "input %d, hidden %d", what,
                  c->num_layers, c->num_layers == 1 ? "" : "s",
                  c->bidirectional ? ", bidirectional" : "", steps, batch, c->input_size,
-                 c->hidden_size, model ? ")" : "");
+                 c->hidden_size);
         o.title = auto_title;
     }
     rc = weft_dot_write(d.g, output, &o);

@@ -11,6 +11,7 @@
 
 #include "weft/lm.h"
 #include "weft/ngram.h"
+#include "weft/classify.h"
 #include "weft/window_lm.h"
 
 #include <stdlib.h>
@@ -25,6 +26,7 @@ int weft_cmd_eval(int argc, char **argv)
         return weft_cli_window_lm_eval(argc, argv);
     if ((task && strcmp(task, "seq2seq") == 0) || (file && weft_cli_seq2seq_file_is(file)))
         return weft_cli_seq2seq_eval(argc, argv);
+    if (file && weft_classify_file_is(file)) return weft_cli_classify_eval(argc, argv);
     const char *model = NULL, *data = NULL;
     int batch = 1, bptt = 128;
     const weft_flag flags[] = {

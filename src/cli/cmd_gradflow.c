@@ -7,6 +7,7 @@
 #include "weft/gradflow.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,43 @@
 #include <unistd.h>
 
 enum { MAX_CELLS = 16 };
+
+/* "10⁻³": 10 to the power e, the exponent in Unicode superscripts, into buf. */
+static void decade_label(int e, char *buf, size_t n)
+{
+    static const char *const sup[10] = { "\u2070", "\u00b9", "\u00b2", "\u00b3", "\u2074",
+                                         "\u2075", "\u2076", "\u2077", "\u2078", "\u2079" };
+    char digits[16];
+    snprintf(digits, sizeof digits, "%d", e < 0 ? -e : e);
+    size_t len = (size_t)snprintf(buf, n, "10%s", e < 0 ? "\u207b" : "");
+    for (const char *d = digits; *d && len < n; d++)
+        len += (size_t)snprintf(buf + len, n - len, "%s", sup[*d - '0']);
+}
+
+/* The y axis's tics at the powers of ten the norms span, labelled as plain
+ * text with superscript digits ("10⁻³"): gnuplot's enhanced-text exponents
+ * ("10^{-3}") become nested tspans in an SVG, which converters to PNG drop. */
+static void put_decade_tics(FILE *gp, double *const *norms, int n, int T)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int c = 0; c < n; c++)
+        for (int k = 0; k < T; k++)
+            if (norms[c][k] > 0.0 && isfinite(norms[c][k])) {
+                lo = fmin(lo, norms[c][k]);
+                hi = fmax(hi, norms[c][k]);
+            }
+    if (!(lo <= hi)) return;   /* nothing positive: gnuplot's own tics */
+    int e0 = (int)floor(log10(lo)), e1 = (int)ceil(log10(hi));
+    if (e1 == e0) e1++;
+    int every = (e1 - e0 + 11) / 12;   /* at most 12 labels */
+    fprintf(gp, "set yrange [1e%d:1e%d]\nset ytics (", e0, e1);
+    for (int e = e0; e <= e1; e += every) {
+        char label[64];
+        decade_label(e, label, sizeof label);
+        fprintf(gp, "%s\"%s\" 1e%d", e > e0 ? ", " : "", label, e);
+    }
+    fprintf(gp, ")\n");
+}
 
 /* Write the CSV: distance,t,<cell>,... one row per step. */
 static int write_csv(const char *path, int T, int n, const char *const *names,
@@ -70,7 +108,10 @@ static int plot(const char *path, int T, int n, const char *const *names, double
         for (int c = 0; c < n; c++) fprintf(df, " %.9e", norms[c][k]);
         fputc('\n', df);
     }
-    fclose(df);
+    if (weft_cli_close(df, data)) {
+        unlink(data);
+        return -1;
+    }
 
     FILE *gp = popen("gnuplot", "w");
     if (!gp) {
@@ -84,9 +125,10 @@ static int plot(const char *path, int T, int n, const char *const *names, double
     weft_cli_gnuplot_string(gp, path);
     fprintf(gp, "\nset title ");
     weft_cli_gnuplot_string(gp, title);
-    fprintf(gp, "\nset logscale y\nset format y \"10^{%%L}\"\n"
-                "set xlabel \"distance back in time from the loss, T-1-t (steps)\"\n"
-                "set ylabel \"mean ||dJ_T / dh_t||\"\n"
+    fprintf(gp, "\nset encoding utf8\nset logscale y\n");
+    put_decade_tics(gp, norms, n, T);
+    fprintf(gp, "set xlabel \"distance back in time from the loss, T-1-t (steps)\"\n"
+                "set ylabel \"mean ||dJ(T) / dh(t)||\" noenhanced\n"
                 "set grid\nset key outside right top\nset xrange [0:%d]\n", T - 1);
     static const char *const colours[] = { "#d62728", "#1f77b4", "#2ca02c", "#9467bd",
                                            "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f" };
@@ -99,13 +141,9 @@ static int plot(const char *path, int T, int n, const char *const *names, double
         weft_cli_gnuplot_string(gp, names[c]);
     }
     fprintf(gp, "\n");
-    int st = pclose(gp);
+    int rc = weft_cli_gnuplot_finish(gp, path, "weft gradflow");
     unlink(data);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "weft gradflow: gnuplot failed drawing %s\n", path);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int weft_cmd_gradflow(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include "weft/lm.h"
 #include "weft/ngram.h"
 #include "weft/runtime.h"
+#include "weft/vectors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 typedef struct train_flags {
     const char *task, *data, *valid, *level, *cell, *optim, *save, *resume, *dropout_mode;
+    const char *init_embeddings;   /* a word2vec file, or NULL */
     int layers, hidden, embed, batch, bptt, epochs, decay_start, seed, min_count, max_vocab,
         valid_batch, stop_after;
     float lr, clip, dropout, decay, dropout_embed, init;
@@ -90,6 +92,21 @@ static weft_lm *new_model(const train_flags *fl, weft_text_level level, int **tr
     if (weft_lm_init(m, &init_rng, fl->init)) {
         fprintf(stderr, "weft train: initialising the model failed\n");
         goto fail;
+    }
+    if (fl->init_embeddings) {
+        /* the rows of the words the vector file has, the others as initialised */
+        weft_vectors *vec = weft_vectors_read(fl->init_embeddings, WEFT_VECTORS_AUTO, err,
+                                              sizeof err);
+        int copied = vec ? weft_vectors_init_embedding(vec, m->vocab, m->encoder, err,
+                                                       sizeof err)
+                         : -1;
+        weft_vectors_free(vec);
+        if (copied < 0) {
+            fprintf(stderr, "weft train: --init-embeddings: %s\n", err);
+            goto fail;
+        }
+        fprintf(stderr, "init-embeddings: %d of the %d tokens' rows from %s\n", copied,
+                m->vocab_size, fl->init_embeddings);
     }
     if (weft_cli_encode_texts(m->vocab, fl->data, &train_t, train, n_train, fl->valid,
                               &valid_t, valid, n_valid))
@@ -222,7 +239,8 @@ static int train_lm(train_flags *fl)
     /* the streams hold their copy of the training ids */
     free(train_ids);
     train_ids = NULL;
-    print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
+    if (weft_cli_rank() == 0)
+        print_setup(m, fl, lt, n_train, valid_ids ? n_valid : 0, &o, save);
 
     weft_trainable t = weft_lm_trainable(lt);
     weft_train_result res;
@@ -231,6 +249,11 @@ static int train_lm(train_flags *fl)
         if (res.steps > 0 && stat(save, &sb) == 0 && S_ISREG(sb.st_mode))
             fprintf(stderr, "weft train: %s and %s hold the last good checkpoint\n", save,
                     state_path);
+        goto done;
+    }
+    if (weft_cli_rank() > 0) {
+        /* rank 0 reports */
+        status = weft_cli_stop_status(&res);
         goto done;
     }
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
@@ -261,6 +284,9 @@ int weft_cmd_train(int argc, char **argv)
     if (task && strcmp(task, "ngram") == 0) return weft_cli_ngram_train(argc, argv);
     if (task && strcmp(task, "window-lm") == 0) return weft_cli_window_lm_train(argc, argv);
     if (task && strcmp(task, "seq2seq") == 0) return weft_cli_seq2seq_train(argc, argv);
+    if (task && (strcmp(task, "classify") == 0 || strcmp(task, "tag") == 0 ||
+                 strcmp(task, "window") == 0))
+        return weft_cli_classify_train(argc, argv);
     train_flags fl = {
         .task = "lm", .level = "word", .cell = "lstm", .optim = "sgd", .dropout_mode = "standard",
         .layers = 2, .hidden = 200, .embed = 200, .batch = 20, .bptt = 35, .epochs = 0,
@@ -292,6 +318,9 @@ int weft_cmd_train(int argc, char **argv)
           0, 0.99 },
         { "tie", WEFT_FLAG_BOOL, &fl.tie, NULL,
           "tie the decoder's weight to the embedding (needs --embed = --hidden)", 0, 0 },
+        { "init-embeddings", WEFT_FLAG_STRING, &fl.init_embeddings, "VECTORS",
+          "start the embedding rows of the words a word2vec file has from it (--embed = its "
+          "dimension)", 0, 0 },
         { "init", WEFT_FLAG_FLOAT, &fl.init, "K",
           "recurrent weights uniform in [-K, K] (0: the cell's own, PyTorch's 1/sqrt(H))", 0,
           10 },
@@ -300,7 +329,7 @@ int weft_cmd_train(int argc, char **argv)
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "parallel streams", 1, 1 << 20 },
         { "bptt", WEFT_FLAG_INT, &fl.bptt, "T", "steps a window (truncated BPTT)", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
-          "passes over the data (0: 6, or on --resume the run's)", 0, 1e6 },
+          "passes over the data (default: 6; on --resume, the run's)", 1, 1e6 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
           "learning rate (the loss is the mean over the window's tokens)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },

@@ -202,30 +202,35 @@ static int train(wlm_flags *fl)
     long batches_per_epoch = (long)((examples + (size_t)B - 1) / (size_t)B);
     char how[512];
     weft_cli_describe_training(&o, how, sizeof how);
-    fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
-            "%d%s, %d tokens in the vocabulary, %zu parameters, dropout %g\n",
-            level == WEFT_TEXT_WORDS ? "words" : "characters", m->cfg.order, c, m->cfg.embed,
-            m->cfg.hidden, m->cfg.direct ? ", direct connections" : "", m->vocab_size,
-            weft_params_numel(m->params), (double)m->cfg.dropout);
-    fprintf(stderr, "data: %s, %zu tokens: %zu examples, %ld batches of %d an epoch (shuffled); "
-            "validation: %s (%zu tokens)\n", fl->data, n, examples, batches_per_epoch, B,
-            fl->valid ? fl->valid : "none", valid_ids ? n_valid : (size_t)0);
-    fprintf(stderr, "training: %d epochs, %s; best model -> %s, training state -> %s\n",
-            o.epochs, how, save, state_path);
+    if (weft_cli_rank() == 0) {
+        fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
+                "%d%s, %d tokens in the vocabulary, %zu parameters, dropout %g\n",
+                level == WEFT_TEXT_WORDS ? "words" : "characters", m->cfg.order, c, m->cfg.embed,
+                m->cfg.hidden, m->cfg.direct ? ", direct connections" : "", m->vocab_size,
+                weft_params_numel(m->params), (double)m->cfg.dropout);
+        fprintf(stderr, "data: %s, %zu tokens: %zu examples, %ld batches of %d an epoch (shuffled); "
+                "validation: %s (%zu tokens)\n", fl->data, n, examples, batches_per_epoch, B,
+                fl->valid ? fl->valid : "none", valid_ids ? n_valid : (size_t)0);
+        fprintf(stderr, "training: %d epochs, %s; best model -> %s, training state -> %s\n",
+                o.epochs, how, save, state_path);
+    }
 
     weft_trainable t = weft_window_lm_trainable(wt);
     weft_train_result res;
     if (weft_cli_train(&t, &o, fl->data, &res)) goto done;
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
-        fprintf(stderr, "%s at epoch %d, batch %ld of %ld: saved %s; continue with 'weft train "
-                "--task window-lm --resume %s --data %s%s%s'\n",
-                res.stop == WEFT_TRAIN_INTERRUPTED ? "interrupted" : "stopped", res.state.epoch,
-                res.state.batch, batches_per_epoch, state_path, save, fl->data,
-                fl->valid ? " --valid " : "", fl->valid ? fl->valid : "");
+        if (weft_cli_rank() == 0)
+            fprintf(stderr, "%s at epoch %d, batch %ld of %ld: saved %s; continue with 'weft "
+                    "train --task window-lm --resume %s --data %s%s%s'\n",
+                    res.stop == WEFT_TRAIN_INTERRUPTED ? "interrupted" : "stopped",
+                    res.state.epoch, res.state.batch, batches_per_epoch, state_path, save,
+                    fl->data, fl->valid ? " --valid " : "", fl->valid ? fl->valid : "");
         status = weft_cli_stop_status(&res);
         goto done;
     }
-    status = weft_cli_train_summary(&res, &o, valid_ids != NULL, save);
+    /* rank 0 reports */
+    if (weft_cli_rank() == 0) status = weft_cli_train_summary(&res, &o, valid_ids != NULL, save);
+    else status = WEFT_EXIT_OK;
 
 done:
     weft_window_lm_trainer_free(wt);
@@ -267,7 +272,7 @@ int weft_cli_window_lm_train(int argc, char **argv)
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "examples a step (contexts, shuffled)", 1,
           1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
-          "passes over the data (0: 5, or on --resume the run's)", 0, 1e6 },
+          "passes over the data (default: 5; on --resume, the run's)", 1, 1e6 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
           "learning rate (the loss is the mean over the batch)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },

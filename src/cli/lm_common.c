@@ -146,8 +146,45 @@ void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags)
         { "log", WEFT_FLAG_STRING, &a->log, "FILE", "write progress as CSV", 0, 0 },
         { "log-json", WEFT_FLAG_STRING, &a->log_json, "FILE",
           "write every event as a line of JSON", 0, 0 },
+        { "distributed", WEFT_FLAG_BOOL, &a->distributed, NULL,
+          "data-parallel over the ranks of 'mpirun -np N weft train ...': --batch is the "
+          "global batch, each rank trains on its share (docs/distributed.md)", 0, 0 },
     };
     memcpy(flags, f, sizeof f);
+}
+
+static weft_comm *cli_comm = NULL;
+
+static void end_comm(void)
+{
+    weft_dist_finalize(cli_comm);
+    cli_comm = NULL;
+}
+
+weft_comm *weft_cli_comm(void)
+{
+    if (cli_comm) return cli_comm;
+    if (!weft_dist_available()) {
+        fprintf(stderr, "weft train: --distributed: this weft was built without MPI (install "
+                "it: scripts/install-deps.sh --with-mpi, then meson setup --reconfigure)\n");
+        return NULL;
+    }
+    char err[512];
+    if (!(cli_comm = weft_dist_init(NULL, NULL, err, sizeof err))) {
+        fprintf(stderr, "weft train: --distributed: %s\n", err);
+        return NULL;
+    }
+    atexit(end_comm);
+    if (weft_comm_rank(cli_comm) > 0 && !freopen("/dev/null", "w", stdout)) {
+        fprintf(stderr, "weft train: rank %d: cannot send stdout to /dev/null\n",
+                weft_comm_rank(cli_comm));
+    }
+    return cli_comm;
+}
+
+int weft_cli_rank(void)
+{
+    return weft_comm_rank(cli_comm);
 }
 
 int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_train_opts *o)
@@ -169,6 +206,7 @@ int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_t
     o->max_loss = a->max_loss > 0 ? (double)a->max_loss : bound > 10.0 ? bound : 10.0;
     o->log_csv = a->log;
     o->log_json = a->log_json;
+    if (a->distributed && !(o->comm = weft_cli_comm())) return -1;
     return 0;
 }
 
@@ -246,6 +284,15 @@ int weft_cli_train(const weft_trainable *t, weft_train_opts *o, const char *data
     if (pr.tty && (rc || res->stop == WEFT_TRAIN_INTERRUPTED || res->stop == WEFT_TRAIN_STOPPED))
         fputc('\n', stderr);
     if (rc) fprintf(stderr, "weft train: %s: %s\n", data, err);
+    int ranks = weft_comm_size(o->comm);
+    if (rc == 0 && ranks > 1 && weft_comm_rank(o->comm) == 0 && res->train_seconds > 0)
+        fprintf(stderr, "distributed: %d ranks, %.0f %s in %.2f s of training (%.0f %s/s); "
+                "averaging the gradients (MPI_Allreduce) took %.2f s of it (%.1f%%)\n", ranks,
+                res->items, pr.unit, res->train_seconds, res->items / res->train_seconds,
+                pr.unit, res->comm_seconds, 100.0 * res->comm_seconds / res->train_seconds);
+    else if (rc == 0 && weft_comm_rank(o->comm) == 0 && res->train_seconds > 0)
+        fprintf(stderr, "trained %.0f %s in %.2f s (%.0f %s/s)\n", res->items, pr.unit,
+                res->train_seconds, res->items / res->train_seconds, pr.unit);
     return rc;
 }
 
@@ -311,7 +358,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
     fputs(prime, stdout);
     bool after_newline = plen == 0 || prime[plen - 1] == '\n';
     if (weft_vocab_write_text(v, level, out, length, after_newline, stdout)) {
-        fprintf(stderr, "weft sample: cannot write the text\n");
+        weft_cli_flush(stdout, "standard output");
         return WEFT_EXIT_FAIL;
     }
     /* end with a newline unless the text did */
@@ -320,7 +367,7 @@ static int print_sample(const weft_vocab *v, weft_text_level level, const char *
         bool nl = last && (strcmp(last, "\n") == 0 || strcmp(last, WEFT_EOS) == 0);
         if (!nl) putchar('\n');
     }
-    return fflush(stdout) == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
+    return weft_cli_flush(stdout, "standard output") == 0 ? WEFT_EXIT_OK : WEFT_EXIT_FAIL;
 }
 
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a)

@@ -63,14 +63,23 @@ typedef struct weft_cli_trainer_args {
     const char *schedule, *test, *log, *log_json;
     int warmup, plateau_patience, patience, accumulate;
     float min_lr, max_loss;
+    bool distributed;
 } weft_cli_trainer_args;
-#define WEFT_CLI_TRAINER_FLAGS 10
+#define WEFT_CLI_TRAINER_FLAGS 11
 void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags);
 /* Those flags into *o (schedule, warm-up, patience, accumulation, logs; the
  * decay and decay start the caller sets); max_loss 0 there becomes
- * max(5 ln V, 10) nats for a vocabulary of V. -1 with a message on a bad
- * --schedule. */
+ * max(5 ln V, 10) nats for a vocabulary of V; --distributed starts MPI
+ * (weft_cli_comm) and sets o->comm. -1 with a message on a bad --schedule or
+ * when MPI cannot start. */
 int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_train_opts *o);
+/* --distributed: the ranks of this mpirun job, started on first use (MPI_Init)
+ * and ended when the program exits; ranks other than 0 send stdout to
+ * /dev/null (rank 0 reports). NULL with a message when MPI cannot start. */
+weft_comm *weft_cli_comm(void);
+/* This process's rank (0 without --distributed): rank 0 prints the set-up. */
+int weft_cli_rank(void);
+
 /* The trainer's settings in words, for the start-up line: "sgd lr 20 (x0.5
  * from epoch 5), clip 0.25" and what else is on. */
 void weft_cli_describe_training(const weft_train_opts *o, char *buf, size_t n);

@@ -10,6 +10,7 @@
 #include "weft/cell.h"
 #include "weft/runtime.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,11 @@ static const weft_cli_command commands[] = {
     { "ops", "list every op (name, drawing label, gradient-check examples)", weft_cmd_ops },
     { "gradcheck", "check ops' gradients against finite differences", weft_cmd_gradcheck },
     { "info", "show the version, threads, BLIS and build configuration", weft_cmd_info },
-    { "train", "train a language model on a text file", weft_cmd_train },
-    { "eval", "the perplexity of a language model on a text file", weft_cmd_eval },
+    { "train", "train a language model, classifier or tagger", weft_cmd_train },
+    { "eval", "score a model: perplexity, or accuracy for a classifier or tagger",
+      weft_cmd_eval },
     { "sample", "generate text with a language model", weft_cmd_sample },
+    { "predict", "label text with a classifier or tagger", weft_cmd_predict },
     { "translate", "translate standard input with an encoder-decoder (greedy or beam search)",
       weft_cmd_translate },
     { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
@@ -30,6 +33,10 @@ static const weft_cli_command commands[] = {
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
     { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },
     { "compare", "compare cells on a task at equal parameters: table, CSV, chart", weft_cmd_compare },
+    { "word2vec", "word vectors by skip-gram or CBOW; 'word2vec eval': analogies, similarity",
+      weft_cmd_word2vec },
+    { "neighbors", "the nearest words to words, by cosine over a vector file", weft_cmd_neighbors },
+    { "analogy", "a is to b as c is to ? over a vector file (3CosAdd, 3CosMul)", weft_cmd_analogy },
     { "bench", "time a recurrent layer or a language model against the sgemm ceiling",
       weft_cmd_bench },
 };
@@ -54,6 +61,50 @@ static const weft_flag global_flags[] = {
 bool weft_cli_quiet(void)
 {
     return quiet;
+}
+
+/* --- every output checked -------------------------------------------------------------------- */
+
+static const char *command_name = "weft";   /* "weft eval", for the messages */
+static bool output_failed = false;          /* a checked write failed: exit 1 */
+
+/* Say it once per stream: the log is flushed at every row. */
+static bool first_report(FILE *f)
+{
+    static FILE *said[16];
+    static int n_said;
+    for (int i = 0; i < n_said; i++)
+        if (said[i] == f) return false;
+    if (n_said < 16) said[n_said++] = f;
+    return true;
+}
+
+int weft_cli_flush(FILE *f, const char *name)
+{
+    if (!f) return 0;
+    errno = 0;
+    bool flushed = fflush(f) == 0;
+    int why = errno;
+    if (flushed && !ferror(f)) return 0;
+    output_failed = true;
+    if (first_report(f))
+        fprintf(stderr, "%s: %s: cannot write: %s\n", command_name, name,
+                !flushed && why ? strerror(why) : "a write failed");
+    return -1;
+}
+
+int weft_cli_close(FILE *f, const char *name)
+{
+    if (!f) return 0;
+    int rc = weft_cli_flush(f, name);
+    errno = 0;
+    if (fclose(f) != 0 && rc == 0) {
+        output_failed = true;
+        fprintf(stderr, "%s: %s: cannot write: %s\n", command_name, name,
+                errno ? strerror(errno) : "closing failed");
+        rc = -1;
+    }
+    return rc;
 }
 
 int weft_cli_exit(int parse_rc)
@@ -125,7 +176,8 @@ int main(int argc, char **argv)
     if (len < sizeof details)
         snprintf(details + len, sizeof details - len,
                  "\nThe global options may also follow the command.\n"
-                 "'weft COMMAND --help' describes a command.\n\n"
+                 "'weft help COMMAND' (or 'weft COMMAND --help') describes a command;\n"
+                 "docs/cli.md lists every flag and its one meaning.\n\n"
                  "environment:\n"
                  "  WEFT_NUM_THREADS       threads, when --threads is not given\n"
                  "  WEFT_CHECK_FINITE=1    fail a backward that makes a NaN or Inf gradient\n\n"
@@ -157,6 +209,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "\nweft: no command given\n");
         return WEFT_EXIT_USAGE;
     }
+    /* weft help [COMMAND [SUB]]: the command's --help */
+    if (strcmp(argv[at], "help") == 0) {
+        if (at + 1 >= argc) {
+            weft_args_help(&spec, stdout);
+            return WEFT_EXIT_OK;
+        }
+        const weft_cli_command *hc = find_command(argv[at + 1]);
+        if (!hc) {
+            fprintf(stderr, "weft help: unknown command '%s' (see 'weft --help')\n", argv[at + 1]);
+            return WEFT_EXIT_USAGE;
+        }
+        char *hargv[4] = { argv[at + 1], NULL, NULL, NULL };
+        int hargc = 1;
+        if (at + 2 < argc) hargv[hargc++] = argv[at + 2];   /* a subcommand: weft help bench lm */
+        hargv[hargc++] = (char *)"--help";
+        char hname[64];
+        snprintf(hname, sizeof hname, "weft %s", hc->name);
+        command_name = hname;
+        return hc->run(hargc, hargv);
+    }
     const weft_cli_command *cmd = find_command(argv[at]);
     if (!cmd) {
         fprintf(stderr, "weft: unknown command '%s'; the commands are:", argv[at]);
@@ -164,5 +236,12 @@ int main(int argc, char **argv)
         fprintf(stderr, " (see 'weft --help')\n");
         return WEFT_EXIT_USAGE;
     }
-    return cmd->run(argc - at, argv + at);
+    char name[64];
+    snprintf(name, sizeof name, "weft %s", cmd->name);
+    command_name = name;
+    int status = cmd->run(argc - at, argv + at);
+    /* what the command printed reached its destination, or the exit says it did not */
+    if (weft_cli_flush(stdout, "standard output") || output_failed)
+        if (status == WEFT_EXIT_OK) status = WEFT_EXIT_FAIL;
+    return status;
 }

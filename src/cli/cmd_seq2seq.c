@@ -2,7 +2,7 @@
  * (weft/seq2seq.h):
  *
  *     weft train --task seq2seq --src F --tgt F [--valid-src F --valid-tgt F] ...
- *     weft train --task seq2seq --generate reverse|sort|add [--examples N] ...
+ *     weft train --task seq2seq --generate reverse|sort|add [--epoch-size N] ...
  *     weft translate --model M [--beam K] [--nbest N] < src > hyp
  *     weft eval --model M --src F --tgt F [--beam K]     (last line: bleu: X)
  *
@@ -299,28 +299,28 @@ int weft_cli_seq2seq_train(int argc, char **argv)
         { "valid-tgt", WEFT_FLAG_STRING, &fl.valid_tgt, "FILE", "validation targets", 0, 0 },
         { "generate", WEFT_FLAG_STRING, &fl.generate, "TASK",
           "a generated task instead of files: reverse, sort or add", 0, 0 },
-        { "examples", WEFT_FLAG_INT, &fl.examples, "N", "generated training pairs", 1, 1e8 },
-        { "valid-examples", WEFT_FLAG_INT, &fl.valid_examples, "N",
-          "generated validation pairs (a fixed seed)", 1, 1e7 },
-        { "min-len", WEFT_FLAG_INT, &fl.min_len, "L", "reverse, sort: shortest input", 1, 256 },
-        { "max-len", WEFT_FLAG_INT, &fl.max_len, "L",
+        { "epoch-size", WEFT_FLAG_INT, &fl.examples, "N", "generated tasks: training pairs", 1, 1e8 },
+        { "valid-size", WEFT_FLAG_INT, &fl.valid_examples, "N",
+          "generated tasks: validation pairs (a fixed seed)", 1, 1e7 },
+        { "min-len", WEFT_FLAG_INT, &fl.min_len, "T", "reverse, sort: shortest input", 1, 256 },
+        { "max-len", WEFT_FLAG_INT, &fl.max_len, "T",
           "reverse, sort: longest input; add: most digits of each number", 1, 256 },
         { "min-count", WEFT_FLAG_INT, &fl.min_count, "N",
           "words seen fewer times become <unk>", 1, 1e9 },
         { "max-vocab", WEFT_FLAG_INT, &fl.max_vocab, "N", "largest vocabulary (0: any)", 0, 1e9 },
     };
     const weft_flag model_flags[] = {
-        { "cell", WEFT_FLAG_STRING, &fl.cell, "NAME|FILE.so", "encoder and decoder cell", 0, 0 },
-        { "enc-cell", WEFT_FLAG_STRING, &fl.enc_cell, "NAME|FILE.so", "the encoder's cell", 0, 0 },
-        { "dec-cell", WEFT_FLAG_STRING, &fl.dec_cell, "NAME|FILE.so", "the decoder's cell", 0, 0 },
+        { "cell", WEFT_FLAG_STRING, &fl.cell, "NAME", "encoder and decoder cell (a built-in name or a plugin FILE.so)", 0, 0 },
+        { "enc-cell", WEFT_FLAG_STRING, &fl.enc_cell, "NAME", "the encoder's cell", 0, 0 },
+        { "dec-cell", WEFT_FLAG_STRING, &fl.dec_cell, "NAME", "the decoder's cell", 0, 0 },
         { "embed", WEFT_FLAG_INT, &fl.embed, "E", "embedding width", 1, 1 << 20 },
         { "hidden", WEFT_FLAG_INT, &fl.hidden, "H", "hidden width (each encoder direction)", 1,
           1 << 20 },
-        { "layers", WEFT_FLAG_INT, &fl.layers, "L", "layers of encoder and decoder", 1,
+        { "layers", WEFT_FLAG_INT, &fl.layers, "N", "layers of encoder and decoder", 1,
           WEFT_S2S_MAX_LAYERS },
-        { "enc-layers", WEFT_FLAG_INT, &fl.enc_layers, "L", "encoder layers", 0,
+        { "enc-layers", WEFT_FLAG_INT, &fl.enc_layers, "N", "encoder layers", 0,
           WEFT_S2S_MAX_LAYERS },
-        { "dec-layers", WEFT_FLAG_INT, &fl.dec_layers, "L", "decoder layers", 0,
+        { "dec-layers", WEFT_FLAG_INT, &fl.dec_layers, "N", "decoder layers", 0,
           WEFT_S2S_MAX_LAYERS },
         { "bidirectional", WEFT_FLAG_BOOL, &fl.bidirectional, NULL, "bidirectional encoder", 0, 0 },
         { "attention", WEFT_FLAG_STRING, &fl.attention, "none|dot|general|additive",
@@ -412,7 +412,7 @@ int weft_cmd_translate(int argc, char **argv)
           "print N hypotheses a sentence as 'i ||| words ||| log p ||| score' (<= beam)", 1, 1000 },
         { "alpha", WEFT_FLAG_FLOAT, &alpha, "A",
           "length normalisation: rank by log p / (length + 1)^A", 0, 10 },
-        { "max-len", WEFT_FLAG_INT, &max_len, "L",
+        { "max-len", WEFT_FLAG_INT, &max_len, "T",
           "longest output with </s> (0: 2 x source length + 10)", 0, 1 << 20 },
         { "batch", WEFT_FLAG_INT, &batch, "B", "sentences decoded together", 1, 1 << 16 },
     };
@@ -473,10 +473,7 @@ int weft_cmd_translate(int argc, char **argv)
             if (nbest > 1) printf(" ||| %.4f ||| %.4f", h->logprob, h->score);
             printf("\n");
         }
-    if (fflush(stdout) || ferror(stdout)) {
-        fprintf(stderr, "weft translate: cannot write standard output\n");
-        goto done;
-    }
+    if (weft_cli_flush(stdout, "standard output")) goto done;
     status = WEFT_EXIT_OK;
 done:
     for (int i = 0; out && i < c.n; i++) weft_s2s_nbest_free(&out[i]);

@@ -449,6 +449,22 @@ static void test_cli(void **state)
     int lines = 0;
     for (char *p = out; *p; p++) lines += *p == '\n';
     assert_int_equal(lines, 3);
+    /* --data FILE reads the same sentences as standard input and prints the same */
+    char piped[8192];
+    snprintf(piped, sizeof piped, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 3 --data %s", exe, model,
+             src);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_string_equal(out, piped);
+    /* a missing input and a full disk are errors naming the file, with a non-zero exit */
+    snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --data %s/none 2>&1", exe, model,
+             dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "/none"));
+    snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --data %s 2>&1 >/dev/full", exe,
+             model, src);
+    assert_int_not_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "cannot write"));
     snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 3 --nbest 2 < %s", exe,
              model, src);
     assert_int_equal(run(cmd, out, sizeof out), 0);

@@ -4,6 +4,7 @@
 #include "models/seq2seq/seq2seq_internal.h"
 
 #include "src/internal.h"
+#include "weft/distributed.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ struct weft_s2s_trainer {
     int *order;                    /* the training sentences by source length */
     long n_batches;
     long *batch_order;             /* this epoch's order of the batches */
+    int rank, size;                /* this process's place among the ranks (1 rank: 0, 1) */
 };
 
 /* qsort's comparison needs the lengths: sort (length, index) pairs instead */
@@ -51,6 +53,17 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng, wef
     const weft_s2s_corpus *c = t->d.train;
     long k = t->batch_order[index];
     int i0 = (int)(k * t->d.batch), B = c->n - i0 < t->d.batch ? c->n - i0 : t->d.batch;
+    if (t->size > 1) {
+        /* several ranks: this rank's slice of the batch's pairs (every rank drew the same
+           batch order from the run's stream); none of a short batch: no loss */
+        size_t first;
+        B = (int)weft_dist_share((size_t)B, t->rank, t->size, &first);
+        i0 += (int)first;
+        if (B == 0) {
+            *b = (weft_train_batch){ .loss = NULL, .items = 0 };
+            return 0;
+        }
+    }
     const int **src = weft_graph_alloc(g, (size_t)B * sizeof *src);
     const int **tgt = weft_graph_alloc(g, (size_t)B * sizeof *tgt);
     int *sl = weft_graph_alloc(g, (size_t)B * sizeof(int)), *tl = weft_graph_alloc(g, (size_t)B * sizeof(int));
@@ -83,6 +96,19 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     double nll;
     if (weft_seq2seq_corpus_loss(t->m, t->d.valid, t->d.batch, &nll, err, errsize)) return -1;
     *score = exp(nll);
+    return 0;
+}
+
+static int shard(void *model, int rank, int size, char *err, size_t errsize)
+{
+    weft_s2s_trainer *t = model;
+    if (size > t->d.batch) {
+        weft_say(err, errsize, "a batch of %d sentence pairs is smaller than the %d ranks",
+                 t->d.batch, size);
+        return -1;
+    }
+    t->rank = rank;
+    t->size = size;
     return 0;
 }
 
@@ -128,7 +154,8 @@ weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_dat
     *tr = (weft_trainable){ .model = t, .params = m->params, .epoch_begin = epoch_begin,
                             .batch_loss = batch_loss, .evaluate = d->valid ? evaluate : NULL,
                             .higher_is_better = false, .has_valid = d->valid != NULL,
-                            .score_name = "ppl", .save = save, .load = load };
+                            .score_name = "ppl", .shard = shard, .save = save,
+                            .load = load };
     return t;
 }
 

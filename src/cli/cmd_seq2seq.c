@@ -3,7 +3,7 @@
  *
  *     weft train --task seq2seq --src F --tgt F [--valid-src F --valid-tgt F] ...
  *     weft train --task seq2seq --generate reverse|sort|add [--epoch-size N] ...
- *     weft translate --model M [--beam K] [--nbest N] < src > hyp
+ *     weft translate --model M [--data F] [--beam K] [--nbest N] [< src] > hyp
  *     weft eval --model M --src F --tgt F [--beam K]     (last line: bleu: X)
  *
  * `weft train --task seq2seq` and `weft eval` (on a seq2seq model file, or
@@ -17,6 +17,7 @@
 #include "models/lm/lm_common.h"
 #include "weft/seq2seq.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,12 +377,14 @@ int weft_cli_seq2seq_train(int argc, char **argv)
 
 /* --- weft translate ------------------------------------------------------------------------ */
 
-static char *read_stdin(void)
+/* All of f, NUL-terminated (owned by the caller); NULL on a read error or
+ * out of memory. */
+static char *read_whole(FILE *f)
 {
     size_t cap = 1 << 16, n = 0;
     char *s = malloc(cap);
     while (s) {
-        size_t got = fread(s + n, 1, cap - n - 1, stdin);
+        size_t got = fread(s + n, 1, cap - n - 1, f);
         n += got;
         if (got == 0) break;
         if (n + 1 >= cap) {
@@ -392,7 +395,7 @@ static char *read_stdin(void)
         }
     }
     if (s) s[n] = '\0';
-    if (s && ferror(stdin)) {
+    if (s && ferror(f)) {
         free(s);
         return NULL;
     }
@@ -401,12 +404,14 @@ static char *read_stdin(void)
 
 int weft_cmd_translate(int argc, char **argv)
 {
-    const char *model = NULL;
+    const char *model = NULL, *data = "-";
     int beam = 5, nbest = 1, max_len = 0, batch = 32;
     float alpha = 0.0f;
     const weft_flag flags[] = {
         { "model", WEFT_FLAG_STRING, &model, "MODEL", "a model saved by weft train --task "
           "seq2seq (required)", 0, 0 },
+        { "data", WEFT_FLAG_STRING, &data, "FILE",
+          "source sentences, one a line (- : standard input)", 0, 0 },
         { "beam", WEFT_FLAG_INT, &beam, "K", "beam size (1: greedy)", 1, 1000 },
         { "nbest", WEFT_FLAG_INT, &nbest, "N",
           "print N hypotheses a sentence as 'i ||| words ||| log p ||| score' (<= beam)", 1, 1000 },
@@ -418,9 +423,9 @@ int weft_cmd_translate(int argc, char **argv)
     };
     weft_args_spec spec = {
         .prog = "weft translate",
-        .summary = "Translate standard input (one sentence a line) with an encoder-decoder; "
-                   "hypotheses to standard output.",
-        .groups = &(weft_flag_group){ "options", flags, 6 },
+        .summary = "Translate --data (standard input by default; one sentence a line) with an "
+                   "encoder-decoder; hypotheses to standard output.",
+        .groups = &(weft_flag_group){ "options", flags, 7 },
         .n_groups = 1,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
@@ -442,13 +447,18 @@ int weft_cmd_translate(int argc, char **argv)
     int status = WEFT_EXIT_FAIL;
     weft_s2s_corpus c = { 0 };
     weft_s2s_nbest *out = NULL;
-    char *text = read_stdin();
+    bool from_stdin = strcmp(data, "-") == 0;
+    const char *name = from_stdin ? "standard input" : data;
+    FILE *in = from_stdin ? stdin : fopen(data, "rb");
+    char *text = in ? read_whole(in) : NULL;
+    if (in && !from_stdin) fclose(in);
     if (!text) {
-        fprintf(stderr, "weft translate: cannot read standard input\n");
+        fprintf(stderr, "weft translate: %s: %s\n", name,
+                in ? "cannot read it (or out of memory)" : strerror(errno));
         goto done;
     }
     /* the target side is not used: the source read twice */
-    if (weft_s2s_corpus_from_text(text, text, "standard input", weft_seq2seq_src_vocab(m),
+    if (weft_s2s_corpus_from_text(text, text, name, weft_seq2seq_src_vocab(m),
                                   weft_seq2seq_src_vocab(m), &c, err, sizeof err)) {
         fprintf(stderr, "weft translate: %s\n", err);
         goto done;

@@ -111,7 +111,7 @@ static weft_vocab *vocab_of(int words)
     const char *sp[3] = { "<s>", "</s>", "<unk>" };
     for (int i = 0; i < 3; i++) weft_vocab_add(v, sp[i], strlen(sp[i]));
     for (int i = 0; i < words; i++) {
-        char w[8];
+        char w[16];
         snprintf(w, sizeof w, "w%d", i);
         weft_vocab_add(v, w, strlen(w));
     }

@@ -72,6 +72,17 @@ static weft_var *ex_matmul(weft_graph *g, weft_params *ps, weft_rng *r, int how)
     return weighted_sum(g, r, weft_matmul_ex(g, a, ta, b, tb));
 }
 
+/* --- bmm: 2 products of op(a) [3, 5] times op(b) [5, 4], every transpose combination ------ */
+
+static weft_var *ex_bmm(weft_graph *g, weft_params *ps, weft_rng *r, int how)
+{
+    (void)ps;
+    bool ta = how & TRANS_A, tb = how & TRANS_B;
+    weft_var *a = ta ? INPUT(g, r, "a", 2, 5, 3) : INPUT(g, r, "a", 2, 3, 5);
+    weft_var *b = tb ? INPUT(g, r, "b", 2, 4, 5) : INPUT(g, r, "b", 2, 5, 4);
+    return weighted_sum(g, r, weft_bmm(g, a, ta, b, tb));
+}
+
 /* --- linear: x [3, 5] with a bias, x [2, 3, 5] without --------------------------------------- */
 
 static weft_var *ex_linear(weft_graph *g, weft_params *ps, weft_rng *r, int with_bias)
@@ -177,6 +188,15 @@ static weft_var *ex_softmax(weft_graph *g, weft_params *ps, weft_rng *r, int arg
     return weighted_sum(g, r, weft_softmax(g, x));
 }
 
+/* rows of 6 with lengths 6, 2, 1 and 4: the padding columns get no gradient, which the
+ * check sees (their numeric derivative is zero too) */
+static weft_var *ex_masked_softmax(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    weft_var *x = leaf(g, r, "x", true, 3, SHAPE(2, 2, 6), -2.0f, 2.0f);
+    return weighted_sum(g, r, weft_masked_softmax(g, x, (int[]){ 6, 2, 1, 4 }));
+}
+
 static weft_var *ex_log_softmax(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
 {
     (void)ps, (void)arg;
@@ -239,6 +259,20 @@ static weft_var *ex_stack(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
     (void)ps, (void)arg;
     weft_var *xs[3] = { INPUT(g, r, "x0", 2, 5), INPUT(g, r, "x1", 2, 5), INPUT(g, r, "x2", 2, 5) };
     return weighted_sum(g, r, weft_stack(g, xs, 3));
+}
+
+/* x [3, 5] repeated 4 times -> [3, 4, 5] */
+static weft_var *ex_expand(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    return weighted_sum(g, r, weft_expand(g, INPUT(g, r, "x", 3, 5), 4));
+}
+
+/* x [4, 3, 5] -> [3, 4, 5] */
+static weft_var *ex_transpose01(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
+{
+    (void)ps, (void)arg;
+    return weighted_sum(g, r, weft_transpose01(g, INPUT(g, r, "x", 4, 3, 5)));
 }
 
 static weft_var *ex_concat_rows(weft_graph *g, weft_params *ps, weft_rng *r, int arg)
@@ -385,6 +419,10 @@ static const weft_op_example examples[] = {
     { "matmul", "rank-3 a [2, 3, 5] times b", ex_matmul, RANK3_A },
     { "linear", "x W^T + b", ex_linear, 1 },
     { "linear", "rank-3 x, no bias", ex_linear, 0 },
+    { "bmm", "2 x a b", ex_bmm, 0 },
+    { "bmm", "2 x a^T b", ex_bmm, TRANS_A },
+    { "bmm", "2 x a b^T", ex_bmm, TRANS_B },
+    { "bmm", "2 x a^T b^T", ex_bmm, TRANS_A | TRANS_B },
     { "add", "same shape", ex_add, SAME },
     { "add", "row broadcast", ex_add, ROW },
     { "add", "column broadcast", ex_add, COLUMN },
@@ -405,6 +443,7 @@ static const weft_op_example examples[] = {
     { "exp", "x in [-1.5, 1.5)", ex_exp, 0 },
     { "log", "x in [0.5, 2)", ex_log, 0 },
     { "softmax", "rows of 5", ex_softmax, 0 },
+    { "masked_softmax", "[2, 2, 6], lengths 6, 2, 1, 4", ex_masked_softmax, 0 },
     { "log_softmax", "rows of 5", ex_log_softmax, 0 },
     { "cross_entropy", "no mask", ex_cross_entropy, 0 },
     { "cross_entropy", "with a mask", ex_cross_entropy, 1 },
@@ -418,6 +457,8 @@ static const weft_op_example examples[] = {
     { "narrow", "one step (first dimension dropped)", ex_narrow, 1 },
     { "narrow", "a range of 2", ex_narrow, 2 },
     { "reshape", "[3, 4] -> [2, 6]", ex_reshape, 0 },
+    { "expand", "[3, 5] x 4 -> [3, 4, 5]", ex_expand, 0 },
+    { "transpose01", "[4, 3, 5] -> [3, 4, 5]", ex_transpose01, 0 },
     { "sum", "all elements", ex_sum, 0 },
     { "mean", "all elements", ex_mean, 0 },
     { "max_steps", "T 4, B 3, lengths 4 2 1", ex_max_steps, 0 },

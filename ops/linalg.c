@@ -218,3 +218,92 @@ void weft_op_linear_backward(weft_graph *g, weft_var *v)
             for (int o = 0; o < out; o++) db[o] += dy[(size_t)r * out + o];
     }
 }
+
+/* --- bmm: C[i] = op(A[i]) op(B[i]) for each i of the batch ------------------------------
+ * The same products as matmul, one per entry of the first dimension; the
+ * backward is matmul's, block by block: dA[i] += dC[i] op(B[i])ᵀ (or, A
+ * transposed, op(B[i]) dC[i]ᵀ), dB[i] += op(A[i])ᵀ dC[i] (or dC[i]ᵀ op(A[i])). */
+
+/* Attention's products are tiny (one query row times S keys, per sentence) and
+ * many (every sentence, every decoder step): below BMM_LOOP_MACS multiply-adds
+ * plain loops, since a BLIS call costs more to set up than such a product
+ * takes. C = op(A) op(B) + beta C, as sgemm_rowmajor (alpha 1). */
+#define BMM_LOOP_MACS 32768
+
+static void bmm_product(bool ta, bool tb, int m, int n, int k, const float *A, const float *B,
+                        float beta, float *C)
+{
+    if ((long)m * n * k >= BMM_LOOP_MACS) {
+        sgemm_rowmajor(ta, tb, m, n, k, 1.0f, A, B, beta, C);
+        return;
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++) {
+                float a = ta ? A[(size_t)p * m + i] : A[(size_t)i * k + p];
+                float b = tb ? B[(size_t)j * k + p] : B[(size_t)p * n + j];
+                s += a * b;
+            }
+            C[(size_t)i * n + j] = beta == 0.0f ? s : beta * C[(size_t)i * n + j] + s;
+        }
+}
+
+weft_var *weft_bmm(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, bool trans_b)
+{
+    if (weft_any_null((weft_var *[]){ a, b }, 2)) return NULL;
+    char sa[64], sb[64];
+    weft_shape_str(&a->value, sa, sizeof sa);
+    weft_shape_str(&b->value, sb, sizeof sb);
+    if (a->value.rank != 3 || b->value.rank != 3 || a->value.shape[0] != b->value.shape[0])
+        return weft_graph_fail(g, "bmm: a %s%s, b %s%s: both must be [B, rows, cols] with the "
+                               "same B", sa, trans_a ? "ᵀ" : "", sb, trans_b ? "ᵀ" : "");
+    int B = a->value.shape[0];
+    int m = trans_a ? a->value.shape[2] : a->value.shape[1];
+    int k = trans_a ? a->value.shape[1] : a->value.shape[2];
+    int kb = trans_b ? b->value.shape[2] : b->value.shape[1];
+    int n = trans_b ? b->value.shape[1] : b->value.shape[2];
+    if (k != kb)
+        return weft_graph_fail(g, "bmm: a %s%s times b %s%s: inner dimensions %d and %d differ",
+                               sa, trans_a ? "ᵀ" : "", sb, trans_b ? "ᵀ" : "", k, kb);
+    weft_var *v = weft_node_new(g, &weft_op_bmm, (weft_var *[]){ a, b }, 2, 3,
+                                (int[]){ B, m, n });
+    if (!v) return NULL;
+    *matmul_attrs_of(v) = (matmul_attrs){ .trans_a = trans_a, .trans_b = trans_b, .m = m, .k = k };
+    weft_op_bmm_forward(g, v);
+    return v;
+}
+
+void weft_op_bmm_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    const matmul_attrs *at = matmul_attrs_of(v);
+    int B = v->value.shape[0], m = at->m, k = at->k, n = v->value.shape[2];
+    for (int i = 0; i < B; i++)
+        bmm_product(at->trans_a, at->trans_b, m, n, k, v->in[0]->value.data + (size_t)i * m * k,
+                    v->in[1]->value.data + (size_t)i * k * n, 0.0f,
+                    v->value.data + (size_t)i * m * n);
+}
+
+void weft_op_bmm_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *a = v->in[0], *b = v->in[1];
+    const matmul_attrs *at = matmul_attrs_of(v);
+    bool ta = at->trans_a, tb = at->trans_b;
+    int B = v->value.shape[0], m = at->m, k = at->k, n = v->value.shape[2];
+    for (int i = 0; i < B; i++) {
+        const float *dC = v->grad.data + (size_t)i * m * n;
+        const float *A = a->value.data + (size_t)i * m * k, *Bm = b->value.data + (size_t)i * k * n;
+        if (weft_wants_grad(a)) {
+            float *dA = a->grad.data + (size_t)i * m * k;
+            if (!ta) bmm_product(false, !tb, m, k, n, dC, Bm, 1.0f, dA);
+            else     bmm_product(tb, true, k, m, n, Bm, dC, 1.0f, dA);
+        }
+        if (weft_wants_grad(b)) {
+            float *dB = b->grad.data + (size_t)i * k * n;
+            if (!tb) bmm_product(!ta, false, k, n, m, A, dC, 1.0f, dB);
+            else     bmm_product(true, ta, n, k, m, dC, A, 1.0f, dB);
+        }
+    }
+}

@@ -20,6 +20,7 @@
     /* linalg.c */                          \
     X(matmul, "matmul")                     \
     X(linear, "linear")                     \
+    X(bmm, "bmm")                           \
     /* arith.c */                           \
     X(add, "+")                             \
     X(sub, "-")                             \
@@ -34,6 +35,7 @@
     X(log, "log")                           \
     /* softmax.c */                         \
     X(softmax, "softmax")                   \
+    X(masked_softmax, "masked softmax")     \
     X(log_softmax, "log-softmax")           \
     X(cross_entropy, "cross-entropy")       \
     X(linear_cross_entropy, "linear + cross-entropy") \
@@ -45,6 +47,8 @@
     X(concat_rows, "concat rows")           \
     X(narrow, "narrow")                     \
     X(reshape, "reshape")                   \
+    X(expand, "expand")                     \
+    X(transpose01, "transpose01")           \
     /* reduce.c */                          \
     X(sum, "sum")                           \
     X(mean, "mean")                         \

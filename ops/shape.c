@@ -396,3 +396,88 @@ void weft_op_reshape_backward(weft_graph *g, weft_var *v)
     if (v->view_of || !weft_wants_grad(x)) return;
     for (size_t i = 0; i < v->value.size; i++) x->grad.data[i] += v->grad.data[i];
 }
+
+/* --- expand: y[b, j, :] = x[b, :] for j < n;  dx[b] += Σ_j dy[b, j] ---------------------- */
+
+weft_var *weft_expand(weft_graph *g, weft_var *x, int n)
+{
+    if (!x) return NULL;
+    if (x->value.rank != 2 || n < 1) {
+        char s[64];
+        return weft_graph_fail(g, "expand: x %s, n %d: x must be [B, F] and n >= 1",
+                               weft_shape_str(&x->value, s, sizeof s), n);
+    }
+    int B = x->value.shape[0], F = x->value.shape[1];
+    weft_var *v = weft_node_new(g, &weft_op_expand, &x, 1, 3, (int[]){ B, n, F });
+    if (!v) return NULL;
+    weft_op_expand_forward(g, v);
+    return v;
+}
+
+void weft_op_expand_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    int B = v->value.shape[0], n = v->value.shape[1], F = v->value.shape[2];
+    const float *x = v->in[0]->value.data;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < n; j++)
+            memcpy(v->value.data + ((size_t)b * n + j) * F, x + (size_t)b * F,
+                   (size_t)F * sizeof(float));
+}
+
+void weft_op_expand_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0];
+    if (!weft_wants_grad(x)) return;
+    int B = v->value.shape[0], n = v->value.shape[1], F = v->value.shape[2];
+    for (int b = 0; b < B; b++) {
+        float *dx = x->grad.data + (size_t)b * F;
+        for (int j = 0; j < n; j++) {
+            const float *dy = v->grad.data + ((size_t)b * n + j) * F;
+            for (int f = 0; f < F; f++) dx[f] += dy[f];
+        }
+    }
+}
+
+/* --- transpose01: y[j, i, :] = x[i, j, :];  dx[i, j] += dy[j, i] ------------------------ */
+
+weft_var *weft_transpose01(weft_graph *g, weft_var *x)
+{
+    if (!x) return NULL;
+    if (x->value.rank != 3) {
+        char s[64];
+        return weft_graph_fail(g, "transpose01: x %s must have rank 3",
+                               weft_shape_str(&x->value, s, sizeof s));
+    }
+    const int *s = x->value.shape;
+    weft_var *v = weft_node_new(g, &weft_op_transpose01, &x, 1, 3, (int[]){ s[1], s[0], s[2] });
+    if (!v) return NULL;
+    weft_op_transpose01_forward(g, v);
+    return v;
+}
+
+void weft_op_transpose01_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    int I = v->in[0]->value.shape[0], J = v->in[0]->value.shape[1], F = v->value.shape[2];
+    const float *x = v->in[0]->value.data;
+    for (int i = 0; i < I; i++)
+        for (int j = 0; j < J; j++)
+            memcpy(v->value.data + ((size_t)j * I + i) * F, x + ((size_t)i * J + j) * F,
+                   (size_t)F * sizeof(float));
+}
+
+void weft_op_transpose01_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *x = v->in[0];
+    if (!weft_wants_grad(x)) return;
+    int I = x->value.shape[0], J = x->value.shape[1], F = v->value.shape[2];
+    for (int i = 0; i < I; i++)
+        for (int j = 0; j < J; j++) {
+            float *dx = x->grad.data + ((size_t)i * J + j) * F;
+            const float *dy = v->grad.data + ((size_t)j * I + i) * F;
+            for (int f = 0; f < F; f++) dx[f] += dy[f];
+        }
+}

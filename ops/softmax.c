@@ -67,6 +67,73 @@ void weft_op_softmax_backward(weft_graph *g, weft_var *v)
     }
 }
 
+/* --- masked_softmax: softmax over the first len_r entries of row r, zero past them --------
+ * y_c = e^x_c / Σ_{c' < len} e^x_c' for c < len, y_c = 0 otherwise; the backward is
+ * softmax's over the real entries, dx = y ⊙ (dy - Σ_c dy_c y_c), and nothing past them
+ * (y = 0 there, so nothing is added: padding gets no gradient). */
+
+typedef struct masked_softmax_attrs {
+    const int *lengths;   /* one per row, a copy in the graph's arena */
+} masked_softmax_attrs;
+_Static_assert(sizeof(masked_softmax_attrs) <= WEFT_NODE_ATTR_BYTES,
+               "masked_softmax_attrs fits a node");
+
+static masked_softmax_attrs *masked_softmax_attrs_of(const weft_var *v)
+{
+    return weft_node_attrs(v);
+}
+
+weft_var *weft_masked_softmax(weft_graph *g, weft_var *a, const int *lengths)
+{
+    if (!a) return NULL;
+    int rows = weft_tensor_rows(&a->value), cols = weft_tensor_cols(&a->value);
+    char s[64];
+    if (!lengths) return weft_graph_fail(g, "masked_softmax: no lengths given");
+    for (int r = 0; r < rows; r++)
+        if (lengths[r] < 1 || lengths[r] > cols)
+            return weft_graph_fail(g, "masked_softmax: a %s: length %d of row %d is not in "
+                                   "[1, %d]", weft_shape_str(&a->value, s, sizeof s),
+                                   lengths[r], r, cols);
+    weft_var *v = weft_node_new(g, &weft_op_masked_softmax, &a, 1, a->value.rank, a->value.shape);
+    if (!v) return NULL;
+    int *copy = weft_graph_alloc(g, (size_t)rows * sizeof(int));
+    if (!copy) return NULL;
+    memcpy(copy, lengths, (size_t)rows * sizeof(int));
+    masked_softmax_attrs_of(v)->lengths = copy;
+    weft_op_masked_softmax_forward(g, v);
+    return v;
+}
+
+void weft_op_masked_softmax_forward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    const int *len = masked_softmax_attrs_of(v)->lengths;
+    const float *x = v->in[0]->value.data;
+    float *y = v->value.data;
+    for (int r = 0; r < rows; r++) {
+        float *yr = y + (size_t)r * cols;
+        softmax_row(x + (size_t)r * cols, yr, len[r]);
+        for (int c = len[r]; c < cols; c++) yr[c] = 0.0f;
+    }
+}
+
+void weft_op_masked_softmax_backward(weft_graph *g, weft_var *v)
+{
+    (void)g;
+    weft_var *a = v->in[0];
+    if (!weft_wants_grad(a)) return;
+    int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
+    const int *len = masked_softmax_attrs_of(v)->lengths;
+    for (int r = 0; r < rows; r++) {
+        const float *y = v->value.data + (size_t)r * cols, *dy = v->grad.data + (size_t)r * cols;
+        float *dx = a->grad.data + (size_t)r * cols;
+        double dot = 0.0;
+        for (int c = 0; c < len[r]; c++) dot += dy[c] * y[c];
+        for (int c = 0; c < len[r]; c++) dx[c] += y[c] * (dy[c] - (float)dot);
+    }
+}
+
 /* --- log_softmax: y_c = x_c - log Σ e^x;  dx = dy - softmax ⊙ Σ_c dy_c ------------------ */
 
 weft_var *weft_log_softmax(weft_graph *g, weft_var *a)

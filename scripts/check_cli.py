@@ -19,7 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUBCOMMANDS = {"bench": [["layer"], ["lm"]], "ngram": [["train"], ["eval"], ["sample"]],
                "word2vec": [[], ["eval"]],
                "train": [[], ["--task", "window-lm"], ["--task", "ngram"], ["--task", "classify"],
-                         ["--task", "tag"], ["--task", "window"]]}
+                         ["--task", "tag"], ["--task", "window"], ["--task", "seq2seq"]],
+               "eval": [[], ["--task", "seq2seq"]]}
 
 
 def run(weft, args, cwd=None):

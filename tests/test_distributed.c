@@ -202,6 +202,24 @@ static void test_classifier_two_and_four_ranks(void **s)
     }
 }
 
+/* An encoder-decoder on generated reversal: 45 pairs in batches of 8 (a short last batch). */
+#define S2S_FLAGS "train --task seq2seq --generate reverse --epoch-size 45 --valid-size 8 " \
+                  "--min-len 2 --max-len 5 --embed 8 --hidden 8 --batch 8 --epochs 1 --seed 3"
+
+static void test_seq2seq_two_and_four_ranks(void **s)
+{
+    (void)s;
+    assert_int_equal(run("%s --quiet --threads 1 " S2S_FLAGS " --save sone.st", exe), 0);
+    for (int ranks = 2; ranks <= 4; ranks += 2) {
+        int rc = run("%s " S2S_FLAGS " --save sdist.st --distributed", mpi(ranks));
+        if (rc) show_output();
+        assert_int_equal(rc, 0);
+        /* the model after one epoch (its best by validation: the only one) */
+        double d = compare_files(path_in("sone.st"), path_in("sdist.st"), 1e-5);
+        fprintf(stderr, "seq2seq, %d ranks, one epoch: weights within %.2g\n", ranks, d);
+    }
+}
+
 static void test_resume_with_other_rank_counts(void **s)
 {
     (void)s;
@@ -316,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_lm_four_ranks),
         cmocka_unit_test(test_window_lm_two_and_four_ranks),
         cmocka_unit_test(test_classifier_two_and_four_ranks),
+        cmocka_unit_test(test_seq2seq_two_and_four_ranks),
         cmocka_unit_test(test_resume_with_other_rank_counts),
         cmocka_unit_test(test_killed_rank_ends_the_job),
         cmocka_unit_test(test_unwritable_output_on_rank_zero_ends_the_job),

@@ -560,6 +560,71 @@ static void test_null_inputs_propagate(void **state)
     weft_graph_free(g);
 }
 
+/* --- the masked softmax: padding gets exactly zero weight and zero gradient; the real
+ * entries equal a softmax over them alone; bmm equals a loop of matmuls ----------------------- */
+
+static void test_masked_softmax_padding(void **state)
+{
+    (void)state;
+    weft_graph *g = weft_graph_new();
+    float xs[2 * 5] = { 0.3f, -1.2f, 2.0f, 0.5f, 7.0f, 1.0f, 0.0f, -1.0f, 3.0f, 2.5f };
+    weft_tensor t = { .rank = 2, .shape = { 2, 5 }, .size = 10, .data = xs };
+    weft_var *x = weft_input(g, &t, "x", true);
+    weft_var *y = weft_masked_softmax(g, x, (int[]){ 3, 5 });
+    weft_var *alone = weft_softmax(g, weft_input(g, &(weft_tensor){ .rank = 2, .shape = { 1, 3 },
+                                                    .size = 3, .data = xs }, "x0", false));
+    weft_tensor wt = { .rank = 2, .shape = { 2, 5 }, .size = 10,
+                       .data = (float[]){ 1, 2, 3, 4, 5, -1, 2, 0.5f, 1, 3 } };
+    weft_var *loss = weft_sum(g, weft_mul(g, y, weft_input(g, &wt, "w", false)));
+    assert_false(weft_graph_failed(g));
+    assert_int_equal(weft_backward(g, loss), 0);
+    const float *p = y->value.data;
+    for (int c = 0; c < 3; c++) assert_float_equal(p[c], alone->value.data[c], 1e-7);
+    assert_true(p[3] == 0.0f && p[4] == 0.0f);   /* exactly zero, even for x = 7 */
+    const weft_tensor *dx = weft_grad_of(g, x);
+    assert_true(dx->data[3] == 0.0f && dx->data[4] == 0.0f);
+    double s0 = 0, s1 = 0;
+    for (int c = 0; c < 5; c++) s0 += p[c], s1 += p[5 + c];
+    assert_float_equal(s0, 1.0, 1e-6);
+    assert_float_equal(s1, 1.0, 1e-6);
+    /* a length out of [1, cols] is an error naming the row */
+    assert_null(weft_masked_softmax(g, x, (int[]){ 0, 5 }));
+    assert_non_null(strstr(weft_graph_error(g), "row 0"));
+    weft_graph_free(g);
+}
+
+static void test_bmm_equals_matmuls(void **state)
+{
+    (void)state;
+    weft_graph *g = weft_graph_new();
+    weft_rng r;
+    weft_rng_seed(&r, 5);
+    /* both paths: plain loops for tiny products, BLIS from 32768 multiply-adds */
+    for (int big = 0; big <= 1; big++) {
+    int M = big ? 40 : 2, N = big ? 35 : 5, K = big ? 30 : 4;
+    weft_var *a = weft_input_zeros(g, 3, (int[]){ 3, M, K }, "a", false);
+    weft_var *b = weft_input_zeros(g, 3, (int[]){ 3, N, K }, "b", false);
+    weft_rng_fill_uniform(&r, &a->value, -1, 1);
+    weft_rng_fill_uniform(&r, &b->value, -1, 1);
+    weft_var *c = weft_bmm(g, a, false, b, true);
+    assert_non_null(c);
+    assert_int_equal(c->value.shape[1], M);
+    assert_int_equal(c->value.shape[2], N);
+    for (int i = 0; i < 3; i++) {
+        weft_var *ci = weft_matmul_ex(g, weft_narrow(g, a, i, 1), false, weft_narrow(g, b, i, 1),
+                                      true);
+        for (int k = 0; k < M * N; k++)
+            assert_float_equal(ci->value.data[k], c->value.data[i * M * N + k], 1e-5);
+    }
+    if (big) break;
+    assert_null(weft_bmm(g, a, false, b, false));   /* inner 4 against 5 */
+    assert_non_null(strstr(weft_graph_error(g), "inner dimensions"));
+    weft_graph_free(g);
+    g = weft_graph_new();
+    }
+    weft_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +641,8 @@ int main(void)
         cmocka_unit_test(test_copies_on_threads),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_null_inputs_propagate),
+        cmocka_unit_test(test_masked_softmax_padding),
+        cmocka_unit_test(test_bmm_equals_matmuls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

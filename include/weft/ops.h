@@ -33,6 +33,11 @@ weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, 
  * Weights are stored [out, in] so that they move to and from PyTorch as they
  * are, and an embedding [V, E] can serve as the output layer of width V. */
 weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b);
+/* B independent products, one per entry of the first dimension: out[i] =
+ * op(a[i]) op(b[i]) with a [B, M, K] ([B, K, M] when trans_a), b [B, K, N]
+ * ([B, N, K] when trans_b) -> [B, M, N]. Attention's scores (queries times
+ * keysᵀ) and contexts (weights times values) are such products. */
+weft_var *weft_bmm(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, bool trans_b);
 
 /* --- elementwise arithmetic (ops/arith.c) -------------------------------- */
 
@@ -58,6 +63,11 @@ weft_var *weft_log(weft_graph *g, weft_var *a);
 /* Over the last dimension, row by row. */
 weft_var *weft_softmax(weft_graph *g, weft_var *a);
 weft_var *weft_log_softmax(weft_graph *g, weft_var *a);
+/* Softmax over the first lengths[r] entries of each row r (of the last
+ * dimension, as weft_softmax); the entries past them (padding) get exactly
+ * zero probability and no gradient. One length per row, each in [1, cols];
+ * copied. Attention over a ragged batch of source sentences. */
+weft_var *weft_masked_softmax(weft_graph *g, weft_var *a, const int *lengths);
 /* Cross-entropy of logits [rows, C] against integer targets (one per row,
  * each in [0, C)), the mean over the rows whose mask is non-zero (mask NULL:
  * every row). The targets and mask are copied into the graph. A scalar. */
@@ -92,6 +102,13 @@ weft_var *weft_narrow(weft_graph *g, weft_var *x, int start, int len);
 /* The same values under another shape with as many elements: a view of all
  * of x (no copy; its gradient is x's, see view_of in weft/graph.h). */
 weft_var *weft_reshape(weft_graph *g, weft_var *x, int rank, const int *shape);
+/* x [B, F] repeated n times along a new middle dimension -> [B, n, F]; the
+ * gradient sums the n copies. Broadcasts one query per sentence over its
+ * source positions (additive attention). */
+weft_var *weft_expand(weft_graph *g, weft_var *x, int n);
+/* The first two dimensions of a rank-3 x swapped: [T, B, F] -> [B, T, F]
+ * (time-major steps to one block per sentence, and back). A copy. */
+weft_var *weft_transpose01(weft_graph *g, weft_var *x);
 
 /* --- reductions (ops/reduce.c) ------------------------------------------- */
 

@@ -27,5 +27,7 @@
 #include "weft/metrics.h"
 #include "weft/classify.h"
 #include "weft/distributed.h"
+#include "weft/attention.h"
+#include "weft/seq2seq.h"
 
 #endif

@@ -67,6 +67,12 @@ int weft_cli_window_lm_sample(int argc, char **argv);
 int weft_cli_classify_train(int argc, char **argv);
 int weft_cli_classify_eval(int argc, char **argv);
 int weft_cmd_predict(int argc, char **argv);
+/* Encoder-decoder models (cmd_seq2seq.c): `weft train --task seq2seq`, `weft
+ * eval` on a seq2seq model file, `weft translate`. */
+int weft_cli_seq2seq_train(int argc, char **argv);
+int weft_cli_seq2seq_eval(int argc, char **argv);
+int weft_cmd_translate(int argc, char **argv);
+bool weft_cli_seq2seq_file_is(const char *path);
 int weft_cmd_cells(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);

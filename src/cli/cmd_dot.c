@@ -15,6 +15,8 @@
  * weft_dot_write (weft/dot.h), after backward when --grads. */
 #include "src/cli/cli.h"
 
+#include "weft/seq2seq.h"
+
 #include "weft/weft.h"
 
 #include <stdio.h>
@@ -32,13 +34,16 @@ typedef struct drawing {
     weft_var *loss;
     void *plugin;    /* the cell's shared object, when --cell named one */
     weft_lm *lm;     /* --model: the model (rnn is then its own) */
+    weft_seq2seq *s2s;   /* --model naming an encoder-decoder */
     weft_window_lm *wlm;   /* --model of a fixed-window model (no rnn) */
 } drawing;
 
 static void drawing_free(drawing *d)
 {
     weft_graph_free(d->g);
-    if (d->lm) {
+    if (d->s2s) {
+        weft_seq2seq_free(d->s2s);
+    } else if (d->lm) {
         weft_lm_free(d->lm);
     } else if (d->wlm) {
         weft_window_lm_free(d->wlm);
@@ -198,6 +203,46 @@ static int build_window_model(drawing *d, const char *path, int B, uint64_t seed
     return 0;
 }
 
+/* A saved encoder-decoder (weft/seq2seq.h) on B random source sentences of
+ * T words and targets of T - 1 words: the encoder's steps, the decoder's
+ * above them (its layers after the encoder's) and the attention on top. */
+static int build_seq2seq(drawing *d, const char *path, int T, int B, uint64_t seed)
+{
+    char err[1024];
+    if (!(d->s2s = weft_seq2seq_load(path, err, sizeof err))) {
+        fprintf(stderr, "weft dot: --model: %s\n", err);
+        return -1;
+    }
+    d->g = weft_graph_new();
+    int *ids = malloc((size_t)2 * T * B * sizeof *ids), *len = malloc((size_t)2 * B * sizeof *len);
+    const int **rows = malloc((size_t)2 * B * sizeof *rows);
+    if (!d->g || !ids || !len || !rows) {
+        free(ids), free(len), free(rows);
+        fprintf(stderr, "weft dot: out of memory\n");
+        return -1;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    int V[2] = { weft_vocab_size(weft_seq2seq_src_vocab(d->s2s)),
+                 weft_vocab_size(weft_seq2seq_tgt_vocab(d->s2s)) };
+    for (int side = 0; side < 2; side++)
+        for (int b = 0; b < B; b++) {
+            int *row = ids + (size_t)(side * B + b) * T;
+            for (int t = 0; t < T; t++) row[t] = 3 + (int)weft_rng_below(&rng, (uint32_t)(V[side] - 3));
+            rows[side * B + b] = row;
+            len[side * B + b] = side ? T - 1 : T;
+        }
+    double tokens;
+    if (weft_seq2seq_loss(d->g, d->s2s, rows, len, rows + B, len + B, B, 0.0f, NULL, &d->loss,
+                          &tokens))
+        fprintf(stderr, "weft dot: --model: building the graph of %s failed: %s\n", path,
+                weft_graph_error(d->g));
+    free(ids);
+    free(len);
+    free(rows);
+    return d->loss ? 0 : -1;
+}
+
 /* The output's extension is one weft_dot_write knows. */
 static bool known_extension(const char *path)
 {
@@ -313,6 +358,7 @@ int weft_cmd_dot(int argc, char **argv)
 
     rc = cell ? build_cell(&d, type, layers, bidirectional, steps, batch, input, hidden, fast,
                            strcmp(loss_at, "last") == 0, (uint64_t)seed)
+              : weft_cli_seq2seq_file_is(model) ? build_seq2seq(&d, model, steps, batch, (uint64_t)seed)
               : weft_window_lm_file_is(model) ? build_window_model(&d, model, batch, (uint64_t)seed)
               : build_model(&d, model, steps, batch, fast, (uint64_t)seed);
     if (rc) {
@@ -325,7 +371,15 @@ int weft_cmd_dot(int argc, char **argv)
         return WEFT_EXIT_FAIL;
     }
     char auto_title[512];
-    if (!title && d.wlm) {
+    if (!title && d.s2s) {
+        const weft_seq2seq_config *c = weft_seq2seq_get_config(d.s2s);
+        snprintf(auto_title, sizeof auto_title, "%.64s (encoder %.32s x %d%s, decoder %.32s x "
+                 "%d, attention %s, hidden %d): %d source and %d target steps, batch %d", model,
+                 c->enc_cell, c->enc_layers, c->bidirectional ? " bidirectional" : "", c->dec_cell,
+                 c->dec_layers, weft_attn_score_name(c->attention), c->hidden, steps, steps,
+                 batch);
+        o.title = auto_title;
+    } else if (!title && d.wlm) {
         const weft_window_lm_config *c = &d.wlm->cfg;
         snprintf(auto_title, sizeof auto_title, "%s: fixed-window model, order %d, batch %d, "
                  "embed %d, hidden %d%s", model, c->order, batch, c->embed, c->hidden,

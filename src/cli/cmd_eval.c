@@ -24,6 +24,8 @@ int weft_cmd_eval(int argc, char **argv)
         return weft_cli_ngram_eval(argc, argv);
     if ((task && strcmp(task, "window-lm") == 0) || (file && weft_window_lm_file_is(file)))
         return weft_cli_window_lm_eval(argc, argv);
+    if ((task && strcmp(task, "seq2seq") == 0) || (file && weft_cli_seq2seq_file_is(file)))
+        return weft_cli_seq2seq_eval(argc, argv);
     if (file && weft_classify_file_is(file)) return weft_cli_classify_eval(argc, argv);
     const char *model = NULL, *data = NULL;
     int batch = 1, bptt = 128;

@@ -283,6 +283,7 @@ int weft_cmd_train(int argc, char **argv)
     const char *task = weft_args_peek(argc, argv, "task");
     if (task && strcmp(task, "ngram") == 0) return weft_cli_ngram_train(argc, argv);
     if (task && strcmp(task, "window-lm") == 0) return weft_cli_window_lm_train(argc, argv);
+    if (task && strcmp(task, "seq2seq") == 0) return weft_cli_seq2seq_train(argc, argv);
     if (task && (strcmp(task, "classify") == 0 || strcmp(task, "tag") == 0 ||
                  strcmp(task, "window") == 0))
         return weft_cli_classify_train(argc, argv);
@@ -378,7 +379,7 @@ int weft_cmd_train(int argc, char **argv)
     if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
     if (strcmp(fl.task, "lm") != 0) {
         fprintf(stderr, "weft train: --task '%s': expected lm (a recurrent language model), "
-                "ngram or window-lm\n", fl.task);
+                "ngram, window-lm or seq2seq\n", fl.task);
         return WEFT_EXIT_USAGE;
     }
     return train_lm(&fl);

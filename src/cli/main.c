@@ -26,6 +26,8 @@ static const weft_cli_command commands[] = {
       weft_cmd_eval },
     { "sample", "generate text with a language model", weft_cmd_sample },
     { "predict", "label text with a classifier or tagger", weft_cmd_predict },
+    { "translate", "translate standard input with an encoder-decoder (greedy or beam search)",
+      weft_cmd_translate },
     { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },

@@ -1,0 +1,559 @@
+/* src/cli/cmd_seq2seq.c — encoder-decoder models from the command line
+ * (weft/seq2seq.h):
+ *
+ *     weft train --task seq2seq --src F --tgt F [--valid-src F --valid-tgt F] ...
+ *     weft train --task seq2seq --generate reverse|sort|add [--epoch-size N] ...
+ *     weft translate --model M [--data F] [--beam K] [--nbest N] [< src] > hyp
+ *     weft eval --model M --src F --tgt F [--beam K]     (last line: bleu: X)
+ *
+ * `weft train --task seq2seq` and `weft eval` (on a seq2seq model file, or
+ * with --task seq2seq) hand their arguments here. Training goes through the
+ * trainer (weft/train.h) with the model's trainable; after it, the best
+ * model decodes the validation set greedily and its exact match and BLEU are
+ * printed. */
+#include "src/cli/cli.h"
+#include "src/cli/lm_common.h"
+
+#include "models/lm/lm_common.h"
+#include "weft/seq2seq.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Is the file at path a seq2seq model (its weft.config's task)? */
+bool weft_cli_seq2seq_file_is(const char *path)
+{
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, NULL, 0)) return false;
+    const char *conf = weft_checkpoint_meta(&c, "weft.config");
+    cJSON *o = conf ? cJSON_Parse(conf) : NULL;
+    const char *task = o ? weft_lm_meta_task(o) : NULL;
+    bool is = task && strcmp(task, "seq2seq") == 0;
+    cJSON_Delete(o);
+    weft_checkpoint_free(&c);
+    return is;
+}
+
+/* Decode a corpus (greedy for beam 1) and score it against its references:
+ * exact match and BLEU; hyps (N lists) to the caller, or freed when NULL. */
+static int decode_and_score(const weft_seq2seq *m, const weft_s2s_corpus *c, int beam,
+                            float alpha, double *em, double *bleu, double *secs, long *tokens)
+{
+    char err[1024];
+    weft_s2s_nbest *out = calloc((size_t)c->n, sizeof *out);
+    const int **hyp = malloc((size_t)c->n * sizeof *hyp);
+    int *hl = malloc((size_t)c->n * sizeof(int));
+    if (!out || !hyp || !hl) {
+        fprintf(stderr, "weft: out of memory\n");
+        free(out), free(hyp), free(hl);
+        return -1;
+    }
+    double t0 = weft_cli_now();
+    int rc = beam == 1 ? weft_seq2seq_greedy(m, (const int *const *)c->src, c->src_len, c->n, 0,
+                                             out, err, sizeof err)
+                       : weft_seq2seq_decode(m, (const int *const *)c->src, c->src_len, c->n,
+                                             &(weft_s2s_decode_opts){ .beam = beam, .nbest = 1,
+                                                                      .alpha = alpha },
+                                             out, err, sizeof err);
+    *secs = weft_cli_now() - t0;
+    if (rc) {
+        fprintf(stderr, "weft: decoding: %s\n", err);
+    } else {
+        *tokens = 0;
+        for (int i = 0; i < c->n; i++) {
+            hyp[i] = out[i].n ? out[i].hyps[0].tokens : NULL;
+            hl[i] = out[i].n ? out[i].hyps[0].len : 0;
+            *tokens += hl[i];
+        }
+        *em = weft_exact_match(hyp, hl, (const int *const *)c->tgt, c->tgt_len, c->n);
+        *bleu = weft_bleu(hyp, hl, (const int *const *)c->tgt, c->tgt_len, c->n);
+    }
+    for (int i = 0; i < c->n; i++) weft_s2s_nbest_free(&out[i]);
+    free(out);
+    free(hyp);
+    free(hl);
+    return rc;
+}
+
+/* --- weft train --task seq2seq ------------------------------------------------------------- */
+
+typedef struct s2s_flags {
+    const char *task, *src, *tgt, *valid_src, *valid_tgt, *generate, *cell, *enc_cell, *dec_cell,
+        *attention, *optim, *save;
+    int examples, valid_examples, min_len, max_len, embed, hidden, layers, enc_layers,
+        dec_layers, attn_hidden, batch, epochs, seed, min_count, max_vocab, stop_after,
+        decay_start, beam;
+    float lr, clip, decay, ss_rate;
+    bool bidirectional, no_input_feed, no_bridge, tie;
+    weft_cli_trainer_args tr;
+} s2s_flags;
+
+/* The training and validation text: files, or a generated task. */
+static int read_texts(const s2s_flags *fl, char **text, char err[1024])
+{
+    if (fl->generate) {
+        weft_rng r;
+        weft_rng_seed(&r, (uint64_t)fl->seed * 7919u + 17);
+        if (weft_s2s_generate(fl->generate, fl->examples, fl->min_len, fl->max_len, &r, &text[0],
+                              &text[1], err, 1024))
+            return -1;
+        weft_rng_seed(&r, 0x5eed5eedu);   /* one validation set for every run */
+        return weft_s2s_generate(fl->generate, fl->valid_examples, fl->min_len, fl->max_len, &r,
+                                 &text[2], &text[3], err, 1024);
+    }
+    return 0;
+}
+
+static int train(s2s_flags *fl)
+{
+    char err[1024];
+    char *text[4] = { 0 };
+    weft_tokens st = { 0 }, tt = { 0 };
+    weft_s2s_corpus train_c = { 0 }, valid_c = { 0 };
+    weft_seq2seq *m = NULL, *best = NULL;
+    weft_s2s_trainer *tr = NULL;
+    void *handles[2] = { 0 };
+    int status = WEFT_EXIT_FAIL;
+    bool files = fl->src || fl->tgt;
+    if (files == (fl->generate != NULL) || (files && (!fl->src || !fl->tgt)) ||
+        (!fl->valid_src) != (!fl->valid_tgt)) {
+        fprintf(stderr, "weft train: --task seq2seq needs either --src F --tgt F (and "
+                "optionally --valid-src F --valid-tgt F) or --generate reverse|sort|add\n");
+        return WEFT_EXIT_USAGE;
+    }
+    if (read_texts(fl, text, err)) {
+        fprintf(stderr, "weft train: %s\n", err);
+        return WEFT_EXIT_USAGE;
+    }
+    const char *name = fl->generate ? fl->generate : fl->src;
+    /* the vocabularies from the training text */
+    if (fl->generate ? weft_tokens_from_string(text[0], strlen(text[0]), name, WEFT_TEXT_WORDS,
+                                               &st, err, sizeof err) ||
+                           weft_tokens_from_string(text[1], strlen(text[1]), name,
+                                                   WEFT_TEXT_WORDS, &tt, err, sizeof err)
+                     : weft_tokens_read(fl->src, WEFT_TEXT_WORDS, &st, err, sizeof err) ||
+                           weft_tokens_read(fl->tgt, WEFT_TEXT_WORDS, &tt, err, sizeof err)) {
+        fprintf(stderr, "weft train: %s\n", err);
+        goto done;
+    }
+    weft_vocab *sv = weft_seq2seq_vocab(&st, fl->min_count, fl->max_vocab, err, sizeof err);
+    weft_vocab *tv = sv ? weft_seq2seq_vocab(&tt, fl->min_count, fl->max_vocab, err, sizeof err)
+                        : NULL;
+    if (!tv) {
+        weft_vocab_free(sv);
+        fprintf(stderr, "weft train: %s\n", err);
+        goto done;
+    }
+    int rc = fl->generate
+                 ? weft_s2s_corpus_from_text(text[0], text[1], name, sv, tv, &train_c, err,
+                                             sizeof err) ||
+                       weft_s2s_corpus_from_text(text[2], text[3], "validation", sv, tv,
+                                                 &valid_c, err, sizeof err)
+                 : weft_s2s_corpus_read(fl->src, fl->tgt, sv, tv, &train_c, err, sizeof err) ||
+                       (fl->valid_src && weft_s2s_corpus_read(fl->valid_src, fl->valid_tgt, sv,
+                                                              tv, &valid_c, err, sizeof err));
+    if (rc) {
+        weft_vocab_free(sv);
+        weft_vocab_free(tv);
+        fprintf(stderr, "weft train: %s\n", err);
+        goto done;
+    }
+    weft_seq2seq_config cfg = weft_seq2seq_defaults();
+    const char *enc = fl->enc_cell ? fl->enc_cell : fl->cell;
+    const char *dec = fl->dec_cell ? fl->dec_cell : fl->cell;
+    snprintf(cfg.enc_cell, sizeof cfg.enc_cell, "%s", enc);
+    snprintf(cfg.dec_cell, sizeof cfg.dec_cell, "%s", dec);
+    cfg.embed = fl->embed;
+    cfg.hidden = fl->hidden;
+    cfg.enc_layers = fl->enc_layers ? fl->enc_layers : fl->layers;
+    cfg.dec_layers = fl->dec_layers ? fl->dec_layers : fl->layers;
+    cfg.bidirectional = fl->bidirectional;
+    int a = weft_attn_score_parse(fl->attention);
+    if (a < 0) {
+        weft_vocab_free(sv);
+        weft_vocab_free(tv);
+        fprintf(stderr, "weft train: --attention '%s': expected none, dot, general or additive\n",
+                fl->attention);
+        status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    cfg.attention = (weft_attn_score)a;
+    cfg.attn_hidden = fl->attn_hidden;
+    cfg.input_feed = !fl->no_input_feed;
+    cfg.bridge = !fl->no_bridge;
+    cfg.tied = fl->tie;
+    const weft_cell_type *et = weft_cell_lookup(enc, &handles[0], err, sizeof err);
+    const weft_cell_type *dt = et ? weft_cell_lookup(dec, &handles[1], err, sizeof err) : NULL;
+    if (!dt) {
+        weft_vocab_free(sv);
+        weft_vocab_free(tv);
+        fprintf(stderr, "weft train: %s\n", err);
+        status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    weft_rng rng;
+    weft_rng_seed(&rng, (uint64_t)fl->seed);
+    if (!(m = weft_seq2seq_new(&cfg, et, dt, sv, tv, &rng, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s\n", err);
+        status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    weft_trainable t;
+    weft_s2s_train_data d = { .train = &train_c, .valid = valid_c.n ? &valid_c : NULL,
+                              .batch = fl->batch, .ss_rate = fl->ss_rate };
+    if (!(tr = weft_seq2seq_trainer(m, &d, &t, err, sizeof err))) {
+        fprintf(stderr, "weft train: %s\n", err);
+        goto done;
+    }
+    weft_train_opts o = weft_train_defaults();
+    if (weft_cli_optim(fl->optim, fl->lr, &o.optim)) {
+        status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    weft_rng_seed(&o.rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
+    o.schedule.decay = fl->decay;
+    o.schedule.decay_start = fl->decay_start;
+    o.clip = fl->clip;
+    o.epochs = fl->epochs;
+    weft_train_opts flags = o;
+    if (weft_cli_trainer_opts(&fl->tr, weft_vocab_size(weft_seq2seq_tgt_vocab(m)), &flags)) {
+        status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    o = flags;
+    const char *save = fl->save ? fl->save : "seq2seq.safetensors";
+    o.save_path = save;
+    o.stop_after = fl->stop_after;
+    o.catch_signals = true;
+    char how[512];
+    weft_cli_describe_training(&o, how, sizeof how);
+    long tgt_tokens = 0;
+    for (int i = 0; i < train_c.n; i++) tgt_tokens += train_c.tgt_len[i] + 1;
+    fprintf(stderr, "model: seq2seq, encoder %s %d x %d%s, decoder %s %d x %d, attention %s%s, "
+            "embed %d, vocabularies %d / %d, %zu parameters\n", enc, cfg.enc_layers, cfg.hidden,
+            cfg.bidirectional ? " bidirectional" : "", dec, cfg.dec_layers, cfg.hidden,
+            weft_attn_score_name(cfg.attention),
+            cfg.attention && cfg.input_feed ? " (input feeding)" : "", cfg.embed,
+            weft_vocab_size(weft_seq2seq_src_vocab(m)), weft_vocab_size(weft_seq2seq_tgt_vocab(m)),
+            weft_params_numel(weft_seq2seq_params(m)));
+    fprintf(stderr, "data: %s, %d pairs (%ld target tokens with </s>), batches of %d; "
+            "validation: %d pairs\n", name, train_c.n, tgt_tokens, fl->batch, valid_c.n);
+    fprintf(stderr, "training: %d epochs, %s; best model -> %s\n", o.epochs, how, save);
+    weft_train_result res;
+    if (weft_cli_train(&t, &o, name, &res)) goto done;
+    printf("training: %.1f s, %.0f target tokens/s\n", res.train_seconds,
+           res.train_seconds > 0 ? (double)tgt_tokens * res.epochs_done / res.train_seconds : 0);
+    if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
+        status = weft_cli_stop_status(&res);
+        goto done;
+    }
+    status = WEFT_EXIT_OK;
+    if (valid_c.n) {
+        char b[64];
+        printf("best valid ppl: %s per target token (%s)\n",
+               weft_train_format_score(res.best, b, sizeof b), save);
+        if (!(best = weft_seq2seq_load(save, err, sizeof err))) {
+            fprintf(stderr, "weft train: %s\n", err);
+            status = WEFT_EXIT_FAIL;
+            goto done;
+        }
+        double em, bleu, secs;
+        long toks;
+        if (decode_and_score(best, &valid_c, fl->beam, 0.0f, &em, &bleu, &secs, &toks)) {
+            status = WEFT_EXIT_FAIL;
+            goto done;
+        }
+        printf("valid (%s): exact match %.4f, bleu %.2f\n", fl->beam == 1 ? "greedy" : "beam",
+               em, bleu);
+    }
+done:
+    weft_seq2seq_trainer_free(tr);
+    weft_seq2seq_free(m);
+    weft_seq2seq_free(best);
+    for (int i = 0; i < 2; i++)
+        if (handles[i]) weft_cell_plugin_close(handles[i]);
+    weft_s2s_corpus_free(&train_c);
+    weft_s2s_corpus_free(&valid_c);
+    weft_tokens_free(&st);
+    weft_tokens_free(&tt);
+    for (int i = 0; i < 4; i++) free(text[i]);
+    return status;
+}
+
+int weft_cli_seq2seq_train(int argc, char **argv)
+{
+    s2s_flags fl = {
+        .task = "seq2seq", .cell = "lstm", .attention = "general", .optim = "adam",
+        .examples = 5000, .valid_examples = 500, .min_len = 3, .max_len = 8, .embed = 64,
+        .hidden = 64, .layers = 1, .batch = 32, .epochs = 10, .seed = 1, .min_count = 1,
+        .decay_start = 1, .beam = 1, .lr = 0.001f, .clip = 5.0f, .decay = 1.0f,
+    };
+    weft_flag trainer_flags[WEFT_CLI_TRAINER_FLAGS];
+    weft_cli_trainer_flags(&fl.tr, trainer_flags);
+    const weft_flag data_flags[] = {
+        { "task", WEFT_FLAG_STRING, &fl.task, "TASK", "seq2seq (here)", 0, 0 },
+        { "src", WEFT_FLAG_STRING, &fl.src, "FILE", "source sentences, one a line", 0, 0 },
+        { "tgt", WEFT_FLAG_STRING, &fl.tgt, "FILE", "their translations, line by line", 0, 0 },
+        { "valid-src", WEFT_FLAG_STRING, &fl.valid_src, "FILE", "validation sources", 0, 0 },
+        { "valid-tgt", WEFT_FLAG_STRING, &fl.valid_tgt, "FILE", "validation targets", 0, 0 },
+        { "generate", WEFT_FLAG_STRING, &fl.generate, "TASK",
+          "a generated task instead of files: reverse, sort or add", 0, 0 },
+        { "epoch-size", WEFT_FLAG_INT, &fl.examples, "N", "generated tasks: training pairs", 1, 1e8 },
+        { "valid-size", WEFT_FLAG_INT, &fl.valid_examples, "N",
+          "generated tasks: validation pairs (a fixed seed)", 1, 1e7 },
+        { "min-len", WEFT_FLAG_INT, &fl.min_len, "T", "reverse, sort: shortest input", 1, 256 },
+        { "max-len", WEFT_FLAG_INT, &fl.max_len, "T",
+          "reverse, sort: longest input; add: most digits of each number", 1, 256 },
+        { "min-count", WEFT_FLAG_INT, &fl.min_count, "N",
+          "words seen fewer times become <unk>", 1, 1e9 },
+        { "max-vocab", WEFT_FLAG_INT, &fl.max_vocab, "N", "largest vocabulary (0: any)", 0, 1e9 },
+    };
+    const weft_flag model_flags[] = {
+        { "cell", WEFT_FLAG_STRING, &fl.cell, "NAME", "encoder and decoder cell (a built-in name or a plugin FILE.so)", 0, 0 },
+        { "enc-cell", WEFT_FLAG_STRING, &fl.enc_cell, "NAME", "the encoder's cell", 0, 0 },
+        { "dec-cell", WEFT_FLAG_STRING, &fl.dec_cell, "NAME", "the decoder's cell", 0, 0 },
+        { "embed", WEFT_FLAG_INT, &fl.embed, "E", "embedding width", 1, 1 << 20 },
+        { "hidden", WEFT_FLAG_INT, &fl.hidden, "H", "hidden width (each encoder direction)", 1,
+          1 << 20 },
+        { "layers", WEFT_FLAG_INT, &fl.layers, "N", "layers of encoder and decoder", 1,
+          WEFT_S2S_MAX_LAYERS },
+        { "enc-layers", WEFT_FLAG_INT, &fl.enc_layers, "N", "encoder layers", 0,
+          WEFT_S2S_MAX_LAYERS },
+        { "dec-layers", WEFT_FLAG_INT, &fl.dec_layers, "N", "decoder layers", 0,
+          WEFT_S2S_MAX_LAYERS },
+        { "bidirectional", WEFT_FLAG_BOOL, &fl.bidirectional, NULL, "bidirectional encoder", 0, 0 },
+        { "attention", WEFT_FLAG_STRING, &fl.attention, "none|dot|general|additive",
+          "the attention's score", 0, 0 },
+        { "attn-hidden", WEFT_FLAG_INT, &fl.attn_hidden, "A", "additive: width (0: H)", 0,
+          1 << 20 },
+        { "no-input-feed", WEFT_FLAG_BOOL, &fl.no_input_feed, NULL,
+          "do not feed the attentional state to the next step", 0, 0 },
+        { "no-bridge", WEFT_FLAG_BOOL, &fl.no_bridge, NULL,
+          "start the decoder from zeros, not the encoder's final state", 0, 0 },
+        { "tie", WEFT_FLAG_BOOL, &fl.tie, NULL, "readout = target embedding (embed = hidden)",
+          0, 0 },
+    };
+    const weft_flag train_flags[] = {
+        { "batch", WEFT_FLAG_INT, &fl.batch, "B", "sentence pairs a batch", 1, 1 << 20 },
+        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K", "passes over the data", 1, 1e6 },
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X", "learning rate", 0, 1e6 },
+        { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
+        { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,
+          1e9 },
+        { "decay", WEFT_FLAG_FLOAT, &fl.decay, "F", "learning rate x F every epoch from "
+          "--decay-start", 0, 1 },
+        { "decay-start", WEFT_FLAG_INT, &fl.decay_start, "K", "first epoch decayed", 1, 1e6 },
+        { "ss-rate", WEFT_FLAG_FLOAT, &fl.ss_rate, "P",
+          "scheduled sampling: feed the model's own token with probability P", 0, 1 },
+        { "seed", WEFT_FLAG_INT, &fl.seed, "S", "random seed", 0, 2147483647 },
+        { "beam", WEFT_FLAG_INT, &fl.beam, "K", "beam of the final validation decoding", 1, 1000 },
+        { "save", WEFT_FLAG_STRING, &fl.save, "MODEL",
+          "the best model (default seq2seq.safetensors)", 0, 0 },
+        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N", "stop after N batches", 0, 1e9 },
+    };
+    weft_flag_group groups[] = {
+        { "data", data_flags, (int)(sizeof data_flags / sizeof data_flags[0]) },
+        { "model", model_flags, (int)(sizeof model_flags / sizeof model_flags[0]) },
+        { "training", train_flags, (int)(sizeof train_flags / sizeof train_flags[0]) },
+        { "trainer", trainer_flags, WEFT_CLI_TRAINER_FLAGS },
+    };
+    weft_args_spec spec = {
+        .prog = "weft train --task seq2seq",
+        .summary = "Train an encoder-decoder with attention on a parallel corpus or a generated "
+                   "task.",
+        .groups = groups,
+        .n_groups = 4,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (strcmp(fl.task, "seq2seq") != 0) {
+        fprintf(stderr, "weft train: --task '%s': this command handles seq2seq\n", fl.task);
+        return WEFT_EXIT_USAGE;
+    }
+    return train(&fl);
+}
+
+/* --- weft translate ------------------------------------------------------------------------ */
+
+/* All of f, NUL-terminated (owned by the caller); NULL on a read error or
+ * out of memory. */
+static char *read_whole(FILE *f)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap);
+    while (s) {
+        size_t got = fread(s + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+        if (n + 1 >= cap) {
+            char *t = realloc(s, cap * 2);
+            if (!t) free(s);
+            s = t;
+            cap *= 2;
+        }
+    }
+    if (s) s[n] = '\0';
+    if (s && ferror(f)) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int weft_cmd_translate(int argc, char **argv)
+{
+    const char *model = NULL, *data = "-";
+    int beam = 5, nbest = 1, max_len = 0, batch = 32;
+    float alpha = 0.0f;
+    const weft_flag flags[] = {
+        { "model", WEFT_FLAG_STRING, &model, "MODEL", "a model saved by weft train --task "
+          "seq2seq (required)", 0, 0 },
+        { "data", WEFT_FLAG_STRING, &data, "FILE",
+          "source sentences, one a line (- : standard input)", 0, 0 },
+        { "beam", WEFT_FLAG_INT, &beam, "K", "beam size (1: greedy)", 1, 1000 },
+        { "nbest", WEFT_FLAG_INT, &nbest, "N",
+          "print N hypotheses a sentence as 'i ||| words ||| log p ||| score' (<= beam)", 1, 1000 },
+        { "alpha", WEFT_FLAG_FLOAT, &alpha, "A",
+          "length normalisation: rank by log p / (length + 1)^A", 0, 10 },
+        { "max-len", WEFT_FLAG_INT, &max_len, "T",
+          "longest output with </s> (0: 2 x source length + 10)", 0, 1 << 20 },
+        { "batch", WEFT_FLAG_INT, &batch, "B", "sentences decoded together", 1, 1 << 16 },
+    };
+    weft_args_spec spec = {
+        .prog = "weft translate",
+        .summary = "Translate --data (standard input by default; one sentence a line) with an "
+                   "encoder-decoder; hypotheses to standard output.",
+        .groups = &(weft_flag_group){ "options", flags, 7 },
+        .n_groups = 1,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (!model) {
+        fprintf(stderr, "weft translate: --model MODEL is required\n");
+        return WEFT_EXIT_USAGE;
+    }
+    if (nbest > beam) {
+        fprintf(stderr, "weft translate: --nbest %d is more than --beam %d\n", nbest, beam);
+        return WEFT_EXIT_USAGE;
+    }
+    char err[1024];
+    weft_seq2seq *m = weft_seq2seq_load(model, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "weft translate: %s\n", err);
+        return WEFT_EXIT_FAIL;
+    }
+    int status = WEFT_EXIT_FAIL;
+    weft_s2s_corpus c = { 0 };
+    weft_s2s_nbest *out = NULL;
+    bool from_stdin = strcmp(data, "-") == 0;
+    const char *name = from_stdin ? "standard input" : data;
+    FILE *in = from_stdin ? stdin : fopen(data, "rb");
+    char *text = in ? read_whole(in) : NULL;
+    if (in && !from_stdin) fclose(in);
+    if (!text) {
+        fprintf(stderr, "weft translate: %s: %s\n", name,
+                in ? "cannot read it (or out of memory)" : strerror(errno));
+        goto done;
+    }
+    /* the target side is not used: the source read twice */
+    if (weft_s2s_corpus_from_text(text, text, name, weft_seq2seq_src_vocab(m),
+                                  weft_seq2seq_src_vocab(m), &c, err, sizeof err)) {
+        fprintf(stderr, "weft translate: %s\n", err);
+        goto done;
+    }
+    if (!(out = calloc((size_t)(c.n ? c.n : 1), sizeof *out))) goto done;
+    weft_s2s_decode_opts o = { .beam = beam, .nbest = nbest, .alpha = alpha, .max_len = max_len,
+                               .batch = batch };
+    if (beam == 1 ? weft_seq2seq_greedy(m, (const int *const *)c.src, c.src_len, c.n, max_len,
+                                        out, err, sizeof err)
+                  : weft_seq2seq_decode(m, (const int *const *)c.src, c.src_len, c.n, &o, out,
+                                        err, sizeof err)) {
+        fprintf(stderr, "weft translate: %s\n", err);
+        goto done;
+    }
+    const weft_vocab *tv = weft_seq2seq_tgt_vocab(m);
+    for (int i = 0; i < c.n; i++)
+        for (int k = 0; k < out[i].n && k < nbest; k++) {
+            const weft_s2s_hyp *h = &out[i].hyps[k];
+            if (nbest > 1) printf("%d ||| ", i);
+            for (int j = 0; j < h->len; j++)
+                printf("%s%s", j ? " " : "", weft_vocab_token(tv, h->tokens[j]));
+            if (nbest > 1) printf(" ||| %.4f ||| %.4f", h->logprob, h->score);
+            printf("\n");
+        }
+    if (weft_cli_flush(stdout, "standard output")) goto done;
+    status = WEFT_EXIT_OK;
+done:
+    for (int i = 0; out && i < c.n; i++) weft_s2s_nbest_free(&out[i]);
+    free(out);
+    free(text);
+    weft_s2s_corpus_free(&c);
+    weft_seq2seq_free(m);
+    return status;
+}
+
+/* --- weft eval on a seq2seq model -------------------------------------------------------------- */
+
+int weft_cli_seq2seq_eval(int argc, char **argv)
+{
+    const char *model = NULL, *src = NULL, *tgt = NULL, *task = NULL;
+    int beam = 1;
+    float alpha = 0.0f;
+    const weft_flag flags[] = {
+        { "task", WEFT_FLAG_STRING, &task, "TASK", "seq2seq (here)", 0, 0 },
+        { "model", WEFT_FLAG_STRING, &model, "MODEL", "a seq2seq model (required)", 0, 0 },
+        { "src", WEFT_FLAG_STRING, &src, "FILE", "source sentences (required)", 0, 0 },
+        { "tgt", WEFT_FLAG_STRING, &tgt, "FILE", "reference translations (required)", 0, 0 },
+        { "beam", WEFT_FLAG_INT, &beam, "K", "beam size (1: greedy)", 1, 1000 },
+        { "alpha", WEFT_FLAG_FLOAT, &alpha, "A", "length normalisation", 0, 10 },
+    };
+    weft_args_spec spec = {
+        .prog = "weft eval",
+        .summary = "Score an encoder-decoder on a parallel corpus: loss, exact match and, last, "
+                   "'bleu: X'.",
+        .groups = &(weft_flag_group){ "options", flags, 6 },
+        .n_groups = 1,
+    };
+    int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
+    if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
+    if (!model || !src || !tgt) {
+        fprintf(stderr, "weft eval: --model, --src and --tgt are required\n");
+        return WEFT_EXIT_USAGE;
+    }
+    char err[1024];
+    weft_seq2seq *m = weft_seq2seq_load(model, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "weft eval: %s\n", err);
+        return WEFT_EXIT_FAIL;
+    }
+    int status = WEFT_EXIT_FAIL;
+    weft_s2s_corpus c;
+    if (weft_s2s_corpus_read(src, tgt, weft_seq2seq_src_vocab(m), weft_seq2seq_tgt_vocab(m), &c,
+                             err, sizeof err)) {
+        fprintf(stderr, "weft eval: %s\n", err);
+        weft_seq2seq_free(m);
+        return WEFT_EXIT_FAIL;
+    }
+    double nll, em, bleu, secs;
+    long toks;
+    if (weft_seq2seq_corpus_loss(m, &c, 32, &nll, err, sizeof err)) {
+        fprintf(stderr, "weft eval: %s\n", err);
+        goto done;
+    }
+    if (decode_and_score(m, &c, beam, alpha, &em, &bleu, &secs, &toks)) goto done;
+    printf("model: %s; data: %s / %s, %d pairs\n", model, src, tgt, c.n);
+    printf("nll: %.4f per target token (perplexity %.2f)\n", nll, exp(nll));
+    char how[32];
+    if (beam == 1) snprintf(how, sizeof how, "greedy");
+    else snprintf(how, sizeof how, "beam %d", beam);
+    printf("decoding (%s): %.2f s, %.0f output tokens/s\n", how, secs, secs > 0 ? toks / secs : 0);
+    printf("exact match: %.4f\n", em);
+    printf("bleu: %.2f\n", bleu);
+    status = WEFT_EXIT_OK;
+done:
+    weft_s2s_corpus_free(&c);
+    weft_seq2seq_free(m);
+    return status;
+}

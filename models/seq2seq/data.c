@@ -130,24 +130,39 @@ static int split_lines(const weft_tokens *t, const weft_vocab *v, int ***sent, i
     return 0;
 }
 
+/* Free a corpus whose two sides were read apart: ns source and nt target
+ * sentences (they differ when the files do), and zero it. */
+static void corpus_free_sides(weft_s2s_corpus *c, int ns, int nt)
+{
+    for (int i = 0; c->src && i < ns; i++) free(c->src[i]);
+    for (int i = 0; c->tgt && i < nt; i++) free(c->tgt[i]);
+    free(c->src);
+    free(c->tgt);
+    free(c->src_len);
+    free(c->tgt_len);
+    *c = (weft_s2s_corpus){ 0 };
+}
+
 static int corpus_from_tokens(const weft_tokens *st, const weft_tokens *tt, const char *sname,
                               const char *tname, const weft_vocab *sv, const weft_vocab *tv,
                               weft_s2s_corpus *c, char *err, size_t errsize)
 {
-    int ns, nt;
+    int ns = 0, nt = 0;
     if (split_lines(st, sv, &c->src, &c->src_len, &ns, sname, true, err, errsize)) {
-        c->n = ns;
+        corpus_free_sides(c, ns, 0);
         return -1;
     }
-    c->n = ns;
-    if (split_lines(tt, tv, &c->tgt, &c->tgt_len, &nt, tname, false, err, errsize)) return -1;
+    if (split_lines(tt, tv, &c->tgt, &c->tgt_len, &nt, tname, false, err, errsize)) {
+        corpus_free_sides(c, ns, nt);
+        return -1;
+    }
     if (ns != nt) {
         weft_say(err, errsize, "%s has %d lines but %s has %d: a parallel corpus needs one "
                  "translation a line", sname, ns, tname, nt);
-        /* free the longer side's extra sentences too */
-        for (int i = ns; i < nt; i++) free(c->tgt[i]);
+        corpus_free_sides(c, ns, nt);
         return -1;
     }
+    c->n = ns;
     return 0;
 }
 

@@ -124,10 +124,11 @@ int weft_classify_vocabs(const weft_classify_config *cfg, const weft_labeled_dat
                          int min_count, weft_vocab **words, weft_vocab **labels,
                          weft_vocab **chars, char *err, size_t errsize);
 
-/* Copy the vectors of a word2vec text file ("V D" header, then "word x1 ..
- * xD" lines; D must equal cfg.embed) into the embedding rows of the words the
- * vocabulary has (after normalisation). *found: how many rows were set.
- * 0, or -1 with a message naming the file and line. */
+/* Copy the vectors of a word2vec file (text or binary, read by
+ * weft_vectors_read; D must equal cfg.embed) into the embedding rows of the
+ * words the vocabulary has (each file word normalised as the model's words
+ * are). *found: how many rows of the file were copied. 0, or -1 with a
+ * message naming the file (and the line, for a malformed row). */
 int weft_classify_load_vectors(weft_classify_model *m, const char *path, int *found, char *err,
                                size_t errsize);
 

@@ -5,6 +5,7 @@
 
 #include "weft/io.h"
 #include "weft/optim.h"
+#include "weft/vectors.h"
 #include "src/internal.h"
 #include "models/lm/lm_common.h"
 
@@ -249,62 +250,31 @@ int weft_classify_load_vectors(weft_classify_model *m, const char *path, int *fo
                                size_t errsize)
 {
     *found = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        weft_say(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+    /* the one reader of vector files (weft/vectors.h): header counts, row
+     * lengths and finite values checked, text or binary */
+    weft_vectors *v = weft_vectors_read(path, WEFT_VECTORS_AUTO, err, errsize);
+    if (!v) return -1;
+    int E = m->cfg.embed;
+    if (v->dim != E) {
+        weft_say(err, errsize, "%s: the vectors have %d dimensions, the model's embedding %d "
+                 "(--embed %d)", path, v->dim, E, v->dim);
+        weft_vectors_free(v);
         return -1;
     }
-    int E = m->cfg.embed, rc = -1;
-    long V = 0, D = 0;
-    size_t cap = 0;
-    char *line = NULL;
-    float *row = malloc((size_t)E * sizeof *row);
-    if (!row) {
-        weft_say(err, errsize, "%s: out of memory", path);
-        goto done;
-    }
-    if (getline(&line, &cap, f) < 0 || sscanf(line, "%ld %ld", &V, &D) != 2 || V < 1 || D < 1) {
-        weft_say(err, errsize, "%s:1: expected the word2vec text header 'COUNT DIMENSION'", path);
-        goto done;
-    }
-    if (D != E) {
-        weft_say(err, errsize, "%s:1: the vectors have %ld dimensions, the model's embedding %d "
-                 "(--embed %ld)", path, D, E, D);
-        goto done;
-    }
+    /* each row of the file, its word normalised as the model's words are (a
+     * later row of the same normalised word wins) */
     char buf[1024];
-    for (long n = 2; getline(&line, &cap, f) >= 0; n++) {
-        char *p = line, *end;
-        while (*p == ' ') p++;
-        char *word = p;
-        while (*p && *p != ' ' && *p != '\n') p++;
-        if (*p != ' ') {
-            weft_say(err, errsize, "%s:%ld: expected 'word x1 ... x%d'", path, n, E);
-            goto done;
-        }
-        *p++ = '\0';
-        for (int k = 0; k < E; k++) {
-            errno = 0;
-            row[k] = strtof(p, &end);
-            if (end == p || errno || !isfinite(row[k])) {
-                weft_say(err, errsize, "%s:%ld: value %d of '%s' is missing or not a finite "
-                         "number", path, n, k + 1, word);
-                goto done;
-            }
-            p = end;
-        }
-        const char *w = weft_word_normalize(word, m->cfg.norm, buf, sizeof buf);
+    for (int i = 0; i < v->count; i++) {
+        const char *w = weft_word_normalize(weft_vocab_token(v->words, i), m->cfg.norm, buf,
+                                            sizeof buf);
         int id = weft_vocab_find(m->words, w, strlen(w));
         if (id < 0) continue;
-        memcpy(m->embedding->value.data + (size_t)id * E, row, (size_t)E * sizeof(float));
+        memcpy(m->embedding->value.data + (size_t)id * E, v->data + (size_t)i * E,
+               (size_t)E * sizeof(float));
         (*found)++;
     }
-    rc = 0;
-done:
-    free(line);
-    free(row);
-    fclose(f);
-    return rc;
+    weft_vectors_free(v);
+    return 0;
 }
 
 /* --- checkpoints -------------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,6 +353,49 @@ static int parse_format(const char *s, void *out)
     return weft_labeled_format_parse(s, out);
 }
 
+/* Before anything is built: does checkpoint c hold every tensor a model of cfg
+ * has, by name and shape? Its widths and layer counts then come from the
+ * file, so a header cannot ask for more than the file holds (issue: a config
+ * of a million layers). V, C, Vc: the vocabularies' sizes (Vc 0 without the
+ * character encoder). 0, or -1 with a message naming the file and tensor. */
+static int check_tensors(const weft_classify_config *cfg, const weft_cell_type *cell, int V,
+                         int C, int Vc, const weft_checkpoint *c, const char *path, char *err,
+                         size_t errsize)
+{
+    int E = cfg->embed, input = E, F;
+    if (weft_lm_meta_tensor(c, path, "embedding.weight", 2, (int[]){ V, E }, true, err,
+                            errsize))
+        return -1;
+    if (cfg->char_encoder) {
+        weft_rnn_config rc = { .cell = cell, .input_size = cfg->char_embed,
+                               .hidden_size = cfg->char_hidden, .num_layers = 1,
+                               .bidirectional = true, .prefix = "char_rnn." };
+        if (weft_lm_meta_tensor(c, path, "char_embedding.weight", 2,
+                                (int[]){ Vc, cfg->char_embed }, true, err, errsize) ||
+            weft_rnn_check_checkpoint(&rc, c, path, err, errsize))
+            return -1;
+        input += 2 * cfg->char_hidden;
+    }
+    if (cfg->task == WEFT_TASK_WINDOW) {
+        F = cfg->window_hidden;
+        if ((int64_t)(2 * cfg->window + 1) * E > INT32_MAX) {
+            weft_say(err, errsize, "%s: weft.config: window %d x embed %d is too wide", path,
+                     cfg->window, E);
+            return -1;
+        }
+        if (weft_lm_meta_tensor(c, path, "hidden.weight", 2,
+                                (int[]){ F, (2 * cfg->window + 1) * E }, true, err, errsize))
+            return -1;
+    } else {
+        weft_rnn_config rc = { .cell = cell, .input_size = input, .hidden_size = cfg->hidden,
+                               .num_layers = cfg->layers, .bidirectional = cfg->bidirectional,
+                               .prefix = "rnn." };
+        if (weft_rnn_check_checkpoint(&rc, c, path, err, errsize)) return -1;
+        F = cfg->hidden * (cfg->bidirectional ? 2 : 1);
+    }
+    return weft_lm_meta_tensor(c, path, "output.weight", 2, (int[]){ C, F }, true, err, errsize);
+}
+
 /* The model a checkpoint's metadata describes, parameters still zero. */
 static weft_classify_model *model_from_header(const char *path, const weft_checkpoint *c,
                                               char *err, size_t errsize)
@@ -364,6 +408,8 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
     weft_classify_model *m = NULL;
     weft_vocab *words = NULL, *labels = NULL, *chars = NULL;
     cJSON *o = NULL;
+    void *plugin = NULL;
+    const weft_cell_type *type = NULL;
     if (!probe || meta_choice(probe, "task", parse_task, &cfg.task, path, err, errsize)) {
         if (!probe) weft_say(err, errsize, "%s: not a weft classifier, tagger or window model: "
                              "no weft.config JSON object in the metadata", path);
@@ -381,11 +427,9 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
     snprintf(cfg.cell, sizeof cfg.cell, "%s", cell->valuestring);
     /* a plugin the file names only when the user allowed it (weft_cell_plugin_allow):
      * weft_classify_new's lookup is for names a user gives */
-    if (weft_cell_name_is_plugin(cfg.cell)) {
-        void *h;
-        if (!weft_cell_lookup_from_file(cfg.cell, path, &h, err, errsize)) goto done;
-        weft_cell_plugin_close(h);
-    }
+    if (weft_cell_name_is_plugin(cfg.cell) &&
+        !(type = weft_cell_lookup_from_file(cfg.cell, path, &plugin, err, errsize)))
+        goto done;
     if (weft_lm_meta_int(o, "layers", &cfg.layers, path, err, errsize) ||
         weft_lm_meta_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
         weft_lm_meta_int(o, "embed", &cfg.embed, path, err, errsize) ||
@@ -416,6 +460,15 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
         !(labels = weft_vocab_from_json(labels_json, -1, path, err, errsize)) ||
         (cfg.char_encoder && !(chars = weft_vocab_from_json(chars_json, -1, path, err, errsize))))
         goto done;
+    if (!type && (cfg.task != WEFT_TASK_WINDOW || cfg.char_encoder) &&
+        !(type = weft_cell_find(cfg.cell))) {
+        weft_say(err, errsize, "%s: weft.config: unknown cell \"%s\" (weft cells lists them)",
+                 path, cfg.cell);
+        goto done;
+    }
+    if (check_tensors(&cfg, type, weft_vocab_size(words), weft_vocab_size(labels),
+                      chars ? weft_vocab_size(chars) : 0, c, path, err, errsize))
+        goto done;
     m = weft_classify_new(&cfg, words, labels, chars, err, errsize);
     if (!m) {
         weft_lm_meta_prefix(path, err, errsize);
@@ -423,6 +476,7 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
     }
     words = labels = chars = NULL;   /* the model's now */
 done:
+    weft_cell_plugin_close(plugin);   /* weft_classify_new opened its own */
     weft_vocab_free(words);
     weft_vocab_free(labels);
     weft_vocab_free(chars);

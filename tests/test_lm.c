@@ -556,13 +556,13 @@ static void cli_train_eval_sample(void **state)
     assert_true(ppl > 1.0 && ppl < 30.0);
     snprintf(first, sizeof first, "%s", line);
 
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --length 50 --seed 7 --prime ap",
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --tokens 50 --seed 7 --prime ap",
                       model);
     assert_int_equal(r->status, 0);
     static char sample1[sizeof r->out];
     memcpy(sample1, r->out, sizeof sample1);
     assert_true(strncmp(sample1, "ap", 2) == 0);
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --length 50 --seed 7 --prime ap",
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --tokens 50 --seed 7 --prime ap",
                       model);
     assert_string_equal(r->out, sample1);
 
@@ -631,7 +631,7 @@ static void cli_bad_input(void **state)
                       tmp_path("nan.safetensors"), valid);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "tensor 'decoder.bias' element 0 is NaN");
-    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --length 5",
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "sample --model %s --tokens 5",
                       tmp_path("nan.safetensors"));
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "tensor 'decoder.bias' element 0 is NaN");

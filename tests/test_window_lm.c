@@ -371,14 +371,14 @@ static void cli_train_eval_sample(void **state)
     weft_window_lm_free(m);
 
     r = weft_test_run(exe, NULL,
-                      GLOBAL_FLAGS "sample --model %s --length 20 --seed 7 --prime 'the cat'",
+                      GLOBAL_FLAGS "sample --model %s --tokens 20 --seed 7 --prime 'the cat'",
                       model);
     if (r->status != 0) fail_msg("status %d: %s", r->status, r->err);
     static char sample1[sizeof r->out];
     memcpy(sample1, r->out, sizeof sample1);
     assert_true(strncmp(sample1, "the cat ", 8) == 0);
     r = weft_test_run(exe, NULL,
-                      GLOBAL_FLAGS "sample --model %s --length 20 --seed 7 --prime 'the cat'",
+                      GLOBAL_FLAGS "sample --model %s --tokens 20 --seed 7 --prime 'the cat'",
                       model);
     assert_string_equal(r->out, sample1);
 }

@@ -369,7 +369,7 @@ static int bench_layer(int argc, char **argv)
         fprintf(stderr, "weft bench layer: %s\n", err);
         layer_bench_free(&b);
         weft_cell_plugin_close(plugin);
-        return b.rnn ? WEFT_EXIT_FAIL : WEFT_EXIT_USAGE;
+        return b.rnn ? WEFT_EXIT_FAIL : weft_cli_build_status("weft bench layer", err);
     }
     layer_result res = { .T = T, .B = B, .repeat = repeat, .warmup = warmup, .rss0 = rss0 };
     int status = WEFT_EXIT_FAIL;
@@ -469,7 +469,7 @@ static int bench_lm(int argc, char **argv)
     if (!m) {
         fprintf(stderr, "weft bench lm: %s\n", err);
         weft_vocab_free(vocab);
-        return WEFT_EXIT_USAGE;
+        return weft_cli_build_status("weft bench lm", err);
     }
     weft_rng rng, drop_rng;
     weft_rng_seed(&rng, (uint64_t)seed);

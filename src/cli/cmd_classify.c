@@ -291,7 +291,7 @@ int weft_cli_classify_train(int argc, char **argv)
         weft_vocab_free(labels);
         weft_vocab_free(chars);
         fprintf(stderr, "%s: %s\n", cmd, err);
-        status = WEFT_EXIT_USAGE;
+        status = weft_cli_build_status(cmd, err);
         goto done;
     }
     weft_rng init;

@@ -197,7 +197,7 @@ static int train(s2s_flags *fl)
     weft_rng_seed(&rng, (uint64_t)fl->seed);
     if (!(m = weft_seq2seq_new(&cfg, et, dt, sv, tv, &rng, err, sizeof err))) {
         fprintf(stderr, "weft train: %s\n", err);
-        status = WEFT_EXIT_USAGE;
+        status = weft_cli_build_status("weft train", err);
         goto done;
     }
     weft_trainable t;

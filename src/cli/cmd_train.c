@@ -84,7 +84,7 @@ static weft_lm *new_model(const train_flags *fl, weft_text_level level, int **tr
     if (!m) {
         weft_vocab_free(vocab);
         fprintf(stderr, "weft train: %s\n", err);
-        *status = WEFT_EXIT_USAGE;
+        *status = weft_cli_build_status("weft train", err);
         goto done;
     }
     weft_rng init_rng;

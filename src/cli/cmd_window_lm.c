@@ -88,7 +88,7 @@ static weft_window_lm *new_model(const wlm_flags *fl, weft_text_level level, wef
     if (!m) {
         weft_vocab_free(vocab);
         fprintf(stderr, "weft train: %s\n", err);
-        *status = WEFT_EXIT_USAGE;
+        *status = weft_cli_build_status("weft train", err);
         goto done;
     }
     weft_rng rng;

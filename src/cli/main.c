@@ -107,6 +107,16 @@ int weft_cli_close(FILE *f, const char *name)
     return rc;
 }
 
+int weft_cli_build_status(const char *prog, const char *err)
+{
+    /* every constructor says "out of memory" on an allocation that failed
+       (the parameter store, the rnn, the cells, the task models) */
+    if (!strstr(err, "out of memory")) return WEFT_EXIT_USAGE;
+    fprintf(stderr, "%s: the model does not fit in memory: lower --hidden, --embed, --layers or "
+            "the vocabulary (--max-vocab)\n", prog);
+    return WEFT_EXIT_FAIL;
+}
+
 int weft_cli_exit(int parse_rc)
 {
     return parse_rc == WEFT_ARGS_HELP ? WEFT_EXIT_OK : WEFT_EXIT_USAGE;

@@ -24,7 +24,7 @@ unset LD_LIBRARY_PATH   # meson test points it at the build tree
 libdir=$(dirname "$(dirname "$pc")")
 bindir=$(dirname "$(find "$root/dest" -path '*/bin/weft' -print -quit)")
 [[ -x "$bindir/weft" ]] || fail "no weft program installed"
-for s in weft-lm-torch-to-weft weft-lm-weft-to-torch; do
+for s in weft-lm-torch-to-weft weft-lm-weft-to-torch weft-to-torch; do
   [[ -x "$bindir/$s" ]] || fail "$s not installed in $bindir"
 done
 

@@ -332,7 +332,7 @@ static int bench_layer(int argc, char **argv)
         { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed repetitions first", 0, 100000 },
         { "gemm-size", WEFT_FLAG_INT, &gemm_size, "S", "side of the large square sgemm of the "
           "ceiling (0: skip it)", 0, 16384 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the input", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft bench layer",
@@ -411,7 +411,7 @@ static int bench_lm(int argc, char **argv)
           100000 },
         { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0,
           100000 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the tokens", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the tokens", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft bench lm",

@@ -338,7 +338,7 @@ int weft_cli_seq2seq_train(int argc, char **argv)
     const weft_flag train_flags[] = {
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "sentence pairs a batch", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K", "passes over the data", 1, 1e6 },
-        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X", "learning rate", 0, 1e6 },
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR", "learning rate", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,
           1e9 },

@@ -1,7 +1,7 @@
 /* src/cli/cmd_window_lm.c — Bengio et al. (2003)'s fixed-window language
  * model from the command line (weft/window_lm.h):
  *
- *     weft train --task window-lm --data TRAIN [--valid VALID] --order N --embed M
+ *     weft train --task window-lm --data TRAIN [--valid VALID] --order N --embed E
  *                --hidden H [--direct] ...
  *     weft eval --model MODEL --data FILE        (last line: perplexity: X)
  *     weft sample --model MODEL [--prime TEXT] ...
@@ -260,7 +260,7 @@ int weft_cli_window_lm_train(int argc, char **argv)
         { "order", WEFT_FLAG_INT, &fl.order, "N",
           "n: each token is predicted from the N-1 tokens before it", 2,
           WEFT_WINDOW_LM_MAX_ORDER },
-        { "embed", WEFT_FLAG_INT, &fl.embed, "M", "embedding width (the paper's m)", 1, 1 << 16 },
+        { "embed", WEFT_FLAG_INT, &fl.embed, "E", "embedding width (the paper's m)", 1, 1 << 16 },
         { "hidden", WEFT_FLAG_INT, &fl.hidden, "H", "tanh hidden units (the paper's h)", 1,
           1 << 20 },
         { "direct", WEFT_FLAG_BOOL, &fl.direct, NULL,
@@ -273,7 +273,7 @@ int weft_cli_window_lm_train(int argc, char **argv)
           1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
           "passes over the data (default: 5; on --resume, the run's)", 1, 1e6 },
-        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR",
           "learning rate (the loss is the mean over the batch)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,

@@ -39,6 +39,14 @@ blis_lib=$(LD_LIBRARY_PATH="$libdir" ldd "$bindir/weft" | awk '/libblis/ {print 
 "$bindir/weft" info --quiet >/dev/null || fail "the installed weft does not run"
 
 cd "$root"
+# The programs docs/library.md shows are the ones built below, character for character
+for f in examples/hello.cpp examples/train_xor.c; do
+  awk -v f="$f" '
+    /^```/ { if (inb) { if (hit) exit; inb = 0 } else { inb = 1; first = 1 }; next }
+    inb && first { first = 0; hit = index($0, f) > 0 }
+    inb && hit { print }' "$src/docs/library.md" >shown
+  cmp -s shown "$src/$f" || fail "docs/library.md does not show $f as it is"
+done
 # Every public header on its own, in C and in C++
 headers=0
 for h in "$root/dest"/*/*/include/weft/*.h "$root/dest"/*/include/weft/*.h; do

@@ -22,8 +22,10 @@ The recurrent layers are nn.LSTM, nn.GRU and nn.RNN, so the cells are lstm, gru,
 model of PyTorch's word_language_model example is scripts/lm_weft_to_torch.py.
 """
 import argparse
+import importlib.machinery
+import importlib.util
 import json
-import struct
+import os
 import sys
 
 import torch
@@ -31,20 +33,23 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def read_safetensors(path):
-    """The tensors (F32) and the metadata of a safetensors file."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    tensors = {}
-    for name, t in header.items():
-        if t["dtype"] != "F32":
-            raise SystemExit(f"{path}: {name} is {t['dtype']}, expected F32")
-        b, e = t["data_offsets"]
-        tensors[name] = torch.frombuffer(bytearray(data[b:e]), dtype=torch.float32).reshape(t["shape"])
-    return tensors, meta
+def _lm_script():
+    """scripts/lm_weft_to_torch.py (installed: weft-lm-weft-to-torch, beside this one), whose
+    safetensors reader and tokenizer this script shares."""
+    here = os.path.dirname(os.path.realpath(__file__))
+    for name in ("lm_weft_to_torch.py", "weft-lm-weft-to-torch"):
+        path = os.path.join(here, name)
+        if os.path.exists(path):
+            loader = importlib.machinery.SourceFileLoader("lm_weft_to_torch", path)
+            module = importlib.util.module_from_spec(
+                importlib.util.spec_from_loader("lm_weft_to_torch", loader))
+            loader.exec_module(module)
+            return module
+    raise SystemExit(f"lm_weft_to_torch.py is not beside {__file__}")
+
+
+_lm = _lm_script()
+read_safetensors, tokens = _lm.read_safetensors, _lm.tokens
 
 
 def recurrent(cell, inputs, hidden, layers, bidirectional, path):
@@ -317,17 +322,6 @@ def read_sentences(path, cfg):
     if cur:
         sents.append(cur)
     return sents
-
-
-def tokens(path, level):
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if level == "char":
-        return list(text)
-    out = []
-    for line in text.splitlines():
-        out += line.split() + ["<eos>"]
-    return out
 
 
 def outputs(model, cfg, data, tgt):

@@ -355,8 +355,8 @@ static int parse_format(const char *s, void *out)
 
 /* Before anything is built: does checkpoint c hold every tensor a model of cfg
  * has, by name and shape? Its widths and layer counts then come from the
- * file, so a header cannot ask for more than the file holds (issue: a config
- * of a million layers). V, C, Vc: the vocabularies' sizes (Vc 0 without the
+ * file, so a header cannot make weft build more than the file holds (a
+ * million layers from a 38 KB file). V, C, Vc: the vocabularies' sizes (Vc 0 without the
  * character encoder). 0, or -1 with a message naming the file and tensor. */
 static int check_tensors(const weft_classify_config *cfg, const weft_cell_type *cell, int V,
                          int C, int Vc, const weft_checkpoint *c, const char *path, char *err,

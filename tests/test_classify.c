@@ -502,6 +502,162 @@ static void checkpoint_round_trip(void **state)
     fixture_free(&f);
 }
 
+/* A file whose weft.config asks for far more than its tensors hold (hidden
+ * 100000: 10^10 weights in the recurrent layer) fails at once, naming the
+ * file and the tensor, before anything of that size is allocated. */
+static void hostile_config_fails_before_building(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_TAG);
+    c.char_encoder = true;
+    fixture f;
+    fixture_make(&f, c, 9);
+    char path[] = "/tmp/weft_classify_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(weft_classify_save(f.m, path, err, sizeof err), 0);
+    weft_checkpoint ck;
+    assert_int_equal(weft_checkpoint_read(path, &ck, err, sizeof err), 0);
+    const char *edits[][2] = { { "\"hidden\":5,", "\"hidden\":100000," },
+                               { "\"layers\":2,", "\"layers\":1000000," },
+                               { "\"char_hidden\":3,", "\"char_hidden\":100000," },
+                               { "\"embed\":6,", "\"embed\":1000000000," } };
+    for (int e = 0; e < 4; e++) {
+        const char *conf = weft_checkpoint_meta(&ck, "weft.config");
+        const char *at = strstr(conf, edits[e][0]);
+        assert_non_null(at);
+        char hostile[4096];
+        snprintf(hostile, sizeof hostile, "%.*s%s%s", (int)(at - conf), conf, edits[e][1],
+                 at + strlen(edits[e][0]));
+        char bad[] = "/tmp/weft_classify_bad_XXXXXX";
+        fd = mkstemp(bad);
+        assert_true(fd >= 0);
+        close(fd);
+        weft_meta_kv meta[] = { { "format", "pt" }, { "weft.config", hostile },
+                                { "weft.vocab", weft_checkpoint_meta(&ck, "weft.vocab") },
+                                { "weft.labels", weft_checkpoint_meta(&ck, "weft.labels") },
+                                { "weft.chars", weft_checkpoint_meta(&ck, "weft.chars") } };
+        assert_int_equal(weft_checkpoint_save(bad, f.m->params, meta, 5, err, sizeof err), 0);
+        err[0] = '\0';
+        assert_null(weft_classify_load(bad, err, sizeof err));
+        assert_non_null(strstr(err, bad));
+        assert_true(strstr(err, "tensor") || strstr(err, "wider than"));
+        unlink(bad);
+    }
+    weft_checkpoint_free(&ck);
+    unlink(path);
+    fixture_free(&f);
+}
+
+/* A run stopped part-way (its state saved) and resumed from the file ends
+ * with the same weights, bit for bit, as the run that never stopped: the
+ * order of the batches, the dropout masks and Adam's moments all carry over. */
+static void check_resume(weft_classify_config cfg, long stop_after)
+{
+    char tmp[] = "/tmp/weft_resume_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char state[2][600], model[2][600];
+    for (int k = 0; k < 2; k++) {
+        snprintf(model[k], sizeof model[k], "%s/m%d.safetensors", tmp, k);
+        snprintf(state[k], sizeof state[k], "%s/m%d.safetensors.state", tmp, k);
+    }
+    weft_train_opts o = weft_train_defaults();
+    o.optim = weft_optim_adam(0.01);
+    o.epochs = 3;
+    o.clip = 1.0f;
+    o.schedule.decay = 0.5;
+    o.schedule.decay_start = 2;
+    weft_rng_seed(&o.rng, 77);
+    weft_train_result res;
+
+    /* straight */
+    fixture a;
+    fixture_make(&a, cfg, 5);
+    weft_classify_run ra = { .model = a.m, .train = &a.s, .valid = &a.s, .batch = 2, .pool = 2 };
+    weft_trainable t;
+    weft_classify_trainable(&ra, &t);
+    weft_train_opts oa = o;
+    oa.save_path = model[0];
+    oa.state_path = state[0];
+    assert_int_equal(weft_train(&t, &oa, &res, err, sizeof err), 0);
+    assert_int_equal(res.stop, WEFT_TRAIN_FINISHED);
+
+    /* stopped after a few batches, mid-epoch */
+    fixture b;
+    fixture_make(&b, cfg, 5);
+    weft_classify_run rb = { .model = b.m, .train = &b.s, .valid = &b.s, .batch = 2, .pool = 2 };
+    weft_classify_trainable(&rb, &t);
+    weft_train_opts ob = o;
+    ob.save_path = model[1];
+    ob.state_path = state[1];
+    ob.stop_after = stop_after;
+    assert_int_equal(weft_train(&t, &ob, &res, err, sizeof err), 0);
+    assert_int_equal(res.stop, WEFT_TRAIN_STOPPED);
+    weft_classify_run_free(&rb);
+
+    /* resumed from the file alone */
+    weft_train_opts oc = weft_train_defaults();
+    weft_train_state st;
+    weft_classify_resume info;
+    weft_classify_model *m = weft_classify_load_state(state[1], &oc, &st, &info, err, sizeof err);
+    if (!m) print_error("%s\n", err);
+    assert_non_null(m);
+    assert_int_equal(info.train_sentences, b.d.n_sents);
+    assert_int_equal(info.train_words, b.d.n_words);
+    assert_int_equal(info.batch, 2);
+    assert_int_equal(info.pool, 2);
+    assert_int_equal(oc.epochs, 3);
+    weft_classify_set s;
+    assert_int_equal(weft_classify_set_make(m, &b.d, &s, err, sizeof err), 0);
+    weft_classify_run rc = { .model = m, .train = &s, .valid = &s, .batch = info.batch,
+                             .pool = info.pool };
+    weft_classify_trainable(&rc, &t);
+    oc.save_path = model[1];
+    oc.state_path = state[1];
+    oc.resume = &st;
+    int rcode = weft_train(&t, &oc, &res, err, sizeof err);
+    if (rcode) print_error("%s\n", err);
+    assert_int_equal(rcode, 0);
+    assert_int_equal(res.stop, WEFT_TRAIN_FINISHED);
+
+    size_t n = weft_params_span(a.m->params);
+    assert_int_equal(weft_params_span(m->params), n);
+    assert_memory_equal(weft_params_values(a.m->params), weft_params_values(m->params),
+                        n * sizeof(float));
+    /* and it moved: not the weights it started from */
+    fixture fresh;
+    fixture_make(&fresh, cfg, 5);
+    assert_memory_not_equal(weft_params_values(fresh.m->params), weft_params_values(m->params),
+                            n * sizeof(float));
+    fixture_free(&fresh);
+
+    weft_classify_run_free(&rc);
+    weft_classify_set_free(&s);
+    weft_classify_free(m);
+    weft_classify_run_free(&ra);
+    fixture_free(&a);
+    fixture_free(&b);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void saved_then_resumed_equals_straight(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_CLASSIFY);
+    c.dropout = 0.3f;
+    check_resume(c, 3);   /* 2 batches an epoch: stops inside epoch 2 */
+    c = small(WEFT_TASK_TAG);
+    c.char_encoder = true;
+    c.dropout = 0.3f;
+    check_resume(c, 1);
+    c = small(WEFT_TASK_WINDOW);
+    c.dropout = 0.3f;
+    check_resume(c, 4);   /* at an epoch's end */
+}
+
 /* Each model learns a tiny set by heart through the library trainer. */
 static void check_overfits(weft_classify_config cfg)
 {
@@ -715,6 +871,31 @@ static void cli_train_eval_predict(void **state)
     assert_int_equal(r->status, 0);
     assert_string_equal(r->out, "0\n1\n");
 
+    /* --stop-after then --resume: the same model file as the run that never stopped */
+    const char *straight = tmp_path("straight.safetensors"), *halves = tmp_path("halves.safetensors");
+    const char *args = "--pool max --embed 8 --hidden 8 --dropout 0.2 --lr 0.05 --epochs 4 "
+                       "--batch 2 --decay 0.5 --decay-start 3";
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --data %s --valid %s %s "
+                      "--save %s", sents, sents, args, straight);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --data %s --valid %s %s "
+                      "--stop-after 3 --save %s", sents, sents, args, halves);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->err, "stopped at epoch 2, batch 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --resume %s --data %s "
+                      "--valid %s", halves, sents, sents);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->err, "resuming");
+    char cmp[1200];
+    snprintf(cmp, sizeof cmp, "cmp -s '%s' '%s'", straight, halves);
+    assert_int_equal(system(cmp), 0);
+    const char *fewer = tmp_path("fewer.txt");
+    weft_test_write_file(fewer, SENTS, strchr(SENTS, '\n') + 1 - SENTS);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --resume %s --data %s",
+                      halves, fewer);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "resume with the same --data");
+
     /* BIO: entity F1 */
     const char *bio = tmp_path("ner.txt"), *wmodel = tmp_path("win.safetensors");
     weft_test_write_file(bio, TAGGED, strlen(TAGGED));
@@ -766,6 +947,8 @@ int main(void)
         cmocka_unit_test(pooling_over_real_steps),
         cmocka_unit_test(char_encoder_gradient_check),
         cmocka_unit_test(checkpoint_round_trip),
+        cmocka_unit_test(hostile_config_fails_before_building),
+        cmocka_unit_test(saved_then_resumed_equals_straight),
         cmocka_unit_test(each_model_overfits_a_tiny_set),
         cmocka_unit_test(ragged_layer_by_length_equals_padded),
         cmocka_unit_test(cli_train_eval_predict),

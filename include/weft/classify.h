@@ -215,6 +215,33 @@ void weft_classify_run_free(weft_classify_run *r);
 int weft_classify_save(const weft_classify_model *m, const char *path, char *err,
                        size_t errsize);
 weft_classify_model *weft_classify_load(const char *path, char *err, size_t errsize);
+
+/* --- training state (--resume) -------------------------------------------------------------
+ *
+ * The run's trainable saves the whole training state to opts.state_path
+ * (after every epoch and when the run stops early): a safetensors file
+ * (weft_train_save_params_state) with the weights as "model.<name>", the
+ * optimiser's slots, the model's metadata as in a checkpoint, the trainer's
+ * state and settings, and "weft.data": the training set's sentences and
+ * words and the batch and pool sizes, which a resumed run must match. */
+typedef struct weft_classify_resume {
+    int train_sentences, train_words;   /* of the training set the run started on */
+    int batch, pool;                    /* weft_classify_run's */
+} weft_classify_resume;
+
+/* Write r's training state to path (the trainable's save_state). */
+int weft_classify_save_state(const weft_classify_run *r, const char *path,
+                             const weft_train_opts *o, const weft_train_state *st, char *err,
+                             size_t errsize);
+/* Read a training state: the model (its configuration checked against the
+ * file's tensors before anything is built), the run's settings into *o (the
+ * fields weft_train_opts_json writes), the trainer's state into *st and the
+ * data's sizes into *run. Hand st to opts.resume and a weft_classify_run with
+ * run->batch and run->pool over the same training data to weft_train. NULL
+ * with a message naming the file. */
+weft_classify_model *weft_classify_load_state(const char *path, weft_train_opts *o,
+                                              weft_train_state *st, weft_classify_resume *run,
+                                              char *err, size_t errsize);
 /* Is path a checkpoint of one of these models (its weft.config's task is
  * classify, tag or window)? False for anything else, including errors. */
 bool weft_classify_file_is(const char *path);

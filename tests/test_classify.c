@@ -658,6 +658,64 @@ static void saved_then_resumed_equals_straight(void **state)
     check_resume(c, 4);   /* at an epoch's end */
 }
 
+/* The parameter count weft compare sizes models by is the count of the
+ * model built; a run of the comparison is a learning curve, the same again
+ * for the same seed. */
+static void compare_sizes_and_runs(void **state)
+{
+    (void)state;
+    const char *cells[] = { "lstm", "gru", "rnn", "mut1" };
+    for (int task = 0; task < 3; task++)
+        for (int k = 0; k < 4; k++) {
+            weft_classify_config c = small((weft_classify_task)task);
+            c.char_encoder = task == WEFT_TASK_TAG;
+            c.bidirectional = k % 2 == 0;
+            snprintf(c.cell, sizeof c.cell, "%s", cells[k]);
+            fixture f;
+            fixture_make(&f, c, 3);
+            void *plugin = NULL;
+            const weft_cell_type *type = weft_cell_lookup(cells[k], &plugin, err, sizeof err);
+            assert_non_null(type);
+            size_t n = weft_classify_numel(&c, type, weft_vocab_size(f.m->words), f.m->n_labels,
+                                           f.m->chars ? weft_vocab_size(f.m->chars) : 0);
+            assert_int_equal(n, weft_params_numel(f.m->params));
+            if (task != WEFT_TASK_WINDOW) {
+                int H;
+                size_t got;
+                assert_int_equal(weft_classify_size(&c, type, weft_vocab_size(f.m->words),
+                                                    f.m->n_labels, f.m->chars ? weft_vocab_size(f.m->chars) : 0,
+                                                    n, 0.0, &H, &got, err, sizeof err), 0);
+                assert_int_equal(H, c.hidden);
+                assert_int_equal(got, n);
+            }
+            fixture_free(&f);
+        }
+    weft_labeled_data d;
+    read_text(SENTS, WEFT_FORMAT_CLASSIFY, 0, &d);
+    weft_classify_compare_opts o = { .cfg = small(WEFT_TASK_CLASSIFY), .batch = 2, .pool = 2,
+                                     .optim = weft_optim_adam(0.02), .max_steps = 6,
+                                     .eval_points = 3, .seed = 4 };
+    o.cfg.layers = 1;
+    weft_compare_result r[2];
+    for (int k = 0; k < 2; k++) {
+        int rc = weft_classify_compare_train("gru", 5, &d, &d, &o, &r[k], err, sizeof err);
+        if (rc) print_error("%s\n", err);
+        assert_int_equal(rc, 0);
+        assert_int_equal(r[k].steps, 6);
+        assert_int_equal(r[k].n_points, 4);   /* before the first step, and 3 */
+        assert_int_equal(r[k].points[0].step, 0);
+        assert_true(r[k].best >= 0.5 && r[k].best <= 1.0);
+        assert_true(r[k].points[3].nll < r[k].points[0].nll);
+    }
+    for (int p = 0; p < 4; p++) {
+        assert_true(r[0].points[p].score == r[1].points[p].score);
+        assert_true(r[0].points[p].nll == r[1].points[p].nll);
+    }
+    weft_compare_result_free(&r[0]);
+    weft_compare_result_free(&r[1]);
+    weft_labeled_free(&d);
+}
+
 /* Each model learns a tiny set by heart through the library trainer. */
 static void check_overfits(weft_classify_config cfg)
 {
@@ -896,6 +954,25 @@ static void cli_train_eval_predict(void **state)
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "resume with the same --data");
 
+    /* weft compare --task sst over a folder holding sst/ */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_path("data/sst"));
+    assert_int_equal(system(cmd), 0);
+    weft_test_write_file(tmp_path("data/sst/stsa.binary.train"), SENTS, strlen(SENTS));
+    weft_test_write_file(tmp_path("data/sst/stsa.binary.dev"), SENTS, strlen(SENTS));
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --task sst --cell rnn,gru --embed 8 "
+                      "--hidden 6 --train-steps 4 --eval-points 2 --batch 2 "
+                      "--data-dir %s --output %s", tmp_path("data"), tmp_path("cmp"));
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->out, "SST-2 sentiment");
+    assert_contains(r->out, "| rnn | ");
+    assert_contains(r->out, "| gru | ");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --task upos --cell rnn "
+                      "--train-steps 4 --data-dir %s --output %s", tmp_path("data"),
+                      tmp_path("cmp2"));
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "en_ewt-ud-train.conllu");
+
     /* BIO: entity F1 */
     const char *bio = tmp_path("ner.txt"), *wmodel = tmp_path("win.safetensors");
     weft_test_write_file(bio, TAGGED, strlen(TAGGED));
@@ -949,6 +1026,7 @@ int main(void)
         cmocka_unit_test(checkpoint_round_trip),
         cmocka_unit_test(hostile_config_fails_before_building),
         cmocka_unit_test(saved_then_resumed_equals_straight),
+        cmocka_unit_test(compare_sizes_and_runs),
         cmocka_unit_test(each_model_overfits_a_tiny_set),
         cmocka_unit_test(ragged_layer_by_length_equals_padded),
         cmocka_unit_test(cli_train_eval_predict),

@@ -76,6 +76,7 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     r->last = sc.chunks;
     r->last_has_chunks = sc.has_chunks;
     r->last_macro_f1 = 100.0 * weft_confusion_macro_f1(&sc.confusion);
+    r->last_loss = sc.loss;
     weft_confusion_free(&sc.confusion);
     return 0;
 }

@@ -768,10 +768,12 @@ static void each_model_overfits_a_tiny_set(void **state)
  * weighting of the outputs and every final state. Returns the loss and
  * leaves the gradients in the store and on xs. */
 static float ragged_loss(weft_graph *g, const weft_rnn *r, weft_var *xs, const int *len,
-                         const weft_state *init, bool by_length, float *out_copy, int *chained)
+                         const weft_state *init, bool by_length, float *out_copy, int *chained,
+                         weft_var *table, const int *ids)
 {
     weft_rnn_out out;
-    weft_unroll_opts o = { .lengths = len, .init = init, .by_length = by_length };
+    weft_unroll_opts o = { .lengths = len, .init = init, .by_length = by_length,
+                           .input_table = table, .input_ids = ids };
     assert_int_equal(weft_unroll(g, r, xs, &o, &out), 0);
     *chained = out.chained_steps;
     memcpy(out_copy, out.seq->value.data, out.seq->value.size * sizeof(float));
@@ -792,8 +794,10 @@ static float ragged_loss(weft_graph *g, const weft_rnn *r, weft_var *xs, const i
     return weft_scalar(loss);
 }
 
+/* table: the inputs are rows of a table of 6 rows (weft_unroll_opts.input_table: the
+ * projection runs over the table's rows), the gradient checked on the table */
 static void check_ragged_layer(const char *cell, int layers, bool bidirectional, bool carried,
-                               bool sorted)
+                               bool sorted, bool table)
 {
     enum { T = 12, B = 9, I = 5, H = 4 };
     /* unsorted: by length groups; sorted longest first: packed steps */
@@ -811,6 +815,14 @@ static void check_ragged_layer(const char *cell, int layers, bool bidirectional,
     weft_rnn_reset_parameters(r, &rng);
     weft_tensor x = weft_tensor_alloc(3, (int[]){ T, B, I });
     weft_rng_fill_uniform(&rng, &x, -1.0f, 1.0f);
+    enum { V = 6 };
+    int ids[T * B];
+    for (int k = 0; k < T * B; k++) ids[k] = (k * 7 + 3) % V;
+    if (table) {
+        weft_tensor_release(&x);
+        x = weft_tensor_alloc(2, (int[]){ V, I });
+        weft_rng_fill_uniform(&rng, &x, -1.0f, 1.0f);
+    }
     weft_state init = { 0 };
     if (carried) {
         init.n = weft_rnn_num_states(r);
@@ -828,10 +840,13 @@ static void check_ragged_layer(const char *cell, int layers, bool bidirectional,
     for (int pass = 0; pass < 2; pass++) {
         weft_graph *g = weft_graph_new();
         weft_params_zero_grad(ps);
-        weft_var *xs = weft_input(g, &x, "x", true);
+        weft_var *xin = weft_input(g, &x, "x", true), *xs = xin;
+        if (table)
+            xs = weft_reshape(g, weft_embedding(g, xin, ids, T * B), 3, (int[]){ T, B, I });
         loss[pass] = ragged_loss(g, r, xs, len, carried ? &init : NULL, pass == 1,
-                                 pass ? out_b : out_a, &chained[pass]);
-        const weft_tensor *dx = weft_grad_of(g, xs);
+                                 pass ? out_b : out_a, &chained[pass], table ? xin : NULL,
+                                 table ? ids : NULL);
+        const weft_tensor *dx = weft_grad_of(g, xin);
         if (pass == 0) {
             memcpy(grad_a, weft_params_grads(ps), span * sizeof(float));
             memcpy(dx_a, dx->data, x.size * sizeof(float));
@@ -865,11 +880,13 @@ static void ragged_layer_by_length_equals_padded(void **state)
 {
     (void)state;
     for (int sorted = 0; sorted < 2; sorted++) {
-        check_ragged_layer("lstm", 2, true, false, sorted);
-        check_ragged_layer("lstm", 1, false, true, sorted);
-        check_ragged_layer("gru", 2, true, true, sorted);
-        check_ragged_layer("rnn", 1, true, true, sorted);
-        check_ragged_layer("mut1", 1, true, false, sorted);   /* no fused step: groups */
+        check_ragged_layer("lstm", 2, true, false, sorted, false);
+        check_ragged_layer("lstm", 1, false, true, sorted, false);
+        check_ragged_layer("gru", 2, true, true, sorted, false);
+        check_ragged_layer("rnn", 1, true, true, sorted, false);
+        check_ragged_layer("mut1", 1, true, false, sorted, false);   /* no fused step: groups */
+        check_ragged_layer("lstm", 2, true, false, sorted, true);
+        check_ragged_layer("gru", 1, true, true, sorted, true);
     }
 }
 

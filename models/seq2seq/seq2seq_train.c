@@ -124,6 +124,32 @@ static int load(void *model, const char *path, char *err, size_t errsize)
     return weft_checkpoint_load(path, t->m->params, 0, err, errsize);
 }
 
+/* The run's state (weft_train_save_params_state) with the model's metadata and
+ * what the data must match on --resume ("weft.data"). */
+static int save_state(void *model, const char *path, const weft_train_opts *o,
+                      const weft_train_state *st, char *err, size_t errsize)
+{
+    weft_s2s_trainer *t = model;
+    char *conf = weft_seq2seq_config_json(t->m), *sv = weft_vocab_to_json(t->m->src_vocab),
+         *tv = weft_vocab_to_json(t->m->tgt_vocab);
+    char data[128];
+    snprintf(data, sizeof data, "{\"pairs\":%d,\"batch\":%d,\"ss_rate\":%.9g}", t->d.train->n,
+             t->d.batch, (double)t->d.ss_rate);
+    int rc = -1;
+    if (!conf || !sv || !tv) {
+        weft_say(err, errsize, "%s: out of memory", path);
+    } else {
+        weft_meta_kv meta[5] = { { "format", "pt" }, { "weft.config", conf },
+                                 { "weft.vocab", tv }, { "weft.src_vocab", sv },
+                                 { "weft.data", data } };
+        rc = weft_train_save_params_state(path, t->m->params, o, st, meta, 5, err, errsize);
+    }
+    free(conf);
+    free(sv);
+    free(tv);
+    return rc;
+}
+
 weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_data *d,
                                        weft_trainable *tr, char *err, size_t errsize)
 {
@@ -155,7 +181,7 @@ weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_dat
                             .batch_loss = batch_loss, .evaluate = d->valid ? evaluate : NULL,
                             .higher_is_better = false, .has_valid = d->valid != NULL,
                             .score_name = "ppl", .shard = shard, .save = save,
-                            .load = load };
+                            .load = load, .save_state = save_state };
     return t;
 }
 

@@ -17,6 +17,7 @@ struct weft_s2s_trainer {
     long n_batches;
     long *batch_order;             /* this epoch's order of the batches */
     int rank, size;                /* this process's place among the ranks (1 rank: 0, 1) */
+    double tokens;                 /* target tokens of an epoch, </s> included */
 };
 
 /* qsort's comparison needs the lengths: sort (length, index) pairs instead */
@@ -42,7 +43,8 @@ static int epoch_begin(void *model, int epoch, long first_batch, weft_rng *rng,
         t->batch_order[i] = t->batch_order[j];
         t->batch_order[j] = tmp;
     }
-    *e = (weft_train_epoch){ .batches = t->n_batches, .items = 0, .batch_items = 0 };
+    *e = (weft_train_epoch){ .batches = t->n_batches, .items = t->tokens,
+                             .batch_items = t->tokens / (double)t->n_batches };
     return 0;
 }
 
@@ -173,7 +175,10 @@ weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_dat
     }
     t->m = m;
     t->d = *d;
-    for (int i = 0; i < d->train->n; i++) li[i] = (len_index){ d->train->src_len[i], i };
+    for (int i = 0; i < d->train->n; i++) {
+        li[i] = (len_index){ d->train->src_len[i], i };
+        t->tokens += d->train->tgt_len[i] + 1;
+    }
     qsort(li, (size_t)d->train->n, sizeof *li, by_len);
     for (int i = 0; i < d->train->n; i++) t->order[i] = li[i].index;
     free(li);

@@ -285,6 +285,38 @@ static void test_dropout(void **state)
 
 /* --- decoding -------------------------------------------------------------------------------- */
 
+/* The attention weights of a forced decoding: every row a distribution over the source
+ * words, each equal to the weights of the step-by-step decoder fed the same tokens; a model
+ * without attention is refused. */
+static void test_attention_weights(void **state)
+{
+    (void)state;
+    weft_seq2seq *m = tiny("lstm", "gru", WEFT_ATTN_ADDITIVE, true, 1, 7);
+    char err[256];
+    float w[6 * 4];
+    assert_int_equal(weft_seq2seq_attention_weights(m, s0, 4, t1, 5, w, err, sizeof err), 0);
+    weft_graph *g = weft_graph_new();
+    weft_s2s_decoder d;
+    assert_int_equal(weft_seq2seq_begin(g, m, &SRC[0], &SRC_LEN[0], 1, &d), 0);
+    int prev = WEFT_S2S_BOS;
+    for (int t = 0; t <= 5; t++) {
+        assert_non_null(weft_seq2seq_step(g, m, &d, &prev));
+        double sum = 0;
+        for (int s = 0; s < 4; s++) {
+            sum += w[t * 4 + s];
+            assert_true(w[t * 4 + s] == d.weights->value.data[s]);
+        }
+        assert_float_equal(sum, 1.0, 1e-5);
+        if (t < 5) prev = t1[t];
+    }
+    weft_graph_free(g);
+    weft_seq2seq_free(m);
+    m = tiny("lstm", "lstm", WEFT_ATTN_NONE, false, 1, 7);
+    assert_int_equal(weft_seq2seq_attention_weights(m, s0, 4, t1, 5, w, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no attention"));
+    weft_seq2seq_free(m);
+}
+
 static void test_beam1_equals_greedy(void **state)
 {
     (void)state;
@@ -622,6 +654,21 @@ static void test_cli(void **state)
              model, src);
     assert_int_equal(run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "2 ||| "));
+    /* --plot: the first sentence's attention as a heat map, a whole PNG; standard output
+       holds the translations alone; a file that cannot be written is an error */
+    if (system("gnuplot --version >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 2 --data %s --plot "
+                 "%s/a.png && head -c 8 %s/a.png | od -An -c", exe, model, src, dir, dir);
+        assert_int_equal(run(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "P   N   G"));
+        snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 2 --data %s --plot "
+                 "%s/none/a.png 2>/dev/null", exe, model, src, dir);
+        assert_int_equal(run(cmd, out, sizeof out), 1);
+        lines = 0;
+        for (char *p = out; *p; p++) lines += *p == '\n';
+        assert_int_equal(lines, 3);
+        assert_null(strstr(out, "PNG"));
+    }
     /* eval: bleu last */
     snprintf(cmd, sizeof cmd, "%s --quiet eval --model %s --src %s --tgt %s --beam 2", exe, model,
              src, tgt);
@@ -653,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_teacher_forcing_equals_stepwise),
         cmocka_unit_test(test_model_gradient),
         cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_attention_weights),
         cmocka_unit_test(test_beam1_equals_greedy),
         cmocka_unit_test(test_beam_equals_exhaustive),
         cmocka_unit_test(test_bleu_hand_computed),

@@ -206,6 +206,17 @@ int weft_seq2seq_greedy(const weft_seq2seq *m, const int *const *src, const int 
                         int max_len, weft_s2s_nbest *out, char *err, size_t errsize);
 void weft_s2s_nbest_free(weft_s2s_nbest *l);
 
+/* The attention weights of the decoder producing tgt (tgt_len ids, then </s>)
+ * from src, fed the tokens of tgt (a hypothesis decoding returned, say): row
+ * t of weights (the caller's, (tgt_len + 1) · src_len floats) is the
+ * distribution over the source positions at the step that predicts tgt[t],
+ * the last row the step that predicts </s>. What a heat map of a translation
+ * draws (`weft translate --plot`). 0, or -1 with a message (a model without
+ * attention, a bad id). */
+int weft_seq2seq_attention_weights(const weft_seq2seq *m, const int *src, int src_len,
+                                   const int *tgt, int tgt_len, float *weights, char *err,
+                                   size_t errsize);
+
 /* --- metrics ------------------------------------------------------------------------ */
 
 /* Corpus BLEU (Papineni et al. 2002) of n hypotheses against one reference

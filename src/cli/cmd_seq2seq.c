@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Is the file at path a seq2seq model (its weft.config's task)? */
 bool weft_cli_seq2seq_file_is(const char *path)
@@ -461,9 +462,71 @@ static char *read_whole(FILE *f)
     return s;
 }
 
+/* The heat map of the attention weights w [(T + 1) x S] of one translation
+ * (gnuplot; path .png or .svg): the source words along x, the output words and
+ * </s> down y, darker for more weight. The first line of text gives the
+ * source words as written (unknown ones too). 0, or -1 with a message. */
+static int plot_attention(const char *path, const char *line, int S, const char *const *out,
+                          int T, const float *w)
+{
+    const char *ext = strrchr(path, '.');
+    bool png = ext && strcasecmp(ext, ".png") == 0, svg = ext && strcasecmp(ext, ".svg") == 0;
+    if (!png && !svg) {
+        fprintf(stderr, "weft translate: --plot %s: use a .png or .svg file\n", path);
+        return -1;
+    }
+    if (!weft_cli_have_gnuplot()) {
+        fprintf(stderr, "weft translate: --plot needs gnuplot on the PATH\n");
+        return -1;
+    }
+    /* gnuplot draws to its standard output when it cannot open the file: not
+       into the translations */
+    FILE *gp = popen("gnuplot >/dev/null", "w");
+    if (!gp) {
+        fprintf(stderr, "weft translate: cannot start gnuplot: %s\n", strerror(errno));
+        return -1;
+    }
+    int width = 220 + 44 * S, height = 160 + 26 * (T + 1);
+    width = width > 2400 ? 2400 : width;
+    height = height > 2400 ? 2400 : height;
+    fprintf(gp, "set terminal %s size %d,%d font \"Helvetica,11\"%s\n",
+            png ? "pngcairo" : "svg", width, height, png ? "" : " background \"white\"");
+    fprintf(gp, "set termoption noenhanced\nset output ");
+    weft_cli_gnuplot_string(gp, path);
+    fprintf(gp, "\nunset key\nset palette gray negative\nset cbrange [0:1]\n"
+            "set cblabel \"attention weight\"\nset xrange [-0.5:%g]\nset yrange [%g:-0.5]\n"
+            "set x2label \"source\"\nset ylabel \"output\"\nset tics nomirror\nunset xtics\n"
+            "set x2tics rotate by 45 left (", S - 0.5, T + 0.5);
+    /* the source words as written: the line's first S whitespace-separated words */
+    const char *p = line;
+    for (int i = 0; i < S; i++) {
+        while (*p == ' ' || *p == '\t') p++;
+        size_t n = strcspn(p, " \t\r\n");
+        char word[256];
+        snprintf(word, sizeof word, "%.*s", (int)(n < 255 ? n : 255), p);
+        p += n;
+        fprintf(gp, "%s", i ? ", " : "");
+        weft_cli_gnuplot_string(gp, word);
+        fprintf(gp, " %d", i);
+    }
+    fprintf(gp, ")\nset ytics (");
+    for (int t = 0; t <= T; t++) {
+        fprintf(gp, "%s", t ? ", " : "");
+        weft_cli_gnuplot_string(gp, t < T ? out[t] : "</s>");
+        fprintf(gp, " %d", t);
+    }
+    /* pixels: also for a grid of one row or column */
+    fprintf(gp, ")\nplot '-' matrix with image pixels\n");
+    for (int t = 0; t <= T; t++)
+        for (int i = 0; i < S; i++)
+            fprintf(gp, "%.6f%c", (double)w[(size_t)t * S + i], i + 1 < S ? ' ' : '\n');
+    fprintf(gp, "e\n");
+    return weft_cli_gnuplot_finish(gp, path, "weft translate");
+}
+
 int weft_cmd_translate(int argc, char **argv)
 {
-    const char *model = NULL, *data = "-";
+    const char *model = NULL, *data = "-", *plot = NULL;
     int beam = 5, nbest = 1, max_len = 0, batch = 32;
     float alpha = 0.0f;
     const weft_flag flags[] = {
@@ -479,12 +542,15 @@ int weft_cmd_translate(int argc, char **argv)
         { "max-len", WEFT_FLAG_INT, &max_len, "T",
           "longest output with </s> (0: 2 x source length + 10)", 0, 1 << 20 },
         { "batch", WEFT_FLAG_INT, &batch, "B", "sentences decoded together", 1, 1 << 16 },
+        { "plot", WEFT_FLAG_STRING, &plot, "FILE",
+          "draw the attention weights of the first sentence's translation as a heat map "
+          "(FILE.png or FILE.svg) with gnuplot", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft translate",
         .summary = "Translate --data (standard input by default; one sentence a line) with an "
                    "encoder-decoder; hypotheses to standard output.",
-        .groups = &(weft_flag_group){ "options", flags, 7 },
+        .groups = &(weft_flag_group){ "options", flags, 8 },
         .n_groups = 1,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
@@ -506,6 +572,13 @@ int weft_cmd_translate(int argc, char **argv)
     int status = WEFT_EXIT_FAIL;
     weft_s2s_corpus c = { 0 };
     weft_s2s_nbest *out = NULL;
+    float *weights = NULL;
+    const char **words = NULL;
+    if (plot && weft_seq2seq_get_config(m)->attention == WEFT_ATTN_NONE) {
+        fprintf(stderr, "weft translate: --plot: %s has no attention to draw\n", model);
+        weft_seq2seq_free(m);
+        return WEFT_EXIT_USAGE;
+    }
     bool from_stdin = strcmp(data, "-") == 0;
     const char *name = from_stdin ? "standard input" : data;
     FILE *in = from_stdin ? stdin : fopen(data, "rb");
@@ -543,8 +616,31 @@ int weft_cmd_translate(int argc, char **argv)
             printf("\n");
         }
     if (weft_cli_flush(stdout, "standard output")) goto done;
+    if (plot && c.n > 0 && out[0].n > 0) {
+        const weft_s2s_hyp *h = &out[0].hyps[0];
+        int S = c.src_len[0];
+        weights = malloc((size_t)(h->len + 1) * S * sizeof *weights);
+        words = malloc((size_t)(h->len > 0 ? h->len : 1) * sizeof *words);
+        if (!weights || !words) {
+            fprintf(stderr, "weft translate: out of memory\n");
+            goto done;
+        }
+        for (int j = 0; j < h->len; j++) words[j] = weft_vocab_token(tv, h->tokens[j]);
+        if (weft_seq2seq_attention_weights(m, c.src[0], S, h->tokens, h->len, weights, err,
+                                           sizeof err)) {
+            fprintf(stderr, "weft translate: --plot: %s\n", err);
+            goto done;
+        }
+        /* the first sentence's line: the first line with a word on it */
+        const char *line = text + strspn(text, " \t\r\n");
+        if (plot_attention(plot, line, S, words, h->len, weights)) goto done;
+        fprintf(stderr, "wrote %s (the attention of sentence 1, %d source words x %d output "
+                "steps)\n", plot, S, h->len + 1);
+    }
     status = WEFT_EXIT_OK;
 done:
+    free(weights);
+    free(words);
     for (int i = 0; out && i < c.n; i++) weft_s2s_nbest_free(&out[i]);
     free(out);
     free(text);

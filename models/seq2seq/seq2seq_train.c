@@ -54,18 +54,11 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng, wef
     weft_s2s_trainer *t = model;
     const weft_s2s_corpus *c = t->d.train;
     long k = t->batch_order[index];
-    int i0 = (int)(k * t->d.batch), B = c->n - i0 < t->d.batch ? c->n - i0 : t->d.batch;
-    if (t->size > 1) {
-        /* several ranks: this rank's slice of the batch's pairs (every rank drew the same
-           batch order from the run's stream); none of a short batch: no loss */
-        size_t first;
-        B = (int)weft_dist_share((size_t)B, t->rank, t->size, &first);
-        i0 += (int)first;
-        if (B == 0) {
-            *b = (weft_train_batch){ .loss = NULL, .items = 0 };
-            return 0;
-        }
-    }
+    size_t i0 = (size_t)k * (size_t)t->d.batch;
+    int whole = c->n - (int)i0 < t->d.batch ? c->n - (int)i0 : t->d.batch;
+    /* several ranks: this rank's share of the batch's pairs */
+    int B = (int)weft_train_rank_share((size_t)whole, t->rank, t->size, &i0, b);
+    if (B == 0) return 0;
     const int **src = weft_graph_alloc(g, (size_t)B * sizeof *src);
     const int **tgt = weft_graph_alloc(g, (size_t)B * sizeof *tgt);
     int *sl = weft_graph_alloc(g, (size_t)B * sizeof(int)), *tl = weft_graph_alloc(g, (size_t)B * sizeof(int));

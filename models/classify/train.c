@@ -37,19 +37,12 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng, wef
         weft_say(err, errsize, "classify: batch %ld of %d", index, r->order.n_batches);
         return -1;
     }
-    const int *idx = r->order.index + r->order.start[index];
-    int n = r->order.start[index + 1] - r->order.start[index];
-    if (r->size > 1) {
-        /* several ranks: this rank's slice of the batch's sentences (every rank drew the
-           same order from the run's stream); none of a short batch: no loss */
-        size_t first;
-        n = (int)weft_dist_share((size_t)n, r->rank, r->size, &first);
-        idx += first;
-        if (n == 0) {
-            *b = (weft_train_batch){ .loss = NULL, .items = 0 };
-            return 0;
-        }
-    }
+    /* several ranks: this rank's share of the batch's sentences */
+    size_t first = (size_t)r->order.start[index];
+    int n = (int)weft_train_rank_share((size_t)(r->order.start[index + 1] - r->order.start[index]),
+                                       r->rank, r->size, &first, b);
+    if (n == 0) return 0;
+    const int *idx = r->order.index + first;
     weft_var *loss = weft_classify_loss(r->model, g, r->train, idx, n, rng);
     if (!loss) {
         weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g)

@@ -58,6 +58,7 @@ int weft_cmd_train(int argc, char **argv);
 int weft_cmd_eval(int argc, char **argv);
 int weft_cmd_sample(int argc, char **argv);
 int weft_cmd_ngram(int argc, char **argv);
+int weft_cmd_mix(int argc, char **argv);
 /* The n-gram baseline (cmd_ngram.c) with the arguments of `weft train --task
  * ngram`, `weft eval` and `weft sample` on an n-gram (ARPA) model file. */
 int weft_cli_ngram_train(int argc, char **argv);

@@ -29,6 +29,7 @@ static const weft_cli_command commands[] = {
     { "translate", "translate standard input with an encoder-decoder (greedy or beam search)",
       weft_cmd_translate },
     { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
+    { "mix", "interpolate language models, the weights tuned on held-out text", weft_cmd_mix },
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
     { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },

@@ -257,7 +257,7 @@ static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const
     s->packed_bwd = packed_worth(B, H, GH);
     const gemm_kernel *kern = weft_gemm_kernel();
     s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step && H % kern->nr == 0 &&
-                    4 * packed_mr(B) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
+                    4 * packed_mr(B, H) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
     if (s->packed_fwd) {
         s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
         if (!s->Wt_packed.data) return -1;
@@ -728,7 +728,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     if (s && s->gate_tiles) {
         chain_weights(a);
         int nr = weft_gemm_kernel()->nr;
-        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B), nr };
+        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B, H), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
                             s->hprev + (size_t)a->slot * s->B * H, H / nr, 4, H / nr,
                             lstm_tiles_start, lstm_tiles_finish, &L);

@@ -102,14 +102,13 @@ int weft_runtime_init(char *err, size_t errsize)
     if (rc == 0 && kernel && kernel[0]) {
         int which = weft_packed_kernel_parse(kernel);
         if (which < 0) {
-            if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is not one of weft, "
-                              "weft-avx512, weft-avx2, blis; using %s", kernel,
-                              weft_packed_kernel_name(weft_gemm_kernel()->which));
+            if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is not one of auto, "
+                              "weft, weft-avx512, weft-avx2, blis; using %s", kernel,
+                              weft_packed_kernel());
             rc = -1;
         } else if (!weft_packed_kernel_available(which)) {
             if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s': this CPU cannot run it; "
-                              "using %s", kernel,
-                              weft_packed_kernel_name(weft_gemm_kernel()->which));
+                              "using %s", kernel, weft_packed_kernel());
             rc = -1;
         }
     }
@@ -133,6 +132,8 @@ const char *weft_blis_arch(void)
 
 const char *weft_packed_kernel(void)
 {
+    /* 'auto' with two kernels: weft's AVX2 tiles and BLIS's, by shape */
+    if (weft_packed_kernel_by_shape()) return "weft-avx2+blis";
     return weft_packed_kernel_name(weft_gemm_kernel()->which);
 }
 

@@ -248,7 +248,8 @@ static void test_chain_owns_dxp(void **state)
 
 /* Run cases once with each micro-kernel of the packed products this CPU
  * has (BLIS's, and weft's AVX-512 and AVX2 tiles of src/matmul_kernel*.c
- * where the CPU runs them), then restore the default. */
+ * where the CPU runs them), and with 'auto' where it chooses between two by
+ * shape, then restore the default. */
 static void each_kernel(void (*cases)(void))
 {
     for (int k = WEFT_PACKED_BLIS; k < WEFT_PACKED_KERNELS; k++) {
@@ -256,7 +257,11 @@ static void each_kernel(void (*cases)(void))
             print_message("  (this CPU cannot run %s: not tested)\n", weft_packed_kernel_name(k));
             continue;
         }
-        assert_int_equal(weft_gemm_kernel()->which, k);
+        if (k == WEFT_PACKED_AUTO) {
+            if (!weft_packed_kernel_by_shape()) continue;   /* one of the above */
+        } else {
+            assert_int_equal(weft_gemm_kernel()->which, k);
+        }
         cases();
     }
     weft_packed_kernel_select(-1);
@@ -283,7 +288,7 @@ static void chain_lstm_cases(void)
      * number of panels) */
     if (weft_gemm_kernel()->own)
         assert_true(packed_worth(20, 4 * 264, 264) && packed_worth(20, 264, 4 * 264) &&
-                    packed_mr(20) == (weft_gemm_kernel()->max_mr == 12 ? 10 : 5));
+                    packed_mr(20, 264) == (weft_gemm_kernel()->max_mr == 12 ? 10 : 5));
     check_chain(CELL_LSTM, 3, 20, 256, 3);
     check_chain(CELL_LSTM, 3, 20, 264, 2);
 }
@@ -502,7 +507,7 @@ static void test_packed_mr(void **state)
     (void)state;
     assert_true(weft_packed_kernel_select(WEFT_PACKED_BLIS));
     assert_false(weft_gemm_kernel()->own);
-    assert_int_equal(packed_mr(20), (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR,
+    assert_int_equal(packed_mr(20, 64), (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR,
                                                                    bli_gks_query_cntx()));
     /* M, then the rows a tile gets with AVX-512 (up to 12) and with AVX2 (up to 6) */
     const int want[][3] = { { 1, 1, 1 }, { 3, 3, 3 }, { 6, 6, 6 }, { 12, 12, 6 }, { 13, 7, 5 },
@@ -513,15 +518,36 @@ static void test_packed_mr(void **state)
         int col = k == WEFT_PACKED_AVX512 ? 1 : 2;
         assert_true(weft_gemm_kernel()->own && weft_gemm_kernel()->nr == 16);
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-            if (packed_mr(want[i][0]) != want[i][col])
+            if (packed_mr(want[i][0], 64) != want[i][col])
                 fail_msg("%s: packed_mr(%d) = %d, expected %d", weft_packed_kernel_name(k),
-                         want[i][0], packed_mr(want[i][0]), want[i][col]);
+                         want[i][0], packed_mr(want[i][0], 64), want[i][col]);
     }
     /* 'weft' is the best of weft's the CPU runs */
-    if (weft_packed_kernel_select(WEFT_PACKED_OWN))
+    if (weft_packed_kernel_select(WEFT_PACKED_OWN)) {
         assert_int_equal(weft_gemm_kernel()->which,
                          weft_packed_kernel_available(WEFT_PACKED_AVX512) ? WEFT_PACKED_AVX512
                                                                           : WEFT_PACKED_AVX2);
+        assert_false(weft_packed_kernel_by_shape());
+        assert_ptr_equal(packed_kernel(64, 2048), weft_gemm_kernel());
+    }
+    /* 'auto' on an AVX2 CPU: BLIS's 6-row tiles where they pad M about as
+     * little as weft's and K is long, weft's elsewhere (src/matmul_kernel.c) */
+    assert_true(weft_packed_kernel_select(WEFT_PACKED_AUTO));
+    if (weft_packed_kernel_by_shape()) {
+        const struct { int M, K; bool blis; } rule[] = {
+            { 64, 512, true }, { 64, 2048, true }, { 66, 600, true }, { 64, 200, false },
+            { 20, 2600, false }, { 50, 2048, false }, { 36, 512, true }, { 25, 4096, false },
+        };
+        for (size_t i = 0; i < sizeof rule / sizeof rule[0]; i++) {
+            const gemm_kernel *k = packed_kernel(rule[i].M, rule[i].K);
+            if (k->own == rule[i].blis)
+                fail_msg("auto: %d rows, K %d on %s", rule[i].M, rule[i].K,
+                         k->own ? "weft's tiles" : "BLIS's kernel");
+            assert_int_equal(packed_mr(rule[i].M, rule[i].K), rule[i].blis ? 6 : 5);
+        }
+    } else {
+        assert_ptr_equal(packed_kernel(64, 2048), weft_gemm_kernel());
+    }
     weft_packed_kernel_select(-1);
 }
 

@@ -17,14 +17,15 @@ extern "C" {
 
 /* Read WEFT_NUM_THREADS (or use the number of cores) and apply it, and check
  * WEFT_PACKED_KERNEL, the micro-kernel of the packed per-step products:
- * 'weft' (the default: the best of weft's own this CPU runs, AVX-512 or
- * AVX2 + FMA, else BLIS's), 'weft-avx512', 'weft-avx2' (that one) or 'blis'
- * (BLIS's). Returns 0, or -1 with a message in err when either is not one of
+ * 'auto' (the default: the best of weft's own this CPU runs, AVX-512 or
+ * AVX2 + FMA, else BLIS's; on an AVX2 CPU BLIS's beside it for the products
+ * its tiles suit, chosen by shape), 'weft' (weft's best alone),
+ * 'weft-avx512', 'weft-avx2' (that one) or 'blis' (BLIS's). Returns 0, or -1 with a message in err when either is not one of
  * its values or names a kernel this CPU cannot run (the default is used
  * then). err may be NULL. */
 int weft_runtime_init(char *err, size_t errsize);
-/* The micro-kernel the packed products run on: "weft-avx512", "weft-avx2"
- * or "blis" (a static string). */
+/* The micro-kernel the packed products run on: "weft-avx512", "weft-avx2",
+ * "blis", or "weft-avx2+blis" (both, by shape) (a static string). */
 const char *weft_packed_kernel(void);
 /* Set OpenMP and BLIS threads together; n < 1 means the number of cores. */
 void weft_set_num_threads(int n);

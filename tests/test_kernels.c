@@ -281,11 +281,12 @@ static void chain_lstm_cases(void)
      * 1536 x 384), the rows not a multiple of the micro-kernel's */
     assert_true(packed_worth(33, 4 * 384, 384) && packed_worth(33, 384, 4 * 384));
     check_chain(CELL_LSTM, 3, 33, 384, 3);
-    check_chain(CELL_LSTM, 3, 33, 392, 3);   /* packed, H not a multiple of 16 */
+    check_chain(CELL_LSTM, 3, 33, 392, 3);   /* packed, H not a multiple of 16: gate tiles */
     /* the batch of the Zaremba models: with weft's tiles packed from 4 rows
-     * (tiles of 10 rows with AVX-512, 5 with AVX2), H = 256 through the gate
-     * tiles, H = 264 not (H not a multiple of 16; dh's 264 columns an odd
-     * number of panels) */
+     * (tiles of 10 rows with AVX-512, 5 with AVX2), through the gate tiles
+     * at H = 256 and at H = 264 (not a multiple of 16: each gate packed to
+     * 272 columns, the last group of 8 units; dh's 264 columns an odd number
+     * of panels) */
     if (weft_gemm_kernel()->own)
         assert_true(packed_worth(20, 4 * 264, 264) && packed_worth(20, 264, 4 * 264) &&
                     packed_mr(20, 264) == (weft_gemm_kernel()->max_mr == 12 ? 10 : 5));

@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,6 +80,82 @@ void weft_set_num_threads(int n)
 int weft_num_threads(void)
 {
     return current_threads ? current_threads : omp_get_max_threads();
+}
+
+/* --- threads that give way (weft/runtime.h) ------------------------------------------- */
+
+static double median_of(const double *x, int n)
+{
+    double v[WEFT_TUNER_ROUNDS];
+    memcpy(v, x, (size_t)n * sizeof *v);
+    for (int i = 1; i < n; i++)   /* insertion sort: n is 4 */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double tmp = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = tmp;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void weft_thread_tuner_init(weft_thread_tuner *t)
+{
+    memset(t, 0, sizeof *t);
+    t->most = t->level = weft_num_threads();
+    const char *env = getenv("WEFT_ADAPT_THREADS");
+    if (t->most <= 1 || (env && strcmp(env, "0") == 0)) t->most = 0;   /* off */
+}
+
+/* Begin trying: the neighbour of level, fewer threads first (half as many),
+ * from 1 thread more (twice as many, up to most), in between by turns. */
+static void tuner_try(weft_thread_tuner *t)
+{
+    bool down = t->level == t->most ? true : t->level == 1 ? false : t->down_next;
+    t->down_next = !down;
+    t->other = down ? (t->level / 2 > 0 ? t->level / 2 : 1)
+                    : (t->level * 2 < t->most ? t->level * 2 : t->most);
+    t->phase = 2;
+    t->n = 0;
+    weft_set_num_threads(t->level);
+}
+
+void weft_thread_tuner_step(weft_thread_tuner *t, double seconds)
+{
+    if (t->most <= 0) return;
+    if (t->phase == 0) {   /* the first steps grow arenas and pack weights: not timed */
+        if (++t->n >= 2) tuner_try(t);
+        return;
+    }
+    if (t->phase == 1) {
+        t->since += seconds;
+        if (t->since >= t->gap) tuner_try(t);
+        return;
+    }
+    /* trying: steps alternate level, other, level, other ... */
+    int round = t->n / 2;
+    if (t->n % 2 == 0) t->t_level[round] = seconds;
+    else t->t_other[round] = seconds;
+    t->n++;
+    if (t->n < 2 * WEFT_TUNER_ROUNDS) {
+        weft_set_num_threads(t->n % 2 == 0 ? t->level : t->other);
+        return;
+    }
+    /* the other count must be clearly faster (5%) to take over */
+    double a = median_of(t->t_level, WEFT_TUNER_ROUNDS), b = median_of(t->t_other, WEFT_TUNER_ROUNDS);
+    bool moved = b < 0.95 * a;
+    if (moved) {
+        t->level = t->other;
+        t->switches++;
+    }
+    t->gap = moved || t->gap <= 0 ? 1.0 : (2 * t->gap < WEFT_TUNER_MAX_GAP ? 2 * t->gap
+                                                                            : WEFT_TUNER_MAX_GAP);
+    t->since = 0;
+    t->phase = 1;
+    weft_set_num_threads(t->level);
+}
+
+void weft_thread_tuner_end(weft_thread_tuner *t)
+{
+    if (t->most > 0) weft_set_num_threads(t->most);
 }
 
 int weft_runtime_init(char *err, size_t errsize)

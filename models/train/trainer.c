@@ -8,6 +8,7 @@
 #include "weft/train.h"
 
 #include "weft/ops.h"
+#include "weft/runtime.h"
 #include "src/internal.h"
 #include "models/train/train_json.h"
 
@@ -1055,6 +1056,7 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
     if (check_opts(t, o, err, errsize)) return -1;
     run r = { .t = t, .o = o, .err = err, .errsize = errsize, .comm = o->comm,
               .rank = weft_comm_rank(o->comm), .size = weft_comm_size(o->comm) };
+    weft_thread_tuner tuner = { 0 };   /* off until the first batch */
     r.dist = r.size > 1;
     if (r.dist && !t->shard) {
         weft_say(err, errsize, "trainer: the model cannot train over several ranks (it has no "
@@ -1096,6 +1098,7 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
     if (r.dist && start_ranks(&r)) goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();
+    weft_thread_tuner_init(&tuner);
 
     bool eval_mode = o->eval_points > 0;
     int next_point = 1;
@@ -1186,6 +1189,7 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
                 goto done;
             }
             r.train_seconds += now_seconds() - t0;
+            weft_thread_tuner_step(&tuner, now_seconds() - t0);
             if (sync_control(&r)) goto done;
             r.items += step_items;
             items_done += step_items;
@@ -1364,6 +1368,9 @@ finish:
     rc = 0;
 done:
     restore_signals(&handlers);
+    res->threads_last = weft_num_threads();
+    res->thread_switches = tuner.switches;
+    weft_thread_tuner_end(&tuner);
     if (r.csv && fclose(r.csv) != 0 && rc == 0) {
         weft_say(err, errsize, "cannot write the log %s: %s", o->log_csv, strerror(errno));
         rc = -1;

@@ -544,6 +544,8 @@ void weft_matmul_sched_new_build(weft_matmul_sched *s);
 /* A backward sweep begins; node is the tape position whose backward runs next. */
 void weft_matmul_sched_begin_sweep(weft_matmul_sched *s);
 void weft_matmul_sched_at_node(weft_matmul_sched *s, int node);
+/* Has this sweep deferred a product into leaf's gradient (or a view's of it)? */
+bool weft_matmul_sched_defers_to(const weft_matmul_sched *s, const weft_var *leaf);
 /* The sweep is over: add every deferred product (below), then forget them. */
 void weft_matmul_sched_end_sweep(weft_matmul_sched *s);
 /* The graph's schedule (weft_graph_matmul_sched is in src/graph.c). */

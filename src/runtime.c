@@ -121,8 +121,8 @@ static void tuner_try(weft_thread_tuner *t)
 void weft_thread_tuner_step(weft_thread_tuner *t, double seconds)
 {
     if (t->most <= 0) return;
-    if (t->phase == 0) {   /* the first steps grow arenas and pack weights: not timed */
-        if (++t->n >= 2) tuner_try(t);
+    if (t->phase == 0) {   /* the first step grows arenas and packs weights: not timed */
+        tuner_try(t);
         return;
     }
     if (t->phase == 1) {
@@ -135,13 +135,29 @@ void weft_thread_tuner_step(weft_thread_tuner *t, double seconds)
     if (t->n % 2 == 0) t->t_level[round] = seconds;
     else t->t_other[round] = seconds;
     t->n++;
-    if (t->n < 2 * WEFT_TUNER_ROUNDS) {
+    /* a count more than twice as slow in every step so far loses at once: a
+     * step on a core another process holds can take several times a free
+     * one's, and trying costs those steps */
+    bool early = false, early_move = false;
+    if (t->n % 2 == 0) {
+        double lmin = 1e300, lmax = 0, omin = 1e300, omax = 0;
+        for (int i = 0; i < t->n / 2; i++) {
+            lmin = t->t_level[i] < lmin ? t->t_level[i] : lmin;
+            lmax = t->t_level[i] > lmax ? t->t_level[i] : lmax;
+            omin = t->t_other[i] < omin ? t->t_other[i] : omin;
+            omax = t->t_other[i] > omax ? t->t_other[i] : omax;
+        }
+        early_move = 2 * omax < lmin;
+        early = early_move || omin > 2 * lmax;
+    }
+    if (!early && t->n < 2 * WEFT_TUNER_ROUNDS) {
         weft_set_num_threads(t->n % 2 == 0 ? t->level : t->other);
         return;
     }
-    /* the other count must be clearly faster (5%) to take over */
-    double a = median_of(t->t_level, WEFT_TUNER_ROUNDS), b = median_of(t->t_other, WEFT_TUNER_ROUNDS);
-    bool moved = b < 0.95 * a;
+    /* else the other count must be clearly faster (5%) to take over */
+    bool moved = early ? early_move
+                       : median_of(t->t_other, WEFT_TUNER_ROUNDS) <
+                             0.95 * median_of(t->t_level, WEFT_TUNER_ROUNDS);
     if (moved) {
         t->level = t->other;
         t->switches++;

@@ -110,7 +110,7 @@ typedef struct train_flags {
     const char *task, *data, *valid, *test, *format, *column, *cell, *pool, *optim, *save,
         *vectors, *log, *log_json;
     int layers, hidden, embed, char_embed, char_hidden, window, window_hidden, min_count, batch,
-        pool_batches, epochs, patience, seed;
+        pool_batches, epochs, patience, seed, stop_after;
     float dropout, lr, clip;
     bool bidirectional, char_encoder, lowercase, digits, distributed;
 } train_flags;
@@ -211,6 +211,8 @@ int weft_cli_classify_train(int argc, char **argv)
           "the best model (default: TASK.safetensors)", 0, 0 },
         { "log", WEFT_FLAG_STRING, &fl.log, "FILE", "a CSV log of the run", 0, 0 },
         { "log-json", WEFT_FLAG_STRING, &fl.log_json, "FILE", "a JSON-lines log", 0, 0 },
+        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N",
+          "stop after N batches, saving as Ctrl-C does (0: never)", 0, 1e9 },
         { "distributed", WEFT_FLAG_BOOL, &fl.distributed, NULL,
           "data-parallel over the ranks of 'mpirun -np N weft train ...': --batch is the "
           "global batch (docs/distributed.md)", 0, 0 },
@@ -325,6 +327,7 @@ int weft_cli_classify_train(int argc, char **argv)
     o.clip = fl.clip;
     o.epochs = fl.epochs;
     o.patience = fl.patience;
+    o.stop_after = fl.stop_after;
     o.save_path = save;
     o.log_csv = fl.log;
     o.log_json = fl.log_json;
@@ -341,7 +344,7 @@ int weft_cli_classify_train(int argc, char **argv)
         goto done;
     }
     status = res.stop == WEFT_TRAIN_INTERRUPTED ? 128 + res.signal : WEFT_EXIT_OK;
-    if (weft_comm_size(o.comm) > 1) weft_cli_print_speed(&o, &res, pr.unit);
+    weft_cli_print_speed(&o, &res, pr.unit);
     printf("trained %d epochs in %.1f s (%.1f s of training)\n", res.epochs_done, now() - t0,
            res.train_seconds);
     if (res.has_best)

@@ -83,7 +83,8 @@ struct weft_seq {
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
     float *Wp;               /* W_hh [G·H, ldw], likewise; NULL: W_hh itself serves */
     bool packed_fwd;         /* h W_hhᵀ through Wt_packed instead of Wt */
-    bool gate_tiles;         /* LSTM, packed, H a multiple of NR: gates on the tiles */
+    bool gate_tiles;         /* LSTM, packed: gates on the tiles (Wt_packed gate by gate) */
+    int Hp;                  /* gate_tiles: H rounded up to NR, the columns a gate packs to */
     bool packed_bwd;         /* dgates W_hh through Wp_packed instead of Wp */
     packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
@@ -308,10 +309,13 @@ static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const
     s->packed_fwd = packed_worth(B, GH, H);
     s->packed_bwd = packed_worth(B, H, GH);
     const gemm_kernel *kern = weft_gemm_kernel();
-    s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step && H % kern->nr == 0 &&
-                    4 * packed_mr(B) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
+    s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step &&
+                    4 * packed_mr(B, H) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
+    s->Hp = (H + kern->nr - 1) / kern->nr * kern->nr;
     if (s->packed_fwd) {
-        s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
+        /* with the gate tiles each gate's H columns pack to Hp (zero past H) */
+        int N = s->gate_tiles ? 4 * s->Hp : GH;
+        s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, N) * sizeof(float));
         if (!s->Wt_packed.data) return -1;
     } else {
         s->Wt = weft_graph_alloc(g, (size_t)H * s->ldt * sizeof(float));
@@ -412,12 +416,27 @@ static void transpose(float *dst, int ld, const float *src, int rows, int cols)
 /* The start of a chain step's forward: the first step remakes W_hhᵀ and the
  * copy of W_hh, packed or padded (the weights may have changed since the
  * last forward: a gradient check nudges them). */
+/* W_hhᵀ [H, 4H] packed gate by gate for the LSTM's gate tiles: gate j's H
+ * columns (rows j·H .. j·H + H - 1 of W_hh) in panels of their own, Hp / NR
+ * of them, the last zero past H; so panel k + j·Hp/NR holds gate j of units
+ * k·NR .. k·NR + NR - 1 whether or not H is a multiple of NR. */
+static void pack_gates(packed_matrix *P, const float *W, int H, int Hp)
+{
+    int nr = weft_gemm_kernel()->nr, per_gate = Hp / nr;
+    for (int j = 0; j < 4; j++) {
+        packed_matrix gate = { .data = P->data + (size_t)j * per_gate * H * nr };
+        packed_pack(&gate, W + (size_t)j * H * H, true, H, H);
+    }
+    *P = packed_matrix_at(P->data, H, 4 * Hp);
+}
+
 static void chain_weights(const fused_aux *a)
 {
     weft_seq *s = a->seq;
     if (a->first) {
         const float *W = s->W->value.data;
-        if (s->packed_fwd) packed_pack(&s->Wt_packed, W, true, s->H, s->GH);
+        if (s->gate_tiles) pack_gates(&s->Wt_packed, W, s->H, s->Hp);
+        else if (s->packed_fwd) packed_pack(&s->Wt_packed, W, true, s->H, s->GH);
         else transpose(s->Wt, s->ldt, W, s->GH, s->H);
         if (s->packed_bwd) {
             packed_pack(&s->Wp_packed, W, false, s->GH, s->H);
@@ -721,11 +740,14 @@ static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
     }
 }
 
-/* A step of a packed chain with H a multiple of NR, the gates done tile by
- * tile (packed_gemm_grouped): W_hhᵀ's panel k + j·H/NR holds gate j of units
- * k·NR .. k·NR + NR - 1, so group k's four tiles of MR rows are those units'
- * four pre-activations; they start as xp + b_hh, as packed_gemm_ex's tiles
- * do, take h W_hhᵀ, and go through lstm_units while still in L1. The same
+/* A step of a packed chain, the gates done tile by tile
+ * (packed_gemm_grouped): W_hhᵀ is packed gate by gate (pack_gates), so its
+ * panel k + j·Hp/NR holds gate j of units k·NR .. k·NR + NR - 1, and group
+ * k's four tiles of MR rows are those units' four pre-activations; they
+ * start as xp + b_hh, as packed_gemm_ex's tiles do, take h W_hhᵀ, and go
+ * through lstm_units while still in L1. Where H is not a multiple of NR (the
+ * Zaremba models' 200 and 650) the last group has H mod NR units and its
+ * tiles' other columns (zero weights) are computed and dropped. The same
  * numbers as the product followed by the row loop, without writing the
  * pre-activations out and reading them back, and without a second parallel
  * region per step. */
@@ -738,13 +760,14 @@ typedef struct lstm_tiles {
 static void lstm_tiles_start(void *ctx, int row0, int rows, int group, float *tiles)
 {
     const lstm_tiles *L = ctx;
-    int H = L->H, nr = L->nr, u0 = group * nr;
+    int H = L->H, nr = L->nr, u0 = group * nr, units = H - u0 < nr ? H - u0 : nr;
     for (int gate = 0; gate < 4; gate++)
         for (int i = 0; i < rows; i++) {
             const float *x = L->xp + (size_t)(row0 + i) * 4 * H + gate * H + u0;
             const float *b = L->b ? L->b + gate * H + u0 : NULL;
             float *t = tiles + (size_t)(gate * L->mr + i) * nr;
-            for (int j = 0; j < nr; j++) t[j] = x[j] + (b ? b[j] : 0.0f);
+            for (int j = 0; j < units; j++) t[j] = x[j] + (b ? b[j] : 0.0f);
+            for (int j = units; j < nr; j++) t[j] = 0.0f;
             /* the same rows' xp for the next group, which these rows' thread
              * takes a few tiles from now: the projection was written long
              * before (T steps of it), and its rows, 16 KB apart at H = 512,
@@ -757,12 +780,12 @@ static void lstm_tiles_start(void *ctx, int row0, int rows, int group, float *ti
 static void lstm_tiles_finish(void *ctx, int row0, int rows, int group, float *tiles)
 {
     const lstm_tiles *L = ctx;
-    int H = L->H, mr = L->mr, nr = L->nr, u0 = group * nr;
+    int H = L->H, mr = L->mr, nr = L->nr, u0 = group * nr, units = H - u0 < nr ? H - u0 : nr;
     for (int i = 0; i < rows; i++) {
         size_t r = (size_t)(row0 + i);
         const float *t = tiles + (size_t)i * nr;
         float *ai = L->act + r * 4 * H + u0;
-        lstm_units(nr, t, t + mr * nr, t + 2 * mr * nr, t + 3 * mr * nr, L->c + r * H + u0, ai,
+        lstm_units(units, t, t + mr * nr, t + 2 * mr * nr, t + 3 * mr * nr, L->c + r * H + u0, ai,
                    ai + H, ai + 2 * H, ai + 3 * H, L->c_out + r * H + u0,
                    L->tanh_c + r * H + u0, L->h_out + r * H + u0);
     }
@@ -781,10 +804,10 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     weft_seq *s = a->seq;
     if (s && s->gate_tiles) {
         chain_weights(a);
-        int nr = weft_gemm_kernel()->nr;
-        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B), nr };
+        int nr = weft_gemm_kernel()->nr, per_gate = s->Hp / nr;
+        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B, H), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
-                            s->hprev + s->off[a->slot] * H, H / nr, 4, H / nr,
+                            s->hprev + s->off[a->slot] * H, per_gate, 4, per_gate,
                             lstm_tiles_start, lstm_tiles_finish, &L);
         return;
     }

@@ -498,11 +498,11 @@ static weft_seq2seq *model_from_header(const char *path, const weft_checkpoint *
         weft_say(err, errsize, "%s: weft.config: layers above %d", path, WEFT_S2S_MAX_LAYERS);
         goto done;
     }
-    if (weft_rnn_check_checkpoint(&rc, &ck, path, err, errsize) ||
-        weft_lm_meta_tensor(&ck, path, "out.bias", 1, (int[]){ (int)te->shape[0] }, true, err,
+    if (weft_rnn_check_checkpoint(&rc, ck, path, err, errsize) ||
+        weft_lm_meta_tensor(ck, path, "out.bias", 1, (int[]){ (int)te->shape[0] }, true, err,
                             errsize) ||
         (c.attention == WEFT_ATTN_ADDITIVE &&
-         weft_lm_meta_tensor(&ck, path, "attn.w", 2,
+         weft_lm_meta_tensor(ck, path, "attn.w", 2,
                              (int[]){ 1, c.attn_hidden ? c.attn_hidden : c.hidden }, true, err,
                              errsize)))
         goto done;

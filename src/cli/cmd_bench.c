@@ -178,6 +178,7 @@ static int layer_bench_make(layer_bench *b, const weft_rnn_config *cfg, int T, i
         snprintf(err, errsize, "out of memory");
         return -1;
     }
+    weft_graph_set_low_memory(b->g, true);   /* as the trainers run */
     weft_rng_fill_uniform(&rng, &b->xs, -1.0f, 1.0f);
     return 0;
 }

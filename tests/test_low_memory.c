@@ -3,16 +3,22 @@
  * bit for bit (inputs, initial states, every parameter), through weft_unroll
  * of every fused cell (one layer; two bidirectional layers over a ragged
  * batch) and of a composed cell, on 1 and 2 threads, in less arena memory;
- * and what it refuses: an intermediate's gradient, a second backward. */
+ * and what it refuses: an intermediate's gradient, a second backward. And
+ * the language model's recomputation in segments (weft_lm_segments_*):
+ * the gradients of the whole window to 1e-6, in less memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "weft/weft.h"
+
+#include "tests/rel_diff.h"
 
 enum { T = 7, B = 5, I = 6, H = 16 };
 
@@ -179,11 +185,122 @@ static void a_second_backward_needs_the_forward_again(void **state)
     weft_params_free(ps);
 }
 
+/* A character model over the letters a..l, 2 layers of `cell`. */
+static weft_lm *tiny_lm(const char *cell, float dropout, bool variational)
+{
+    char err[256];
+    const char *text = "abcdefghijkl";
+    weft_tokens t;
+    assert_int_equal(weft_tokens_from_string(text, strlen(text), "test", WEFT_TEXT_CHARS, &t,
+                                             err, sizeof err), 0);
+    weft_vocab *v = weft_vocab_build(&t, 1, 0, err, sizeof err);
+    assert_non_null(v);
+    weft_tokens_free(&t);
+    weft_lm_config cfg = { .level = WEFT_TEXT_CHARS, .layers = 2, .hidden = 9, .embed = 7,
+                           .dropout = dropout, .variational = variational };
+    snprintf(cfg.cell, sizeof cfg.cell, "%s", cell);
+    weft_lm *m = weft_lm_new(&cfg, v, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    weft_rng rng;
+    weft_rng_seed(&rng, 8);
+    assert_int_equal(weft_lm_init(m, &rng, 0.5f), 0);
+    return m;
+}
+
+/* A window of 23 steps in segments of 5 (the last of 3), from a carried
+ * state: the loss, every parameter's gradient and the final state are the
+ * whole window's, in less arena; the segments of 23 (one) too. */
+static void recomputation_gives_the_whole_windows_gradients(void **state)
+{
+    (void)state;
+    enum { W = 23, R = 3 };   /* steps, streams */
+    static const char *const cells[] = { "lstm", "gru", "rnn", "lstm-peephole" };
+    for (size_t c = 0; c < sizeof cells / sizeof cells[0]; c++) {
+        weft_lm *m = tiny_lm(cells[c], 0.0f, false);
+        int V = m->vocab_size, in[W * R], tg[W * R];
+        weft_rng r;
+        weft_rng_seed(&r, 21);
+        for (int i = 0; i < W * R; i++) {
+            in[i] = (int)weft_rng_below(&r, (uint32_t)V);
+            tg[i] = (int)weft_rng_below(&r, (uint32_t)V);
+        }
+        weft_graph *g = weft_graph_new();
+        weft_graph_set_low_memory(g, true);
+        char err[256];
+        /* a carried state: the end of a first window */
+        weft_state carry = { 0 }, whole_end = { 0 };
+        weft_rnn_out out;
+        assert_non_null(weft_lm_forward(m, g, in, tg, W, R, NULL, NULL, &out));
+        assert_int_equal(weft_state_detach(&out, &carry), 0);
+
+        weft_graph_reset(g);
+        weft_params_zero_grad(m->params);
+        weft_var *loss = weft_lm_forward(m, g, in, tg, W, R, &carry, NULL, &out);
+        assert_non_null(loss);
+        float whole_loss = weft_scalar(loss);
+        assert_int_equal(weft_backward(g, loss), 0);
+        size_t whole_arena = weft_graph_arena_used(g);
+        assert_int_equal(weft_state_detach(&out, &whole_end), 0);
+        size_t n = weft_params_span(m->params);
+        float *whole = malloc(n * sizeof(float));
+        memcpy(whole, weft_params_grads(m->params), n * sizeof(float));
+
+        for (int every = 5; every <= W; every += W - 5) {
+            weft_lm_segments seg;
+            weft_params_zero_grad(m->params);
+            if (weft_lm_segments_forward(m, g, in, tg, W, R, &carry, NULL, every, &seg, err,
+                                         sizeof err) ||
+                weft_lm_segments_backward(m, g, in, tg, W, R, &carry, &seg, 1.0f, err,
+                                          sizeof err))
+                fail_msg("%s, segments of %d: %s", cells[c], every, err);
+            assert_int_equal(seg.n, (W + every - 1) / every);
+            if (!(fabs(seg.loss - whole_loss) <= 1e-6 * fabs(whole_loss)))
+                fail_msg("%s: loss %.9g in segments of %d, %.9g whole", cells[c], seg.loss,
+                         every, (double)whole_loss);
+            double d = rel_diff(whole, weft_params_grads(m->params), n);
+            if (!(d <= 1e-6))
+                fail_msg("%s: gradients in segments of %d differ by %.3g", cells[c], every, d);
+            for (int i = 0; i < carry.n; i++)
+                assert_memory_equal(seg.start[seg.n].t[i].data, whole_end.t[i].data,
+                                    whole_end.t[i].size * sizeof(float));
+            if (every < W && !(weft_graph_arena_used(g) < whole_arena / 2))
+                fail_msg("%s: a segment's arena %zu bytes, the window's %zu", cells[c],
+                         weft_graph_arena_used(g), whole_arena);
+            weft_lm_segments_free(&seg);
+        }
+        free(whole);
+        weft_state_free(&carry);
+        weft_state_free(&whole_end);
+        weft_graph_free(g);
+        weft_lm_free(m);
+    }
+}
+
+/* Variational dropout's masks span the window: refused, by name. */
+static void recomputation_refuses_variational_dropout(void **state)
+{
+    (void)state;
+    weft_lm *m = tiny_lm("lstm", 0.3f, true);
+    int ids[8] = { 0 };
+    weft_graph *g = weft_graph_new();
+    weft_rng rng;
+    weft_rng_seed(&rng, 2);
+    weft_lm_segments seg;
+    char err[256];
+    assert_int_equal(weft_lm_segments_forward(m, g, ids, ids, 4, 2, NULL, &rng, 2, &seg, err,
+                                              sizeof err), -1);
+    assert_non_null(strstr(err, "variational"));
+    weft_graph_free(g);
+    weft_lm_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_results_bit_for_bit),
         cmocka_unit_test(a_second_backward_needs_the_forward_again),
+        cmocka_unit_test(recomputation_gives_the_whole_windows_gradients),
+        cmocka_unit_test(recomputation_refuses_variational_dropout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1093,6 +1093,9 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
         weft_say(err, errsize, "out of memory");
         goto done;
     }
+    /* gradients of intermediates only while live, fused steps' activations
+     * in place (weft_graph_set_low_memory): nothing here reads them after */
+    weft_graph_set_low_memory(r.g, true);
     if (r.dist && start_ranks(&r)) goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();

@@ -488,6 +488,7 @@ static int bench_lm(int argc, char **argv)
         fprintf(stderr, "weft bench lm: out of memory\n");
         goto done;
     }
+    weft_graph_set_low_memory(g, true);   /* as the trainer runs */
     for (int s = 0; s < warmup + steps; s++) {
         for (int k = 0; k < T * B; k++) {
             inputs[k] = (int)weft_rng_below(&rng, (uint32_t)p->vocab);

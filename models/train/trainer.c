@@ -908,7 +908,10 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
                 return -1;
             }
         }
-        if (weft_backward(r->g, scaled)) {
+        float scale = K > 1 ? (float)(b.items > 0 ? b.items : 1.0) : 1.0f;
+        if (t->batch_backward) {
+            if (t->batch_backward(t->model, r->g, scaled, scale, r->err, r->errsize)) return -1;
+        } else if (weft_backward(r->g, scaled)) {
             weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
             return -1;
         }
@@ -991,6 +994,9 @@ static int check_opts(const weft_trainable *t, const weft_train_opts *o, char *e
     if (!t || !t->params || !t->epoch_begin || !t->batch_loss)
         bad = "the model needs params, epoch_begin and batch_loss";
     else if (o->accumulate < 1) bad = "accumulate must be >= 1";
+    else if (o->checkpoint_every < 0) bad = "checkpoint_every must be >= 0";
+    else if (o->checkpoint_every > 0 && !t->set_checkpoint_every)
+        bad = "checkpoint_every: this model does not recompute its forward in segments";
     else if (o->epochs < 0 || o->max_steps < 0 || !(o->max_seconds >= 0))
         bad = "epochs, max_steps and max_seconds must be >= 0";
     else if (o->epochs == 0 && o->max_steps == 0 && o->max_seconds == 0)
@@ -1096,6 +1102,9 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
     /* gradients of intermediates only while live, fused steps' activations
      * in place (weft_graph_set_low_memory): nothing here reads them after */
     weft_graph_set_low_memory(r.g, true);
+    if (o->checkpoint_every > 0 &&
+        t->set_checkpoint_every(t->model, o->checkpoint_every, err, errsize))
+        goto done;
     if (r.dist && start_ranks(&r)) goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();

@@ -546,6 +546,9 @@ void weft_matmul_sched_begin_sweep(weft_matmul_sched *s);
 void weft_matmul_sched_at_node(weft_matmul_sched *s, int node);
 /* Has this sweep deferred a product into leaf's gradient (or a view's of it)? */
 bool weft_matmul_sched_defers_to(const weft_matmul_sched *s, const weft_var *leaf);
+/* How many products this sweep has deferred so far: a node whose backward
+ * deferred one keeps its gradient to the end of the sweep (L is borrowed). */
+int weft_matmul_sched_deferred(const weft_matmul_sched *s);
 /* The sweep is over: add every deferred product (below), then forget them. */
 void weft_matmul_sched_end_sweep(weft_matmul_sched *s);
 /* The graph's schedule (weft_graph_matmul_sched is in src/graph.c). */

@@ -29,6 +29,7 @@ struct weft_graph {
     weft_matmul_sched *products;  /* deferred products and memos (src/matmul.c) */
     weft_scope scope;
     bool check_finite;
+    bool forward_only;       /* weft_graph_set_forward_only */
     bool has_error;
     char error[ERROR_MAX];
 };
@@ -68,6 +69,16 @@ void weft_graph_reset(weft_graph *g)
     g->has_error = false;
     g->error[0] = '\0';
     g->scope = WEFT_NO_SCOPE;
+}
+
+void weft_graph_set_forward_only(weft_graph *g, bool on)
+{
+    g->forward_only = on;
+}
+
+bool weft_graph_is_forward_only(const weft_graph *g)
+{
+    return g && g->forward_only;
 }
 
 void weft_graph_set_memory_limit(weft_graph *g, size_t bytes)
@@ -263,7 +274,7 @@ static weft_var *leaf(weft_graph *g, const weft_tensor *t, const char *name, boo
     memcpy(v->value.data, t->data, t->size * sizeof(float));
     v->kind = kind;
     v->name = name;
-    v->requires_grad = requires_grad;
+    v->requires_grad = requires_grad && !g->forward_only;
     return v;
 }
 
@@ -285,7 +296,7 @@ weft_var *weft_input_zeros(weft_graph *g, int rank, const int *shape, const char
     memset(v->value.data, 0, v->value.size * sizeof(float));
     v->kind = WEFT_NODE_INPUT;
     v->name = name;
-    v->requires_grad = requires_grad;
+    v->requires_grad = requires_grad && !g->forward_only;
     return v;
 }
 
@@ -310,7 +321,7 @@ weft_var *weft_param_var(weft_graph *g, weft_param *p)
     v->kind = WEFT_NODE_PARAM;
     v->name = p->name;
     v->param = p;
-    v->requires_grad = true;
+    v->requires_grad = !g->forward_only;
     g->leaves[g->n_leaves++] = (param_leaf){ p, v };
     return v;
 }
@@ -487,6 +498,11 @@ static int check_gradients_finite(weft_graph *g, const weft_var *loss)
 
 int weft_backward(weft_graph *g, weft_var *loss)
 {
+    if (g->forward_only) {
+        weft_graph_fail(g, "backward: the graph is forward-only (weft_graph_set_forward_only): "
+                        "it keeps nothing for a backward");
+        return -1;
+    }
     if (!loss_ok(g, loss) || give_gradients(g, loss)) return -1;
     sweep(g, loss);
     if (g->check_finite && check_gradients_finite(g, loss)) return -1;

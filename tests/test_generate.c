@@ -59,7 +59,8 @@ static void generate(weft_lm *m, const int *prime, int n_prime, int length, floa
     int id = weft_lm_start_id(m);
     for (int k = 0; k < n_prime + length; k++) {
         if (weft_lm_next(m, g, id, &h, logits, err, sizeof err)) fail_msg("%s", err);
-        id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, temperature, 0, buf, &rng);
+        weft_lm_sampling how = { .temperature = temperature };
+        id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, &how, buf, &rng);
         if (k >= n_prime) out[k - n_prime] = id;
     }
     weft_state_free(&h);

@@ -8,11 +8,11 @@
  * packed path: src/matmul.h says why), and the training path's chains pack it
  * once per sequence, which for a sequence of one step is the same thing: the
  * packing reads and writes the whole weight to use it for one row. Here the
- * weight is read in place, once per call, each of its rows dotted with every
- * row of x while it is in L1.
+ * weight is read in place, once per call, in blocks of rows that each meet
+ * every row of x while they are in L1.
  *
  * Every element is one dot product computed the same way whatever the number
- * of rows and threads (32 partial sums over k in order, then a fixed tree),
+ * of rows and threads (eight lanes over k in order, then a fixed order),
  * so a stream's numbers do not depend on the other streams of its batch:
  * batched generation draws exactly what one stream at a time draws
  * (tests/test_infer.c). */
@@ -31,23 +31,77 @@ static inline v8f load8(const float *p)
     return v;
 }
 
-/* Σ_k a[k] b[k]: four running sums of eight lanes (a[k] b[k] goes to lane k
- * mod 32), summed pairwise, then the k past the last multiple of 8. */
-static inline float dot(const float *a, const float *b, int K)
+/* The sum of a vector's eight lanes, in a fixed order. */
+static inline float lanes_sum(v8f s)
 {
-    v8f s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+/* y[i, j] += Σ_k x[i, k] w[j, k] for the R rows of x and NW rows of w (both
+ * at most 4, known when it is compiled: each call below is a copy of this
+ * body whose accumulators stay in registers). Every element is one sum of
+ * eight lanes (x[i, k] w[j, k] goes to lane k mod 8, k in order), then the
+ * lanes in a fixed order, then the k past the last multiple of 8: its bits
+ * do not depend on R, NW, or which tile it falls in. */
+static inline __attribute__((always_inline)) void dots(const int R, const int NW, int K,
+                                                      const float *x, int ldx, const float *w,
+                                                      float *y, int ldy)
+{
+    v8f acc[4][4];
+    #pragma GCC unroll 4
+    for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
+        for (int j = 0; j < NW; j++) acc[i][j] = (v8f){ 0 };
     int k = 0;
-    for (; k + 32 <= K; k += 32) {
-        s0 += load8(a + k) * load8(b + k);
-        s1 += load8(a + k + 8) * load8(b + k + 8);
-        s2 += load8(a + k + 16) * load8(b + k + 16);
-        s3 += load8(a + k + 24) * load8(b + k + 24);
+    for (; k + 8 <= K; k += 8) {
+        v8f wv[4];
+        #pragma GCC unroll 4
+        for (int j = 0; j < NW; j++) wv[j] = load8(w + (size_t)j * K + k);
+        #pragma GCC unroll 4
+        for (int i = 0; i < R; i++) {
+            v8f xv = load8(x + (size_t)i * ldx + k);
+            #pragma GCC unroll 4
+            for (int j = 0; j < NW; j++) acc[i][j] += xv * wv[j];
+        }
     }
-    for (; k + 8 <= K; k += 8) s0 += load8(a + k) * load8(b + k);
-    v8f s = (s0 + s1) + (s2 + s3);
-    float r = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-    for (; k < K; k++) r += a[k] * b[k];
-    return r;
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < NW; j++) {
+            float r = lanes_sum(acc[i][j]);
+            for (int kk = k; kk < K; kk++) r += x[(size_t)i * ldx + kk] * w[(size_t)j * K + kk];
+            y[(size_t)i * ldy + j] += r;
+        }
+}
+
+/* x's rows [0, rows) in tiles of up to 4, against rows [n, n + NW) of W. */
+static inline __attribute__((always_inline)) void x_tiles(const int NW, int rows, int K,
+                                                         const float *x, int ldx,
+                                                         const float *w, float *y, int ldy)
+{
+    for (int r = 0; r < rows; r += 4) {
+        const float *xr = x + (size_t)r * ldx;
+        float *yr = y + (size_t)r * ldy;
+        switch (rows - r < 4 ? rows - r : 4) {
+        case 1: dots(1, NW, K, xr, ldx, w, yr, ldy); break;
+        case 2: dots(2, NW, K, xr, ldx, w, yr, ldy); break;
+        case 3: dots(3, NW, K, xr, ldx, w, yr, ldy); break;
+        default: dots(4, NW, K, xr, ldx, w, yr, ldy); break;
+        }
+    }
+}
+
+/* Rows [n0, n1) of W against every row of x: NW rows of W at a time (4 for
+ * one or two rows of x, else 2: the registers then hold 4 x 2 accumulators),
+ * each meeting every row of x while it is in L1. */
+static void w_rows(int rows, int n0, int n1, int K, const float *x, int ldx, const float *W,
+                   float *y, int ldy)
+{
+    int NW = rows <= 2 ? 4 : 2, n = n0;
+    for (; n + NW <= n1; n += NW) {
+        if (NW == 4) x_tiles(4, rows, K, x, ldx, W + (size_t)n * K, y + n, ldy);
+        else x_tiles(2, rows, K, x, ldx, W + (size_t)n * K, y + n, ldy);
+    }
+    for (; n < n1; n++)   /* the rows of W past the last whole tile */
+        x_tiles(1, rows, K, x, ldx, W + (size_t)n * K, y + n, ldy);
 }
 
 /* Rows of W a thread takes at once: the parallel loop's unit. */
@@ -61,10 +115,7 @@ void weft_rows_times_wt(int rows, int N, int K, const float *x, int ldx, const f
     #pragma omp parallel for schedule(static) if ((long)rows * N * K >= WEFT_GEMM_SERIAL_MACS)
     for (int blk = 0; blk < blocks; blk++) {
         int n1 = (blk + 1) * W_ROWS_BLOCK < N ? (blk + 1) * W_ROWS_BLOCK : N;
-        for (int n = blk * W_ROWS_BLOCK; n < n1; n++) {
-            const float *w = W + (size_t)n * K;
-            for (int r = 0; r < rows; r++) y[(size_t)r * ldy + n] += dot(x + (size_t)r * ldx, w, K);
-        }
+        w_rows(rows, blk * W_ROWS_BLOCK, n1, K, x, ldx, W, y, ldy);
     }
 }
 

@@ -38,10 +38,10 @@ def rows(quick):
     for config in ("char", "small"):
         for batch in (1, 8):
             n = gen_len[config] // (2 if batch > 1 else 1)
-            common = ["--config", config, "--batch", str(batch), "--length", str(n)]
+            common = ["--config", config, "--batch", str(batch), "--tokens", str(n)]
             out.append((f"generate {config} batch {batch}", ["bench", "generate"] + common,
                         common))
-        common = ["--config", config, "--length", str(eval_len[config])]
+        common = ["--config", config, "--tokens", str(eval_len[config])]
         out.append((f"eval {config} (one stream)", ["bench", "eval"] + common,
                     common + ["--eval"]))
     return out

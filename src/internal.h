@@ -14,6 +14,20 @@
  * below it, forking threads costs more than the loop. */
 #define WEFT_PARALLEL_MIN 16384
 
+/* --- gradients as they become final --------------------------------------------- */
+
+/* During weft_backward's sweep, fn(ctx, p) once for each parameter p whose
+ * gradient no later backward of the sweep will change: right after the
+ * backward of the first node on the tape that reads p's leaf (or a view of
+ * it), or at the sweep's end for a leaf the sweep deferred products into or
+ * no node reads; and fn(ctx, NULL) after every node's backward (a caller
+ * overlapping communication with the sweep makes progress there). fn must
+ * not touch the graph. NULL fn: off. The data-parallel trainer starts the
+ * reduction of a bucket of gradients as soon as all of its parameters are
+ * final (models/train/trainer.c). */
+typedef void (*weft_grad_final_fn)(void *ctx, const weft_param *p);
+void weft_graph_on_grad_final(weft_graph *g, weft_grad_final_fn fn, void *ctx);
+
 /* --- error messages ---------------------------------------------------------- */
 
 /* printf into the caller's err[errsize] (the "char *err, size_t errsize" pair
@@ -93,6 +107,11 @@ typedef struct weft_node {
     bool grad_ready;         /* grad holds the result of a backward */
     bool grad_cleared;       /* an op node's grad was zeroed in this backward */
     int n_uses;              /* inputs of later nodes that name this one */
+    /* The gradient lives in the value's memory: an op that reads this node
+     * keeps what its backward needs there and overwrites it with the
+     * gradient (ops/recurrent.c's chains in a low-memory graph). Never
+     * zeroed by the engine: that op writes every element. */
+    bool grad_in_value;
     /* The op's attributes: each op family lays out its own struct here
      * (ops/linalg.c's matmul_attrs, ...), zero when the node is made. */
     union {
@@ -125,6 +144,9 @@ static inline bool weft_node_grad_ready(const weft_var *v)
 {
     return weft_node_of(v)->grad_ready;
 }
+
+/* Is the graph in low-memory mode (weft_graph_set_low_memory)? */
+bool weft_graph_is_low_memory(const weft_graph *g);
 
 /* Arena memory for an op's saved buffers (aligned, uninitialised). On failure
  * records an error naming the bytes wanted and returns NULL. */

@@ -99,6 +99,11 @@ weft_defer_stats weft_graph_defer_stats(const weft_graph *g)
     return weft_graph_matmul_sched((weft_graph *)g)->last;
 }
 
+int weft_matmul_sched_deferred(const weft_matmul_sched *s)
+{
+    return s->n_deferred;
+}
+
 /* --- deferred weight gradients ---------------------------------------------- */
 
 /* The pieces of one gradient are added in chunks of at least CHUNK_ROWS_MIN
@@ -142,6 +147,16 @@ bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *
 {
     if (!L || !R) return false;
     return record(weft_graph_matmul_sched(g), target, rows, L, p, R, q);
+}
+
+bool weft_matmul_sched_defers_to(const weft_matmul_sched *s, const weft_var *leaf)
+{
+    for (int i = 0; i < s->n_deferred; i++) {
+        const weft_var *t = s->deferred[i].target;
+        while (t->view_of) t = t->view_of;
+        if (t == leaf) return true;
+    }
+    return false;
 }
 
 bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p)

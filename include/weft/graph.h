@@ -116,6 +116,17 @@ size_t weft_graph_arena_capacity(const weft_graph *g);
 /* Bytes handed out since the last reset. */
 size_t weft_graph_arena_used(const weft_graph *g);
 
+/* Training memory near what backward needs (docs/performance.md, "Memory").
+ * Off by default. On, backward gives an intermediate node its gradient only
+ * when the first op adds to it, and hands that memory on (to the next
+ * gradient of the same size) as soon as the node's own backward has run;
+ * and the fused recurrent steps of a sequence keep what their backward needs
+ * in the memory of the sequence's input projection (weft_seq_new), which
+ * their backward then overwrites with its gradient. The price: weft_grad_of
+ * answers for leaves only, and a second backward needs the forward run again
+ * (weft_graph_recompute(g, 0)). The trainers turn it on. */
+void weft_graph_set_low_memory(weft_graph *g, bool on);
+
 /* Leaves. weft_input copies t into the graph (the graph owns the copy);
  * requires_grad asks backward to compute its gradient. name is borrowed and
  * must outlive the graph's use (a string literal is typical); it may be NULL. */

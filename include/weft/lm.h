@@ -124,6 +124,40 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
                           int T, int B, const weft_state *carry, weft_rng *dropout_rng,
                           weft_rnn_out *out);
 
+/* Recomputation (gradient checkpointing, Chen et al. 2016) over one window:
+ * memory for one segment of `every` steps instead of the whole window, for
+ * one more forward. weft_lm_segments_forward runs the window segment by
+ * segment, keeping only the state at each segment's start (and the dropout
+ * stream as it found it); weft_lm_segments_backward then goes from the last
+ * segment to the first, runs each one's forward again from its kept state
+ * and its backward, the gradient of its start state handed to the segment
+ * before. Together they add scale x the gradient of the window's mean
+ * cross-entropy into m's parameter gradients: weft_lm_forward's loss through
+ * weft_backward, to float rounding. Standard dropout only (the masks of
+ * variational and embedding dropout span the window: refused). */
+typedef struct weft_lm_segments {
+    int every, n;               /* steps a segment, segments */
+    weft_state *start;          /* [n + 1]: start[k] the state after segment k - 1 (start[0]
+                                   unused: the caller's carry); start[n] the window's end */
+    weft_rng *rng;              /* [n]: the dropout stream as segment k found it */
+    bool has_rng;
+    double loss;                /* the window's mean cross-entropy */
+} weft_lm_segments;
+
+/* The forward pass: fills *s (owned by it: weft_lm_segments_free), resetting
+ * g for every segment. inputs, targets, T, B, carry and dropout_rng as
+ * weft_lm_forward's. 0, or -1 with a message in err. */
+int weft_lm_segments_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                             int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                             int every, weft_lm_segments *s, char *err, size_t errsize);
+/* The backward pass over the same window (the same inputs, targets and
+ * carry). 0, or -1 with a message in err. */
+int weft_lm_segments_backward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                              int T, int B, const weft_state *carry,
+                              const weft_lm_segments *s, float scale, char *err,
+                              size_t errsize);
+void weft_lm_segments_free(weft_lm_segments *s);
+
 /* What one training window did. */
 typedef struct weft_lm_step_info {
     float loss;         /* mean cross-entropy of the window (before the update) */
@@ -148,6 +182,14 @@ int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int
  * Returns 0, or -1 with a message in err. */
 int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch, int bptt,
                  double *nll, size_t *count, char *err, size_t errsize);
+
+/* Every token after the first one by one, as weft_lm_eval scores them with
+ * batch 1: lp[i-1] = ln P(ids[i] | ids[0..i)) for i in 1..n-1 (lp is the
+ * caller's, n-1 long), the state carried over the whole stream, bptt steps
+ * run at once. For mixing models (weft/mixture.h). Returns 0, or -1 with a
+ * message in err. */
+int weft_lm_logprobs(weft_lm *m, weft_graph *g, const int *ids, size_t n, int bptt, double *lp,
+                     char *err, size_t errsize);
 
 /* --- sampling ---------------------------------------------------------------------------- */
 

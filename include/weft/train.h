@@ -44,7 +44,11 @@
  * (the loss being a mean over items), up to float rounding.
  *
  * Threads: the trainer runs on the caller's thread and calls the callbacks
- * there; nothing in it is global but the signal flag (see catch_signals).
+ * there; nothing in it is global but the signal flag (see catch_signals)
+ * and the thread count: with more than one thread it times its steps and
+ * runs with fewer while that is faster (weft_thread_tuner, weft/runtime.h:
+ * other processes holding cores; WEFT_ADAPT_THREADS=0 keeps the count),
+ * restoring the count at the end. Results do not depend on it.
  *
  * Several processes (opts.comm of N > 1 ranks, weft/distributed.h; `mpirun -np
  * N weft train ... --distributed`): data parallelism. The model's shard
@@ -163,6 +167,17 @@ typedef struct weft_trainable {
      * trainer), training mode (dropout from rng). Required. */
     int (*batch_loss)(void *model, weft_graph *g, long index, weft_rng *rng, weft_train_batch *b,
                       char *err, size_t errsize);
+    /* Run the batch's backward: add the gradient of scale x the batch's loss
+     * into params' gradients, as weft_backward(g, loss) does (loss: the node
+     * to run it from, batch_loss's times scale). Optional (NULL: that
+     * weft_backward); a model that recomputes its forward in segments
+     * (checkpoint_every) rebuilds g here. */
+    int (*batch_backward)(void *model, weft_graph *g, weft_var *loss, float scale, char *err,
+                          size_t errsize);
+    /* Keep the state every `every` steps and recompute the rest in backward
+     * (opts.checkpoint_every > 0; called once, before the first batch).
+     * Optional: without it such a run is refused. */
+    int (*set_checkpoint_every)(void *model, int every, char *err, size_t errsize);
     /* After the batch's backward (before the update): carry a recurrent
      * state to the next batch, free what batch_loss made. Optional. */
     int (*batch_end)(void *model, weft_graph *g, char *err, size_t errsize);
@@ -298,6 +313,9 @@ struct weft_train_opts {
     weft_lr_schedule schedule;
     float clip;                     /* clip the global gradient norm to this (0: no clip) */
     int accumulate;                 /* batches an optimiser step (K; default 1) */
+    int checkpoint_every;           /* > 0: recompute in backward, keeping the state every
+                                       this many steps (a model's set_checkpoint_every;
+                                       memory for K steps, not a whole batch) */
     int epochs;                     /* epochs to train (0: until max_steps or max_seconds) */
     long max_steps;                 /* optimiser steps (0: no limit) */
     double max_seconds;             /* training seconds, evaluation not counted (0: none) */
@@ -355,6 +373,8 @@ typedef struct weft_train_result {
                                        (MPI_Allreduce; 0 on one process) */
     double items;                   /* items trained by this process's run (several ranks:
                                        the global batches', every rank's share) */
+    int threads_last;               /* the threads the last step ran with (weft_thread_tuner) */
+    int thread_switches;            /* times the tuner changed them */
     weft_train_state state;         /* where the run is now (what state_path holds) */
 } weft_train_result;
 
@@ -382,6 +402,15 @@ int weft_train_remove_stale_temps(const char *path);
 /* Check an optimiser read from a file: a known kind, every hyper-parameter
  * finite and in its range, a step count >= 0. 0, or -1 with a message. */
 int weft_train_optim_check(const weft_optim *o, char *err, size_t errsize);
+
+/* For a batch_loss callback (the shard callback gave it rank and size): this
+ * rank's share of a global batch of n items that starts at item *first, split
+ * as weft_dist_share splits (every rank drew the same batch order from the
+ * run's stream, so together the shares are the batch). Moves *first to the
+ * share's first item and returns its size (one rank: n, *first unchanged).
+ * When the share is empty (a short last batch leaves a rank none) it also sets
+ * *b to a batch without loss and items, which batch_loss then returns as it is. */
+size_t weft_train_rank_share(size_t n, int rank, int size, size_t *first, weft_train_batch *b);
 
 /* A perplexity (or any score) for people: "%.2f" up to 1e6, then "%.3e";
  * "inf" / "nan" as they are. Writes into buf (size n) and returns it. */

@@ -156,9 +156,12 @@ static weft_var *window_mask(weft_graph *g, weft_rng *rng, float p, bool variati
     return tiled;
 }
 
-weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
-                          int T, int B, const weft_state *carry, weft_rng *dropout_rng,
-                          weft_rnn_out *out)
+/* weft_lm_forward, from the state *carry or, when init_vars is not NULL,
+ * from those nodes (one a state: a segment's start, whose gradient the
+ * recomputation hands back). */
+static weft_var *lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                            int T, int B, const weft_state *carry, weft_var **init_vars,
+                            weft_rng *dropout_rng, weft_rnn_out *out)
 {
     if (T < 1 || B < 1) return weft_graph_fail(g, "lm: a window of %d steps x %d streams", T, B);
     for (int i = 0; i < T * B; i++)
@@ -190,6 +193,7 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
      * enc's rows instead of x's (a character model's 65 instead of T x B). */
     weft_unroll_opts uo = {
         .init = carry && carry->n > 0 ? carry : NULL,
+        .init_vars = init_vars,
         .dropout_masks = drop && var ? layer_masks : NULL,
         .dropout_rng = drop && !var ? dropout_rng : NULL,
         .input_table = drop ? NULL : enc,
@@ -204,6 +208,153 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
     weft_var *W = weft_param_var(g, m->decoder_weight), *b = weft_param_var(g, m->decoder_bias);
     if (targets) return weft_linear_cross_entropy(g, y, W, b, targets, NULL);
     return weft_linear(g, y, W, b);                                        /* [T, B, V] */
+}
+
+weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                          int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                          weft_rnn_out *out)
+{
+    return lm_forward(m, g, inputs, targets, T, B, carry, NULL, dropout_rng, out);
+}
+
+/* --- recomputation: a window in segments (Chen et al. 2016) ------------------------------ */
+
+void weft_lm_segments_free(weft_lm_segments *s)
+{
+    if (!s) return;
+    for (int k = 0; s->start && k <= s->n; k++) weft_state_free(&s->start[k]);
+    free(s->start);
+    free(s->rng);
+    *s = (weft_lm_segments){ 0 };
+}
+
+/* Steps [t0, t0 + len) of segment k of a window of T steps. */
+static int segment_steps(const weft_lm_segments *s, int T, int k, int *t0)
+{
+    *t0 = k * s->every;
+    return T - *t0 < s->every ? T - *t0 : s->every;
+}
+
+static int graph_error(weft_graph *g, const char *what, int k, char *err, size_t errsize)
+{
+    weft_say(err, errsize, "lm: %s of segment %d: %s", what, k + 1,
+             weft_graph_error(g) ? weft_graph_error(g) : "failed");
+    return -1;
+}
+
+int weft_lm_segments_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                             int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                             int every, weft_lm_segments *s, char *err, size_t errsize)
+{
+    *s = (weft_lm_segments){ 0 };
+    bool drop = dropout_rng && m->cfg.dropout > 0.0f;
+    if (every < 1 || T < 1 || B < 1) {
+        weft_say(err, errsize, "lm: segments of %d steps over a window of %d x %d", every, T, B);
+        return -1;
+    }
+    if ((drop && m->cfg.variational) || (dropout_rng && m->cfg.dropout_embed > 0.0f)) {
+        weft_say(err, errsize, "lm: recomputation in segments cannot keep %s dropout's masks, "
+                 "which span the whole window: use standard dropout, or no --checkpoint-every",
+                 drop && m->cfg.variational ? "variational" : "embedding");
+        return -1;
+    }
+    s->every = every;
+    s->n = (T + every - 1) / every;
+    s->start = calloc((size_t)s->n + 1, sizeof *s->start);
+    s->rng = calloc((size_t)s->n, sizeof *s->rng);
+    if (!s->start || !s->rng) {
+        weft_lm_segments_free(s);
+        weft_say(err, errsize, "lm: out of memory for %d segments", T / every + 1);
+        return -1;
+    }
+    const weft_state *from = carry;
+    double nll = 0.0;   /* the window's summed cross-entropy */
+    for (int k = 0; k < s->n; k++) {
+        int t0, len = segment_steps(s, T, k, &t0);
+        if (dropout_rng) s->rng[k] = *dropout_rng;
+        weft_graph_reset(g);
+        weft_rnn_out out;
+        weft_var *loss = lm_forward(m, g, inputs + (size_t)t0 * B, targets + (size_t)t0 * B, len,
+                                    B, from, NULL, dropout_rng, &out);
+        if (!loss || weft_graph_failed(g)) {
+            weft_lm_segments_free(s);
+            return graph_error(g, "forward", k, err, errsize);
+        }
+        nll += (double)weft_scalar(loss) * len * B;
+        if (weft_state_detach(&out, &s->start[k + 1])) {
+            weft_lm_segments_free(s);
+            weft_say(err, errsize, "lm: out of memory for a segment's state");
+            return -1;
+        }
+        from = &s->start[k + 1];
+    }
+    s->has_rng = dropout_rng != NULL;
+    s->loss = nll / ((double)T * B);
+    return 0;
+}
+
+int weft_lm_segments_backward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                              int T, int B, const weft_state *carry,
+                              const weft_lm_segments *s, float scale, char *err, size_t errsize)
+{
+    int n_states = weft_rnn_num_states(m->rnn);
+    /* dstate: the gradient of the window's loss with respect to the state at
+     * the end of the segment under way (none after the last: truncated) */
+    float **dstate = calloc((size_t)n_states, sizeof *dstate);
+    weft_var **init = calloc((size_t)n_states, sizeof *init);
+    int rc = -1;
+    if (!dstate || !init) {
+        weft_say(err, errsize, "lm: out of memory");
+        goto done;
+    }
+    for (int k = s->n - 1; k >= 0; k--) {
+        int t0, len = segment_steps(s, T, k, &t0);
+        weft_rng rng = s->has_rng ? s->rng[k] : (weft_rng){ 0 };
+        weft_graph_reset(g);
+        const weft_state *from = k == 0 ? carry : &s->start[k];
+        bool from_vars = k > 0;   /* the first segment's start needs no gradient */
+        for (int i = 0; from_vars && i < n_states; i++)
+            if (!(init[i] = weft_state_leaf(g, &from->t[i], "segment start", true)))
+                goto fail;
+        weft_rnn_out out;
+        weft_var *loss = lm_forward(m, g, inputs + (size_t)t0 * B, targets + (size_t)t0 * B, len,
+                                    B, from_vars ? NULL : from, from_vars ? init : NULL,
+                                    s->has_rng ? &rng : NULL, &out);
+        /* the window's mean is the segments' means weighted by their steps */
+        loss = weft_scale(g, loss, scale * (float)len / (float)T);
+        /* and the later segments' part, through this one's final state:
+         * Σ final ⊙ dstate, whose gradient is dstate */
+        if (k + 1 < s->n) {
+            for (int i = 0; i < n_states && loss; i++) {
+                const weft_tensor *ft = weft_value(out.final[i]);
+                weft_tensor dt = weft_tensor_wrap(dstate[i], ft->rank, ft->shape);
+                weft_var *d = weft_input(g, &dt, "d state", false);
+                loss = weft_add(g, loss, weft_sum(g, weft_mul(g, out.final[i], d)));
+            }
+        }
+        if (!loss || weft_graph_failed(g) || weft_backward(g, loss)) goto fail;
+        for (int i = 0; from_vars && i < n_states; i++) {
+            const weft_tensor *gt = weft_grad_of(g, init[i]);
+            if (!gt) goto fail;
+            float *d = realloc(dstate[i], gt->size * sizeof(float));
+            if (!d) {
+                weft_say(err, errsize, "lm: out of memory");
+                goto done;
+            }
+            memcpy(d, gt->data, gt->size * sizeof(float));
+            dstate[i] = d;
+        }
+        continue;
+fail:
+        graph_error(g, "recomputation and backward", k, err, errsize);
+        goto done;
+    }
+    rc = 0;
+done:
+    for (int i = 0; dstate && i < n_states; i++) free(dstate[i]);
+    free(dstate);
+    free(init);
+    return rc;
 }
 
 int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
@@ -289,6 +440,47 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
     }
     weft_state_free(&carry);
     weft_batches_free(&b);
+    return rc;
+}
+
+int weft_lm_logprobs(weft_lm *m, weft_graph *g, const int *ids, size_t n, int bptt, double *lp,
+                     char *err, size_t errsize)
+{
+    if (n < 2 || bptt < 1) {
+        weft_say(err, errsize, "logprobs: %zu tokens (at least 2), bptt %d (at least 1)", n, bptt);
+        return -1;
+    }
+    int V = m->vocab_size;
+    weft_state carry = { 0 };
+    int rc = 0;
+    /* one stream, inputs ids[0..n-2], targets ids[1..n-1], the state carried */
+    for (size_t t0 = 0; t0 + 1 < n && rc == 0; t0 += (size_t)bptt) {
+        int T = (int)(n - 1 - t0 < (size_t)bptt ? n - 1 - t0 : (size_t)bptt);
+        weft_graph_reset(g);
+        weft_rnn_out out;
+        weft_var *y = weft_lm_forward(m, g, ids + t0, NULL, T, 1, &carry, NULL, &out);
+        if (!y || weft_graph_failed(g)) {
+            weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "logprobs failed");
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < T; k++) {
+            int target = ids[t0 + 1 + (size_t)k];
+            if (target < 0 || target >= V) {
+                weft_say(err, errsize, "logprobs: token %zu is id %d, not in the vocabulary "
+                         "[0, %d)", t0 + 1 + (size_t)k, target, V);
+                rc = -1;
+                break;
+            }
+            lp[t0 + (size_t)k] =
+                weft_lm_row_logprob(y->value.data + (size_t)k * (size_t)V, V, target);
+        }
+        if (rc == 0 && weft_state_detach(&out, &carry)) {
+            weft_say(err, errsize, "logprobs: out of memory for the carried state");
+            rc = -1;
+        }
+    }
+    weft_state_free(&carry);
     return rc;
 }
 

@@ -178,6 +178,7 @@ static int layer_bench_make(layer_bench *b, const weft_rnn_config *cfg, int T, i
         snprintf(err, errsize, "out of memory");
         return -1;
     }
+    weft_graph_set_low_memory(b->g, true);   /* as the trainers run */
     weft_rng_fill_uniform(&rng, &b->xs, -1.0f, 1.0f);
     return 0;
 }
@@ -303,6 +304,8 @@ static void print_layer_result(const layer_bench *b, const weft_rnn_config *cfg,
         double need_step = (double)need * B * layers * dirs * sizeof(float);
         printf("memory per step: %.0f bytes (arena / T); saved activations need %.0f bytes "
                "(x%.2f)\n", per_step, need_step, per_step / need_step);
+        printf("memory vs floor: %.2f (arena per step over the saved activations)\n",
+               per_step / need_step);
     } else {
         printf("memory per step: %.0f bytes (arena / T)\n", per_step);
     }
@@ -332,7 +335,7 @@ static int bench_layer(int argc, char **argv)
         { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed repetitions first", 0, 100000 },
         { "gemm-size", WEFT_FLAG_INT, &gemm_size, "S", "side of the large square sgemm of the "
           "ceiling (0: skip it)", 0, 16384 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the input", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft bench layer",
@@ -369,7 +372,7 @@ static int bench_layer(int argc, char **argv)
         fprintf(stderr, "weft bench layer: %s\n", err);
         layer_bench_free(&b);
         weft_cell_plugin_close(plugin);
-        return b.rnn ? WEFT_EXIT_FAIL : WEFT_EXIT_USAGE;
+        return b.rnn ? WEFT_EXIT_FAIL : weft_cli_build_status("weft bench layer", err);
     }
     layer_result res = { .T = T, .B = B, .repeat = repeat, .warmup = warmup, .rss0 = rss0 };
     int status = WEFT_EXIT_FAIL;
@@ -411,7 +414,7 @@ static int bench_lm(int argc, char **argv)
           100000 },
         { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0,
           100000 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the tokens", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the tokens", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft bench lm",
@@ -469,7 +472,7 @@ static int bench_lm(int argc, char **argv)
     if (!m) {
         fprintf(stderr, "weft bench lm: %s\n", err);
         weft_vocab_free(vocab);
-        return WEFT_EXIT_USAGE;
+        return weft_cli_build_status("weft bench lm", err);
     }
     weft_rng rng, drop_rng;
     weft_rng_seed(&rng, (uint64_t)seed);
@@ -487,6 +490,7 @@ static int bench_lm(int argc, char **argv)
         fprintf(stderr, "weft bench lm: out of memory\n");
         goto done;
     }
+    weft_graph_set_low_memory(g, true);   /* as the trainer runs */
     for (int s = 0; s < warmup + steps; s++) {
         for (int k = 0; k < T * B; k++) {
             inputs[k] = (int)weft_rng_below(&rng, (uint32_t)p->vocab);

@@ -2,6 +2,8 @@
  * (src/cli/lm_common.h). */
 #include "src/cli/lm_common.h"
 
+#include "weft/runtime.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,10 @@ void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags)
           "stop after K epochs without a better validation score (0: never)", 0, 1e6 },
         { "accumulate", WEFT_FLAG_INT, &a->accumulate, "K",
           "one optimizer step every K batches, as one batch K times as large", 1, 1e6 },
+        { "checkpoint-every", WEFT_FLAG_INT, &a->checkpoint_every, "K",
+          "recompute in backward: keep the state every K steps, run each K-step segment "
+          "forward again (memory for K steps of a window, not all; one more forward; 0: off)",
+          0, 1e6 },
         { "max-loss", WEFT_FLAG_FLOAT, &a->max_loss, "X",
           "stop a diverging run when a batch's loss exceeds X nats (0: max(5 ln V, 10) for a "
           "vocabulary of V)", 0, 1e30 },
@@ -202,6 +208,7 @@ int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_t
     o->schedule.plateau_patience = a->plateau_patience;
     o->patience = a->patience;
     o->accumulate = a->accumulate;
+    o->checkpoint_every = a->checkpoint_every;
     double bound = 5.0 * log(vocab_size > 1 ? (double)vocab_size : 2.0);
     o->max_loss = a->max_loss > 0 ? (double)a->max_loss : bound > 10.0 ? bound : 10.0;
     o->log_csv = a->log;
@@ -230,6 +237,9 @@ void weft_cli_describe_training(const weft_train_opts *o, char *buf, size_t n)
         k += snprintf(buf + k, n - (size_t)k, ", warm-up %ld steps", s->warmup_steps);
     if (o->accumulate > 1 && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, ", %d batches a step", o->accumulate);
+    if (o->checkpoint_every > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", recomputed in segments of %d steps",
+                      o->checkpoint_every);
     if (o->patience > 0 && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, ", patience %d", o->patience);
 }
@@ -301,6 +311,10 @@ void weft_cli_print_speed(const weft_train_opts *o, const weft_train_result *res
     else
         fprintf(stderr, "trained %.0f %s in %.2f s (%.0f %s/s)\n", res->items, unit,
                 res->train_seconds, res->items / res->train_seconds, unit);
+    if (res->thread_switches > 0)   /* weft_thread_tuner: other processes held cores */
+        fprintf(stderr, "threads: the count changed %d times with the machine's load; the last "
+                "step ran on %d of %d\n", res->thread_switches, res->threads_last,
+                weft_num_threads());
 }
 
 int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,
@@ -345,7 +359,7 @@ void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags)
           0, 0 },
         { "prime", WEFT_FLAG_STRING, &o->prime, "TEXT", "text the model reads first (printed)",
           0, 0 },
-        { "length", WEFT_FLAG_INT, &o->length, "N", "tokens to generate", 0, 1 << 24 },
+        { "tokens", WEFT_FLAG_INT, &o->length, "N", "tokens to generate", 0, 1 << 24 },
         { "temperature", WEFT_FLAG_FLOAT, &o->temperature, "T",
           "divide the logits by T (lower: safer; 0: always the most likely)", 0, 100 },
         { "top-k", WEFT_FLAG_INT, &o->top_k, "K", "draw among the K most likely only (0: all)", 0,

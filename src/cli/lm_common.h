@@ -56,16 +56,16 @@ int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_toke
                           const weft_tokens *valid_t, int **valid_ids, size_t *n_valid);
 
 /* The trainer's flags every training command shares (weft/train.h): --schedule,
- * --warmup, --min-lr, --plateau-patience, --patience, --accumulate, --max-loss,
+ * --warmup, --min-lr, --plateau-patience, --patience, --accumulate, --checkpoint-every, --max-loss,
  * --test, --log, --log-json. weft_cli_trainer_flags sets *a to the defaults
  * and writes the WEFT_CLI_TRAINER_FLAGS flags that fill it to flags. */
 typedef struct weft_cli_trainer_args {
     const char *schedule, *test, *log, *log_json;
-    int warmup, plateau_patience, patience, accumulate;
+    int warmup, plateau_patience, patience, accumulate, checkpoint_every;
     float min_lr, max_loss;
     bool distributed;
 } weft_cli_trainer_args;
-#define WEFT_CLI_TRAINER_FLAGS 11
+#define WEFT_CLI_TRAINER_FLAGS 12
 void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags);
 /* Those flags into *o (schedule, warm-up, patience, accumulation, logs; the
  * decay and decay start the caller sets); max_loss 0 there becomes
@@ -147,7 +147,7 @@ typedef struct weft_cli_sampler {
 } weft_cli_sampler;
 
 /* The body of `weft sample` once the model is loaded: encode --prime,
- * generate --length tokens, print the prime and them as text (ending with a
+ * generate --tokens tokens, print the prime and them as text (ending with a
  * line end unless the text did). Returns the exit status. */
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a);
 

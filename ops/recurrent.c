@@ -419,13 +419,14 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
      * for the products of many steps and keeps h_{t-1} for a backward, and
      * this step's product reads W_hh where it is (pre_activation). */
     a->in_place = rows_product_worth(g, shape[rank - 2]);
-    if (a->in_place) return v;
-    /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
-    const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
-    if (join_chain(g, v, in[0], W, H, GH)) return NULL;
-    /* in place, the activations go to xp's memory: the GRU keeps only u_n */
-    if (a->seq && a->seq->in_place) saved_floats = op == &weft_op_gru_step ? (size_t)H *
-                                                   xp_rows(in[0]) : 0;
+    if (!a->in_place) {
+        /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
+        const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
+        if (join_chain(g, v, in[0], W, H, GH)) return NULL;
+        /* in place, the activations go to xp's memory: the GRU keeps only u_n */
+        if (a->seq && a->seq->in_place)
+            saved_floats = op == &weft_op_gru_step ? (size_t)H * xp_rows(in[0]) : 0;
+    }
     if (saved_floats) {
         a->saved = weft_graph_alloc(g, saved_floats * sizeof(float));
         if (!a->saved) return NULL;

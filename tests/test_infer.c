@@ -123,7 +123,7 @@ static void every_cell_forward_only_equals_taped(void **state)
     (void)state;
     int n;
     const weft_cell_type *const *types = weft_cell_types(&n);
-    assert_int_equal(n, 13);
+    assert_true(n >= 13);   /* issue 22's thirteen, and any added since */
     for (int k = 0; k < n; k++) check_cell(types[k], 3);
     void *handle = NULL;
     const weft_cell_type *mgu = weft_cell_plugin_open(mgu_path, &handle, err, sizeof err);

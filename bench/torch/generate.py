@@ -34,7 +34,8 @@ def main():
     ap.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
     ap.add_argument("--eval", action="store_true", help="score a stream instead of generating")
     ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--length", type=int, default=None)
+    ap.add_argument("--tokens", type=int, default=None,
+                    help="tokens generated a stream, or scored (weft bench's --tokens)")
     ap.add_argument("--bptt", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup-runs", type=int, default=1)
@@ -45,7 +46,7 @@ def main():
     nn = torch.nn
     c = CONFIGS[a.config]
     V, L, H, E, B = c["vocab"], c["layers"], c["hidden"], c["embed"], a.batch
-    length = a.length or (20000 if a.eval else 2000)
+    length = a.tokens or (20000 if a.eval else 2000)
     torch.manual_seed(1)
 
     class Model(nn.Module):

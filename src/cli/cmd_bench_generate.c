@@ -12,6 +12,7 @@
  * on the weights or the text. bench/generate_side_by_side.py runs both
  * beside PyTorch (docs/performance.md). The last line is "median ms: X". */
 #include "src/cli/cli.h"
+#include "src/cli/lm_common.h"   /* weft_cli_now */
 
 #include "weft/weft.h"
 
@@ -20,13 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 /* CPU time of the process: on a machine shared with other work, what the
  * run itself cost (the wall clock also counts the time others held the core). */
@@ -41,6 +35,13 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Median of x[0..n) (sorts x in place). */
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* The README's character model (docs/lm.md: 2 x 192, embed 32, about 70
@@ -168,7 +169,7 @@ static int bench_inference(int argc, char **argv, bool eval)
     double nll = 0.0;
     size_t count = 0;
     for (int r = -warmup; r < repeat; r++) {
-        double t0 = now_ms(), c0 = cpu_ms();
+        double t0 = weft_cli_now(), c0 = cpu_ms();
         int bad = eval ? weft_lm_eval(m, g, ids, (size_t)length, batch, bptt, &nll, &count, err,
                                       sizeof err)
                        : weft_lm_sample(m, g, &o, ids, err, sizeof err);
@@ -177,14 +178,11 @@ static int bench_inference(int argc, char **argv, bool eval)
             goto done;
         }
         if (r >= 0) {
-            ms[r] = now_ms() - t0;
+            ms[r] = (weft_cli_now() - t0) * 1e3;
             cpu[r] = cpu_ms() - c0;
         }
     }
-    qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
-    qsort(cpu, (size_t)repeat, sizeof *cpu, cmp_double);
-    double med = repeat % 2 ? ms[repeat / 2] : 0.5 * (ms[repeat / 2 - 1] + ms[repeat / 2]);
-    double med_cpu = repeat % 2 ? cpu[repeat / 2] : 0.5 * (cpu[repeat / 2 - 1] + cpu[repeat / 2]);
+    double med = median(ms, repeat), med_cpu = median(cpu, repeat);   /* ms[0]: the best */
     double tokens = eval ? (double)count : (double)batch * length;
     printf("model: %s (%s, %d x %d, embed %d, %d tokens), %d thread%s\n", p->name, cell,
            p->layers, p->hidden, p->embed, p->vocab, weft_num_threads(),

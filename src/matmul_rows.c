@@ -21,19 +21,20 @@
 #include <string.h>
 
 /* Eight floats as one value (GCC's and clang's vector extension): a 256-bit
- * register with AVX, two 128-bit ones without; the same arithmetic either way. */
+ * register with AVX, two 128-bit ones without; the same arithmetic either way.
+ * Vectors go to and from the helpers by pointer: passed by value, their ABI
+ * would differ between builds with and without AVX (GCC's -Wpsabi). */
 typedef float v8f __attribute__((vector_size(32)));
 
-static inline v8f load8(const float *p)
+static inline void load8(v8f *v, const float *p)
 {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    memcpy(v, p, sizeof *v);
 }
 
 /* The sum of a vector's eight lanes, in a fixed order. */
-static inline float lanes_sum(v8f s)
+static inline float lanes_sum(const v8f *v)
 {
+    const v8f s = *v;
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
@@ -56,17 +57,18 @@ static inline __attribute__((always_inline)) void dots(const int R, const int NW
     for (; k + 8 <= K; k += 8) {
         v8f wv[4];
         #pragma GCC unroll 4
-        for (int j = 0; j < NW; j++) wv[j] = load8(w + (size_t)j * K + k);
+        for (int j = 0; j < NW; j++) load8(&wv[j], w + (size_t)j * K + k);
         #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
-            v8f xv = load8(x + (size_t)i * ldx + k);
+            v8f xv;
+            load8(&xv, x + (size_t)i * ldx + k);
             #pragma GCC unroll 4
             for (int j = 0; j < NW; j++) acc[i][j] += xv * wv[j];
         }
     }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < NW; j++) {
-            float r = lanes_sum(acc[i][j]);
+            float r = lanes_sum(&acc[i][j]);
             for (int kk = k; kk < K; kk++) r += x[(size_t)i * ldx + kk] * w[(size_t)j * K + kk];
             y[(size_t)i * ldy + j] += r;
         }

@@ -102,25 +102,12 @@ typedef struct compare_run {
     bool failed;
 } compare_run;
 
-static int add_point(compare_run *r, const weft_train_event *e)
-{
-    weft_compare_result *res = r->res;
-    weft_compare_point *p = realloc(res->points, (size_t)(res->n_points + 1) * sizeof *p);
-    if (!p) return -1;
-    res->points = p;
-    double acc = e->score / 100.0;
-    p[res->n_points++] = (weft_compare_point){ .step = e->optim_steps,
-                                               .seconds = e->train_seconds, .score = acc,
-                                               .nll = r->run.last_loss, .accuracy = acc };
-    if (res->n_points == 1 || acc > res->best) res->best = acc;
-    return 0;
-}
-
 static int on_event(void *user, const weft_train_event *e)
 {
     compare_run *r = user;
     if (e->kind != WEFT_TRAIN_EVAL || !e->has_score) return 0;
-    if (add_point(r, e)) {
+    if (weft_compare_add_point(r->res, WEFT_METRIC_ACCURACY, e->optim_steps, e->train_seconds,
+                               r->run.last_loss, e->score / 100.0)) {
         r->failed = true;
         return 1;
     }

@@ -25,6 +25,15 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* This process's CPU seconds (every thread's): on a shared machine the
+ * work an epoch took, where wall time says how busy the machine was. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* --- reading data for a model ------------------------------------------------------------ */
 
 /* The CoNLL-U field a --column names: upos, xpos, or a number. */
@@ -118,7 +127,7 @@ typedef struct train_flags {
 
 typedef struct progress {
     const char *unit;
-    double last_items, last_seconds;
+    double last_items, last_seconds, last_cpu;
     weft_classify_run *run;
 } progress;
 
@@ -127,12 +136,15 @@ static int print_event(void *user, const weft_train_event *e)
     progress *p = user;
     if (e->kind == WEFT_TRAIN_EPOCH) {
         double items = e->items - p->last_items, secs = e->train_seconds - p->last_seconds;
+        double cpu = cpu_now(), cpu_secs = cpu - p->last_cpu;
         p->last_items = e->items;
         p->last_seconds = e->train_seconds;
-        printf("epoch %d: lr %g | train loss %.4f | valid accuracy %s%.2f | %.1f s, %.0f %s/s%s%s\n",
+        p->last_cpu = cpu;
+        printf("epoch %d: lr %g | train loss %.4f | valid accuracy %s%.2f | %.1f s, %.0f %s/s | "
+               "%.1f CPU s%s%s\n",
                e->epoch, e->lr, e->loss, e->has_score ? "" : "(none) ",
                e->has_score ? e->score : 0.0, secs, secs > 0 ? items / secs : 0.0, p->unit,
-               e->best ? " | best" : "", e->saved ? ", saved" : "");
+               cpu_secs, e->best ? " | best" : "", e->saved ? ", saved" : "");
         if (e->has_score && p->run->last_has_chunks)
             printf("         valid entity F1 %.2f\n", 100.0 * weft_chunk_f1(&p->run->last));
         fflush(stdout);
@@ -431,7 +443,8 @@ int weft_cli_classify_train(int argc, char **argv)
                                .pool = fl.pool_batches };
     weft_trainable t;
     weft_classify_trainable(&run, &t);
-    progress pr = { .unit = task == WEFT_TASK_CLASSIFY ? "sent" : "words", .run = &run };
+    progress pr = { .unit = task == WEFT_TASK_CLASSIFY ? "sent" : "words", .run = &run,
+                    .last_cpu = cpu_now() };
     o.on_event = print_event;
     o.user = &pr;
     weft_train_result res;

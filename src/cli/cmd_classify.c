@@ -141,7 +141,7 @@ static int print_event(void *user, const weft_train_event *e)
         p->last_seconds = e->train_seconds;
         p->last_cpu = cpu;
         printf("epoch %d: lr %g | train loss %.4f | valid accuracy %s%.2f | %.1f s, %.0f %s/s | "
-               "%.1f CPU s%s%s\n",
+               "%.2f CPU s%s%s\n",
                e->epoch, e->lr, e->loss, e->has_score ? "" : "(none) ",
                e->has_score ? e->score : 0.0, secs, secs > 0 ? items / secs : 0.0, p->unit,
                cpu_secs, e->best ? " | best" : "", e->saved ? ", saved" : "");

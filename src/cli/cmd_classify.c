@@ -287,7 +287,7 @@ int weft_cli_classify_train(int argc, char **argv)
         { "pool-batches", WEFT_FLAG_INT, &fl.pool_batches, "N",
           "batches sorted by length together (bucketing)", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
-          "passes over the data (default: 10; on --resume, the run's)", 0, 1e6 },
+          "passes over the data (default: 10; on --resume, the run's)", 1, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "the optimiser", 0, 0 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR", "learning rate", 0, 1e6 },
         { "weight-decay", WEFT_FLAG_FLOAT, &fl.weight_decay, "W",

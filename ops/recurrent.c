@@ -199,6 +199,18 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
     return false;
 }
 
+/* The per-step arrays of s (its T set): 0, or -1 when out of memory. */
+static int seq_slots(weft_graph *g, weft_seq *s)
+{
+    size_t T = (size_t)s->T;
+    s->xps = weft_graph_calloc(g, T * sizeof *s->xps);
+    s->rows = weft_graph_calloc(g, T * sizeof *s->rows);
+    s->used = weft_graph_calloc(g, T);
+    s->filled = weft_graph_calloc(g, T);
+    s->off = weft_graph_calloc(g, (T + 1) * sizeof *s->off);
+    return s->xps && s->rows && s->used && s->filled && s->off ? 0 : -1;
+}
+
 weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
 {
     if (!xp_seq) return NULL;
@@ -213,12 +225,7 @@ weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
     if (!s) return NULL;
     *s = (weft_seq){ .X = xp_seq, .T = T, .B = xp_seq->value.shape[1],
                      .P = xp_seq->value.shape[2] };
-    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
-    s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
-    s->used = weft_graph_calloc(g, (size_t)T);
-    s->filled = weft_graph_calloc(g, (size_t)T);
-    s->off = weft_graph_calloc(g, ((size_t)T + 1) * sizeof *s->off);
-    if (!s->xps || !s->rows || !s->used || !s->filled || !s->off) return NULL;
+    if (seq_slots(g, s)) return NULL;
     for (int t = 0; t <= T; t++) s->off[t] = (size_t)t * s->B;
     s->N = s->off[T];
     return s;
@@ -252,12 +259,7 @@ weft_seq *weft_seq_new_packed(weft_graph *g, weft_var *xp_packed, int T, const i
     if (!s) return NULL;
     *s = (weft_seq){ .X = xp_packed, .T = T, .B = B, .P = xp_packed->value.shape[1], .N = N,
                      .packed = true };
-    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
-    s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
-    s->used = weft_graph_calloc(g, (size_t)T);
-    s->filled = weft_graph_calloc(g, (size_t)T);
-    s->off = weft_graph_calloc(g, ((size_t)T + 1) * sizeof *s->off);
-    if (!s->xps || !s->rows || !s->used || !s->filled || !s->off) return NULL;
+    if (seq_slots(g, s)) return NULL;
     for (int t = 0; t < T; t++) s->off[t + 1] = s->off[t] + (size_t)rows[t];
     return s;
 }

@@ -141,7 +141,7 @@ static int print_event(void *user, const weft_train_event *e)
         p->last_seconds = e->train_seconds;
         p->last_cpu = cpu;
         printf("epoch %d: lr %g | train loss %.4f | valid accuracy %s%.2f | %.1f s, %.0f %s/s | "
-               "%.1f CPU s%s%s\n",
+               "%.2f CPU s%s%s\n",
                e->epoch, e->lr, e->loss, e->has_score ? "" : "(none) ",
                e->has_score ? e->score : 0.0, secs, secs > 0 ? items / secs : 0.0, p->unit,
                cpu_secs, e->best ? " | best" : "", e->saved ? ", saved" : "");
@@ -287,7 +287,7 @@ int weft_cli_classify_train(int argc, char **argv)
         { "pool-batches", WEFT_FLAG_INT, &fl.pool_batches, "N",
           "batches sorted by length together (bucketing)", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
-          "passes over the data (default: 10; on --resume, the run's)", 0, 1e6 },
+          "passes over the data (default: 10; on --resume, the run's)", 1, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "the optimiser", 0, 0 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR", "learning rate", 0, 1e6 },
         { "weight-decay", WEFT_FLAG_FLOAT, &fl.weight_decay, "W",

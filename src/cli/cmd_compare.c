@@ -289,12 +289,12 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
         { "jobs", WEFT_FLAG_INT, &a->jobs, "J", "runs at once, in J processes", 1, 256 },
         { "metric", WEFT_FLAG_STRING, &a->metric, "M", "nll or accuracy (classification "
           "tasks; default: the task's)", 0, 0 },
-        { "embed", WEFT_FLAG_INT, &a->embed, "E", "embedding width of token tasks (0: 16; sst, "
-          "sst5, upos: 100)", 0, 4096 },
+        { "embed", WEFT_FLAG_INT, &a->embed, "E", "embedding width of token tasks (default 16; "
+          "sst, sst5, upos: 100)", 1, 4096 },
         { "batch", WEFT_FLAG_INT, &a->batch, "B", "sequences a step", 1, 65536 },
         { "optim", WEFT_FLAG_STRING, &a->optim, "sgd|adam|adamw", "optimizer", 0, 0 },
-        { "lr", WEFT_FLAG_FLOAT, &a->lr, "LR", "learning rate (0: 0.005; sst, sst5, upos: "
-          "0.002)", 0, 1e6 },
+        { "lr", WEFT_FLAG_FLOAT, &a->lr, "LR", "learning rate (default 0.005; sst, sst5, "
+          "upos: 0.002)", 1e-9, 1e6 },
         { "clip", WEFT_FLAG_FLOAT, &a->clip, "C", "clip the global gradient norm to C (0: no "
           "clip)", 0, 1e9 },
         { "eval-points", WEFT_FLAG_INT, &a->eval_points, "N", "validations spread over each run",

@@ -304,6 +304,8 @@ static void print_layer_result(const layer_bench *b, const weft_rnn_config *cfg,
         double need_step = (double)need * B * layers * dirs * sizeof(float);
         printf("memory per step: %.0f bytes (arena / T); saved activations need %.0f bytes "
                "(x%.2f)\n", per_step, need_step, per_step / need_step);
+        printf("memory vs floor: %.2f (arena per step over the saved activations)\n",
+               per_step / need_step);
     } else {
         printf("memory per step: %.0f bytes (arena / T)\n", per_step);
     }

@@ -44,7 +44,11 @@
  * (the loss being a mean over items), up to float rounding.
  *
  * Threads: the trainer runs on the caller's thread and calls the callbacks
- * there; nothing in it is global but the signal flag (see catch_signals).
+ * there; nothing in it is global but the signal flag (see catch_signals)
+ * and the thread count: with more than one thread it times its steps and
+ * runs with fewer while that is faster (weft_thread_tuner, weft/runtime.h:
+ * other processes holding cores; WEFT_ADAPT_THREADS=0 keeps the count),
+ * restoring the count at the end. Results do not depend on it.
  *
  * Several processes (opts.comm of N > 1 ranks, weft/distributed.h; `mpirun -np
  * N weft train ... --distributed`): data parallelism. The model's shard
@@ -369,6 +373,8 @@ typedef struct weft_train_result {
                                        (MPI_Allreduce; 0 on one process) */
     double items;                   /* items trained by this process's run (several ranks:
                                        the global batches', every rank's share) */
+    int threads_last;               /* the threads the last step ran with (weft_thread_tuner) */
+    int thread_switches;            /* times the tuner changed them */
     weft_train_state state;         /* where the run is now (what state_path holds) */
 } weft_train_result;
 
@@ -396,6 +402,15 @@ int weft_train_remove_stale_temps(const char *path);
 /* Check an optimiser read from a file: a known kind, every hyper-parameter
  * finite and in its range, a step count >= 0. 0, or -1 with a message. */
 int weft_train_optim_check(const weft_optim *o, char *err, size_t errsize);
+
+/* For a batch_loss callback (the shard callback gave it rank and size): this
+ * rank's share of a global batch of n items that starts at item *first, split
+ * as weft_dist_share splits (every rank drew the same batch order from the
+ * run's stream, so together the shares are the batch). Moves *first to the
+ * share's first item and returns its size (one rank: n, *first unchanged).
+ * When the share is empty (a short last batch leaves a rank none) it also sets
+ * *b to a batch without loss and items, which batch_loss then returns as it is. */
+size_t weft_train_rank_share(size_t n, int rank, int size, size_t *first, weft_train_batch *b);
 
 /* A perplexity (or any score) for people: "%.2f" up to 1e6, then "%.3e";
  * "inf" / "nan" as they are. Writes into buf (size n) and returns it. */

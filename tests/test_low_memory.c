@@ -2,7 +2,7 @@
  * against the same graph kept whole: the same outputs and the same gradients
  * bit for bit (inputs, initial states, every parameter), through weft_unroll
  * of every fused cell (one layer; two bidirectional layers over a ragged
- * batch) and of a composed cell, on 1 and 2 threads, in less arena memory;
+ * batch, in any order or sorted, packed) and of a composed cell, on 1 and 2 threads, in less arena memory;
  * and what it refuses: an intermediate's gradient, a second backward. And
  * the language model's recomputation in segments (weft_lm_segments_*):
  * the gradients of the whole window to 1e-6, in less memory. */
@@ -125,7 +125,7 @@ static void compare(const char *cell, int layers, bool bidirectional, const int 
 static void same_results_bit_for_bit(void **state)
 {
     (void)state;
-    static const int ragged[B] = { 7, 3, 6, 1, 4 };
+    static const int ragged[B] = { 7, 3, 6, 1, 4 }, longest_first[B] = { 7, 6, 4, 3, 1 };
     static const char *const cells[] = { "rnn", "rnn-relu", "lstm", "lstm-b", "gru",
                                          "lstm-peephole" };
     for (int threads = 1; threads <= 2; threads++) {
@@ -133,6 +133,7 @@ static void same_results_bit_for_bit(void **state)
         for (size_t k = 0; k < sizeof cells / sizeof cells[0]; k++) {
             compare(cells[k], 1, false, NULL);
             compare(cells[k], 2, true, ragged);
+            compare(cells[k], 2, true, longest_first);   /* packed: the real rows only */
         }
     }
     weft_set_num_threads(1);

@@ -2,10 +2,12 @@
  * against the same graph kept whole: the same outputs and the same gradients
  * bit for bit (inputs, initial states, every parameter), through weft_unroll
  * of every fused cell (one layer; two bidirectional layers over a ragged
- * batch, in any order or sorted, packed) and of a composed cell, on 1 and 2 threads, in less arena memory;
- * and what it refuses: an intermediate's gradient, a second backward. And
- * the language model's recomputation in segments (weft_lm_segments_*):
- * the gradients of the whole window to 1e-6, in less memory. */
+ * batch, in any order, or sorted and packed) and of a composed cell, on 1 and
+ * 2 threads, in less arena memory; and what it refuses: an intermediate's
+ * gradient, a second backward. And the language model's recomputation in
+ * segments (weft_lm_segments_*): the gradients of the whole window to 1e-6, in
+ * less memory; and through the trainer (checkpoint_every), the plain run's
+ * weights. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -112,6 +112,7 @@ typedef struct fused_aux {
                       * the LSTM's in place) */
     float *dgates;   /* backward's [B, G·H] scratch for a step outside a chain */
     weft_seq *seq;    /* the chain, or NULL */
+    bool in_place;   /* a forward-only step of few rows: W_hh read in place (rows_product_worth) */
     int slot;        /* this step's t in the chain */
     bool first;      /* made the chain: transposes W_hh, runs the weight gradient */
 } fused_aux;
@@ -162,14 +163,6 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
                        const weft_var *h, const weft_var *c, const weft_var *W,
                        const weft_var *b)
 {
-    char sx[64], sh[64], sc[64], sw[64], sb[64];
-    weft_shape_str(&xp->value, sx, sizeof sx);
-    weft_shape_str(&h->value, sh, sizeof sh);
-    snprintf(sc, sizeof sc, "%s", "");
-    if (c) weft_shape_str(&c->value, sc, sizeof sc);
-    weft_shape_str(&W->value, sw, sizeof sw);
-    snprintf(sb, sizeof sb, "none");
-    if (b) weft_shape_str(&b->value, sb, sizeof sb);
     const char *what = NULL;
     char expect[160];
     if (h->value.rank != 2) {
@@ -194,6 +187,13 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
         }
     }
     if (!what) return true;
+    /* the shapes are written out only for the message (a step runs this every time) */
+    char sx[64], sh[64], sc[64] = "", sw[64], sb[64] = "none";
+    weft_shape_str(&xp->value, sx, sizeof sx);
+    weft_shape_str(&h->value, sh, sizeof sh);
+    if (c) weft_shape_str(&c->value, sc, sizeof sc);
+    weft_shape_str(&W->value, sw, sizeof sw);
+    if (b) weft_shape_str(&b->value, sb, sizeof sb);
     weft_graph_fail(g, "%s: xp %s, h %s%s%s, W_hh %s, b_hh %s: %s (G = %d), expected %s", op, sx,
                     sh, c ? ", c " : "", sc, sw, sb, what, G, expect);
     return false;
@@ -415,12 +415,18 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
     fused_aux *a = weft_graph_calloc(g, sizeof *a);
     if (!a) return NULL;
     step_attrs_of(v)->fused = a;
-    /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
-    const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
-    if (join_chain(g, v, in[0], W, H, GH)) return NULL;
-    /* in place, the activations go to xp's memory: the GRU keeps only u_n */
-    if (a->seq && a->seq->in_place) saved_floats = op == &weft_op_gru_step ? (size_t)H *
-                                                   xp_rows(in[0]) : 0;
+    /* A forward-only step of few rows joins no chain: a chain prepares W_hh
+     * for the products of many steps and keeps h_{t-1} for a backward, and
+     * this step's product reads W_hh where it is (pre_activation). */
+    a->in_place = rows_product_worth(g, shape[rank - 2]);
+    if (!a->in_place) {
+        /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
+        const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
+        if (join_chain(g, v, in[0], W, H, GH)) return NULL;
+        /* in place, the activations go to xp's memory: the GRU keeps only u_n */
+        if (a->seq && a->seq->in_place)
+            saved_floats = op == &weft_op_gru_step ? (size_t)H * xp_rows(in[0]) : 0;
+    }
     if (saved_floats) {
         a->saved = weft_graph_alloc(g, saved_floats * sizeof(float));
         if (!a->saved) return NULL;
@@ -582,7 +588,9 @@ static void pre_activation(const fused_aux *a, float *pre, const float *xp, cons
         return;
     }
     rows_plus_bias(pre, xp, b, B, GH);
-    if (s) {
+    if (a->in_place) {
+        weft_rows_times_wt(B, GH, H, h, H, W, pre, GH);
+    } else if (s) {
         memcpy(slot, h, (size_t)B * H * sizeof(float));
         if (s->packed_fwd) packed_gemm(B, h, H, &s->Wt_packed, pre, GH, s->Apack);
         else sgemm_rowmajor_ld(B, GH, H, 1.0f, h, H, s->Wt, s->ldt, 1.0f, pre, GH);

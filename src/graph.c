@@ -37,6 +37,7 @@ struct weft_graph {
     int first_nonfinite;     /* tape position of the first released gradient found
                               * non-finite by the sweep (-1: none) */
     struct free_grad *free_grads;   /* released gradients, for reuse */
+    bool forward_only;       /* weft_graph_set_forward_only */
     bool has_error;
     char error[ERROR_MAX];
 };
@@ -89,6 +90,16 @@ void weft_graph_set_low_memory(weft_graph *g, bool on)
 bool weft_graph_is_low_memory(const weft_graph *g)
 {
     return g->low_memory;
+}
+
+void weft_graph_set_forward_only(weft_graph *g, bool on)
+{
+    g->forward_only = on;
+}
+
+bool weft_graph_is_forward_only(const weft_graph *g)
+{
+    return g && g->forward_only;
 }
 
 void weft_graph_set_memory_limit(weft_graph *g, size_t bytes)
@@ -314,7 +325,7 @@ static weft_var *leaf(weft_graph *g, const weft_tensor *t, const char *name, boo
     memcpy(v->value.data, t->data, t->size * sizeof(float));
     v->kind = kind;
     v->name = name;
-    v->requires_grad = requires_grad;
+    v->requires_grad = requires_grad && !g->forward_only;
     return v;
 }
 
@@ -336,7 +347,7 @@ weft_var *weft_input_zeros(weft_graph *g, int rank, const int *shape, const char
     memset(v->value.data, 0, v->value.size * sizeof(float));
     v->kind = WEFT_NODE_INPUT;
     v->name = name;
-    v->requires_grad = requires_grad;
+    v->requires_grad = requires_grad && !g->forward_only;
     return v;
 }
 
@@ -361,7 +372,7 @@ weft_var *weft_param_var(weft_graph *g, weft_param *p)
     v->kind = WEFT_NODE_PARAM;
     v->name = p->name;
     v->param = p;
-    v->requires_grad = true;
+    v->requires_grad = !g->forward_only;
     g->leaves[g->n_leaves++] = (param_leaf){ p, v };
     return v;
 }
@@ -580,10 +591,8 @@ static void sweep(weft_graph *g, weft_var *loss)
         weft_var *v = g->nodes[i];
         if (!v->requires_grad || !weft_node_grad_ready(v) || !v->op) continue;
         weft_matmul_sched_at_node(g->products, i);
-        bool ready = true;
-        for (int k = 0; k < v->n_in && ready; k++)
-            if (v->in[k]->requires_grad && grad_before_use(g, v->in[k])) ready = false;
-        if (!ready) break;   /* out of memory: the graph's error says so */
+        for (int k = 0; k < v->n_in; k++)
+            if (v->in[k]->requires_grad && grad_before_use(g, v->in[k])) goto out;
         int deferred = weft_matmul_sched_deferred(g->products);
         v->op->backward(g, v);
         for (int k = 0; k < v->n_in; k++)
@@ -601,12 +610,13 @@ static void sweep(weft_graph *g, weft_var *loss)
     /* op nodes the loss does not reach still end with a zero gradient (a
      * low-memory graph gives them none) */
     for (int i = 0; i <= loss->id && !g->low_memory; i++)
-        if (g->nodes[i]->requires_grad && grad_before_use(g, g->nodes[i])) break;
+        if (g->nodes[i]->requires_grad && grad_before_use(g, g->nodes[i])) goto out;
     /* build memos are stale from here: an optimizer step may follow */
     weft_matmul_sched_end_sweep(g->products);
     if (g->on_final)
         for (int k = 0; k < g->n_leaves; k++)
             if (!told || !told[k]) g->on_final(g->on_final_ctx, g->leaves[k].param);
+out:
     free(first);
     free(told);
 }
@@ -631,6 +641,11 @@ static int check_gradients_finite(weft_graph *g, const weft_var *loss)
 
 int weft_backward(weft_graph *g, weft_var *loss)
 {
+    if (g->forward_only) {
+        weft_graph_fail(g, "backward: the graph is forward-only (weft_graph_set_forward_only): "
+                        "it keeps nothing for a backward");
+        return -1;
+    }
     if (!loss_ok(g, loss)) return -1;
     if (g->low_memory && g->swept) {
         weft_graph_fail(g, "backward: a second backward over one forward of a low-memory "

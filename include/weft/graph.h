@@ -94,6 +94,20 @@ void weft_graph_free(weft_graph *g);
  * in the number of nodes. Every weft_var* of this graph dies here. */
 void weft_graph_reset(weft_graph *g);
 
+/* Forward-only (inference) mode, PyTorch's torch.inference_mode(): ops still
+ * compute their values, but no node needs a gradient (leaves and parameters
+ * made while it is on get requires_grad false), ops keep nothing for a
+ * backward (the fused recurrent steps save no activations and no h_{t-1}),
+ * the per-step products of a few rows read the weights in place instead of
+ * packing them, and weft_backward refuses. A caller that runs a model one
+ * step at a time resets the graph every step (weft_graph_reset keeps the
+ * mode and the arena's memory), so a step costs its arithmetic and a few
+ * hundred bytes of bookkeeping. Off by default; set it on an empty graph
+ * (after weft_graph_new or weft_graph_reset). The values equal those of the
+ * taped forward (tests/test_infer.c). */
+void weft_graph_set_forward_only(weft_graph *g, bool on);
+bool weft_graph_is_forward_only(const weft_graph *g);
+
 /* Limit the arena (0, the default, means no limit but the machine's). An
  * allocation past the limit fails with an error naming the bytes wanted. */
 void weft_graph_set_memory_limit(weft_graph *g, size_t bytes);

@@ -1023,7 +1023,9 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         weft_var *scaled = b.loss;
         if (r->n_buckets) {   /* several ranks: reduce the buckets as they become final */
             buckets_arm(r, b.items > 0 ? b.items : 1.0);
-            weft_graph_on_grad_final(r->g, on_grad_final, r);
+            /* a recomputed backward (batch_backward) runs several sweeps and its
+               gradients are final only after the last: reduced after it */
+            if (!t->batch_backward) weft_graph_on_grad_final(r->g, on_grad_final, r);
         }
         if (K > 1) {
             /* weight the batch by its items; the sum is divided by all the
@@ -1035,13 +1037,12 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
             }
         }
         float scale = K > 1 ? (float)(b.items > 0 ? b.items : 1.0) : 1.0f;
-        int brc = t->batch_backward ? t->batch_backward(t->model, r->g, scaled, scale, r->err,
-                                                        r->errsize)
-                                    : weft_backward(r->g, scaled);
+        int brc = t->batch_backward
+                      ? t->batch_backward(t->model, r->g, scaled, scale, r->err, r->errsize)
+                      : weft_backward(r->g, scaled);
         weft_graph_on_grad_final(r->g, NULL, NULL);
-        if (brc && t->batch_backward) return -1;   /* its message is in r->err */
         if (brc) {
-            weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
+            if (!t->batch_backward) weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
             return -1;
         }
         if (r->overlap_rc) return -1;

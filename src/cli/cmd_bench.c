@@ -572,16 +572,20 @@ int weft_cmd_bench(int argc, char **argv)
         { "layer", "bench layer", bench_layer },
         { "lm", "bench lm", bench_lm },
         { "gemm", "bench gemm", bench_gemm },
+        { "generate", "bench generate", weft_cli_bench_generate },
+        { "eval", "bench eval", weft_cli_bench_eval },
     };
     int status;
     if (weft_args_run_sub(argc, argv, sub, sizeof sub / sizeof sub[0], &status)) return status;
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     FILE *out = help ? stdout : stderr;
-    fprintf(out, "usage: weft bench layer|lm|gemm [options]\n\n"
+    fprintf(out, "usage: weft bench layer|lm|gemm|generate|eval [options]\n\n"
                  "Time weft's recurrent layers and language models against the sgemm ceiling.\n"
                  "  layer   one recurrent layer (stack), forward or forward+backward\n"
                  "  lm      a language model's training step: small, medium or char\n"
                  "  gemm    BLIS's sgemm alone: the ceiling\n"
+                 "  generate  a language model's generation (weft sample): tokens/s\n"
+                 "  eval    a language model scoring a stream (weft eval): tokens/s\n"
                  "'weft bench COMMAND --help' describes a command. bench/side_by_side.py runs\n"
                  "them beside PyTorch (docs/performance.md).\n");
     if (help) return WEFT_EXIT_OK;

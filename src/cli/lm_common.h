@@ -126,10 +126,10 @@ void weft_cli_print_eval(const char *data, const int *ids, size_t n, const weft_
  * WEFT_CLI_SAMPLE_FLAGS flags that fill it to flags. */
 typedef struct weft_cli_sample_args {
     const char *model, *prime;
-    int length, top_k, seed;
-    float temperature;
+    int length, top_k, seed, batch;
+    float temperature, top_p;
 } weft_cli_sample_args;
-#define WEFT_CLI_SAMPLE_FLAGS 6
+#define WEFT_CLI_SAMPLE_FLAGS 8
 void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags);
 
 /* A neural language model as `weft sample` sees it: its vocabulary and two

@@ -1239,7 +1239,10 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
     if (o->checkpoint_every > 0 &&
         t->set_checkpoint_every(t->model, o->checkpoint_every, err, errsize))
         goto done;
-    if (r.dist && (start_ranks(&r) || buckets_make(&r))) goto done;
+    /* buckets reduced during the backward need one sweep a batch; a model
+     * recomputing in segments runs several: its gradients are averaged after */
+    if (r.dist && (start_ranks(&r) || (o->checkpoint_every == 0 && buckets_make(&r))))
+        goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();
     weft_thread_tuner_init(&tuner);

@@ -15,8 +15,10 @@
  * take 50 ms; the best round of each is kept. With one thread the time is the
  * thread's CPU time (steady on a busy machine), otherwise wall time.
  * Prints GFLOP/s (2·M·N·K) of each, the packed product's speed-up over
- * sgemm with the kernel weft picks, whether packed_worth picks the packed
- * path for the shape, and the largest difference from sgemm's result. */
+ * sgemm with the kernel weft picks for the shape (packed_kernel: with
+ * WEFT_PACKED_KERNEL unset or 'auto', by its rule), what weft runs the shape
+ * on (sgemm where packed_worth says packing does not pay, else that kernel),
+ * and the largest difference from sgemm's result. */
 #include "src/matmul.h"
 #include "weft/weft.h"
 
@@ -101,14 +103,17 @@ static void one_shape(int M, int N, int K, int threads)
             }
         }
     weft_packed_kernel_select(-1);
+    /* the kernel weft runs this shape on (with 'auto', by packed_kernel's rule) */
+    const gemm_kernel *kern = packed_kernel(M, K);
     int pick = 1;
     for (int w = 1; w < WAYS; w++)
-        if (kernel_of[w] == weft_gemm_kernel()->which) pick = w;
+        if (kern->own && kernel_of[w] == kern->which) pick = w;
     char rate[WAYS][32];
     for (int w = 0; w < WAYS; w++)
         snprintf(rate[w], sizeof rate[w], has[w] ? "%.1f" : "-", flop / best[w] * 1e-9);
     printf("| %d x %d x %d | %s | %s | %s | %s | %.2f | %s | %.1e |\n", M, N, K, rate[0], rate[1],
-           rate[2], rate[3], best[0] / best[pick], packed_worth(M, N, K) ? "packed" : "sgemm", diff);
+           rate[2], rate[3], best[0] / best[pick],
+           packed_worth(M, N, K) ? weft_packed_kernel_name(kernel_of[pick]) : "sgemm", diff);
     free(A); free(B); free(Bdense);
     for (int w = 0; w < WAYS; w++) {
         free(C[w]);

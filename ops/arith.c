@@ -2,6 +2,8 @@
  * scale by a constant, one-minus. */
 #include "ops/op_table.h"
 
+#include "src/vec.h"
+
 #include <string.h>
 
 /* How b is spread over a. */
@@ -32,14 +34,55 @@ static int broadcast_mode(const weft_tensor *a, const weft_tensor *b)
     return -1;
 }
 
-/* b's element that meets a's element (r, c). */
-static inline float bval(const float *b, int mode, int r, int c, int cols)
+/* The loops below run src/vec.h's kernels (built for each vector width),
+ * on slices of a flat array where b is spread alike over every element (its
+ * shape, or one element), else row by row; the threads take equal slices, as
+ * the other elementwise ops do. */
+typedef void (*vec_vv)(float *, const float *, const float *, size_t);
+typedef void (*vec_vs)(float *, const float *, float, size_t);
+
+/* y = vv(a, b) or vs(a, b's element), over rows x cols with b spread by mode. */
+static void map_broadcast(vec_vv vv, vec_vs vs, float *y, const float *a, const float *b,
+                          int mode, int rows, int cols)
 {
-    switch (mode) {
-    case BCAST_SAME: return b[(size_t)r * cols + c];
-    case BCAST_ROW: return b[c];
-    case BCAST_COL: return b[r];
-    default: return b[0];
+    size_t n = (size_t)rows * cols;
+    if (mode == BCAST_SAME || mode == BCAST_SCALAR) {
+        #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+        {
+            size_t i0, i1;
+            weft_vec_share(n, &i0, &i1);
+            if (i1 > i0 && mode == BCAST_SAME) vv(y + i0, a + i0, b + i0, i1 - i0);
+            else if (i1 > i0) vs(y + i0, a + i0, b[0], i1 - i0);
+        }
+        return;
+    }
+    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * cols;
+        if (mode == BCAST_ROW) vv(y + o, a + o, b, (size_t)cols);
+        else vs(y + o, a + o, b[r], (size_t)cols);
+    }
+}
+
+/* y[i] += s · x[i] over n floats, shared among the threads. */
+static void acc_threads(float *y, const float *x, float s, size_t n)
+{
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        if (i1 > i0) weft_vec_acc(y + i0, x + i0, s, i1 - i0);
+    }
+}
+
+/* y += x ⊙ z over n floats, shared among the threads. */
+static void acc_mul_threads(float *y, const float *x, const float *z, size_t n)
+{
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        if (i1 > i0) weft_vec_acc_mul(y + i0, x + i0, z + i0, i1 - i0);
     }
 }
 
@@ -57,9 +100,9 @@ static void reduce_into_b(float *gb, const float *gy, const float *factor, float
 {
     size_t n = (size_t)rows * cols;
     switch (mode) {
-    case BCAST_SAME:
-        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) gb[i] += term(gy, factor, sign, i);
+    case BCAST_SAME:   /* mul passes sign 1: sign · gy · a is gy · a exactly */
+        if (factor) acc_mul_threads(gb, gy, factor, n);
+        else acc_threads(gb, gy, sign, n);
         break;
     case BCAST_ROW:
         for (int r = 0; r < rows; r++)
@@ -113,11 +156,7 @@ void weft_op_add_forward(weft_graph *g, weft_var *v)
     const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
     float *y = v->value.data;
     int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
-    int mode = arith_attrs_of(v)->broadcast;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            y[(size_t)r * cols + c] = a[(size_t)r * cols + c] + bval(b, mode, r, c, cols);
+    map_broadcast(weft_vec_add, weft_vec_add_s, y, a, b, arith_attrs_of(v)->broadcast, rows, cols);
 }
 
 void weft_op_add_backward(weft_graph *g, weft_var *v)
@@ -126,11 +165,7 @@ void weft_op_add_backward(weft_graph *g, weft_var *v)
     weft_var *a = v->in[0], *b = v->in[1];
     const float *gy = v->grad.data;
     int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
-    if (weft_wants_grad(a)) {
-        float *ga = a->grad.data;
-        #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-        for (size_t i = 0; i < v->value.size; i++) ga[i] += gy[i];
-    }
+    if (weft_wants_grad(a)) acc_threads(a->grad.data, gy, 1.0f, v->value.size);
     if (weft_wants_grad(b))
         reduce_into_b(b->grad.data, gy, NULL, 1.0f, arith_attrs_of(v)->broadcast, rows, cols);
 }
@@ -148,11 +183,7 @@ void weft_op_sub_forward(weft_graph *g, weft_var *v)
     const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
     float *y = v->value.data;
     int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
-    int mode = arith_attrs_of(v)->broadcast;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            y[(size_t)r * cols + c] = a[(size_t)r * cols + c] - bval(b, mode, r, c, cols);
+    map_broadcast(weft_vec_sub, weft_vec_sub_s, y, a, b, arith_attrs_of(v)->broadcast, rows, cols);
 }
 
 void weft_op_sub_backward(weft_graph *g, weft_var *v)
@@ -162,11 +193,7 @@ void weft_op_sub_backward(weft_graph *g, weft_var *v)
     const float *gy = v->grad.data;
     size_t n = v->value.size;
     int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
-    if (weft_wants_grad(a)) {
-        float *ga = a->grad.data;
-        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) ga[i] += gy[i];
-    }
+    if (weft_wants_grad(a)) acc_threads(a->grad.data, gy, 1.0f, n);
     /* dL/db = -dL/dy, summed over what b was spread over */
     if (weft_wants_grad(b))
         reduce_into_b(b->grad.data, gy, NULL, -1.0f, arith_attrs_of(v)->broadcast, rows, cols);
@@ -185,11 +212,7 @@ void weft_op_mul_forward(weft_graph *g, weft_var *v)
     const float *a = v->in[0]->value.data, *b = v->in[1]->value.data;
     float *y = v->value.data;
     int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
-    int mode = arith_attrs_of(v)->broadcast;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            y[(size_t)r * cols + c] = a[(size_t)r * cols + c] * bval(b, mode, r, c, cols);
+    map_broadcast(weft_vec_mul, weft_vec_mul_s, y, a, b, arith_attrs_of(v)->broadcast, rows, cols);
 }
 
 void weft_op_mul_backward(weft_graph *g, weft_var *v)
@@ -200,13 +223,21 @@ void weft_op_mul_backward(weft_graph *g, weft_var *v)
     size_t n = v->value.size;
     int rows = weft_tensor_rows(&v->value), cols = weft_tensor_cols(&v->value);
     int mode = arith_attrs_of(v)->broadcast;
-    /* dL/da = dL/dy ⊙ b */
+    /* dL/da = dL/dy ⊙ b (b a column or one element: gy · s is s · gy) */
     if (weft_wants_grad(a)) {
         float *ga = a->grad.data;
-        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-                ga[(size_t)r * cols + c] += gy[(size_t)r * cols + c] * bval(bv, mode, r, c, cols);
+        if (mode == BCAST_SAME) {
+            acc_mul_threads(ga, gy, bv, n);
+        } else if (mode == BCAST_SCALAR) {
+            acc_threads(ga, gy, bv[0], n);
+        } else {
+            #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
+            for (int r = 0; r < rows; r++) {
+                size_t o = (size_t)r * cols;
+                if (mode == BCAST_ROW) weft_vec_acc_mul(ga + o, gy + o, bv, (size_t)cols);
+                else weft_vec_acc(ga + o, gy + o, bv[r], (size_t)cols);
+            }
+        }
     }
     /* dL/db = dL/dy ⊙ a, summed over what b was spread over */
     if (weft_wants_grad(b)) reduce_into_b(b->grad.data, gy, av, 1.0f, mode, rows, cols);
@@ -229,8 +260,13 @@ void weft_op_scale_forward(weft_graph *g, weft_var *v)
     (void)g;
     const float *a = v->in[0]->value.data;
     float *y = v->value.data, s = arith_attrs_of(v)->factor;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) y[i] = s * a[i];
+    size_t n = v->value.size;
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        if (i1 > i0) weft_vec_mul_s(y + i0, a + i0, s, i1 - i0);
+    }
 }
 
 void weft_op_scale_backward(weft_graph *g, weft_var *v)
@@ -240,8 +276,7 @@ void weft_op_scale_backward(weft_graph *g, weft_var *v)
     if (!weft_wants_grad(a)) return;
     float *ga = a->grad.data, s = arith_attrs_of(v)->factor;
     const float *gy = v->grad.data;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) ga[i] += s * gy[i];
+    acc_threads(ga, gy, s, v->value.size);
 }
 
 /* --- one_minus: y = 1 - a (the complement of a gate) -------------------------- */
@@ -271,6 +306,5 @@ void weft_op_one_minus_backward(weft_graph *g, weft_var *v)
     if (!weft_wants_grad(a)) return;
     float *ga = a->grad.data;
     const float *gy = v->grad.data;
-    #pragma omp parallel for if (v->value.size > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < v->value.size; i++) ga[i] -= gy[i];
+    acc_threads(ga, gy, -1.0f, v->value.size);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "src/internal.h"   /* WEFT_PARALLEL_MIN */
+#include "src/vec.h"        /* WEFT_SIMD_CLONES */
 
 static inline float weft_fast_exp2i(int32_t k)   /* 2^k for k in [-126, 127] */
 {
@@ -94,24 +95,6 @@ static inline float weft_fast_tanhf(float x)
     float y = ax < 0.3f ? small : (x < 0.0f ? -big : big);
     return x != x ? x : y;
 }
-
-/* WEFT_SIMD_CLONES: put in front of a loop kernel (a function without an
- * OpenMP region inside) to build it three times, for AVX-512, AVX2 and the
- * baseline the build targets, the best one the CPU has chosen once when the
- * program loads (GCC's target_clones, through an ifunc; GCC on x86-64 Linux
- * only, elsewhere one plain build). A kernel gives the same bits in every
- * build when it only does elementwise IEEE arithmetic (no FMA: GCC in ISO C
- * mode, -std=c11, compiles with -ffp-contract=off) and writes its sums out in
- * a fixed order rather than leaving the order to the vector width. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define WEFT_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef WEFT_SIMD_CLONES
-#define WEFT_SIMD_CLONES
-#endif
 
 /* y[i] = σ(x[i]) and y[i] = tanh(x[i]) for i < n (y may be x), built with
  * WEFT_SIMD_CLONES (ops/fastmath.c): a build for any x86-64 (-Dnative=false)

@@ -63,8 +63,14 @@
  * memory; the sequence's part made by weft_seq_new, the chain's by the first
  * fused step that reads one of its steps. */
 struct weft_seq {
-    const weft_var *X;       /* the [T, B, P] projection the steps read */
+    const weft_var *X;       /* the [T, B, P] projection the steps read, or packed [N, P] */
     int T, B, P;
+    /* slot t's rows are rows off[t] .. off[t + 1] of X read as [N, P] (and of
+     * hprev and dgates): t·B .. (t + 1)·B, or packed (weft_seq_new_packed)
+     * only the rows of the sequences still running at step t, N in all */
+    size_t *off;
+    size_t N;
+    bool packed;
     const weft_var **xps;    /* [T]: the step-t input (weft_seq_input) slot t's step reads */
     int *rows;               /* [T]: the rows step t's input has (B, or fewer: the first ones) */
     unsigned char *used;     /* [T]: a step has taken slot t */
@@ -77,7 +83,8 @@ struct weft_seq {
     float *Wt;               /* W_hhᵀ [H, ldt], remade by the first step's forward */
     float *Wp;               /* W_hh [G·H, ldw], likewise; NULL: W_hh itself serves */
     bool packed_fwd;         /* h W_hhᵀ through Wt_packed instead of Wt */
-    bool gate_tiles;         /* LSTM, packed, H a multiple of NR: gates on the tiles */
+    bool gate_tiles;         /* LSTM, packed: gates on the tiles (Wt_packed gate by gate) */
+    int Hp;                  /* gate_tiles: H rounded up to NR, the columns a gate packs to */
     bool packed_bwd;         /* dgates W_hh through Wp_packed instead of Wp */
     packed_matrix Wt_packed; /* W_hhᵀ [H, G·H] packed, remade like Wt */
     packed_matrix Wp_packed; /* W_hh [G·H, H] packed, likewise */
@@ -203,7 +210,48 @@ weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
     s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
     s->used = weft_graph_calloc(g, (size_t)T);
     s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->xps || !s->rows || !s->used || !s->filled) return NULL;
+    s->off = weft_graph_calloc(g, ((size_t)T + 1) * sizeof *s->off);
+    if (!s->xps || !s->rows || !s->used || !s->filled || !s->off) return NULL;
+    for (int t = 0; t <= T; t++) s->off[t] = (size_t)t * s->B;
+    s->N = s->off[T];
+    return s;
+}
+
+weft_seq *weft_seq_new_packed(weft_graph *g, weft_var *xp_packed, int T, const int *rows)
+{
+    if (!xp_packed) return NULL;
+    if (xp_packed->value.rank != 2 || T < 1 || !rows) {
+        char sx[64];
+        weft_graph_fail(g, "seq: packed projections %s over %d steps, expected [N, P] and T >= 1",
+                        weft_shape_str(&xp_packed->value, sx, sizeof sx), T);
+        return NULL;
+    }
+    size_t N = 0;
+    int B = 0;
+    for (int t = 0; t < T; t++) {
+        if (rows[t] < 1) {
+            weft_graph_fail(g, "seq: packed step %d has %d rows, expected >= 1", t, rows[t]);
+            return NULL;
+        }
+        N += (size_t)rows[t];
+        if (rows[t] > B) B = rows[t];
+    }
+    if (N != (size_t)xp_packed->value.shape[0]) {
+        weft_graph_fail(g, "seq: the steps' rows add up to %zu, the packed projections have %d",
+                        N, xp_packed->value.shape[0]);
+        return NULL;
+    }
+    weft_seq *s = weft_graph_calloc(g, sizeof *s);
+    if (!s) return NULL;
+    *s = (weft_seq){ .X = xp_packed, .T = T, .B = B, .P = xp_packed->value.shape[1], .N = N,
+                     .packed = true };
+    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
+    s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
+    s->used = weft_graph_calloc(g, (size_t)T);
+    s->filled = weft_graph_calloc(g, (size_t)T);
+    s->off = weft_graph_calloc(g, ((size_t)T + 1) * sizeof *s->off);
+    if (!s->xps || !s->rows || !s->used || !s->filled || !s->off) return NULL;
+    for (int t = 0; t < T; t++) s->off[t + 1] = s->off[t] + (size_t)rows[t];
     return s;
 }
 
@@ -212,11 +260,16 @@ weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows)
     if (!s) return NULL;
     if (t < 0 || t >= s->T)
         return weft_graph_fail(g, "seq: step %d is not in [0, %d)", t, s->T);
-    if (rows < 1 || rows > s->B)
-        return weft_graph_fail(g, "seq: step %d: %d rows is not in [1, %d] (the batch)", t,
-                               rows, s->B);
+    int cap = (int)(s->off[t + 1] - s->off[t]);
+    if (rows < 1 || rows > cap || (s->packed && rows != cap))
+        return weft_graph_fail(g, "seq: step %d: %d rows is not in [1, %d] (the batch)%s", t,
+                               rows, cap, s->packed ? " or not the packed step's own" : "");
     weft_var *X = (weft_var *)s->X, *xp;
-    if (rows == s->B) {
+    if (s->packed) {   /* the step's rows of the packed [N, P]: a view */
+        xp = weft_node_new_view(g, &weft_op_narrow, X, 2, (int[]){ rows, s->P },
+                                s->off[t] * (size_t)s->P);
+        if (xp) weft_narrow_attrs_of(xp)->start = (int)s->off[t];
+    } else if (rows == s->B) {
         xp = weft_narrow(g, X, t, 1);
     } else {   /* the first rows of block t: contiguous, a view as a narrow is */
         size_t block = (size_t)s->B * s->P;
@@ -256,10 +309,13 @@ static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const
     s->packed_fwd = packed_worth(B, GH, H);
     s->packed_bwd = packed_worth(B, H, GH);
     const gemm_kernel *kern = weft_gemm_kernel();
-    s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step && H % kern->nr == 0 &&
-                    4 * packed_mr(B) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
+    s->gate_tiles = s->packed_fwd && op == &weft_op_lstm_step &&
+                    4 * packed_mr(B, H) * kern->nr <= PACKED_GROUP_MAX_FLOATS;
+    s->Hp = (H + kern->nr - 1) / kern->nr * kern->nr;
     if (s->packed_fwd) {
-        s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, GH) * sizeof(float));
+        /* with the gate tiles each gate's H columns pack to Hp (zero past H) */
+        int N = s->gate_tiles ? 4 * s->Hp : GH;
+        s->Wt_packed.data = weft_graph_alloc(g, packed_floats(H, N) * sizeof(float));
         if (!s->Wt_packed.data) return -1;
     } else {
         s->Wt = weft_graph_alloc(g, (size_t)H * s->ldt * sizeof(float));
@@ -281,7 +337,8 @@ static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const
         s->Apack = weft_graph_alloc(g, (fa > ba ? fa : ba) * sizeof(float));
         if (!s->Apack) return -1;
     }
-    s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
+    (void)T;
+    s->hprev = weft_graph_alloc(g, s->N * H * sizeof(float));
     return s->hprev ? 0 : -1;
 }
 
@@ -359,12 +416,27 @@ static void transpose(float *dst, int ld, const float *src, int rows, int cols)
 /* The start of a chain step's forward: the first step remakes W_hhᵀ and the
  * copy of W_hh, packed or padded (the weights may have changed since the
  * last forward: a gradient check nudges them). */
+/* W_hhᵀ [H, 4H] packed gate by gate for the LSTM's gate tiles: gate j's H
+ * columns (rows j·H .. j·H + H - 1 of W_hh) in panels of their own, Hp / NR
+ * of them, the last zero past H; so panel k + j·Hp/NR holds gate j of units
+ * k·NR .. k·NR + NR - 1 whether or not H is a multiple of NR. */
+static void pack_gates(packed_matrix *P, const float *W, int H, int Hp)
+{
+    int nr = weft_gemm_kernel()->nr, per_gate = Hp / nr;
+    for (int j = 0; j < 4; j++) {
+        packed_matrix gate = { .data = P->data + (size_t)j * per_gate * H * nr };
+        packed_pack(&gate, W + (size_t)j * H * H, true, H, H);
+    }
+    *P = packed_matrix_at(P->data, H, 4 * Hp);
+}
+
 static void chain_weights(const fused_aux *a)
 {
     weft_seq *s = a->seq;
     if (a->first) {
         const float *W = s->W->value.data;
-        if (s->packed_fwd) packed_pack(&s->Wt_packed, W, true, s->H, s->GH);
+        if (s->gate_tiles) pack_gates(&s->Wt_packed, W, s->H, s->Hp);
+        else if (s->packed_fwd) packed_pack(&s->Wt_packed, W, true, s->H, s->GH);
         else transpose(s->Wt, s->ldt, W, s->GH, s->H);
         if (s->packed_bwd) {
             packed_pack(&s->Wp_packed, W, false, s->GH, s->H);
@@ -414,12 +486,11 @@ static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
                 s->dgates = s->X->grad.data;
             } else {
                 if (!s->own_dgates)
-                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * s->B * width *
-                                                     sizeof(float));
+                    s->own_dgates = weft_graph_alloc(g, s->N * width * sizeof(float));
                 s->dgates = s->own_dgates;
             }
         }
-        return s->dgates ? s->dgates + (size_t)a->slot * s->B * width : NULL;
+        return s->dgates ? s->dgates + s->off[a->slot] * width : NULL;
     }
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
     return a->dgates;
@@ -455,7 +526,7 @@ static void pre_activation(const fused_aux *a, float *pre, const float *xp, cons
                            const float *h, const float *W, int B, int H, int GH)
 {
     weft_seq *s = a->seq;
-    float *slot = s ? s->hprev + (size_t)a->slot * s->B * H : NULL;
+    float *slot = s ? s->hprev + s->off[a->slot] * H : NULL;
     if (s) chain_weights(a);
     if (s && s->packed_fwd && xp) {
         packed_gemm_ex(B, h, H, &s->Wt_packed, pre, GH, s->Apack,
@@ -522,18 +593,20 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
     /* slots no backward reached (the loss does not depend on them) add
      * nothing, nor do the rows past a step's own (a step over the sequences
      * still running: weft_seq_input_rows) */
-    int SB = s->B;
     for (int t = 0; t < s->T; t++) {
+        int cap = (int)(s->off[t + 1] - s->off[t]);
         int r = s->used[t] ? s->rows[t] : 0, from = s->filled[t] ? r : 0;
-        if (from < SB)
-            memset(s->dgates + ((size_t)t * SB + from) * GH, 0,
-                   (size_t)(SB - from) * GH * sizeof(float));
-        if (r < SB)
-            memset(s->hprev + ((size_t)t * SB + r) * H, 0, (size_t)(SB - r) * H * sizeof(float));
+        if (from < cap)
+            memset(s->dgates + (s->off[t] + (size_t)from) * GH, 0,
+                   (size_t)(cap - from) * GH * sizeof(float));
+        if (r < cap)
+            memset(s->hprev + (s->off[t] + (size_t)r) * H, 0,
+                   (size_t)(cap - r) * H * sizeof(float));
         s->filled[t] = 0;
     }
     s->n_filled = 0;
-    int rows = s->T * SB;
+    /* every slot's rows: T·B, or packed only the sequences' real steps */
+    int rows = (int)s->N;
     if (dW) sgemm_rowmajor(true, false, GH, H, rows, 1.0f, s->dgates, s->hprev, 1.0f,
                            W->grad.data);
     if (db) add_column_sums(b->grad.data, s->dgates, rows, GH);
@@ -667,11 +740,14 @@ static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
     }
 }
 
-/* A step of a packed chain with H a multiple of NR, the gates done tile by
- * tile (packed_gemm_grouped): W_hhᵀ's panel k + j·H/NR holds gate j of units
- * k·NR .. k·NR + NR - 1, so group k's four tiles of MR rows are those units'
- * four pre-activations; they start as xp + b_hh, as packed_gemm_ex's tiles
- * do, take h W_hhᵀ, and go through lstm_units while still in L1. The same
+/* A step of a packed chain, the gates done tile by tile
+ * (packed_gemm_grouped): W_hhᵀ is packed gate by gate (pack_gates), so its
+ * panel k + j·Hp/NR holds gate j of units k·NR .. k·NR + NR - 1, and group
+ * k's four tiles of MR rows are those units' four pre-activations; they
+ * start as xp + b_hh, as packed_gemm_ex's tiles do, take h W_hhᵀ, and go
+ * through lstm_units while still in L1. Where H is not a multiple of NR (the
+ * Zaremba models' 200 and 650) the last group has H mod NR units and its
+ * tiles' other columns (zero weights) are computed and dropped. The same
  * numbers as the product followed by the row loop, without writing the
  * pre-activations out and reading them back, and without a second parallel
  * region per step. */
@@ -684,13 +760,14 @@ typedef struct lstm_tiles {
 static void lstm_tiles_start(void *ctx, int row0, int rows, int group, float *tiles)
 {
     const lstm_tiles *L = ctx;
-    int H = L->H, nr = L->nr, u0 = group * nr;
+    int H = L->H, nr = L->nr, u0 = group * nr, units = H - u0 < nr ? H - u0 : nr;
     for (int gate = 0; gate < 4; gate++)
         for (int i = 0; i < rows; i++) {
             const float *x = L->xp + (size_t)(row0 + i) * 4 * H + gate * H + u0;
             const float *b = L->b ? L->b + gate * H + u0 : NULL;
             float *t = tiles + (size_t)(gate * L->mr + i) * nr;
-            for (int j = 0; j < nr; j++) t[j] = x[j] + (b ? b[j] : 0.0f);
+            for (int j = 0; j < units; j++) t[j] = x[j] + (b ? b[j] : 0.0f);
+            for (int j = units; j < nr; j++) t[j] = 0.0f;
             /* the same rows' xp for the next group, which these rows' thread
              * takes a few tiles from now: the projection was written long
              * before (T steps of it), and its rows, 16 KB apart at H = 512,
@@ -703,12 +780,12 @@ static void lstm_tiles_start(void *ctx, int row0, int rows, int group, float *ti
 static void lstm_tiles_finish(void *ctx, int row0, int rows, int group, float *tiles)
 {
     const lstm_tiles *L = ctx;
-    int H = L->H, mr = L->mr, nr = L->nr, u0 = group * nr;
+    int H = L->H, mr = L->mr, nr = L->nr, u0 = group * nr, units = H - u0 < nr ? H - u0 : nr;
     for (int i = 0; i < rows; i++) {
         size_t r = (size_t)(row0 + i);
         const float *t = tiles + (size_t)i * nr;
         float *ai = L->act + r * 4 * H + u0;
-        lstm_units(nr, t, t + mr * nr, t + 2 * mr * nr, t + 3 * mr * nr, L->c + r * H + u0, ai,
+        lstm_units(units, t, t + mr * nr, t + 2 * mr * nr, t + 3 * mr * nr, L->c + r * H + u0, ai,
                    ai + H, ai + 2 * H, ai + 3 * H, L->c_out + r * H + u0,
                    L->tanh_c + r * H + u0, L->h_out + r * H + u0);
     }
@@ -727,10 +804,10 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     weft_seq *s = a->seq;
     if (s && s->gate_tiles) {
         chain_weights(a);
-        int nr = weft_gemm_kernel()->nr;
-        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B), nr };
+        int nr = weft_gemm_kernel()->nr, per_gate = s->Hp / nr;
+        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B, H), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
-                            s->hprev + (size_t)a->slot * s->B * H, H / nr, 4, H / nr,
+                            s->hprev + s->off[a->slot] * H, per_gate, 4, per_gate,
                             lstm_tiles_start, lstm_tiles_finish, &L);
         return;
     }

@@ -20,6 +20,8 @@ struct weft_comm {
     bool finalize;          /* weft_dist_init started MPI: weft_dist_finalize ends it */
 #ifdef WEFT_HAVE_MPI
     MPI_Comm mpi;           /* MPI_COMM_NULL: the single process */
+    MPI_Request *pending;   /* the sums started and not yet waited for (malloc'd) */
+    int n_pending, cap_pending;
 #endif
 };
 
@@ -103,6 +105,7 @@ void weft_dist_finalize(weft_comm *c)
     if (!c) return;
     if (c->mpi != MPI_COMM_NULL) MPI_Comm_free(&c->mpi);
     if (c->finalize) MPI_Finalize();
+    free(c->pending);
     free(c);
 }
 
@@ -130,6 +133,46 @@ int weft_comm_sum_floats(weft_comm *c, float *x, size_t n, char *err, size_t err
 int weft_comm_sum_doubles(weft_comm *c, double *x, size_t n, char *err, size_t errsize)
 {
     return allreduce(c, x, n, sizeof *x, MPI_DOUBLE, MPI_SUM, err, errsize);
+}
+
+int weft_comm_start_sum_floats(weft_comm *c, float *x, size_t n, char *err, size_t errsize)
+{
+    if (!is_mpi(c) || c->size == 1) return 0;
+    for (size_t at = 0; at < n; at += PIECE) {
+        size_t k = n - at < PIECE ? n - at : PIECE;
+        if (c->n_pending == c->cap_pending) {
+            int cap = c->cap_pending ? 2 * c->cap_pending : 16;
+            MPI_Request *p = realloc(c->pending, (size_t)cap * sizeof *p);
+            if (!p) {
+                weft_say(err, errsize, "out of memory for the pending sums");
+                return -1;
+            }
+            c->pending = p;
+            c->cap_pending = cap;
+        }
+        if (check(MPI_Iallreduce(MPI_IN_PLACE, x + at, (int)k, MPI_FLOAT, MPI_SUM, c->mpi,
+                                 &c->pending[c->n_pending]),
+                  "MPI_Iallreduce", err, errsize))
+            return -1;
+        c->n_pending++;
+    }
+    return 0;
+}
+
+int weft_comm_progress(weft_comm *c, char *err, size_t errsize)
+{
+    if (!is_mpi(c) || c->n_pending == 0) return 0;
+    int done = 0;
+    return check(MPI_Testall(c->n_pending, c->pending, &done, MPI_STATUSES_IGNORE),
+                 "MPI_Testall", err, errsize);
+}
+
+int weft_comm_wait(weft_comm *c, char *err, size_t errsize)
+{
+    if (!is_mpi(c) || c->n_pending == 0) return 0;
+    int n = c->n_pending;
+    c->n_pending = 0;
+    return check(MPI_Waitall(n, c->pending, MPI_STATUSES_IGNORE), "MPI_Waitall", err, errsize);
 }
 
 int weft_comm_max_ints(weft_comm *c, int *x, size_t n, char *err, size_t errsize)
@@ -234,6 +277,24 @@ int weft_comm_sum_floats(weft_comm *c, float *x, size_t n, char *err, size_t err
 int weft_comm_sum_doubles(weft_comm *c, double *x, size_t n, char *err, size_t errsize)
 {
     (void)c, (void)x, (void)n, (void)err, (void)errsize;
+    return 0;
+}
+
+int weft_comm_start_sum_floats(weft_comm *c, float *x, size_t n, char *err, size_t errsize)
+{
+    (void)c, (void)x, (void)n, (void)err, (void)errsize;
+    return 0;
+}
+
+int weft_comm_progress(weft_comm *c, char *err, size_t errsize)
+{
+    (void)c, (void)err, (void)errsize;
+    return 0;
+}
+
+int weft_comm_wait(weft_comm *c, char *err, size_t errsize)
+{
+    (void)c, (void)err, (void)errsize;
     return 0;
 }
 

@@ -26,6 +26,8 @@ struct weft_graph {
     int n_nodes, cap_nodes;
     param_leaf *leaves;      /* parameter -> its leaf (malloc'd, kept) */
     int n_leaves, cap_leaves;
+    weft_grad_final_fn on_final;   /* weft_graph_on_grad_final (NULL: none) */
+    void *on_final_ctx;
     weft_matmul_sched *products;  /* deferred products and memos (src/matmul.c) */
     weft_scope scope;
     bool check_finite;
@@ -445,12 +447,42 @@ static int give_gradients(weft_graph *g, const weft_var *loss)
  * Only reached nodes run their backward; the products they defer are added
  * at the end (weft_matmul_sched_end_sweep: a few products over all steps'
  * rows instead of one per step). */
+void weft_graph_on_grad_final(weft_graph *g, weft_grad_final_fn fn, void *ctx)
+{
+    g->on_final = fn;
+    g->on_final_ctx = ctx;
+}
+
+/* For weft_graph_on_grad_final: first[k] = the lowest tape position up to
+ * the loss of a node whose backward runs and that reads leaf k (or a view of
+ * it), -1 when none does. */
+static void first_readers(weft_graph *g, const weft_var *loss, int *first)
+{
+    for (int k = 0; k < g->n_leaves; k++) first[k] = -1;
+    for (int i = loss->id; i >= 0; i--) {
+        weft_var *v = g->nodes[i];
+        if (!v->requires_grad || !v->op) continue;
+        for (int j = 0; j < v->n_in; j++) {
+            const weft_var *root = v->in[j];
+            while (root->view_of) root = root->view_of;
+            if (root->kind != WEFT_NODE_PARAM) continue;
+            for (int k = 0; k < g->n_leaves; k++)
+                if (g->leaves[k].var == root) first[k] = i;
+        }
+    }
+}
+
 static void sweep(weft_graph *g, weft_var *loss)
 {
     clear_grad_before_use(loss);
     loss->grad.data[0] += 1.0f;
     weft_node_of(loss)->grad_ready = true;
     weft_matmul_sched_begin_sweep(g->products);
+    /* the tape position after whose backward each leaf's gradient is final
+     * (no memory: then every leaf at the end) */
+    int *first = g->on_final && g->n_leaves ? malloc((size_t)g->n_leaves * sizeof *first) : NULL;
+    bool *told = first ? calloc((size_t)g->n_leaves, sizeof *told) : NULL;
+    if (first && told) first_readers(g, loss, first);
     for (int i = loss->id; i >= 0; i--) {
         weft_var *v = g->nodes[i];
         if (!v->requires_grad || !weft_node_grad_ready(v) || !v->op) continue;
@@ -460,12 +492,24 @@ static void sweep(weft_graph *g, weft_var *loss)
         v->op->backward(g, v);
         for (int k = 0; k < v->n_in; k++)
             if (v->in[k]->requires_grad) weft_node_of(v->in[k])->grad_ready = true;
+        if (!g->on_final) continue;
+        for (int k = 0; told && k < g->n_leaves; k++)
+            if (first[k] == i && !weft_matmul_sched_defers_to(g->products, g->leaves[k].var)) {
+                told[k] = true;
+                g->on_final(g->on_final_ctx, g->leaves[k].param);
+            }
+        g->on_final(g->on_final_ctx, NULL);
     }
     /* op nodes the loss does not reach still end with a zero gradient */
     for (int i = 0; i <= loss->id; i++)
         if (g->nodes[i]->requires_grad) clear_grad_before_use(g->nodes[i]);
     /* build memos are stale from here: an optimizer step may follow */
     weft_matmul_sched_end_sweep(g->products);
+    if (g->on_final)
+        for (int k = 0; k < g->n_leaves; k++)
+            if (!told || !told[k]) g->on_final(g->on_final_ctx, g->leaves[k].param);
+    free(first);
+    free(told);
 }
 
 /* Fail naming the first node from the loss down whose gradient holds a NaN

@@ -14,6 +14,20 @@
  * below it, forking threads costs more than the loop. */
 #define WEFT_PARALLEL_MIN 16384
 
+/* --- gradients as they become final --------------------------------------------- */
+
+/* During weft_backward's sweep, fn(ctx, p) once for each parameter p whose
+ * gradient no later backward of the sweep will change: right after the
+ * backward of the first node on the tape that reads p's leaf (or a view of
+ * it), or at the sweep's end for a leaf the sweep deferred products into or
+ * no node reads; and fn(ctx, NULL) after every node's backward (a caller
+ * overlapping communication with the sweep makes progress there). fn must
+ * not touch the graph. NULL fn: off. The data-parallel trainer starts the
+ * reduction of a bucket of gradients as soon as all of its parameters are
+ * final (models/train/trainer.c). */
+typedef void (*weft_grad_final_fn)(void *ctx, const weft_param *p);
+void weft_graph_on_grad_final(weft_graph *g, weft_grad_final_fn fn, void *ctx);
+
 /* --- error messages ---------------------------------------------------------- */
 
 /* printf into the caller's err[errsize] (the "char *err, size_t errsize" pair

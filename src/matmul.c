@@ -144,6 +144,16 @@ bool weft_defer_product(weft_graph *g, weft_var *target, int rows, const float *
     return record(weft_graph_matmul_sched(g), target, rows, L, p, R, q);
 }
 
+bool weft_matmul_sched_defers_to(const weft_matmul_sched *s, const weft_var *leaf)
+{
+    for (int i = 0; i < s->n_deferred; i++) {
+        const weft_var *t = s->deferred[i].target;
+        while (t->view_of) t = t->view_of;
+        if (t == leaf) return true;
+    }
+    return false;
+}
+
 bool weft_defer_colsum(weft_graph *g, weft_var *target, int rows, const float *L, int p)
 {
     if (!L) return false;

@@ -143,8 +143,9 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
  * up to max_mr), with 512-bit FMAs where the CPU has AVX-512
  * (src/matmul_kernel.c) and 256-bit ones where it has AVX2 and FMA
  * (src/matmul_kernel_avx2.c). Found once, by the CPU and WEFT_PACKED_KERNEL
- * ('weft': the best of weft's this CPU has; 'weft-avx512', 'weft-avx2':
- * that one; 'blis': BLIS's). */
+ * ('auto', the default: weft's best, and on an AVX2 CPU BLIS's for the
+ * shapes packed_kernel gives it; 'weft': the best of weft's this CPU has;
+ * 'weft-avx512', 'weft-avx2': that one; 'blis': BLIS's). */
 typedef void (*packed_tile_fn)(int R, int K, const float *a, const float *b0, const float *b1,
                                float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
 
@@ -158,15 +159,26 @@ typedef struct gemm_kernel {
     packed_tile_fn tile; /* weft's tiles: the micro-kernel */
 } gemm_kernel;
 
+/* The kernel chosen at start (with 'auto', weft's: packed_kernel says which
+ * a product takes). Its nr is every kernel's: a matrix packed once serves
+ * whichever runs. */
 const gemm_kernel *weft_gemm_kernel(void);
+/* The kernel a product of M rows with inner dimension K runs on: the one
+ * chosen, or with 'auto' the faster for the shape (src/matmul_kernel.c has
+ * the rule). Depends on the shape only, so any thread count gives the
+ * same bits. */
+const gemm_kernel *packed_kernel(int M, int K);
+/* True when 'auto' has two kernels to choose between on this CPU. */
+bool weft_packed_kernel_by_shape(void);
 
 /* The kernels, as WEFT_PACKED_KERNEL names them: WEFT_PACKED_OWN ('weft') is
- * the best of weft's this CPU has; WEFT_PACKED_KERNELS is how many there are
+ * the best of weft's this CPU has, WEFT_PACKED_AUTO ('auto', the default)
+ * that one or BLIS's by shape; WEFT_PACKED_KERNELS is how many there are
  * (tests and bench/ loop over them). */
 enum { WEFT_PACKED_OWN = 0, WEFT_PACKED_BLIS = 1, WEFT_PACKED_AVX512 = 2, WEFT_PACKED_AVX2 = 3,
-       WEFT_PACKED_KERNELS = 4 };
+       WEFT_PACKED_AUTO = 4, WEFT_PACKED_KERNELS = 5 };
 
-/* 'weft', 'blis', 'weft-avx512', 'weft-avx2' for the values above. */
+/* 'weft', 'blis', 'weft-avx512', 'weft-avx2', 'auto' for the values above. */
 const char *weft_packed_kernel_name(int which);
 /* The value WEFT_PACKED_KERNEL's text names, or -1 when it names none. */
 int weft_packed_kernel_parse(const char *name);
@@ -181,21 +193,20 @@ bool weft_packed_kernel_select(int which);
 /* C's tile [rows <= R, cols0 | cols1] += a b: a the tile's R rows of A packed
  * (packed_pack_a), b0 and b1 two column panels of a packed B, written into
  * c0 and c1 (row stride ldc); cols1 = 0: b1 is read but nothing written
- * there. 1 <= R <= 12 (AVX-512) or 6 (AVX2). Only through weft_gemm_kernel()->tile. */
+ * there. 1 <= R <= 12 (AVX-512) or 6 (AVX2). Only through packed_kernel()->tile. */
 void weft_packed_tile_avx512(int R, int K, const float *a, const float *b0, const float *b1,
                              float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
 void weft_packed_tile_avx2(int R, int K, const float *a, const float *b0, const float *b1,
                            float *c0, float *c1, int ldc, int rows, int cols0, int cols1);
 
-/* Rows of A per tile for an M-row product: BLIS's MR; with weft's tiles, M
- * itself up to max_mr rows (one tile), beyond that the R from min_mr to
- * max_mr that pads M least, the larger one on a tie (fewer, fuller tiles).
- * AVX-512 (4 to 12): 20 rows as 2 tiles of 10, 64 as 8 of 8, 50 as 5 of 10,
- * 13 as 7 + 6. AVX2 (5 to 6): 20 as 4 x 5, 50 as 10 x 5, 64 as 13 x 5 (the
- * last tile with 4 rows). */
-static inline int packed_mr(int M)
+/* Rows of A per tile for an M-row product on kernel k: BLIS's MR; with
+ * weft's tiles, M itself up to max_mr rows (one tile), beyond that the R
+ * from min_mr to max_mr that pads M least, the larger one on a tie (fewer,
+ * fuller tiles). AVX-512 (4 to 12): 20 rows as 2 tiles of 10, 64 as 8 of 8,
+ * 50 as 5 of 10, 13 as 7 + 6. AVX2 (5 to 6): 20 as 4 x 5, 50 as 10 x 5, 64
+ * as 13 x 5 (the last tile with 4 rows). */
+static inline int kernel_mr(const gemm_kernel *k, int M)
 {
-    const gemm_kernel *k = weft_gemm_kernel();
     if (!k->own) return k->mr;
     int most = k->max_mr;
     if (M <= most) return M < 1 ? 1 : M;
@@ -208,6 +219,12 @@ static inline int packed_mr(int M)
         }
     }
     return best;
+}
+
+/* The rows of A a tile of an M x K product gets (on packed_kernel(M, K)). */
+static inline int packed_mr(int M, int K)
+{
+    return kernel_mr(packed_kernel(M, K), M);
 }
 
 /* B [K, N] in the micro-kernel's panels: panel p holds columns p·NR ..
@@ -243,11 +260,14 @@ static inline size_t packed_floats(int K, int N)
     return (size_t)((N + nr - 1) / nr) * nr * K;
 }
 
-/* The packed A of one call: M rows of K in panels of packed_mr(M) rows. */
+/* The packed A of one call: M rows of K in panels of packed_mr(M, K) rows.
+ * Enough for any product of M rows or fewer, on any kernel: a chain's steps
+ * may have fewer rows than its batch, and fewer rows may take another tile
+ * height (or kernel); a tile ends fewer than max(12, BLIS's MR) rows past M. */
 static inline size_t packed_a_floats(int M, int K)
 {
-    int mr = packed_mr(M);
-    return (size_t)((M + mr - 1) / mr) * mr * K;
+    int most = weft_gemm_kernel()->mr > 12 ? weft_gemm_kernel()->mr : 12;
+    return (size_t)(M + most - 1) * K;
 }
 
 /* The packed [K, N] matrix whose panels are (or will be) at data. */
@@ -306,7 +326,7 @@ static inline void packed_pack_a(int M, int K, const float *A, int lda, float *A
                                  float *A_copy)
 {
     enum { KB = 64 };
-    int mr = packed_mr(M), row_panels = (M + mr - 1) / mr;
+    int mr = packed_mr(M, K), row_panels = (M + mr - 1) / mr;
     #pragma omp for
     for (int p = 0; p < row_panels; p++) {
         float *dst = Apack + (size_t)p * K * mr;
@@ -392,8 +412,8 @@ static inline bool packed_my_rows(int row_panels, int *p0, int *p1)
 static inline void packed_gemm_ex(int M, const float *A, int lda, const packed_matrix *P,
                                   float *C, int ldc, float *Apack, const packed_extra *extra)
 {
-    const gemm_kernel *kern = weft_gemm_kernel();
-    int mr = packed_mr(M), step = kern->own ? 2 : 1;   /* weft's tiles: two panels at a time */
+    const gemm_kernel *kern = packed_kernel(M, P->K);
+    int mr = kernel_mr(kern, M), step = kern->own ? 2 : 1;   /* weft's tiles: two panels at a time */
     packed_call pc = { .kern = kern, .P = P, .Apack = Apack, .C = C, .M = M, .N = P->N,
                        .K = P->K, .mr = mr, .nr = kern->nr, .step = step,
                        .row_panels = (M + mr - 1) / mr, .ldc = ldc,
@@ -472,8 +492,8 @@ static inline void packed_gemm_grouped(int M, const float *A, int lda, const pac
                                        int stride, packed_tiles_fn start,
                                        packed_tiles_fn finish, void *ctx)
 {
-    const gemm_kernel *kern = weft_gemm_kernel();
-    int mr = packed_mr(M);
+    const gemm_kernel *kern = packed_kernel(M, P->K);
+    int mr = kernel_mr(kern, M);
     packed_call pc = { .kern = kern, .P = P, .Apack = Apack, .M = M, .N = P->N, .K = P->K,
                        .mr = mr, .nr = kern->nr, .row_panels = (M + mr - 1) / mr };
     bool threads = (long)M * P->N * P->K >= WEFT_GEMM_SERIAL_MACS;
@@ -524,6 +544,8 @@ void weft_matmul_sched_new_build(weft_matmul_sched *s);
 /* A backward sweep begins; node is the tape position whose backward runs next. */
 void weft_matmul_sched_begin_sweep(weft_matmul_sched *s);
 void weft_matmul_sched_at_node(weft_matmul_sched *s, int node);
+/* Has this sweep deferred a product into leaf's gradient (or a view's of it)? */
+bool weft_matmul_sched_defers_to(const weft_matmul_sched *s, const weft_var *leaf);
 /* The sweep is over: add every deferred product (below), then forget them. */
 void weft_matmul_sched_end_sweep(weft_matmul_sched *s);
 /* The graph's schedule (weft_graph_matmul_sched is in src/graph.c). */

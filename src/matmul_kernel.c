@@ -119,6 +119,7 @@ void weft_packed_tile_avx512(int R, int K, const float *a, const float *b0, cons
 static const char *const kernel_names[WEFT_PACKED_KERNELS] = {
     [WEFT_PACKED_OWN] = "weft", [WEFT_PACKED_BLIS] = "blis",
     [WEFT_PACKED_AVX512] = "weft-avx512", [WEFT_PACKED_AVX2] = "weft-avx2",
+    [WEFT_PACKED_AUTO] = "auto",
 };
 
 const char *weft_packed_kernel_name(int which)
@@ -147,11 +148,16 @@ bool weft_packed_kernel_available(int which)
     case WEFT_PACKED_AVX512: return avx512;
     case WEFT_PACKED_AVX2: return avx2;
     case WEFT_PACKED_OWN: return avx512 || avx2;
+    case WEFT_PACKED_AUTO: return true;
     default: return false;
     }
 }
 
-static gemm_kernel kernel_found;
+/* The kernel chosen (weft's, or BLIS's when no own one runs or it is asked
+ * for), and with 'auto' on an AVX2 CPU BLIS's beside it for the shapes the
+ * rule below gives it. */
+static gemm_kernel kernel_found, kernel_blis;
+static bool kernel_by_shape;
 static int kernel_forced = -1;   /* -1: by the CPU and WEFT_PACKED_KERNEL */
 
 static void kernel_find(void)
@@ -165,16 +171,24 @@ static void kernel_find(void)
      * problem; BLIS's x86 sgemm kernels all want rows */
     if (bli_cntx_l3_nat_ukr_prefers_rows_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx))
         k.ukr = (sgemm_ukr_ft)bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR, cntx);
+    k.which = WEFT_PACKED_BLIS;
+    kernel_blis = k;
     /* the kernel asked for (weft_runtime_init reports a WEFT_PACKED_KERNEL
-     * that names none, or one this CPU cannot run); 'weft', or a kernel the
-     * CPU lacks, is the best of weft's it has */
+     * that names none, or one this CPU cannot run); unset or unknown is
+     * 'auto'; 'weft', or a kernel the CPU lacks, is the best of weft's it has */
     int want = kernel_forced;
     if (want < 0) want = weft_packed_kernel_parse(getenv("WEFT_PACKED_KERNEL"));
-    if (want < 0 || !weft_packed_kernel_available(want)) want = WEFT_PACKED_OWN;
-    if (want == WEFT_PACKED_OWN)
+    if (want < 0 || !weft_packed_kernel_available(want)) want = WEFT_PACKED_AUTO;
+    bool by_shape = want == WEFT_PACKED_AUTO;
+    if (want == WEFT_PACKED_OWN || want == WEFT_PACKED_AUTO)
         want = weft_packed_kernel_available(WEFT_PACKED_AVX512) ? WEFT_PACKED_AVX512
              : weft_packed_kernel_available(WEFT_PACKED_AVX2)   ? WEFT_PACKED_AVX2
                                                                 : WEFT_PACKED_BLIS;
+    /* BLIS's kernel beside weft's AVX2 tiles only: on an AVX-512 CPU weft's
+     * 512-bit tiles beat BLIS's 256-bit kernel at every shape measured; and
+     * only where its panels are weft's (NR = 16, rows preferred), so that a
+     * matrix packed once serves both */
+    kernel_by_shape = by_shape && want == WEFT_PACKED_AVX2 && k.ukr && k.nr == 16;
     k.which = want;
     if (want != WEFT_PACKED_BLIS) {
         k.own = true;
@@ -194,6 +208,29 @@ const gemm_kernel *weft_gemm_kernel(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, kernel_find);
     return &kernel_found;
+}
+
+bool weft_packed_kernel_by_shape(void)
+{
+    weft_gemm_kernel();
+    return kernel_by_shape;
+}
+
+/* The rule of 'auto' (docs/performance-profile.md, "The kernel by shape"):
+ * weft's AVX2 tiles take 5 or 6 rows, chosen to pad M least, BLIS's 6 x 16
+ * kernel always 6. Where BLIS's tiles compute no more rows than weft's
+ * do plus one (64 rows: 66 against 65; 20 rows: 24 against 20, 50: 54 against
+ * 50) and K is long (512 and more: the LSTM's per-step products from H = 128
+ * on), BLIS's kernel wins: it prefetches the next tile's operands, which a
+ * long K no longer finds in L1. Elsewhere weft's tiles win by computing
+ * fewer padding rows (20 rows: 1.1-1.3x) or tie. */
+const gemm_kernel *packed_kernel(int M, int K)
+{
+    const gemm_kernel *own = weft_gemm_kernel();
+    if (!kernel_by_shape || M < 32 || K < 512) return own;
+    int blis_rows = (M + 5) / 6 * 6, mr = kernel_mr(own, M);
+    int own_rows = (M + mr - 1) / mr * mr;
+    return blis_rows <= own_rows + 1 ? &kernel_blis : own;
 }
 
 bool weft_packed_kernel_select(int which)

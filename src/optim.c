@@ -2,9 +2,13 @@
  *
  * The optimizers are one elementwise loop over the store's span (padding
  * included: its values, gradients and state are zero and stay zero), in the
- * order of operations of torch.optim's single-tensor implementations. */
+ * order of operations of torch.optim's single-tensor implementations. Each
+ * loop is a kernel on a range built for every vector width
+ * (WEFT_SIMD_CLONES, src/vec.h), the threads taking equal slices of the
+ * span: a build for any x86-64 still updates with the CPU's widest vectors. */
 #include "weft/optim.h"
 #include "src/internal.h"
+#include "src/vec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -137,8 +141,12 @@ void weft_sgd_step(weft_params *s, float lr)
     float *w = weft_params_values(s);
     const float *g = weft_params_grads(s);
     size_t n = weft_params_span(s);
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) w[i] -= lr * g[i];
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        if (i1 > i0) weft_vec_acc(w + i0, g + i0, -lr, i1 - i0);   /* w + (-lr) g = w - lr g */
+    }
 }
 
 /* The parts of a store's span that the norm and the update visit when the
@@ -163,11 +171,28 @@ typedef struct span_pieces {
  * with g the gradient times gscale (the clip's factor; 1 leaves g as it is,
  * bit for bit). Plain SGD without weight decay visits only the pieces `live`
  * (NULL: the whole span): where g = 0 it would leave p as it is. */
+WEFT_SIMD_CLONES
 static void sgd_plain_range(float *w, const float *g, size_t begin, size_t end, float lr,
                             float wd, float gscale)
 {
+    #pragma omp simd
     for (size_t i = begin; i < end; i++) {
         float d = g[i] * gscale + wd * w[i];
+        w[i] -= lr * d;
+    }
+}
+
+WEFT_SIMD_CLONES
+static void sgd_momentum_range(float *w, const float *g, float *buf, size_t begin, size_t end,
+                               float lr, float wd, float gscale, float mu, float keep, bool first,
+                               bool nesterov)
+{
+    #pragma omp simd
+    for (size_t i = begin; i < end; i++) {
+        float d = g[i] * gscale + wd * w[i];
+        float b = first ? d : mu * buf[i] + keep * d;
+        buf[i] = b;
+        d = nesterov ? d + mu * b : b;
         w[i] -= lr * d;
     }
 }
@@ -186,23 +211,22 @@ static int sgd_step(weft_optim *o, weft_params *s, float gscale, const span_piec
                 sgd_plain_range(w, g, live->r[k][0], live->r[k][1], lr, wd, gscale);
             return 0;
         }
-        #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) {
-            float d = g[i] * gscale + wd * w[i];
-            w[i] -= lr * d;
+        #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+        {
+            size_t i0, i1;
+            weft_vec_share(n, &i0, &i1);
+            sgd_plain_range(w, g, i0, i1, lr, wd, gscale);
         }
         return 0;
     }
     float *buf = weft_params_state(s, 0);
     if (!buf) return -1;
     const bool first = o->step == 0, nesterov = o->nesterov;
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i] * gscale + wd * w[i];
-        float b = first ? d : mu * buf[i] + keep * d;
-        buf[i] = b;
-        d = nesterov ? d + mu * b : b;
-        w[i] -= lr * d;
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        sgd_momentum_range(w, g, buf, i0, i1, lr, wd, gscale, mu, keep, first, nesterov);
     }
     return 0;
 }
@@ -213,6 +237,30 @@ static int sgd_step(weft_optim *o, weft_params *s, float gscale, const span_piec
  *   v = beta2 v + (1 - beta2) g²
  *   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * with g the gradient times gscale, as for SGD. */
+typedef struct adam_consts {
+    float shrink, l2, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, gscale;
+} adam_consts;
+
+WEFT_SIMD_CLONES
+static void adam_range(float *w, const float *g, float *m, float *v, size_t begin, size_t end,
+                       const adam_consts *c)
+{
+    const float shrink = c->shrink, l2 = c->l2, b1 = c->b1, one_b1 = c->one_b1, b2 = c->b2;
+    const float one_b2 = c->one_b2, step_size = c->step_size, bc2_sqrt = c->bc2_sqrt;
+    const float eps = c->eps, gscale = c->gscale;
+    #pragma omp simd
+    for (size_t i = begin; i < end; i++) {
+        float p = w[i] * shrink;
+        float gi = g[i] * gscale + l2 * p;
+        float mi = b1 * m[i] + one_b1 * gi;
+        float vi = b2 * v[i] + one_b2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        w[i] = p - step_size * (mi / denom);
+    }
+}
+
 static int adam_step(weft_optim *o, weft_params *s, float gscale)
 {
     float *w = weft_params_values(s);
@@ -230,16 +278,12 @@ static int adam_step(weft_optim *o, weft_params *s, float gscale)
     const float step_size = (float)(o->lr / (1.0 - pow(o->beta1, t)));
     const float bc2_sqrt = (float)sqrt(1.0 - pow(o->beta2, t));
     const float eps = (float)o->eps;
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float p = w[i] * shrink;
-        float gi = g[i] * gscale + l2 * p;
-        float mi = b1 * m[i] + one_b1 * gi;
-        float vi = b2 * v[i] + one_b2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        w[i] = p - step_size * (mi / denom);
+    const adam_consts c = { shrink, l2, b1, one_b1, b2, one_b2, step_size, bc2_sqrt, eps, gscale };
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        adam_range(w, g, m, v, i0, i1, &c);
     }
     return 0;
 }
@@ -275,6 +319,7 @@ double weft_lr_step_decay(double lr0, double factor, int decay_start, int epoch)
 
 /* acc[j] += g[i]² for i in [begin, end), i ≡ j (mod LANES); begin is a
  * multiple of LANES. */
+WEFT_SIMD_CLONES
 static void sumsq_lanes(const float *g, size_t begin, size_t end, double *acc)
 {
     double a[LANES];
@@ -344,8 +389,12 @@ float weft_clip_grad_norm(weft_params *s, float max_norm)
     float *g = weft_params_grads(s);
     size_t n = weft_params_span(s);
     const float scale = (float)((double)max_norm / norm);
-    #pragma omp parallel for if (n > WEFT_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++) g[i] *= scale;
+    #pragma omp parallel if (n > WEFT_PARALLEL_MIN)
+    {
+        size_t i0, i1;
+        weft_vec_share(n, &i0, &i1);
+        if (i1 > i0) weft_vec_mul_s(g + i0, g + i0, scale, i1 - i0);
+    }
     return norm;
 }
 

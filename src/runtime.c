@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,6 +82,98 @@ int weft_num_threads(void)
     return current_threads ? current_threads : omp_get_max_threads();
 }
 
+/* --- threads that give way (weft/runtime.h) ------------------------------------------- */
+
+static double median_of(const double *x, int n)
+{
+    double v[WEFT_TUNER_ROUNDS];
+    memcpy(v, x, (size_t)n * sizeof *v);
+    for (int i = 1; i < n; i++)   /* insertion sort: n is 4 */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double tmp = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = tmp;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void weft_thread_tuner_init(weft_thread_tuner *t)
+{
+    memset(t, 0, sizeof *t);
+    t->most = t->level = weft_num_threads();
+    const char *env = getenv("WEFT_ADAPT_THREADS");
+    if (t->most <= 1 || (env && strcmp(env, "0") == 0)) t->most = 0;   /* off */
+}
+
+/* Begin trying: the neighbour of level, fewer threads first (half as many),
+ * from 1 thread more (twice as many, up to most), in between by turns. */
+static void tuner_try(weft_thread_tuner *t)
+{
+    bool down = t->level == t->most ? true : t->level == 1 ? false : t->down_next;
+    t->down_next = !down;
+    t->other = down ? (t->level / 2 > 0 ? t->level / 2 : 1)
+                    : (t->level * 2 < t->most ? t->level * 2 : t->most);
+    t->phase = 2;
+    t->n = 0;
+    weft_set_num_threads(t->level);
+}
+
+void weft_thread_tuner_step(weft_thread_tuner *t, double seconds)
+{
+    if (t->most <= 0) return;
+    if (t->phase == 0) {   /* the first step grows arenas and packs weights: not timed */
+        tuner_try(t);
+        return;
+    }
+    if (t->phase == 1) {
+        t->since += seconds;
+        if (t->since >= t->gap) tuner_try(t);
+        return;
+    }
+    /* trying: steps alternate level, other, level, other ... */
+    int round = t->n / 2;
+    if (t->n % 2 == 0) t->t_level[round] = seconds;
+    else t->t_other[round] = seconds;
+    t->n++;
+    /* a count more than twice as slow in every step so far loses at once: a
+     * step on a core another process holds can take several times a free
+     * one's, and trying costs those steps */
+    bool early = false, early_move = false;
+    if (t->n % 2 == 0) {
+        double lmin = 1e300, lmax = 0, omin = 1e300, omax = 0;
+        for (int i = 0; i < t->n / 2; i++) {
+            lmin = t->t_level[i] < lmin ? t->t_level[i] : lmin;
+            lmax = t->t_level[i] > lmax ? t->t_level[i] : lmax;
+            omin = t->t_other[i] < omin ? t->t_other[i] : omin;
+            omax = t->t_other[i] > omax ? t->t_other[i] : omax;
+        }
+        early_move = 2 * omax < lmin;
+        early = early_move || omin > 2 * lmax;
+    }
+    if (!early && t->n < 2 * WEFT_TUNER_ROUNDS) {
+        weft_set_num_threads(t->n % 2 == 0 ? t->level : t->other);
+        return;
+    }
+    /* else the other count must be clearly faster (5%) to take over */
+    bool moved = early ? early_move
+                       : median_of(t->t_other, WEFT_TUNER_ROUNDS) <
+                             0.95 * median_of(t->t_level, WEFT_TUNER_ROUNDS);
+    if (moved) {
+        t->level = t->other;
+        t->switches++;
+    }
+    t->gap = moved || t->gap <= 0 ? 1.0 : (2 * t->gap < WEFT_TUNER_MAX_GAP ? 2 * t->gap
+                                                                            : WEFT_TUNER_MAX_GAP);
+    t->since = 0;
+    t->phase = 1;
+    weft_set_num_threads(t->level);
+}
+
+void weft_thread_tuner_end(weft_thread_tuner *t)
+{
+    if (t->most > 0) weft_set_num_threads(t->most);
+}
+
 int weft_runtime_init(char *err, size_t errsize)
 {
     const char *env = getenv("WEFT_NUM_THREADS");
@@ -102,14 +195,13 @@ int weft_runtime_init(char *err, size_t errsize)
     if (rc == 0 && kernel && kernel[0]) {
         int which = weft_packed_kernel_parse(kernel);
         if (which < 0) {
-            if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is not one of weft, "
-                              "weft-avx512, weft-avx2, blis; using %s", kernel,
-                              weft_packed_kernel_name(weft_gemm_kernel()->which));
+            if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s' is not one of auto, "
+                              "weft, weft-avx512, weft-avx2, blis; using %s", kernel,
+                              weft_packed_kernel());
             rc = -1;
         } else if (!weft_packed_kernel_available(which)) {
             if (err) snprintf(err, errsize, "WEFT_PACKED_KERNEL='%s': this CPU cannot run it; "
-                              "using %s", kernel,
-                              weft_packed_kernel_name(weft_gemm_kernel()->which));
+                              "using %s", kernel, weft_packed_kernel());
             rc = -1;
         }
     }
@@ -133,6 +225,8 @@ const char *weft_blis_arch(void)
 
 const char *weft_packed_kernel(void)
 {
+    /* 'auto' with two kernels: weft's AVX2 tiles and BLIS's, by shape */
+    if (weft_packed_kernel_by_shape()) return "weft-avx2+blis";
     return weft_packed_kernel_name(weft_gemm_kernel()->which);
 }
 

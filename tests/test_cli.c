@@ -122,8 +122,8 @@ static void test_bad_usage(void **state)
 
     r = weft_test_run(exe, "WEFT_PACKED_KERNEL=mkl", "ops");
     assert_int_equal(r->status, 2);
-    assert_contains(r->err, "WEFT_PACKED_KERNEL='mkl' is not one of weft, weft-avx512, "
-                            "weft-avx2, blis");
+    assert_contains(r->err, "WEFT_PACKED_KERNEL='mkl' is not one of auto, weft, "
+                            "weft-avx512, weft-avx2, blis");
     r = weft_test_run(exe, "WEFT_PACKED_KERNEL=blis", "info --quiet");
     assert_int_equal(r->status, 0);
     assert_contains(r->out, "packed       blis");
@@ -157,7 +157,7 @@ static void test_help_and_globals(void **state)
     assert_int_equal(r->status, 0);
     assert_contains(r->out, "usage: weft gradcheck");
     assert_contains(r->out, "--all-ops");
-    assert_contains(r->out, "--seed N");
+    assert_contains(r->out, "--seed S");
     assert_contains(r->out, "(default: 1)");
     assert_contains(r->out, "--quiet");
 

@@ -478,6 +478,56 @@ static void test_one_leaf_per_parameter(void **state)
     weft_params_free(ps);
 }
 
+/* The thread tuner (weft/runtime.h) on step times made up for it: two
+ * threads twice as slow as one (a busy process on the other core) -> one
+ * thread; then the load gone, two twice as fast -> back to two; steady ->
+ * stays, trying again after longer; WEFT_ADAPT_THREADS=0 -> never moves. */
+static void step_as(weft_thread_tuner *t, double one, double two)
+{
+    weft_thread_tuner_step(t, weft_num_threads() == 1 ? one : two);
+}
+
+static void test_thread_tuner(void **state)
+{
+    (void)state;
+    weft_set_num_threads(2);
+    weft_thread_tuner t;
+    weft_thread_tuner_init(&t);
+    step_as(&t, 9.0, 9.0);   /* warming up: not timed */
+    for (int i = 0; i < 2 * WEFT_TUNER_ROUNDS; i++) step_as(&t, 0.5, 1.0);
+    assert_int_equal(weft_num_threads(), 1);
+    assert_int_equal(t.switches, 1);
+    /* settled for a second of training, then tries two threads again */
+    step_as(&t, 0.6, 0.6);
+    assert_int_equal(weft_num_threads(), 1);
+    step_as(&t, 0.6, 0.6);
+    for (int i = 0; i < 2 * WEFT_TUNER_ROUNDS; i++) step_as(&t, 0.6, 0.3);
+    assert_int_equal(weft_num_threads(), 2);
+    assert_int_equal(t.switches, 2);
+    /* two threads stay ahead: no move, the next try twice as far off */
+    double gap = t.gap;
+    while (t.phase == 1) step_as(&t, 0.6, 0.3);
+    for (int i = 0; i < 2 * WEFT_TUNER_ROUNDS; i++) step_as(&t, 0.6, 0.59);   /* within 5% */
+    assert_int_equal(weft_num_threads(), 2);
+    assert_int_equal(t.switches, 2);
+    assert_true(t.gap == 2 * gap);
+    /* a count five times as slow loses after one step of each */
+    while (t.phase == 1) step_as(&t, 0.6, 0.3);
+    step_as(&t, 5.0, 1.0);
+    step_as(&t, 5.0, 1.0);
+    assert_int_equal(t.phase, 1);
+    assert_int_equal(weft_num_threads(), 2);
+    weft_thread_tuner_end(&t);
+    assert_int_equal(weft_num_threads(), 2);
+
+    setenv("WEFT_ADAPT_THREADS", "0", 1);
+    weft_thread_tuner_init(&t);
+    for (int i = 0; i < 40; i++) step_as(&t, 0.1, 1.0);
+    assert_int_equal(weft_num_threads(), 2);
+    unsetenv("WEFT_ADAPT_THREADS");
+    weft_set_num_threads(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_gradient_names_the_node),
         cmocka_unit_test(test_same_results_for_1_and_2_threads),
         cmocka_unit_test(test_one_leaf_per_parameter),
+        cmocka_unit_test(test_thread_tuner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "weft/weft.h"
 #include "src/matmul.h"
 #include "ops/fastmath.h"
+#include "src/vec.h"
 #include "tests/rel_diff.h"
 
 /* --- exp, sigmoid, tanh against libm ------------------------------------------------------- */
@@ -248,7 +249,8 @@ static void test_chain_owns_dxp(void **state)
 
 /* Run cases once with each micro-kernel of the packed products this CPU
  * has (BLIS's, and weft's AVX-512 and AVX2 tiles of src/matmul_kernel*.c
- * where the CPU runs them), then restore the default. */
+ * where the CPU runs them), and with 'auto' where it chooses between two by
+ * shape, then restore the default. */
 static void each_kernel(void (*cases)(void))
 {
     for (int k = WEFT_PACKED_BLIS; k < WEFT_PACKED_KERNELS; k++) {
@@ -256,7 +258,11 @@ static void each_kernel(void (*cases)(void))
             print_message("  (this CPU cannot run %s: not tested)\n", weft_packed_kernel_name(k));
             continue;
         }
-        assert_int_equal(weft_gemm_kernel()->which, k);
+        if (k == WEFT_PACKED_AUTO) {
+            if (!weft_packed_kernel_by_shape()) continue;   /* one of the above */
+        } else {
+            assert_int_equal(weft_gemm_kernel()->which, k);
+        }
         cases();
     }
     weft_packed_kernel_select(-1);
@@ -276,14 +282,15 @@ static void chain_lstm_cases(void)
      * 1536 x 384), the rows not a multiple of the micro-kernel's */
     assert_true(packed_worth(33, 4 * 384, 384) && packed_worth(33, 384, 4 * 384));
     check_chain(CELL_LSTM, 3, 33, 384, 3);
-    check_chain(CELL_LSTM, 3, 33, 392, 3);   /* packed, H not a multiple of 16 */
+    check_chain(CELL_LSTM, 3, 33, 392, 3);   /* packed, H not a multiple of 16: gate tiles */
     /* the batch of the Zaremba models: with weft's tiles packed from 4 rows
-     * (tiles of 10 rows with AVX-512, 5 with AVX2), H = 256 through the gate
-     * tiles, H = 264 not (H not a multiple of 16; dh's 264 columns an odd
-     * number of panels) */
+     * (tiles of 10 rows with AVX-512, 5 with AVX2), through the gate tiles
+     * at H = 256 and at H = 264 (not a multiple of 16: each gate packed to
+     * 272 columns, the last group of 8 units; dh's 264 columns an odd number
+     * of panels) */
     if (weft_gemm_kernel()->own)
         assert_true(packed_worth(20, 4 * 264, 264) && packed_worth(20, 264, 4 * 264) &&
-                    packed_mr(20) == (weft_gemm_kernel()->max_mr == 12 ? 10 : 5));
+                    packed_mr(20, 264) == (weft_gemm_kernel()->max_mr == 12 ? 10 : 5));
     check_chain(CELL_LSTM, 3, 20, 256, 3);
     check_chain(CELL_LSTM, 3, 20, 264, 2);
 }
@@ -502,7 +509,7 @@ static void test_packed_mr(void **state)
     (void)state;
     assert_true(weft_packed_kernel_select(WEFT_PACKED_BLIS));
     assert_false(weft_gemm_kernel()->own);
-    assert_int_equal(packed_mr(20), (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR,
+    assert_int_equal(packed_mr(20, 64), (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR,
                                                                    bli_gks_query_cntx()));
     /* M, then the rows a tile gets with AVX-512 (up to 12) and with AVX2 (up to 6) */
     const int want[][3] = { { 1, 1, 1 }, { 3, 3, 3 }, { 6, 6, 6 }, { 12, 12, 6 }, { 13, 7, 5 },
@@ -513,15 +520,36 @@ static void test_packed_mr(void **state)
         int col = k == WEFT_PACKED_AVX512 ? 1 : 2;
         assert_true(weft_gemm_kernel()->own && weft_gemm_kernel()->nr == 16);
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-            if (packed_mr(want[i][0]) != want[i][col])
+            if (packed_mr(want[i][0], 64) != want[i][col])
                 fail_msg("%s: packed_mr(%d) = %d, expected %d", weft_packed_kernel_name(k),
-                         want[i][0], packed_mr(want[i][0]), want[i][col]);
+                         want[i][0], packed_mr(want[i][0], 64), want[i][col]);
     }
     /* 'weft' is the best of weft's the CPU runs */
-    if (weft_packed_kernel_select(WEFT_PACKED_OWN))
+    if (weft_packed_kernel_select(WEFT_PACKED_OWN)) {
         assert_int_equal(weft_gemm_kernel()->which,
                          weft_packed_kernel_available(WEFT_PACKED_AVX512) ? WEFT_PACKED_AVX512
                                                                           : WEFT_PACKED_AVX2);
+        assert_false(weft_packed_kernel_by_shape());
+        assert_ptr_equal(packed_kernel(64, 2048), weft_gemm_kernel());
+    }
+    /* 'auto' on an AVX2 CPU: BLIS's 6-row tiles where they pad M about as
+     * little as weft's and K is long, weft's elsewhere (src/matmul_kernel.c) */
+    assert_true(weft_packed_kernel_select(WEFT_PACKED_AUTO));
+    if (weft_packed_kernel_by_shape()) {
+        const struct { int M, K; bool blis; } rule[] = {
+            { 64, 512, true }, { 64, 2048, true }, { 66, 600, true }, { 64, 200, false },
+            { 20, 2600, false }, { 50, 2048, false }, { 36, 512, true }, { 25, 4096, false },
+        };
+        for (size_t i = 0; i < sizeof rule / sizeof rule[0]; i++) {
+            const gemm_kernel *k = packed_kernel(rule[i].M, rule[i].K);
+            if (k->own == rule[i].blis)
+                fail_msg("auto: %d rows, K %d on %s", rule[i].M, rule[i].K,
+                         k->own ? "weft's tiles" : "BLIS's kernel");
+            assert_int_equal(packed_mr(rule[i].M, rule[i].K), rule[i].blis ? 6 : 5);
+        }
+    } else {
+        assert_ptr_equal(packed_kernel(64, 2048), weft_gemm_kernel());
+    }
     weft_packed_kernel_select(-1);
 }
 
@@ -609,6 +637,114 @@ static void test_chain_twice(void **state)
     weft_tensor_release(&zero);
 }
 
+/* src/vec.h's kernels (built for each vector width, the CPU's chosen at
+ * load) give the bits of the plain loop, at every length and offset (the
+ * vector loops' heads and tails), and the SGD and Adam steps over a store
+ * the bits of their formulas written out, on 1 and 2 threads. */
+static void test_vec_kernels_exact(void **state)
+{
+    (void)state;
+    enum { N = 70 };
+    float a[N], b[N], y[N], want[N];
+    weft_rng rng;
+    weft_rng_seed(&rng, 21);
+    for (int i = 0; i < N; i++) {
+        a[i] = weft_rng_uniform(&rng) * 4.0f - 2.0f;
+        b[i] = weft_rng_uniform(&rng) * 4.0f - 2.0f;
+    }
+    const float s = 0.3f;
+    for (int off = 0; off < 9; off++)
+        for (int n = 0; off + n <= N; n += 1 + n / 8)
+            for (int kind = 0; kind < 8; kind++) {
+                const float *x = a + off, *z = b + off;
+                for (int i = 0; i < n; i++) {
+                    y[i] = want[i] = z[i];
+                    switch (kind) {
+                    case 0: want[i] = x[i] + z[i]; break;
+                    case 1: want[i] = x[i] - z[i]; break;
+                    case 2: want[i] = x[i] * z[i]; break;
+                    case 3: want[i] = x[i] + s; break;
+                    case 4: want[i] = x[i] - s; break;
+                    case 5: want[i] = x[i] * s; break;
+                    case 6: want[i] = z[i] - x[i]; break;        /* y += -1 · x */
+                    default: want[i] = z[i] + x[i] * a[i]; break;   /* y += x ⊙ a */
+                    }
+                }
+                switch (kind) {
+                case 0: weft_vec_add(y, x, z, (size_t)n); break;
+                case 1: weft_vec_sub(y, x, z, (size_t)n); break;
+                case 2: weft_vec_mul(y, x, z, (size_t)n); break;
+                case 3: weft_vec_add_s(y, x, s, (size_t)n); break;
+                case 4: weft_vec_sub_s(y, x, s, (size_t)n); break;
+                case 5: weft_vec_mul_s(y, x, s, (size_t)n); break;
+                case 6: weft_vec_acc(y, x, -1.0f, (size_t)n); break;
+                default: weft_vec_acc_mul(y, x, a, (size_t)n); break;
+                }
+                if (n && memcmp(y, want, (size_t)n * sizeof(float)) != 0)
+                    fail_msg("vec kernel %d, offset %d, length %d: not the plain loop's bits",
+                             kind, off, n);
+            }
+
+    /* the optimizers over a store past WEFT_PARALLEL_MIN floats */
+    for (int kind = 0; kind < 3; kind++) {
+        float *got[2] = { NULL, NULL };
+        size_t span = 0;
+        for (int th = 1; th <= 2; th++) {
+            weft_set_num_threads(th);
+            weft_params *ps = weft_params_new();
+            weft_param *p = weft_params_add(ps, "w", 2, (int[]){ 130, 171 });
+            assert_non_null(p);
+            weft_rng r2;
+            weft_rng_seed(&r2, 3);
+            weft_rng_fill_uniform(&r2, &p->value, -1.0f, 1.0f);
+            weft_rng_fill_uniform(&r2, &p->grad, -1.0f, 1.0f);
+            size_t n = p->value.size;
+            float *w0 = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float));
+            memcpy(w0, p->value.data, n * sizeof(float));
+            memcpy(g0, p->grad.data, n * sizeof(float));
+            weft_optim o = kind == 0 ? weft_optim_sgd(0.5) : kind == 1 ? weft_optim_sgd_momentum(0.5, 0.9)
+                                                                      : weft_optim_adam(0.01);
+            for (int step = 0; step < 2; step++) assert_int_equal(weft_optim_step(&o, ps), 0);
+            /* the formulas, element by element (torch.optim's order) */
+            float m1 = 0.0f, v1 = 0.0f;
+            for (size_t i = 0; i < n; i++) {
+                float w = w0[i], g = g0[i], buf = 0.0f;
+                m1 = v1 = 0.0f;
+                for (int step = 0; step < 2; step++) {
+                    if (kind == 0) {
+                        float d = g * 1.0f + 0.0f * w;
+                        w -= 0.5f * d;
+                    } else if (kind == 1) {
+                        float d = g * 1.0f + 0.0f * w;
+                        buf = step == 0 ? d : 0.9f * buf + 1.0f * d;
+                        w -= 0.5f * buf;
+                    } else {
+                        double t = step + 1;
+                        float p1 = w * 1.0f, gi = g * 1.0f + 0.0f * p1;
+                        m1 = 0.9f * m1 + (float)(1.0 - 0.9) * gi;
+                        v1 = 0.999f * v1 + (float)(1.0 - 0.999) * gi * gi;
+                        float denom = sqrtf(v1) / (float)sqrt(1.0 - pow(0.999, t)) + 1e-8f;
+                        w = p1 - (float)(0.01 / (1.0 - pow(0.9, t))) * (m1 / denom);
+                    }
+                }
+                if (memcmp(&w, p->value.data + i, sizeof w) != 0)
+                    fail_msg("optimizer %d, %d thread(s): element %zu is %.9g, the formula gives "
+                             "%.9g", kind, th, i, p->value.data[i], w);
+            }
+            got[th - 1] = malloc(n * sizeof(float));
+            memcpy(got[th - 1], p->value.data, n * sizeof(float));
+            span = n;
+            free(w0);
+            free(g0);
+            weft_params_free(ps);
+        }
+        assert_memory_equal(got[0], got[1], span * sizeof(float));
+        free(got[0]);
+        free(got[1]);
+    }
+    weft_set_num_threads(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_own_kernels_same_bits),
         cmocka_unit_test(test_packed_mr),
         cmocka_unit_test(test_blis_context),
+        cmocka_unit_test(test_vec_kernels_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

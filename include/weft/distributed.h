@@ -61,6 +61,15 @@ int weft_comm_size(const weft_comm *c);
  * ranks' vectors in rank order, so the result is the same on every rank. */
 int weft_comm_sum_floats(weft_comm *c, float *x, size_t n, char *err, size_t errsize);
 int weft_comm_sum_doubles(weft_comm *c, double *x, size_t n, char *err, size_t errsize);
+/* The same sum started and left to run (MPI_Iallreduce, in place): x must
+ * stay untouched until weft_comm_wait returns. Every rank starts the same
+ * sums in the same order. weft_comm_progress lets MPI move the sums started
+ * on (call it now and then while computing: Open MPI advances a nonblocking
+ * collective only inside MPI calls); weft_comm_wait waits for all of them.
+ * 0, or -1 with a message. */
+int weft_comm_start_sum_floats(weft_comm *c, float *x, size_t n, char *err, size_t errsize);
+int weft_comm_progress(weft_comm *c, char *err, size_t errsize);
+int weft_comm_wait(weft_comm *c, char *err, size_t errsize);
 /* The largest of x[0..n) over all ranks, in place (a stop flag any rank raised). */
 int weft_comm_max_ints(weft_comm *c, int *x, size_t n, char *err, size_t errsize);
 /* Copy root's bytes [0, n) to every rank (MPI_Bcast). */

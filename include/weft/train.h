@@ -44,7 +44,11 @@
  * (the loss being a mean over items), up to float rounding.
  *
  * Threads: the trainer runs on the caller's thread and calls the callbacks
- * there; nothing in it is global but the signal flag (see catch_signals).
+ * there; nothing in it is global but the signal flag (see catch_signals)
+ * and the thread count: with more than one thread it times its steps and
+ * runs with fewer while that is faster (weft_thread_tuner, weft/runtime.h:
+ * other processes holding cores; WEFT_ADAPT_THREADS=0 keeps the count),
+ * restoring the count at the end. Results do not depend on it.
  *
  * Several processes (opts.comm of N > 1 ranks, weft/distributed.h; `mpirun -np
  * N weft train ... --distributed`): data parallelism. The model's shard
@@ -355,6 +359,8 @@ typedef struct weft_train_result {
                                        (MPI_Allreduce; 0 on one process) */
     double items;                   /* items trained by this process's run (several ranks:
                                        the global batches', every rank's share) */
+    int threads_last;               /* the threads the last step ran with (weft_thread_tuner) */
+    int thread_switches;            /* times the tuner changed them */
     weft_train_state state;         /* where the run is now (what state_path holds) */
 } weft_train_result;
 

@@ -69,6 +69,7 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     r->last = sc.chunks;
     r->last_has_chunks = sc.has_chunks;
     r->last_macro_f1 = 100.0 * weft_confusion_macro_f1(&sc.confusion);
+    r->last_loss = sc.loss;
     weft_confusion_free(&sc.confusion);
     return 0;
 }
@@ -98,6 +99,12 @@ static int load(void *model, const char *path, char *err, size_t errsize)
     return weft_checkpoint_load(path, r->model->params, 0, err, errsize);
 }
 
+static int save_state(void *model, const char *path, const weft_train_opts *o,
+                      const weft_train_state *st, char *err, size_t errsize)
+{
+    return weft_classify_save_state(model, path, o, st, err, errsize);
+}
+
 void weft_classify_trainable(weft_classify_run *r, weft_trainable *t)
 {
     if (r->batch < 1) r->batch = 32;
@@ -115,6 +122,7 @@ void weft_classify_trainable(weft_classify_run *r, weft_trainable *t)
         .score_name = "accuracy",
         .save = save,
         .load = load,
+        .save_state = save_state,
         .shard = shard,
     };
 }

@@ -487,6 +487,25 @@ static weft_seq2seq *model_from_header(const char *path, const weft_checkpoint *
     const weft_cell_type *dt = et ? weft_cell_lookup_from_file(c.dec_cell, path, &handles[1],
                                                                 err, errsize) : NULL;
     if (!dt) goto done;
+    /* the widths and layers against the file's tensors before anything is
+     * built: the encoder's (its hidden width), the readout's bias and the
+     * additive attention's vector (their widths), so a header cannot ask for
+     * more than the file holds */
+    weft_rnn_config rc = { .cell = et, .input_size = c.embed, .hidden_size = c.hidden,
+                           .num_layers = c.enc_layers, .bidirectional = c.bidirectional,
+                           .prefix = "enc." };
+    if (c.enc_layers > WEFT_S2S_MAX_LAYERS || c.dec_layers > WEFT_S2S_MAX_LAYERS) {
+        weft_say(err, errsize, "%s: weft.config: layers above %d", path, WEFT_S2S_MAX_LAYERS);
+        goto done;
+    }
+    if (weft_rnn_check_checkpoint(&rc, ck, path, err, errsize) ||
+        weft_lm_meta_tensor(ck, path, "out.bias", 1, (int[]){ (int)te->shape[0] }, true, err,
+                            errsize) ||
+        (c.attention == WEFT_ATTN_ADDITIVE &&
+         weft_lm_meta_tensor(ck, path, "attn.w", 2,
+                             (int[]){ 1, c.attn_hidden ? c.attn_hidden : c.hidden }, true, err,
+                             errsize)))
+        goto done;
     weft_rng rng;
     weft_rng_seed(&rng, 1);
     m = weft_seq2seq_new(&c, et, dt, sv, tv, &rng, err, errsize);

@@ -8,6 +8,7 @@
 #include "weft/train.h"
 
 #include "weft/ops.h"
+#include "weft/runtime.h"
 #include "src/internal.h"
 #include "models/train/train_json.h"
 
@@ -627,6 +628,14 @@ typedef struct run {
     bool stop_req;                  /* agreed: some rank caught a signal, or rank 0 asked */
     int sig;                        /* agreed: the signal caught (0: none) */
     double comm_seconds;            /* in the gradients' MPI_Allreduce */
+    /* several ranks, one batch a step: the gradient's buckets, reduced while the
+       backward still runs (see overlap below); n_buckets 0: one reduction after it */
+    size_t (*bucket)[2];            /* [lo, hi) of the store's span, last parameters first */
+    int *bucket_of;                 /* the bucket of the store's parameter i */
+    int *left;                      /* a bucket's parameters not final yet */
+    int n_buckets, launched;        /* buckets started (in bucket order) */
+    float weight;                   /* this rank's items, the buckets' factor */
+    int overlap_rc;                 /* an MPI error inside the sweep */
 } run;
 
 /* A row of the CSV log and a line of the JSON log (when open). -1 with a
@@ -844,6 +853,110 @@ static int average_gradients(run *r, double local_items, double *loss_sum, doubl
     return 0;
 }
 
+/* Several ranks: the gradient reduced in buckets while the backward runs
+ * (as PyTorch's DistributedDataParallel and Horovod's tensor fusion do).
+ * The store's parameters are cut, last registered first, into buckets of
+ * about WEFT_BUCKET_MB megabytes (4 by default; 0: one MPI_Allreduce after
+ * the backward), each a contiguous range of the gradient buffer. The
+ * engine tells the trainer when a parameter's gradient is final
+ * (weft_graph_on_grad_final: the first node on the tape that reads it has
+ * run its backward); a bucket whose parameters are all final is scaled by
+ * this rank's items and its sum over the ranks started (MPI_Iallreduce),
+ * and the sweep gives MPI a chance to move it after every node. Buckets
+ * start strictly in bucket order, whatever order their parameters become
+ * final in, so every rank starts the same sums in the same order (the MPI
+ * rule) even where the ranks' graphs differ. The decoder's gradient (the
+ * last parameters, final first) travels while the recurrent layers'
+ * backward runs. After the backward the rest start, the items are summed,
+ * everything is waited for and divided by all ranks' items:
+ *     g = (sum_r items_r g_r) / items
+ * the same average as average_gradients, up to float rounding. */
+static int buckets_make(run *r)
+{
+    const char *env = getenv("WEFT_BUCKET_MB");
+    double mb = env && env[0] ? atof(env) : 4.0;
+    weft_params *p = r->t->params;
+    int n = weft_params_count(p);
+    if (!r->dist || r->o->accumulate != 1 || !(mb > 0) || n == 0) return 0;
+    size_t target = (size_t)(mb * 1048576.0 / sizeof(float)), span = weft_params_span(p);
+    r->bucket = malloc((size_t)n * sizeof *r->bucket);
+    r->bucket_of = malloc((size_t)n * sizeof *r->bucket_of);
+    r->left = malloc((size_t)n * sizeof *r->left);
+    if (!r->bucket || !r->bucket_of || !r->left) {
+        weft_say(r->err, r->errsize, "out of memory for the gradient's buckets");
+        return -1;
+    }
+    size_t hi = span;
+    for (int i = n - 1; i >= 0; i--) {
+        size_t lo = weft_params_at(p, i)->offset;
+        r->bucket_of[i] = r->n_buckets;
+        if (hi - lo >= target || i == 0) {
+            r->bucket[r->n_buckets][0] = i == 0 ? 0 : lo;
+            r->bucket[r->n_buckets][1] = hi;
+            r->n_buckets++;
+            hi = lo;
+        }
+    }
+    return 0;
+}
+
+/* Start the buckets that are ready, in order (all of them: the backward is over). */
+static void buckets_start(run *r, bool all)
+{
+    float *g = weft_params_grads(r->t->params);
+    while (r->overlap_rc == 0 && r->launched < r->n_buckets &&
+           (all || r->left[r->launched] == 0)) {
+        size_t lo = r->bucket[r->launched][0], hi = r->bucket[r->launched][1];
+        for (size_t i = lo; i < hi; i++) g[i] *= r->weight;
+        r->overlap_rc = weft_comm_start_sum_floats(r->comm, g + lo, hi - lo, r->err, r->errsize);
+        r->launched++;
+    }
+}
+
+static void on_grad_final(void *ctx, const weft_param *p)
+{
+    run *r = ctx;
+    if (r->overlap_rc) return;
+    if (!p) {
+        r->overlap_rc = weft_comm_progress(r->comm, r->err, r->errsize);
+        return;
+    }
+    if (p->store != r->t->params) return;
+    r->left[r->bucket_of[p->id]]--;
+    buckets_start(r, false);
+}
+
+/* Before this rank's backward: every bucket waits for all its parameters. */
+static void buckets_arm(run *r, double local_items)
+{
+    for (int b = 0; b < r->n_buckets; b++) r->left[b] = 0;
+    for (int i = 0; i < weft_params_count(r->t->params); i++) r->left[r->bucket_of[i]]++;
+    r->launched = 0;
+    r->weight = (float)local_items;
+    r->overlap_rc = 0;
+}
+
+/* After the backward (or with no share of the batch): the rest of the buckets,
+ * the items, the wait, the division. */
+static int buckets_finish(run *r, double local_items, double *loss_sum, double *items)
+{
+    if (r->launched == 0) buckets_arm(r, local_items);   /* no backward ran here */
+    double t0 = now_seconds();
+    buckets_start(r, true);
+    if (r->overlap_rc) return -1;
+    double sums[3] = { local_items, *loss_sum * local_items, *items };
+    if (weft_comm_sum_doubles(r->comm, sums, 3, r->err, r->errsize)) return -1;
+    if (weft_comm_wait(r->comm, r->err, r->errsize)) return -1;
+    r->comm_seconds += now_seconds() - t0;
+    float *g = weft_params_grads(r->t->params);
+    size_t n = weft_params_span(r->t->params);
+    float inv = (float)(1.0 / sums[0]);
+    for (size_t i = 0; i < n; i++) g[i] *= inv;
+    *loss_sum = sums[1] / sums[0];
+    *items = sums[2];
+    return 0;
+}
+
 /* Several ranks, after every step: agree on stopping (a signal caught by any
  * rank, rank 0's callback) and on the training clock (rank 0's, for
  * max_seconds and the eval points). */
@@ -908,6 +1021,10 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
             return -1;
         }
         weft_var *scaled = b.loss;
+        if (r->n_buckets) {   /* several ranks: reduce the buckets as they become final */
+            buckets_arm(r, b.items > 0 ? b.items : 1.0);
+            weft_graph_on_grad_final(r->g, on_grad_final, r);
+        }
         if (K > 1) {
             /* weight the batch by its items; the sum is divided by all the
                items below: the mean over the K batches' items */
@@ -917,10 +1034,13 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
                 return -1;
             }
         }
-        if (weft_backward(r->g, scaled)) {
+        int brc = weft_backward(r->g, scaled);
+        weft_graph_on_grad_final(r->g, NULL, NULL);
+        if (brc) {
             weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
             return -1;
         }
+        if (r->overlap_rc) return -1;
         if (K == 1 && !r->dist) rows = b.rows;   /* several ranks: rows differ by rank */
         if (t->batch_end && t->batch_end(t->model, r->g, r->err, r->errsize)) return -1;
         total_items += b.items > 0 ? b.items : 1.0;   /* several ranks: items > 0 here */
@@ -937,7 +1057,9 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         float inv = (float)(1.0 / total_items);
         for (size_t i = 0; i < n; i++) gr[i] *= inv;
     }
-    if (r->dist && average_gradients(r, total_items, loss_sum, items)) return -1;
+    if (r->dist && (r->n_buckets ? buckets_finish(r, total_items, loss_sum, items)
+                                 : average_gradients(r, total_items, loss_sum, items)))
+        return -1;
     /* two passes over the store: the norm, then the update with the clip's
        factor applied on the fly (weft/optim.h) */
     float norm = weft_grad_norm_rows(t->params, rows);
@@ -1064,6 +1186,7 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
     if (check_opts(t, o, err, errsize)) return -1;
     run r = { .t = t, .o = o, .err = err, .errsize = errsize, .comm = o->comm,
               .rank = weft_comm_rank(o->comm), .size = weft_comm_size(o->comm) };
+    weft_thread_tuner tuner = { 0 };   /* off until the first batch */
     r.dist = r.size > 1;
     if (r.dist && !t->shard) {
         weft_say(err, errsize, "trainer: the model cannot train over several ranks (it has no "
@@ -1102,9 +1225,10 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
         weft_say(err, errsize, "out of memory");
         goto done;
     }
-    if (r.dist && start_ranks(&r)) goto done;
+    if (r.dist && (start_ranks(&r) || buckets_make(&r))) goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();
+    weft_thread_tuner_init(&tuner);
 
     bool eval_mode = o->eval_points > 0;
     int next_point = 1;
@@ -1195,6 +1319,7 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
                 goto done;
             }
             r.train_seconds += now_seconds() - t0;
+            weft_thread_tuner_step(&tuner, now_seconds() - t0);
             if (sync_control(&r)) goto done;
             r.items += step_items;
             items_done += step_items;
@@ -1373,6 +1498,9 @@ finish:
     rc = 0;
 done:
     restore_signals(&handlers);
+    res->threads_last = weft_num_threads();
+    res->thread_switches = tuner.switches;
+    weft_thread_tuner_end(&tuner);
     if (r.csv && fclose(r.csv) != 0 && rc == 0) {
         weft_say(err, errsize, "cannot write the log %s: %s", o->log_csv, strerror(errno));
         rc = -1;
@@ -1383,6 +1511,9 @@ done:
     }
     weft_graph_free(r.g);
     free(r.best_values);
+    free(r.bucket);
+    free(r.bucket_of);
+    free(r.left);
     res->steps = r.st.batches_done;
     res->optim_steps = r.st.optim.step;
     res->has_best = r.st.has_best;

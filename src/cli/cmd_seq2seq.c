@@ -156,8 +156,12 @@ static weft_seq2seq *new_model(const s2s_flags *fl, const weft_tokens *st, const
     weft_rng rng;
     weft_rng_seed(&rng, (uint64_t)fl->seed);
     weft_seq2seq *m = weft_seq2seq_new(&cfg, et, dt, sv, tv, &rng, err, sizeof err);
-    if (!m) fprintf(stderr, "weft train: %s\n", err);
-    else *status = WEFT_EXIT_OK;
+    if (!m) {
+        fprintf(stderr, "weft train: %s\n", err);
+        *status = weft_cli_build_status("weft train", err);
+    } else {
+        *status = WEFT_EXIT_OK;
+    }
     return m;
 }
 
@@ -394,7 +398,7 @@ int weft_cli_seq2seq_train(int argc, char **argv)
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "sentence pairs a batch", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
           "passes over the data (default: 10; on --resume, the run's)", 1, 1e6 },
-        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X", "learning rate", 0, 1e6 },
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR", "learning rate", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,
           1e9 },

@@ -2,6 +2,8 @@
  * (src/cli/lm_common.h). */
 #include "src/cli/lm_common.h"
 
+#include "weft/runtime.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +303,10 @@ void weft_cli_print_speed(const weft_train_opts *o, const weft_train_result *res
     else
         fprintf(stderr, "trained %.0f %s in %.2f s (%.0f %s/s)\n", res->items, unit,
                 res->train_seconds, res->items / res->train_seconds, unit);
+    if (res->thread_switches > 0)   /* weft_thread_tuner: other processes held cores */
+        fprintf(stderr, "threads: the count changed %d times with the machine's load; the last "
+                "step ran on %d of %d\n", res->thread_switches, res->threads_last,
+                weft_num_threads());
 }
 
 int weft_cli_train_summary(const weft_train_result *res, const weft_train_opts *o,
@@ -345,7 +351,7 @@ void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags)
           0, 0 },
         { "prime", WEFT_FLAG_STRING, &o->prime, "TEXT", "text the model reads first (printed)",
           0, 0 },
-        { "length", WEFT_FLAG_INT, &o->length, "N", "tokens to generate", 0, 1 << 24 },
+        { "tokens", WEFT_FLAG_INT, &o->length, "N", "tokens to generate", 0, 1 << 24 },
         { "temperature", WEFT_FLAG_FLOAT, &o->temperature, "T",
           "divide the logits by T (lower: safer; 0: always the most likely)", 0, 100 },
         { "top-k", WEFT_FLAG_INT, &o->top_k, "K", "draw among the K most likely only (0: all)", 0,

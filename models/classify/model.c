@@ -556,17 +556,6 @@ int weft_classify_save_state(const weft_classify_run *r, const char *path,
     return rc;
 }
 
-/* A whole number of d in [lo, hi] into *out; false when it is not one. */
-static bool data_int(const cJSON *d, const char *key, int lo, int hi, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
-        v->valuedouble != floor(v->valuedouble))
-        return false;
-    *out = (int)v->valuedouble;
-    return true;
-}
-
 weft_classify_model *weft_classify_load_state(const char *path, weft_train_opts *o,
                                               weft_train_state *st, weft_classify_resume *run,
                                               char *err, size_t errsize)
@@ -576,10 +565,11 @@ weft_classify_model *weft_classify_load_state(const char *path, weft_train_opts 
     weft_classify_model *m = model_from_header(path, &c, "model.", err, errsize);
     const char *data = weft_checkpoint_meta(&c, "weft.data");
     cJSON *d = data ? cJSON_Parse(data) : NULL;
-    if (m && !(data_int(d, "train_sentences", 1, INT_MAX, &run->train_sentences) &&
-               data_int(d, "train_words", 1, INT_MAX, &run->train_words) &&
-               data_int(d, "batch", 1, 1 << 20, &run->batch) &&
-               data_int(d, "pool", 1, 1 << 20, &run->pool))) {
+    if (m &&
+        !(weft_lm_json_whole(d, "train_sentences", 1, INT_MAX, &run->train_sentences) &&
+          weft_lm_json_whole(d, "train_words", 1, INT_MAX, &run->train_words) &&
+          weft_lm_json_whole(d, "batch", 1, 1 << 20, &run->batch) &&
+          weft_lm_json_whole(d, "pool", 1, 1 << 20, &run->pool))) {
         weft_say(err, errsize, "%s: not a training state file: \"weft.data\" needs whole "
                  "numbers \"train_sentences\", \"train_words\" (>= 1), \"batch\" and \"pool\" "
                  "(1 .. 2^20)", path);

@@ -135,6 +135,16 @@ int weft_lm_meta_bool(const cJSON *o, const char *key, bool *out, const char *pa
     return 0;
 }
 
+bool weft_lm_json_whole(const cJSON *o, const char *key, int lo, int hi, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int)v->valuedouble;
+    return true;
+}
+
 int weft_lm_meta_float(const cJSON *o, const char *key, float *out, const char *path, char *err,
                        size_t errsize)
 {

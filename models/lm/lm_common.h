@@ -64,6 +64,9 @@ int weft_lm_meta_level(const cJSON *o, weft_text_level *out, const char *path, c
 /* true or false; absent: false. */
 int weft_lm_meta_bool(const cJSON *o, const char *key, bool *out, const char *path, char *err,
                       size_t errsize);
+/* A whole number of o (a "weft.data" object, say) in [lo, hi] into *out;
+ * false (and *out untouched) when o has none there. */
+bool weft_lm_json_whole(const cJSON *o, const char *key, int lo, int hi, int *out);
 /* A number; absent: 0. */
 int weft_lm_meta_float(const cJSON *o, const char *key, float *out, const char *path, char *err,
                        size_t errsize);

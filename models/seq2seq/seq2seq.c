@@ -491,7 +491,7 @@ static weft_seq2seq *model_from_header(const char *path, const weft_checkpoint *
      * built: the encoder's (its hidden width), the readout's bias and the
      * additive attention's vector (their widths), so a header cannot ask for
      * more than the file holds */
-    char enc_prefix[32], out_bias[40], attn_w[40];
+    char enc_prefix[32], out_bias[64], attn_w[64];
     snprintf(enc_prefix, sizeof enc_prefix, "%senc.", prefix);
     snprintf(out_bias, sizeof out_bias, "%sout.bias", prefix);
     snprintf(attn_w, sizeof attn_w, "%sattn.w", prefix);
@@ -540,17 +540,6 @@ weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
     return m;
 }
 
-/* A whole number of "weft.data" in [lo, hi]. */
-static bool data_int(const cJSON *d, const char *key, int lo, int hi, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
-        v->valuedouble != floor(v->valuedouble))
-        return false;
-    *out = (int)v->valuedouble;
-    return true;
-}
-
 weft_seq2seq *weft_seq2seq_load_state(const char *path, weft_train_opts *o, weft_train_state *st,
                                       int *pairs, int *batch, float *ss_rate, char *err,
                                       size_t errsize)
@@ -561,8 +550,9 @@ weft_seq2seq *weft_seq2seq_load_state(const char *path, weft_train_opts *o, weft
     const char *data = weft_checkpoint_meta(&ck, "weft.data");
     cJSON *d = m && data ? cJSON_Parse(data) : NULL;
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(d, "ss_rate");
-    if (m && !(data_int(d, "pairs", 1, 1 << 30, pairs) && data_int(d, "batch", 1, 1 << 20, batch) &&
-               cJSON_IsNumber(ss) && ss->valuedouble >= 0 && ss->valuedouble <= 1)) {
+    if (m && !(weft_lm_json_whole(d, "pairs", 1, 1 << 30, pairs) &&
+               weft_lm_json_whole(d, "batch", 1, 1 << 20, batch) && cJSON_IsNumber(ss) &&
+               ss->valuedouble >= 0 && ss->valuedouble <= 1)) {
         weft_say(err, errsize, "%s: not a seq2seq training state: \"weft.data\" needs whole "
                  "numbers \"pairs\" (>= 1) and \"batch\" (1 .. 2^20) and \"ss_rate\" in [0, 1]",
                  path);

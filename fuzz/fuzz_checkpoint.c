@@ -1,7 +1,8 @@
 /* fuzz/fuzz_checkpoint.c — the checkpoint loaders on any bytes: the
  * safetensors header, "weft.config", "weft.vocab", the configuration checked
  * against the tensors before anything is built, the tensors' values (both
- * language models, the classifiers and the generic header reader). Anything may be refused;
+ * language models, the classifiers, taggers and window classifiers, the
+ * encoder-decoder and the generic header reader). Anything may be refused;
  * nothing may crash, leak, hang or allocate without bound. */
 #define _GNU_SOURCE
 #include "fuzz/fuzz_file.h"
@@ -9,6 +10,7 @@
 #include "weft/classify.h"
 #include "weft/io.h"
 #include "weft/lm.h"
+#include "weft/seq2seq.h"
 #include "weft/window_lm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,5 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     weft_window_lm_free(weft_window_lm_load(path, err, sizeof err));
     weft_classify_free(weft_classify_load(path, err, sizeof err));
+    weft_seq2seq_free(weft_seq2seq_load(path, err, sizeof err));
     return 0;
 }

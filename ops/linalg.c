@@ -237,16 +237,36 @@ static void bmm_product(bool ta, bool tb, int m, int n, int k, const float *A, c
         sgemm_rowmajor(ta, tb, m, n, k, 1.0f, A, B, beta, C);
         return;
     }
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            float s = 0.0f;
-            for (int p = 0; p < k; p++) {
-                float a = ta ? A[(size_t)p * m + i] : A[(size_t)i * k + p];
-                float b = tb ? B[(size_t)j * k + p] : B[(size_t)p * n + j];
-                s += a * b;
+    for (int i = 0; i < m; i++) {
+        float *c = C + (size_t)i * n;
+        if (tb) {
+            /* C[i, j] = Σ_p A(i, p) B[j, p]: a dot product of two rows (B's contiguous) */
+            for (int j = 0; j < n; j++) {
+                const float *b = B + (size_t)j * k;
+                float s = 0.0f;
+                if (ta) {
+                    for (int p = 0; p < k; p++) s += A[(size_t)p * m + i] * b[p];
+                } else {
+                    const float *a = A + (size_t)i * k;
+                    #pragma omp simd reduction(+ : s)
+                    for (int p = 0; p < k; p++) s += a[p] * b[p];
+                }
+                c[j] = beta == 0.0f ? s : beta * c[j] + s;
             }
-            C[(size_t)i * n + j] = beta == 0.0f ? s : beta * C[(size_t)i * n + j] + s;
+            continue;
         }
+        /* C[i, :] = beta C[i, :] + Σ_p A(i, p) B[p, :]: rows of B scaled and added,
+           contiguous along j (the context Σ_s a_s v_s is one such row) */
+        if (beta == 0.0f) memset(c, 0, (size_t)n * sizeof *c);
+        else if (beta != 1.0f)
+            for (int j = 0; j < n; j++) c[j] *= beta;
+        for (int p = 0; p < k; p++) {
+            float a = ta ? A[(size_t)p * m + i] : A[(size_t)i * k + p];
+            const float *b = B + (size_t)p * n;
+            #pragma omp simd
+            for (int j = 0; j < n; j++) c[j] += a * b[j];
+        }
+    }
 }
 
 weft_var *weft_bmm(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, bool trans_b)

@@ -63,8 +63,14 @@
  * memory; the sequence's part made by weft_seq_new, the chain's by the first
  * fused step that reads one of its steps. */
 struct weft_seq {
-    const weft_var *X;       /* the [T, B, P] projection the steps read */
+    const weft_var *X;       /* the [T, B, P] projection the steps read, or packed [N, P] */
     int T, B, P;
+    /* slot t's rows are rows off[t] .. off[t + 1] of X read as [N, P] (and of
+     * hprev and dgates): t·B .. (t + 1)·B, or packed (weft_seq_new_packed)
+     * only the rows of the sequences still running at step t, N in all */
+    size_t *off;
+    size_t N;
+    bool packed;
     const weft_var **xps;    /* [T]: the step-t input (weft_seq_input) slot t's step reads */
     int *rows;               /* [T]: the rows step t's input has (B, or fewer: the first ones) */
     unsigned char *used;     /* [T]: a step has taken slot t */
@@ -204,7 +210,48 @@ weft_seq *weft_seq_new(weft_graph *g, weft_var *xp_seq)
     s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
     s->used = weft_graph_calloc(g, (size_t)T);
     s->filled = weft_graph_calloc(g, (size_t)T);
-    if (!s->xps || !s->rows || !s->used || !s->filled) return NULL;
+    s->off = weft_graph_calloc(g, ((size_t)T + 1) * sizeof *s->off);
+    if (!s->xps || !s->rows || !s->used || !s->filled || !s->off) return NULL;
+    for (int t = 0; t <= T; t++) s->off[t] = (size_t)t * s->B;
+    s->N = s->off[T];
+    return s;
+}
+
+weft_seq *weft_seq_new_packed(weft_graph *g, weft_var *xp_packed, int T, const int *rows)
+{
+    if (!xp_packed) return NULL;
+    if (xp_packed->value.rank != 2 || T < 1 || !rows) {
+        char sx[64];
+        weft_graph_fail(g, "seq: packed projections %s over %d steps, expected [N, P] and T >= 1",
+                        weft_shape_str(&xp_packed->value, sx, sizeof sx), T);
+        return NULL;
+    }
+    size_t N = 0;
+    int B = 0;
+    for (int t = 0; t < T; t++) {
+        if (rows[t] < 1) {
+            weft_graph_fail(g, "seq: packed step %d has %d rows, expected >= 1", t, rows[t]);
+            return NULL;
+        }
+        N += (size_t)rows[t];
+        if (rows[t] > B) B = rows[t];
+    }
+    if (N != (size_t)xp_packed->value.shape[0]) {
+        weft_graph_fail(g, "seq: the steps' rows add up to %zu, the packed projections have %d",
+                        N, xp_packed->value.shape[0]);
+        return NULL;
+    }
+    weft_seq *s = weft_graph_calloc(g, sizeof *s);
+    if (!s) return NULL;
+    *s = (weft_seq){ .X = xp_packed, .T = T, .B = B, .P = xp_packed->value.shape[1], .N = N,
+                     .packed = true };
+    s->xps = weft_graph_calloc(g, (size_t)T * sizeof *s->xps);
+    s->rows = weft_graph_calloc(g, (size_t)T * sizeof *s->rows);
+    s->used = weft_graph_calloc(g, (size_t)T);
+    s->filled = weft_graph_calloc(g, (size_t)T);
+    s->off = weft_graph_calloc(g, ((size_t)T + 1) * sizeof *s->off);
+    if (!s->xps || !s->rows || !s->used || !s->filled || !s->off) return NULL;
+    for (int t = 0; t < T; t++) s->off[t + 1] = s->off[t] + (size_t)rows[t];
     return s;
 }
 
@@ -213,11 +260,16 @@ weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows)
     if (!s) return NULL;
     if (t < 0 || t >= s->T)
         return weft_graph_fail(g, "seq: step %d is not in [0, %d)", t, s->T);
-    if (rows < 1 || rows > s->B)
-        return weft_graph_fail(g, "seq: step %d: %d rows is not in [1, %d] (the batch)", t,
-                               rows, s->B);
+    int cap = (int)(s->off[t + 1] - s->off[t]);
+    if (rows < 1 || rows > cap || (s->packed && rows != cap))
+        return weft_graph_fail(g, "seq: step %d: %d rows is not in [1, %d] (the batch)%s", t,
+                               rows, cap, s->packed ? " or not the packed step's own" : "");
     weft_var *X = (weft_var *)s->X, *xp;
-    if (rows == s->B) {
+    if (s->packed) {   /* the step's rows of the packed [N, P]: a view */
+        xp = weft_node_new_view(g, &weft_op_narrow, X, 2, (int[]){ rows, s->P },
+                                s->off[t] * (size_t)s->P);
+        if (xp) weft_narrow_attrs_of(xp)->start = (int)s->off[t];
+    } else if (rows == s->B) {
         xp = weft_narrow(g, X, t, 1);
     } else {   /* the first rows of block t: contiguous, a view as a narrow is */
         size_t block = (size_t)s->B * s->P;
@@ -285,7 +337,8 @@ static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const
         s->Apack = weft_graph_alloc(g, (fa > ba ? fa : ba) * sizeof(float));
         if (!s->Apack) return -1;
     }
-    s->hprev = weft_graph_alloc(g, (size_t)T * B * H * sizeof(float));
+    (void)T;
+    s->hprev = weft_graph_alloc(g, s->N * H * sizeof(float));
     return s->hprev ? 0 : -1;
 }
 
@@ -433,12 +486,11 @@ static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
                 s->dgates = s->X->grad.data;
             } else {
                 if (!s->own_dgates)
-                    s->own_dgates = weft_graph_alloc(g, (size_t)s->T * s->B * width *
-                                                     sizeof(float));
+                    s->own_dgates = weft_graph_alloc(g, s->N * width * sizeof(float));
                 s->dgates = s->own_dgates;
             }
         }
-        return s->dgates ? s->dgates + (size_t)a->slot * s->B * width : NULL;
+        return s->dgates ? s->dgates + s->off[a->slot] * width : NULL;
     }
     if (!a->dgates) a->dgates = weft_graph_alloc(g, (size_t)B * (size_t)width * sizeof(float));
     return a->dgates;
@@ -474,7 +526,7 @@ static void pre_activation(const fused_aux *a, float *pre, const float *xp, cons
                            const float *h, const float *W, int B, int H, int GH)
 {
     weft_seq *s = a->seq;
-    float *slot = s ? s->hprev + (size_t)a->slot * s->B * H : NULL;
+    float *slot = s ? s->hprev + s->off[a->slot] * H : NULL;
     if (s) chain_weights(a);
     if (s && s->packed_fwd && xp) {
         packed_gemm_ex(B, h, H, &s->Wt_packed, pre, GH, s->Apack,
@@ -541,18 +593,20 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
     /* slots no backward reached (the loss does not depend on them) add
      * nothing, nor do the rows past a step's own (a step over the sequences
      * still running: weft_seq_input_rows) */
-    int SB = s->B;
     for (int t = 0; t < s->T; t++) {
+        int cap = (int)(s->off[t + 1] - s->off[t]);
         int r = s->used[t] ? s->rows[t] : 0, from = s->filled[t] ? r : 0;
-        if (from < SB)
-            memset(s->dgates + ((size_t)t * SB + from) * GH, 0,
-                   (size_t)(SB - from) * GH * sizeof(float));
-        if (r < SB)
-            memset(s->hprev + ((size_t)t * SB + r) * H, 0, (size_t)(SB - r) * H * sizeof(float));
+        if (from < cap)
+            memset(s->dgates + (s->off[t] + (size_t)from) * GH, 0,
+                   (size_t)(cap - from) * GH * sizeof(float));
+        if (r < cap)
+            memset(s->hprev + (s->off[t] + (size_t)r) * H, 0,
+                   (size_t)(cap - r) * H * sizeof(float));
         s->filled[t] = 0;
     }
     s->n_filled = 0;
-    int rows = s->T * SB;
+    /* every slot's rows: T·B, or packed only the sequences' real steps */
+    int rows = (int)s->N;
     if (dW) sgemm_rowmajor(true, false, GH, H, rows, 1.0f, s->dgates, s->hprev, 1.0f,
                            W->grad.data);
     if (db) add_column_sums(b->grad.data, s->dgates, rows, GH);
@@ -753,7 +807,7 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
         int nr = weft_gemm_kernel()->nr, per_gate = s->Hp / nr;
         lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B, H), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
-                            s->hprev + (size_t)a->slot * s->B * H, per_gate, 4, per_gate,
+                            s->hprev + s->off[a->slot] * H, per_gate, 4, per_gate,
                             lstm_tiles_start, lstm_tiles_finish, &L);
         return;
     }

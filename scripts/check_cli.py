@@ -94,6 +94,11 @@ def main():
         if rc != 0 or "--level is deprecated" not in err or "use --detail" not in err \
                 or "use --loss-at" not in err or "sigmoid" not in dot:
             problems.append(f"old spellings of weft dot: exit {rc}, {err.strip()!r}")
+    # sample's tokens to generate were --length, which is a task's sequence length elsewhere
+    for cmd in (["sample"], ["ngram", "sample"]):
+        rc, _, err = run(weft, cmd + ["--length", "3"])
+        if "--length is deprecated" not in err or "use --tokens" not in err:
+            problems.append(f"old spelling of weft {' '.join(cmd)} --length: {err.strip()!r}")
     for p in problems:
         print(p, file=sys.stderr)
     print(f"check_cli: {len(commands)} commands, {checked} flag lines checked against docs/cli.md, "

@@ -51,13 +51,13 @@ echo "demo: the held-out words, scored by the best model:"
 
 echo
 echo "demo: words the model invents (temperature 0.8):"
-"$weft" --quiet sample --model "$out/words.safetensors" --length 400 --temperature 0.8 --seed 7 |
+"$weft" --quiet sample --model "$out/words.safetensors" --tokens 400 --temperature 0.8 --seed 7 |
   head -n 30 | paste -sd ' ' | fold -s -w 78
 echo
 echo "demo: words it makes from 'un', 'ph' and 'qu':"
 for prime in un ph qu; do
   for seed in 1 2 3 4 5 6; do
-    "$weft" --quiet sample --model "$out/words.safetensors" --prime "$prime" --length 20 \
+    "$weft" --quiet sample --model "$out/words.safetensors" --prime "$prime" --tokens 20 \
       --temperature 0.7 --seed "$seed" | head -n 1
   done | paste -sd ' '
 done

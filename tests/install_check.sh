@@ -24,7 +24,7 @@ unset LD_LIBRARY_PATH   # meson test points it at the build tree
 libdir=$(dirname "$(dirname "$pc")")
 bindir=$(dirname "$(find "$root/dest" -path '*/bin/weft' -print -quit)")
 [[ -x "$bindir/weft" ]] || fail "no weft program installed"
-for s in weft-lm-torch-to-weft weft-lm-weft-to-torch; do
+for s in weft-lm-torch-to-weft weft-lm-weft-to-torch weft-to-torch; do
   [[ -x "$bindir/$s" ]] || fail "$s not installed in $bindir"
 done
 
@@ -39,6 +39,14 @@ blis_lib=$(LD_LIBRARY_PATH="$libdir" ldd "$bindir/weft" | awk '/libblis/ {print 
 "$bindir/weft" info --quiet >/dev/null || fail "the installed weft does not run"
 
 cd "$root"
+# The programs docs/library.md shows are the ones built below, character for character
+for f in examples/hello.cpp examples/train_xor.c; do
+  awk -v f="$f" '
+    /^```/ { if (inb) { if (hit) exit; inb = 0 } else { inb = 1; first = 1 }; next }
+    inb && first { first = 0; hit = index($0, f) > 0 }
+    inb && hit { print }' "$src/docs/library.md" >shown
+  cmp -s shown "$src/$f" || fail "docs/library.md does not show $f as it is"
+done
 # Every public header on its own, in C and in C++
 headers=0
 for h in "$root/dest"/*/*/include/weft/*.h "$root/dest"/*/include/weft/*.h; do

@@ -502,6 +502,220 @@ static void checkpoint_round_trip(void **state)
     fixture_free(&f);
 }
 
+/* A file whose weft.config asks for far more than its tensors hold (hidden
+ * 100000: 10^10 weights in the recurrent layer) fails at once, naming the
+ * file and the tensor, before anything of that size is allocated. */
+static void hostile_config_fails_before_building(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_TAG);
+    c.char_encoder = true;
+    fixture f;
+    fixture_make(&f, c, 9);
+    char path[] = "/tmp/weft_classify_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(weft_classify_save(f.m, path, err, sizeof err), 0);
+    weft_checkpoint ck;
+    assert_int_equal(weft_checkpoint_read(path, &ck, err, sizeof err), 0);
+    const char *edits[][2] = { { "\"hidden\":5,", "\"hidden\":100000," },
+                               { "\"layers\":2,", "\"layers\":1000000," },
+                               { "\"char_hidden\":3,", "\"char_hidden\":100000," },
+                               { "\"embed\":6,", "\"embed\":1000000000," } };
+    for (int e = 0; e < 4; e++) {
+        const char *conf = weft_checkpoint_meta(&ck, "weft.config");
+        const char *at = strstr(conf, edits[e][0]);
+        assert_non_null(at);
+        char hostile[4096];
+        snprintf(hostile, sizeof hostile, "%.*s%s%s", (int)(at - conf), conf, edits[e][1],
+                 at + strlen(edits[e][0]));
+        char bad[] = "/tmp/weft_classify_bad_XXXXXX";
+        fd = mkstemp(bad);
+        assert_true(fd >= 0);
+        close(fd);
+        weft_meta_kv meta[] = { { "format", "pt" }, { "weft.config", hostile },
+                                { "weft.vocab", weft_checkpoint_meta(&ck, "weft.vocab") },
+                                { "weft.labels", weft_checkpoint_meta(&ck, "weft.labels") },
+                                { "weft.chars", weft_checkpoint_meta(&ck, "weft.chars") } };
+        assert_int_equal(weft_checkpoint_save(bad, f.m->params, meta, 5, err, sizeof err), 0);
+        err[0] = '\0';
+        assert_null(weft_classify_load(bad, err, sizeof err));
+        assert_non_null(strstr(err, bad));
+        assert_true(strstr(err, "tensor") || strstr(err, "wider than"));
+        unlink(bad);
+    }
+    weft_checkpoint_free(&ck);
+    unlink(path);
+    fixture_free(&f);
+}
+
+/* A run stopped part-way (its state saved) and resumed from the file ends
+ * with the same weights, bit for bit, as the run that never stopped: the
+ * order of the batches, the dropout masks and Adam's moments all carry over. */
+static void check_resume(weft_classify_config cfg, long stop_after)
+{
+    char tmp[] = "/tmp/weft_resume_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char state[2][600], model[2][600];
+    for (int k = 0; k < 2; k++) {
+        snprintf(model[k], sizeof model[k], "%s/m%d.safetensors", tmp, k);
+        snprintf(state[k], sizeof state[k], "%s/m%d.safetensors.state", tmp, k);
+    }
+    weft_train_opts o = weft_train_defaults();
+    o.optim = weft_optim_adam(0.01);
+    o.epochs = 3;
+    o.clip = 1.0f;
+    o.schedule.decay = 0.5;
+    o.schedule.decay_start = 2;
+    weft_rng_seed(&o.rng, 77);
+    weft_train_result res;
+
+    /* straight */
+    fixture a;
+    fixture_make(&a, cfg, 5);
+    weft_classify_run ra = { .model = a.m, .train = &a.s, .valid = &a.s, .batch = 2, .pool = 2 };
+    weft_trainable t;
+    weft_classify_trainable(&ra, &t);
+    weft_train_opts oa = o;
+    oa.save_path = model[0];
+    oa.state_path = state[0];
+    assert_int_equal(weft_train(&t, &oa, &res, err, sizeof err), 0);
+    assert_int_equal(res.stop, WEFT_TRAIN_FINISHED);
+
+    /* stopped after a few batches, mid-epoch */
+    fixture b;
+    fixture_make(&b, cfg, 5);
+    weft_classify_run rb = { .model = b.m, .train = &b.s, .valid = &b.s, .batch = 2, .pool = 2 };
+    weft_classify_trainable(&rb, &t);
+    weft_train_opts ob = o;
+    ob.save_path = model[1];
+    ob.state_path = state[1];
+    ob.stop_after = stop_after;
+    assert_int_equal(weft_train(&t, &ob, &res, err, sizeof err), 0);
+    assert_int_equal(res.stop, WEFT_TRAIN_STOPPED);
+    weft_classify_run_free(&rb);
+
+    /* resumed from the file alone */
+    weft_train_opts oc = weft_train_defaults();
+    weft_train_state st;
+    weft_classify_resume info;
+    weft_classify_model *m = weft_classify_load_state(state[1], &oc, &st, &info, err, sizeof err);
+    if (!m) print_error("%s\n", err);
+    assert_non_null(m);
+    assert_int_equal(info.train_sentences, b.d.n_sents);
+    assert_int_equal(info.train_words, b.d.n_words);
+    assert_int_equal(info.batch, 2);
+    assert_int_equal(info.pool, 2);
+    assert_int_equal(oc.epochs, 3);
+    weft_classify_set s;
+    assert_int_equal(weft_classify_set_make(m, &b.d, &s, err, sizeof err), 0);
+    weft_classify_run rc = { .model = m, .train = &s, .valid = &s, .batch = info.batch,
+                             .pool = info.pool };
+    weft_classify_trainable(&rc, &t);
+    oc.save_path = model[1];
+    oc.state_path = state[1];
+    oc.resume = &st;
+    int rcode = weft_train(&t, &oc, &res, err, sizeof err);
+    if (rcode) print_error("%s\n", err);
+    assert_int_equal(rcode, 0);
+    assert_int_equal(res.stop, WEFT_TRAIN_FINISHED);
+
+    size_t n = weft_params_span(a.m->params);
+    assert_int_equal(weft_params_span(m->params), n);
+    assert_memory_equal(weft_params_values(a.m->params), weft_params_values(m->params),
+                        n * sizeof(float));
+    /* and it moved: not the weights it started from */
+    fixture fresh;
+    fixture_make(&fresh, cfg, 5);
+    assert_memory_not_equal(weft_params_values(fresh.m->params), weft_params_values(m->params),
+                            n * sizeof(float));
+    fixture_free(&fresh);
+
+    weft_classify_run_free(&rc);
+    weft_classify_set_free(&s);
+    weft_classify_free(m);
+    weft_classify_run_free(&ra);
+    fixture_free(&a);
+    fixture_free(&b);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void saved_then_resumed_equals_straight(void **state)
+{
+    (void)state;
+    weft_classify_config c = small(WEFT_TASK_CLASSIFY);
+    c.dropout = 0.3f;
+    check_resume(c, 3);   /* 2 batches an epoch: stops inside epoch 2 */
+    c = small(WEFT_TASK_TAG);
+    c.char_encoder = true;
+    c.dropout = 0.3f;
+    check_resume(c, 1);
+    c = small(WEFT_TASK_WINDOW);
+    c.dropout = 0.3f;
+    check_resume(c, 4);   /* at an epoch's end */
+}
+
+/* The parameter count weft compare sizes models by is the count of the
+ * model built; a run of the comparison is a learning curve, the same again
+ * for the same seed. */
+static void compare_sizes_and_runs(void **state)
+{
+    (void)state;
+    const char *cells[] = { "lstm", "gru", "rnn", "mut1" };
+    for (int task = 0; task < 3; task++)
+        for (int k = 0; k < 4; k++) {
+            weft_classify_config c = small((weft_classify_task)task);
+            c.char_encoder = task == WEFT_TASK_TAG;
+            c.bidirectional = k % 2 == 0;
+            snprintf(c.cell, sizeof c.cell, "%s", cells[k]);
+            fixture f;
+            fixture_make(&f, c, 3);
+            void *plugin = NULL;
+            const weft_cell_type *type = weft_cell_lookup(cells[k], &plugin, err, sizeof err);
+            assert_non_null(type);
+            size_t n = weft_classify_numel(&c, type, weft_vocab_size(f.m->words), f.m->n_labels,
+                                           f.m->chars ? weft_vocab_size(f.m->chars) : 0);
+            assert_int_equal(n, weft_params_numel(f.m->params));
+            if (task != WEFT_TASK_WINDOW) {
+                int H;
+                size_t got;
+                assert_int_equal(weft_classify_size(&c, type, weft_vocab_size(f.m->words),
+                                                    f.m->n_labels, f.m->chars ? weft_vocab_size(f.m->chars) : 0,
+                                                    n, 0.0, &H, &got, err, sizeof err), 0);
+                assert_int_equal(H, c.hidden);
+                assert_int_equal(got, n);
+            }
+            fixture_free(&f);
+        }
+    weft_labeled_data d;
+    read_text(SENTS, WEFT_FORMAT_CLASSIFY, 0, &d);
+    weft_classify_compare_opts o = { .cfg = small(WEFT_TASK_CLASSIFY), .batch = 2, .pool = 2,
+                                     .optim = weft_optim_adam(0.02), .max_steps = 6,
+                                     .eval_points = 3, .seed = 4 };
+    o.cfg.layers = 1;
+    weft_compare_result r[2];
+    for (int k = 0; k < 2; k++) {
+        int rc = weft_classify_compare_train("gru", 5, &d, &d, &o, &r[k], err, sizeof err);
+        if (rc) print_error("%s\n", err);
+        assert_int_equal(rc, 0);
+        assert_int_equal(r[k].steps, 6);
+        assert_int_equal(r[k].n_points, 4);   /* before the first step, and 3 */
+        assert_int_equal(r[k].points[0].step, 0);
+        assert_true(r[k].best >= 0.5 && r[k].best <= 1.0);
+        assert_true(r[k].points[3].nll < r[k].points[0].nll);
+    }
+    for (int p = 0; p < 4; p++) {
+        assert_true(r[0].points[p].score == r[1].points[p].score);
+        assert_true(r[0].points[p].nll == r[1].points[p].nll);
+    }
+    weft_compare_result_free(&r[0]);
+    weft_compare_result_free(&r[1]);
+    weft_labeled_free(&d);
+}
+
 /* Each model learns a tiny set by heart through the library trainer. */
 static void check_overfits(weft_classify_config cfg)
 {
@@ -554,10 +768,12 @@ static void each_model_overfits_a_tiny_set(void **state)
  * weighting of the outputs and every final state. Returns the loss and
  * leaves the gradients in the store and on xs. */
 static float ragged_loss(weft_graph *g, const weft_rnn *r, weft_var *xs, const int *len,
-                         const weft_state *init, bool by_length, float *out_copy, int *chained)
+                         const weft_state *init, bool by_length, float *out_copy, int *chained,
+                         weft_var *table, const int *ids)
 {
     weft_rnn_out out;
-    weft_unroll_opts o = { .lengths = len, .init = init, .by_length = by_length };
+    weft_unroll_opts o = { .lengths = len, .init = init, .by_length = by_length,
+                           .input_table = table, .input_ids = ids };
     assert_int_equal(weft_unroll(g, r, xs, &o, &out), 0);
     *chained = out.chained_steps;
     memcpy(out_copy, out.seq->value.data, out.seq->value.size * sizeof(float));
@@ -578,8 +794,10 @@ static float ragged_loss(weft_graph *g, const weft_rnn *r, weft_var *xs, const i
     return weft_scalar(loss);
 }
 
+/* table: the inputs are rows of a table of 6 rows (weft_unroll_opts.input_table: the
+ * projection runs over the table's rows), the gradient checked on the table */
 static void check_ragged_layer(const char *cell, int layers, bool bidirectional, bool carried,
-                               bool sorted)
+                               bool sorted, bool table)
 {
     enum { T = 12, B = 9, I = 5, H = 4 };
     /* unsorted: by length groups; sorted longest first: packed steps */
@@ -597,6 +815,14 @@ static void check_ragged_layer(const char *cell, int layers, bool bidirectional,
     weft_rnn_reset_parameters(r, &rng);
     weft_tensor x = weft_tensor_alloc(3, (int[]){ T, B, I });
     weft_rng_fill_uniform(&rng, &x, -1.0f, 1.0f);
+    enum { V = 6 };
+    int ids[T * B];
+    for (int k = 0; k < T * B; k++) ids[k] = (k * 7 + 3) % V;
+    if (table) {
+        weft_tensor_release(&x);
+        x = weft_tensor_alloc(2, (int[]){ V, I });
+        weft_rng_fill_uniform(&rng, &x, -1.0f, 1.0f);
+    }
     weft_state init = { 0 };
     if (carried) {
         init.n = weft_rnn_num_states(r);
@@ -614,10 +840,13 @@ static void check_ragged_layer(const char *cell, int layers, bool bidirectional,
     for (int pass = 0; pass < 2; pass++) {
         weft_graph *g = weft_graph_new();
         weft_params_zero_grad(ps);
-        weft_var *xs = weft_input(g, &x, "x", true);
+        weft_var *xin = weft_input(g, &x, "x", true), *xs = xin;
+        if (table)
+            xs = weft_reshape(g, weft_embedding(g, xin, ids, T * B), 3, (int[]){ T, B, I });
         loss[pass] = ragged_loss(g, r, xs, len, carried ? &init : NULL, pass == 1,
-                                 pass ? out_b : out_a, &chained[pass]);
-        const weft_tensor *dx = weft_grad_of(g, xs);
+                                 pass ? out_b : out_a, &chained[pass], table ? xin : NULL,
+                                 table ? ids : NULL);
+        const weft_tensor *dx = weft_grad_of(g, xin);
         if (pass == 0) {
             memcpy(grad_a, weft_params_grads(ps), span * sizeof(float));
             memcpy(dx_a, dx->data, x.size * sizeof(float));
@@ -651,11 +880,13 @@ static void ragged_layer_by_length_equals_padded(void **state)
 {
     (void)state;
     for (int sorted = 0; sorted < 2; sorted++) {
-        check_ragged_layer("lstm", 2, true, false, sorted);
-        check_ragged_layer("lstm", 1, false, true, sorted);
-        check_ragged_layer("gru", 2, true, true, sorted);
-        check_ragged_layer("rnn", 1, true, true, sorted);
-        check_ragged_layer("mut1", 1, true, false, sorted);   /* no fused step: groups */
+        check_ragged_layer("lstm", 2, true, false, sorted, false);
+        check_ragged_layer("lstm", 1, false, true, sorted, false);
+        check_ragged_layer("gru", 2, true, true, sorted, false);
+        check_ragged_layer("rnn", 1, true, true, sorted, false);
+        check_ragged_layer("mut1", 1, true, false, sorted, false);   /* no fused step: groups */
+        check_ragged_layer("lstm", 2, true, false, sorted, true);
+        check_ragged_layer("gru", 1, true, true, sorted, true);
     }
 }
 
@@ -715,6 +946,50 @@ static void cli_train_eval_predict(void **state)
     assert_int_equal(r->status, 0);
     assert_string_equal(r->out, "0\n1\n");
 
+    /* --stop-after then --resume: the same model file as the run that never stopped */
+    const char *straight = tmp_path("straight.safetensors"), *halves = tmp_path("halves.safetensors");
+    const char *args = "--pool max --embed 8 --hidden 8 --dropout 0.2 --lr 0.05 --epochs 4 "
+                       "--batch 2 --decay 0.5 --decay-start 3";
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --data %s --valid %s %s "
+                      "--save %s", sents, sents, args, straight);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --data %s --valid %s %s "
+                      "--stop-after 3 --save %s", sents, sents, args, halves);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->err, "stopped at epoch 2, batch 1");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --resume %s --data %s "
+                      "--valid %s", halves, sents, sents);
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->err, "resuming");
+    char cmp[1200];
+    snprintf(cmp, sizeof cmp, "cmp -s '%s' '%s'", straight, halves);
+    assert_int_equal(system(cmp), 0);
+    const char *fewer = tmp_path("fewer.txt");
+    weft_test_write_file(fewer, SENTS, strchr(SENTS, '\n') + 1 - SENTS);
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --task classify --resume %s --data %s",
+                      halves, fewer);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "resume with the same --data");
+
+    /* weft compare --task sst over a folder holding sst/ */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", tmp_path("data/sst"));
+    assert_int_equal(system(cmd), 0);
+    weft_test_write_file(tmp_path("data/sst/stsa.binary.train"), SENTS, strlen(SENTS));
+    weft_test_write_file(tmp_path("data/sst/stsa.binary.dev"), SENTS, strlen(SENTS));
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --task sst --cell rnn,gru --embed 8 "
+                      "--hidden 6 --train-steps 4 --eval-points 2 --batch 2 "
+                      "--data-dir %s --output %s", tmp_path("data"), tmp_path("cmp"));
+    if (r->status) fail_msg("status %d: %s", r->status, r->err);
+    assert_contains(r->out, "SST-2 sentiment");
+    assert_contains(r->out, "| rnn | ");
+    assert_contains(r->out, "| gru | ");
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "compare --task upos --cell rnn "
+                      "--train-steps 4 --data-dir %s --output %s", tmp_path("data"),
+                      tmp_path("cmp2"));
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "en_ewt-ud-train.conllu");
+
     /* BIO: entity F1 */
     const char *bio = tmp_path("ner.txt"), *wmodel = tmp_path("win.safetensors");
     weft_test_write_file(bio, TAGGED, strlen(TAGGED));
@@ -766,6 +1041,9 @@ int main(void)
         cmocka_unit_test(pooling_over_real_steps),
         cmocka_unit_test(char_encoder_gradient_check),
         cmocka_unit_test(checkpoint_round_trip),
+        cmocka_unit_test(hostile_config_fails_before_building),
+        cmocka_unit_test(saved_then_resumed_equals_straight),
+        cmocka_unit_test(compare_sizes_and_runs),
         cmocka_unit_test(each_model_overfits_a_tiny_set),
         cmocka_unit_test(ragged_layer_by_length_equals_padded),
         cmocka_unit_test(cli_train_eval_predict),

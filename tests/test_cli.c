@@ -157,7 +157,7 @@ static void test_help_and_globals(void **state)
     assert_int_equal(r->status, 0);
     assert_contains(r->out, "usage: weft gradcheck");
     assert_contains(r->out, "--all-ops");
-    assert_contains(r->out, "--seed N");
+    assert_contains(r->out, "--seed S");
     assert_contains(r->out, "(default: 1)");
     assert_contains(r->out, "--quiet");
 

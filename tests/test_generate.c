@@ -111,7 +111,7 @@ static void check_generation(weft_text_level level, const char *cell, int layers
     char allow[1100] = "";
     if (strchr(cell, '/')) snprintf(allow, sizeof allow, "--allow-plugin '%s'", cell);
     weft_test_output *r = weft_test_run(exe, NULL,
-        "--quiet sample --model '%s' %s --prime '%s' --length %d --temperature 0.9 --seed 5",
+        "--quiet sample --model '%s' %s --prime '%s' --tokens %d --temperature 0.9 --seed 5",
         path, allow, prime_text, LENGTH);
     if (r->status != 0) fail_msg("weft sample: %s", r->err);
     char *want = as_printed(m, prime_text, ours, LENGTH);

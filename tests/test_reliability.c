@@ -23,6 +23,7 @@
 #include "weft/classify.h"
 #include "weft/io.h"
 #include "weft/lm.h"
+#include "weft/seq2seq.h"
 
 #include "tests/lm_text.h"
 
@@ -110,7 +111,7 @@ static void model_files_never_load_code(void **state)
                                             model, model);
         assert_int_equal(r->status, 1);
         assert_contains(r->err, "--allow-plugin");
-        r = weft_test_run(exe, env, GLOBAL_FLAGS "sample --model %s --length 3", model);
+        r = weft_test_run(exe, env, GLOBAL_FLAGS "sample --model %s --tokens 3", model);
         assert_int_equal(r->status, 1);
         assert_contains(r->err, "--allow-plugin");
         r = weft_test_run(exe, env, GLOBAL_FLAGS "dot --model %s -o %s", model, tmp_path("x.dot"));
@@ -221,6 +222,118 @@ static void huge_configurations_fail_at_once(void **state)
     weft_lm_free(m);
 }
 
+/* A copy of the safetensors file `from` at `to` with the first `was` in its
+ * header replaced by `now` (the data as it was: its offsets are relative). */
+static void edit_header(const char *from, const char *to, const char *was, const char *now)
+{
+    FILE *f = fopen(from, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(n > 8 && n < sizeof buf);
+    uint64_t hn = 0;
+    for (int i = 7; i >= 0; i--) hn = hn << 8 | (unsigned char)buf[i];
+    char *header = buf + 8, *at = strstr(header, was);
+    assert_non_null(at);
+    assert_true(at + strlen(was) <= header + hn);
+    static char out[1 << 16];
+    size_t len = (size_t)(at - header);
+    memcpy(out + 8, header, len);
+    len += (size_t)sprintf(out + 8 + len, "%s", now);
+    size_t rest = hn - (size_t)(at + strlen(was) - header);
+    memcpy(out + 8 + len, at + strlen(was), rest);
+    len += rest;
+    while (len % 8) out[8 + len++] = ' ';
+    for (int i = 0; i < 8; i++) out[i] = (char)(len >> (8 * i) & 0xff);
+    memcpy(out + 8 + len, header + hn, n - 8 - hn);
+    weft_test_write_file(to, out, 8 + len + (n - 8 - hn));
+}
+
+/* The classifiers (classify, tag, window) and the encoder-decoder: the same
+ * promise, a header asking for more than its tensors is refused at once */
+static void huge_task_configurations_fail_at_once(void **state)
+{
+    (void)state;
+    const char *cls = tmp_path("cls.txt"), *conllu = tmp_path("tag.conllu"),
+               *src = tmp_path("src.txt"), *tgt = tmp_path("tgt.txt");
+    const char *cls_text = "pos good fine film\nneg bad awful film\npos great good\n";
+    const char *tag_text = "1\tthe\tthe\tDET\tDT\t_\t2\tdet\t_\t_\n"
+                           "2\tcat\tcat\tNOUN\tNN\t_\t0\troot\t_\t_\n\n";
+    weft_test_write_file(cls, cls_text, strlen(cls_text));
+    weft_test_write_file(conllu, tag_text, strlen(tag_text));
+    weft_test_write_file(src, "a b c\nb c a\n", 12);
+    weft_test_write_file(tgt, "c b a\na c b\n", 12);
+    const char *model = tmp_path("task.safetensors"), *bad = tmp_path("task-bad.safetensors");
+    struct {
+        const char *train, *was, *now, *want;
+    } cases[] = {
+        { "--task classify --data %s --hidden 4 --embed 3", "\\\"layers\\\":1,",
+          "\\\"layers\\\":1000000,", "asks for 1000000 layers" },
+        { "--task classify --data %s --hidden 4 --embed 3", "\\\"hidden\\\":4,",
+          "\\\"hidden\\\":100000,", "needs tensor 'rnn.weight_ih_l0'" },
+        { "--task classify --data %s --hidden 4 --embed 3", "\\\"embed\\\":3,",
+          "\\\"embed\\\":100000,", "embedding.weight" },
+        { "--task tag --data %s --hidden 3 --embed 3 --char-encoder --char-embed 2 "
+          "--char-hidden 2", "\\\"char_hidden\\\":2,", "\\\"char_hidden\\\":100000,",
+          "char_rnn." },
+        { "--task window --data %s --embed 3 --window 1 --window-hidden 4",
+          "\\\"window_hidden\\\":4,", "\\\"window_hidden\\\":1000000,", "hidden.weight" },
+        { "--task seq2seq --src %s --tgt %s --hidden 4 --embed 4", "\\\"hidden\\\":4,",
+          "\\\"hidden\\\":1000000,", "needs tensor 'enc." },
+        { "--task seq2seq --src %s --tgt %s --hidden 4 --embed 4 --attention additive "
+          "--attn-hidden 3", "\\\"attn_hidden\\\":3,", "\\\"attn_hidden\\\":1000000,",
+          "attn.w" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char flags[512];
+        if (strstr(cases[i].train, "seq2seq")) snprintf(flags, sizeof flags, cases[i].train, src, tgt);
+        else snprintf(flags, sizeof flags, cases[i].train, strstr(cases[i].train, "classify") ? cls
+                                                                                        : conllu);
+        weft_test_output *r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train %s --epochs 1 "
+                                            "--save %s", flags, model);
+        if (r->status != 0) fail_msg("train %s: %s", flags, r->err);
+        edit_header(model, bad, cases[i].was, cases[i].now);
+        double t0 = now();
+        bool is_s2s = strstr(flags, "seq2seq") != NULL;
+        void *m = is_s2s ? (void *)weft_seq2seq_load(bad, err, sizeof err)
+                         : (void *)weft_classify_load(bad, err, sizeof err);
+        double secs = now() - t0;
+        if (m) fail_msg("%s: %s loaded", flags, cases[i].now);
+        if (!strstr(err, cases[i].want)) fail_msg("\"%s\" lacks \"%s\"", err, cases[i].want);
+        if (secs > 1.0) fail_msg("%s took %.2f s to refuse", cases[i].now, secs);
+        /* and the command that reads it: exit 1 with the same message */
+        if (is_s2s) r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --task seq2seq --model %s "
+                                      "--src %s --tgt %s", bad, src, tgt);
+        else r = weft_test_run(exe, NULL, GLOBAL_FLAGS "eval --model %s --data %s", bad,
+                               strstr(flags, "classify") ? cls : conllu);
+        assert_int_equal(r->status, 1);
+        assert_contains(r->err, cases[i].want);
+    }
+}
+
+/* --- 12. out of memory is a failure (1), not a usage error (2) -------------------------------- */
+
+static void out_of_memory_exits_1(void **state)
+{
+    (void)state;
+    const char *text = tmp_path("oom.txt");
+    weft_test_write_file(text, TEXT, strlen(TEXT));
+    /* 4H x H floats of the recurrent matrix: 16 TiB, more than any machine gives */
+    const char *env = "ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0";
+    weft_test_output *r = weft_test_run(exe, env, GLOBAL_FLAGS "train --data %s --hidden 1048576 "
+                                        "--embed 4 --epochs 1 --save %s", text,
+                                        tmp_path("oom.safetensors"));
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "out of memory");
+    assert_contains(r->err, "does not fit in memory");
+    /* a configuration weft refuses is still a usage error */
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "train --data %s --hidden 4 --embed 3 --tie "
+                      "--epochs 1 --save %s", text, tmp_path("oom.safetensors"));
+    assert_int_equal(r->status, 2);
+    assert_contains(r->err, "tied weights need embed == hidden");
+}
+
 /* --- 3. text a vocabulary cannot hold ---------------------------------------------------------- */
 
 static void nul_bytes_are_refused_before_training(void **state)
@@ -283,7 +396,7 @@ static void write_errors_are_reported(void **state)
     r = weft_test_run(exe, full, GLOBAL_FLAGS "ops");
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "weft ops: standard output: cannot write");
-    r = weft_test_run(exe, full, GLOBAL_FLAGS "sample --model %s --length 50", model);
+    r = weft_test_run(exe, full, GLOBAL_FLAGS "sample --model %s --tokens 50", model);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "weft sample: standard output: cannot write");
     /* the training log */
@@ -350,6 +463,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_files_never_load_code),
         cmocka_unit_test(huge_configurations_fail_at_once),
+        cmocka_unit_test(huge_task_configurations_fail_at_once),
+        cmocka_unit_test(out_of_memory_exits_1),
         cmocka_unit_test(nul_bytes_are_refused_before_training),
         cmocka_unit_test(write_errors_are_reported),
     };

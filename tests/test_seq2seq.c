@@ -118,10 +118,11 @@ static weft_vocab *vocab_of(int words)
     return v;
 }
 
-static weft_seq2seq *tiny(const char *enc, const char *dec, weft_attn_score att, bool bidir,
-                          int layers, int tgt_words)
+static weft_seq2seq *tiny_dropout(const char *enc, const char *dec, weft_attn_score att,
+                                  bool bidir, int layers, int tgt_words, float dropout)
 {
     weft_seq2seq_config c = weft_seq2seq_defaults();
+    c.dropout = dropout;
     snprintf(c.enc_cell, sizeof c.enc_cell, "%s", enc);
     snprintf(c.dec_cell, sizeof c.dec_cell, "%s", dec);
     c.embed = 5;
@@ -142,6 +143,12 @@ static weft_seq2seq *tiny(const char *enc, const char *dec, weft_attn_score att,
     for (int i = 0; i < weft_params_count(ps); i++)
         weft_rng_fill_uniform(&r, &weft_params_at(ps, i)->value, -0.8f, 0.8f);
     return m;
+}
+
+static weft_seq2seq *tiny(const char *enc, const char *dec, weft_attn_score att, bool bidir,
+                          int layers, int tgt_words)
+{
+    return tiny_dropout(enc, dec, att, bidir, layers, tgt_words, 0.0f);
 }
 
 static const int s0[] = { 3, 4, 5, 6 }, s1[] = { 7 }, s2[] = { 9, 3, 8 };
@@ -216,7 +223,99 @@ static void test_model_gradient(void **state)
     weft_seq2seq_free(m);
 }
 
+/* Dropout: the training loss (a stream given) differs from the scoring loss and its gradient
+ * is right with the masks drawn; without a stream the model with dropout gives exactly the
+ * numbers of the same weights without it, and the same stream gives the same loss. */
+static void test_dropout(void **state)
+{
+    (void)state;
+    weft_seq2seq *m = tiny_dropout("lstm", "gru", WEFT_ATTN_GENERAL, true, 2, 7, 0.4f);
+    weft_seq2seq *m0 = tiny("lstm", "gru", WEFT_ATTN_GENERAL, true, 2, 7);
+    double tokens, eval[2], train[2];
+    weft_var *loss;
+    for (int k = 0; k < 2; k++) {
+        weft_graph *g = weft_graph_new();
+        assert_int_equal(weft_seq2seq_loss(g, k ? m0 : m, SRC, SRC_LEN, TGT, TGT_LEN, 3, 0.0f,
+                                           NULL, &loss, &tokens), 0);
+        eval[k] = weft_scalar(loss);
+        weft_graph_free(g);
+    }
+    assert_true(eval[0] == eval[1]);   /* no stream: no dropout */
+    for (int k = 0; k < 2; k++) {
+        weft_rng r;
+        weft_rng_seed(&r, 5);
+        weft_graph *g = weft_graph_new();
+        assert_int_equal(weft_seq2seq_loss(g, m, SRC, SRC_LEN, TGT, TGT_LEN, 3, 0.0f, &r, &loss,
+                                           &tokens), 0);
+        train[k] = weft_scalar(loss);
+        if (k == 1) {
+            weft_gradcheck_result res;
+            assert_int_equal(weft_gradcheck(g, loss, &(weft_gradcheck_opts){ .max_per_leaf = 8,
+                                                                             .tolerance = 3e-2f },
+                                            &res), 0);
+            if (!res.passed) print_error("max rel error %g\n", res.max_rel_error);
+            assert_true(res.passed);
+        }
+        weft_graph_free(g);
+    }
+    assert_true(train[0] == train[1]);
+    assert_true(fabs(train[0] - eval[0]) > 1e-3);
+    /* a model without dropout given a stream: the scoring numbers */
+    weft_rng r;
+    weft_rng_seed(&r, 5);
+    weft_graph *g = weft_graph_new();
+    assert_int_equal(weft_seq2seq_loss(g, m0, SRC, SRC_LEN, TGT, TGT_LEN, 3, 0.0f, &r, &loss,
+                                       &tokens), 0);
+    assert_true(weft_scalar(loss) == eval[1]);
+    weft_graph_free(g);
+    /* decoding never drops: greedy gives the same output for both */
+    weft_s2s_nbest a[3], b[3];
+    char err[256];
+    assert_int_equal(weft_seq2seq_greedy(m, SRC, SRC_LEN, 3, 6, a, err, sizeof err), 0);
+    assert_int_equal(weft_seq2seq_greedy(m0, SRC, SRC_LEN, 3, 6, b, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(a[i].hyps[0].len, b[i].hyps[0].len);
+        assert_true(a[i].hyps[0].logprob == b[i].hyps[0].logprob);
+        weft_s2s_nbest_free(&a[i]);
+        weft_s2s_nbest_free(&b[i]);
+    }
+    weft_seq2seq_free(m);
+    weft_seq2seq_free(m0);
+}
+
 /* --- decoding -------------------------------------------------------------------------------- */
+
+/* The attention weights of a forced decoding: every row a distribution over the source
+ * words, each equal to the weights of the step-by-step decoder fed the same tokens; a model
+ * without attention is refused. */
+static void test_attention_weights(void **state)
+{
+    (void)state;
+    weft_seq2seq *m = tiny("lstm", "gru", WEFT_ATTN_ADDITIVE, true, 1, 7);
+    char err[256];
+    float w[6 * 4];
+    assert_int_equal(weft_seq2seq_attention_weights(m, s0, 4, t1, 5, w, err, sizeof err), 0);
+    weft_graph *g = weft_graph_new();
+    weft_s2s_decoder d;
+    assert_int_equal(weft_seq2seq_begin(g, m, &SRC[0], &SRC_LEN[0], 1, &d), 0);
+    int prev = WEFT_S2S_BOS;
+    for (int t = 0; t <= 5; t++) {
+        assert_non_null(weft_seq2seq_step(g, m, &d, &prev));
+        double sum = 0;
+        for (int s = 0; s < 4; s++) {
+            sum += w[t * 4 + s];
+            assert_true(w[t * 4 + s] == d.weights->value.data[s]);
+        }
+        assert_float_equal(sum, 1.0, 1e-5);
+        if (t < 5) prev = t1[t];
+    }
+    weft_graph_free(g);
+    weft_seq2seq_free(m);
+    m = tiny("lstm", "lstm", WEFT_ATTN_NONE, false, 1, 7);
+    assert_int_equal(weft_seq2seq_attention_weights(m, s0, 4, t1, 5, w, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no attention"));
+    weft_seq2seq_free(m);
+}
 
 static void test_beam1_equals_greedy(void **state)
 {
@@ -402,6 +501,92 @@ static void test_generated_tasks(void **state)
     assert_int_equal(weft_s2s_generate("copy", 3, 2, 4, &r, &src, &tgt, err, sizeof err), -1);
 }
 
+/* --- resuming a run ------------------------------------------------------------------------- */
+
+static const char RES_SRC[] = "w0 w1 w2\nw3\nw4 w5\nw6 w0 w1 w2\nw2 w2\nw5 w4 w3\nw1\nw0 w6\n"
+                              "w3 w3 w3\nw1 w2\nw6\n";
+static const char RES_TGT[] = "w2 w1 w0\nw3\nw5 w4\nw2 w1 w0 w6\nw2 w2\nw3 w4 w5\nw1\nw6 w0\n"
+                              "w3 w3 w3\nw2 w1\n\n";
+
+/* Train tiny model (dropout and scheduled sampling on, so the random stream matters) for 3
+ * epochs of 4 batches (the last short): straight (state_path NULL) or stopped after stop
+ * batches with its state in state_path. Its weights into w (the caller frees). */
+static float *train_run(const char *state_path, long stop, const weft_train_state *resume,
+                        weft_seq2seq *m, size_t *n)
+{
+    char err[512];
+    const weft_vocab *sv = weft_seq2seq_src_vocab(m), *tv = weft_seq2seq_tgt_vocab(m);
+    weft_s2s_corpus c = { 0 };
+    assert_int_equal(weft_s2s_corpus_from_text(RES_SRC, RES_TGT, "resume", sv, tv, &c, err,
+                                               sizeof err), 0);
+    weft_trainable t;
+    weft_s2s_trainer *tr = weft_seq2seq_trainer(m, &(weft_s2s_train_data){ .train = &c,
+                                                    .valid = &c, .batch = 3, .ss_rate = 0.3f },
+                                                &t, err, sizeof err);
+    assert_non_null(tr);
+    weft_train_opts run = weft_train_defaults();
+    run.optim = weft_optim_adam(0.01);
+    run.epochs = 3;
+    run.clip = 1.0f;
+    weft_rng_seed(&run.rng, 77);
+    run.state_path = state_path;
+    run.stop_after = stop;
+    run.resume = resume;
+    weft_train_result res;
+    if (weft_train(&t, &run, &res, err, sizeof err)) print_error("%s\n", err);
+    assert_int_equal(res.stop, stop ? WEFT_TRAIN_STOPPED : WEFT_TRAIN_FINISHED);
+    weft_params *ps = weft_seq2seq_params(m);
+    *n = weft_params_span(ps);
+    float *w = malloc(*n * sizeof *w);
+    memcpy(w, weft_params_values(ps), *n * sizeof *w);
+    weft_seq2seq_trainer_free(tr);
+    weft_s2s_corpus_free(&c);
+    return w;
+}
+
+static void test_resume_equals_straight(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/weft-s2s-state-XXXXXX", err[512];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    size_t n, n2;
+    weft_seq2seq *m = tiny_dropout("lstm", "lstm", WEFT_ATTN_ADDITIVE, true, 2, 7, 0.3f);
+    float *straight = train_run(NULL, 0, NULL, m, &n);
+    weft_seq2seq_free(m);
+    /* the same run stopped in epoch 2 (after 6 of the run's 12 batches) */
+    m = tiny_dropout("lstm", "lstm", WEFT_ATTN_ADDITIVE, true, 2, 7, 0.3f);
+    free(train_run(path, 6, NULL, m, &n2));
+    weft_seq2seq_free(m);
+    /* ... and resumed from the file alone: the model, optimiser, stream and place */
+    weft_train_opts o = weft_train_defaults();
+    weft_train_state st;
+    int pairs, batch;
+    float ss;
+    m = weft_seq2seq_load_state(path, &o, &st, &pairs, &batch, &ss, err, sizeof err);
+    if (!m) print_error("%s\n", err);
+    assert_non_null(m);
+    assert_int_equal(pairs, 11);
+    assert_int_equal(batch, 3);
+    assert_float_equal(ss, 0.3, 1e-7);
+    assert_int_equal(st.epoch, 2);
+    assert_float_equal(weft_seq2seq_get_config(m)->dropout, 0.3, 1e-7);
+    float *resumed = train_run(path, 0, &st, m, &n2);
+    assert_int_equal(n, n2);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += straight[i] != resumed[i];
+    assert_int_equal(differ, 0);   /* bit for bit */
+    /* a model file is not a training state */
+    assert_int_equal(weft_seq2seq_save(m, path, err, sizeof err), 0);
+    assert_null(weft_seq2seq_load_state(path, &o, &st, &pairs, &batch, &ss, err, sizeof err));
+    assert_non_null(strstr(err, path));
+    weft_seq2seq_free(m);
+    free(straight);
+    free(resumed);
+    unlink(path);
+}
+
 /* --- the command line: train on files, translate, eval ------------------------------------- */
 
 static void write_file(const char *path, const char *text)
@@ -469,6 +654,21 @@ static void test_cli(void **state)
              model, src);
     assert_int_equal(run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "2 ||| "));
+    /* --plot: the first sentence's attention as a heat map, a whole PNG; standard output
+       holds the translations alone; a file that cannot be written is an error */
+    if (system("gnuplot --version >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 2 --data %s --plot "
+                 "%s/a.png && head -c 8 %s/a.png | od -An -c", exe, model, src, dir, dir);
+        assert_int_equal(run(cmd, out, sizeof out), 0);
+        assert_non_null(strstr(out, "P   N   G"));
+        snprintf(cmd, sizeof cmd, "%s --quiet translate --model %s --beam 2 --data %s --plot "
+                 "%s/none/a.png 2>/dev/null", exe, model, src, dir);
+        assert_int_equal(run(cmd, out, sizeof out), 1);
+        lines = 0;
+        for (char *p = out; *p; p++) lines += *p == '\n';
+        assert_int_equal(lines, 3);
+        assert_null(strstr(out, "PNG"));
+    }
     /* eval: bleu last */
     snprintf(cmd, sizeof cmd, "%s --quiet eval --model %s --src %s --tgt %s --beam 2", exe, model,
              src, tgt);
@@ -499,11 +699,14 @@ int main(void)
         cmocka_unit_test(test_attention_errors),
         cmocka_unit_test(test_teacher_forcing_equals_stepwise),
         cmocka_unit_test(test_model_gradient),
+        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_attention_weights),
         cmocka_unit_test(test_beam1_equals_greedy),
         cmocka_unit_test(test_beam_equals_exhaustive),
         cmocka_unit_test(test_bleu_hand_computed),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_generated_tasks),
+        cmocka_unit_test(test_resume_equals_straight),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

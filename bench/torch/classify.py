@@ -103,10 +103,11 @@ def main():
     lengths = [len(w) for w, _ in data]
     rng = random.Random(1)
     sents = words_done = 0
-    secs = 0.0
+    secs = cpu = 0.0
     model.train()
     for b in batches(len(data), lengths, 32, 20, rng):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         T = lengths[b[0]]
         ids = torch.zeros(T, len(b), dtype=torch.long)
         for j, i in enumerate(b):
@@ -127,12 +128,15 @@ def main():
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         secs += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         sents += len(b)
         words_done += int(lens.sum())
     print(f"torch {torch.__version__}, {task}, {len(data)} sentences, {words_done} words, "
           f"{secs:.1f} s of training")
     print(f"train sent/s: {sents / secs:.1f}")
     print(f"train words/s: {words_done / secs:.1f}")
+    print(f"train sent/CPU-s: {sents / cpu:.1f}")
+    print(f"train words/CPU-s: {words_done / cpu:.1f}")
 
 
 if __name__ == "__main__":

@@ -255,7 +255,7 @@ const weft_cell_type *weft_cell_lookup_from_file(const char *name, const char *f
 bool weft_cell_name_is_plugin(const char *name);
 
 /* The built-in types, for direct use. */
-extern const weft_cell_type weft_cell_rnn_tanh, weft_cell_rnn_relu;
+extern const weft_cell_type weft_cell_rnn_tanh, weft_cell_rnn_relu, weft_cell_rnn_sigmoid;
 extern const weft_cell_type weft_cell_lstm, weft_cell_lstm_f, weft_cell_lstm_i,
     weft_cell_lstm_o, weft_cell_lstm_b, weft_cell_lstm_peephole, weft_cell_lstm_coupled;
 extern const weft_cell_type weft_cell_gru;

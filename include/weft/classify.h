@@ -48,6 +48,7 @@
 #include "weft/rng.h"
 #include "weft/rnn.h"
 #include "weft/buckets.h"
+#include "weft/compare.h"
 #include "weft/train.h"
 
 #ifdef __cplusplus
@@ -200,6 +201,7 @@ typedef struct weft_classify_run {
     weft_chunk_score last;                    /* entity scores of the last evaluation */
     bool last_has_chunks;
     double last_macro_f1;                     /* of the last evaluation, percent */
+    double last_loss;                         /* of the last evaluation, mean cross-entropy */
     int rank, size;                           /* several ranks (weft/distributed.h): this
                                                  rank's share of each batch (the trainer's
                                                  shard callback sets them; 0 and 0: all) */
@@ -210,11 +212,81 @@ void weft_classify_trainable(weft_classify_run *r, weft_trainable *t);
 /* Free what the run made (the batch order). */
 void weft_classify_run_free(weft_classify_run *r);
 
+/* --- cells side by side on a labelling task (weft compare --task sst|sst5|upos) --------------
+ *
+ * As weft_compare_train does for the sequence tasks (weft/compare.h): each
+ * cell's model sized to a parameter budget by its recurrent layer's hidden
+ * width, trained for the same budget with the same data order, dropout
+ * stream and optimiser for a seed, validated eval_points times (and before
+ * the first step); the score is accuracy (a fraction), the nll the mean
+ * cross-entropy. */
+
+/* The parameters of a model of cfg with `cell` over vocabularies of these
+ * sizes (chars: with the character encoder); 0 when the cell refuses the
+ * sizes. Builds nothing. */
+size_t weft_classify_numel(const weft_classify_config *cfg, const weft_cell_type *cell,
+                           int words, int labels, int chars);
+/* The hidden width (of cfg's recurrent layers) whose model is nearest
+ * `budget` parameters: 0 with *H and *numel when within tolerance (0.02: 2%),
+ * else -1 with a message. */
+int weft_classify_size(const weft_classify_config *cfg, const weft_cell_type *cell, int words,
+                       int labels, int chars, size_t budget, double tolerance, int *H,
+                       size_t *numel, char *err, size_t errsize);
+
+typedef struct weft_classify_compare_opts {
+    weft_classify_config cfg;   /* the model; its cell and hidden come from the call */
+    int min_count;              /* the vocabulary's cut-off (default 1) */
+    int batch, pool;            /* sentences a batch (32), batches a sorted pool (20) */
+    weft_optim optim;           /* default (lr 0): Adam, lr 0.002 */
+    float clip;                 /* global gradient norm (0: 5; negative: none) */
+    int epochs;                 /* budgets: the first one spent ends the run */
+    long max_steps;
+    double max_seconds;         /* of training (validation not counted) */
+    int eval_points;            /* validations spread over the budget (default 10) */
+    uint64_t seed;              /* initialisation; data order and dropout (another stream) */
+} weft_classify_compare_opts;
+
+/* Train one model of `cell` (a built-in name or an allowed plugin path) with
+ * hidden width `hidden` on train, validating on valid (both borrowed), into
+ * *res (the caller frees it: weft_compare_result_free). 0, or -1 with a
+ * message. */
+int weft_classify_compare_train(const char *cell, int hidden, const weft_labeled_data *train,
+                                const weft_labeled_data *valid,
+                                const weft_classify_compare_opts *o, weft_compare_result *res,
+                                char *err, size_t errsize);
+
 /* --- checkpoints ----------------------------------------------------------------------------- */
 
 int weft_classify_save(const weft_classify_model *m, const char *path, char *err,
                        size_t errsize);
 weft_classify_model *weft_classify_load(const char *path, char *err, size_t errsize);
+
+/* --- training state (--resume) -------------------------------------------------------------
+ *
+ * The run's trainable saves the whole training state to opts.state_path
+ * (after every epoch and when the run stops early): a safetensors file
+ * (weft_train_save_params_state) with the weights as "model.<name>", the
+ * optimiser's slots, the model's metadata as in a checkpoint, the trainer's
+ * state and settings, and "weft.data": the training set's sentences and
+ * words and the batch and pool sizes, which a resumed run must match. */
+typedef struct weft_classify_resume {
+    int train_sentences, train_words;   /* of the training set the run started on */
+    int batch, pool;                    /* weft_classify_run's */
+} weft_classify_resume;
+
+/* Write r's training state to path (the trainable's save_state). */
+int weft_classify_save_state(const weft_classify_run *r, const char *path,
+                             const weft_train_opts *o, const weft_train_state *st, char *err,
+                             size_t errsize);
+/* Read a training state: the model (its configuration checked against the
+ * file's tensors before anything is built), the run's settings into *o (the
+ * fields weft_train_opts_json writes), the trainer's state into *st and the
+ * data's sizes into *run. Hand st to opts.resume and a weft_classify_run with
+ * run->batch and run->pool over the same training data to weft_train. NULL
+ * with a message naming the file. */
+weft_classify_model *weft_classify_load_state(const char *path, weft_train_opts *o,
+                                              weft_train_state *st, weft_classify_resume *run,
+                                              char *err, size_t errsize);
 /* Is path a checkpoint of one of these models (its weft.config's task is
  * classify, tag or window)? False for anything else, including errors. */
 bool weft_classify_file_is(const char *path);

@@ -78,6 +78,12 @@ typedef struct weft_compare_result {
 
 void weft_compare_result_free(weft_compare_result *r);
 
+/* Append a validation to res's curve (score: acc for WEFT_METRIC_ACCURACY,
+ * else nll) and keep res->best the best score so far. 0, or -1 when out of
+ * memory. */
+int weft_compare_add_point(weft_compare_result *res, weft_task_metric metric, long step,
+                           double seconds, double nll, double acc);
+
 /* Train one model of cell type c on task t until the first budget is spent
  * (max_steps, epochs or max_seconds; at least one must be set), validating
  * eval_points times along the way and at the end. Returns 0, or -1 with a

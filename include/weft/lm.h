@@ -149,6 +149,14 @@ int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int
 int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch, int bptt,
                  double *nll, size_t *count, char *err, size_t errsize);
 
+/* Every token after the first one by one, as weft_lm_eval scores them with
+ * batch 1: lp[i-1] = ln P(ids[i] | ids[0..i)) for i in 1..n-1 (lp is the
+ * caller's, n-1 long), the state carried over the whole stream, bptt steps
+ * run at once. For mixing models (weft/mixture.h). Returns 0, or -1 with a
+ * message in err. */
+int weft_lm_logprobs(weft_lm *m, weft_graph *g, const int *ids, size_t n, int bptt, double *lp,
+                     char *err, size_t errsize);
+
 /* --- sampling ---------------------------------------------------------------------------- */
 
 typedef struct weft_lm_sample_opts {

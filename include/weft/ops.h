@@ -183,6 +183,14 @@ weft_var *weft_seq_input(weft_graph *g, weft_seq *s, int t);
  * chain's buffers keep B rows a step, the rows past a step's own count as
  * zero. */
 weft_var *weft_seq_input_rows(weft_graph *g, weft_seq *s, int t, int rows);
+/* A packed sequence: xp_packed [N, P] holds only the rows of the steps that
+ * run, step t's rows[t] rows (>= 1) after those of steps 0 .. t-1 (N the sum):
+ * a ragged batch sorted longest first packed as PyTorch's packed sequences
+ * are, so the input projection, its gradient and the chain's weight gradient
+ * cost the real tokens alone. Step t is weft_seq_input_rows(g, s, t,
+ * rows[t]), a view of its rows; the chain's buffers hold N rows. NULL (the
+ * graph's error set) when the rows do not add up to N. */
+weft_seq *weft_seq_new_packed(weft_graph *g, weft_var *xp_packed, int T, const int *rows);
 /* How many fused steps have joined the sequence's chain so far (0 when no
  * fused step read it): what the tests check to know a layer stayed on its
  * fast path. */

@@ -61,10 +61,15 @@ typedef struct weft_seq2seq_config {
     bool input_feed;                     /* with attention: feed h̃_{t-1} to the decoder */
     bool bridge;                         /* false: the decoder starts from zeros */
     bool tied;                           /* the readout is the target embedding */
+    float dropout;                       /* in training (0: none; < 1): the embedded source
+                                            and target words, between stacked layers of
+                                            the encoder and of the decoder, and h̃_t before
+                                            the readout (and its input feeding); a fresh
+                                            mask at every step. Never in decoding. */
 } weft_seq2seq_config;
 
 /* The defaults: LSTM 1 layer, E = H = 64, general attention, input feeding, a
- * bridge, nothing tied. */
+ * bridge, nothing tied, no dropout. */
 weft_seq2seq_config weft_seq2seq_defaults(void);
 
 typedef struct weft_seq2seq weft_seq2seq;
@@ -135,8 +140,10 @@ int weft_s2s_generate(const char *task, int n, int min_len, int max_len, weft_rn
 
 /* The teacher-forced loss of B pairs (src[b]: src_len[b] >= 1 ids; tgt[b]:
  * tgt_len[b] >= 0 ids, end of sentence added): the mean over the B·(len+1)
- * target positions. ss_rate > 0: scheduled sampling with rng. *tokens receives
- * the positions averaged over. 0, or -1 with the graph's error set. */
+ * target positions. rng is the training stream: dropout (cfg.dropout) and,
+ * with ss_rate > 0, scheduled sampling draw from it; NULL: neither (scoring).
+ * *tokens receives the positions averaged over. 0, or -1 with the graph's
+ * error set. */
 int weft_seq2seq_loss(weft_graph *g, const weft_seq2seq *m, const int *const *src,
                       const int *src_len, const int *const *tgt, const int *tgt_len, int B,
                       float ss_rate, weft_rng *rng, weft_var **loss, double *tokens);
@@ -153,6 +160,8 @@ typedef struct weft_s2s_decoder {
     weft_var *feed;                              /* h̃_{t-1} (input feeding) */
     weft_var *weights;                           /* the last step's attention */
     int t;                                       /* steps taken */
+    weft_rng *rng;                               /* dropout's stream in training (borrowed;
+                                                    NULL: no dropout, as in decoding) */
 } weft_s2s_decoder;
 
 int weft_seq2seq_begin(weft_graph *g, const weft_seq2seq *m, const int *const *src,
@@ -197,6 +206,17 @@ int weft_seq2seq_greedy(const weft_seq2seq *m, const int *const *src, const int 
                         int max_len, weft_s2s_nbest *out, char *err, size_t errsize);
 void weft_s2s_nbest_free(weft_s2s_nbest *l);
 
+/* The attention weights of the decoder producing tgt (tgt_len ids, then </s>)
+ * from src, fed the tokens of tgt (a hypothesis decoding returned, say): row
+ * t of weights (the caller's, (tgt_len + 1) · src_len floats) is the
+ * distribution over the source positions at the step that predicts tgt[t],
+ * the last row the step that predicts </s>. What a heat map of a translation
+ * draws (`weft translate --plot`). 0, or -1 with a message (a model without
+ * attention, a bad id). */
+int weft_seq2seq_attention_weights(const weft_seq2seq *m, const int *src, int src_len,
+                                   const int *tgt, int tgt_len, float *weights, char *err,
+                                   size_t errsize);
+
 /* --- metrics ------------------------------------------------------------------------ */
 
 /* Corpus BLEU (Papineni et al. 2002) of n hypotheses against one reference
@@ -220,13 +240,23 @@ typedef struct weft_s2s_train_data {
 /* The model's trainable for weft_train: batches of sentences of similar source
  * length (sorted, cut into batches, the batches shuffled each epoch); scored
  * by the validation perplexity per target token (exp of the mean loss; lower
- * is better); saves with
- * weft_seq2seq_save. *ctx holds what it needs (free with
- * weft_seq2seq_trainer_free). 0, or -1 with a message. */
+ * is better); saves with weft_seq2seq_save, and its training state (for
+ * --resume: weft_seq2seq_load_state) with weft_train_save_params_state. The
+ * returned trainer holds what it needs (free with weft_seq2seq_trainer_free);
+ * NULL with a message. */
 typedef struct weft_s2s_trainer weft_s2s_trainer;
 weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_data *d,
                                        weft_trainable *t, char *err, size_t errsize);
 void weft_seq2seq_trainer_free(weft_s2s_trainer *tr);
+/* Read a training state file of the trainer (SAVE.state, written after every
+ * epoch and on a stop): the model built from its metadata with the weights and
+ * optimiser slots of the run (weft_train_load_params_state), the run's
+ * settings into *o, its state into *st, and what the data must match: the
+ * training pairs, the batch and the scheduled-sampling rate. NULL with a
+ * message naming the file. */
+weft_seq2seq *weft_seq2seq_load_state(const char *path, weft_train_opts *o, weft_train_state *st,
+                                      int *pairs, int *batch, float *ss_rate, char *err,
+                                      size_t errsize);
 /* The mean loss per target token over a corpus (no dropout, no sampling). */
 int weft_seq2seq_corpus_loss(const weft_seq2seq *m, const weft_s2s_corpus *c, int batch,
                              double *nll, char *err, size_t errsize);

@@ -389,6 +389,15 @@ int weft_train_remove_stale_temps(const char *path);
  * finite and in its range, a step count >= 0. 0, or -1 with a message. */
 int weft_train_optim_check(const weft_optim *o, char *err, size_t errsize);
 
+/* For a batch_loss callback (the shard callback gave it rank and size): this
+ * rank's share of a global batch of n items that starts at item *first, split
+ * as weft_dist_share splits (every rank drew the same batch order from the
+ * run's stream, so together the shares are the batch). Moves *first to the
+ * share's first item and returns its size (one rank: n, *first unchanged).
+ * When the share is empty (a short last batch leaves a rank none) it also sets
+ * *b to a batch without loss and items, which batch_loss then returns as it is. */
+size_t weft_train_rank_share(size_t n, int rank, int size, size_t *first, weft_train_batch *b);
+
 /* A perplexity (or any score) for people: "%.2f" up to 1e6, then "%.3e";
  * "inf" / "nan" as they are. Writes into buf (size n) and returns it. */
 const char *weft_train_format_score(double x, char *buf, size_t n);

@@ -18,6 +18,7 @@
 #include "weft/data.h"
 #include "weft/lm.h"
 #include "weft/window_lm.h"
+#include "weft/mixture.h"
 #include "weft/dot.h"
 #include "weft/tasks.h"
 #include "weft/compare.h"

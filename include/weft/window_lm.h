@@ -1,5 +1,7 @@
-/* weft/window_lm.h — the fixed-window neural language model of Bengio,
- * Ducharme, Vincent & Jauvin (2003), "A Neural Probabilistic Language Model".
+/* weft/window_lm.h — fixed-window neural language models: the model of
+ * Bengio, Ducharme, Vincent & Jauvin (2003), "A Neural Probabilistic Language
+ * Model", and the log-bilinear model of Mnih & Hinton (2007), "Three new
+ * graphical models for statistical language modelling".
  *
  * The probability of token w_t is read from the n-1 tokens before it:
  *
@@ -15,6 +17,18 @@
  * first. Dropout, when asked for, is applied to x and to the tanh layer's
  * output during training.
  *
+ * The log-bilinear model (arch WEFT_WINDOW_LBL) has no hidden layer: the
+ * representation of the next word is predicted as a sum of position-specific
+ * linear transforms of the context words' vectors, and every word is scored
+ * by its own vector's dot product with the prediction:
+ *
+ *     r̂ = Σ_i C_i R(w_{t-i})                      C_i [m, m], one per place
+ *     P(w_t | context) = softmax(R r̂ + b)[w_t]
+ *
+ * R [V, m] is both the context and the target words' vectors (the paper's
+ * shared representation). The C_i side by side are one matrix [m, (n-1)·m], so
+ * the sum is one product with the concatenation x: r̂ = [C_{n-1} ... C_1] x.
+ *
  * Contexts at the start of a text: a stream is taken to start right after a
  * line end, so the positions before its first token hold the padding token:
  * "<eos>" for words, "\n" for characters (id 0 when the vocabulary lacks it).
@@ -28,12 +42,17 @@
  *     embedding.weight [V, m]     hidden.weight [h, (n-1)·m]   hidden.bias [h]
  *     output.weight [V, h]        output.bias [V]              direct.weight [V, (n-1)·m]
  *
+ * and for the log-bilinear model embedding.weight [V, m] (R), context.weight
+ * [m, (n-1)·m] (the C_i, oldest place first) and output.bias [V].
+ *
  * A checkpoint (weft_window_lm_save) holds those tensors and the metadata
  *
  *     "format":      "pt"
  *     "weft.config": {"task": "window-lm", "level": "word"|"char", "order": 5,
- *                     "embed": 60, "hidden": 100, "direct": false,
- *                     "dropout": 0.0, "vocab_size": 10000}
+ *                     "arch": "nnlm"|"lbl", "embed": 60, "hidden": 100,
+ *                     "direct": false, "dropout": 0.0, "vocab_size": 10000}
+ *
+ * ("arch" may be absent: "nnlm"; an "lbl" model has hidden equal to embed).
  *     "weft.vocab":  ["the", ...]    the tokens in index order
  *
  * Sampling and its options are those of the recurrent model (weft/lm.h).
@@ -59,14 +78,25 @@ extern "C" {
 
 #define WEFT_WINDOW_LM_MAX_ORDER 64
 
+typedef enum weft_window_lm_arch {
+    WEFT_WINDOW_NNLM = 0,   /* Bengio et al. (2003): tanh hidden layer, softmax */
+    WEFT_WINDOW_LBL,        /* Mnih & Hinton (2007): the log-bilinear model */
+} weft_window_lm_arch;
+
 typedef struct weft_window_lm_config {
     weft_text_level level;  /* words or characters */
     int order;              /* n: the context is the n-1 tokens before; 2..64 */
     int embed;              /* m */
-    int hidden;             /* h */
-    bool direct;            /* the direct connections W from x to the output */
-    float dropout;          /* on x and on the tanh layer while training; [0, 1) */
+    int hidden;             /* h (nnlm); the log-bilinear model's is m: 0 or m here */
+    bool direct;            /* the direct connections W from x to the output (nnlm) */
+    float dropout;          /* on x and on the tanh layer (lbl: on x and r̂) while
+                               training; [0, 1) */
+    weft_window_lm_arch arch;
 } weft_window_lm_config;
+
+/* "nnlm" or "lbl"; and back (-1 for an unknown name). */
+const char *weft_window_lm_arch_name(weft_window_lm_arch a);
+int weft_window_lm_arch_find(const char *name);
 
 /* A fixed-window model. Everything in it is owned by it (weft_window_lm_free). */
 typedef struct weft_window_lm {
@@ -81,6 +111,8 @@ typedef struct weft_window_lm {
     weft_param *output_weight;      /* U [V, h] */
     weft_param *output_bias;        /* b [V] */
     weft_param *direct_weight;      /* W [V, (n-1)m], NULL without direct connections */
+    weft_param *context_weight;     /* lbl: the C_i side by side [m, (n-1)m]; the three
+                                       hidden_/output_weight above are NULL then */
 } weft_window_lm;
 
 /* Make a model over `vocab`, which the model takes over on success (on failure
@@ -122,6 +154,12 @@ int weft_window_lm_train_batch(weft_window_lm *m, weft_graph *g, const int *ctx,
  * number of tokens scored (n - 1). Returns 0, or -1 with a message in err. */
 int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
                         double *nll, size_t *count, char *err, size_t errsize);
+
+/* The same tokens one by one: lp[i-1] = ln P(ids[i] | the n-1 before it)
+ * for i in 1..n-1 (lp is the caller's, n-1 long), for mixing models
+ * (weft/mixture.h). Returns 0, or -1 with a message in err. */
+int weft_window_lm_logprobs(weft_window_lm *m, weft_graph *g, const int *ids, size_t n,
+                            int batch, double *lp, char *err, size_t errsize);
 
 /* Generate o->length ids into out, starting from a context of padding (the
  * start of a line) followed by the prime, as weft_lm_sample does. The same

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const weft_cell_type *const builtin[] = {
-    &weft_cell_rnn_tanh, &weft_cell_rnn_relu,
+    &weft_cell_rnn_tanh, &weft_cell_rnn_relu, &weft_cell_rnn_sigmoid,
     &weft_cell_lstm, &weft_cell_lstm_f, &weft_cell_lstm_i, &weft_cell_lstm_o,
     &weft_cell_lstm_b, &weft_cell_lstm_peephole, &weft_cell_lstm_coupled,
     &weft_cell_gru,

@@ -1,17 +1,21 @@
 /* models/cells/elman.c — the Elman (simple) RNN cell, as PyTorch's nn.RNN:
  *
- *     h' = act(W_ih x + b_ih + W_hh h + b_hh),   act = tanh ("rnn") or relu ("rnn-relu")
+ *     h' = act(W_ih x + b_ih + W_hh h + b_hh),   act = tanh ("rnn"), relu ("rnn-relu")
+ *                                                 or the logistic sigmoid ("rnn-sigmoid")
  *
  * Parameters (nn.RNN's names and layout): weight_ih [H, I], weight_hh [H, H],
  * bias_ih [H], bias_hh [H]. The fast path projects x W_ihᵀ + b_ih for all
  * steps at once; each step is then one fused node (weft_rnn_tanh_step /
  * weft_rnn_relu_step, ops/recurrent.c). The composed step below is what
- * `step` (and weft_unroll's composed path) runs. */
+ * `step` (and weft_unroll's composed path) runs, and what the sigmoid
+ * variant's fast path runs after the projection: the hidden layer of
+ * Mikolov et al. (2010)'s recurrent language model, s(t) = f(U w(t) + W s(t-1))
+ * with f the sigmoid, has no fused step. */
 #include "weft/cell.h"
 #include "weft/ops.h"
 
 
-enum { ELMAN_TANH, ELMAN_RELU };
+enum { ELMAN_TANH, ELMAN_RELU, ELMAN_SIGMOID };
 
 static int elman_declare(const weft_cell_type *t, int I, int H, weft_cell_param_spec *s,
                          char *err, size_t errsize)
@@ -37,7 +41,11 @@ static int elman_step_projected(const weft_cell *c, weft_graph *g, weft_var *xp,
     weft_var *hh = weft_linear(g, prev[0], weft_cell_param(c, g, "weight_hh"),
                                weft_cell_param(c, g, "bias_hh"));
     weft_var *pre = weft_add(g, xp, hh);
-    next[0] = c->type->variant == ELMAN_RELU ? weft_relu(g, pre) : weft_tanh(g, pre);
+    switch (c->type->variant) {
+    case ELMAN_RELU: next[0] = weft_relu(g, pre); break;
+    case ELMAN_SIGMOID: next[0] = weft_sigmoid(g, pre); break;
+    default: next[0] = weft_tanh(g, pre); break;
+    }
     return weft_graph_status(g);
 }
 
@@ -81,4 +89,18 @@ const weft_cell_type weft_cell_rnn_relu = {
     .project_inputs = elman_project,
     .step_projected = elman_step_fused,
     .variant = ELMAN_RELU,
+};
+
+const weft_cell_type weft_cell_rnn_sigmoid = {
+    .name = "rnn-sigmoid",
+    .description = "Elman RNN with the logistic sigmoid, h' = sigmoid(W_ih x + b_ih + W_hh h + b_hh) "
+                   "(Mikolov et al. 2010's RNNLM)",
+    .param_formula = "H(I+H) + 2H",
+    .n_states = 1,
+    .state_names = { "h" },
+    .declare = elman_declare,
+    .step = elman_step,
+    .project_inputs = elman_project,
+    .step_projected = elman_step_projected,
+    .variant = ELMAN_SIGMOID,
 };

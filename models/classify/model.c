@@ -11,7 +11,9 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,21 +309,16 @@ static char *config_json(const weft_classify_model *m)
     return s;
 }
 
+static int model_meta(const weft_classify_model *m, char *json[4], weft_meta_kv meta[5]);
+
 int weft_classify_save(const weft_classify_model *m, const char *path, char *err,
                        size_t errsize)
 {
-    char *json[4] = { config_json(m), weft_vocab_to_json(m->words),
-                      weft_vocab_to_json(m->labels),
-                      m->chars ? weft_vocab_to_json(m->chars) : NULL };
-    int rc = -1;
-    if (!json[0] || !json[1] || !json[2] || (m->chars && !json[3])) {
-        weft_say(err, errsize, "%s: out of memory", path);
-    } else {
-        weft_meta_kv meta[5] = { { "format", "pt" }, { "weft.config", json[0] },
-                                 { "weft.vocab", json[1] }, { "weft.labels", json[2] },
-                                 { "weft.chars", json[3] } };
-        rc = weft_checkpoint_save(path, m->params, meta, m->chars ? 5 : 4, err, errsize);
-    }
+    char *json[4] = { 0 };
+    weft_meta_kv meta[5];
+    int n = model_meta(m, json, meta), rc = -1;
+    if (!n) weft_say(err, errsize, "%s: out of memory", path);
+    else rc = weft_checkpoint_save(path, m->params, meta, n, err, errsize);
     for (int i = 0; i < 4; i++) free(json[i]);
     return rc;
 }
@@ -352,9 +349,73 @@ static int parse_format(const char *s, void *out)
     return weft_labeled_format_parse(s, out);
 }
 
-/* The model a checkpoint's metadata describes, parameters still zero. */
+/* The tensors the configuration implies (with `prefix` before every name),
+ * against the ones the file holds, before anything of their size is
+ * allocated: "hidden": 100000 or "layers": 1000000 in a small file fail here,
+ * at once, naming the file and the tensor. The loader checks every tensor
+ * again as it reads it. */
+static int check_tensors(const weft_classify_config *cfg, const weft_cell_type *cell, int V,
+                         int C, int Vc, const weft_checkpoint *c, const char *path,
+                         const char *prefix, char *err, size_t errsize)
+{
+    enum { MAX_WIDTH = 1 << 24 };
+    char name[WEFT_PARAM_NAME_MAX + 32];
+    snprintf(name, sizeof name, "%sembedding.weight", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ V, cfg->embed }, true, err, errsize))
+        return -1;
+    long long input = cfg->embed, features;
+    if (cfg->char_encoder) {
+        snprintf(name, sizeof name, "%schar_embedding.weight", prefix);
+        if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ Vc, cfg->char_embed }, true, err,
+                                errsize))
+            return -1;
+        snprintf(name, sizeof name, "%schar_rnn.", prefix);
+        weft_rnn_config rc = { .cell = cell, .input_size = cfg->char_embed,
+                               .hidden_size = cfg->char_hidden, .num_layers = 1,
+                               .bidirectional = true, .prefix = name };
+        if (weft_rnn_check_checkpoint(&rc, c, path, err, errsize)) return -1;
+        input += 2LL * cfg->char_hidden;
+    }
+    if (cfg->task == WEFT_TASK_WINDOW) {
+        long long width = (2LL * cfg->window + 1) * cfg->embed;
+        if (width > MAX_WIDTH || cfg->window_hidden > MAX_WIDTH) {
+            weft_say(err, errsize, "%s: weft.config: a window of %lld inputs and %d hidden "
+                     "units is wider than %d", path, width, cfg->window_hidden, MAX_WIDTH);
+            return -1;
+        }
+        snprintf(name, sizeof name, "%shidden.weight", prefix);
+        if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ cfg->window_hidden, (int)width },
+                                true, err, errsize))
+            return -1;
+        snprintf(name, sizeof name, "%shidden.bias", prefix);
+        if (weft_lm_meta_tensor(c, path, name, 1, (int[]){ cfg->window_hidden }, true, err,
+                                errsize))
+            return -1;
+        features = cfg->window_hidden;
+    } else {
+        if (input > MAX_WIDTH) {
+            weft_say(err, errsize, "%s: weft.config: the recurrent layer's input of %lld is "
+                     "wider than %d", path, input, MAX_WIDTH);
+            return -1;
+        }
+        snprintf(name, sizeof name, "%srnn.", prefix);
+        weft_rnn_config rc = { .cell = cell, .input_size = (int)input,
+                               .hidden_size = cfg->hidden, .num_layers = cfg->layers,
+                               .bidirectional = cfg->bidirectional, .prefix = name };
+        if (weft_rnn_check_checkpoint(&rc, c, path, err, errsize)) return -1;
+        features = (cfg->bidirectional ? 2LL : 1LL) * cfg->hidden;
+    }
+    snprintf(name, sizeof name, "%soutput.weight", prefix);
+    if (weft_lm_meta_tensor(c, path, name, 2, (int[]){ C, (int)features }, true, err, errsize))
+        return -1;
+    snprintf(name, sizeof name, "%soutput.bias", prefix);
+    return weft_lm_meta_tensor(c, path, name, 1, (int[]){ C }, true, err, errsize) ? -1 : 0;
+}
+
+/* The model a checkpoint's metadata describes, parameters still zero; prefix:
+ * "" in a model file, "model." in a training state (weft_train_save_params_state). */
 static weft_classify_model *model_from_header(const char *path, const weft_checkpoint *c,
-                                              char *err, size_t errsize)
+                                              const char *prefix, char *err, size_t errsize)
 {
     const char *conf = weft_checkpoint_meta(c, "weft.config");
     const char *labels_json = weft_checkpoint_meta(c, "weft.labels");
@@ -363,6 +424,7 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
     weft_classify_config cfg = { 0 };
     weft_classify_model *m = NULL;
     weft_vocab *words = NULL, *labels = NULL, *chars = NULL;
+    void *plugin = NULL;
     cJSON *o = NULL;
     if (!probe || meta_choice(probe, "task", parse_task, &cfg.task, path, err, errsize)) {
         if (!probe) weft_say(err, errsize, "%s: not a weft classifier, tagger or window model: "
@@ -379,13 +441,6 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
         goto done;
     }
     snprintf(cfg.cell, sizeof cfg.cell, "%s", cell->valuestring);
-    /* a plugin the file names only when the user allowed it (weft_cell_plugin_allow):
-     * weft_classify_new's lookup is for names a user gives */
-    if (weft_cell_name_is_plugin(cfg.cell)) {
-        void *h;
-        if (!weft_cell_lookup_from_file(cfg.cell, path, &h, err, errsize)) goto done;
-        weft_cell_plugin_close(h);
-    }
     if (weft_lm_meta_int(o, "layers", &cfg.layers, path, err, errsize) ||
         weft_lm_meta_int(o, "hidden", &cfg.hidden, path, err, errsize) ||
         weft_lm_meta_int(o, "embed", &cfg.embed, path, err, errsize) ||
@@ -407,6 +462,10 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
         goto done;
     }
     cfg.window = (int)k->valuedouble;
+    if (check_config(&cfg, err, errsize)) {
+        weft_lm_meta_prefix(path, err, errsize);
+        goto done;
+    }
     if (!labels_json || (cfg.char_encoder && !chars_json)) {
         weft_say(err, errsize, "%s: the metadata has no \"%s\"", path,
                  !labels_json ? "weft.labels" : "weft.chars");
@@ -416,6 +475,18 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
         !(labels = weft_vocab_from_json(labels_json, -1, path, err, errsize)) ||
         (cfg.char_encoder && !(chars = weft_vocab_from_json(chars_json, -1, path, err, errsize))))
         goto done;
+    /* the cell (a plugin only when the user allowed it: weft_cell_plugin_allow;
+     * weft_classify_new's own lookup is for names a user gives), then the
+     * sizes against the file's tensors */
+    const weft_cell_type *type = NULL;
+    if (cfg.task != WEFT_TASK_WINDOW || cfg.char_encoder ||
+        weft_cell_name_is_plugin(cfg.cell)) {
+        type = weft_cell_lookup_from_file(cfg.cell, path, &plugin, err, errsize);
+        if (!type) goto done;
+    }
+    if (check_tensors(&cfg, type, weft_vocab_size(words), weft_vocab_size(labels),
+                      chars ? weft_vocab_size(chars) : 0, c, path, prefix, err, errsize))
+        goto done;
     m = weft_classify_new(&cfg, words, labels, chars, err, errsize);
     if (!m) {
         weft_lm_meta_prefix(path, err, errsize);
@@ -423,6 +494,7 @@ static weft_classify_model *model_from_header(const char *path, const weft_check
     }
     words = labels = chars = NULL;   /* the model's now */
 done:
+    weft_cell_plugin_close(plugin);
     weft_vocab_free(words);
     weft_vocab_free(labels);
     weft_vocab_free(chars);
@@ -435,9 +507,88 @@ weft_classify_model *weft_classify_load(const char *path, char *err, size_t errs
 {
     weft_checkpoint c;
     if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
-    weft_classify_model *m = model_from_header(path, &c, err, errsize);
+    weft_classify_model *m = model_from_header(path, &c, "", err, errsize);
     weft_checkpoint_free(&c);
     if (m && weft_checkpoint_load(path, m->params, 0, err, errsize)) {
+        weft_classify_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+/* The metadata of a model file and a training state: the config and the
+ * vocabularies (JSON strings in json[0..4), the caller frees them); *n of meta
+ * in use, 0 when out of memory. */
+static int model_meta(const weft_classify_model *m, char *json[4], weft_meta_kv meta[5])
+{
+    json[0] = config_json(m);
+    json[1] = weft_vocab_to_json(m->words);
+    json[2] = weft_vocab_to_json(m->labels);
+    json[3] = m->chars ? weft_vocab_to_json(m->chars) : NULL;
+    if (!json[0] || !json[1] || !json[2] || (m->chars && !json[3])) return 0;
+    meta[0] = (weft_meta_kv){ "format", "pt" };
+    meta[1] = (weft_meta_kv){ "weft.config", json[0] };
+    meta[2] = (weft_meta_kv){ "weft.vocab", json[1] };
+    meta[3] = (weft_meta_kv){ "weft.labels", json[2] };
+    meta[4] = (weft_meta_kv){ "weft.chars", json[3] };
+    return m->chars ? 5 : 4;
+}
+
+int weft_classify_save_state(const weft_classify_run *r, const char *path,
+                             const weft_train_opts *o, const weft_train_state *st, char *err,
+                             size_t errsize)
+{
+    const weft_classify_model *m = r->model;
+    char *json[4] = { 0 };
+    weft_meta_kv meta[6];
+    int n = model_meta(m, json, meta), rc = -1;
+    char data[160];
+    snprintf(data, sizeof data, "{\"train_sentences\":%d,\"train_words\":%d,\"batch\":%d,"
+             "\"pool\":%d}", r->train->data->n_sents, r->train->data->n_words, r->batch,
+             r->pool);
+    if (!n) {
+        weft_say(err, errsize, "%s: out of memory", path);
+    } else {
+        meta[n++] = (weft_meta_kv){ "weft.data", data };
+        rc = weft_train_save_params_state(path, m->params, o, st, meta, n, err, errsize);
+    }
+    for (int i = 0; i < 4; i++) free(json[i]);
+    return rc;
+}
+
+/* A whole number of d in [lo, hi] into *out; false when it is not one. */
+static bool data_int(const cJSON *d, const char *key, int lo, int hi, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int)v->valuedouble;
+    return true;
+}
+
+weft_classify_model *weft_classify_load_state(const char *path, weft_train_opts *o,
+                                              weft_train_state *st, weft_classify_resume *run,
+                                              char *err, size_t errsize)
+{
+    weft_checkpoint c;
+    if (weft_checkpoint_read(path, &c, err, errsize)) return NULL;
+    weft_classify_model *m = model_from_header(path, &c, "model.", err, errsize);
+    const char *data = weft_checkpoint_meta(&c, "weft.data");
+    cJSON *d = data ? cJSON_Parse(data) : NULL;
+    if (m && !(data_int(d, "train_sentences", 1, INT_MAX, &run->train_sentences) &&
+               data_int(d, "train_words", 1, INT_MAX, &run->train_words) &&
+               data_int(d, "batch", 1, 1 << 20, &run->batch) &&
+               data_int(d, "pool", 1, 1 << 20, &run->pool))) {
+        weft_say(err, errsize, "%s: not a training state file: \"weft.data\" needs whole "
+                 "numbers \"train_sentences\", \"train_words\" (>= 1), \"batch\" and \"pool\" "
+                 "(1 .. 2^20)", path);
+        weft_classify_free(m);
+        m = NULL;
+    }
+    cJSON_Delete(d);
+    weft_checkpoint_free(&c);
+    if (m && weft_train_load_params_state(path, m->params, o, st, err, errsize)) {
         weft_classify_free(m);
         m = NULL;
     }

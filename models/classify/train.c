@@ -37,19 +37,12 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng, wef
         weft_say(err, errsize, "classify: batch %ld of %d", index, r->order.n_batches);
         return -1;
     }
-    const int *idx = r->order.index + r->order.start[index];
-    int n = r->order.start[index + 1] - r->order.start[index];
-    if (r->size > 1) {
-        /* several ranks: this rank's slice of the batch's sentences (every rank drew the
-           same order from the run's stream); none of a short batch: no loss */
-        size_t first;
-        n = (int)weft_dist_share((size_t)n, r->rank, r->size, &first);
-        idx += first;
-        if (n == 0) {
-            *b = (weft_train_batch){ .loss = NULL, .items = 0 };
-            return 0;
-        }
-    }
+    /* several ranks: this rank's share of the batch's sentences */
+    size_t first = (size_t)r->order.start[index];
+    int n = (int)weft_train_rank_share((size_t)(r->order.start[index + 1] - r->order.start[index]),
+                                       r->rank, r->size, &first, b);
+    if (n == 0) return 0;
+    const int *idx = r->order.index + first;
     weft_var *loss = weft_classify_loss(r->model, g, r->train, idx, n, rng);
     if (!loss) {
         weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g)
@@ -76,6 +69,7 @@ static int evaluate(void *model, weft_graph *g, weft_train_set set, double *scor
     r->last = sc.chunks;
     r->last_has_chunks = sc.has_chunks;
     r->last_macro_f1 = 100.0 * weft_confusion_macro_f1(&sc.confusion);
+    r->last_loss = sc.loss;
     weft_confusion_free(&sc.confusion);
     return 0;
 }
@@ -105,6 +99,12 @@ static int load(void *model, const char *path, char *err, size_t errsize)
     return weft_checkpoint_load(path, r->model->params, 0, err, errsize);
 }
 
+static int save_state(void *model, const char *path, const weft_train_opts *o,
+                      const weft_train_state *st, char *err, size_t errsize)
+{
+    return weft_classify_save_state(model, path, o, st, err, errsize);
+}
+
 void weft_classify_trainable(weft_classify_run *r, weft_trainable *t)
 {
     if (r->batch < 1) r->batch = 32;
@@ -122,6 +122,7 @@ void weft_classify_trainable(weft_classify_run *r, weft_trainable *t)
         .score_name = "accuracy",
         .save = save,
         .load = load,
+        .save_state = save_state,
         .shard = shard,
     };
 }

@@ -319,8 +319,8 @@ void weft_compare_result_free(weft_compare_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int add_point(weft_compare_result *res, weft_task_metric metric, long step,
-                     double seconds, double nll, double acc)
+int weft_compare_add_point(weft_compare_result *res, weft_task_metric metric, long step,
+                           double seconds, double nll, double acc)
 {
     weft_compare_point *p = realloc(res->points, (size_t)(res->n_points + 1) * sizeof *p);
     if (!p) return -1;
@@ -413,7 +413,7 @@ static int run_event(void *user, const weft_train_event *e)
 {
     compare_run *r = user;
     if (e->kind != WEFT_TRAIN_EVAL) return 0;
-    if (add_point(r->res, r->metric, e->optim_steps, e->train_seconds, r->nll, r->acc)) {
+    if (weft_compare_add_point(r->res, r->metric, e->optim_steps, e->train_seconds, r->nll, r->acc)) {
         r->point_failed = true;
         return 1;
     }

@@ -14,10 +14,15 @@
  * stays the initial one until t = lengths[b] - 1, its true last step.
  *
  * By length (opts.by_length): the masked rule costs T x B steps however
- * short most sequences are. Instead the columns are grouped by length (down
- * to 3/4 of a group's longest), each group runs as its own padded batch over
- * its own longest length, and gathers put the outputs and final states back
- * in the batch's order: about the sum of the lengths, with the same numbers. */
+ * short most sequences are. A batch sorted longest first, on a cell with a
+ * fused step, runs packed (as PyTorch's packed sequences): the N rows (t, b)
+ * that run are gathered time-major, projected as N rows, and step t reads its
+ * n_t rows of a packed sequence (weft_seq_new_packed), so the projection, its
+ * gradients and the chain's weight gradient cost N rows, not T x B. Any other
+ * batch: the columns are grouped by length (down to 3/4 of a group's
+ * longest), each group runs as its own padded batch over its own longest
+ * length, and gathers put the outputs and final states back in the batch's
+ * order. Either way about the sum of the lengths, with the same numbers. */
 #include "weft/rnn.h"
 #include "weft/dropout.h"
 #include "weft/ops.h"
@@ -373,7 +378,7 @@ static int check_inputs(unroll_ctx *u, weft_var *xs, const weft_unroll_opts *o)
  * lookup adds each row's gradient into its id's row of project(table), and
  * the projection's backward is a product over V rows, not T·B. */
 static weft_var *project_through_table(const weft_cell *c, weft_graph *g, weft_var *table,
-                                       const int *ids, int T, int B)
+                                       const int *ids, int n)
 {
     int V = table->value.shape[0], I = table->value.shape[1];
     weft_var *rows = weft_reshape(g, table, 3, (int[]){ V, 1, I });
@@ -387,9 +392,7 @@ static weft_var *project_through_table(const weft_cell *c, weft_graph *g, weft_v
                                weft_shape_str(p, s, sizeof s), V, I, V);
     }
     int P = p->shape[2];
-    weft_var *looked_up = weft_embedding(g, weft_reshape(g, projected, 2, (int[]){ V, P }), ids,
-                                         T * B);
-    return weft_reshape(g, looked_up, 3, (int[]){ T, B, P });
+    return weft_embedding(g, weft_reshape(g, projected, 2, (int[]){ V, P }), ids, n);
 }
 
 /* --- a ragged batch as groups of similar length (opts.by_length) -------------------------- */
@@ -575,6 +578,7 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
      * (step t over the n_t sequences still running); any other, in groups */
     bool packed = false;
     int *live = NULL;   /* live[t]: sequences still running at step t */
+    int *pack_ids = NULL, N = 0;   /* packed: the (t, b) rows that run, t·B + b, time-major */
     if (o.by_length && u.lengths && !o.dropout_masks && !o.composed &&
         weft_cell_type_has_fast_path(type)) {
         packed = true;
@@ -584,6 +588,11 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
             if (!live) return -1;
             for (int b = 0; b < u.B; b++)
                 for (int t = 0; t < u.lengths[b]; t++) live[t]++;
+            for (int t = 0; t < u.T; t++) N += live[t];
+            pack_ids = weft_graph_alloc(g, (size_t)N * sizeof *pack_ids);
+            if (!pack_ids) return -1;
+            for (int t = 0, k = 0; t < u.T; t++)
+                for (int b = 0; b < live[t]; b++) pack_ids[k++] = t * u.B + b;
         }
     }
     if (o.by_length && u.lengths && !o.dropout_masks && !packed) {
@@ -609,6 +618,7 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
 
     for (int l = 0; l < L; l++) {
         weft_var **dir_out[2] = { NULL, NULL };
+        weft_var *cur_packed = NULL;   /* packed: the rows of cur_seq that run, [N, 1, width] */
         for (int d = 0; d < D; d++) {
             const weft_cell *c = &r->cells[l * D + d];
             dir_out[d] = weft_graph_calloc(g, (size_t)T * sizeof(weft_var *));
@@ -642,19 +652,51 @@ int weft_unroll(weft_graph *g, const weft_rnn *r, weft_var *xs, const weft_unrol
                     set_scope(g, -1, l, -1, NULL);
                     cur_seq = weft_stack(g, cur, T);
                 }
-                set_scope(g, -1, l, d, type->name);
-                bool by_table = l == 0 && o.input_table &&
-                                o.input_table->value.shape[0] < T * B;
-                xp = by_table ? project_through_table(c, g, o.input_table, o.input_ids, T, B)
-                              : type->project_inputs(c, g, cur_seq);
-                if (!xp) goto fail;
-                if (xp->value.rank != 3 || xp->value.shape[0] != T || xp->value.shape[1] != B) {
-                    char s[64];
-                    weft_graph_fail(g, "cell '%s': project_inputs made %s, expected [%d, %d, P]",
-                                    type->name, weft_shape_str(&xp->value, s, sizeof s), T, B);
-                    goto fail;
+                /* packed: only the rows that run are projected (N, not T·B, in
+                   the product, its gradient and the chain's weight gradient) */
+                int rows = packed ? N : T * B;
+                bool by_table = l == 0 && o.input_table && o.input_table->value.shape[0] < rows;
+                const int *table_ids = o.input_ids;
+                if (by_table && packed) {
+                    int *ids = weft_graph_alloc(g, (size_t)N * sizeof *ids);
+                    if (!ids) goto fail;
+                    for (int k = 0; k < N; k++) ids[k] = o.input_ids[pack_ids[k]];
+                    table_ids = ids;
                 }
-                seq = weft_seq_new(g, xp);
+                if (packed && !by_table && !cur_packed) {
+                    set_scope(g, -1, l, -1, NULL);
+                    weft_var *p2 = gather_rows(g, cur_seq, T * B, pack_ids, N);
+                    cur_packed = weft_reshape(g, p2, 3,
+                                              (int[]){ N, 1, weft_tensor_cols(&cur_seq->value) });
+                    if (!cur_packed) goto fail;
+                }
+                set_scope(g, -1, l, d, type->name);
+                if (by_table) {
+                    xp = project_through_table(c, g, o.input_table, table_ids, rows);
+                    if (xp && !packed)
+                        xp = weft_reshape(g, xp, 3, (int[]){ T, B, weft_tensor_cols(&xp->value) });
+                } else {
+                    xp = type->project_inputs(c, g, packed ? cur_packed : cur_seq);
+                }
+                if (!xp) goto fail;
+                int want0 = packed ? N : T, want1 = packed ? 1 : B;
+                if (!by_table || !packed) {
+                    if (xp->value.rank != 3 || xp->value.shape[0] != want0 ||
+                        xp->value.shape[1] != want1) {
+                        char s[64];
+                        weft_graph_fail(g, "cell '%s': project_inputs made %s, expected [%d, %d, P]",
+                                        type->name, weft_shape_str(&xp->value, s, sizeof s),
+                                        want0, want1);
+                        goto fail;
+                    }
+                }
+                if (packed) {
+                    if (xp->value.rank == 3)
+                        xp = weft_reshape(g, xp, 2, (int[]){ N, xp->value.shape[2] });
+                    seq = weft_seq_new_packed(g, xp, T, live);
+                } else {
+                    seq = weft_seq_new(g, xp);
+                }
                 if (!seq) goto fail;
             }
 

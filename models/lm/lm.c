@@ -285,6 +285,47 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
     return rc;
 }
 
+int weft_lm_logprobs(weft_lm *m, weft_graph *g, const int *ids, size_t n, int bptt, double *lp,
+                     char *err, size_t errsize)
+{
+    if (n < 2 || bptt < 1) {
+        weft_say(err, errsize, "logprobs: %zu tokens (at least 2), bptt %d (at least 1)", n, bptt);
+        return -1;
+    }
+    int V = m->vocab_size;
+    weft_state carry = { 0 };
+    int rc = 0;
+    /* one stream, inputs ids[0..n-2], targets ids[1..n-1], the state carried */
+    for (size_t t0 = 0; t0 + 1 < n && rc == 0; t0 += (size_t)bptt) {
+        int T = (int)(n - 1 - t0 < (size_t)bptt ? n - 1 - t0 : (size_t)bptt);
+        weft_graph_reset(g);
+        weft_rnn_out out;
+        weft_var *y = weft_lm_forward(m, g, ids + t0, NULL, T, 1, &carry, NULL, &out);
+        if (!y || weft_graph_failed(g)) {
+            weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "logprobs failed");
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < T; k++) {
+            int target = ids[t0 + 1 + (size_t)k];
+            if (target < 0 || target >= V) {
+                weft_say(err, errsize, "logprobs: token %zu is id %d, not in the vocabulary "
+                         "[0, %d)", t0 + 1 + (size_t)k, target, V);
+                rc = -1;
+                break;
+            }
+            lp[t0 + (size_t)k] =
+                weft_lm_row_logprob(y->value.data + (size_t)k * (size_t)V, V, target);
+        }
+        if (rc == 0 && weft_state_detach(&out, &carry)) {
+            weft_say(err, errsize, "logprobs: out of memory for the carried state");
+            rc = -1;
+        }
+    }
+    weft_state_free(&carry);
+    return rc;
+}
+
 /* --- sampling --------------------------------------------------------------------------------- */
 
 static int by_logit_desc(const void *a, const void *b)

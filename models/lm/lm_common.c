@@ -190,3 +190,13 @@ void weft_lm_meta_prefix(const char *path, char *err, size_t errsize)
     snprintf(tmp, sizeof tmp, "%s", err ? err : "");
     weft_say(err, errsize, "%s: weft.config: %s", path, tmp);
 }
+
+double weft_lm_row_logprob(const float *row, int V, int target)
+{
+    float mx = row[0];
+    for (int j = 1; j < V; j++)
+        if (row[j] > mx) mx = row[j];
+    double sum = 0.0;
+    for (int j = 0; j < V; j++) sum += exp((double)row[j] - (double)mx);
+    return (double)row[target] - (double)mx - log(sum);
+}

@@ -30,6 +30,10 @@ int weft_lm_step_rows(weft_graph *g, weft_var *loss, weft_params *params, weft_o
                       float clip, const weft_grad_rows *rows, weft_lm_step_info *info,
                       char *err, size_t errsize);
 
+/* ln softmax(row[0..V))[target] in double, the log-sum-exp taken about the
+ * row's maximum: one token's log-probability from its logits. */
+double weft_lm_row_logprob(const float *row, int V, int target);
+
 /* The distinct ids of inputs[0..n), ascending, in a new array (*count of
  * them; the caller frees), or NULL when out of memory. */
 int *weft_lm_window_rows(const int *inputs, int n, int V, int *count);

@@ -1,7 +1,8 @@
-/* models/lm/window_lm.c — Bengio et al. (2003)'s fixed-window neural language
- * model (weft/window_lm.h): concatenated embeddings of the n-1 previous
- * tokens, a tanh hidden layer, optional direct connections, softmax; training
- * on batches of contexts, evaluation over a stream, sampling, checkpoints. */
+/* models/lm/window_lm.c — fixed-window neural language models
+ * (weft/window_lm.h): Bengio et al. (2003)'s concatenated embeddings of the
+ * n-1 previous tokens, a tanh hidden layer, optional direct connections,
+ * softmax; and Mnih & Hinton (2007)'s log-bilinear model. Training on
+ * batches of contexts, evaluation over a stream, sampling, checkpoints. */
 #include "weft/window_lm.h"
 
 #include "weft/dropout.h"
@@ -17,6 +18,19 @@
 
 /* --- the model ------------------------------------------------------------------------------ */
 
+const char *weft_window_lm_arch_name(weft_window_lm_arch a)
+{
+    return a == WEFT_WINDOW_LBL ? "lbl" : "nnlm";
+}
+
+int weft_window_lm_arch_find(const char *name)
+{
+    if (!name) return -1;
+    if (strcmp(name, "nnlm") == 0) return WEFT_WINDOW_NNLM;
+    if (strcmp(name, "lbl") == 0) return WEFT_WINDOW_LBL;
+    return -1;
+}
+
 weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab *vocab,
                                    char *err, size_t errsize)
 {
@@ -30,7 +44,19 @@ weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab 
             "order - 1 tokens)", cfg->order, WEFT_WINDOW_LM_MAX_ORDER);
         return NULL;
     }
-    if (cfg->embed < 1 || cfg->hidden < 1) {
+    if (cfg->arch != WEFT_WINDOW_NNLM && cfg->arch != WEFT_WINDOW_LBL) {
+        weft_say(err, errsize, "window language model: arch %d is neither nnlm nor lbl",
+            (int)cfg->arch);
+        return NULL;
+    }
+    bool lbl = cfg->arch == WEFT_WINDOW_LBL;
+    if (lbl && (cfg->direct || (cfg->hidden != 0 && cfg->hidden != cfg->embed))) {
+        weft_say(err, errsize, "window language model: the log-bilinear model has no direct "
+            "connections and no hidden layer of its own (hidden %d must be 0 or embed %d)",
+            cfg->hidden, cfg->embed);
+        return NULL;
+    }
+    if (cfg->embed < 1 || (!lbl && cfg->hidden < 1)) {
         weft_say(err, errsize, "window language model: embed %d and hidden %d must be >= 1",
             cfg->embed, cfg->hidden);
         return NULL;
@@ -57,10 +83,21 @@ weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab 
         return NULL;
     }
     m->cfg = *cfg;
+    if (lbl) m->cfg.hidden = cfg->embed;
     m->vocab_size = V;
     int X = (cfg->order - 1) * cfg->embed, Hd = cfg->hidden;
     weft_params *s = m->params;
-    if (!(m->embedding = weft_params_add(s, "embedding.weight", 2, (int[]){ V, cfg->embed })) ||
+    if (lbl) {
+        if (!(m->embedding = weft_params_add(s, "embedding.weight", 2, (int[]){ V, cfg->embed })) ||
+            !(m->context_weight = weft_params_add(s, "context.weight", 2,
+                                                  (int[]){ cfg->embed, X })) ||
+            !(m->output_bias = weft_params_add(s, "output.bias", 1, (int[]){ V }))) {
+            weft_say(err, errsize, "window language model: %s", weft_params_error(s));
+            weft_params_free(s);
+            free(m);
+            return NULL;
+        }
+    } else if (!(m->embedding = weft_params_add(s, "embedding.weight", 2, (int[]){ V, cfg->embed })) ||
         !(m->hidden_weight = weft_params_add(s, "hidden.weight", 2, (int[]){ Hd, X })) ||
         !(m->hidden_bias = weft_params_add(s, "hidden.bias", 1, (int[]){ Hd })) ||
         !(m->output_weight = weft_params_add(s, "output.weight", 2, (int[]){ V, Hd })) ||
@@ -92,6 +129,11 @@ void weft_window_lm_init(weft_window_lm *m, weft_rng *rng)
 {
     int X = (m->cfg.order - 1) * m->cfg.embed;
     weft_init_uniform(m->embedding, rng, 0.1f);
+    if (m->context_weight) {   /* lbl */
+        weft_init_uniform(m->context_weight, rng, 1.0f / sqrtf((float)X));
+        weft_init_constant(m->output_bias, 0.0f);
+        return;
+    }
     weft_init_uniform(m->hidden_weight, rng, 1.0f / sqrtf((float)X));
     weft_init_constant(m->hidden_bias, 0.0f);
     weft_init_uniform(m->output_weight, rng, 1.0f / sqrtf((float)m->cfg.hidden));
@@ -132,6 +174,19 @@ weft_var *weft_window_lm_forward(weft_window_lm *m, weft_graph *g, const int *ct
     weft_var *x = weft_embedding(g, weft_param_var(g, m->embedding), ctx, B * c);
     x = weft_reshape(g, x, 2, (int[]){ B, X });
     if (drop) x = weft_dropout(g, x, weft_dropout_mask(g, dropout_rng, p, 2, (int[]){ B, X }));
+    if (m->cfg.arch == WEFT_WINDOW_LBL) {
+        /* r̂ = Σ_i C_i R(w_{t-i}): the C_i side by side times the concatenation,
+         * [B, m]. Each word's score is its own vector's dot product with r̂,
+         * plus its bias: y = r̂ Rᵀ + b [B, V], with R the same table the
+         * context was read from (Mnih & Hinton 2007, equations 3-4). */
+        weft_var *R = weft_param_var(g, m->embedding);
+        weft_var *r = weft_linear(g, x, weft_param_var(g, m->context_weight), NULL);
+        if (drop) r = weft_dropout(g, r, weft_dropout_mask(g, dropout_rng, p, 2, (int[]){ B, E }));
+        weft_var *y = weft_linear(g, r, R, weft_param_var(g, m->output_bias));
+        if (!y) return NULL;
+        if (!targets) return y;
+        return weft_cross_entropy(g, y, targets, NULL);
+    }
     /* a = tanh(d + H x)  [B, h] */
     weft_var *a = weft_tanh(g, weft_linear(g, x, weft_param_var(g, m->hidden_weight),
                                            weft_param_var(g, m->hidden_bias)));
@@ -217,6 +272,51 @@ int weft_window_lm_eval(weft_window_lm *m, weft_graph *g, const int *ids, size_t
     return rc;
 }
 
+int weft_window_lm_logprobs(weft_window_lm *m, weft_graph *g, const int *ids, size_t n,
+                            int batch, double *lp, char *err, size_t errsize)
+{
+    if (n < 2 || batch < 1) {
+        weft_say(err, errsize, "logprobs: %zu tokens (at least 2) in batches of %d (at least 1)",
+                 n, batch);
+        return -1;
+    }
+    int c = m->cfg.order - 1, V = m->vocab_size;
+    size_t *pos = malloc((size_t)batch * sizeof *pos);
+    int *ctx = malloc((size_t)batch * (size_t)c * sizeof *ctx);
+    if (!pos || !ctx) {
+        free(pos);
+        free(ctx);
+        weft_say(err, errsize, "logprobs: out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (size_t t0 = 1; t0 < n && rc == 0; t0 += (size_t)batch) {
+        int B = (int)(n - t0 < (size_t)batch ? n - t0 : (size_t)batch);
+        for (int k = 0; k < B; k++) pos[k] = t0 + (size_t)k;
+        weft_window_lm_contexts(m, ids, pos, B, ctx);
+        weft_graph_reset(g);
+        weft_var *y = weft_window_lm_forward(m, g, ctx, NULL, B, NULL);
+        if (!y || weft_graph_failed(g)) {
+            weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g) : "logprobs failed");
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < B; k++) {
+            int target = ids[t0 + (size_t)k];
+            if (target < 0 || target >= V) {
+                weft_say(err, errsize, "logprobs: token %zu is id %d, not in the vocabulary "
+                         "[0, %d)", t0 + (size_t)k, target, V);
+                rc = -1;
+                break;
+            }
+            lp[t0 - 1 + (size_t)k] = weft_lm_row_logprob(y->value.data + (size_t)k * (size_t)V, V, target);
+        }
+    }
+    free(pos);
+    free(ctx);
+    return rc;
+}
+
 /* --- sampling --------------------------------------------------------------------------------- */
 
 int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o,
@@ -279,6 +379,7 @@ char *weft_window_lm_config_json(const weft_window_lm *m)
     cJSON_AddStringToObject(o, "task", "window-lm");
     cJSON_AddStringToObject(o, "level", weft_text_level_name(m->cfg.level));
     cJSON_AddNumberToObject(o, "order", m->cfg.order);
+    cJSON_AddStringToObject(o, "arch", weft_window_lm_arch_name(m->cfg.arch));
     cJSON_AddNumberToObject(o, "embed", m->cfg.embed);
     cJSON_AddNumberToObject(o, "hidden", m->cfg.hidden);
     cJSON_AddBoolToObject(o, "direct", m->cfg.direct);
@@ -323,6 +424,13 @@ static weft_window_lm *model_from_header(const char *path, const weft_checkpoint
         weft_lm_meta_float(o, "dropout", &cfg.dropout, path, err, errsize) ||
         !(vocab = weft_lm_meta_vocab(o, voc, path, err, errsize)))
         goto done;
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(o, "arch");
+    int a = arch ? weft_window_lm_arch_find(cJSON_GetStringValue(arch)) : WEFT_WINDOW_NNLM;
+    if (a < 0) {
+        weft_say(err, errsize, "%s: weft.config: \"arch\" must be \"nnlm\" or \"lbl\"", path);
+        goto done;
+    }
+    cfg.arch = (weft_window_lm_arch)a;
     /* The sizes against the tensors the file holds, before anything of their
      * size is allocated (weft_window_lm_new refuses an order out of range or
      * a context wider than 2^24 itself, before allocating). */
@@ -334,11 +442,14 @@ static weft_window_lm *model_from_header(const char *path, const weft_checkpoint
                                  "output.weight", "output.bias", "direct.weight" };
         const int shapes[6][2] = { { V, cfg.embed }, { H, x }, { H, 0 }, { V, H }, { V, 0 },
                                    { V, x } };
-        for (int k = 0; k < (cfg.direct ? 6 : 5); k++) {
+        const char *lbl_names[3] = { "embedding.weight", "context.weight", "output.bias" };
+        const int lbl_shapes[3][2] = { { V, cfg.embed }, { cfg.embed, x }, { V, 0 } };
+        bool lbl = cfg.arch == WEFT_WINDOW_LBL;
+        for (int k = 0; k < (lbl ? 3 : cfg.direct ? 6 : 5); k++) {
             char name[WEFT_PARAM_NAME_MAX + 16];
-            snprintf(name, sizeof name, "%s%s", prefix, names[k]);
-            if (weft_lm_meta_tensor(c, path, name, shapes[k][1] ? 2 : 1, shapes[k], true, err,
-                                    errsize))
+            snprintf(name, sizeof name, "%s%s", prefix, lbl ? lbl_names[k] : names[k]);
+            const int *shape = lbl ? lbl_shapes[k] : shapes[k];
+            if (weft_lm_meta_tensor(c, path, name, shape[1] ? 2 : 1, shape, true, err, errsize))
                 goto done;
         }
     }

@@ -92,16 +92,10 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng,
 {
     weft_window_lm_trainer *t = model;
     size_t B = (size_t)t->d.batch, first = (size_t)index * B;
-    size_t whole = t->examples - first < B ? t->examples - first : B, off;
-    /* several ranks: this rank's share of the batch's examples; none (a short
-       last batch) is no loss, and the rank adds nothing to the average */
-    int nb = (int)weft_dist_share(whole, t->rank, t->size, &off);
-    first += off;
-    if (nb == 0) {
-        b->loss = NULL;
-        b->items = 0;
-        return 0;
-    }
+    size_t whole = t->examples - first < B ? t->examples - first : B;
+    /* several ranks: this rank's share of the batch's examples */
+    int nb = (int)weft_train_rank_share(whole, t->rank, t->size, &first, b);
+    if (nb == 0) return 0;
     weft_window_lm_contexts(t->m, t->d.train, t->order + first, nb, t->ctx);
     for (int k = 0; k < nb; k++) t->tgt[k] = t->d.train[t->order[first + (size_t)k]];
     weft_var *loss = weft_window_lm_forward(t->m, g, t->ctx, t->tgt, nb, rng);

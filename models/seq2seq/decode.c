@@ -307,6 +307,41 @@ int weft_seq2seq_decode(const weft_seq2seq *m, const int *const *src, const int 
 
 /* --- the loss of a corpus ------------------------------------------------------------------ */
 
+int weft_seq2seq_attention_weights(const weft_seq2seq *m, const int *src, int src_len,
+                                   const int *tgt, int tgt_len, float *weights, char *err,
+                                   size_t errsize)
+{
+    if (m->cfg.attention == WEFT_ATTN_NONE) {
+        weft_say(err, errsize, "attention weights: the model has no attention (--attention none)");
+        return -1;
+    }
+    if (tgt_len < 0) {
+        weft_say(err, errsize, "attention weights: a target of %d tokens", tgt_len);
+        return -1;
+    }
+    weft_graph *g = weft_graph_new();
+    if (!g) {
+        weft_say(err, errsize, "attention weights: out of memory");
+        return -1;
+    }
+    weft_s2s_decoder d;
+    int rc = weft_seq2seq_begin(g, m, &src, &src_len, 1, &d);
+    int prev = WEFT_S2S_BOS;
+    for (int t = 0; rc == 0 && t <= tgt_len; t++) {
+        /* the step that predicts tgt[t] (the last one </s>), fed the token before */
+        if (!weft_seq2seq_step(g, m, &d, &prev)) {
+            rc = -1;
+            break;
+        }
+        memcpy(weights + (size_t)t * src_len, d.weights->value.data,
+               (size_t)src_len * sizeof *weights);
+        if (t < tgt_len) prev = tgt[t];
+    }
+    if (rc) weft_say(err, errsize, "attention weights: %s", weft_graph_error(g));
+    weft_graph_free(g);
+    return rc;
+}
+
 int weft_seq2seq_corpus_loss(const weft_seq2seq *m, const weft_s2s_corpus *c, int batch,
                              double *nll, char *err, size_t errsize)
 {

@@ -5,6 +5,7 @@
 
 #include "models/lm/lm_common.h"
 #include "src/internal.h"
+#include "weft/dropout.h"
 #include "weft/io.h"
 #include "weft/ops.h"
 
@@ -102,10 +103,11 @@ weft_seq2seq *weft_seq2seq_new(const weft_seq2seq_config *cfg, const weft_cell_t
     if (!enc || !dec || c->embed < 1 || c->hidden < 1 || c->embed > (1 << 20) ||
         c->hidden > (1 << 20) || c->enc_layers < 1 || c->enc_layers > WEFT_S2S_MAX_LAYERS ||
         c->dec_layers < 1 || c->dec_layers > WEFT_S2S_MAX_LAYERS ||
-        (unsigned)c->attention > WEFT_ATTN_ADDITIVE || c->attn_hidden < 0) {
+        (unsigned)c->attention > WEFT_ATTN_ADDITIVE || c->attn_hidden < 0 ||
+        !(c->dropout >= 0.0f && c->dropout < 1.0f)) {
         weft_say(err, errsize, "seq2seq: bad configuration (cells, embed %d, hidden %d, layers "
-                 "%d/%d: each layer count 1..%d)", c->embed, c->hidden, c->enc_layers,
-                 c->dec_layers, WEFT_S2S_MAX_LAYERS);
+                 "%d/%d: each layer count 1..%d, dropout %g: in [0, 1))", c->embed, c->hidden,
+                 c->enc_layers, c->dec_layers, WEFT_S2S_MAX_LAYERS, (double)c->dropout);
         goto fail;
     }
     if (c->tied && c->embed != c->hidden) {
@@ -123,7 +125,7 @@ weft_seq2seq *weft_seq2seq_new(const weft_seq2seq_config *cfg, const weft_cell_t
         goto fail;
     weft_rnn_config rc = { .cell = enc, .input_size = E, .hidden_size = H,
                            .num_layers = c->enc_layers, .bidirectional = c->bidirectional,
-                           .prefix = "enc." };
+                           .dropout = c->dropout, .prefix = "enc." };
     if (!(m->encoder = weft_rnn_new(m->params, &rc, err, errsize)) ||
         weft_rnn_reset_parameters(m->encoder, rng))
         goto fail;
@@ -169,11 +171,22 @@ fail:
 
 /* --- the encoder and one decoder step ----------------------------------------------------- */
 
-int weft_seq2seq_begin(weft_graph *g, const weft_seq2seq *m, const int *const *src,
-                       const int *src_len, int B, weft_s2s_decoder *d)
+/* Inverted dropout of x with the model's rate when training (rng), else x. */
+static weft_var *drop(weft_graph *g, const weft_seq2seq *m, weft_var *x, weft_rng *rng)
+{
+    if (!rng || m->cfg.dropout <= 0.0f || !x) return x;
+    return weft_dropout(g, x, weft_dropout_mask(g, rng, m->cfg.dropout, x->value.rank,
+                                                x->value.shape));
+}
+
+/* weft_seq2seq_begin, with the training stream for dropout (NULL: none). */
+static int begin(weft_graph *g, const weft_seq2seq *m, const int *const *src, const int *src_len,
+                 int B, weft_rng *rng, weft_s2s_decoder *d)
 {
     const weft_seq2seq_config *c = &m->cfg;
-    *d = (weft_s2s_decoder){ .B = B, .n_states = c->dec_layers * m->dec_type->n_states };
+    if (m->cfg.dropout <= 0.0f) rng = NULL;
+    *d = (weft_s2s_decoder){ .B = B, .n_states = c->dec_layers * m->dec_type->n_states,
+                             .rng = rng };
     int S = 0;
     for (int b = 0; b < B; b++) {
         if (src_len[b] < 1) {
@@ -195,10 +208,13 @@ int weft_seq2seq_begin(weft_graph *g, const weft_seq2seq *m, const int *const *s
             ids[t * B + b] = id;
         }
     weft_var *emb = weft_param_var(g, m->src_emb);
-    weft_var *xs = weft_reshape(g, weft_embedding(g, emb, ids, S * B), 3,
+    weft_var *xs = weft_reshape(g, drop(g, m, weft_embedding(g, emb, ids, S * B), rng), 3,
                                 (int[]){ S, B, c->embed });
     weft_rnn_out out;
-    weft_unroll_opts uo = { .lengths = src_len, .input_table = emb, .input_ids = ids };
+    /* the first layer's inputs projected from the table's rows: only when they
+       are the table's rows (no dropout) */
+    weft_unroll_opts uo = { .lengths = src_len, .input_table = rng ? NULL : emb,
+                            .input_ids = rng ? NULL : ids, .dropout_rng = rng };
     if (!xs || weft_unroll(g, m->encoder, xs, &uo, &out)) return -1;
     weft_graph_set_scope(g, WEFT_NO_SCOPE);
     if (c->attention != WEFT_ATTN_NONE &&
@@ -225,6 +241,12 @@ int weft_seq2seq_begin(weft_graph *g, const weft_seq2seq *m, const int *const *s
     return weft_graph_status(g);
 }
 
+int weft_seq2seq_begin(weft_graph *g, const weft_seq2seq *m, const int *const *src,
+                       const int *src_len, int B, weft_s2s_decoder *d)
+{
+    return begin(g, m, src, src_len, B, NULL, d);
+}
+
 /* h̃_t of the next step (the readout's input), [B, H]. */
 static weft_var *step_hidden(weft_graph *g, const weft_seq2seq *m, weft_s2s_decoder *d,
                              const int *prev)
@@ -238,7 +260,7 @@ static weft_var *step_hidden(weft_graph *g, const weft_seq2seq *m, weft_s2s_deco
     /* drawn above the encoder: the decoder's layers after the encoder's, attention on top */
     int L0 = c->enc_layers;
     weft_graph_set_scope(g, (weft_scope){ d->t, L0, -1, NULL });
-    weft_var *x = weft_embedding(g, weft_param_var(g, m->tgt_emb), prev, B);
+    weft_var *x = drop(g, m, weft_embedding(g, weft_param_var(g, m->tgt_emb), prev, B), d->rng);
     if (d->feed) x = weft_concat(g, (weft_var *[]){ x, d->feed }, 2);
     for (int l = 0; l < c->dec_layers; l++) {
         const weft_cell *cell = &m->dec[l];
@@ -258,14 +280,16 @@ static weft_var *step_hidden(weft_graph *g, const weft_seq2seq *m, weft_s2s_deco
         if (rc) return NULL;
         for (int k = 0; k < ns; k++) d->states[l * ns + k] = next[k];
         x = next[0];
+        if (l + 1 < c->dec_layers) x = drop(g, m, x, d->rng);   /* between layers */
     }
     weft_graph_set_scope(g, (weft_scope){ d->t, L0 + c->dec_layers, 0, "attention" });
     d->t++;
-    if (c->attention == WEFT_ATTN_NONE) return x;
+    if (c->attention == WEFT_ATTN_NONE) return drop(g, m, x, d->rng);
     weft_var *ctx;
     if (weft_attention_step(g, &m->att, &d->mem, x, &ctx, &d->weights)) return NULL;
     weft_var *ht = weft_tanh(g, weft_linear(g, weft_concat(g, (weft_var *[]){ ctx, x }, 2),
                                             weft_param_var(g, m->att_out), NULL));
+    ht = drop(g, m, ht, d->rng);   /* before the readout and the next step's input */
     if (c->input_feed) d->feed = ht;
     return ht;
 }
@@ -305,7 +329,7 @@ int weft_seq2seq_loss(weft_graph *g, const weft_seq2seq *m, const int *const *sr
 {
     *loss = NULL;
     weft_s2s_decoder d;
-    if (weft_seq2seq_begin(g, m, src, src_len, B, &d)) return -1;
+    if (begin(g, m, src, src_len, B, rng, &d)) return -1;
     int T = 0;
     for (int b = 0; b < B; b++) T = tgt_len[b] + 1 > T ? tgt_len[b] + 1 : T;
     int *targets = weft_graph_alloc(g, (size_t)T * B * sizeof(int));
@@ -340,7 +364,7 @@ int weft_seq2seq_loss(weft_graph *g, const weft_seq2seq *m, const int *const *sr
 
 /* --- checkpoints ------------------------------------------------------------------------- */
 
-static char *config_json(const weft_seq2seq *m)
+char *weft_seq2seq_config_json(const weft_seq2seq *m)
 {
     const weft_seq2seq_config *c = &m->cfg;
     cJSON *o = cJSON_CreateObject();
@@ -357,6 +381,7 @@ static char *config_json(const weft_seq2seq *m)
     cJSON_AddBoolToObject(o, "input_feed", c->input_feed);
     cJSON_AddBoolToObject(o, "bridge", c->bridge);
     cJSON_AddBoolToObject(o, "tied", c->tied);
+    cJSON_AddNumberToObject(o, "dropout", c->dropout);
     cJSON_AddNumberToObject(o, "src_vocab_size", m->V_src);
     cJSON_AddNumberToObject(o, "vocab_size", m->V_tgt);
     char *s = cJSON_PrintUnformatted(o);
@@ -366,7 +391,7 @@ static char *config_json(const weft_seq2seq *m)
 
 int weft_seq2seq_save(const weft_seq2seq *m, const char *path, char *err, size_t errsize)
 {
-    char *conf = config_json(m), *sv = weft_vocab_to_json(m->src_vocab),
+    char *conf = weft_seq2seq_config_json(m), *sv = weft_vocab_to_json(m->src_vocab),
          *tv = weft_vocab_to_json(m->tgt_vocab);
     int rc = -1;
     if (!conf || !sv || !tv) {
@@ -395,15 +420,19 @@ static int meta_string(const cJSON *o, const char *key, char *out, size_t n, con
     return 0;
 }
 
-weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
+/* The model a file's metadata describes (weights as initialised), its tensors
+ * named prefix + name: "" in a model file, "model." in a training state
+ * (weft_train_save_params_state). The configuration and vocabularies are
+ * checked against the file's tensors before anything of their size is built;
+ * a plugin cell is loaded only when allowed. */
+static weft_seq2seq *model_from_header(const char *path, const weft_checkpoint *ck,
+                                       const char *prefix, char *err, size_t errsize)
 {
-    weft_checkpoint ck;
-    if (weft_checkpoint_read(path, &ck, err, errsize)) return NULL;
     weft_seq2seq *m = NULL;
     weft_vocab *sv = NULL, *tv = NULL;
     void *handles[2] = { 0 };
     const char *tvj;
-    cJSON *o = weft_lm_meta_open(&ck, path, "seq2seq", "", "", &tvj, err, errsize);
+    cJSON *o = weft_lm_meta_open(ck, path, "seq2seq", "", "", &tvj, err, errsize);
     if (!o) goto done;
     weft_seq2seq_config c = { 0 };
     char att[32];
@@ -419,7 +448,8 @@ weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
         weft_lm_meta_bool(o, "bidirectional", &c.bidirectional, path, err, errsize) ||
         weft_lm_meta_bool(o, "input_feed", &c.input_feed, path, err, errsize) ||
         weft_lm_meta_bool(o, "bridge", &c.bridge, path, err, errsize) ||
-        weft_lm_meta_bool(o, "tied", &c.tied, path, err, errsize))
+        weft_lm_meta_bool(o, "tied", &c.tied, path, err, errsize) ||
+        weft_lm_meta_float(o, "dropout", &c.dropout, path, err, errsize))   /* absent: 0 */
         goto done;
     c.attn_hidden = attn_hidden;
     int a = weft_attn_score_parse(att);
@@ -433,15 +463,18 @@ weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
         goto done;
     }
     /* sizes against the file's tensors before anything of their size is made */
-    const weft_checkpoint_tensor *se = weft_checkpoint_find(&ck, "src_emb.weight"),
-                                 *te = weft_checkpoint_find(&ck, "tgt_emb.weight");
+    char sname[64], tname[64];
+    snprintf(sname, sizeof sname, "%ssrc_emb.weight", prefix);
+    snprintf(tname, sizeof tname, "%stgt_emb.weight", prefix);
+    const weft_checkpoint_tensor *se = weft_checkpoint_find(ck, sname),
+                                 *te = weft_checkpoint_find(ck, tname);
     if (!se || !te || se->rank != 2 || te->rank != 2 || se->shape[1] != c.embed ||
         te->shape[1] != c.embed) {
-        weft_say(err, errsize, "%s: the embeddings src_emb.weight / tgt_emb.weight are missing "
-                 "or not [V, %d]", path, c.embed);
+        weft_say(err, errsize, "%s: the embeddings %s / %s are missing or not [V, %d]", path,
+                 sname, tname, c.embed);
         goto done;
     }
-    const char *svj = weft_checkpoint_meta(&ck, "weft.src_vocab");
+    const char *svj = weft_checkpoint_meta(ck, "weft.src_vocab");
     if (!svj) {
         weft_say(err, errsize, "%s: the metadata has no \"weft.src_vocab\"", path);
         goto done;
@@ -454,6 +487,25 @@ weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
     const weft_cell_type *dt = et ? weft_cell_lookup_from_file(c.dec_cell, path, &handles[1],
                                                                 err, errsize) : NULL;
     if (!dt) goto done;
+    /* the widths and layers against the file's tensors before anything is
+     * built: the encoder's (its hidden width), the readout's bias and the
+     * additive attention's vector (their widths), so a header cannot ask for
+     * more than the file holds */
+    weft_rnn_config rc = { .cell = et, .input_size = c.embed, .hidden_size = c.hidden,
+                           .num_layers = c.enc_layers, .bidirectional = c.bidirectional,
+                           .prefix = "enc." };
+    if (c.enc_layers > WEFT_S2S_MAX_LAYERS || c.dec_layers > WEFT_S2S_MAX_LAYERS) {
+        weft_say(err, errsize, "%s: weft.config: layers above %d", path, WEFT_S2S_MAX_LAYERS);
+        goto done;
+    }
+    if (weft_rnn_check_checkpoint(&rc, ck, path, err, errsize) ||
+        weft_lm_meta_tensor(ck, path, "out.bias", 1, (int[]){ (int)te->shape[0] }, true, err,
+                            errsize) ||
+        (c.attention == WEFT_ATTN_ADDITIVE &&
+         weft_lm_meta_tensor(ck, path, "attn.w", 2,
+                             (int[]){ 1, c.attn_hidden ? c.attn_hidden : c.hidden }, true, err,
+                             errsize)))
+        goto done;
     weft_rng rng;
     weft_rng_seed(&rng, 1);
     m = weft_seq2seq_new(&c, et, dt, sv, tv, &rng, err, errsize);
@@ -462,16 +514,63 @@ weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
     m->plugin_handles[0] = handles[0];
     m->plugin_handles[1] = handles[1];
     handles[0] = handles[1] = NULL;
-    if (weft_checkpoint_load(path, m->params, 0, err, errsize)) {
-        weft_seq2seq_free(m);
-        m = NULL;
-    }
 done:
     for (int i = 0; i < 2; i++)
         if (handles[i]) weft_cell_plugin_close(handles[i]);
     weft_vocab_free(sv);
     weft_vocab_free(tv);
     cJSON_Delete(o);
+    return m;
+}
+
+weft_seq2seq *weft_seq2seq_load(const char *path, char *err, size_t errsize)
+{
+    weft_checkpoint ck;
+    if (weft_checkpoint_read(path, &ck, err, errsize)) return NULL;
+    weft_seq2seq *m = model_from_header(path, &ck, "", err, errsize);
     weft_checkpoint_free(&ck);
+    if (m && weft_checkpoint_load(path, m->params, 0, err, errsize)) {
+        weft_seq2seq_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+/* A whole number of "weft.data" in [lo, hi]. */
+static bool data_int(const cJSON *d, const char *key, int lo, int hi, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int)v->valuedouble;
+    return true;
+}
+
+weft_seq2seq *weft_seq2seq_load_state(const char *path, weft_train_opts *o, weft_train_state *st,
+                                      int *pairs, int *batch, float *ss_rate, char *err,
+                                      size_t errsize)
+{
+    weft_checkpoint ck;
+    if (weft_checkpoint_read(path, &ck, err, errsize)) return NULL;
+    weft_seq2seq *m = model_from_header(path, &ck, "model.", err, errsize);
+    const char *data = weft_checkpoint_meta(&ck, "weft.data");
+    cJSON *d = m && data ? cJSON_Parse(data) : NULL;
+    const cJSON *ss = cJSON_GetObjectItemCaseSensitive(d, "ss_rate");
+    if (m && !(data_int(d, "pairs", 1, 1 << 30, pairs) && data_int(d, "batch", 1, 1 << 20, batch) &&
+               cJSON_IsNumber(ss) && ss->valuedouble >= 0 && ss->valuedouble <= 1)) {
+        weft_say(err, errsize, "%s: not a seq2seq training state: \"weft.data\" needs whole "
+                 "numbers \"pairs\" (>= 1) and \"batch\" (1 .. 2^20) and \"ss_rate\" in [0, 1]",
+                 path);
+        weft_seq2seq_free(m);
+        m = NULL;
+    }
+    if (m) *ss_rate = (float)ss->valuedouble;
+    cJSON_Delete(d);
+    weft_checkpoint_free(&ck);
+    if (m && weft_train_load_params_state(path, m->params, o, st, err, errsize)) {
+        weft_seq2seq_free(m);
+        m = NULL;
+    }
     return m;
 }

@@ -22,4 +22,7 @@ struct weft_seq2seq {
     weft_param *out_W, *out_b;        /* [V, H] (NULL when tied: tgt_emb), [V] */
 };
 
+/* The model's "weft.config" JSON (malloc'd; NULL when out of memory). */
+char *weft_seq2seq_config_json(const weft_seq2seq *m);
+
 #endif

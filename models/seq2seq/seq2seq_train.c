@@ -17,6 +17,7 @@ struct weft_s2s_trainer {
     long n_batches;
     long *batch_order;             /* this epoch's order of the batches */
     int rank, size;                /* this process's place among the ranks (1 rank: 0, 1) */
+    double tokens;                 /* target tokens of an epoch, </s> included */
 };
 
 /* qsort's comparison needs the lengths: sort (length, index) pairs instead */
@@ -42,7 +43,8 @@ static int epoch_begin(void *model, int epoch, long first_batch, weft_rng *rng,
         t->batch_order[i] = t->batch_order[j];
         t->batch_order[j] = tmp;
     }
-    *e = (weft_train_epoch){ .batches = t->n_batches, .items = 0, .batch_items = 0 };
+    *e = (weft_train_epoch){ .batches = t->n_batches, .items = t->tokens,
+                             .batch_items = t->tokens / (double)t->n_batches };
     return 0;
 }
 
@@ -52,18 +54,11 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng, wef
     weft_s2s_trainer *t = model;
     const weft_s2s_corpus *c = t->d.train;
     long k = t->batch_order[index];
-    int i0 = (int)(k * t->d.batch), B = c->n - i0 < t->d.batch ? c->n - i0 : t->d.batch;
-    if (t->size > 1) {
-        /* several ranks: this rank's slice of the batch's pairs (every rank drew the same
-           batch order from the run's stream); none of a short batch: no loss */
-        size_t first;
-        B = (int)weft_dist_share((size_t)B, t->rank, t->size, &first);
-        i0 += (int)first;
-        if (B == 0) {
-            *b = (weft_train_batch){ .loss = NULL, .items = 0 };
-            return 0;
-        }
-    }
+    size_t i0 = (size_t)k * (size_t)t->d.batch;
+    int whole = c->n - (int)i0 < t->d.batch ? c->n - (int)i0 : t->d.batch;
+    /* several ranks: this rank's share of the batch's pairs */
+    int B = (int)weft_train_rank_share((size_t)whole, t->rank, t->size, &i0, b);
+    if (B == 0) return 0;
     const int **src = weft_graph_alloc(g, (size_t)B * sizeof *src);
     const int **tgt = weft_graph_alloc(g, (size_t)B * sizeof *tgt);
     int *sl = weft_graph_alloc(g, (size_t)B * sizeof(int)), *tl = weft_graph_alloc(g, (size_t)B * sizeof(int));
@@ -124,6 +119,32 @@ static int load(void *model, const char *path, char *err, size_t errsize)
     return weft_checkpoint_load(path, t->m->params, 0, err, errsize);
 }
 
+/* The run's state (weft_train_save_params_state) with the model's metadata and
+ * what the data must match on --resume ("weft.data"). */
+static int save_state(void *model, const char *path, const weft_train_opts *o,
+                      const weft_train_state *st, char *err, size_t errsize)
+{
+    weft_s2s_trainer *t = model;
+    char *conf = weft_seq2seq_config_json(t->m), *sv = weft_vocab_to_json(t->m->src_vocab),
+         *tv = weft_vocab_to_json(t->m->tgt_vocab);
+    char data[128];
+    snprintf(data, sizeof data, "{\"pairs\":%d,\"batch\":%d,\"ss_rate\":%.9g}", t->d.train->n,
+             t->d.batch, (double)t->d.ss_rate);
+    int rc = -1;
+    if (!conf || !sv || !tv) {
+        weft_say(err, errsize, "%s: out of memory", path);
+    } else {
+        weft_meta_kv meta[5] = { { "format", "pt" }, { "weft.config", conf },
+                                 { "weft.vocab", tv }, { "weft.src_vocab", sv },
+                                 { "weft.data", data } };
+        rc = weft_train_save_params_state(path, t->m->params, o, st, meta, 5, err, errsize);
+    }
+    free(conf);
+    free(sv);
+    free(tv);
+    return rc;
+}
+
 weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_data *d,
                                        weft_trainable *tr, char *err, size_t errsize)
 {
@@ -147,7 +168,10 @@ weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_dat
     }
     t->m = m;
     t->d = *d;
-    for (int i = 0; i < d->train->n; i++) li[i] = (len_index){ d->train->src_len[i], i };
+    for (int i = 0; i < d->train->n; i++) {
+        li[i] = (len_index){ d->train->src_len[i], i };
+        t->tokens += d->train->tgt_len[i] + 1;
+    }
     qsort(li, (size_t)d->train->n, sizeof *li, by_len);
     for (int i = 0; i < d->train->n; i++) t->order[i] = li[i].index;
     free(li);
@@ -155,7 +179,7 @@ weft_s2s_trainer *weft_seq2seq_trainer(weft_seq2seq *m, const weft_s2s_train_dat
                             .batch_loss = batch_loss, .evaluate = d->valid ? evaluate : NULL,
                             .higher_is_better = false, .has_valid = d->valid != NULL,
                             .score_name = "ppl", .shard = shard, .save = save,
-                            .load = load };
+                            .load = load, .save_state = save_state };
     return t;
 }
 

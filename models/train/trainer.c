@@ -540,6 +540,15 @@ int weft_train_remove_stale_temps(const char *path)
     return removed;
 }
 
+size_t weft_train_rank_share(size_t n, int rank, int size, size_t *first, weft_train_batch *b)
+{
+    if (size <= 1) return n;
+    size_t off, mine = weft_dist_share(n, rank, size, &off);
+    *first += off;
+    if (mine == 0) *b = (weft_train_batch){ .loss = NULL, .items = 0 };
+    return mine;
+}
+
 const char *weft_train_format_score(double x, char *buf, size_t n)
 {
     if (isnan(x)) snprintf(buf, n, "nan");

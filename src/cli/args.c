@@ -57,6 +57,8 @@ static const deprecated_flag deprecated[] = {
     { "weft dot", "level", "detail" },              /* --level is word|char */
     { "weft dot", "loss", "loss-at" },              /* --loss is word2vec's output layer */
     { "weft word2vec", "model", "arch" },           /* --model is a model file */
+    { "weft sample", "length", "tokens" },          /* --length is a task's sequence length */
+    { "weft ngram sample", "length", "tokens" },
 };
 
 /* The flag an old spelling stands for in spec's command, or NULL. */

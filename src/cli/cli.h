@@ -42,6 +42,12 @@ int weft_cli_flush(FILE *f, const char *name);
 /* weft_cli_flush, then fclose (whose error counts too). f may be NULL (0). */
 int weft_cli_close(FILE *f, const char *name);
 
+/* The exit status of a model constructor that failed with message err: 1 when
+ * it ran out of memory (the flags were fine, the machine too small; a hint is
+ * printed under the message), 2 (usage) when it refused the configuration the
+ * flags asked for. prog: "weft train". */
+int weft_cli_build_status(const char *prog, const char *err);
+
 /* Was --quiet given? */
 bool weft_cli_quiet(void);
 
@@ -52,6 +58,7 @@ int weft_cmd_train(int argc, char **argv);
 int weft_cmd_eval(int argc, char **argv);
 int weft_cmd_sample(int argc, char **argv);
 int weft_cmd_ngram(int argc, char **argv);
+int weft_cmd_mix(int argc, char **argv);
 /* The n-gram baseline (cmd_ngram.c) with the arguments of `weft train --task
  * ngram`, `weft eval` and `weft sample` on an n-gram (ARPA) model file. */
 int weft_cli_ngram_train(int argc, char **argv);

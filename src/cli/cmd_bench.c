@@ -332,7 +332,7 @@ static int bench_layer(int argc, char **argv)
         { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed repetitions first", 0, 100000 },
         { "gemm-size", WEFT_FLAG_INT, &gemm_size, "S", "side of the large square sgemm of the "
           "ceiling (0: skip it)", 0, 16384 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the input", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft bench layer",
@@ -369,7 +369,7 @@ static int bench_layer(int argc, char **argv)
         fprintf(stderr, "weft bench layer: %s\n", err);
         layer_bench_free(&b);
         weft_cell_plugin_close(plugin);
-        return b.rnn ? WEFT_EXIT_FAIL : WEFT_EXIT_USAGE;
+        return b.rnn ? WEFT_EXIT_FAIL : weft_cli_build_status("weft bench layer", err);
     }
     layer_result res = { .T = T, .B = B, .repeat = repeat, .warmup = warmup, .rss0 = rss0 };
     int status = WEFT_EXIT_FAIL;
@@ -411,7 +411,7 @@ static int bench_lm(int argc, char **argv)
           100000 },
         { "warmup-runs", WEFT_FLAG_INT, &warmup, "W", "untimed training steps first", 0,
           100000 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the tokens", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the tokens", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft bench lm",
@@ -469,7 +469,7 @@ static int bench_lm(int argc, char **argv)
     if (!m) {
         fprintf(stderr, "weft bench lm: %s\n", err);
         weft_vocab_free(vocab);
-        return WEFT_EXIT_USAGE;
+        return weft_cli_build_status("weft bench lm", err);
     }
     weft_rng rng, drop_rng;
     weft_rng_seed(&rng, (uint64_t)seed);

@@ -59,7 +59,7 @@ int weft_cli_gradcheck_cell(const char *name, int layers, bool bidirectional, bo
         fprintf(stderr, "weft gradcheck: %s\n", err);
         weft_params_free(params);
         weft_cell_plugin_close(plugin);
-        return WEFT_EXIT_USAGE;
+        return weft_cli_build_status("weft gradcheck", err);
     }
     weft_rnn_reset_parameters(rnn, &rng);
 

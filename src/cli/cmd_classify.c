@@ -25,6 +25,15 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* This process's CPU seconds (every thread's): on a shared machine the
+ * work an epoch took, where wall time says how busy the machine was. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* --- reading data for a model ------------------------------------------------------------ */
 
 /* The CoNLL-U field a --column names: upos, xpos, or a number. */
@@ -107,17 +116,18 @@ static int make_set(const char *cmd, const weft_classify_model *m, const weft_la
 /* --- weft train --task classify|tag|window ------------------------------------------------ */
 
 typedef struct train_flags {
-    const char *task, *data, *valid, *test, *format, *column, *cell, *pool, *optim, *save,
-        *vectors, *log, *log_json;
+    const char *task, *data, *valid, *format, *column, *cell, *pool, *optim, *save, *vectors,
+        *resume;
     int layers, hidden, embed, char_embed, char_hidden, window, window_hidden, min_count, batch,
-        pool_batches, epochs, patience, seed, stop_after;
-    float dropout, lr, clip;
-    bool bidirectional, char_encoder, lowercase, digits, distributed;
+        pool_batches, epochs, decay_start, seed, stop_after;
+    float dropout, lr, clip, decay, weight_decay;
+    bool bidirectional, char_encoder, lowercase, digits;
+    weft_cli_trainer_args tr;
 } train_flags;
 
 typedef struct progress {
     const char *unit;
-    double last_items, last_seconds;
+    double last_items, last_seconds, last_cpu;
     weft_classify_run *run;
 } progress;
 
@@ -126,12 +136,15 @@ static int print_event(void *user, const weft_train_event *e)
     progress *p = user;
     if (e->kind == WEFT_TRAIN_EPOCH) {
         double items = e->items - p->last_items, secs = e->train_seconds - p->last_seconds;
+        double cpu = cpu_now(), cpu_secs = cpu - p->last_cpu;
         p->last_items = e->items;
         p->last_seconds = e->train_seconds;
-        printf("epoch %d: train loss %.4f | valid accuracy %s%.2f | %.1f s, %.0f %s/s%s%s\n",
-               e->epoch, e->loss, e->has_score ? "" : "(none) ", e->has_score ? e->score : 0.0,
-               secs, secs > 0 ? items / secs : 0.0, p->unit, e->best ? " | best" : "",
-               e->saved ? ", saved" : "");
+        p->last_cpu = cpu;
+        printf("epoch %d: lr %g | train loss %.4f | valid accuracy %s%.2f | %.1f s, %.0f %s/s | "
+               "%.1f CPU s%s%s\n",
+               e->epoch, e->lr, e->loss, e->has_score ? "" : "(none) ",
+               e->has_score ? e->score : 0.0, secs, secs > 0 ? items / secs : 0.0, p->unit,
+               cpu_secs, e->best ? " | best" : "", e->saved ? ", saved" : "");
         if (e->has_score && p->run->last_has_chunks)
             printf("         valid entity F1 %.2f\n", 100.0 * weft_chunk_f1(&p->run->last));
         fflush(stdout);
@@ -142,14 +155,90 @@ static int print_event(void *user, const weft_train_event *e)
     return 0;
 }
 
+/* A new model as the flags describe it, over the training data's
+ * vocabularies (and --vectors). NULL with the message printed; *status the
+ * exit status then. */
+static weft_classify_model *new_model(const train_flags *fl, weft_classify_config *cfg,
+                                      const weft_labeled_data *train, int *status)
+{
+    const char *cmd = "weft train";
+    char err[1024];
+    *status = WEFT_EXIT_FAIL;
+    weft_vocab *words, *labels, *chars;
+    if (weft_classify_vocabs(cfg, train, fl->min_count, &words, &labels, &chars, err,
+                             sizeof err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return NULL;
+    }
+    weft_classify_model *m = weft_classify_new(cfg, words, labels, chars, err, sizeof err);
+    if (!m) {
+        weft_vocab_free(words);
+        weft_vocab_free(labels);
+        weft_vocab_free(chars);
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        *status = WEFT_EXIT_USAGE;
+        return NULL;
+    }
+    weft_rng init;
+    weft_rng_seed(&init, (uint64_t)fl->seed);
+    if (weft_classify_init(m, &init)) {
+        fprintf(stderr, "%s: initialising the model failed\n", cmd);
+        weft_classify_free(m);
+        return NULL;
+    }
+    if (fl->vectors) {
+        int found;
+        if (weft_classify_load_vectors(m, fl->vectors, &found, err, sizeof err)) {
+            fprintf(stderr, "%s: --vectors: %s\n", cmd, err);
+            weft_classify_free(m);
+            return NULL;
+        }
+        fprintf(stderr, "vectors: %d of %d words from %s\n", found, weft_vocab_size(m->words),
+                fl->vectors);
+    }
+    return m;
+}
+
+/* The model's configuration from the flags. 0, or the exit status (the
+ * message printed). */
+static int config_from_flags(const train_flags *fl, weft_classify_task task,
+                             weft_classify_config *cfg)
+{
+    const char *cmd = "weft train";
+    *cfg = weft_classify_defaults(task);
+    if (weft_pool_parse(fl->pool, &cfg->pool) || parse_column(fl->column, &cfg->column) ||
+        pick_format(fl->format, task, fl->data, &cfg->format)) {
+        fprintf(stderr, "%s: --pool is last, mean or max; --column upos, xpos or 1..10 but 2\n",
+                cmd);
+        return WEFT_EXIT_USAGE;
+    }
+    if (strlen(fl->cell) >= sizeof cfg->cell) {
+        fprintf(stderr, "%s: --cell: the name is too long\n", cmd);
+        return WEFT_EXIT_USAGE;
+    }
+    snprintf(cfg->cell, sizeof cfg->cell, "%s", fl->cell);
+    cfg->layers = fl->layers;
+    cfg->hidden = fl->hidden;
+    cfg->embed = fl->embed;
+    cfg->bidirectional = fl->bidirectional;
+    cfg->dropout = fl->dropout;
+    cfg->char_encoder = fl->char_encoder;
+    cfg->char_embed = fl->char_embed;
+    cfg->char_hidden = fl->char_hidden;
+    cfg->window = fl->window;
+    cfg->window_hidden = fl->window_hidden;
+    cfg->norm = (weft_word_norm){ .lowercase = fl->lowercase, .digits = fl->digits };
+    return 0;
+}
+
 int weft_cli_classify_train(int argc, char **argv)
 {
     train_flags fl = {
         .task = "classify", .format = "auto", .column = "upos", .cell = "lstm", .pool = "max",
         .optim = "adam", .layers = 1, .hidden = 150, .embed = 100, .char_embed = 30,
         .char_hidden = 50, .window = 2, .window_hidden = 300, .min_count = 1, .batch = 32,
-        .pool_batches = 20, .epochs = 10, .patience = 0, .seed = 1, .dropout = 0.5f,
-        .lr = 0.001f, .clip = 5.0f,
+        .pool_batches = 20, .epochs = 0, .decay_start = 1, .seed = 1, .dropout = 0.5f,
+        .lr = 0.001f, .clip = 5.0f, .decay = 1.0f,
     };
     const weft_flag data_flags[] = {
         { "task", WEFT_FLAG_STRING, &fl.task, "TASK",
@@ -157,8 +246,6 @@ int weft_cli_classify_train(int argc, char **argv)
           "window classifier)", 0, 0 },
         { "data", WEFT_FLAG_STRING, &fl.data, "FILE", "training data (required)", 0, 0 },
         { "valid", WEFT_FLAG_STRING, &fl.valid, "FILE", "validation data: the best model is kept",
-          0, 0 },
-        { "test", WEFT_FLAG_STRING, &fl.test, "FILE", "scored with the best model at the end",
           0, 0 },
         { "format", WEFT_FLAG_STRING, &fl.format, "F",
           "classify, conllu or bio (auto: classify for --task classify, else conllu for a "
@@ -195,38 +282,46 @@ int weft_cli_classify_train(int argc, char **argv)
         { "window-hidden", WEFT_FLAG_INT, &fl.window_hidden, "N", "window: hidden units", 1,
           1 << 20 },
     };
-    const weft_flag train_flags_[] = {
+    weft_flag train_flags_[10 + WEFT_CLI_TRAINER_FLAGS] = {
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "sentences a batch", 1, 1 << 20 },
         { "pool-batches", WEFT_FLAG_INT, &fl.pool_batches, "N",
           "batches sorted by length together (bucketing)", 1, 1 << 20 },
-        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K", "passes over the data", 1, 1e6 },
+        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
+          "passes over the data (default: 10; on --resume, the run's)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "the optimiser", 0, 0 },
         { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR", "learning rate", 0, 1e6 },
+        { "weight-decay", WEFT_FLAG_FLOAT, &fl.weight_decay, "W",
+          "L2 penalty (sgd, adam) or decoupled decay (adamw; 0: its 0.01)", 0, 1 },
+        { "decay", WEFT_FLAG_FLOAT, &fl.decay, "F",
+          "multiply the learning rate by F every epoch from --decay-start (step), or on a "
+          "plateau", 0, 1 },
+        { "decay-start", WEFT_FLAG_INT, &fl.decay_start, "K", "first epoch decayed", 1, 1e6 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient norm (0: no clip)", 0,
           1e9 },
-        { "patience", WEFT_FLAG_INT, &fl.patience, "N",
-          "stop after N epochs without a better validation accuracy (0: never)", 0, 1e6 },
-        { "seed", WEFT_FLAG_INT, &fl.seed, "N", "random seed", 0, 2147483647 },
-        { "save", WEFT_FLAG_STRING, &fl.save, "FILE",
-          "the best model (default: TASK.safetensors)", 0, 0 },
-        { "log", WEFT_FLAG_STRING, &fl.log, "FILE", "a CSV log of the run", 0, 0 },
-        { "log-json", WEFT_FLAG_STRING, &fl.log_json, "FILE", "a JSON-lines log", 0, 0 },
-        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N",
-          "stop after N batches, saving as Ctrl-C does (0: never)", 0, 1e9 },
-        { "distributed", WEFT_FLAG_BOOL, &fl.distributed, NULL,
-          "data-parallel over the ranks of 'mpirun -np N weft train ...': --batch is the "
-          "global batch (docs/distributed.md)", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &fl.seed, "S", "random seed", 0, 2147483647 },
     };
+    weft_flag more_flags[] = {
+        { "save", WEFT_FLAG_STRING, &fl.save, "FILE",
+          "the best model (default: TASK.safetensors; with --resume, that model); the training "
+          "state goes to FILE.state", 0, 0 },
+        { "resume", WEFT_FLAG_STRING, &fl.resume, "MODEL",
+          "continue the run saved in MODEL.state exactly where it stopped (the same --data)",
+          0, 0 },
+        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N",
+          "stop after N batches (the state saved, as on Ctrl-C)", 0, 1e9 },
+    };
+    weft_cli_trainer_flags(&fl.tr, train_flags_ + 10);
     const weft_flag_group groups[] = {
         { "data", data_flags, (int)(sizeof data_flags / sizeof *data_flags) },
         { "model", model_flags, (int)(sizeof model_flags / sizeof *model_flags) },
         { "training", train_flags_, (int)(sizeof train_flags_ / sizeof *train_flags_) },
+        { "files", more_flags, (int)(sizeof more_flags / sizeof *more_flags) },
     };
     weft_args_spec spec = {
         .prog = "weft train",
         .summary = "Train a sentence classifier, a tagger or a window classifier (docs/classify.md).",
         .groups = groups,
-        .n_groups = 3,
+        .n_groups = 4,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc != WEFT_ARGS_OK) return weft_cli_exit(rc);
@@ -240,31 +335,6 @@ int weft_cli_classify_train(int argc, char **argv)
         fprintf(stderr, "%s: --data FILE is required\n", cmd);
         return WEFT_EXIT_USAGE;
     }
-    weft_classify_config cfg = weft_classify_defaults(task);
-    if (weft_pool_parse(fl.pool, &cfg.pool) || parse_column(fl.column, &cfg.column) ||
-        pick_format(fl.format, task, fl.data, &cfg.format)) {
-        fprintf(stderr, "%s: --pool is last, mean or max; --column upos, xpos or 1..10 but 2\n",
-                cmd);
-        return WEFT_EXIT_USAGE;
-    }
-    if (strlen(fl.cell) >= sizeof cfg.cell) {
-        fprintf(stderr, "%s: --cell: the name is too long\n", cmd);
-        return WEFT_EXIT_USAGE;
-    }
-    snprintf(cfg.cell, sizeof cfg.cell, "%s", fl.cell);
-    cfg.layers = fl.layers;
-    cfg.hidden = fl.hidden;
-    cfg.embed = fl.embed;
-    cfg.bidirectional = fl.bidirectional;
-    cfg.dropout = fl.dropout;
-    cfg.char_encoder = fl.char_encoder;
-    cfg.char_embed = fl.char_embed;
-    cfg.char_hidden = fl.char_hidden;
-    cfg.window = fl.window;
-    cfg.window_hidden = fl.window_hidden;
-    cfg.norm = (weft_word_norm){ .lowercase = fl.lowercase, .digits = fl.digits };
-    weft_optim optim;
-    if (weft_cli_optim(fl.optim, fl.lr, &optim)) return WEFT_EXIT_USAGE;
 
     char err[1024];
     int status = WEFT_EXIT_FAIL;
@@ -272,69 +342,109 @@ int weft_cli_classify_train(int argc, char **argv)
     weft_classify_set s_train = { 0 }, s_valid = { 0 }, s_test = { 0 };
     weft_classify_model *m = NULL;
     weft_classify_run run = { 0 };
-    char save[4096];
-    snprintf(save, sizeof save, "%s", fl.save ? fl.save : task == WEFT_TASK_CLASSIFY
-                                                          ? "classify.safetensors"
-                                                      : task == WEFT_TASK_TAG
-                                                          ? "tag.safetensors"
-                                                          : "window.safetensors");
+    weft_train_opts o = weft_train_defaults();
+    weft_train_state resume_state;
+    weft_classify_resume saved = { 0 };
+    weft_classify_config cfg;
+    char save[4096], state_path[4200];
+
+    if (fl.resume) {
+        snprintf(state_path, sizeof state_path, "%s.state", fl.resume);
+        if (!(m = weft_classify_load_state(state_path, &o, &resume_state, &saved, err,
+                                           sizeof err))) {
+            fprintf(stderr, "%s: --resume: %s\n", cmd, err);
+            return WEFT_EXIT_FAIL;
+        }
+        if (m->cfg.task != task) {
+            fprintf(stderr, "%s: --resume: %s is a %s run, not --task %s\n", cmd, state_path,
+                    weft_classify_task_name(m->cfg.task), fl.task);
+            weft_classify_free(m);
+            return WEFT_EXIT_USAGE;
+        }
+        cfg = m->cfg;
+        fl.batch = saved.batch;
+        fl.pool_batches = saved.pool;
+        if (fl.epochs > 0) o.epochs = fl.epochs;
+        o.resume = &resume_state;
+    } else {
+        if ((status = config_from_flags(&fl, task, &cfg))) return status;
+        status = WEFT_EXIT_FAIL;
+        if (weft_cli_optim(fl.optim, fl.lr, &o.optim)) return WEFT_EXIT_USAGE;
+        if (fl.weight_decay > 0) o.optim.weight_decay = fl.weight_decay;
+        o.clip = fl.clip;
+        o.epochs = fl.epochs > 0 ? fl.epochs : 10;
+        o.schedule.decay = fl.decay;
+        o.schedule.decay_start = fl.decay_start;
+        weft_rng_seed(&o.rng, (uint64_t)fl.seed * 0x9E3779B97F4A7C15ull + 1);
+    }
+    snprintf(save, sizeof save, "%s",
+             fl.save     ? fl.save
+             : fl.resume ? fl.resume
+             : task == WEFT_TASK_CLASSIFY ? "classify.safetensors"
+             : task == WEFT_TASK_TAG      ? "tag.safetensors"
+                                          : "window.safetensors");
     if (read_data(cmd, fl.data, cfg.format, cfg.column, &train) ||
         (fl.valid && read_data(cmd, fl.valid, cfg.format, cfg.column, &valid)) ||
-        (fl.test && read_data(cmd, fl.test, cfg.format, cfg.column, &test)))
+        (fl.tr.test && read_data(cmd, fl.tr.test, cfg.format, cfg.column, &test)))
         goto done;
-    weft_vocab *words, *labels, *chars;
-    if (weft_classify_vocabs(&cfg, &train, fl.min_count, &words, &labels, &chars, err,
-                             sizeof err)) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
+    if (fl.resume && (train.n_sents != saved.train_sentences ||
+                      train.n_words != saved.train_words)) {
+        fprintf(stderr, "%s: --resume: %s has %d sentences and %d words but the run was "
+                "started on %d and %d: resume with the same --data\n", cmd, fl.data,
+                train.n_sents, train.n_words, saved.train_sentences, saved.train_words);
         goto done;
     }
-    if (!(m = weft_classify_new(&cfg, words, labels, chars, err, sizeof err))) {
-        weft_vocab_free(words);
-        weft_vocab_free(labels);
-        weft_vocab_free(chars);
-        fprintf(stderr, "%s: %s\n", cmd, err);
+    if (!m && !(m = new_model(&fl, &cfg, &train, &status))) goto done;
+    status = WEFT_EXIT_FAIL;
+    if (make_set(cmd, m, &train, &s_train) || (fl.valid && make_set(cmd, m, &valid, &s_valid)) ||
+        (fl.tr.test && make_set(cmd, m, &test, &s_test)))
+        goto done;
+    /* the trainer flags that are not part of a run's state come from the flags */
+    weft_optim kept = o.optim;
+    weft_lr_schedule kept_schedule = o.schedule;
+    int kept_patience = o.patience, kept_accumulate = o.accumulate;
+    if (weft_cli_trainer_opts(&fl.tr, m->n_labels, &o)) {
         status = WEFT_EXIT_USAGE;
         goto done;
     }
-    weft_rng init;
-    weft_rng_seed(&init, (uint64_t)fl.seed);
-    if (weft_classify_init(m, &init)) goto done;
-    if (fl.vectors) {
-        int found;
-        if (weft_classify_load_vectors(m, fl.vectors, &found, err, sizeof err)) {
-            fprintf(stderr, "%s: --vectors: %s\n", cmd, err);
-            goto done;
-        }
-        fprintf(stderr, "vectors: %d of %d words from %s\n", found, weft_vocab_size(m->words),
-                fl.vectors);
+    if (fl.resume) {
+        /* the run's own schedule, patience and accumulation, as saved */
+        o.optim = kept;
+        o.schedule = kept_schedule;
+        o.patience = kept_patience;
+        o.accumulate = kept_accumulate;
+    } else {
+        o.schedule.decay = fl.decay;
+        o.schedule.decay_start = fl.decay_start;
     }
-    if (make_set(cmd, m, &train, &s_train) || (fl.valid && make_set(cmd, m, &valid, &s_valid)) ||
-        (fl.test && make_set(cmd, m, &test, &s_test)))
-        goto done;
-    fprintf(stderr, "%s: %s, %d sentences, %d words; %d word types (min count %d), %d labels%s; "
-            "%zu parameters\n", weft_classify_task_name(task), fl.data, train.n_sents,
-            train.n_words, weft_vocab_size(m->words), fl.min_count, m->n_labels,
-            m->chars ? ", with characters" : "", weft_params_numel(m->params));
+    snprintf(state_path, sizeof state_path, "%s.state", save);
+    o.save_path = save;
+    o.state_path = state_path;
+    o.stop_after = fl.stop_after;
+    o.catch_signals = true;
+
+    if (weft_cli_rank() == 0) {
+        char how[512];
+        weft_cli_describe_training(&o, how, sizeof how);
+        fprintf(stderr, "%s: %s, %d sentences, %d words; %d word types (min count %d), %d "
+                "labels%s; %zu parameters\n", weft_classify_task_name(task), fl.data,
+                train.n_sents, train.n_words, weft_vocab_size(m->words), fl.min_count,
+                m->n_labels, m->chars ? ", with characters" : "", weft_params_numel(m->params));
+        fprintf(stderr, "training: %d epochs, %s; best model -> %s, training state -> %s\n",
+                o.epochs, how, save, state_path);
+        if (fl.resume)
+            fprintf(stderr, "resuming %s at epoch %d, batch %ld\n", state_path,
+                    resume_state.epoch, resume_state.batch);
+    }
 
     run = (weft_classify_run){ .model = m, .train = &s_train,
                                .valid = fl.valid ? &s_valid : NULL,
-                               .test = fl.test ? &s_test : NULL, .batch = fl.batch,
+                               .test = fl.tr.test ? &s_test : NULL, .batch = fl.batch,
                                .pool = fl.pool_batches };
     weft_trainable t;
     weft_classify_trainable(&run, &t);
-    weft_train_opts o = weft_train_defaults();
-    o.optim = optim;
-    o.clip = fl.clip;
-    o.epochs = fl.epochs;
-    o.patience = fl.patience;
-    o.stop_after = fl.stop_after;
-    o.save_path = save;
-    o.log_csv = fl.log;
-    o.log_json = fl.log_json;
-    o.catch_signals = true;
-    if (fl.distributed && !(o.comm = weft_cli_comm())) goto done;
-    weft_rng_seed(&o.rng, (uint64_t)fl.seed * 0x9E3779B97F4A7C15ull + 1);
-    progress pr = { .unit = task == WEFT_TASK_CLASSIFY ? "sent" : "words", .run = &run };
+    progress pr = { .unit = task == WEFT_TASK_CLASSIFY ? "sent" : "words", .run = &run,
+                    .last_cpu = cpu_now() };
     o.on_event = print_event;
     o.user = &pr;
     weft_train_result res;
@@ -343,8 +453,24 @@ int weft_cli_classify_train(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cmd, err);
         goto done;
     }
-    status = res.stop == WEFT_TRAIN_INTERRUPTED ? 128 + res.signal : WEFT_EXIT_OK;
-    weft_cli_print_speed(&o, &res, pr.unit);
+    if (weft_cli_rank() > 0) {
+        status = weft_cli_stop_status(&res);
+        goto done;
+    }
+    if (weft_comm_size(o.comm) > 1) weft_cli_print_speed(&o, &res, pr.unit);
+    if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
+        fprintf(stderr, "%s at epoch %d, batch %ld: saved %s; continue with 'weft train --task "
+                "%s --resume %s --data %s%s%s'\n",
+                res.stop == WEFT_TRAIN_INTERRUPTED ? "interrupted" : "stopped", res.state.epoch,
+                res.state.batch, state_path, fl.task, save, fl.data, fl.valid ? " --valid " : "",
+                fl.valid ? fl.valid : "");
+        status = weft_cli_stop_status(&res);
+        goto done;
+    }
+    if (res.stop == WEFT_TRAIN_EARLY_STOPPED)
+        fprintf(stderr, "early stop after epoch %d: %d epochs without a better validation "
+                "accuracy\n", res.epochs_done, o.patience);
+    status = WEFT_EXIT_OK;
     printf("trained %d epochs in %.1f s (%.1f s of training)\n", res.epochs_done, now() - t0,
            res.train_seconds);
     if (res.has_best)

@@ -6,6 +6,7 @@
 #include "src/cli/cli.h"
 
 #include "weft/weft.h"
+#include "weft/classify.h"
 #include "weft/compare.h"
 #include "weft/tasks.h"
 
@@ -24,6 +25,7 @@ typedef struct cell_entry {
     const weft_cell_type *type;
     void *plugin;                 /* dlopen handle, or NULL for a built-in */
     const char *arg;              /* as given on the command line */
+    char arg_name[256];           /* this cell's name or path alone */
     int hidden;
     size_t numel;
 } cell_entry;
@@ -145,28 +147,6 @@ static int make_dir(const char *path)
     return -1;
 }
 
-/* --- one run ------------------------------------------------------------------------------ */
-
-static int do_run(const cell_entry *c, const weft_task *task, weft_compare_opts o, int seed,
-                  const char *path, const char *config)
-{
-    o.hidden = c->hidden;
-    o.seed = (uint64_t)seed;
-    weft_compare_result r;
-    char err[512];
-    if (weft_compare_train(c->type, task, &o, &r, err, sizeof err)) {
-        fprintf(stderr, "weft compare: %s seed %d: %s\n", c->type->name, seed, err);
-        return -1;
-    }
-    int rc = write_run(path, config, c->type->name, seed, &r);
-    if (rc == 0 && !weft_cli_quiet())
-        fprintf(stderr, "weft compare: %-8s seed %d: H %d, %zu parameters, best %s %.4f after "
-                "%ld steps, %.1f s\n", c->type->name, seed, r.hidden, r.numel,
-                weft_metric_name(r.metric), r.best, r.steps, r.train_seconds);
-    weft_compare_result_free(&r);
-    return rc;
-}
-
 /* --- the chart ------------------------------------------------------------------------------- */
 
 /* chart.svg and chart.png from OUT/chart.dat (one block per cell: the mean
@@ -252,7 +232,12 @@ typedef struct compare_ctx {
     weft_compare_opts o;
     cell_entry cells[MAX_CELLS];
     int n_cells;
-    weft_task *task;
+    weft_task *task;                /* a sequence task (weft/tasks.h), or NULL for: */
+    bool labelled;                  /* a labelling task (sst, sst5, upos: weft/classify.h) */
+    weft_labeled_data lab_train, lab_valid;
+    weft_classify_compare_opts lo;
+    int n_words, n_labels, n_chars; /* its vocabularies' sizes (for the budget) */
+    char name[16], desc[200];       /* the task's name and one line for tables */
     weft_task_metric metric;
     char config[1024];              /* the settings every run of the folder shares */
     char dir[1024], runs_dir[1100];
@@ -260,20 +245,34 @@ typedef struct compare_ctx {
     int n_pending;
 } compare_ctx;
 
+/* The labelling tasks: the files under --data-dir and the model they train. */
+static const struct labelled_task {
+    const char *name, *train, *valid, *desc;
+    weft_classify_task task;
+} labelled_tasks[] = {
+    { "sst", "sst/stsa.binary.train", "sst/stsa.binary.dev",
+      "SST-2 sentiment, bidirectional classifier, max pooling", WEFT_TASK_CLASSIFY },
+    { "sst5", "sst/stsa.fine.train", "sst/stsa.fine.dev",
+      "SST-5 sentiment, bidirectional classifier, max pooling", WEFT_TASK_CLASSIFY },
+    { "upos", "ud_english_ewt/en_ewt-ud-train.conllu", "ud_english_ewt/en_ewt-ud-dev.conllu",
+      "EWT UPOS, bidirectional tagger with characters", WEFT_TASK_TAG },
+};
+
 /* Parse the flags into c->a. Returns WEFT_ARGS_*. */
 static int parse_flags(compare_ctx *c, int argc, char **argv)
 {
     compare_args *a = &c->a;
     *a = (compare_args){ .optim = "adam", .music_set = "jsb", .seeds = 1, .jobs = 1,
-                         .hidden = 32, .embed = 16, .batch = 32, .eval_points = 10,
+                         .hidden = 32, .embed = 0, .batch = 32, .eval_points = 10,
                          .max_digits = 8, .distractors = 3, .valid_size = 200,
-                         .ptb_tokens = 100000, .epoch_size = 10000, .lr = 0.005f,
+                         .ptb_tokens = 100000, .epoch_size = 10000, .lr = 0.0f,
                          .clip = 1.0f };
     const weft_flag flags[] = {
         { "cell", WEFT_FLAG_STRING, &a->cells, "NAME[,NAME...]", "cells, comma separated: built-in "
           "names ('weft cells') or FILE.so plugins", 0, 0 },
         { "task", WEFT_FLAG_STRING, &a->task, "TASK", "arithmetic, xml, music, ptb, adding or "
-          "copy (docs/tasks.md)", 0, 0 },
+          "copy (docs/tasks.md); sst, sst5 or upos: a bidirectional classifier or tagger on "
+          "real data (docs/classify.md)", 0, 0 },
         { "budget-params", WEFT_FLAG_INT, &a->budget_params, "N", "size every model to N "
           "parameters (within 2%) by its hidden width", 1, 2e9 },
         { "hidden", WEFT_FLAG_INT, &a->hidden, "H", "hidden width of every cell, without "
@@ -290,10 +289,12 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
         { "jobs", WEFT_FLAG_INT, &a->jobs, "J", "runs at once, in J processes", 1, 256 },
         { "metric", WEFT_FLAG_STRING, &a->metric, "M", "nll or accuracy (classification "
           "tasks; default: the task's)", 0, 0 },
-        { "embed", WEFT_FLAG_INT, &a->embed, "E", "embedding width of token tasks", 1, 4096 },
+        { "embed", WEFT_FLAG_INT, &a->embed, "E", "embedding width of token tasks (0: 16; sst, "
+          "sst5, upos: 100)", 0, 4096 },
         { "batch", WEFT_FLAG_INT, &a->batch, "B", "sequences a step", 1, 65536 },
         { "optim", WEFT_FLAG_STRING, &a->optim, "sgd|adam|adamw", "optimizer", 0, 0 },
-        { "lr", WEFT_FLAG_FLOAT, &a->lr, "LR", "learning rate", 1e-9, 1e6 },
+        { "lr", WEFT_FLAG_FLOAT, &a->lr, "LR", "learning rate (0: 0.005; sst, sst5, upos: "
+          "0.002)", 0, 1e6 },
         { "clip", WEFT_FLAG_FLOAT, &a->clip, "C", "clip the global gradient norm to C (0: no "
           "clip)", 0, 1e9 },
         { "eval-points", WEFT_FLAG_INT, &a->eval_points, "N", "validations spread over each run",
@@ -315,8 +316,8 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
           "or piano", 0, 0 },
         { "ptb-tokens", WEFT_FLAG_INT, &a->ptb_tokens, "N", "ptb: first N train tokens (and N/10 "
           "valid)", 2, 2e9 },
-        { "data-dir", WEFT_FLAG_STRING, &a->data_dir, "DIR", "music, ptb: folder of ptb/ and "
-          "polyphonic_music/ (default: $WEFT_DATA_DIR)", 0, 0 },
+        { "data-dir", WEFT_FLAG_STRING, &a->data_dir, "DIR", "music, ptb, sst, upos: folder of "
+          "ptb/, polyphonic_music/, sst/ and ud_english_ewt/ (default: $WEFT_DATA_DIR)", 0, 0 },
     };
     const weft_flag_group groups[] = {
         { "options", flags, (int)(sizeof flags / sizeof *flags) },
@@ -344,6 +345,11 @@ static int parse_flags(compare_ctx *c, int argc, char **argv)
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc != WEFT_ARGS_OK) return rc;
     if (!a->data_dir) a->data_dir = getenv("WEFT_DATA_DIR");
+    bool labelled = false;
+    for (size_t k = 0; a->task && k < sizeof labelled_tasks / sizeof *labelled_tasks; k++)
+        labelled |= strcmp(a->task, labelled_tasks[k].name) == 0;
+    if (a->embed == 0) a->embed = labelled ? 100 : 16;
+    if (a->lr == 0) a->lr = labelled ? 0.002f : 0.005f;
     return WEFT_ARGS_OK;
 }
 
@@ -399,6 +405,7 @@ static int load_cells(compare_ctx *c)
         }
         cell_entry *e = &c->cells[c->n_cells];
         e->arg = c->a.cells + (tok - list);
+        snprintf(e->arg_name, sizeof e->arg_name, "%s", tok);
         char err[1024];
         if (!(e->type = weft_cell_lookup(tok, &e->plugin, err, sizeof err))) {
             fprintf(stderr, "weft compare: --cell: %s\n", err);
@@ -418,11 +425,72 @@ static int load_cells(compare_ctx *c)
     return 0;
 }
 
+/* A labelling task: its data read, the model's configuration (the cell's
+ * recurrent layers are what the budget sizes: the embeddings, the character
+ * encoder's sizes and the output layer are the same for every cell). */
+static int make_labelled_task(compare_ctx *c, const struct labelled_task *lt)
+{
+    const compare_args *a = &c->a;
+    char err[1024], train[4096], valid[4096];
+    if (!a->data_dir) {
+        fprintf(stderr, "weft compare: --task %s reads %s and %s under --data-dir DIR (or "
+                "WEFT_DATA_DIR)\n", lt->name, lt->train, lt->valid);
+        return -1;
+    }
+    if (c->o.use_metric && c->o.metric != WEFT_METRIC_ACCURACY) {
+        fprintf(stderr, "weft compare: --task %s is scored by accuracy\n", lt->name);
+        return -1;
+    }
+    weft_classify_config cfg = weft_classify_defaults(lt->task);
+    cfg.embed = a->embed;
+    cfg.layers = 1;
+    cfg.bidirectional = true;
+    weft_classify_compare_opts *lo = &c->lo;
+    *lo = (weft_classify_compare_opts){ .min_count = 1, .batch = a->batch, .optim = c->o.optim,
+                                        .clip = c->o.clip, .epochs = c->o.epochs,
+                                        .max_steps = a->steps, .max_seconds = a->budget_seconds,
+                                        .eval_points = a->eval_points };
+    if (lt->task == WEFT_TASK_TAG) {
+        cfg.char_encoder = true;
+        cfg.norm = (weft_word_norm){ .lowercase = true, .digits = true };
+        cfg.dropout = 0.33f;
+        lo->min_count = 2;
+    }
+    lo->cfg = cfg;
+    snprintf(train, sizeof train, "%s/%s", a->data_dir, lt->train);
+    snprintf(valid, sizeof valid, "%s/%s", a->data_dir, lt->valid);
+    if (weft_labeled_read(train, cfg.format, cfg.column, &c->lab_train, err, sizeof err) ||
+        weft_labeled_read(valid, cfg.format, cfg.column, &c->lab_valid, err, sizeof err)) {
+        fprintf(stderr, "weft compare: --task %s: %s\n", lt->name, err);
+        return -1;
+    }
+    weft_vocab *w, *l, *ch;
+    if (weft_classify_vocabs(&cfg, &c->lab_train, lo->min_count, &w, &l, &ch, err, sizeof err)) {
+        fprintf(stderr, "weft compare: --task %s: %s\n", lt->name, err);
+        return -1;
+    }
+    c->n_words = weft_vocab_size(w);
+    c->n_labels = weft_vocab_size(l);
+    c->n_chars = ch ? weft_vocab_size(ch) : 0;
+    weft_vocab_free(w);
+    weft_vocab_free(l);
+    weft_vocab_free(ch);
+    c->labelled = true;
+    c->metric = WEFT_METRIC_ACCURACY;
+    snprintf(c->name, sizeof c->name, "%s", lt->name);
+    snprintf(c->desc, sizeof c->desc, "%s (embed %d, %d words, %d labels; dev)", lt->desc,
+             cfg.embed, c->n_words, c->n_labels);
+    return 0;
+}
+
 /* The task of --task with its options, and the metric runs are judged by. */
 static int make_task(compare_ctx *c)
 {
     const compare_args *a = &c->a;
     char err[1024];
+    for (size_t k = 0; k < sizeof labelled_tasks / sizeof *labelled_tasks; k++)
+        if (strcmp(a->task, labelled_tasks[k].name) == 0)
+            return make_labelled_task(c, &labelled_tasks[k]);
     weft_task_opts to = { .length = a->length, .max_digits = a->max_digits,
                           .distractors = a->distractors ? a->distractors : -1,
                           .max_len = a->max_len, .valid_size = a->valid_size,
@@ -439,6 +507,8 @@ static int make_task(compare_ctx *c)
         return -1;
     }
     c->metric = c->o.use_metric ? c->o.metric : c->task->metric;
+    snprintf(c->name, sizeof c->name, "%s", c->task->name);
+    snprintf(c->desc, sizeof c->desc, "%s", c->task->desc);
     return 0;
 }
 
@@ -448,6 +518,28 @@ static int size_cells(compare_ctx *c)
     char err[1024];
     for (int i = 0; i < c->n_cells; i++) {
         cell_entry *e = &c->cells[i];
+        if (c->labelled) {
+            weft_classify_config cfg = c->lo.cfg;
+            cfg.hidden = c->a.hidden;
+            if (c->a.budget_params > 0) {
+                if (weft_classify_size(&cfg, e->type, c->n_words, c->n_labels, c->n_chars,
+                                       (size_t)c->a.budget_params, 0.02, &e->hidden, &e->numel,
+                                       err, sizeof err)) {
+                    fprintf(stderr, "weft compare: --budget-params: %s\n", err);
+                    return -1;
+                }
+            } else {
+                e->hidden = c->a.hidden;
+                e->numel = weft_classify_numel(&cfg, e->type, c->n_words, c->n_labels,
+                                               c->n_chars);
+            }
+            if (e->numel == 0) {
+                fprintf(stderr, "weft compare: %s refuses hidden width %d on %s\n",
+                        e->type->name, e->hidden, c->name);
+                return -1;
+            }
+            continue;
+        }
         if (c->a.budget_params > 0) {
             if (weft_compare_size(e->type, c->task, c->a.embed, (size_t)c->a.budget_params, 0.02,
                                   &e->hidden, &e->numel, err, sizeof err)) {
@@ -476,13 +568,13 @@ static int find_pending(compare_ctx *c, bool *usage)
     *usage = false;
     snprintf(c->config, sizeof c->config, "task=%s [%s] metric=%s budget_params=%d hidden=%d "
              "embed=%d batch=%d optim=%s lr=%g clip=%g seconds=%g epochs=%d steps=%d "
-             "epoch_size=%d eval_points=%d", c->task->name, c->task->desc,
+             "epoch_size=%d eval_points=%d", c->name, c->desc,
              weft_metric_name(c->metric), a->budget_params,
              a->budget_params > 0 ? 0 : a->hidden, a->embed, a->batch, a->optim, (double)a->lr,
              (double)a->clip, (double)a->budget_seconds, c->o.epochs, a->steps, a->epoch_size,
              a->eval_points);
     if (a->out_dir) snprintf(c->dir, sizeof c->dir, "%s", a->out_dir);
-    else snprintf(c->dir, sizeof c->dir, "compare-%s", c->task->name);
+    else snprintf(c->dir, sizeof c->dir, "compare-%s", c->name);
     snprintf(c->runs_dir, sizeof c->runs_dir, "%s/runs", c->dir);
     if (make_dir(c->dir) || make_dir(c->runs_dir)) return -1;
     int n_skipped = 0;
@@ -502,7 +594,7 @@ static int find_pending(compare_ctx *c, bool *usage)
                  c->n_pending++;
         }
     if (!weft_cli_quiet()) {
-        fprintf(stderr, "weft compare: %s; %d cell%s x %d seed%s: %d run%s to do", c->task->desc,
+        fprintf(stderr, "weft compare: %s; %d cell%s x %d seed%s: %d run%s to do", c->desc,
                 c->n_cells, c->n_cells == 1 ? "" : "s", a->seeds, a->seeds == 1 ? "" : "s",
                 c->n_pending, c->n_pending == 1 ? "" : "s");
         if (n_skipped) fprintf(stderr, ", %d already in %s", n_skipped, c->runs_dir);
@@ -511,13 +603,44 @@ static int find_pending(compare_ctx *c, bool *usage)
     return 0;
 }
 
+/* --- one run ------------------------------------------------------------------------------ */
+
+static int do_run(const compare_ctx *ctx, const cell_entry *c, int seed, const char *path)
+{
+    weft_compare_result r;
+    char err[1024];
+    int failed;
+    if (ctx->labelled) {
+        weft_classify_compare_opts lo = ctx->lo;
+        lo.seed = (uint64_t)seed;
+        failed = weft_classify_compare_train(c->arg_name, c->hidden, &ctx->lab_train,
+                                             &ctx->lab_valid, &lo, &r, err, sizeof err);
+    } else {
+        weft_compare_opts o = ctx->o;
+        o.hidden = c->hidden;
+        o.seed = (uint64_t)seed;
+        failed = weft_compare_train(c->type, ctx->task, &o, &r, err, sizeof err);
+    }
+    if (failed) {
+        fprintf(stderr, "weft compare: %s seed %d: %s\n", c->type->name, seed, err);
+        return -1;
+    }
+    int rc = write_run(path, ctx->config, c->type->name, seed, &r);
+    if (rc == 0 && !weft_cli_quiet())
+        fprintf(stderr, "weft compare: %-8s seed %d: H %d, %zu parameters, best %s %.4f after "
+                "%ld steps, %.1f s\n", c->type->name, seed, r.hidden, r.numel,
+                weft_metric_name(r.metric), r.best, r.steps, r.train_seconds);
+    weft_compare_result_free(&r);
+    return rc;
+}
+
 /* Pending run k, in this process. */
 static int run_pending(const compare_ctx *c, int k)
 {
     char path[1200];
     const cell_entry *e = &c->cells[c->pending[k][0]];
     run_path(c->dir, e->type, c->pending[k][1], path, sizeof path);
-    return do_run(e, c->task, c->o, c->pending[k][1], path, c->config);
+    return do_run(c, e, c->pending[k][1], path);
 }
 
 /* The pending runs: one after the other, or in --jobs worker processes, each
@@ -657,7 +780,7 @@ static int summarise(const compare_ctx *c)
     fprintf(f.runs, "cell,seed,hidden,params,metric,best,steps,train_seconds,wall_seconds\n");
     fprintf(f.curves, "cell,seed,step,seconds,score,nll,accuracy\n");
     printf("\n%s; best validation %s (%s is better), mean ± std over %d seed%s\n\n",
-           c->task->desc, mname, higher ? "higher" : "lower", seeds, seeds == 1 ? "" : "s");
+           c->desc, mname, higher ? "higher" : "lower", seeds, seeds == 1 ? "" : "s");
     printf("| cell | H | params | %s | steps | train s | wall s |\n", mname);
     printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (int i = 0; i < c->n_cells; i++) summarise_cell(c, i, &f);
@@ -685,7 +808,7 @@ static int chart(const compare_ctx *c)
     const char *mname = weft_metric_name(c->metric);
     bool higher = weft_metric_higher_is_better(c->metric);
     char title[400], ylabel[64];
-    snprintf(title, sizeof title, "%s (mean of %d seed%s)", c->task->desc, c->a.seeds,
+    snprintf(title, sizeof title, "%s (mean of %d seed%s)", c->desc, c->a.seeds,
              c->a.seeds == 1 ? "" : "s");
     snprintf(ylabel, sizeof ylabel, "validation %s (%s is better)", mname,
              higher ? "higher" : "lower");
@@ -716,6 +839,8 @@ int weft_cmd_compare(int argc, char **argv)
                 charted ? ", chart.svg, chart.png" : "");
 done:
     weft_task_free(c.task);
+    weft_labeled_free(&c.lab_train);
+    weft_labeled_free(&c.lab_valid);
     for (int i = 0; i < c.n_cells; i++) weft_cell_plugin_close(c.cells[i].plugin);
     return rc;
 }

@@ -264,7 +264,7 @@ int weft_cmd_dot(int argc, char **argv)
     const weft_flag flags[] = {
         { "cell", WEFT_FLAG_STRING, &cell, "NAME", "draw a fresh model of this cell (see "
           "'weft cells')", 0, 0 },
-        { "model", WEFT_FLAG_STRING, &model, "FILE", "draw a saved language model (a "
+        { "model", WEFT_FLAG_STRING, &model, "MODEL", "draw a saved language model (a "
           "checkpoint of 'weft train', recurrent or --task window-lm)", 0, 0 },
         { "output", WEFT_FLAG_STRING, &output, "FILE", "where to write: FILE.dot, .gv, .svg, "
           ".png or .pdf (also -o FILE)", 0, 0 },
@@ -285,7 +285,7 @@ int weft_cmd_dot(int argc, char **argv)
           "or at the last step only (--cell)", 0, 0 },
         { "fast", WEFT_FLAG_BOOL, &fast, NULL, "draw the fast path training runs (fused "
           "steps), not the cell's composed step", 0, 0 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the weights and the input", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the weights and the input", 0, 0 },
         { "title", WEFT_FLAG_STRING, &title, "S", "a title above the picture (default: what "
           "was drawn)", 0, 0 },
     };

@@ -61,7 +61,7 @@ int weft_cmd_gradcheck(int argc, char **argv)
           0, 0 },
         { "composed", WEFT_FLAG_BOOL, &composed, NULL, "with --cell: composed steps, not the "
           "fast path", 0, 0 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the random example data", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the random example data", 0, 0 },
         { "eps", WEFT_FLAG_FLOAT, &eps, "X", "finite-difference step", 1e-6, 1 },
         { "tolerance", WEFT_FLAG_FLOAT, &tolerance, "X", "rtol: an element passes when "
           "|backward - numeric| <= atol + rtol |numeric|", 1e-7, 1 },

@@ -162,7 +162,7 @@ int weft_cmd_gradflow(int argc, char **argv)
         { "batch", WEFT_FLAG_INT, &batch, "B", "sequences per sample", 1, 4096 },
         { "samples", WEFT_FLAG_INT, &samples, "S", "random inputs and initialisations "
           "averaged over", 1, 100000 },
-        { "seed", WEFT_FLAG_INT, &seed, "N", "seed of the one random stream", 0, 0 },
+        { "seed", WEFT_FLAG_INT, &seed, "S", "seed of the one random stream", 0, 0 },
         { "init", WEFT_FLAG_FLOAT, &init, "R", "every weight uniform in [-R, R) (default: the "
           "cell's own, PyTorch's ±1/sqrt(H))", 1e-6, 100 },
         { "csv", WEFT_FLAG_STRING, &csv, "FILE", "also write the numbers as CSV", 0, 0 },

@@ -3,7 +3,7 @@
  *     weft ngram train  --order N --data TRAIN [--valid VALID] [--context stream|sentence]
  *                       [--save MODEL]
  *     weft ngram eval   --model MODEL --data FILE        (last line: perplexity: X)
- *     weft ngram sample --model MODEL [--prime TEXT] [--length N] [--temperature T]
+ *     weft ngram sample --model MODEL [--prime TEXT] [--tokens N] [--temperature T]
  *                       [--top-k K] [--seed S]
  *
  * weft_cli_ngram_train / _eval / _sample take the arguments of `weft train`,
@@ -261,7 +261,7 @@ int weft_cli_ngram_sample(int argc, char **argv)
         { "model", WEFT_FLAG_STRING, &model, "MODEL", "an n-gram model (ARPA file)", 0, 0 },
         { "prime", WEFT_FLAG_STRING, &prime, "TEXT", "words to start from (default: the start "
           "of a sentence)", 0, 0 },
-        { "length", WEFT_FLAG_INT, &length, "N", "tokens to generate", 0, 10000000 },
+        { "tokens", WEFT_FLAG_INT, &length, "N", "tokens to generate", 0, 10000000 },
         { "temperature", WEFT_FLAG_FLOAT, &temperature, "T", "sharpen (< 1) or flatten (> 1)",
           1e-3, 1e3 },
         { "top-k", WEFT_FLAG_INT, &top_k, "K", "draw from the K most likely tokens only (0: all)",

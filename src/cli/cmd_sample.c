@@ -1,6 +1,6 @@
 /* src/cli/cmd_sample.c — `weft sample`: text from a language model.
  *
- *     weft sample --model MODEL [--prime TEXT] [--length N] [--temperature T]
+ *     weft sample --model MODEL [--prime TEXT] [--tokens N] [--temperature T]
  *                 [--top-k K] [--seed S]
  *
  * Prints the prime (when given) and then N generated tokens: words joined by

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Is the file at path a seq2seq model (its weft.config's task)? */
 bool weft_cli_seq2seq_file_is(const char *path)
@@ -81,11 +82,11 @@ static int decode_and_score(const weft_seq2seq *m, const weft_s2s_corpus *c, int
 
 typedef struct s2s_flags {
     const char *task, *src, *tgt, *valid_src, *valid_tgt, *generate, *cell, *enc_cell, *dec_cell,
-        *attention, *optim, *save;
+        *attention, *optim, *save, *resume;
     int examples, valid_examples, min_len, max_len, embed, hidden, layers, enc_layers,
         dec_layers, attn_hidden, batch, epochs, seed, min_count, max_vocab, stop_after,
         decay_start, beam;
-    float lr, clip, decay, ss_rate;
+    float lr, clip, decay, ss_rate, dropout;
     bool bidirectional, no_input_feed, no_bridge, tie;
     weft_cli_trainer_args tr;
 } s2s_flags;
@@ -106,6 +107,64 @@ static int read_texts(const s2s_flags *fl, char **text, char err[1024])
     return 0;
 }
 
+/* A new model for the flags, its vocabularies from the training text (st, tt). */
+static weft_seq2seq *new_model(const s2s_flags *fl, const weft_tokens *st, const weft_tokens *tt,
+                               void *handles[2], int *status)
+{
+    char err[1024];
+    *status = WEFT_EXIT_FAIL;
+    weft_vocab *sv = weft_seq2seq_vocab(st, fl->min_count, fl->max_vocab, err, sizeof err);
+    weft_vocab *tv = sv ? weft_seq2seq_vocab(tt, fl->min_count, fl->max_vocab, err, sizeof err)
+                        : NULL;
+    if (!tv) {
+        weft_vocab_free(sv);
+        fprintf(stderr, "weft train: %s\n", err);
+        return NULL;
+    }
+    weft_seq2seq_config cfg = weft_seq2seq_defaults();
+    const char *enc = fl->enc_cell ? fl->enc_cell : fl->cell;
+    const char *dec = fl->dec_cell ? fl->dec_cell : fl->cell;
+    snprintf(cfg.enc_cell, sizeof cfg.enc_cell, "%s", enc);
+    snprintf(cfg.dec_cell, sizeof cfg.dec_cell, "%s", dec);
+    cfg.embed = fl->embed;
+    cfg.hidden = fl->hidden;
+    cfg.enc_layers = fl->enc_layers ? fl->enc_layers : fl->layers;
+    cfg.dec_layers = fl->dec_layers ? fl->dec_layers : fl->layers;
+    cfg.bidirectional = fl->bidirectional;
+    cfg.dropout = fl->dropout;
+    int a = weft_attn_score_parse(fl->attention);
+    const weft_cell_type *et = NULL, *dt = NULL;
+    *status = WEFT_EXIT_USAGE;
+    if (a < 0) {
+        snprintf(err, sizeof err, "--attention '%s': expected none, dot, general or additive",
+                 fl->attention);
+    } else {
+        et = weft_cell_lookup(enc, &handles[0], err, sizeof err);
+        dt = et ? weft_cell_lookup(dec, &handles[1], err, sizeof err) : NULL;
+    }
+    if (!dt) {
+        weft_vocab_free(sv);
+        weft_vocab_free(tv);
+        fprintf(stderr, "weft train: %s\n", err);
+        return NULL;
+    }
+    cfg.attention = (weft_attn_score)a;
+    cfg.attn_hidden = fl->attn_hidden;
+    cfg.input_feed = !fl->no_input_feed;
+    cfg.bridge = !fl->no_bridge;
+    cfg.tied = fl->tie;
+    weft_rng rng;
+    weft_rng_seed(&rng, (uint64_t)fl->seed);
+    weft_seq2seq *m = weft_seq2seq_new(&cfg, et, dt, sv, tv, &rng, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "weft train: %s\n", err);
+        *status = weft_cli_build_status("weft train", err);
+    } else {
+        *status = WEFT_EXIT_OK;
+    }
+    return m;
+}
+
 static int train(s2s_flags *fl)
 {
     char err[1024];
@@ -123,29 +182,44 @@ static int train(s2s_flags *fl)
                 "optionally --valid-src F --valid-tgt F) or --generate reverse|sort|add\n");
         return WEFT_EXIT_USAGE;
     }
+    weft_train_opts o = weft_train_defaults();
+    weft_train_state resume_state;
+    char state_path[4096];
+    const char *save = fl->save;
+    int run_pairs = 0;
+    if (fl->resume) {
+        /* the model, the optimiser and the run's settings from the state file */
+        snprintf(state_path, sizeof state_path, "%s.state", fl->resume);
+        if (!(m = weft_seq2seq_load_state(state_path, &o, &resume_state, &run_pairs, &fl->batch,
+                                          &fl->ss_rate, err, sizeof err))) {
+            fprintf(stderr, "weft train: --resume: %s\n", err);
+            return WEFT_EXIT_FAIL;
+        }
+        if (!save) save = fl->resume;
+        if (fl->epochs > 0) o.epochs = fl->epochs;
+    }
+    if (!save) save = "seq2seq.safetensors";
     if (read_texts(fl, text, err)) {
         fprintf(stderr, "weft train: %s\n", err);
-        return WEFT_EXIT_USAGE;
+        status = WEFT_EXIT_USAGE;
+        goto done;
     }
     const char *name = fl->generate ? fl->generate : fl->src;
-    /* the vocabularies from the training text */
-    if (fl->generate ? weft_tokens_from_string(text[0], strlen(text[0]), name, WEFT_TEXT_WORDS,
-                                               &st, err, sizeof err) ||
-                           weft_tokens_from_string(text[1], strlen(text[1]), name,
-                                                   WEFT_TEXT_WORDS, &tt, err, sizeof err)
-                     : weft_tokens_read(fl->src, WEFT_TEXT_WORDS, &st, err, sizeof err) ||
-                           weft_tokens_read(fl->tgt, WEFT_TEXT_WORDS, &tt, err, sizeof err)) {
-        fprintf(stderr, "weft train: %s\n", err);
-        goto done;
+    if (!m) {
+        /* the vocabularies from the training text */
+        if (fl->generate ? weft_tokens_from_string(text[0], strlen(text[0]), name,
+                                                   WEFT_TEXT_WORDS, &st, err, sizeof err) ||
+                               weft_tokens_from_string(text[1], strlen(text[1]), name,
+                                                       WEFT_TEXT_WORDS, &tt, err, sizeof err)
+                         : weft_tokens_read(fl->src, WEFT_TEXT_WORDS, &st, err, sizeof err) ||
+                               weft_tokens_read(fl->tgt, WEFT_TEXT_WORDS, &tt, err, sizeof err)) {
+            fprintf(stderr, "weft train: %s\n", err);
+            goto done;
+        }
+        if (!(m = new_model(fl, &st, &tt, handles, &status))) goto done;
+        status = WEFT_EXIT_FAIL;
     }
-    weft_vocab *sv = weft_seq2seq_vocab(&st, fl->min_count, fl->max_vocab, err, sizeof err);
-    weft_vocab *tv = sv ? weft_seq2seq_vocab(&tt, fl->min_count, fl->max_vocab, err, sizeof err)
-                        : NULL;
-    if (!tv) {
-        weft_vocab_free(sv);
-        fprintf(stderr, "weft train: %s\n", err);
-        goto done;
-    }
+    const weft_vocab *sv = weft_seq2seq_src_vocab(m), *tv = weft_seq2seq_tgt_vocab(m);
     int rc = fl->generate
                  ? weft_s2s_corpus_from_text(text[0], text[1], name, sv, tv, &train_c, err,
                                              sizeof err) ||
@@ -155,49 +229,12 @@ static int train(s2s_flags *fl)
                        (fl->valid_src && weft_s2s_corpus_read(fl->valid_src, fl->valid_tgt, sv,
                                                               tv, &valid_c, err, sizeof err));
     if (rc) {
-        weft_vocab_free(sv);
-        weft_vocab_free(tv);
         fprintf(stderr, "weft train: %s\n", err);
         goto done;
     }
-    weft_seq2seq_config cfg = weft_seq2seq_defaults();
-    const char *enc = fl->enc_cell ? fl->enc_cell : fl->cell;
-    const char *dec = fl->dec_cell ? fl->dec_cell : fl->cell;
-    snprintf(cfg.enc_cell, sizeof cfg.enc_cell, "%s", enc);
-    snprintf(cfg.dec_cell, sizeof cfg.dec_cell, "%s", dec);
-    cfg.embed = fl->embed;
-    cfg.hidden = fl->hidden;
-    cfg.enc_layers = fl->enc_layers ? fl->enc_layers : fl->layers;
-    cfg.dec_layers = fl->dec_layers ? fl->dec_layers : fl->layers;
-    cfg.bidirectional = fl->bidirectional;
-    int a = weft_attn_score_parse(fl->attention);
-    if (a < 0) {
-        weft_vocab_free(sv);
-        weft_vocab_free(tv);
-        fprintf(stderr, "weft train: --attention '%s': expected none, dot, general or additive\n",
-                fl->attention);
-        status = WEFT_EXIT_USAGE;
-        goto done;
-    }
-    cfg.attention = (weft_attn_score)a;
-    cfg.attn_hidden = fl->attn_hidden;
-    cfg.input_feed = !fl->no_input_feed;
-    cfg.bridge = !fl->no_bridge;
-    cfg.tied = fl->tie;
-    const weft_cell_type *et = weft_cell_lookup(enc, &handles[0], err, sizeof err);
-    const weft_cell_type *dt = et ? weft_cell_lookup(dec, &handles[1], err, sizeof err) : NULL;
-    if (!dt) {
-        weft_vocab_free(sv);
-        weft_vocab_free(tv);
-        fprintf(stderr, "weft train: %s\n", err);
-        status = WEFT_EXIT_USAGE;
-        goto done;
-    }
-    weft_rng rng;
-    weft_rng_seed(&rng, (uint64_t)fl->seed);
-    if (!(m = weft_seq2seq_new(&cfg, et, dt, sv, tv, &rng, err, sizeof err))) {
-        fprintf(stderr, "weft train: %s\n", err);
-        status = WEFT_EXIT_USAGE;
+    if (fl->resume && train_c.n != run_pairs) {
+        fprintf(stderr, "weft train: --resume: %s has %d pairs but the run was started on %d: "
+                "resume with the same data\n", name, train_c.n, run_pairs);
         goto done;
     }
     weft_trainable t;
@@ -207,45 +244,64 @@ static int train(s2s_flags *fl)
         fprintf(stderr, "weft train: %s\n", err);
         goto done;
     }
-    weft_train_opts o = weft_train_defaults();
-    if (weft_cli_optim(fl->optim, fl->lr, &o.optim)) {
-        status = WEFT_EXIT_USAGE;
-        goto done;
+    if (!fl->resume) {
+        if (weft_cli_optim(fl->optim, fl->lr, &o.optim)) {
+            status = WEFT_EXIT_USAGE;
+            goto done;
+        }
+        /* the shuffling, dropout and sampling stream: apart from the initialisation's */
+        weft_rng_seed(&o.rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
+        o.schedule.decay = fl->decay;
+        o.schedule.decay_start = fl->decay_start;
+        o.clip = fl->clip;
+        o.epochs = fl->epochs > 0 ? fl->epochs : 10;
     }
-    weft_rng_seed(&o.rng, (uint64_t)fl->seed * 0x9E3779B97F4A7C15ull + 1);
-    o.schedule.decay = fl->decay;
-    o.schedule.decay_start = fl->decay_start;
-    o.clip = fl->clip;
-    o.epochs = fl->epochs;
+    /* the trainer flags a run does not keep come from the flags */
     weft_train_opts flags = o;
-    if (weft_cli_trainer_opts(&fl->tr, weft_vocab_size(weft_seq2seq_tgt_vocab(m)), &flags)) {
+    if (weft_cli_trainer_opts(&fl->tr, weft_vocab_size(tv), &flags)) {
         status = WEFT_EXIT_USAGE;
         goto done;
     }
-    o = flags;
-    const char *save = fl->save ? fl->save : "seq2seq.safetensors";
+    if (fl->resume) {
+        o.max_loss = flags.max_loss;
+        o.log_csv = flags.log_csv;
+        o.log_json = flags.log_json;
+        o.resume = &resume_state;
+        fprintf(stderr, "resuming %s at epoch %d, batch %ld\n", state_path, resume_state.epoch,
+                resume_state.batch);
+    } else {
+        o = flags;
+    }
+    snprintf(state_path, sizeof state_path, "%s.state", save);
     o.save_path = save;
+    o.state_path = state_path;
     o.stop_after = fl->stop_after;
     o.catch_signals = true;
     char how[512];
     weft_cli_describe_training(&o, how, sizeof how);
     long tgt_tokens = 0;
     for (int i = 0; i < train_c.n; i++) tgt_tokens += train_c.tgt_len[i] + 1;
+    const weft_seq2seq_config *cfg = weft_seq2seq_get_config(m);
     fprintf(stderr, "model: seq2seq, encoder %s %d x %d%s, decoder %s %d x %d, attention %s%s, "
-            "embed %d, vocabularies %d / %d, %zu parameters\n", enc, cfg.enc_layers, cfg.hidden,
-            cfg.bidirectional ? " bidirectional" : "", dec, cfg.dec_layers, cfg.hidden,
-            weft_attn_score_name(cfg.attention),
-            cfg.attention && cfg.input_feed ? " (input feeding)" : "", cfg.embed,
-            weft_vocab_size(weft_seq2seq_src_vocab(m)), weft_vocab_size(weft_seq2seq_tgt_vocab(m)),
+            "embed %d, dropout %g, vocabularies %d / %d, %zu parameters\n", cfg->enc_cell,
+            cfg->enc_layers, cfg->hidden, cfg->bidirectional ? " bidirectional" : "",
+            cfg->dec_cell, cfg->dec_layers, cfg->hidden, weft_attn_score_name(cfg->attention),
+            cfg->attention && cfg->input_feed ? " (input feeding)" : "", cfg->embed,
+            (double)cfg->dropout, weft_vocab_size(sv), weft_vocab_size(tv),
             weft_params_numel(weft_seq2seq_params(m)));
     fprintf(stderr, "data: %s, %d pairs (%ld target tokens with </s>), batches of %d; "
             "validation: %d pairs\n", name, train_c.n, tgt_tokens, fl->batch, valid_c.n);
-    fprintf(stderr, "training: %d epochs, %s; best model -> %s\n", o.epochs, how, save);
+    fprintf(stderr, "training: %d epochs, %s; best model -> %s, training state -> %s\n",
+            o.epochs, how, save, state_path);
     weft_train_result res;
     if (weft_cli_train(&t, &o, name, &res)) goto done;
     printf("training: %.1f s, %.0f target tokens/s\n", res.train_seconds,
-           res.train_seconds > 0 ? (double)tgt_tokens * res.epochs_done / res.train_seconds : 0);
+           res.train_seconds > 0 ? res.items / res.train_seconds : 0);
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
+        fprintf(stderr, "%s at epoch %d, batch %ld: saved %s; continue with 'weft train --task "
+                "seq2seq --resume %s' and the same data flags\n",
+                res.stop == WEFT_TRAIN_INTERRUPTED ? "interrupted" : "stopped", res.state.epoch,
+                res.state.batch, state_path, save);
         status = weft_cli_stop_status(&res);
         goto done;
     }
@@ -287,7 +343,7 @@ int weft_cli_seq2seq_train(int argc, char **argv)
     s2s_flags fl = {
         .task = "seq2seq", .cell = "lstm", .attention = "general", .optim = "adam",
         .examples = 5000, .valid_examples = 500, .min_len = 3, .max_len = 8, .embed = 64,
-        .hidden = 64, .layers = 1, .batch = 32, .epochs = 10, .seed = 1, .min_count = 1,
+        .hidden = 64, .layers = 1, .batch = 32, .epochs = 0, .seed = 1, .min_count = 1,
         .decay_start = 1, .beam = 1, .lr = 0.001f, .clip = 5.0f, .decay = 1.0f,
     };
     weft_flag trainer_flags[WEFT_CLI_TRAINER_FLAGS];
@@ -334,11 +390,15 @@ int weft_cli_seq2seq_train(int argc, char **argv)
           "start the decoder from zeros, not the encoder's final state", 0, 0 },
         { "tie", WEFT_FLAG_BOOL, &fl.tie, NULL, "readout = target embedding (embed = hidden)",
           0, 0 },
+        { "dropout", WEFT_FLAG_FLOAT, &fl.dropout, "P",
+          "dropout on the embedded words, between layers and before the readout (training only)",
+          0, 0.99 },
     };
     const weft_flag train_flags[] = {
         { "batch", WEFT_FLAG_INT, &fl.batch, "B", "sentence pairs a batch", 1, 1 << 20 },
-        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K", "passes over the data", 1, 1e6 },
-        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X", "learning rate", 0, 1e6 },
+        { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
+          "passes over the data (default: 10; on --resume, the run's)", 1, 1e6 },
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR", "learning rate", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,
           1e9 },
@@ -350,8 +410,12 @@ int weft_cli_seq2seq_train(int argc, char **argv)
         { "seed", WEFT_FLAG_INT, &fl.seed, "S", "random seed", 0, 2147483647 },
         { "beam", WEFT_FLAG_INT, &fl.beam, "K", "beam of the final validation decoding", 1, 1000 },
         { "save", WEFT_FLAG_STRING, &fl.save, "MODEL",
-          "the best model (default seq2seq.safetensors)", 0, 0 },
-        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N", "stop after N batches", 0, 1e9 },
+          "the best model (default seq2seq.safetensors; with --resume, that model)", 0, 0 },
+        { "resume", WEFT_FLAG_STRING, &fl.resume, "MODEL",
+          "continue the run saved in MODEL.state exactly where it stopped (the same data flags)",
+          0, 0 },
+        { "stop-after", WEFT_FLAG_INT, &fl.stop_after, "N",
+          "stop after N batches, saving as Ctrl-C does (0: never)", 0, 1e9 },
     };
     weft_flag_group groups[] = {
         { "data", data_flags, (int)(sizeof data_flags / sizeof data_flags[0]) },
@@ -402,9 +466,71 @@ static char *read_whole(FILE *f)
     return s;
 }
 
+/* The heat map of the attention weights w [(T + 1) x S] of one translation
+ * (gnuplot; path .png or .svg): the source words along x, the output words and
+ * </s> down y, darker for more weight. The first line of text gives the
+ * source words as written (unknown ones too). 0, or -1 with a message. */
+static int plot_attention(const char *path, const char *line, int S, const char *const *out,
+                          int T, const float *w)
+{
+    const char *ext = strrchr(path, '.');
+    bool png = ext && strcasecmp(ext, ".png") == 0, svg = ext && strcasecmp(ext, ".svg") == 0;
+    if (!png && !svg) {
+        fprintf(stderr, "weft translate: --plot %s: use a .png or .svg file\n", path);
+        return -1;
+    }
+    if (!weft_cli_have_gnuplot()) {
+        fprintf(stderr, "weft translate: --plot needs gnuplot on the PATH\n");
+        return -1;
+    }
+    /* gnuplot draws to its standard output when it cannot open the file: not
+       into the translations */
+    FILE *gp = popen("gnuplot >/dev/null", "w");
+    if (!gp) {
+        fprintf(stderr, "weft translate: cannot start gnuplot: %s\n", strerror(errno));
+        return -1;
+    }
+    int width = 220 + 44 * S, height = 160 + 26 * (T + 1);
+    width = width > 2400 ? 2400 : width;
+    height = height > 2400 ? 2400 : height;
+    fprintf(gp, "set terminal %s size %d,%d font \"Helvetica,11\"%s\n",
+            png ? "pngcairo" : "svg", width, height, png ? "" : " background \"white\"");
+    fprintf(gp, "set termoption noenhanced\nset output ");
+    weft_cli_gnuplot_string(gp, path);
+    fprintf(gp, "\nunset key\nset palette gray negative\nset cbrange [0:1]\n"
+            "set cblabel \"attention weight\"\nset xrange [-0.5:%g]\nset yrange [%g:-0.5]\n"
+            "set x2label \"source\"\nset ylabel \"output\"\nset tics nomirror\nunset xtics\n"
+            "set x2tics rotate by 45 left (", S - 0.5, T + 0.5);
+    /* the source words as written: the line's first S whitespace-separated words */
+    const char *p = line;
+    for (int i = 0; i < S; i++) {
+        while (*p == ' ' || *p == '\t') p++;
+        size_t n = strcspn(p, " \t\r\n");
+        char word[256];
+        snprintf(word, sizeof word, "%.*s", (int)(n < 255 ? n : 255), p);
+        p += n;
+        fprintf(gp, "%s", i ? ", " : "");
+        weft_cli_gnuplot_string(gp, word);
+        fprintf(gp, " %d", i);
+    }
+    fprintf(gp, ")\nset ytics (");
+    for (int t = 0; t <= T; t++) {
+        fprintf(gp, "%s", t ? ", " : "");
+        weft_cli_gnuplot_string(gp, t < T ? out[t] : "</s>");
+        fprintf(gp, " %d", t);
+    }
+    /* pixels: also for a grid of one row or column */
+    fprintf(gp, ")\nplot '-' matrix with image pixels\n");
+    for (int t = 0; t <= T; t++)
+        for (int i = 0; i < S; i++)
+            fprintf(gp, "%.6f%c", (double)w[(size_t)t * S + i], i + 1 < S ? ' ' : '\n');
+    fprintf(gp, "e\n");
+    return weft_cli_gnuplot_finish(gp, path, "weft translate");
+}
+
 int weft_cmd_translate(int argc, char **argv)
 {
-    const char *model = NULL, *data = "-";
+    const char *model = NULL, *data = "-", *plot = NULL;
     int beam = 5, nbest = 1, max_len = 0, batch = 32;
     float alpha = 0.0f;
     const weft_flag flags[] = {
@@ -420,12 +546,15 @@ int weft_cmd_translate(int argc, char **argv)
         { "max-len", WEFT_FLAG_INT, &max_len, "T",
           "longest output with </s> (0: 2 x source length + 10)", 0, 1 << 20 },
         { "batch", WEFT_FLAG_INT, &batch, "B", "sentences decoded together", 1, 1 << 16 },
+        { "plot", WEFT_FLAG_STRING, &plot, "FILE",
+          "draw the attention weights of the first sentence's translation as a heat map "
+          "(FILE.png or FILE.svg) with gnuplot", 0, 0 },
     };
     weft_args_spec spec = {
         .prog = "weft translate",
         .summary = "Translate --data (standard input by default; one sentence a line) with an "
                    "encoder-decoder; hypotheses to standard output.",
-        .groups = &(weft_flag_group){ "options", flags, 7 },
+        .groups = &(weft_flag_group){ "options", flags, 8 },
         .n_groups = 1,
     };
     int rc = weft_cli_parse(&spec, argc, argv, NULL, NULL);
@@ -447,6 +576,13 @@ int weft_cmd_translate(int argc, char **argv)
     int status = WEFT_EXIT_FAIL;
     weft_s2s_corpus c = { 0 };
     weft_s2s_nbest *out = NULL;
+    float *weights = NULL;
+    const char **words = NULL;
+    if (plot && weft_seq2seq_get_config(m)->attention == WEFT_ATTN_NONE) {
+        fprintf(stderr, "weft translate: --plot: %s has no attention to draw\n", model);
+        weft_seq2seq_free(m);
+        return WEFT_EXIT_USAGE;
+    }
     bool from_stdin = strcmp(data, "-") == 0;
     const char *name = from_stdin ? "standard input" : data;
     FILE *in = from_stdin ? stdin : fopen(data, "rb");
@@ -484,8 +620,31 @@ int weft_cmd_translate(int argc, char **argv)
             printf("\n");
         }
     if (weft_cli_flush(stdout, "standard output")) goto done;
+    if (plot && c.n > 0 && out[0].n > 0) {
+        const weft_s2s_hyp *h = &out[0].hyps[0];
+        int S = c.src_len[0];
+        weights = malloc((size_t)(h->len + 1) * S * sizeof *weights);
+        words = malloc((size_t)(h->len > 0 ? h->len : 1) * sizeof *words);
+        if (!weights || !words) {
+            fprintf(stderr, "weft translate: out of memory\n");
+            goto done;
+        }
+        for (int j = 0; j < h->len; j++) words[j] = weft_vocab_token(tv, h->tokens[j]);
+        if (weft_seq2seq_attention_weights(m, c.src[0], S, h->tokens, h->len, weights, err,
+                                           sizeof err)) {
+            fprintf(stderr, "weft translate: --plot: %s\n", err);
+            goto done;
+        }
+        /* the first sentence's line: the first line with a word on it */
+        const char *line = text + strspn(text, " \t\r\n");
+        if (plot_attention(plot, line, S, words, h->len, weights)) goto done;
+        fprintf(stderr, "wrote %s (the attention of sentence 1, %d source words x %d output "
+                "steps)\n", plot, S, h->len + 1);
+    }
     status = WEFT_EXIT_OK;
 done:
+    free(weights);
+    free(words);
     for (int i = 0; out && i < c.n; i++) weft_s2s_nbest_free(&out[i]);
     free(out);
     free(text);

@@ -84,7 +84,7 @@ static weft_lm *new_model(const train_flags *fl, weft_text_level level, int **tr
     if (!m) {
         weft_vocab_free(vocab);
         fprintf(stderr, "weft train: %s\n", err);
-        *status = WEFT_EXIT_USAGE;
+        *status = weft_cli_build_status("weft train", err);
         goto done;
     }
     weft_rng init_rng;
@@ -321,8 +321,8 @@ int weft_cmd_train(int argc, char **argv)
         { "init-embeddings", WEFT_FLAG_STRING, &fl.init_embeddings, "VECTORS",
           "start the embedding rows of the words a word2vec file has from it (--embed = its "
           "dimension)", 0, 0 },
-        { "init", WEFT_FLAG_FLOAT, &fl.init, "K",
-          "recurrent weights uniform in [-K, K] (0: the cell's own, PyTorch's 1/sqrt(H))", 0,
+        { "init", WEFT_FLAG_FLOAT, &fl.init, "R",
+          "recurrent weights uniform in [-R, R] (0: the cell's own, PyTorch's 1/sqrt(H))", 0,
           10 },
     };
     const weft_flag train_flags_[] = {
@@ -330,7 +330,7 @@ int weft_cmd_train(int argc, char **argv)
         { "bptt", WEFT_FLAG_INT, &fl.bptt, "T", "steps a window (truncated BPTT)", 1, 1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
           "passes over the data (default: 6; on --resume, the run's)", 1, 1e6 },
-        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR",
           "learning rate (the loss is the mean over the window's tokens)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,

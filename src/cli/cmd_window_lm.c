@@ -1,8 +1,9 @@
-/* src/cli/cmd_window_lm.c — Bengio et al. (2003)'s fixed-window language
- * model from the command line (weft/window_lm.h):
+/* src/cli/cmd_window_lm.c — the fixed-window language models from the
+ * command line (weft/window_lm.h): Bengio et al. (2003)'s, and Mnih & Hinton
+ * (2007)'s log-bilinear model with --arch lbl:
  *
- *     weft train --task window-lm --data TRAIN [--valid VALID] --order N --embed M
- *                --hidden H [--direct] ...
+ *     weft train --task window-lm --data TRAIN [--valid VALID] [--arch nnlm|lbl]
+ *                --order N --embed E --hidden H [--direct] ...
  *     weft eval --model MODEL --data FILE        (last line: perplexity: X)
  *     weft sample --model MODEL [--prime TEXT] ...
  *
@@ -60,7 +61,7 @@ static int *read_encode(const char *prog, const char *path, weft_text_level leve
 /* --- weft train --task window-lm --------------------------------------------------------------- */
 
 typedef struct wlm_flags {
-    const char *task, *data, *valid, *level, *optim, *save, *resume;
+    const char *task, *data, *valid, *level, *optim, *save, *resume, *arch;
     int order, embed, hidden, batch, epochs, decay_start, seed, min_count, max_vocab,
         stop_after;
     float lr, clip, dropout, decay;
@@ -81,14 +82,21 @@ static weft_window_lm *new_model(const wlm_flags *fl, weft_text_level level, wef
     weft_vocab *vocab = weft_cli_train_vocab(fl->data, fl->valid, level, fl->min_count,
                                              fl->max_vocab, &train_t, &valid_t);
     if (!vocab) goto done;
+    int arch = weft_window_lm_arch_find(fl->arch);
+    if (arch < 0) {
+        fprintf(stderr, "weft train: --arch '%s': expected nnlm or lbl\n", fl->arch);
+        *status = WEFT_EXIT_USAGE;
+        goto done;
+    }
+    bool lbl = arch == WEFT_WINDOW_LBL;
     weft_window_lm_config cfg = { .level = level, .order = fl->order, .embed = fl->embed,
-                                  .hidden = fl->hidden, .direct = fl->direct,
-                                  .dropout = fl->dropout };
+                                  .hidden = lbl ? fl->embed : fl->hidden, .direct = fl->direct,
+                                  .dropout = fl->dropout, .arch = (weft_window_lm_arch)arch };
     m = weft_window_lm_new(&cfg, vocab, err, sizeof err);
     if (!m) {
         weft_vocab_free(vocab);
         fprintf(stderr, "weft train: %s\n", err);
-        *status = WEFT_EXIT_USAGE;
+        *status = weft_cli_build_status("weft train", err);
         goto done;
     }
     weft_rng rng;
@@ -203,9 +211,10 @@ static int train(wlm_flags *fl)
     char how[512];
     weft_cli_describe_training(&o, how, sizeof how);
     if (weft_cli_rank() == 0) {
-        fprintf(stderr, "model: %s, window-lm order %d (%d tokens of context), embed %d, hidden "
+        fprintf(stderr, "model: %s, window-lm %s order %d (%d tokens of context), embed %d, hidden "
                 "%d%s, %d tokens in the vocabulary, %zu parameters, dropout %g\n",
-                level == WEFT_TEXT_WORDS ? "words" : "characters", m->cfg.order, c, m->cfg.embed,
+                level == WEFT_TEXT_WORDS ? "words" : "characters",
+                weft_window_lm_arch_name(m->cfg.arch), m->cfg.order, c, m->cfg.embed,
                 m->cfg.hidden, m->cfg.direct ? ", direct connections" : "", m->vocab_size,
                 weft_params_numel(m->params), (double)m->cfg.dropout);
         fprintf(stderr, "data: %s, %zu tokens: %zu examples, %ld batches of %d an epoch (shuffled); "
@@ -244,7 +253,7 @@ done:
 int weft_cli_window_lm_train(int argc, char **argv)
 {
     wlm_flags fl = {
-        .task = "window-lm", .level = "word", .optim = "adam",
+        .task = "window-lm", .level = "word", .optim = "adam", .arch = "nnlm",
         .order = 5, .embed = 60, .hidden = 100, .batch = 128, .epochs = 0, .decay_start = 1,
         .seed = 1, .min_count = 1, .max_vocab = 0, .lr = 0.001f, .clip = 0.0f, .dropout = 0.0f,
         .decay = 1.0f,
@@ -257,10 +266,13 @@ int weft_cli_window_lm_train(int argc, char **argv)
     weft_cli_text_flags(data_flags + 1, &fl.data, &fl.valid, &fl.level, &fl.min_count,
                         &fl.max_vocab);
     const weft_flag model_flags[] = {
+        { "arch", WEFT_FLAG_STRING, &fl.arch, "nnlm|lbl",
+          "nnlm: Bengio et al. (2003), a tanh layer; lbl: Mnih & Hinton (2007)'s log-bilinear "
+          "model (no hidden layer, --hidden ignored)", 0, 0 },
         { "order", WEFT_FLAG_INT, &fl.order, "N",
           "n: each token is predicted from the N-1 tokens before it", 2,
           WEFT_WINDOW_LM_MAX_ORDER },
-        { "embed", WEFT_FLAG_INT, &fl.embed, "M", "embedding width (the paper's m)", 1, 1 << 16 },
+        { "embed", WEFT_FLAG_INT, &fl.embed, "E", "embedding width (the paper's m)", 1, 1 << 16 },
         { "hidden", WEFT_FLAG_INT, &fl.hidden, "H", "tanh hidden units (the paper's h)", 1,
           1 << 20 },
         { "direct", WEFT_FLAG_BOOL, &fl.direct, NULL,
@@ -273,7 +285,7 @@ int weft_cli_window_lm_train(int argc, char **argv)
           1 << 20 },
         { "epochs", WEFT_FLAG_INT, &fl.epochs, "K",
           "passes over the data (default: 5; on --resume, the run's)", 1, 1e6 },
-        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "X",
+        { "lr", WEFT_FLAG_FLOAT, &fl.lr, "LR",
           "learning rate (the loss is the mean over the batch)", 0, 1e6 },
         { "optim", WEFT_FLAG_STRING, &fl.optim, "sgd|adam|adamw", "optimizer", 0, 0 },
         { "clip", WEFT_FLAG_FLOAT, &fl.clip, "C", "clip the gradient's global norm (0: off)", 0,
@@ -302,8 +314,8 @@ int weft_cli_window_lm_train(int argc, char **argv)
     };
     weft_args_spec spec = {
         .prog = "weft train --task window-lm",
-        .summary = "Train Bengio et al. (2003)'s fixed-window neural language model "
-                   "(see docs/lm.md).",
+        .summary = "Train a fixed-window neural language model: Bengio et al. (2003)'s, or "
+                   "Mnih & Hinton (2007)'s log-bilinear one with --arch lbl (see docs/lm.md).",
         .details =
             "Every token after the first is an example: its N-1 previous tokens (the start of\n"
             "the text padded with <eos>, or \\n for characters) and itself. An epoch visits\n"
@@ -380,9 +392,9 @@ int weft_cli_window_lm_eval(int argc, char **argv)
         goto done;
     }
     double secs = weft_cli_now() - t0;
-    printf("model: %s (%s window-lm, order %d, embed %d, hidden %d%s, %d tokens in the "
+    printf("model: %s (%s window-lm %s, order %d, embed %d, hidden %d%s, %d tokens in the "
            "vocabulary)\n", model, weft_text_level_name(m->cfg.level),
-           m->cfg.order, m->cfg.embed, m->cfg.hidden, m->cfg.direct ? ", direct" : "",
+           weft_window_lm_arch_name(m->cfg.arch), m->cfg.order, m->cfg.embed, m->cfg.hidden, m->cfg.direct ? ", direct" : "",
            m->vocab_size);
     weft_cli_print_eval(data, ids, n, m->vocab, count, secs, nll);
     status = WEFT_EXIT_OK;

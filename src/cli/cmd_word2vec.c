@@ -4,10 +4,10 @@
  *                   [--dim 100] [--window 5] [--negative 5] [--sample 1e-3] [--min-count 5]
  *                   [--epochs 5] [--lr LR] [--seed S] [--format text|binary]
  *                   [--write input|output|average]
- *     weft word2vec eval --vectors V [--analogies FILE [--top N] [--method add|mul]]
+ *     weft word2vec eval --vectors FILE [--analogies FILE [--top K] [--method add|mul]]
  *                   [--similarity FILE]                          (last line: accuracy: X)
- *     weft neighbors --vectors V [--top K] WORD...
- *     weft analogy --vectors V [--top K] [--method add|mul] A B C
+ *     weft neighbors --vectors FILE [--top K] WORD...
+ *     weft analogy --vectors FILE [--top K] [--method add|mul] A B C
  *
  * Training, files and queries are the library's (weft/word2vec.h, weft/vectors.h).
  */
@@ -93,20 +93,20 @@ static int cmd_train(int argc, char **argv)
     weft_word2vec_options o = weft_word2vec_defaults();
     int seed = 1;
     const weft_flag flags[] = {
-        { "data", WEFT_FLAG_STRING, &data, "TEXT", "training text (words; a line is a sentence)",
+        { "data", WEFT_FLAG_STRING, &data, "FILE", "training text (words; a line is a sentence)",
           0, 0 },
         { "save", WEFT_FLAG_STRING, &save, "VECTORS", "write the vectors here", 0, 0 },
         { "arch", WEFT_FLAG_STRING, &model, "skipgram|cbow", "the architecture", 0, 0 },
         { "loss", WEFT_FLAG_STRING, &loss, "NAME", "ns (negative sampling), hs (hierarchical "
           "softmax) or softmax", 0, 0 },
         { "dim", WEFT_FLAG_INT, &o.dim, "D", "vector size", 1, WEFT_VECTORS_MAX_DIM },
-        { "window", WEFT_FLAG_INT, &o.window, "N", "largest window (each position draws 1..N)",
+        { "window", WEFT_FLAG_INT, &o.window, "K", "largest window (each position draws 1..K)",
           1, 1000 },
         { "negative", WEFT_FLAG_INT, &o.negative, "K", "noise words a pair (ns)", 1, 63 },
         { "sample", WEFT_FLAG_FLOAT, &o.sample, "T", "subsampling threshold (0: none)", 0, 1 },
         { "min-count", WEFT_FLAG_INT, &o.min_count, "N", "drop words seen fewer times", 1,
           1 << 30 },
-        { "epochs", WEFT_FLAG_INT, &o.epochs, "N", "passes over the text", 1, 100000 },
+        { "epochs", WEFT_FLAG_INT, &o.epochs, "K", "passes over the text", 1, 100000 },
         { "lr", WEFT_FLAG_FLOAT, &o.lr, "LR", "starting learning rate (0: 0.025 skip-gram, "
           "0.05 CBOW); falls linearly to LR*1e-4", 0, 10 },
         { "seed", WEFT_FLAG_INT, &seed, "S", "random seed", 0, 0 },
@@ -114,7 +114,7 @@ static int cmd_train(int argc, char **argv)
           "compute the sigmoid instead of reading word2vec's table", 0, 0 },
         { "cbow-sum", WEFT_FLAG_BOOL, &o.cbow_sum, NULL,
           "CBOW's input is the sum of the context vectors, not their mean", 0, 0 },
-        { "format", WEFT_FLAG_STRING, &format, "FMT", "text or binary (word2vec's formats)", 0,
+        { "format", WEFT_FLAG_STRING, &format, "F", "text or binary (word2vec's formats)", 0,
           0 },
         { "write", WEFT_FLAG_STRING, &write, "WHICH", "input, output or average vectors", 0, 0 },
     };
@@ -222,11 +222,11 @@ static int cmd_eval(int argc, char **argv)
     const char *vectors = NULL, *analogies = NULL, *similarity = NULL, *method = "add";
     int top = 1, restrict_to = 30000;
     const weft_flag flags[] = {
-        { "vectors", WEFT_FLAG_STRING, &vectors, "V", "a word2vec file (text or binary)", 0, 0 },
+        { "vectors", WEFT_FLAG_STRING, &vectors, "FILE", "a word2vec file (text or binary)", 0, 0 },
         { "analogies", WEFT_FLAG_STRING, &analogies, "FILE", "questions as word2vec's "
           "questions-words.txt", 0, 0 },
-        { "top", WEFT_FLAG_INT, &top, "N", "a question is right when the answer is among the "
-          "N best", 1, 100 },
+        { "top", WEFT_FLAG_INT, &top, "K", "a question is right when the answer is among the "
+          "K best", 1, 100 },
         { "method", WEFT_FLAG_STRING, &method, "M", "add (3CosAdd) or mul (3CosMul)", 0, 0 },
         { "restrict", WEFT_FLAG_INT, &restrict_to, "N", "use the N first (most frequent) words "
           "only, as compute-accuracy's threshold (0: all)", 0, 1 << 30 },
@@ -249,7 +249,7 @@ static int cmd_eval(int argc, char **argv)
     weft_analogy_method meth;
     if (parse_method(prog, method, &meth)) return WEFT_EXIT_USAGE;
     if (!vectors || (!analogies && !similarity)) {
-        fprintf(stderr, "%s: --vectors V and --analogies FILE or --similarity FILE are required "
+        fprintf(stderr, "%s: --vectors FILE and --analogies FILE or --similarity FILE are required "
                 "(see '%s --help')\n", prog, prog);
         return WEFT_EXIT_USAGE;
     }
@@ -322,7 +322,7 @@ int weft_cmd_neighbors(int argc, char **argv)
     const char *vectors = NULL;
     int top = 10;
     const weft_flag flags[] = {
-        { "vectors", WEFT_FLAG_STRING, &vectors, "V", "a word2vec file (text or binary)", 0, 0 },
+        { "vectors", WEFT_FLAG_STRING, &vectors, "FILE", "a word2vec file (text or binary)", 0, 0 },
         { "top", WEFT_FLAG_INT, &top, "K", "neighbours a word", 1, 1000 },
     };
     const weft_flag_group groups[] = { { "options", flags, (int)(sizeof flags / sizeof *flags) } };
@@ -374,7 +374,7 @@ int weft_cmd_analogy(int argc, char **argv)
     const char *vectors = NULL, *method = "add";
     int top = 5;
     const weft_flag flags[] = {
-        { "vectors", WEFT_FLAG_STRING, &vectors, "V", "a word2vec file (text or binary)", 0, 0 },
+        { "vectors", WEFT_FLAG_STRING, &vectors, "FILE", "a word2vec file (text or binary)", 0, 0 },
         { "top", WEFT_FLAG_INT, &top, "K", "answers to show", 1, 1000 },
         { "method", WEFT_FLAG_STRING, &method, "M", "add (3CosAdd) or mul (3CosMul)", 0, 0 },
     };

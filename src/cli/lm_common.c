@@ -351,7 +351,7 @@ void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags)
           0, 0 },
         { "prime", WEFT_FLAG_STRING, &o->prime, "TEXT", "text the model reads first (printed)",
           0, 0 },
-        { "length", WEFT_FLAG_INT, &o->length, "N", "tokens to generate", 0, 1 << 24 },
+        { "tokens", WEFT_FLAG_INT, &o->length, "N", "tokens to generate", 0, 1 << 24 },
         { "temperature", WEFT_FLAG_FLOAT, &o->temperature, "T",
           "divide the logits by T (lower: safer; 0: always the most likely)", 0, 100 },
         { "top-k", WEFT_FLAG_INT, &o->top_k, "K", "draw among the K most likely only (0: all)", 0,

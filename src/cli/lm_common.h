@@ -147,7 +147,7 @@ typedef struct weft_cli_sampler {
 } weft_cli_sampler;
 
 /* The body of `weft sample` once the model is loaded: encode --prime,
- * generate --length tokens, print the prime and them as text (ending with a
+ * generate --tokens tokens, print the prime and them as text (ending with a
  * line end unless the text did). Returns the exit status. */
 int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *a);
 

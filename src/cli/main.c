@@ -29,6 +29,7 @@ static const weft_cli_command commands[] = {
     { "translate", "translate standard input with an encoder-decoder (greedy or beam search)",
       weft_cmd_translate },
     { "ngram", "Kneser-Ney n-gram language models: train, eval, sample", weft_cmd_ngram },
+    { "mix", "interpolate language models, the weights tuned on held-out text", weft_cmd_mix },
     { "cells", "list the built-in recurrent cells", weft_cmd_cells },
     { "dot", "draw a recurrent network unrolled in time (Graphviz)", weft_cmd_dot },
     { "gradflow", "gradient norm over time, dJ_T/dh_t, for one or more cells", weft_cmd_gradflow },
@@ -105,6 +106,16 @@ int weft_cli_close(FILE *f, const char *name)
         rc = -1;
     }
     return rc;
+}
+
+int weft_cli_build_status(const char *prog, const char *err)
+{
+    /* every constructor says "out of memory" on an allocation that failed
+       (the parameter store, the rnn, the cells, the task models) */
+    if (!strstr(err, "out of memory")) return WEFT_EXIT_USAGE;
+    fprintf(stderr, "%s: the model does not fit in memory: lower --hidden, --embed, --layers or "
+            "the vocabulary (--max-vocab)\n", prog);
+    return WEFT_EXIT_FAIL;
 }
 
 int weft_cli_exit(int parse_rc)

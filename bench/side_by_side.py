@@ -341,6 +341,16 @@ def main():
               f"{fmt(med('weft', w, n, 'tokens/s'), 0)} | {fmt(med('torch', t, n, 'tokens/s'), 0)} | "
               f"{fmt(med('weft', w, n, 'peak memory'))} | {fmt(med('torch', t, n, 'peak memory'))} |")
 
+    print("\n| memory (forward+backward) | weft arena per step / saved-activation floor | "
+          "weft peak MB | torch peak MB | weft / torch peak |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, w, t, threads, kind in rows:
+        n = threads or a.threads
+        wp, tp = med("weft", w, n, "peak memory"), med("torch", t, n, "peak memory")
+        floor = med("weft", w, n, "memory vs floor") if kind == "layer" else None
+        print(f"| {name} | {fmt(floor, 2) if floor else '-'} | {fmt(wp)} | {fmt(tp)} | "
+              f"{fmt(wp / tp, 2) if wp and tp else '-'} |")
+
     # the issue's targets, each from this run's numbers
     def row(name):
         return next((r for r in rows if r[0] == name), (name, None, None, None, None))
@@ -392,7 +402,20 @@ def main():
     _, ws, _, _, _ = row("LM small (lstm)")
     target("LM small: weft peak memory", med("weft", ws, a.threads, "peak memory"), 100, " MB",
            higher=False)
-    print("\n| target (issue 6) | this run | goal | |")
+    # issue 22: memory near the floor, and half of PyTorch's peak
+    for name in ("LSTM H=512", "GRU H=512", "Elman H=512"):
+        if any(r[0] == name for r in rows):
+            _, w, _, th, _ = row(name)
+            target(f"{name}: arena per step / floor", med("weft", w, th or a.threads,
+                                                          "memory vs floor"), 1.5, "x",
+                   higher=False)
+    for name, w, t, threads, kind in rows:
+        if kind == "lm":
+            wp, tp = med("weft", w, a.threads, "peak memory"), med("torch", t, a.threads,
+                                                                     "peak memory")
+            target(f"{name}: weft peak / torch peak", wp / tp if wp and tp else None, 0.5, "x",
+                   higher=False)
+    print("\n| target (issues 6, 22) | this run | goal | |")
     print("| --- | ---: | ---: | --- |")
     for c in checks:
         print(c)

@@ -28,9 +28,15 @@ weft_var *weft_matmul(weft_graph *g, weft_var *a, weft_var *b)
 weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, bool trans_b)
 {
     if (weft_any_null((weft_var *[]){ a, b }, 2)) return NULL;
-    char sa[64], sb[64];
-    weft_shape_str(&a->value, sa, sizeof sa);
-    weft_shape_str(&b->value, sb, sizeof sb);
+    /* (the shapes are written out only for a message: a model step runs this every time) */
+    char sa[64] = "", sb[64] = "";
+    bool bad = b->value.rank != 2 || (trans_a && a->value.rank != 2) ||
+               (trans_a ? a->value.shape[0] : weft_tensor_cols(&a->value)) !=
+                   (trans_b ? b->value.shape[1] : b->value.shape[0]);
+    if (bad) {
+        weft_shape_str(&a->value, sa, sizeof sa);
+        weft_shape_str(&b->value, sb, sizeof sb);
+    }
     if (b->value.rank != 2 || (trans_a && a->value.rank != 2))
         return weft_graph_fail(g, "matmul: a %s%s, b %s%s: a transposed operand, and b, "
                                "must be matrices (rank 2)", sa, trans_a ? "ᵀ" : "", sb,
@@ -60,12 +66,17 @@ weft_var *weft_matmul_ex(weft_graph *g, weft_var *a, bool trans_a, weft_var *b, 
 
 void weft_op_matmul_forward(weft_graph *g, weft_var *v)
 {
-    (void)g;
     const matmul_attrs *at = matmul_attrs_of(v);
     bool ta = at->trans_a, tb = at->trans_b;
     int m = at->m, k = at->k, n = weft_tensor_cols(&v->value);
-    sgemm_rowmajor(ta, tb, m, n, k, 1.0f, v->in[0]->value.data, v->in[1]->value.data, 0.0f,
-                   v->value.data);
+    const float *A = v->in[0]->value.data, *B = v->in[1]->value.data;
+    if (!ta && rows_product_worth(g, m)) {   /* a step of a forward-only graph */
+        memset(v->value.data, 0, (size_t)m * n * sizeof(float));
+        if (tb) weft_rows_times_wt(m, n, k, A, k, B, v->value.data, n);
+        else weft_rows_times_b(m, n, k, A, B, v->value.data);
+        return;
+    }
+    sgemm_rowmajor(ta, tb, m, n, k, 1.0f, A, B, 0.0f, v->value.data);
 }
 
 void weft_op_matmul_backward(weft_graph *g, weft_var *v)
@@ -102,15 +113,18 @@ static void linear_forward(weft_graph *g, weft_var *v, bool first);
 weft_var *weft_linear(weft_graph *g, weft_var *x, weft_var *W, weft_var *b)
 {
     if (weft_any_null((weft_var *[]){ x, W }, 2)) return NULL;
+    /* (the shapes are written out only for a message: a model step runs this every time) */
     char sx[64], sw[64], sbias[64];
-    weft_shape_str(&x->value, sx, sizeof sx);
-    weft_shape_str(&W->value, sw, sizeof sw);
     if (W->value.rank != 2 || W->value.shape[1] != weft_tensor_cols(&x->value))
         return weft_graph_fail(g, "linear: x %s, W %s: W must be [out, in] with in = %d, "
-                               "the width of x", sx, sw, weft_tensor_cols(&x->value));
+                               "the width of x", weft_shape_str(&x->value, sx, sizeof sx),
+                               weft_shape_str(&W->value, sw, sizeof sw),
+                               weft_tensor_cols(&x->value));
     int out = W->value.shape[0];
     if (b && (b->value.size != (size_t)out || weft_tensor_cols(&b->value) != out))
-        return weft_graph_fail(g, "linear: x %s, W %s, b %s: b must be [%d]", sx, sw,
+        return weft_graph_fail(g, "linear: x %s, W %s, b %s: b must be [%d]",
+                               weft_shape_str(&x->value, sx, sizeof sx),
+                               weft_shape_str(&W->value, sw, sizeof sw),
                                weft_shape_str(&b->value, sbias, sizeof sbias), out);
     int shape[WEFT_MAX_RANK];
     for (int d = 0; d < x->value.rank; d++) shape[d] = x->value.shape[d];
@@ -165,6 +179,14 @@ static void linear_forward(weft_graph *g, weft_var *v, bool first)
     int rows = weft_tensor_rows(x), in = W->shape[1], out = W->shape[0];
     const float *bias = v->n_in == 3 ? v->in[2]->value.data : NULL;
     float *y = v->value.data;
+    if (rows_product_worth(g, rows)) {   /* a step of a forward-only graph */
+        for (int r = 0; r < rows; r++) {
+            if (bias) memcpy(y + (size_t)r * out, bias, (size_t)out * sizeof *y);
+            else memset(y + (size_t)r * out, 0, (size_t)out * sizeof *y);
+        }
+        weft_rows_times_wt(rows, out, in, x->data, in, W->data, y, out);
+        return;
+    }
     if (first && packed_worth(rows, out, in)) {
         if (!bias) memset(y, 0, (size_t)rows * out * sizeof(float));
         if (packed_forward(g, v->in[1], rows, x->data, bias, y)) return;

@@ -98,13 +98,21 @@ struct weft_seq {
     float *own_dgates;
     unsigned char *filled;   /* [T]: slot t's dgates are from this backward */
     int n_filled;            /* slots filled in this backward so far */
+    /* A low-memory graph (weft_graph_set_low_memory) whose projection only
+     * the steps read: each step keeps its activations in its own slot of X
+     * (LSTM i, f, g, o; GRU r, z, n) and its backward overwrites them with
+     * dxp, which is X's gradient (X's root node has grad_in_value). */
+    bool in_place;
+    float *gru_u;            /* GRU in place: [B, 3H] scratch for h W_hhᵀ + b_hh */
 };
 
 /* What a fused step keeps beside its node (arena memory). */
 typedef struct fused_aux {
-    float *saved;    /* forward's activations for backward (NULL for the Elman step) */
+    float *saved;    /* forward's activations for backward (NULL for the Elman step and
+                      * the LSTM's in place) */
     float *dgates;   /* backward's [B, G·H] scratch for a step outside a chain */
     weft_seq *seq;    /* the chain, or NULL */
+    bool in_place;   /* a forward-only step of few rows: W_hh read in place (rows_product_worth) */
     int slot;        /* this step's t in the chain */
     bool first;      /* made the chain: transposes W_hh, runs the weight gradient */
 } fused_aux;
@@ -155,14 +163,6 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
                        const weft_var *h, const weft_var *c, const weft_var *W,
                        const weft_var *b)
 {
-    char sx[64], sh[64], sc[64], sw[64], sb[64];
-    weft_shape_str(&xp->value, sx, sizeof sx);
-    weft_shape_str(&h->value, sh, sizeof sh);
-    snprintf(sc, sizeof sc, "%s", "");
-    if (c) weft_shape_str(&c->value, sc, sizeof sc);
-    weft_shape_str(&W->value, sw, sizeof sw);
-    snprintf(sb, sizeof sb, "none");
-    if (b) weft_shape_str(&b->value, sb, sizeof sb);
     const char *what = NULL;
     char expect[160];
     if (h->value.rank != 2) {
@@ -187,6 +187,13 @@ static bool check_step(weft_graph *g, const char *op, int G, const weft_var *xp,
         }
     }
     if (!what) return true;
+    /* the shapes are written out only for the message (a step runs this every time) */
+    char sx[64], sh[64], sc[64] = "", sw[64], sb[64] = "none";
+    weft_shape_str(&xp->value, sx, sizeof sx);
+    weft_shape_str(&h->value, sh, sizeof sh);
+    if (c) weft_shape_str(&c->value, sc, sizeof sc);
+    weft_shape_str(&W->value, sw, sizeof sw);
+    if (b) weft_shape_str(&b->value, sb, sizeof sb);
     weft_graph_fail(g, "%s: xp %s, h %s%s%s, W_hh %s, b_hh %s: %s (G = %d), expected %s", op, sx,
                     sh, c ? ", c " : "", sc, sw, sb, what, G, expect);
     return false;
@@ -292,6 +299,19 @@ int weft_seq_chained(const weft_seq *s)
     return s ? s->n_chained : 0;
 }
 
+/* May the steps keep their activations in X's memory? X (or the node it is
+ * a view of, through views that nothing else reads) is an op's output that
+ * needs a gradient and that nothing but the steps reads yet; the steps'
+ * backward checks that nothing read it later (steps_alone_read). */
+static bool projection_is_free(const weft_var *X)
+{
+    if (!X->requires_grad || weft_node_uses(X) > 1) return false;
+    const weft_var *root = X;
+    for (; root->view_of; root = root->view_of)
+        if (weft_node_uses(root->view_of) != 1) return false;
+    return root->kind == WEFT_NODE_OP;
+}
+
 /* The buffers of s's chain, made by its first step (op, W_hh, H, G·H): how
  * W_hh is prepared for the per-step products, the packed operand, and the
  * h_{t-1} slots. -1 when out of memory. */
@@ -339,7 +359,17 @@ static int chain_start(weft_graph *g, weft_seq *s, const weft_op_desc *op, const
     }
     (void)T;
     s->hprev = weft_graph_alloc(g, s->N * H * sizeof(float));
-    return s->hprev ? 0 : -1;
+    if (!s->hprev) return -1;
+    s->in_place = weft_graph_is_low_memory(g) && projection_is_free(s->X);
+    if (s->in_place) {
+        weft_var *root = (weft_var *)s->X;
+        while (root->view_of) root = root->view_of;
+        weft_node_of(root)->grad_in_value = true;
+        if (op == &weft_op_gru_step &&
+            !(s->gru_u = weft_graph_alloc(g, (size_t)B * GH * sizeof(float))))
+            return -1;
+    }
+    return 0;
 }
 
 /* The chain step v joins or starts (see the top of the file), or none: v's
@@ -369,6 +399,11 @@ static int join_chain(weft_graph *g, weft_var *v, const weft_var *xp, const weft
     return 0;
 }
 
+static size_t xp_rows(const weft_var *xp)
+{
+    return (size_t)xp->value.shape[0];
+}
+
 /* Make the node with inputs (xp, h[, c], W_hh[, b_hh]) and its aux, joining
  * or starting a chain; the caller sets the attributes and runs the forward.
  * saved_floats: how many floats the forward keeps for backward (0: none). */
@@ -379,14 +414,23 @@ static weft_var *step_node(weft_graph *g, const weft_op_desc *op, weft_var *cons
     if (!v) return NULL;
     fused_aux *a = weft_graph_calloc(g, sizeof *a);
     if (!a) return NULL;
+    step_attrs_of(v)->fused = a;
+    /* A forward-only step of few rows joins no chain: a chain prepares W_hh
+     * for the products of many steps and keeps h_{t-1} for a backward, and
+     * this step's product reads W_hh where it is (pre_activation). */
+    a->in_place = rows_product_worth(g, shape[rank - 2]);
+    if (!a->in_place) {
+        /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
+        const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
+        if (join_chain(g, v, in[0], W, H, GH)) return NULL;
+        /* in place, the activations go to xp's memory: the GRU keeps only u_n */
+        if (a->seq && a->seq->in_place)
+            saved_floats = op == &weft_op_gru_step ? (size_t)H * xp_rows(in[0]) : 0;
+    }
     if (saved_floats) {
         a->saved = weft_graph_alloc(g, saved_floats * sizeof(float));
         if (!a->saved) return NULL;
     }
-    step_attrs_of(v)->fused = a;
-    /* W_hh is in[2] for the Elman and GRU steps, in[3] for the LSTM (after c) */
-    const weft_var *W = in[op == &weft_op_lstm_step ? 3 : 2];
-    if (join_chain(g, v, in[0], W, H, GH)) return NULL;
     return v;
 }
 
@@ -456,11 +500,9 @@ static void chain_weights(const fused_aux *a)
  * the first step's turn, X being an op): the steps may write their dgates
  * there directly, and the chain needs no memory of its own for them. X a
  * view (the table lookup's reshape): likewise up to its root. */
-static bool chain_owns_dxp(const weft_var *v, const weft_seq *s)
+static bool steps_alone_read(const weft_seq *s)
 {
-    if (v->op == &weft_op_gru_step || !weft_wants_grad(s->X) ||
-        weft_node_uses(s->X) != s->T)
-        return false;
+    if (!weft_wants_grad(s->X) || weft_node_uses(s->X) != s->T) return false;
     const weft_var *root = s->X;
     for (; root->view_of; root = root->view_of)
         if (weft_node_uses(root->view_of) != 1) return false;
@@ -469,6 +511,11 @@ static bool chain_owns_dxp(const weft_var *v, const weft_seq *s)
     for (int t = 0; t < s->T; t++)
         if (!s->used[t] || !s->xps[t] || weft_node_uses(s->xps[t]) != 1) return false;
     return true;
+}
+
+static bool chain_owns_dxp(const weft_var *v, const weft_seq *s)
+{
+    return v->op != &weft_op_gru_step && steps_alone_read(s);
 }
 
 /* Where the backward writes dgates [B, width]: its slot of the chain, or a
@@ -482,6 +529,13 @@ static float *dgates_buffer(weft_graph *g, weft_var *v, int B, int width)
         /* decided again every backward: readers of X made after the last one
          * would add into its gradient too */
         if (s->n_filled == 0) {
+            if (s->in_place && !steps_alone_read(s)) {
+                weft_graph_fail(g, "%s: a low-memory graph keeps the steps' activations in "
+                                "their input projection, but another node reads it too "
+                                "(turn weft_graph_set_low_memory off for this graph)",
+                                v->op->name);
+                return NULL;
+            }
             if (chain_owns_dxp(v, s)) {
                 s->dgates = s->X->grad.data;
             } else {
@@ -508,7 +562,7 @@ static void rows_plus_bias(float *dst, const float *xp, const float *bias, int B
             #pragma omp simd
             for (int j = 0; j < width; j++) d[j] = x[j] + bias[j];
         } else if (x) {
-            memcpy(d, x, (size_t)width * sizeof(float));
+            if (d != x) memcpy(d, x, (size_t)width * sizeof(float));
         } else if (bias) {
             memcpy(d, bias, (size_t)width * sizeof(float));
         } else {
@@ -534,7 +588,9 @@ static void pre_activation(const fused_aux *a, float *pre, const float *xp, cons
         return;
     }
     rows_plus_bias(pre, xp, b, B, GH);
-    if (s) {
+    if (a->in_place) {
+        weft_rows_times_wt(B, GH, H, h, H, W, pre, GH);
+    } else if (s) {
         memcpy(slot, h, (size_t)B * H * sizeof(float));
         if (s->packed_fwd) packed_gemm(B, h, H, &s->Wt_packed, pre, GH, s->Apack);
         else sgemm_rowmajor_ld(B, GH, H, 1.0f, h, H, s->Wt, s->ldt, 1.0f, pre, GH);
@@ -593,12 +649,17 @@ static void recurrent_backward(const fused_aux *a, const float *dgates, weft_var
     /* slots no backward reached (the loss does not depend on them) add
      * nothing, nor do the rows past a step's own (a step over the sequences
      * still running: weft_seq_input_rows) */
+    /* in place with dgates apart (the GRU), X's gradient is its memory too */
+    float *dX = s->in_place && s->dgates != s->X->grad.data ? s->X->grad.data : NULL;
     for (int t = 0; t < s->T; t++) {
         int cap = (int)(s->off[t + 1] - s->off[t]);
         int r = s->used[t] ? s->rows[t] : 0, from = s->filled[t] ? r : 0;
         if (from < cap)
             memset(s->dgates + (s->off[t] + (size_t)from) * GH, 0,
                    (size_t)(cap - from) * GH * sizeof(float));
+        if (from < cap && dX)
+            memset(dX + (s->off[t] + (size_t)from) * s->P, 0,
+                   (size_t)(cap - from) * s->P * sizeof(float));
         if (r < cap)
             memset(s->hprev + (s->off[t] + (size_t)r) * H, 0,
                    (size_t)(cap - r) * H * sizeof(float));
@@ -692,7 +753,9 @@ void weft_op_rnn_step_backward(weft_graph *g, weft_var *v)
  * The value is [2, B, H]: block 0 is h', block 1 is c'. Each block is a
  * contiguous [B, H] matrix, and weft_narrow(g, s, 0, 1) / (g, s, 1, 1) are h'
  * and c' as ordinary state nodes. Saved: the activations [B, 4H] (i, f, g, o
- * row blocks of each row, as the pre-activations) and tanh(c') [B, H].
+ * row blocks of each row, as the pre-activations), in xp's own memory in a
+ * low-memory graph's chain (the sequence's in_place), where the backward
+ * then overwrites them with dgates; tanh(c') is computed again from c'.
  *
  * Backward, from dh' and dc'_in (the value's gradient blocks):
  *   dc'  = dc'_in + dh' ⊙ o ⊙ (1 - tanh²(c'))                      from (2)
@@ -709,7 +772,7 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
     int B = h->value.shape[0], H = h->value.shape[1];
     weft_var *in[5] = { xp, h, c, W_hh, b_hh };
     weft_var *v = step_node(g, &weft_op_lstm_step, in, b_hh ? 5 : 4, 3, (int[]){ 2, B, H },
-                            (size_t)B * 5 * H, H, 4 * H);
+                            (size_t)B * 4 * H, H, 4 * H);
     if (!v) return NULL;
     weft_op_lstm_step_forward(g, v);
     return v;
@@ -717,12 +780,12 @@ weft_var *weft_lstm_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *c, 
 
 /* Units [0, n) of one row: the pre-activations pi, pf, pg, po in; i, f, g,
  * o (kept for backward) out to ai, af, ag, ao, which may be the same arrays;
- * c_{t-1} in; c' (1), tanh(c') and h' (2) out. Built for each vector width
+ * c_{t-1} in; c' (1) and h' (2) out. Built for each vector width
  * (WEFT_SIMD_CLONES, ops/fastmath.h). */
 WEFT_SIMD_CLONES
 static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
                               const float *po, const float *cr, float *ai, float *af, float *ag,
-                              float *ao, float *cn, float *tc, float *hn)
+                              float *ao, float *cn, float *hn)
 {
     #pragma omp simd
     for (int j = 0; j < n; j++) {
@@ -735,7 +798,6 @@ static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
         float cj = f * cr[j] + i * gg;   /* (1) */
         float t = fast_tanhf(cj);
         cn[j] = cj;
-        tc[j] = t;
         hn[j] = o * t;                   /* (2) */
     }
 }
@@ -753,7 +815,7 @@ static void lstm_units(int n, const float *pi, const float *pf, const float *pg,
  * region per step. */
 typedef struct lstm_tiles {
     const float *xp, *b, *c;                /* xp [B, 4H], b_hh [4H] or NULL, c [B, H] */
-    float *act, *tanh_c, *h_out, *c_out;    /* as weft_op_lstm_step_forward's */
+    float *act, *h_out, *c_out;             /* as weft_op_lstm_step_forward's */
     int H, mr, nr;
 } lstm_tiles;
 
@@ -787,7 +849,7 @@ static void lstm_tiles_finish(void *ctx, int row0, int rows, int group, float *t
         float *ai = L->act + r * 4 * H + u0;
         lstm_units(units, t, t + mr * nr, t + 2 * mr * nr, t + 3 * mr * nr, L->c + r * H + u0, ai,
                    ai + H, ai + 2 * H, ai + 3 * H, L->c_out + r * H + u0,
-                   L->tanh_c + r * H + u0, L->h_out + r * H + u0);
+                   L->h_out + r * H + u0);
     }
 }
 
@@ -799,13 +861,14 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     const float *b = v->n_in > 4 ? v->in[4]->value.data : NULL;
     int B = v->value.shape[1], H = v->value.shape[2], G4 = 4 * H;
     fused_aux *a = fused_of(v);
-    float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
-    float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
     weft_seq *s = a->seq;
+    /* in place: each unit's pre-activations become its activations */
+    float *act = s && s->in_place ? v->in[0]->value.data : a->saved;
+    float *h_out = v->value.data, *c_out = v->value.data + (size_t)B * H;
     if (s && s->gate_tiles) {
         chain_weights(a);
         int nr = weft_gemm_kernel()->nr, per_gate = s->Hp / nr;
-        lstm_tiles L = { xp, b, c, act, tanh_c, h_out, c_out, H, packed_mr(B, H), nr };
+        lstm_tiles L = { xp, b, c, act, h_out, c_out, H, packed_mr(B, H), nr };
         packed_gemm_grouped(B, h, H, &s->Wt_packed, s->Apack,
                             s->hprev + s->off[a->slot] * H, per_gate, 4, per_gate,
                             lstm_tiles_start, lstm_tiles_finish, &L);
@@ -818,34 +881,32 @@ void weft_op_lstm_step_forward(weft_graph *g, weft_var *v)
     for (int r = 0; r < B; r++) {
         float *ai = act + (size_t)r * G4;
         lstm_units(H, ai, ai + H, ai + 2 * H, ai + 3 * H, c + (size_t)r * H, ai, ai + H,
-                   ai + 2 * H, ai + 3 * H, c_out + (size_t)r * H, tanh_c + (size_t)r * H,
-                   h_out + (size_t)r * H);
+                   ai + 2 * H, ai + 3 * H, c_out + (size_t)r * H, h_out + (size_t)r * H);
     }
 }
 
 /* One row of the LSTM's backward (the equations above): ai [4H] the saved
- * i, f, g, o, tc [H] tanh(c'), cr [H] c_{t-1}, dh and dcin [H] the output
- * gradients in; di [4H] the dgates out; dcp [H] += dc ⊙ f and dx [4H] +=
- * dgates when not NULL. Built for each vector width (WEFT_SIMD_CLONES). */
+ * i, f, g, o, cn [H] c' (tanh(c') is computed again: one tanh a unit costs
+ * less than keeping H floats a row), cr [H] c_{t-1}, dh and dcin [H] the
+ * output gradients in; di [4H] the dgates out, which may be ai itself (each
+ * unit's four gates are read before they are written); dcp [H] += dc ⊙ f
+ * and dx [4H] += dgates when not NULL. Built for each vector width
+ * (WEFT_SIMD_CLONES). */
 WEFT_SIMD_CLONES
-static void lstm_dgates_row(int H, const float *ai, const float *tc, const float *cr,
+static void lstm_dgates_row(int H, const float *ai, const float *cn, const float *cr,
                             const float *dh, const float *dcin, float *di, float *dcp, float *dx)
 {
     const float *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
     float *df = di + H, *dg = di + 2 * H, *dO = di + 3 * H;
     #pragma omp simd
     for (int j = 0; j < H; j++) {
-        float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = tc[j];
+        float i = ai[j], f = af[j], gg = ag[j], o = ao[j], t = fast_tanhf(cn[j]);
         float dc = dcin[j] + dh[j] * o * (1.0f - t * t);
         dO[j] = dh[j] * t * o * (1.0f - o);
         di[j] = dc * gg * i * (1.0f - i);
         df[j] = dc * cr[j] * f * (1.0f - f);
         dg[j] = dc * i * (1.0f - gg * gg);
-    }
-    if (dcp) {   /* dc again (cheaper than a branch in the loop above) */
-        #pragma omp simd
-        for (int j = 0; j < H; j++)
-            dcp[j] += (dcin[j] + dh[j] * ao[j] * (1.0f - tc[j] * tc[j])) * af[j];
+        if (dcp) dcp[j] += dc * f;
     }
     if (dx) {
         #pragma omp simd
@@ -861,7 +922,10 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
     float *da = dgates_buffer(g, v, B, G4);
     if (!da) return;
     const fused_aux *a = fused_of(v);
-    const float *act = a->saved, *tanh_c = a->saved + (size_t)B * G4;
+    /* in place (a->seq->in_place), act is xp's memory and da the same: X's
+     * gradient is its value, and each unit's gates turn into its dgates */
+    const float *act = a->seq && a->seq->in_place ? xp->value.data : a->saved;
+    const float *c_out = v->value.data + (size_t)B * H;
     const float *dh_out = v->grad.data, *dc_out = v->grad.data + (size_t)B * H;
     const float *cprev = c->value.data;
     /* no dxp to add when da is dxp itself (chain_owns_dxp) */
@@ -870,7 +934,7 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
 
     #pragma omp parallel for if (worth_threads(B, G4))
     for (int r = 0; r < B; r++)
-        lstm_dgates_row(H, act + (size_t)r * G4, tanh_c + (size_t)r * H, cprev + (size_t)r * H,
+        lstm_dgates_row(H, act + (size_t)r * G4, c_out + (size_t)r * H, cprev + (size_t)r * H,
                         dh_out + (size_t)r * H, dc_out + (size_t)r * H, da + (size_t)r * G4,
                         dcprev ? dcprev + (size_t)r * H : NULL, dxp ? dxp + (size_t)r * G4 : NULL);
     recurrent_backward(a, da, h, W, b, B, H, G4);
@@ -883,7 +947,9 @@ void weft_op_lstm_step_backward(weft_graph *g, weft_var *v)
  *   n = tanh(xp_n + r ⊙ u_n)                                        (1)
  *   h' = (1 - z) ⊙ n + z ⊙ h                                        (2)
  *
- * Saved: r, z, n [B, 3H] (row blocks of each row) and u_n [B, H].
+ * Saved: r, z, n [B, 3H] (row blocks of each row) and u_n [B, H]; r, z, n
+ * in xp's own memory in a low-memory graph's chain (in_place), where the
+ * backward then overwrites them with dxp.
  *
  * Backward, from dh':
  *   dn = dh' ⊙ (1 - z),   dz = dh' ⊙ (h - n),   dh += dh' ⊙ z       from (2)
@@ -905,18 +971,20 @@ weft_var *weft_gru_step(weft_graph *g, weft_var *xp, weft_var *h, weft_var *W_hh
     return v;
 }
 
-/* One row of the GRU's forward: xr [3H] the row's xp, hr [H] its h; ar [3H]
- * holds u = h W_hhᵀ + b_hh in and r, z, n out, un [H] gets u_n, out [H] h'.
- * Built for each vector width (WEFT_SIMD_CLONES). */
+/* One row of the GRU's forward: xr [3H] the row's xp, ur [3H] its u =
+ * h W_hhᵀ + b_hh, hr [H] its h; ar [3H] gets r, z, n (it may be xr or ur:
+ * each unit is read before it is written), un [H] u_n, out [H] h'. Built
+ * for each vector width (WEFT_SIMD_CLONES). */
 WEFT_SIMD_CLONES
-static void gru_units(int H, const float *xr, const float *hr, float *ar, float *un, float *out)
+static void gru_units(int H, const float *xr, const float *ur, const float *hr, float *ar,
+                      float *un, float *out)
 {
-    const float *xz = xr + H, *xn = xr + 2 * H;
+    const float *xz = xr + H, *xn = xr + 2 * H, *uz = ur + H, *u_n = ur + 2 * H;
     float *az = ar + H, *an = ar + 2 * H;
     #pragma omp simd
     for (int j = 0; j < H; j++) {
-        float rj = sigmoidf(xr[j] + ar[j]), zj = sigmoidf(xz[j] + az[j]);
-        float uj = an[j];
+        float rj = sigmoidf(xr[j] + ur[j]), zj = sigmoidf(xz[j] + uz[j]);
+        float uj = u_n[j];
         float nj = fast_tanhf(xn[j] + rj * uj);          /* (1) */
         ar[j] = rj;
         az[j] = zj;
@@ -933,16 +1001,20 @@ void weft_op_gru_step_forward(weft_graph *g, weft_var *v)
     const float *W = v->in[2]->value.data, *b = v->n_in > 3 ? v->in[3]->value.data : NULL;
     int B = v->value.shape[0], H = v->value.shape[1], G3 = 3 * H;
     fused_aux *a = fused_of(v);
-    float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
+    bool in_place = a->seq && a->seq->in_place;
+    float *act = in_place ? v->in[0]->value.data : a->saved;
+    float *u_n = in_place ? a->saved : a->saved + (size_t)B * G3;
     float *hn = v->value.data;
 
-    /* u = b_hh + h W_hhᵀ, in the activation buffer; the pass overwrites it */
-    pre_activation(a, act, NULL, b, h, W, B, H, G3);
+    /* u = b_hh + h W_hhᵀ, in the activation buffer (the pass overwrites
+     * it), or in place in the chain's scratch (xp's memory is the activations') */
+    float *u = in_place ? a->seq->gru_u : act;
+    pre_activation(a, u, NULL, b, h, W, B, H, G3);
 
     #pragma omp parallel for if (worth_threads(B, G3))
     for (int r = 0; r < B; r++)
-        gru_units(H, xp + (size_t)r * G3, h + (size_t)r * H, act + (size_t)r * G3,
-                  u_n + (size_t)r * H, hn + (size_t)r * H);
+        gru_units(H, xp + (size_t)r * G3, u + (size_t)r * G3, h + (size_t)r * H,
+                  act + (size_t)r * G3, u_n + (size_t)r * H, hn + (size_t)r * H);
 }
 
 void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
@@ -952,8 +1024,11 @@ void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
     float *du = dgates_buffer(g, v, B, G3);
     if (!du) return;
     const fused_aux *a = fused_of(v);
-    const float *act = a->saved, *u_n = a->saved + (size_t)B * G3;
+    bool in_place = a->seq && a->seq->in_place;
+    const float *act = in_place ? xp->value.data : a->saved;
+    const float *u_n = in_place ? a->saved : a->saved + (size_t)B * G3;
     const float *dy = v->grad.data, *hprev = h->value.data;
+    /* in place, dxp is act's own memory: written over it, not added */
     float *dxp = weft_wants_grad(xp) ? xp->grad.data : NULL;
     float *dh = weft_wants_grad(h) ? h->grad.data : NULL;
 
@@ -974,18 +1049,26 @@ void weft_op_gru_step_backward(weft_graph *g, weft_var *v)
             duz[j] = dpz;
             dun[j] = dpn * rj;
         }
-        if (dxp) {      /* dxp = du but for the n block: dp_n, not dp_n ⊙ r */
+        if (dh) {
+            float *dhr = dh + (size_t)r * H;
+            #pragma omp simd
+            for (int j = 0; j < H; j++) dhr[j] += dyr[j] * az[j];
+        }
+        /* dxp = du but for the n block: dp_n, not dp_n ⊙ r */
+        if (dxp && in_place) {   /* n's block first: it reads z and n */
+            float *dx = dxp + (size_t)r * G3;
+            #pragma omp simd
+            for (int j = 0; j < H; j++)
+                dx[2 * H + j] = dyr[j] * (1.0f - az[j]) * (1.0f - an[j] * an[j]);
+            #pragma omp simd
+            for (int j = 0; j < 2 * H; j++) dx[j] = dur[j];
+        } else if (dxp) {
             float *dx = dxp + (size_t)r * G3;
             #pragma omp simd
             for (int j = 0; j < 2 * H; j++) dx[j] += dur[j];
             #pragma omp simd
             for (int j = 0; j < H; j++)
                 dx[2 * H + j] += dyr[j] * (1.0f - az[j]) * (1.0f - an[j] * an[j]);
-        }
-        if (dh) {
-            float *dhr = dh + (size_t)r * H;
-            #pragma omp simd
-            for (int j = 0; j < H; j++) dhr[j] += dyr[j] * az[j];
         }
     }
     recurrent_backward(a, du, h, W, b, B, H, G3);

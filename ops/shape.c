@@ -24,15 +24,16 @@ weft_var *weft_embedding(weft_graph *g, weft_var *weight, const int *ids, int n)
 {
     if (!weight) return NULL;
     char sw[64];
-    weft_shape_str(&weight->value, sw, sizeof sw);
     if (weight->value.rank != 2)
-        return weft_graph_fail(g, "embedding: weight %s must be [vocabulary, width]", sw);
+        return weft_graph_fail(g, "embedding: weight %s must be [vocabulary, width]",
+                               weft_shape_str(&weight->value, sw, sizeof sw));
     if (!ids || n < 1) return weft_graph_fail(g, "embedding: no ids given (n = %d)", n);
     int V = weight->value.shape[0], E = weight->value.shape[1];
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V)
             return weft_graph_fail(g, "embedding: weight %s: id %d at position %d is not in "
-                                   "[0, %d)", sw, ids[i], i, V);
+                                   "[0, %d)", weft_shape_str(&weight->value, sw, sizeof sw),
+                                   ids[i], i, V);
     weft_var *v = weft_node_new(g, &weft_op_embedding, &weight, 1, 2, (int[]){ n, E });
     if (!v) return NULL;
     int *copy = weft_graph_alloc(g, (size_t)n * sizeof(int));

@@ -16,7 +16,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # commands made of subcommands, and train's other models (each has its own --help)
-SUBCOMMANDS = {"bench": [["layer"], ["lm"]], "ngram": [["train"], ["eval"], ["sample"]],
+SUBCOMMANDS = {"bench": [["layer"], ["lm"], ["generate"], ["eval"]], "ngram": [["train"], ["eval"], ["sample"]],
                "word2vec": [[], ["eval"]],
                "train": [[], ["--task", "window-lm"], ["--task", "ngram"], ["--task", "classify"],
                          ["--task", "tag"], ["--task", "window"], ["--task", "seq2seq"]],

@@ -31,6 +31,13 @@ struct weft_graph {
     weft_matmul_sched *products;  /* deferred products and memos (src/matmul.c) */
     weft_scope scope;
     bool check_finite;
+    /* low-memory mode (weft_graph_set_low_memory) */
+    bool low_memory;
+    bool swept;              /* a backward ran since the last forward */
+    int first_nonfinite;     /* tape position of the first released gradient found
+                              * non-finite by the sweep (-1: none) */
+    struct free_grad *free_grads;   /* released gradients, for reuse */
+    bool forward_only;       /* weft_graph_set_forward_only */
     bool has_error;
     char error[ERROR_MAX];
 };
@@ -46,6 +53,7 @@ weft_graph *weft_graph_new(void)
         return NULL;
     }
     g->scope = WEFT_NO_SCOPE;
+    g->first_nonfinite = -1;
     const char *env = getenv("WEFT_CHECK_FINITE");
     g->check_finite = env && env[0] && strcmp(env, "0") != 0;
     return g;
@@ -64,12 +72,34 @@ void weft_graph_free(weft_graph *g)
 void weft_graph_reset(weft_graph *g)
 {
     weft_arena_reset(&g->arena);
+    g->free_grads = NULL;
+    g->swept = false;
     g->n_nodes = 0;
     g->n_leaves = 0;
     weft_matmul_sched_reset(g->products);
     g->has_error = false;
     g->error[0] = '\0';
     g->scope = WEFT_NO_SCOPE;
+}
+
+void weft_graph_set_low_memory(weft_graph *g, bool on)
+{
+    g->low_memory = on;
+}
+
+bool weft_graph_is_low_memory(const weft_graph *g)
+{
+    return g->low_memory;
+}
+
+void weft_graph_set_forward_only(weft_graph *g, bool on)
+{
+    g->forward_only = on;
+}
+
+bool weft_graph_is_forward_only(const weft_graph *g)
+{
+    return g && g->forward_only;
 }
 
 void weft_graph_set_memory_limit(weft_graph *g, size_t bytes)
@@ -143,6 +173,36 @@ void *weft_graph_calloc(weft_graph *g, size_t bytes)
     void *p = weft_graph_alloc(g, bytes);
     if (p) memset(p, 0, bytes);
     return p;
+}
+
+/* Released gradients (low-memory mode): arena blocks kept in a list, each
+ * block's first bytes holding its link (every arena block is at least
+ * WEFT_ALIGN bytes). A gradient of the same number of floats takes one
+ * back: an unrolled network's steps release and ask for the same sizes. */
+typedef struct free_grad {
+    struct free_grad *next;
+    size_t floats;
+} free_grad;
+
+static void release_grad(weft_graph *g, float *p, size_t floats)
+{
+    free_grad *f = (free_grad *)(void *)p;
+    f->next = g->free_grads;
+    f->floats = floats;
+    g->free_grads = f;
+}
+
+/* A released block of exactly `floats` floats, else new arena memory. */
+static float *take_grad(weft_graph *g, size_t floats)
+{
+    for (free_grad **at = &g->free_grads; *at; at = &(*at)->next) {
+        if ((*at)->floats == floats) {
+            free_grad *f = *at;
+            *at = f->next;
+            return (float *)(void *)f;
+        }
+    }
+    return weft_graph_alloc(g, floats * sizeof(float));
 }
 
 /* --- scope and tape --------------------------------------------------------- */
@@ -265,7 +325,7 @@ static weft_var *leaf(weft_graph *g, const weft_tensor *t, const char *name, boo
     memcpy(v->value.data, t->data, t->size * sizeof(float));
     v->kind = kind;
     v->name = name;
-    v->requires_grad = requires_grad;
+    v->requires_grad = requires_grad && !g->forward_only;
     return v;
 }
 
@@ -287,7 +347,7 @@ weft_var *weft_input_zeros(weft_graph *g, int rank, const int *shape, const char
     memset(v->value.data, 0, v->value.size * sizeof(float));
     v->kind = WEFT_NODE_INPUT;
     v->name = name;
-    v->requires_grad = requires_grad;
+    v->requires_grad = requires_grad && !g->forward_only;
     return v;
 }
 
@@ -312,7 +372,7 @@ weft_var *weft_param_var(weft_graph *g, weft_param *p)
     v->kind = WEFT_NODE_PARAM;
     v->name = p->name;
     v->param = p;
-    v->requires_grad = true;
+    v->requires_grad = !g->forward_only;
     g->leaves[g->n_leaves++] = (param_leaf){ p, v };
     return v;
 }
@@ -349,6 +409,12 @@ const weft_tensor *weft_grad_of(weft_graph *g, const weft_var *v)
                         "with requires_grad feeds it)", node_name(v, name, sizeof name));
         return NULL;
     }
+    if (g->low_memory && v->kind == WEFT_NODE_OP) {
+        weft_graph_fail(g, "grad_of: node %s is an intermediate of a low-memory graph: its "
+                        "gradient was handed on once used (weft_graph_set_low_memory)",
+                        node_name(v, name, sizeof name));
+        return NULL;
+    }
     if (!weft_node_grad_ready(v)) {
         weft_graph_fail(g, "grad_of: node %s has no gradient: backward has not reached it "
                         "(not run since it was made, or the loss does not depend on it)",
@@ -366,16 +432,43 @@ static bool has_nonfinite(const weft_tensor *t)
     return false;
 }
 
-/* Zero the gradient an op's backward is about to add into, once per
+/* Make ready the gradient an op's backward is about to add into, once per
  * backward: v's own, or for a view the whole of the node it is a view of
- * (its consumers' gradients land there). Leaves keep what they have. */
-static void clear_grad_before_use(weft_var *v)
+ * (its consumers' gradients land there). An op node's is zeroed (a
+ * low-memory graph gives it its memory here first; a view then points into
+ * it); leaves keep what they have. -1 when out of memory. */
+static int grad_before_use(weft_graph *g, weft_var *v)
 {
-    while (v->view_of) v = v->view_of;
+    if (v->view_of) {
+        if (grad_before_use(g, v->view_of)) return -1;
+        v->grad = v->value;
+        v->grad.data = v->view_of->grad.data + v->view_offset;
+        return 0;
+    }
     weft_node *n = weft_node_of(v);
-    if (v->kind != WEFT_NODE_OP || n->grad_cleared) return;
+    if (v->kind != WEFT_NODE_OP || n->grad_cleared) return 0;
+    if (!v->grad.data) {
+        v->grad = v->value;
+        v->grad.data = take_grad(g, v->value.size);
+        if (!v->grad.data) return -1;
+    }
     weft_zero_floats(v->grad.data, v->value.size);
     n->grad_cleared = true;
+    return 0;
+}
+
+/* After v's backward in a low-memory graph: v's gradient has been read for
+ * the last time; its memory goes to the next gradient of its size. Kept:
+ * a view's (part of another's), one held in the value, and one a product
+ * deferred to the end of the sweep still borrows. Checked for non-finite
+ * numbers first when asked, since nothing can look at it later. */
+static void hand_on_grad(weft_graph *g, weft_var *v, int i, bool deferred)
+{
+    if (g->check_finite && g->first_nonfinite < 0 && has_nonfinite(&v->grad))
+        g->first_nonfinite = i;
+    if (!v->view_of && !weft_node_of(v)->grad_in_value && !deferred)
+        release_grad(g, v->grad.data, v->value.size);
+    v->grad.data = NULL;
 }
 
 /* Can backward start from loss? Records why not. */
@@ -411,7 +504,17 @@ static int give_gradients(weft_graph *g, const weft_var *loss)
     for (int i = 0; i <= loss->id; i++) {
         weft_var *v = g->nodes[i];
         if (!v->requires_grad) continue;
-        if (v->kind == WEFT_NODE_PARAM) {
+        if (v->kind == WEFT_NODE_OP && weft_node_of(v)->grad_in_value) {
+            /* the op reading v writes its gradient over its value */
+            v->grad = v->value;
+            weft_node_of(v)->grad_ready = false;
+            weft_node_of(v)->grad_cleared = true;
+            continue;
+        }
+        if (v->kind == WEFT_NODE_OP && g->low_memory) {
+            /* given by grad_before_use, when the first op adds to it */
+            v->grad.data = NULL;
+        } else if (v->kind == WEFT_NODE_PARAM) {
             v->grad = v->param->grad;
         } else if (v->view_of) {
             /* a view's gradient is its slice of view_of's (made earlier on
@@ -474,9 +577,10 @@ static void first_readers(weft_graph *g, const weft_var *loss, int *first)
 
 static void sweep(weft_graph *g, weft_var *loss)
 {
-    clear_grad_before_use(loss);
+    if (grad_before_use(g, loss)) return;
     loss->grad.data[0] += 1.0f;
     weft_node_of(loss)->grad_ready = true;
+    g->first_nonfinite = -1;
     weft_matmul_sched_begin_sweep(g->products);
     /* the tape position after whose backward each leaf's gradient is final
      * (no memory: then every leaf at the end) */
@@ -488,10 +592,13 @@ static void sweep(weft_graph *g, weft_var *loss)
         if (!v->requires_grad || !weft_node_grad_ready(v) || !v->op) continue;
         weft_matmul_sched_at_node(g->products, i);
         for (int k = 0; k < v->n_in; k++)
-            if (v->in[k]->requires_grad) clear_grad_before_use(v->in[k]);
+            if (v->in[k]->requires_grad && grad_before_use(g, v->in[k])) goto out;
+        int deferred = weft_matmul_sched_deferred(g->products);
         v->op->backward(g, v);
         for (int k = 0; k < v->n_in; k++)
             if (v->in[k]->requires_grad) weft_node_of(v->in[k])->grad_ready = true;
+        if (g->low_memory)
+            hand_on_grad(g, v, i, weft_matmul_sched_deferred(g->products) != deferred);
         if (!g->on_final) continue;
         for (int k = 0; told && k < g->n_leaves; k++)
             if (first[k] == i && !weft_matmul_sched_defers_to(g->products, g->leaves[k].var)) {
@@ -500,14 +607,16 @@ static void sweep(weft_graph *g, weft_var *loss)
             }
         g->on_final(g->on_final_ctx, NULL);
     }
-    /* op nodes the loss does not reach still end with a zero gradient */
-    for (int i = 0; i <= loss->id; i++)
-        if (g->nodes[i]->requires_grad) clear_grad_before_use(g->nodes[i]);
+    /* op nodes the loss does not reach still end with a zero gradient (a
+     * low-memory graph gives them none) */
+    for (int i = 0; i <= loss->id && !g->low_memory; i++)
+        if (g->nodes[i]->requires_grad && grad_before_use(g, g->nodes[i])) goto out;
     /* build memos are stale from here: an optimizer step may follow */
     weft_matmul_sched_end_sweep(g->products);
     if (g->on_final)
         for (int k = 0; k < g->n_leaves; k++)
             if (!told || !told[k]) g->on_final(g->on_final_ctx, g->leaves[k].param);
+out:
     free(first);
     free(told);
 }
@@ -519,7 +628,8 @@ static int check_gradients_finite(weft_graph *g, const weft_var *loss)
     char name[160];
     for (int i = loss->id; i >= 0; i--) {
         weft_var *v = g->nodes[i];
-        if (v->requires_grad && weft_node_grad_ready(v) && has_nonfinite(&v->grad)) {
+        bool ready = v->requires_grad && weft_node_grad_ready(v);
+        if (i == g->first_nonfinite || (ready && v->grad.data && has_nonfinite(&v->grad))) {
             weft_graph_fail(g, "backward: non-finite gradient at node %s, step %d, "
                             "layer %d (the first one from the loss)",
                             node_name(v, name, sizeof name), v->scope.time, v->scope.layer);
@@ -531,7 +641,20 @@ static int check_gradients_finite(weft_graph *g, const weft_var *loss)
 
 int weft_backward(weft_graph *g, weft_var *loss)
 {
-    if (!loss_ok(g, loss) || give_gradients(g, loss)) return -1;
+    if (g->forward_only) {
+        weft_graph_fail(g, "backward: the graph is forward-only (weft_graph_set_forward_only): "
+                        "it keeps nothing for a backward");
+        return -1;
+    }
+    if (!loss_ok(g, loss)) return -1;
+    if (g->low_memory && g->swept) {
+        weft_graph_fail(g, "backward: a second backward over one forward of a low-memory "
+                        "graph (its steps' saved values became gradients): run the forward "
+                        "again first (weft_graph_recompute(g, 0))");
+        return -1;
+    }
+    if (give_gradients(g, loss)) return -1;
+    g->swept = g->low_memory;
     sweep(g, loss);
     if (g->check_finite && check_gradients_finite(g, loss)) return -1;
     return weft_graph_status(g);
@@ -539,6 +662,7 @@ int weft_backward(weft_graph *g, weft_var *loss)
 
 void weft_graph_recompute(weft_graph *g, int from)
 {
+    if (from <= 0) g->swept = false;
     weft_matmul_sched_new_build(g->products);   /* the leaves may have changed */
     for (int i = from < 0 ? 0 : from; i < g->n_nodes; i++) {
         weft_var *v = g->nodes[i];

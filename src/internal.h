@@ -107,6 +107,11 @@ typedef struct weft_node {
     bool grad_ready;         /* grad holds the result of a backward */
     bool grad_cleared;       /* an op node's grad was zeroed in this backward */
     int n_uses;              /* inputs of later nodes that name this one */
+    /* The gradient lives in the value's memory: an op that reads this node
+     * keeps what its backward needs there and overwrites it with the
+     * gradient (ops/recurrent.c's chains in a low-memory graph). Never
+     * zeroed by the engine: that op writes every element. */
+    bool grad_in_value;
     /* The op's attributes: each op family lays out its own struct here
      * (ops/linalg.c's matmul_attrs, ...), zero when the node is made. */
     union {
@@ -139,6 +144,9 @@ static inline bool weft_node_grad_ready(const weft_var *v)
 {
     return weft_node_of(v)->grad_ready;
 }
+
+/* Is the graph in low-memory mode (weft_graph_set_low_memory)? */
+bool weft_graph_is_low_memory(const weft_graph *g);
 
 /* Arena memory for an op's saved buffers (aligned, uninitialised). On failure
  * records an error naming the bytes wanted and returns NULL. */

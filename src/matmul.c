@@ -99,6 +99,11 @@ weft_defer_stats weft_graph_defer_stats(const weft_graph *g)
     return weft_graph_matmul_sched((weft_graph *)g)->last;
 }
 
+int weft_matmul_sched_deferred(const weft_matmul_sched *s)
+{
+    return s->n_deferred;
+}
+
 /* --- deferred weight gradients ---------------------------------------------- */
 
 /* The pieces of one gradient are added in chunks of at least CHUNK_ROWS_MIN

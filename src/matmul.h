@@ -120,6 +120,26 @@ static inline void sgemm_rowmajor_ld(int m, int n, int k, float alpha, const flo
                  (float *)B, ldb, 1, &beta, C, ldc, 1, weft_blis_context(), &rntm);
 }
 
+/* --- products of a few rows, the weight read in place (src/matmul_rows.c) ---------------------
+ *
+ * What a forward-only graph (weft_graph_set_forward_only) runs for a product
+ * of at most WEFT_ROWS_PRODUCT_MAX rows: no packing, and each element's bits
+ * independent of how many rows the call has (a batch of streams gives each
+ * stream what it gets alone). y accumulates: the caller starts it at zero,
+ * the bias, or the rest of a pre-activation. */
+#define WEFT_ROWS_PRODUCT_MAX 64
+
+static inline bool rows_product_worth(const weft_graph *g, int rows)
+{
+    return rows <= WEFT_ROWS_PRODUCT_MAX && weft_graph_is_forward_only(g);
+}
+
+/* y [rows, ldy >= N] += x [rows, ldx >= K] Wᵀ, W [N, K] (a weight [out, in]). */
+void weft_rows_times_wt(int rows, int N, int K, const float *x, int ldx, const float *W,
+                        float *y, int ldy);
+/* y [rows, N] += x [rows, K] B, B [K, N]. */
+void weft_rows_times_b(int rows, int N, int K, const float *x, const float *B, float *y);
+
 /* --- products with a weight matrix packed once ------------------------------------------------
  *
  * BLIS packs B into panels of NR columns on every call. A recurrent layer's
@@ -546,6 +566,9 @@ void weft_matmul_sched_begin_sweep(weft_matmul_sched *s);
 void weft_matmul_sched_at_node(weft_matmul_sched *s, int node);
 /* Has this sweep deferred a product into leaf's gradient (or a view's of it)? */
 bool weft_matmul_sched_defers_to(const weft_matmul_sched *s, const weft_var *leaf);
+/* How many products this sweep has deferred so far: a node whose backward
+ * deferred one keeps its gradient to the end of the sweep (L is borrowed). */
+int weft_matmul_sched_deferred(const weft_matmul_sched *s);
 /* The sweep is over: add every deferred product (below), then forget them. */
 void weft_matmul_sched_end_sweep(weft_matmul_sched *s);
 /* The graph's schedule (weft_graph_matmul_sched is in src/graph.c). */

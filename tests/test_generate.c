@@ -2,7 +2,9 @@
  * generation driven from C, reading the start token, the prime and then each
  * drawn token in one call each, gives `weft sample`'s text token for token and
  * weft_lm_sample's ids, for built-in cells and for the mgu plugin
- * (examples/mgu.c, argv[1]), word and character models; weft_rnn_step T times
+ * (examples/mgu.c, argv[1]), word and character models, and B streams at
+ * once (weft_lm_sample's batch, `weft sample --batch`) give each stream the
+ * text its seed gives alone; weft_rnn_step T times
  * gives weft_unroll's outputs and final states over the T steps; bad input is
  * an error. */
 #include <setjmp.h>
@@ -59,7 +61,8 @@ static void generate(weft_lm *m, const int *prime, int n_prime, int length, floa
     int id = weft_lm_start_id(m);
     for (int k = 0; k < n_prime + length; k++) {
         if (weft_lm_next(m, g, id, &h, logits, err, sizeof err)) fail_msg("%s", err);
-        id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, temperature, 0, buf, &rng);
+        weft_lm_sampling how = { .temperature = temperature };
+        id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, &how, buf, &rng);
         if (k >= n_prime) out[k - n_prime] = id;
     }
     weft_state_free(&h);
@@ -120,6 +123,32 @@ static void check_generation(weft_text_level level, const char *cell, int layers
     int other[LENGTH];
     generate(m, prime, n_prime, LENGTH, 0.9f, 6, other);
     assert_memory_not_equal(ours, other, sizeof ours);
+
+    /* three streams at once: stream b is the C loop's text for seed 5 + b,
+     * through the library and through `weft sample --batch 3` */
+    enum { STREAMS = 3 };
+    int batched[STREAMS * LENGTH], alone[LENGTH];
+    g = weft_graph_new();
+    o.batch = STREAMS;
+    assert_int_equal(weft_lm_sample(m, g, &o, batched, err, sizeof err), 0);
+    weft_graph_free(g);
+    char *blocks = NULL;
+    size_t blocks_len = 0;
+    FILE *f = open_memstream(&blocks, &blocks_len);
+    for (int b = 0; b < STREAMS; b++) {
+        generate(m, prime, n_prime, LENGTH, 0.9f, 5 + (uint64_t)b, alone);
+        assert_memory_equal(batched + b * LENGTH, alone, sizeof alone);
+        char *text = as_printed(m, prime_text, alone, LENGTH);
+        fprintf(f, "# sample %d (seed %d)\n%s", b + 1, 5 + b, text);
+        free(text);
+    }
+    fclose(f);
+    weft_test_output *rb = weft_test_run(exe, NULL,
+        "--quiet sample --model '%s' %s --prime '%s' --length %d --temperature 0.9 --seed 5 "
+        "--batch %d", path, allow, prime_text, LENGTH, STREAMS);
+    if (rb->status != 0) fail_msg("weft sample --batch: %s", rb->err);
+    assert_string_equal(rb->out, blocks);
+    free(blocks);
     free(want);
     free(prime);
     weft_lm_free(m);

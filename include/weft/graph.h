@@ -94,6 +94,20 @@ void weft_graph_free(weft_graph *g);
  * in the number of nodes. Every weft_var* of this graph dies here. */
 void weft_graph_reset(weft_graph *g);
 
+/* Forward-only (inference) mode, PyTorch's torch.inference_mode(): ops still
+ * compute their values, but no node needs a gradient (leaves and parameters
+ * made while it is on get requires_grad false), ops keep nothing for a
+ * backward (the fused recurrent steps save no activations and no h_{t-1}),
+ * the per-step products of a few rows read the weights in place instead of
+ * packing them, and weft_backward refuses. A caller that runs a model one
+ * step at a time resets the graph every step (weft_graph_reset keeps the
+ * mode and the arena's memory), so a step costs its arithmetic and a few
+ * hundred bytes of bookkeeping. Off by default; set it on an empty graph
+ * (after weft_graph_new or weft_graph_reset). The values equal those of the
+ * taped forward (tests/test_infer.c). */
+void weft_graph_set_forward_only(weft_graph *g, bool on);
+bool weft_graph_is_forward_only(const weft_graph *g);
+
 /* Limit the arena (0, the default, means no limit but the machine's). An
  * allocation past the limit fails with an error naming the bytes wanted. */
 void weft_graph_set_memory_limit(weft_graph *g, size_t bytes);
@@ -101,6 +115,17 @@ void weft_graph_set_memory_limit(weft_graph *g, size_t bytes);
 size_t weft_graph_arena_capacity(const weft_graph *g);
 /* Bytes handed out since the last reset. */
 size_t weft_graph_arena_used(const weft_graph *g);
+
+/* Training memory near what backward needs (docs/performance.md, "Memory").
+ * Off by default. On, backward gives an intermediate node its gradient only
+ * when the first op adds to it, and hands that memory on (to the next
+ * gradient of the same size) as soon as the node's own backward has run;
+ * and the fused recurrent steps of a sequence keep what their backward needs
+ * in the memory of the sequence's input projection (weft_seq_new), which
+ * their backward then overwrites with its gradient. The price: weft_grad_of
+ * answers for leaves only, and a second backward needs the forward run again
+ * (weft_graph_recompute(g, 0)). The trainers turn it on. */
+void weft_graph_set_low_memory(weft_graph *g, bool on);
 
 /* Leaves. weft_input copies t into the graph (the graph owns the copy);
  * requires_grad asks backward to compute its gradient. name is borrowed and

@@ -84,7 +84,8 @@ weft_rnn *weft_rnn_new_init(weft_params *s, const weft_rnn_config *cfg, weft_rng
  * 0: zeros; else weft_rnn_num_states tensors [B, H], weft/rnn.h's order),
  * the top layer's output [B, H] written to `out` (the caller's B·H floats; may
  * be NULL) and *state replaced by the state after the step (owned by *state:
- * weft_state_free). g is scratch room, reset here; no dropout. Any cell,
+ * weft_state_free). g is scratch room, reset here and run forward-only
+ * (weft_graph_set_forward_only); no dropout. Any cell,
  * including a plugin's. Returns 0, or -1 with a message in err (a
  * bidirectional model, which needs the whole sequence; a state of another
  * shape). */

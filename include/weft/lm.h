@@ -124,6 +124,40 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
                           int T, int B, const weft_state *carry, weft_rng *dropout_rng,
                           weft_rnn_out *out);
 
+/* Recomputation (gradient checkpointing, Chen et al. 2016) over one window:
+ * memory for one segment of `every` steps instead of the whole window, for
+ * one more forward. weft_lm_segments_forward runs the window segment by
+ * segment, keeping only the state at each segment's start (and the dropout
+ * stream as it found it); weft_lm_segments_backward then goes from the last
+ * segment to the first, runs each one's forward again from its kept state
+ * and its backward, the gradient of its start state handed to the segment
+ * before. Together they add scale x the gradient of the window's mean
+ * cross-entropy into m's parameter gradients: weft_lm_forward's loss through
+ * weft_backward, to float rounding. Standard dropout only (the masks of
+ * variational and embedding dropout span the window: refused). */
+typedef struct weft_lm_segments {
+    int every, n;               /* steps a segment, segments */
+    weft_state *start;          /* [n + 1]: start[k] the state after segment k - 1 (start[0]
+                                   unused: the caller's carry); start[n] the window's end */
+    weft_rng *rng;              /* [n]: the dropout stream as segment k found it */
+    bool has_rng;
+    double loss;                /* the window's mean cross-entropy */
+} weft_lm_segments;
+
+/* The forward pass: fills *s (owned by it: weft_lm_segments_free), resetting
+ * g for every segment. inputs, targets, T, B, carry and dropout_rng as
+ * weft_lm_forward's. 0, or -1 with a message in err. */
+int weft_lm_segments_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                             int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                             int every, weft_lm_segments *s, char *err, size_t errsize);
+/* The backward pass over the same window (the same inputs, targets and
+ * carry). 0, or -1 with a message in err. */
+int weft_lm_segments_backward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                              int T, int B, const weft_state *carry,
+                              const weft_lm_segments *s, float scale, char *err,
+                              size_t errsize);
+void weft_lm_segments_free(weft_lm_segments *s);
+
 /* What one training window did. */
 typedef struct weft_lm_step_info {
     float loss;         /* mean cross-entropy of the window (before the update) */
@@ -159,13 +193,28 @@ int weft_lm_logprobs(weft_lm *m, weft_graph *g, const int *ids, size_t n, int bp
 
 /* --- sampling ---------------------------------------------------------------------------- */
 
+/* How a token is drawn from a row of logits (weft_lm_draw): softmax(logits /
+ * temperature) restricted to the top_k most likely ids (0 or >= V: all), then
+ * to the nucleus of probability top_p (Holtzman et al. 2020: the fewest most
+ * likely ids whose probability sums to at least top_p; 0 or >= 1: all), and
+ * renormalised. temperature <= 0: always the most likely (the lowest id among
+ * equals). Ranks are by logit, ties by the lower id. */
+typedef struct weft_lm_sampling {
+    float temperature;
+    int top_k;
+    float top_p;
+} weft_lm_sampling;
+
 typedef struct weft_lm_sample_opts {
     const int *prime;       /* ids to read first (may be NULL); not repeated in the output */
     int n_prime;
     int length;             /* ids to generate */
     float temperature;      /* logits / temperature; <= 0: always the most likely */
     int top_k;              /* draw among the k most likely only; 0: all */
+    float top_p;            /* draw from the nucleus of this probability only; 0: all */
     uint64_t seed;
+    int batch;              /* streams generated at once (0 or 1: one); stream b draws with
+                               seed + b, so it is the text of a one-stream run with that seed */
 } weft_lm_sample_opts;
 
 /* --- one token at a time: out, h = model(x, h) ------------------------------------------- */
@@ -178,14 +227,16 @@ int weft_lm_start_id(const weft_lm *m);
 /* One step of the model: read token `id` in the state *state (n == 0: zeros,
  * as weft_state's {0}), write the V logits of the next token into `logits`
  * (the caller's V floats; may be NULL) and replace *state with the state after
- * the step (owned by *state: weft_state_free). g is scratch room, reset here;
- * no dropout. Any cell, a plugin's too. Generation is
+ * the step (owned by *state: weft_state_free). g is scratch room, reset here
+ * and run forward-only (weft_graph_set_forward_only: no tape kept, the
+ * weights read in place); no dropout. Any cell, a plugin's too. Generation is
  *
  *     weft_state h = { 0 };
+ *     weft_lm_sampling how = { .temperature = 0.8f };
  *     int id = weft_lm_start_id(m);
  *     for (int k = 0; k < n_prime + length; k++) {
  *         if (weft_lm_next(m, g, id, &h, logits, err, sizeof err)) break;
- *         id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, 0.8f, 0, buf, &rng);
+ *         id = k < n_prime ? prime[k] : weft_lm_draw(logits, V, &how, buf, &rng);
  *         if (k >= n_prime) emit(id);
  *     }
  *
@@ -195,23 +246,37 @@ int weft_lm_start_id(const weft_lm *m);
 int weft_lm_next(weft_lm *m, weft_graph *g, int id, weft_state *state, float *logits, char *err,
                  size_t errsize);
 
-/* One id drawn from a row of V logits, as weft_lm_sample (and
- * weft_window_lm_sample) draw every token: with temperature <= 0 the most
- * likely (the lowest id among equals); else from softmax(logits /
- * temperature) over the top_k most likely ids (0 or >= V: all; ties by id),
- * with one weft_rng_uniform of rng. buf is the caller's scratch room for V
- * entries (borrowed; its contents are not kept). */
+/* The same for B streams at once: ids[B] in, logits [B, V] out (the caller's;
+ * may be NULL), *state holding B rows per tensor (n == 0: zeros). Each
+ * stream's numbers are those it gets alone (up to 64 streams: the per-step
+ * products compute every row alike, src/matmul_rows.c). */
+int weft_lm_next_batch(weft_lm *m, weft_graph *g, const int *ids, int B, weft_state *state,
+                       float *logits, char *err, size_t errsize);
+
+/* One id drawn from a row of V logits as *s says, with one weft_rng_uniform
+ * of rng: the candidates are found by partial selection (quickselect for
+ * top-k and for the nucleus, no sort), then walked in the order the
+ * selection left them. weft_lm_sample and weft_window_lm_sample draw every
+ * token this way. buf is the caller's scratch room for V entries (borrowed;
+ * its contents are not kept). */
 typedef struct weft_lm_scored {
     float logit;
     int id;
 } weft_lm_scored;
-int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_lm_scored *buf,
+int weft_lm_draw(const float *logits, int V, const weft_lm_sampling *s, weft_lm_scored *buf,
                  weft_rng *rng);
 
-/* Generate o->length ids into out (the caller's array). The model starts
+/* The distribution weft_lm_draw draws from: probs[V] (the caller's), zero
+ * outside the candidates. buf as weft_lm_draw's. */
+void weft_lm_distribution(const float *logits, int V, const weft_lm_sampling *s, float *probs,
+                          weft_lm_scored *buf);
+
+/* Generate o->length ids into out (the caller's array; with o->batch B > 1,
+ * B x o->length ids, stream after stream). The model starts
  * after "<eos>" (words) or "\n" (characters) when the vocabulary has it (else
  * id 0: weft_lm_start_id), as every line starts in training, then reads the
- * prime. The same seed gives the same text.
+ * prime, one step at a time (weft_lm_next_batch), all B streams together. The
+ * same seed gives the same text.
  * Returns 0, or -1 with a message in err. */
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
                    char *err, size_t errsize);

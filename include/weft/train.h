@@ -167,6 +167,17 @@ typedef struct weft_trainable {
      * trainer), training mode (dropout from rng). Required. */
     int (*batch_loss)(void *model, weft_graph *g, long index, weft_rng *rng, weft_train_batch *b,
                       char *err, size_t errsize);
+    /* Run the batch's backward: add the gradient of scale x the batch's loss
+     * into params' gradients, as weft_backward(g, loss) does (loss: the node
+     * to run it from, batch_loss's times scale). Optional (NULL: that
+     * weft_backward); a model that recomputes its forward in segments
+     * (checkpoint_every) rebuilds g here. */
+    int (*batch_backward)(void *model, weft_graph *g, weft_var *loss, float scale, char *err,
+                          size_t errsize);
+    /* Keep the state every `every` steps and recompute the rest in backward
+     * (opts.checkpoint_every > 0; called once, before the first batch).
+     * Optional: without it such a run is refused. */
+    int (*set_checkpoint_every)(void *model, int every, char *err, size_t errsize);
     /* After the batch's backward (before the update): carry a recurrent
      * state to the next batch, free what batch_loss made. Optional. */
     int (*batch_end)(void *model, weft_graph *g, char *err, size_t errsize);
@@ -302,6 +313,9 @@ struct weft_train_opts {
     weft_lr_schedule schedule;
     float clip;                     /* clip the global gradient norm to this (0: no clip) */
     int accumulate;                 /* batches an optimiser step (K; default 1) */
+    int checkpoint_every;           /* > 0: recompute in backward, keeping the state every
+                                       this many steps (a model's set_checkpoint_every;
+                                       memory for K steps, not a whole batch) */
     int epochs;                     /* epochs to train (0: until max_steps or max_seconds) */
     long max_steps;                 /* optimiser steps (0: no limit) */
     double max_seconds;             /* training seconds, evaluation not counted (0: none) */

@@ -162,8 +162,8 @@ int weft_window_lm_logprobs(weft_window_lm *m, weft_graph *g, const int *ids, si
                             int batch, double *lp, char *err, size_t errsize);
 
 /* Generate o->length ids into out, starting from a context of padding (the
- * start of a line) followed by the prime, as weft_lm_sample does. The same
- * seed gives the same text. Returns 0, or -1 with a message in err. */
+ * start of a line) followed by the prime, as weft_lm_sample does (o->batch
+ * streams, stream b drawn with seed + b). The same seed gives the same text. Returns 0, or -1 with a message in err. */
 int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o,
                           int *out, char *err, size_t errsize);
 

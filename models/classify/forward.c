@@ -404,6 +404,9 @@ static int run_all(weft_classify_model *m, weft_graph *g, const weft_classify_se
     weft_buckets bk;
     if (weft_buckets_make(s->lengths, d->n_sents, batch, 1, NULL, &bk, err, errsize)) return -1;
     int C = m->n_labels, rc = -1;
+    /* predictions need no backward: the graph runs forward-only (weft predict, weft eval,
+     * validation), and is given back as it was */
+    bool taped = !weft_graph_is_forward_only(g);
     int *targets = malloc((size_t)(d->n_words > d->n_sents ? d->n_words : d->n_sents) *
                           sizeof *targets);
     if (!targets) {
@@ -414,6 +417,7 @@ static int run_all(weft_classify_model *m, weft_graph *g, const weft_classify_se
         const int *idx = bk.index + bk.start[k];
         int n = bk.start[k + 1] - bk.start[k], rows;
         weft_graph_reset(g);
+        weft_graph_set_forward_only(g, true);
         weft_var *logits = logits_of(m, g, s, idx, n, NULL, &rows);
         if (!logits || weft_graph_failed(g)) {
             weft_say(err, errsize, "%s", weft_graph_error(g) ? weft_graph_error(g)
@@ -444,6 +448,10 @@ static int run_all(weft_classify_model *m, weft_graph *g, const weft_classify_se
     }
     rc = 0;
 done:
+    if (taped) {
+        weft_graph_reset(g);
+        weft_graph_set_forward_only(g, false);
+    }
     free(targets);
     weft_buckets_free(&bk);
     return rc;

@@ -93,19 +93,26 @@ int weft_rnn_step(const weft_rnn *r, weft_graph *g, const float *x, int B, weft_
         snprintf(err, errsize, "rnn step: no input (B = %d)", B);
         return -1;
     }
+    bool taped = !weft_graph_is_forward_only(g);
     weft_graph_reset(g);
+    weft_graph_set_forward_only(g, true);
     weft_var *xs = weft_input_zeros(g, 3, (int[]){ 1, B, cfg->input_size }, "x", false);
     if (xs) memcpy(xs->value.data, x, (size_t)B * cfg->input_size * sizeof *x);
     weft_rnn_out o;
     weft_unroll_opts opts = { .init = state && state->n > 0 ? state : NULL };
+    int rc = 0;
     if (!xs || weft_unroll(g, r, xs, &opts, &o) || weft_graph_failed(g)) {
         snprintf(err, errsize, "rnn step: %s", weft_graph_error(g));
-        return -1;
-    }
-    if (weft_state_detach(&o, state)) {
+        rc = -1;
+    } else if (weft_state_detach(&o, state)) {
         snprintf(err, errsize, "rnn step: out of memory");
-        return -1;
+        rc = -1;
+    } else if (out) {
+        memcpy(out, weft_value(o.steps[0])->data, (size_t)B * o.width * sizeof *out);
     }
-    if (out) memcpy(out, weft_value(o.steps[0])->data, (size_t)B * o.width * sizeof *out);
-    return 0;
+    if (taped) {   /* the caller's graph back as it was (its nodes are gone either way) */
+        weft_graph_reset(g);
+        weft_graph_set_forward_only(g, false);
+    }
+    return rc;
 }

@@ -156,9 +156,12 @@ static weft_var *window_mask(weft_graph *g, weft_rng *rng, float p, bool variati
     return tiled;
 }
 
-weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
-                          int T, int B, const weft_state *carry, weft_rng *dropout_rng,
-                          weft_rnn_out *out)
+/* weft_lm_forward, from the state *carry or, when init_vars is not NULL,
+ * from those nodes (one a state: a segment's start, whose gradient the
+ * recomputation hands back). */
+static weft_var *lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                            int T, int B, const weft_state *carry, weft_var **init_vars,
+                            weft_rng *dropout_rng, weft_rnn_out *out)
 {
     if (T < 1 || B < 1) return weft_graph_fail(g, "lm: a window of %d steps x %d streams", T, B);
     for (int i = 0; i < T * B; i++)
@@ -190,6 +193,7 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
      * enc's rows instead of x's (a character model's 65 instead of T x B). */
     weft_unroll_opts uo = {
         .init = carry && carry->n > 0 ? carry : NULL,
+        .init_vars = init_vars,
         .dropout_masks = drop && var ? layer_masks : NULL,
         .dropout_rng = drop && !var ? dropout_rng : NULL,
         .input_table = drop ? NULL : enc,
@@ -204,6 +208,153 @@ weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const in
     weft_var *W = weft_param_var(g, m->decoder_weight), *b = weft_param_var(g, m->decoder_bias);
     if (targets) return weft_linear_cross_entropy(g, y, W, b, targets, NULL);
     return weft_linear(g, y, W, b);                                        /* [T, B, V] */
+}
+
+weft_var *weft_lm_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                          int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                          weft_rnn_out *out)
+{
+    return lm_forward(m, g, inputs, targets, T, B, carry, NULL, dropout_rng, out);
+}
+
+/* --- recomputation: a window in segments (Chen et al. 2016) ------------------------------ */
+
+void weft_lm_segments_free(weft_lm_segments *s)
+{
+    if (!s) return;
+    for (int k = 0; s->start && k <= s->n; k++) weft_state_free(&s->start[k]);
+    free(s->start);
+    free(s->rng);
+    *s = (weft_lm_segments){ 0 };
+}
+
+/* Steps [t0, t0 + len) of segment k of a window of T steps. */
+static int segment_steps(const weft_lm_segments *s, int T, int k, int *t0)
+{
+    *t0 = k * s->every;
+    return T - *t0 < s->every ? T - *t0 : s->every;
+}
+
+static int graph_error(weft_graph *g, const char *what, int k, char *err, size_t errsize)
+{
+    weft_say(err, errsize, "lm: %s of segment %d: %s", what, k + 1,
+             weft_graph_error(g) ? weft_graph_error(g) : "failed");
+    return -1;
+}
+
+int weft_lm_segments_forward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                             int T, int B, const weft_state *carry, weft_rng *dropout_rng,
+                             int every, weft_lm_segments *s, char *err, size_t errsize)
+{
+    *s = (weft_lm_segments){ 0 };
+    bool drop = dropout_rng && m->cfg.dropout > 0.0f;
+    if (every < 1 || T < 1 || B < 1) {
+        weft_say(err, errsize, "lm: segments of %d steps over a window of %d x %d", every, T, B);
+        return -1;
+    }
+    if ((drop && m->cfg.variational) || (dropout_rng && m->cfg.dropout_embed > 0.0f)) {
+        weft_say(err, errsize, "lm: recomputation in segments cannot keep %s dropout's masks, "
+                 "which span the whole window: use standard dropout, or no --checkpoint-every",
+                 drop && m->cfg.variational ? "variational" : "embedding");
+        return -1;
+    }
+    s->every = every;
+    s->n = (T + every - 1) / every;
+    s->start = calloc((size_t)s->n + 1, sizeof *s->start);
+    s->rng = calloc((size_t)s->n, sizeof *s->rng);
+    if (!s->start || !s->rng) {
+        weft_lm_segments_free(s);
+        weft_say(err, errsize, "lm: out of memory for %d segments", T / every + 1);
+        return -1;
+    }
+    const weft_state *from = carry;
+    double nll = 0.0;   /* the window's summed cross-entropy */
+    for (int k = 0; k < s->n; k++) {
+        int t0, len = segment_steps(s, T, k, &t0);
+        if (dropout_rng) s->rng[k] = *dropout_rng;
+        weft_graph_reset(g);
+        weft_rnn_out out;
+        weft_var *loss = lm_forward(m, g, inputs + (size_t)t0 * B, targets + (size_t)t0 * B, len,
+                                    B, from, NULL, dropout_rng, &out);
+        if (!loss || weft_graph_failed(g)) {
+            weft_lm_segments_free(s);
+            return graph_error(g, "forward", k, err, errsize);
+        }
+        nll += (double)weft_scalar(loss) * len * B;
+        if (weft_state_detach(&out, &s->start[k + 1])) {
+            weft_lm_segments_free(s);
+            weft_say(err, errsize, "lm: out of memory for a segment's state");
+            return -1;
+        }
+        from = &s->start[k + 1];
+    }
+    s->has_rng = dropout_rng != NULL;
+    s->loss = nll / ((double)T * B);
+    return 0;
+}
+
+int weft_lm_segments_backward(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
+                              int T, int B, const weft_state *carry,
+                              const weft_lm_segments *s, float scale, char *err, size_t errsize)
+{
+    int n_states = weft_rnn_num_states(m->rnn);
+    /* dstate: the gradient of the window's loss with respect to the state at
+     * the end of the segment under way (none after the last: truncated) */
+    float **dstate = calloc((size_t)n_states, sizeof *dstate);
+    weft_var **init = calloc((size_t)n_states, sizeof *init);
+    int rc = -1;
+    if (!dstate || !init) {
+        weft_say(err, errsize, "lm: out of memory");
+        goto done;
+    }
+    for (int k = s->n - 1; k >= 0; k--) {
+        int t0, len = segment_steps(s, T, k, &t0);
+        weft_rng rng = s->has_rng ? s->rng[k] : (weft_rng){ 0 };
+        weft_graph_reset(g);
+        const weft_state *from = k == 0 ? carry : &s->start[k];
+        bool from_vars = k > 0;   /* the first segment's start needs no gradient */
+        for (int i = 0; from_vars && i < n_states; i++)
+            if (!(init[i] = weft_state_leaf(g, &from->t[i], "segment start", true)))
+                goto fail;
+        weft_rnn_out out;
+        weft_var *loss = lm_forward(m, g, inputs + (size_t)t0 * B, targets + (size_t)t0 * B, len,
+                                    B, from_vars ? NULL : from, from_vars ? init : NULL,
+                                    s->has_rng ? &rng : NULL, &out);
+        /* the window's mean is the segments' means weighted by their steps */
+        loss = weft_scale(g, loss, scale * (float)len / (float)T);
+        /* and the later segments' part, through this one's final state:
+         * Σ final ⊙ dstate, whose gradient is dstate */
+        if (k + 1 < s->n) {
+            for (int i = 0; i < n_states && loss; i++) {
+                const weft_tensor *ft = weft_value(out.final[i]);
+                weft_tensor dt = weft_tensor_wrap(dstate[i], ft->rank, ft->shape);
+                weft_var *d = weft_input(g, &dt, "d state", false);
+                loss = weft_add(g, loss, weft_sum(g, weft_mul(g, out.final[i], d)));
+            }
+        }
+        if (!loss || weft_graph_failed(g) || weft_backward(g, loss)) goto fail;
+        for (int i = 0; from_vars && i < n_states; i++) {
+            const weft_tensor *gt = weft_grad_of(g, init[i]);
+            if (!gt) goto fail;
+            float *d = realloc(dstate[i], gt->size * sizeof(float));
+            if (!d) {
+                weft_say(err, errsize, "lm: out of memory");
+                goto done;
+            }
+            memcpy(d, gt->data, gt->size * sizeof(float));
+            dstate[i] = d;
+        }
+        continue;
+fail:
+        graph_error(g, "recomputation and backward", k, err, errsize);
+        goto done;
+    }
+    rc = 0;
+done:
+    for (int i = 0; dstate && i < n_states; i++) free(dstate[i]);
+    free(dstate);
+    free(init);
+    return rc;
 }
 
 int weft_lm_train_window(weft_lm *m, weft_graph *g, const int *inputs, const int *targets,
@@ -256,8 +407,11 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
     int rc = 0;
     const int *in, *tg;
     int len;
+    /* nothing here needs a backward: the graph runs forward-only */
+    bool taped = !weft_graph_is_forward_only(g);
     for (int start = 0; (len = weft_batches_window(&b, start, bptt, &in, &tg)) > 0; start += len) {
         weft_graph_reset(g);
+        weft_graph_set_forward_only(g, true);
         weft_rnn_out out;
         weft_var *loss = weft_lm_forward(m, g, in, tg, len, batch, &carry, NULL, &out);
         if (!loss || weft_graph_failed(g)) {
@@ -279,6 +433,10 @@ int weft_lm_eval(weft_lm *m, weft_graph *g, const int *ids, size_t n, int batch,
             rc = -1;
             break;
         }
+    }
+    if (taped) {   /* the caller's graph back as it was (its nodes are gone either way) */
+        weft_graph_reset(g);
+        weft_graph_set_forward_only(g, false);
     }
     weft_state_free(&carry);
     weft_batches_free(&b);
@@ -328,39 +486,141 @@ int weft_lm_logprobs(weft_lm *m, weft_graph *g, const int *ids, size_t n, int bp
 
 /* --- sampling --------------------------------------------------------------------------------- */
 
-static int by_logit_desc(const void *a, const void *b)
+/* The order of the draw's candidates: higher logit first, the lower id
+ * among equals (the same order on every machine). */
+static bool ranks_before(weft_lm_scored x, weft_lm_scored y)
 {
-    const weft_lm_scored *x = a, *y = b;
-    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
-    return x->id - y->id;   /* ties by id: the same order on every machine */
+    return x.logit > y.logit || (x.logit == y.logit && x.id < y.id);
 }
 
-int weft_lm_draw(const float *logits, int V, float temperature, int top_k, weft_lm_scored *buf,
-                 weft_rng *rng)
+static void swap_scored(weft_lm_scored *a, weft_lm_scored *b)
 {
-    if (temperature <= 0.0f) {
-        int best = 0;
-        for (int c = 1; c < V; c++)
-            if (logits[c] > logits[best]) best = c;
-        return best;
+    weft_lm_scored t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Partition buf[lo, hi) (hi - lo >= 2) around one of its entries: returns p
+ * with buf[lo, p) ranking before buf[p] and buf[p + 1, hi) after it. The
+ * pivot is the median of the first, middle and last entries (Hoare's
+ * selection stays linear on sorted rows, which logits often nearly are). */
+static int partition(weft_lm_scored *buf, int lo, int hi)
+{
+    int mid = lo + (hi - lo) / 2, last = hi - 1;
+    if (ranks_before(buf[mid], buf[lo])) swap_scored(&buf[mid], &buf[lo]);
+    if (ranks_before(buf[last], buf[lo])) swap_scored(&buf[last], &buf[lo]);
+    if (ranks_before(buf[last], buf[mid])) swap_scored(&buf[last], &buf[mid]);
+    swap_scored(&buf[mid], &buf[last]);          /* the median, kept at the end */
+    weft_lm_scored pivot = buf[last];
+    int p = lo;
+    for (int i = lo; i < last; i++)
+        if (ranks_before(buf[i], pivot)) swap_scored(&buf[i], &buf[p++]);
+    swap_scored(&buf[p], &buf[last]);
+    return p;
+}
+
+/* Put the k entries of buf[0, n) that rank first into buf[0, k), in no
+ * particular order: quickselect, expected O(n), no sort. */
+static void select_first(weft_lm_scored *buf, int n, int k)
+{
+    int lo = 0, hi = n;
+    while (hi - lo > 1) {
+        int p = partition(buf, lo, hi);
+        if (p == k || p + 1 == k) return;
+        if (p > k) hi = p;
+        else lo = p + 1;
     }
+}
+
+/* The nucleus (Holtzman et al. 2020): the fewest entries of buf[0, n), taken
+ * in rank order, whose weights (buf[i].logit holds e^(logit - max) here) sum
+ * to at least top_p of their total; moved to buf[0, count) and counted.
+ * Found by the same partitions as select_first: each one tells whether the
+ * entries before its pivot already hold the mass (look there) or not (keep
+ * them all, look after), so no entry is sorted. */
+static int select_nucleus(weft_lm_scored *buf, int n, double need)
+{
+    /* invariant: the answer j is in (lo, hi], and mass = the weight of buf[0, lo) */
+    int lo = 0, hi = n;
+    double mass = 0.0;
+    while (hi - lo > 1) {
+        int p = partition(buf, lo, hi);
+        double before = mass;           /* the weight of buf[0, p) */
+        for (int i = lo; i < p; i++) before += buf[i].logit;
+        if (before >= need) {
+            hi = p;                     /* p > lo: mass < need */
+        } else if (before + buf[p].logit >= need) {
+            return p + 1;
+        } else {
+            lo = p + 1;
+            mass = before + buf[p].logit;
+        }
+    }
+    return hi;
+}
+
+/* buf[0, count) = the candidates of a draw and their weights (in .logit:
+ * e^((logit - max) / temperature), max over the candidates) after top-k and
+ * top-p; *total = the sum of those weights. temperature > 0. */
+static int candidates(const float *logits, int V, float temperature, int top_k, float top_p,
+                      weft_lm_scored *buf, double *total)
+{
     for (int c = 0; c < V; c++) buf[c] = (weft_lm_scored){ logits[c] / temperature, c };
-    int k = V;
+    int n = V;
     if (top_k > 0 && top_k < V) {
-        qsort(buf, (size_t)V, sizeof *buf, by_logit_desc);
-        k = top_k;
+        select_first(buf, V, top_k);
+        n = top_k;
     }
     float mx = buf[0].logit;
-    for (int c = 1; c < k; c++)
+    for (int c = 1; c < n; c++)
         if (buf[c].logit > mx) mx = buf[c].logit;
-    double total = 0.0;
-    for (int c = 0; c < k; c++) total += exp((double)buf[c].logit - mx);
+    double sum = 0.0;
+    for (int c = 0; c < n; c++) {
+        buf[c].logit = (float)exp((double)buf[c].logit - mx);
+        sum += buf[c].logit;
+    }
+    if (top_p > 0.0f && top_p < 1.0f) {
+        n = select_nucleus(buf, n, (double)top_p * sum);
+        sum = 0.0;
+        for (int c = 0; c < n; c++) sum += buf[c].logit;
+    }
+    *total = sum;
+    return n;
+}
+
+static int most_likely(const float *logits, int V)
+{
+    int best = 0;
+    for (int c = 1; c < V; c++)
+        if (logits[c] > logits[best]) best = c;
+    return best;
+}
+
+int weft_lm_draw(const float *logits, int V, const weft_lm_sampling *s, weft_lm_scored *buf,
+                 weft_rng *rng)
+{
+    if (s->temperature <= 0.0f) return most_likely(logits, V);
+    double total;
+    int n = candidates(logits, V, s->temperature, s->top_k, s->top_p, buf, &total);
     double u = (double)weft_rng_uniform(rng) * total, acc = 0.0;
-    for (int c = 0; c < k; c++) {
-        acc += exp((double)buf[c].logit - mx);
+    for (int c = 0; c < n; c++) {
+        acc += buf[c].logit;
         if (u < acc) return buf[c].id;
     }
-    return buf[k - 1].id;
+    return buf[n - 1].id;
+}
+
+void weft_lm_distribution(const float *logits, int V, const weft_lm_sampling *s, float *probs,
+                          weft_lm_scored *buf)
+{
+    memset(probs, 0, (size_t)V * sizeof *probs);
+    if (s->temperature <= 0.0f) {
+        probs[most_likely(logits, V)] = 1.0f;
+        return;
+    }
+    double total;
+    int n = candidates(logits, V, s->temperature, s->top_k, s->top_p, buf, &total);
+    for (int c = 0; c < n; c++) probs[buf[c].id] = (float)(buf[c].logit / total);
 }
 
 int weft_lm_start_id(const weft_lm *m)
@@ -370,73 +630,90 @@ int weft_lm_start_id(const weft_lm *m)
     return start < 0 ? 0 : start;
 }
 
+int weft_lm_next_batch(weft_lm *m, weft_graph *g, const int *ids, int B, weft_state *state,
+                       float *logits, char *err, size_t errsize)
+{
+    if (B < 1) {
+        weft_say(err, errsize, "language model next: %d streams", B);
+        return -1;
+    }
+    for (int b = 0; b < B; b++)
+        if (ids[b] < 0 || ids[b] >= m->vocab_size) {
+            weft_say(err, errsize, "language model next: id %d (stream %d) is not in [0, %d)",
+                     ids[b], b, m->vocab_size);
+            return -1;
+        }
+    bool taped = !weft_graph_is_forward_only(g);
+    weft_graph_reset(g);
+    weft_graph_set_forward_only(g, true);
+    weft_rnn_out ro;
+    weft_var *z = weft_lm_forward(m, g, ids, NULL, 1, B, state, NULL, &ro);
+    int rc = 0;
+    if (!z || weft_graph_failed(g)) {
+        weft_say(err, errsize, "language model next: %s", weft_graph_error(g));
+        rc = -1;
+    } else if (weft_state_detach(&ro, state)) {
+        weft_say(err, errsize, "language model next: out of memory");
+        rc = -1;
+    } else if (logits) {
+        memcpy(logits, z->value.data, (size_t)B * m->vocab_size * sizeof *logits);
+    }
+    /* the caller's graph back as it was (its nodes are gone either way) */
+    if (taped) {
+        weft_graph_reset(g);
+        weft_graph_set_forward_only(g, false);
+    }
+    return rc;
+}
+
 int weft_lm_next(weft_lm *m, weft_graph *g, int id, weft_state *state, float *logits, char *err,
                  size_t errsize)
 {
-    if (id < 0 || id >= m->vocab_size) {
-        weft_say(err, errsize, "language model next: id %d is not in [0, %d)", id,
-                 m->vocab_size);
-        return -1;
-    }
-    weft_graph_reset(g);
-    weft_rnn_out ro;
-    weft_var *z = weft_lm_forward(m, g, &id, NULL, 1, 1, state, NULL, &ro);
-    if (!z || weft_graph_failed(g)) {
-        weft_say(err, errsize, "language model next: %s", weft_graph_error(g));
-        return -1;
-    }
-    if (weft_state_detach(&ro, state)) {
-        weft_say(err, errsize, "language model next: out of memory");
-        return -1;
-    }
-    if (logits) memcpy(logits, z->value.data, (size_t)m->vocab_size * sizeof *logits);
-    return 0;
+    return weft_lm_next_batch(m, g, &id, 1, state, logits, err, errsize);
 }
 
 int weft_lm_sample(weft_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out, char *err,
                    size_t errsize)
 {
-    int V = m->vocab_size;
-    int start = weft_lm_start_id(m);
-    /* The model reads the prime after the start token, as it saw every line
-     * begin in training (not from a zero state it never saw mid-text). */
-    int n_prime = 1 + (o->n_prime > 0 ? o->n_prime : 0);
-    int *prime = malloc((size_t)n_prime * sizeof *prime);
+    int V = m->vocab_size, B = o->batch > 1 ? o->batch : 1;
+    int n_prime = o->n_prime > 0 ? o->n_prime : 0;
+    int *ids = malloc((size_t)B * sizeof *ids);
+    float *logits = malloc((size_t)B * V * sizeof *logits);
     weft_lm_scored *buf = malloc((size_t)V * sizeof *buf);
-    if (!buf || !prime) {
-        free(buf);
-        free(prime);
-        weft_say(err, errsize, "sample: out of memory");
-        return -1;
-    }
-    prime[0] = start;
-    if (n_prime > 1) memcpy(prime + 1, o->prime, (size_t)(n_prime - 1) * sizeof *prime);
-    weft_rng rng;
-    weft_rng_seed(&rng, o->seed);
-    weft_state carry = { 0 };
+    weft_rng *rng = malloc((size_t)B * sizeof *rng);
     int rc = 0;
-    /* The prime in one window, then one step per generated token. */
-    const int *in = prime;
-    int T = n_prime, next = 0;
-    for (int k = 0; k < o->length; k++) {
-        weft_graph_reset(g);
-        weft_rnn_out ro;
-        weft_var *logits = weft_lm_forward(m, g, in, NULL, T, 1, &carry, NULL, &ro);
-        if (!logits || weft_graph_failed(g) || weft_state_detach(&ro, &carry)) {
-            weft_say(err, errsize, "sample: %s",
-                     weft_graph_error(g) ? weft_graph_error(g) : "out of memory");
-            rc = -1;
-            break;
-        }
-        next = weft_lm_draw(logits->value.data + (size_t)(T - 1) * V, V, o->temperature,
-                            o->top_k, buf, &rng);
-        out[k] = next;
-        in = &out[k];
-        T = 1;
+    if (!ids || !logits || !buf || !rng) {
+        weft_say(err, errsize, "sample: out of memory");
+        rc = -1;
+        goto done;
     }
-    weft_state_free(&carry);
+    /* stream b draws from its own generator, seeded seed + b: the text
+     * `weft sample --seed seed+b` makes alone */
+    for (int b = 0; b < B; b++) weft_rng_seed(&rng[b], o->seed + (uint64_t)b);
+    weft_lm_sampling how = { o->temperature, o->top_k, o->top_p };
+    weft_state state = { 0 };
+    /* The model reads the start token (as it saw every line begin in
+     * training, not from a zero state it never saw mid-text), then the
+     * prime, then its own draws: one step each, the state carried. */
+    for (int b = 0; b < B; b++) ids[b] = weft_lm_start_id(m);
+    for (int k = 0; k < n_prime + o->length && rc == 0; k++) {
+        rc = weft_lm_next_batch(m, g, ids, B, &state, logits, err, errsize);
+        if (rc) break;
+        for (int b = 0; b < B; b++) {
+            if (k < n_prime) {
+                ids[b] = o->prime[k];
+                continue;
+            }
+            ids[b] = weft_lm_draw(logits + (size_t)b * V, V, &how, buf, &rng[b]);
+            out[(size_t)b * o->length + (k - n_prime)] = ids[b];
+        }
+    }
+    weft_state_free(&state);
+done:
+    free(ids);
+    free(logits);
     free(buf);
-    free(prime);
+    free(rng);
     return rc;
 }
 

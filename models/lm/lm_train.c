@@ -20,6 +20,13 @@ struct weft_lm_trainer {
     long windows;                   /* an epoch */
     weft_state carry;               /* the hidden state carried between windows */
     weft_rnn_out out;               /* the window just built (for batch_end) */
+    /* recomputation (set_checkpoint_every): segments of `every` steps; the
+     * window under way (its ids, its segments' start states) */
+    int every;
+    weft_lm_segments seg;
+    bool in_segments;
+    const int *win_in, *win_tg;
+    int win_len;
     int *rows;                      /* the window's distinct input ids (the encoder's rows) */
     weft_grad_rows grad_rows;
     /* several ranks (shard): this rank trains streams [first, first + d.batch) of
@@ -81,6 +88,7 @@ void weft_lm_trainer_free(weft_lm_trainer *t)
     weft_batches_free(&t->batches);
     weft_state_free(&t->carry);
     weft_state_free(&t->gathered);
+    weft_lm_segments_free(&t->seg);
     free(t->rows);
     free(t);
 }
@@ -121,7 +129,25 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng,
         weft_say(err, errsize, "window %ld is past the end of the stream", index + 1);
         return -1;
     }
-    weft_var *loss = weft_lm_forward(m, g, in, tg, len, t->d.batch, &t->carry, rng, &t->out);
+    weft_var *loss;
+    weft_lm_segments_free(&t->seg);
+    t->in_segments = t->every > 0 && t->every < len;
+    if (t->in_segments) {
+        /* the forward in segments, keeping their start states; the loss
+         * handed back is a number: batch_backward recomputes */
+        if (weft_lm_segments_forward(m, g, in, tg, len, t->d.batch, &t->carry, rng, t->every,
+                                     &t->seg, err, errsize))
+            return -1;
+        t->win_in = in;
+        t->win_tg = tg;
+        t->win_len = len;
+        weft_graph_reset(g);
+        float value = (float)t->seg.loss;
+        weft_tensor lt = weft_tensor_wrap(&value, 1, (int[]){ 1 });
+        loss = weft_input(g, &lt, "window loss", false);
+    } else {
+        loss = weft_lm_forward(m, g, in, tg, len, t->d.batch, &t->carry, rng, &t->out);
+    }
     if (!loss || weft_graph_failed(g)) {
         weft_say(err, errsize, "steps %d..%d of %d: %s", start, start + len, t->batches.steps,
                  weft_graph_error(g) ? weft_graph_error(g) : "lm: forward failed");
@@ -144,10 +170,48 @@ static int batch_loss(void *model, weft_graph *g, long index, weft_rng *rng,
     return 0;
 }
 
+static int batch_backward(void *model, weft_graph *g, weft_var *loss, float scale, char *err,
+                          size_t errsize)
+{
+    weft_lm_trainer *t = model;
+    if (t->in_segments)
+        return weft_lm_segments_backward(t->m, g, t->win_in, t->win_tg, t->win_len, t->d.batch,
+                                         &t->carry, &t->seg, scale, err, errsize);
+    if (weft_backward(g, loss)) {
+        weft_say(err, errsize, "%s", weft_graph_error(g));
+        return -1;
+    }
+    return 0;
+}
+
+static int set_checkpoint_every(void *model, int every, char *err, size_t errsize)
+{
+    weft_lm_trainer *t = model;
+    const weft_lm_config *c = &t->m->cfg;
+    if (c->dropout > 0.0f && c->variational) {
+        weft_say(err, errsize, "--checkpoint-every: variational dropout's masks span the whole "
+                 "window, which recomputation in segments cannot keep");
+        return -1;
+    }
+    if (c->dropout_embed > 0.0f) {
+        weft_say(err, errsize, "--checkpoint-every: embedding dropout's rows span the whole "
+                 "window, which recomputation in segments cannot keep");
+        return -1;
+    }
+    t->every = every;
+    return 0;
+}
+
 static int batch_end(void *model, weft_graph *g, char *err, size_t errsize)
 {
     (void)g;
     weft_lm_trainer *t = model;
+    if (t->in_segments) {   /* the state at the window's end, kept by the forward */
+        weft_state_free(&t->carry);
+        t->carry = t->seg.start[t->seg.n];
+        t->seg.start[t->seg.n] = (weft_state){ 0 };
+        return 0;
+    }
     if (weft_state_detach(&t->out, &t->carry)) {
         weft_say(err, errsize, "lm: out of memory for the carried state");
         return -1;
@@ -304,7 +368,8 @@ weft_trainable weft_lm_trainable(weft_lm_trainer *t)
 {
     return (weft_trainable){
         .model = t, .params = t->m->params, .epoch_begin = epoch_begin,
-        .batch_loss = batch_loss, .batch_end = batch_end, .evaluate = evaluate,
+        .batch_loss = batch_loss, .batch_backward = batch_backward,
+        .set_checkpoint_every = set_checkpoint_every, .batch_end = batch_end, .evaluate = evaluate,
         .higher_is_better = false, .has_valid = t->d.valid != NULL,
         .has_test = t->d.test != NULL, .score_name = "ppl", .save = save, .load = load,
         .save_state = save_state, .shard = shard, .gather_state = gather_state,

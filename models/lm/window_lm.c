@@ -319,8 +319,9 @@ int weft_window_lm_logprobs(weft_window_lm *m, weft_graph *g, const int *ids, si
 
 /* --- sampling --------------------------------------------------------------------------------- */
 
-int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o,
-                          int *out, char *err, size_t errsize)
+/* One stream of weft_window_lm_sample, drawn with o->seed. */
+static int sample_stream(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o, int *out,
+                         char *err, size_t errsize)
 {
     int V = m->vocab_size, c = m->cfg.order - 1;
     int np = o->n_prime > 0 ? o->n_prime : 0;
@@ -339,9 +340,12 @@ int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample
     size_t len = (size_t)c + (size_t)np;
     weft_rng rng;
     weft_rng_seed(&rng, o->seed);
+    weft_lm_sampling how = { o->temperature, o->top_k, o->top_p };
     int rc = 0;
+    bool taped = !weft_graph_is_forward_only(g);
     for (int k = 0; k < o->length; k++) {
         weft_graph_reset(g);
+        weft_graph_set_forward_only(g, true);
         weft_var *logits = weft_window_lm_forward(m, g, hist + len - c, NULL, 1, NULL);
         if (!logits || weft_graph_failed(g)) {
             weft_say(err, errsize, "sample: %s",
@@ -349,13 +353,30 @@ int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample
             rc = -1;
             break;
         }
-        int next = weft_lm_draw(logits->value.data, V, o->temperature, o->top_k, buf, &rng);
+        int next = weft_lm_draw(logits->value.data, V, &how, buf, &rng);
         out[k] = next;
         hist[len++] = next;
+    }
+    if (taped) {
+        weft_graph_reset(g);
+        weft_graph_set_forward_only(g, false);
     }
     free(hist);
     free(buf);
     return rc;
+}
+
+int weft_window_lm_sample(weft_window_lm *m, weft_graph *g, const weft_lm_sample_opts *o,
+                          int *out, char *err, size_t errsize)
+{
+    /* a window model carries no state: its streams run one after the other,
+     * stream b with seed + b as weft_lm_sample's */
+    for (int b = 0; b < (o->batch > 1 ? o->batch : 1); b++) {
+        weft_lm_sample_opts one = *o;
+        one.seed = o->seed + (uint64_t)b;
+        if (sample_stream(m, g, &one, out + (size_t)b * o->length, err, errsize)) return -1;
+    }
+    return 0;
 }
 
 int weft_window_lm_encode_text(const weft_window_lm *m, const char *text, int **ids, int *n,

@@ -46,7 +46,8 @@ int weft_seq2seq_greedy(const weft_seq2seq *m, const int *const *src, const int 
 {
     enum { BATCH = 32 };
     for (int i = 0; i < N; i++) out[i] = (weft_s2s_nbest){ 0 };
-    weft_graph *g = weft_graph_new();
+    weft_graph *g = weft_graph_new();   /* decoding needs no backward: forward-only */
+    if (g) weft_graph_set_forward_only(g, true);
     int *prev = malloc(BATCH * sizeof(int)), *tokens = NULL;
     double *lp = malloc(BATCH * sizeof(double));
     int *len = malloc(BATCH * sizeof(int));
@@ -292,6 +293,7 @@ int weft_seq2seq_decode(const weft_seq2seq *m, const int *const *src, const int 
         weft_say(err, errsize, "decode: out of memory");
         return -1;
     }
+    weft_graph_set_forward_only(g, true);   /* beam search needs no backward */
     for (int i0 = 0; i0 < N; i0 += batch) {
         int n = N - i0 < batch ? N - i0 : batch;
         weft_graph_reset(g);
@@ -350,6 +352,7 @@ int weft_seq2seq_corpus_loss(const weft_seq2seq *m, const weft_s2s_corpus *c, in
         weft_say(err, errsize, "loss: out of memory");
         return -1;
     }
+    weft_graph_set_forward_only(g, true);   /* scoring needs no backward */
     double sum = 0, tokens = 0;
     for (int i0 = 0; i0 < c->n; i0 += batch) {
         int B = c->n - i0 < batch ? c->n - i0 : batch;

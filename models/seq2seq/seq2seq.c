@@ -491,18 +491,22 @@ static weft_seq2seq *model_from_header(const char *path, const weft_checkpoint *
      * built: the encoder's (its hidden width), the readout's bias and the
      * additive attention's vector (their widths), so a header cannot ask for
      * more than the file holds */
+    char enc_prefix[32], out_bias[40], attn_w[40];
+    snprintf(enc_prefix, sizeof enc_prefix, "%senc.", prefix);
+    snprintf(out_bias, sizeof out_bias, "%sout.bias", prefix);
+    snprintf(attn_w, sizeof attn_w, "%sattn.w", prefix);
     weft_rnn_config rc = { .cell = et, .input_size = c.embed, .hidden_size = c.hidden,
                            .num_layers = c.enc_layers, .bidirectional = c.bidirectional,
-                           .prefix = "enc." };
+                           .prefix = enc_prefix };
     if (c.enc_layers > WEFT_S2S_MAX_LAYERS || c.dec_layers > WEFT_S2S_MAX_LAYERS) {
         weft_say(err, errsize, "%s: weft.config: layers above %d", path, WEFT_S2S_MAX_LAYERS);
         goto done;
     }
     if (weft_rnn_check_checkpoint(&rc, ck, path, err, errsize) ||
-        weft_lm_meta_tensor(ck, path, "out.bias", 1, (int[]){ (int)te->shape[0] }, true, err,
+        weft_lm_meta_tensor(ck, path, out_bias, 1, (int[]){ (int)te->shape[0] }, true, err,
                             errsize) ||
         (c.attention == WEFT_ATTN_ADDITIVE &&
-         weft_lm_meta_tensor(ck, path, "attn.w", 2,
+         weft_lm_meta_tensor(ck, path, attn_w, 2,
                              (int[]){ 1, c.attn_hidden ? c.attn_hidden : c.hidden }, true, err,
                              errsize)))
         goto done;

@@ -1023,7 +1023,9 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
         weft_var *scaled = b.loss;
         if (r->n_buckets) {   /* several ranks: reduce the buckets as they become final */
             buckets_arm(r, b.items > 0 ? b.items : 1.0);
-            weft_graph_on_grad_final(r->g, on_grad_final, r);
+            /* a recomputed backward (batch_backward) runs several sweeps and its
+               gradients are final only after the last: reduced after it */
+            if (!t->batch_backward) weft_graph_on_grad_final(r->g, on_grad_final, r);
         }
         if (K > 1) {
             /* weight the batch by its items; the sum is divided by all the
@@ -1034,10 +1036,13 @@ static int train_step(run *r, double *loss_sum, long *n_batches, float *norm_out
                 return -1;
             }
         }
-        int brc = weft_backward(r->g, scaled);
+        float scale = K > 1 ? (float)(b.items > 0 ? b.items : 1.0) : 1.0f;
+        int brc = t->batch_backward
+                      ? t->batch_backward(t->model, r->g, scaled, scale, r->err, r->errsize)
+                      : weft_backward(r->g, scaled);
         weft_graph_on_grad_final(r->g, NULL, NULL);
         if (brc) {
-            weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
+            if (!t->batch_backward) weft_say(r->err, r->errsize, "%s", weft_graph_error(r->g));
             return -1;
         }
         if (r->overlap_rc) return -1;
@@ -1122,6 +1127,9 @@ static int check_opts(const weft_trainable *t, const weft_train_opts *o, char *e
     if (!t || !t->params || !t->epoch_begin || !t->batch_loss)
         bad = "the model needs params, epoch_begin and batch_loss";
     else if (o->accumulate < 1) bad = "accumulate must be >= 1";
+    else if (o->checkpoint_every < 0) bad = "checkpoint_every must be >= 0";
+    else if (o->checkpoint_every > 0 && !t->set_checkpoint_every)
+        bad = "checkpoint_every: this model does not recompute its forward in segments";
     else if (o->epochs < 0 || o->max_steps < 0 || !(o->max_seconds >= 0))
         bad = "epochs, max_steps and max_seconds must be >= 0";
     else if (o->epochs == 0 && o->max_steps == 0 && o->max_seconds == 0)
@@ -1225,6 +1233,12 @@ static int train(const weft_trainable *t, const weft_train_opts *o, weft_train_r
         weft_say(err, errsize, "out of memory");
         goto done;
     }
+    /* gradients of intermediates only while live, fused steps' activations
+     * in place (weft_graph_set_low_memory): nothing here reads them after */
+    weft_graph_set_low_memory(r.g, true);
+    if (o->checkpoint_every > 0 &&
+        t->set_checkpoint_every(t->model, o->checkpoint_every, err, errsize))
+        goto done;
     if (r.dist && (start_ranks(&r) || buckets_make(&r))) goto done;
     if (o->catch_signals) catch_signals(&handlers);
     r.t_start = now_seconds();

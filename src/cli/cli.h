@@ -85,6 +85,9 @@ int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_gradflow(int argc, char **argv);
 int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
+/* `weft bench generate` and `weft bench eval` (src/cli/cmd_bench_generate.c) */
+int weft_cli_bench_generate(int argc, char **argv);
+int weft_cli_bench_eval(int argc, char **argv);
 /* Word vectors (cmd_word2vec.c): training and evaluation, neighbours, analogies. */
 int weft_cmd_word2vec(int argc, char **argv);
 int weft_cmd_neighbors(int argc, char **argv);

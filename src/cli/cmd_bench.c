@@ -178,6 +178,7 @@ static int layer_bench_make(layer_bench *b, const weft_rnn_config *cfg, int T, i
         snprintf(err, errsize, "out of memory");
         return -1;
     }
+    weft_graph_set_low_memory(b->g, true);   /* as the trainers run */
     weft_rng_fill_uniform(&rng, &b->xs, -1.0f, 1.0f);
     return 0;
 }
@@ -303,6 +304,8 @@ static void print_layer_result(const layer_bench *b, const weft_rnn_config *cfg,
         double need_step = (double)need * B * layers * dirs * sizeof(float);
         printf("memory per step: %.0f bytes (arena / T); saved activations need %.0f bytes "
                "(x%.2f)\n", per_step, need_step, per_step / need_step);
+        printf("memory vs floor: %.2f (arena per step over the saved activations)\n",
+               per_step / need_step);
     } else {
         printf("memory per step: %.0f bytes (arena / T)\n", per_step);
     }
@@ -487,6 +490,7 @@ static int bench_lm(int argc, char **argv)
         fprintf(stderr, "weft bench lm: out of memory\n");
         goto done;
     }
+    weft_graph_set_low_memory(g, true);   /* as the trainer runs */
     for (int s = 0; s < warmup + steps; s++) {
         for (int k = 0; k < T * B; k++) {
             inputs[k] = (int)weft_rng_below(&rng, (uint32_t)p->vocab);
@@ -568,16 +572,20 @@ int weft_cmd_bench(int argc, char **argv)
         { "layer", "bench layer", bench_layer },
         { "lm", "bench lm", bench_lm },
         { "gemm", "bench gemm", bench_gemm },
+        { "generate", "bench generate", weft_cli_bench_generate },
+        { "eval", "bench eval", weft_cli_bench_eval },
     };
     int status;
     if (weft_args_run_sub(argc, argv, sub, sizeof sub / sizeof sub[0], &status)) return status;
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     FILE *out = help ? stdout : stderr;
-    fprintf(out, "usage: weft bench layer|lm|gemm [options]\n\n"
+    fprintf(out, "usage: weft bench layer|lm|gemm|generate|eval [options]\n\n"
                  "Time weft's recurrent layers and language models against the sgemm ceiling.\n"
                  "  layer   one recurrent layer (stack), forward or forward+backward\n"
                  "  lm      a language model's training step: small, medium or char\n"
                  "  gemm    BLIS's sgemm alone: the ceiling\n"
+                 "  generate  a language model's generation (weft sample): tokens/s\n"
+                 "  eval    a language model scoring a stream (weft eval): tokens/s\n"
                  "'weft bench COMMAND --help' describes a command. bench/side_by_side.py runs\n"
                  "them beside PyTorch (docs/performance.md).\n");
     if (help) return WEFT_EXIT_OK;

@@ -1,10 +1,11 @@
 /* src/cli/cmd_sample.c — `weft sample`: text from a language model.
  *
  *     weft sample --model MODEL [--prime TEXT] [--tokens N] [--temperature T]
- *                 [--top-k K] [--seed S]
+ *                 [--top-k K] [--top-p P] [--seed S] [--batch B]
  *
  * Prints the prime (when given) and then N generated tokens: words joined by
- * spaces with <eos> as a newline, characters as they are. */
+ * spaces with <eos> as a newline, characters as they are. With --batch B,
+ * B texts generated together, each after a line "# sample b (seed S+b)". */
 #include "src/cli/cli.h"
 #include "src/cli/lm_common.h"
 

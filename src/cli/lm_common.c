@@ -140,6 +140,10 @@ void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags)
           "stop after K epochs without a better validation score (0: never)", 0, 1e6 },
         { "accumulate", WEFT_FLAG_INT, &a->accumulate, "K",
           "one optimizer step every K batches, as one batch K times as large", 1, 1e6 },
+        { "checkpoint-every", WEFT_FLAG_INT, &a->checkpoint_every, "K",
+          "recompute in backward: keep the state every K steps, run each K-step segment "
+          "forward again (memory for K steps of a window, not all; one more forward; 0: off)",
+          0, 1e6 },
         { "max-loss", WEFT_FLAG_FLOAT, &a->max_loss, "X",
           "stop a diverging run when a batch's loss exceeds X nats (0: max(5 ln V, 10) for a "
           "vocabulary of V)", 0, 1e30 },
@@ -204,6 +208,7 @@ int weft_cli_trainer_opts(const weft_cli_trainer_args *a, int vocab_size, weft_t
     o->schedule.plateau_patience = a->plateau_patience;
     o->patience = a->patience;
     o->accumulate = a->accumulate;
+    o->checkpoint_every = a->checkpoint_every;
     double bound = 5.0 * log(vocab_size > 1 ? (double)vocab_size : 2.0);
     o->max_loss = a->max_loss > 0 ? (double)a->max_loss : bound > 10.0 ? bound : 10.0;
     o->log_csv = a->log;
@@ -232,6 +237,9 @@ void weft_cli_describe_training(const weft_train_opts *o, char *buf, size_t n)
         k += snprintf(buf + k, n - (size_t)k, ", warm-up %ld steps", s->warmup_steps);
     if (o->accumulate > 1 && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, ", %d batches a step", o->accumulate);
+    if (o->checkpoint_every > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", recomputed in segments of %d steps",
+                      o->checkpoint_every);
     if (o->patience > 0 && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, ", patience %d", o->patience);
 }
@@ -344,8 +352,8 @@ void weft_cli_print_eval(const char *data, const int *ids, size_t n, const weft_
 
 void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags)
 {
-    *o = (weft_cli_sample_args){ .prime = "", .length = 200, .top_k = 0, .seed = 1,
-                                 .temperature = 1.0f };
+    *o = (weft_cli_sample_args){ .prime = "", .length = 200, .top_k = 0, .seed = 1, .batch = 1,
+                                 .temperature = 1.0f, .top_p = 0.0f };
     const weft_flag f[WEFT_CLI_SAMPLE_FLAGS] = {
         { "model", WEFT_FLAG_STRING, &o->model, "MODEL", "a model saved by weft train (required)",
           0, 0 },
@@ -356,8 +364,13 @@ void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags)
           "divide the logits by T (lower: safer; 0: always the most likely)", 0, 100 },
         { "top-k", WEFT_FLAG_INT, &o->top_k, "K", "draw among the K most likely only (0: all)", 0,
           1 << 24 },
+        { "top-p", WEFT_FLAG_FLOAT, &o->top_p, "P",
+          "draw from the smallest set of most likely tokens holding probability P (0: all)", 0,
+          1 },
         { "seed", WEFT_FLAG_INT, &o->seed, "S", "random seed: the same seed, the same text", 0,
           2147483647 },
+        { "batch", WEFT_FLAG_INT, &o->batch, "B",
+          "generate B texts at once, text b with seed S+b (each a '# sample' block)", 1, 4096 },
     };
     memcpy(flags, f, sizeof f);
 }
@@ -388,7 +401,8 @@ int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *
     char err[1024];
     int status = WEFT_EXIT_FAIL;
     int *prime_ids = NULL, n_prime = 0;
-    int *out = malloc((size_t)(a->length > 0 ? a->length : 1) * sizeof *out);
+    int B = a->batch > 1 ? a->batch : 1;
+    int *out = malloc((size_t)B * (size_t)(a->length > 0 ? a->length : 1) * sizeof *out);
     weft_graph *g = weft_graph_new();
     if (!out || !g) {
         fprintf(stderr, "weft sample: out of memory\n");
@@ -400,12 +414,19 @@ int weft_cli_sample_text(const weft_cli_sampler *s, const weft_cli_sample_args *
     }
     weft_lm_sample_opts o = { .prime = prime_ids, .n_prime = n_prime, .length = a->length,
                               .temperature = a->temperature, .top_k = a->top_k,
-                              .seed = (uint64_t)a->seed };
+                              .top_p = a->top_p, .seed = (uint64_t)a->seed, .batch = B };
     if (s->sample(s->model, g, &o, out, err, sizeof err)) {
         fprintf(stderr, "weft sample: %s\n", err);
         goto done;
     }
-    status = print_sample(s->vocab, s->level, a->prime, out, a->length);
+    /* one text: as it is; several: each after a line naming its seed, so
+     * that block b is what --seed S+b prints alone */
+    status = WEFT_EXIT_OK;
+    for (int b = 0; b < B && status == WEFT_EXIT_OK; b++) {
+        if (B > 1) printf("# sample %d (seed %lld)\n", b + 1, (long long)a->seed + b);
+        status = print_sample(s->vocab, s->level, a->prime, out + (size_t)b * a->length,
+                              a->length);
+    }
 done:
     weft_graph_free(g);
     free(out);

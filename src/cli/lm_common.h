@@ -56,16 +56,16 @@ int weft_cli_encode_texts(const weft_vocab *v, const char *data, const weft_toke
                           const weft_tokens *valid_t, int **valid_ids, size_t *n_valid);
 
 /* The trainer's flags every training command shares (weft/train.h): --schedule,
- * --warmup, --min-lr, --plateau-patience, --patience, --accumulate, --max-loss,
+ * --warmup, --min-lr, --plateau-patience, --patience, --accumulate, --checkpoint-every, --max-loss,
  * --test, --log, --log-json. weft_cli_trainer_flags sets *a to the defaults
  * and writes the WEFT_CLI_TRAINER_FLAGS flags that fill it to flags. */
 typedef struct weft_cli_trainer_args {
     const char *schedule, *test, *log, *log_json;
-    int warmup, plateau_patience, patience, accumulate;
+    int warmup, plateau_patience, patience, accumulate, checkpoint_every;
     float min_lr, max_loss;
     bool distributed;
 } weft_cli_trainer_args;
-#define WEFT_CLI_TRAINER_FLAGS 11
+#define WEFT_CLI_TRAINER_FLAGS 12
 void weft_cli_trainer_flags(weft_cli_trainer_args *a, weft_flag *flags);
 /* Those flags into *o (schedule, warm-up, patience, accumulation, logs; the
  * decay and decay start the caller sets); max_loss 0 there becomes
@@ -126,10 +126,10 @@ void weft_cli_print_eval(const char *data, const int *ids, size_t n, const weft_
  * WEFT_CLI_SAMPLE_FLAGS flags that fill it to flags. */
 typedef struct weft_cli_sample_args {
     const char *model, *prime;
-    int length, top_k, seed;
-    float temperature;
+    int length, top_k, seed, batch;
+    float temperature, top_p;
 } weft_cli_sample_args;
-#define WEFT_CLI_SAMPLE_FLAGS 6
+#define WEFT_CLI_SAMPLE_FLAGS 8
 void weft_cli_sample_flags(weft_cli_sample_args *o, weft_flag *flags);
 
 /* A neural language model as `weft sample` sees it: its vocabulary and two

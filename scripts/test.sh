@@ -33,8 +33,9 @@ log="$dir/meson-logs/test-summary.txt"
 status=0
 meson test -C "$dir" --print-errorlogs "${test_args[@]}" ${MESON_TEST_ARGS:-} | tee "$log" || status=$?
 # The suites of the fused steps and the packed products, again on every other micro-kernel this CPU
-# has (WEFT_PACKED_KERNEL: weft's AVX-512 and AVX2 tiles, BLIS's); tests/test_kernels.c loops
-# over all of them itself. A few seconds each.
+# has (WEFT_PACKED_KERNEL: weft's AVX-512 and AVX2 tiles, BLIS's; the default 'auto' mixes weft's
+# and BLIS's by shape on an AVX2 CPU, so both run again there); tests/test_kernels.c loops over
+# all of them itself. A few seconds each.
 exe="$dir/src/cli/weft"
 default=$("$exe" info --quiet | awk '$1 == "packed" {print $2}')
 for kernel in weft-avx512 weft-avx2 blis; do

@@ -164,6 +164,16 @@ void weft_thread_tuner_step(weft_thread_tuner *t, double seconds)
     }
     t->gap = moved || t->gap <= 0 ? 1.0 : (2 * t->gap < WEFT_TUNER_MAX_GAP ? 2 * t->gap
                                                                             : WEFT_TUNER_MAX_GAP);
+    /* and at least ten times what the losing count's steps cost over the
+     * winner's, so that trying again costs under a tenth of the time (a step
+     * beside a busy process can take several seconds more) */
+    double lmin = 1e300, omin = 1e300;
+    for (int i = 0; i < t->n / 2; i++) {
+        lmin = t->t_level[i] < lmin ? t->t_level[i] : lmin;
+        omin = t->t_other[i] < omin ? t->t_other[i] : omin;
+    }
+    double lost = (moved ? lmin - omin : omin - lmin) * (t->n / 2);
+    if (10 * lost > t->gap) t->gap = 10 * lost;
     t->since = 0;
     t->phase = 1;
     weft_set_num_threads(t->level);

@@ -497,26 +497,32 @@ static void test_thread_tuner(void **state)
     for (int i = 0; i < 2 * WEFT_TUNER_ROUNDS; i++) step_as(&t, 0.5, 1.0);
     assert_int_equal(weft_num_threads(), 1);
     assert_int_equal(t.switches, 1);
-    /* settled for a second of training, then tries two threads again */
-    step_as(&t, 0.6, 0.6);
+    /* two threads lost 0.5 s in each of 4 steps: the next try ten times that
+     * (20 s of training) away */
+    assert_true(fabs(t.gap - 20.0) < 1e-9);
+    for (int i = 0; i < 33; i++) step_as(&t, 0.6, 0.6);
+    assert_int_equal(t.phase, 1);
     assert_int_equal(weft_num_threads(), 1);
-    step_as(&t, 0.6, 0.6);
+    step_as(&t, 0.6, 0.6);   /* 20.4 s: trying */
+    assert_int_equal(t.phase, 2);
     for (int i = 0; i < 2 * WEFT_TUNER_ROUNDS; i++) step_as(&t, 0.6, 0.3);
     assert_int_equal(weft_num_threads(), 2);
     assert_int_equal(t.switches, 2);
-    /* two threads stay ahead: no move, the next try twice as far off */
+    /* two threads stay ahead: no move, the next try twice as far off, up to
+     * WEFT_TUNER_MAX_GAP */
     double gap = t.gap;
     while (t.phase == 1) step_as(&t, 0.6, 0.3);
     for (int i = 0; i < 2 * WEFT_TUNER_ROUNDS; i++) step_as(&t, 0.6, 0.59);   /* within 5% */
     assert_int_equal(weft_num_threads(), 2);
     assert_int_equal(t.switches, 2);
-    assert_true(t.gap == 2 * gap);
+    assert_true(t.gap == (2 * gap < WEFT_TUNER_MAX_GAP ? 2 * gap : WEFT_TUNER_MAX_GAP));
     /* a count five times as slow loses after one step of each */
     while (t.phase == 1) step_as(&t, 0.6, 0.3);
     step_as(&t, 5.0, 1.0);
     step_as(&t, 5.0, 1.0);
     assert_int_equal(t.phase, 1);
     assert_int_equal(weft_num_threads(), 2);
+    assert_true(fabs(t.gap - 40.0) < 1e-9);   /* 4 s lost: the next try 40 s away */
     weft_thread_tuner_end(&t);
     assert_int_equal(weft_num_threads(), 2);
 

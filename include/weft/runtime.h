@@ -34,8 +34,10 @@ const char *weft_packed_kernel(void);
  * thread. A training loop that calls weft_thread_tuner_step after each step
  * (the library's trainer does) lets the tuner time steps with the threads
  * asked for and with half as many (or back up), interleaved a few steps
- * each, and keep the faster: again at once when the choice changed, then
- * at intervals that double up to WEFT_TUNER_MAX_GAP seconds of training.
+ * each, and keep the faster: again after a second of training when the
+ * choice changed, then at intervals that double up to WEFT_TUNER_MAX_GAP
+ * seconds, and never sooner than ten times the time the slower count lost
+ * in the last try.
  * Any thread count gives the same bits, so the results do not change.
  * WEFT_ADAPT_THREADS=0 in the environment keeps the threads fixed. */
 #define WEFT_TUNER_ROUNDS 4

@@ -87,26 +87,34 @@ typedef void (*ref_step_fn)(const weft_cell *c, const double *x, double *const *
 
 /* --- Elman ------------------------------------------------------------------------------ */
 
+enum { ACT_TANH, ACT_RELU, ACT_SIGMOID };
+
 static void elman(const weft_cell *c, const double *x, double *const *prev, double **next,
-                  bool relu)
+                  int act)
 {
     int I = c->input_size, H = c->hidden_size;
     const float *Wih = param(c, "weight_ih", H, I), *Whh = param(c, "weight_hh", H, H);
     const float *bih = param(c, "bias_ih", H, 0), *bhh = param(c, "bias_hh", H, 0);
     for (int j = 0; j < H; j++) {
         double a = dot_row(Wih, j, I, x) + bih[j] + dot_row(Whh, j, H, prev[0]) + bhh[j];
-        next[0][j] = relu ? (a > 0 ? a : 0) : tanh(a);
+        next[0][j] = act == ACT_RELU ? (a > 0 ? a : 0) : act == ACT_SIGMOID ? sigm(a) : tanh(a);
     }
 }
 
 static void ref_rnn_tanh(const weft_cell *c, const double *x, double *const *prev, double **next)
 {
-    elman(c, x, prev, next, false);
+    elman(c, x, prev, next, ACT_TANH);
 }
 
 static void ref_rnn_relu(const weft_cell *c, const double *x, double *const *prev, double **next)
 {
-    elman(c, x, prev, next, true);
+    elman(c, x, prev, next, ACT_RELU);
+}
+
+static void ref_rnn_sigmoid(const weft_cell *c, const double *x, double *const *prev,
+                            double **next)
+{
+    elman(c, x, prev, next, ACT_SIGMOID);
 }
 
 /* --- the LSTM family --------------------------------------------------------------------- */
@@ -334,6 +342,7 @@ typedef struct cell_case {
 static const cell_case cases[] = {
     { &weft_cell_rnn_tanh, ref_rnn_tanh },
     { &weft_cell_rnn_relu, ref_rnn_relu },
+    { &weft_cell_rnn_sigmoid, ref_rnn_sigmoid },
     { &weft_cell_lstm, ref_lstm },
     { &weft_cell_lstm_f, ref_lstm_f },
     { &weft_cell_lstm_i, ref_lstm_i },
@@ -522,7 +531,8 @@ static void test_lstm_b_forget_bias(void **state)
 static size_t hand_count(const weft_cell_type *t, size_t I, size_t H)
 {
     size_t xp = I != H ? H * I : 0;
-    if (t == &weft_cell_rnn_tanh || t == &weft_cell_rnn_relu) return H * (I + H) + 2 * H;
+    if (t == &weft_cell_rnn_tanh || t == &weft_cell_rnn_relu || t == &weft_cell_rnn_sigmoid)
+        return H * (I + H) + 2 * H;
     if (t == &weft_cell_lstm || t == &weft_cell_lstm_b) return 4 * H * (I + H) + 8 * H;
     if (t == &weft_cell_lstm_f || t == &weft_cell_lstm_i || t == &weft_cell_lstm_o ||
         t == &weft_cell_lstm_coupled)

@@ -115,6 +115,12 @@ static void test_gradcheck_rnn_relu(void **state)
     check_all_shapes(&weft_cell_rnn_relu);
 }
 
+static void test_gradcheck_rnn_sigmoid(void **state)
+{
+    (void)state;
+    check_all_shapes(&weft_cell_rnn_sigmoid);
+}
+
 static void test_gradcheck_lstm(void **state)
 {
     (void)state;
@@ -198,11 +204,11 @@ static void test_gradcheck_mut_square(void **state)
 static void test_registry(void **state)
 {
     (void)state;
-    const char *names[] = { "rnn", "rnn-relu", "lstm", "lstm-f", "lstm-i", "lstm-o", "lstm-b",
+    const char *names[] = { "rnn", "rnn-relu", "rnn-sigmoid", "lstm", "lstm-f", "lstm-i", "lstm-o", "lstm-b",
                             "lstm-peephole", "lstm-coupled", "gru", "mut1", "mut2", "mut3" };
     int n;
     const weft_cell_type *const *all = weft_cell_types(&n);
-    assert_int_equal(n, 13);
+    assert_int_equal(n, 14);
     for (int i = 0; i < n; i++) {
         assert_string_equal(all[i]->name, names[i]);
         assert_ptr_equal(weft_cell_find(names[i]), all[i]);
@@ -220,6 +226,7 @@ static void test_param_counts(void **state)
     struct { const weft_cell_type *t; size_t at_3_2, at_2_2; } want[] = {
         { &weft_cell_rnn_tanh, 2 * 5 + 4, 2 * 4 + 4 },           /* H(I+H) + 2H */
         { &weft_cell_rnn_relu, 2 * 5 + 4, 2 * 4 + 4 },
+        { &weft_cell_rnn_sigmoid, 2 * 5 + 4, 2 * 4 + 4 },
         { &weft_cell_lstm, 8 * 5 + 16, 8 * 4 + 16 },             /* 4H(I+H) + 8H */
         { &weft_cell_lstm_b, 8 * 5 + 16, 8 * 4 + 16 },
         { &weft_cell_lstm_f, 6 * 5 + 12, 6 * 4 + 12 },           /* 3H(I+H) + 6H */
@@ -343,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_bad_cells),
         cmocka_unit_test(test_gradcheck_rnn),
         cmocka_unit_test(test_gradcheck_rnn_relu),
+        cmocka_unit_test(test_gradcheck_rnn_sigmoid),
         cmocka_unit_test(test_gradcheck_lstm),
         cmocka_unit_test(test_gradcheck_lstm_f),
         cmocka_unit_test(test_gradcheck_lstm_i),

@@ -138,12 +138,12 @@ static void uniform_model_has_perplexity_v(void **state)
     weft_lm_free(m);
 }
 
-/* Training drives a tiny text to perplexity near 1; the loss falls. */
-static void model_overfits_a_tiny_text(void **state)
+/* Training drives a tiny text to perplexity near 1; the loss falls. The
+ * LSTM, and the sigmoid Elman network of Mikolov et al. (2010)'s RNNLM. */
+static void overfit_with(const char *cell)
 {
-    (void)state;
     const char *text = "hello world\nhello there\n";
-    weft_lm *m = make_model(text, WEFT_TEXT_CHARS, "lstm", 1, 32, 16, false, 3);
+    weft_lm *m = make_model(text, WEFT_TEXT_CHARS, cell, 1, 32, 16, false, 3);
     size_t n;
     int *ids = encode_text(m, text, &n);
     /* the text ten times, as 2 streams */
@@ -171,10 +171,50 @@ static void model_overfits_a_tiny_text(void **state)
     }
     double after = eval_ppl(m, many, total, 50);
     assert_true(before > 5.0);
-    if (!(after < 1.15)) fail_msg("perplexity %g after training (%g before)", after, before);
+    if (!(after < 1.15))
+        fail_msg("%s: perplexity %g after training (%g before)", cell, after, before);
     weft_graph_free(g);
     weft_batches_free(&b);
     free(many);
+    free(ids);
+    weft_lm_free(m);
+}
+
+static void model_overfits_a_tiny_text(void **state)
+{
+    (void)state;
+    overfit_with("lstm");
+    overfit_with("rnn-sigmoid");
+}
+
+/* Token by token (weft_lm_logprobs), whatever the bptt: the same tokens and
+ * the same sum as weft_lm_eval's batch 1. */
+static void logprobs_sum_to_the_eval(void **state)
+{
+    (void)state;
+    const char *text = "the cat sat on the mat\nthe dog sat on the log\n";
+    weft_lm *m = make_model(text, WEFT_TEXT_WORDS, "rnn-sigmoid", 2, 8, 6, false, 5);
+    size_t n;
+    int *ids = encode_text(m, text, &n);
+    weft_graph *g = weft_graph_new();
+    double nll;
+    size_t count;
+    if (weft_lm_eval(m, g, ids, n, 1, 5, &nll, &count, err, sizeof err)) fail_msg("%s", err);
+    double *lp = malloc((n - 1) * sizeof *lp), *lp1 = malloc((n - 1) * sizeof *lp1);
+    for (int bptt = 1; bptt <= 64; bptt *= 4) {
+        if (weft_lm_logprobs(m, g, ids, n, bptt, lp, err, sizeof err)) fail_msg("%s", err);
+        if (bptt == 1) memcpy(lp1, lp, (n - 1) * sizeof *lp);
+        double sum = 0.0;
+        for (size_t i = 0; i + 1 < n; i++) {
+            assert_true(lp[i] < 0.0);
+            assert_true(fabs(lp[i] - lp1[i]) < 1e-5);
+            sum -= lp[i];
+        }
+        if (fabs(sum - nll) > 1e-5 * nll) fail_msg("bptt %d: %.8f against eval %.8f", bptt, sum, nll);
+    }
+    free(lp);
+    free(lp1);
+    weft_graph_free(g);
     free(ids);
     weft_lm_free(m);
 }
@@ -646,6 +686,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(state_carries_across_windows),
         cmocka_unit_test(uniform_model_has_perplexity_v),
         cmocka_unit_test(model_overfits_a_tiny_text),
+        cmocka_unit_test(logprobs_sum_to_the_eval),
         cmocka_unit_test(tied_weights_are_one_parameter),
         cmocka_unit_test(sampling_with_a_seed_is_reproducible),
         cmocka_unit_test(checkpoints_round_trip),

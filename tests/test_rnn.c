@@ -507,7 +507,7 @@ static void test_fast_path_equals_composed(void **state)
         check_fast_path(all[i]);
         with_fast_path++;
     }
-    assert_int_equal(with_fast_path, 10);   /* rnn, rnn-relu, 7 LSTMs, gru */
+    assert_int_equal(with_fast_path, 11);   /* rnn, rnn-relu, rnn-sigmoid, 7 LSTMs, gru */
 }
 
 /* --- the first layer projected through an embedding table ---------------------------------- */

@@ -56,6 +56,23 @@ static weft_window_lm *make_model(const char *text, weft_text_level level, int o
     return m;
 }
 
+/* A log-bilinear model (Mnih & Hinton 2007) over the tokens of text. */
+static weft_window_lm *make_lbl(const char *text, int order, int embed, uint64_t seed)
+{
+    weft_vocab *v = test_vocab_of(text, WEFT_TEXT_WORDS);
+    weft_window_lm_config cfg = { .level = WEFT_TEXT_WORDS, .order = order, .embed = embed,
+                                  .arch = WEFT_WINDOW_LBL };
+    weft_window_lm *m = weft_window_lm_new(&cfg, v, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    weft_rng rng;
+    weft_rng_seed(&rng, seed);
+    weft_window_lm_init(m, &rng);
+    /* larger vectors than the init's, so that the scores are far from uniform */
+    weft_rng_fill_uniform(&rng, &m->embedding->value, -0.8f, 0.8f);
+    weft_rng_fill_uniform(&rng, &m->output_bias->value, -0.3f, 0.3f);
+    return m;
+}
+
 static int *encode_text(const weft_window_lm *m, const char *text, size_t *n)
 {
     return test_encode(m->vocab, m->cfg.level, text, n);
@@ -156,6 +173,99 @@ static void gradients_match_finite_differences(void **state)
     }
 }
 
+/* The log-bilinear model's summed cross-entropy in double, from its
+ * equations: r̂ = Σ_i C_i R(w_{t-i}), P(w) ∝ exp(R(w)·r̂ + b_w). */
+static double lbl_nll_by_hand(const weft_window_lm *m, const int *ids, size_t n)
+{
+    int c = m->cfg.order - 1, E = m->cfg.embed, X = c * E, V = m->vocab_size;
+    const float *R = m->embedding->value.data, *C = m->context_weight->value.data,
+                *b = m->output_bias->value.data;
+    double *r = calloc((size_t)E, sizeof *r), *y = calloc((size_t)V, sizeof *y);
+    double total = 0.0;
+    for (size_t t = 1; t < n; t++) {
+        for (int e = 0; e < E; e++) r[e] = 0.0;
+        for (int j = 0; j < c; j++) {   /* place j, oldest first: C_j is columns [jE, jE+E) */
+            long at = (long)t - (c - j);
+            int id = at >= 0 ? ids[at] : m->pad;
+            for (int e = 0; e < E; e++)
+                for (int f = 0; f < E; f++)
+                    r[e] += (double)C[e * X + j * E + f] * R[id * E + f];
+        }
+        double mx = -INFINITY;
+        for (int v = 0; v < V; v++) {
+            double s = b[v];
+            for (int e = 0; e < E; e++) s += (double)R[v * E + e] * r[e];
+            y[v] = s;
+            if (s > mx) mx = s;
+        }
+        double z = 0.0;
+        for (int v = 0; v < V; v++) z += exp(y[v] - mx);
+        total += mx + log(z) - y[ids[t]];
+    }
+    free(r);
+    free(y);
+    return total;
+}
+
+/* The log-bilinear model: backward against central differences (the table
+ * R is used twice, as the context's vectors and as the targets'; its
+ * gradient is the sum), evaluation against the equations by hand, whatever
+ * the batch, and the per-token log-probabilities summing to it. */
+static void lbl_gradients_and_eval(void **state)
+{
+    (void)state;
+    weft_window_lm *m = make_lbl(TEXT, 4, 3, 13);
+    assert_null(m->hidden_weight);
+    assert_int_equal(weft_params_count(m->params), 3);
+    assert_int_equal(m->cfg.hidden, 3);
+    size_t n;
+    int *ids = encode_text(m, TEXT, &n);
+    size_t pos[6] = { 1, 2, 7, 12, 20, n - 1 };
+    int ctx[6 * 3], tgt[6];
+    weft_window_lm_contexts(m, ids, pos, 6, ctx);
+    for (int k = 0; k < 6; k++) tgt[k] = ids[pos[k]];
+    weft_graph *g = weft_graph_new();
+    weft_params_zero_grad(m->params);
+    weft_var *loss = weft_window_lm_forward(m, g, ctx, tgt, 6, NULL);
+    if (!loss || weft_graph_failed(g)) fail_msg("%s", weft_graph_error(g));
+    weft_gradcheck_result res;
+    assert_int_equal(weft_gradcheck(g, loss, &(weft_gradcheck_opts){ .eps = 1e-2f,
+                                    .tolerance = 1e-2f }, &res), 0);
+    if (!res.passed) {
+        weft_var *w = weft_graph_node(g, res.worst_node);
+        fail_msg("lbl: max relative error %.3g at %s[%d] (analytic %.6g, numeric %.6g)",
+                 res.max_rel_error, w->name ? w->name : "?", res.worst_index,
+                 res.worst_analytic, res.worst_numeric);
+    }
+    assert_int_equal(res.leaves, 3);
+
+    double want = lbl_nll_by_hand(m, ids, n);
+    assert_true(want > 0.0);
+    for (int batch = 1; batch <= 64; batch *= 4) {
+        double got = eval_nll(m, ids, n, batch);
+        if (fabs(got - want) > 1e-5 * want)
+            fail_msg("lbl batch %d: nll %.8f, by hand %.8f", batch, got, want);
+        double *lp = malloc((n - 1) * sizeof *lp), sum = 0.0;
+        if (weft_window_lm_logprobs(m, g, ids, n, batch, lp, err, sizeof err))
+            fail_msg("%s", err);
+        for (size_t i = 0; i + 1 < n; i++) sum -= lp[i];
+        if (fabs(sum - want) > 1e-5 * want)
+            fail_msg("lbl batch %d: logprobs sum to %.8f, by hand %.8f", batch, sum, want);
+        free(lp);
+    }
+    weft_graph_free(g);
+    free(ids);
+    weft_window_lm_free(m);
+
+    /* no direct connections, no hidden width of its own */
+    weft_window_lm_config bad = { .level = WEFT_TEXT_WORDS, .order = 3, .embed = 4, .hidden = 5,
+                                  .arch = WEFT_WINDOW_LBL };
+    weft_vocab *v = test_vocab_of(TEXT, WEFT_TEXT_WORDS);
+    assert_null(weft_window_lm_new(&bad, v, err, sizeof err));
+    assert_non_null(strstr(err, "log-bilinear"));
+    weft_vocab_free(v);
+}
+
 /* The context of a target: the n-1 ids before it, <eos> before the start. */
 static void contexts_are_padded_with_eos(void **state)
 {
@@ -200,14 +310,14 @@ static void eval_matches_a_computation_by_hand(void **state)
 }
 
 /* Training drives a tiny text whose next word the 2 before it decide to
- * perplexity near 1. */
-static void model_overfits_a_tiny_text(void **state)
+ * perplexity near 1: Bengio et al.'s model and the log-bilinear one. */
+static void overfit(bool lbl)
 {
-    (void)state;
     const char *line = "the cat sat on the mat\n";
     char text[512] = "";
     for (int r = 0; r < 8; r++) strcat(text, line);
-    weft_window_lm *m = make_model(text, WEFT_TEXT_WORDS, 3, 8, 32, false, 2);
+    weft_window_lm *m = lbl ? make_lbl(text, 3, 8, 2)
+                            : make_model(text, WEFT_TEXT_WORDS, 3, 8, 32, false, 2);
     size_t n;
     int *ids = encode_text(m, text, &n);
     double before = exp(eval_nll(m, ids, n, 16) / (double)(n - 1));
@@ -236,11 +346,20 @@ static void model_overfits_a_tiny_text(void **state)
     }
     double after = exp(eval_nll(m, ids, n, 16) / (double)(n - 1));
     assert_true(before > 4.0);
-    if (!(after < 1.05)) fail_msg("perplexity %g after training (%g before)", after, before);
+    if (!(after < 1.05))
+        fail_msg("%s: perplexity %g after training (%g before)", lbl ? "lbl" : "nnlm", after,
+                 before);
     free(pos);
     weft_graph_free(g);
     free(ids);
     weft_window_lm_free(m);
+}
+
+static void model_overfits_a_tiny_text(void **state)
+{
+    (void)state;
+    overfit(false);
+    overfit(true);
 }
 
 /* Saved then loaded: the same configuration, vocabulary, tensors and
@@ -286,6 +405,22 @@ static void checkpoints_round_trip(void **state)
         weft_window_lm_free(m);
     }
     assert_false(weft_window_lm_file_is("/no/such/file.safetensors"));
+
+    /* the log-bilinear model: its arch and its three tensors come back */
+    weft_window_lm *m = make_lbl(TEXT, 3, 4, 6);
+    const char *path = tmp_path("lbl.safetensors");
+    if (weft_window_lm_save(m, path, err, sizeof err)) fail_msg("%s", err);
+    weft_window_lm *r = weft_window_lm_load(path, err, sizeof err);
+    if (!r) fail_msg("%s", err);
+    assert_int_equal(r->cfg.arch, WEFT_WINDOW_LBL);
+    assert_int_equal(weft_params_count(r->params), 3);
+    assert_string_equal(weft_params_at(r->params, 1)->name, "context.weight");
+    size_t n;
+    int *ids = encode_text(m, TEXT, &n);
+    assert_true(eval_nll(m, ids, n, 7) == eval_nll(r, ids, n, 7));
+    free(ids);
+    weft_window_lm_free(r);
+    weft_window_lm_free(m);
 }
 
 /* Sampling: the same seed, the same ids; a prime changes the context. */
@@ -341,7 +476,7 @@ static void cli_train_eval_sample(void **state)
     assert_contains(r->out, "epoch 3: train loss");
     assert_contains(r->out, "best valid perplexity");
     assert_contains(r->err, "epoch 3/3 100.0%");
-    assert_contains(r->err, "window-lm order 3");
+    assert_contains(r->err, "window-lm nnlm order 3");
     char csv[8192];
     weft_test_slurp(log, csv, sizeof csv);
     assert_contains(csv, "epoch,window,tokens,seconds,lr,train_loss");
@@ -445,6 +580,7 @@ int main(void)
     if (!mkdtemp(tmpdir)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gradients_match_finite_differences),
+        cmocka_unit_test(lbl_gradients_and_eval),
         cmocka_unit_test(contexts_are_padded_with_eos),
         cmocka_unit_test(eval_matches_a_computation_by_hand),
         cmocka_unit_test(model_overfits_a_tiny_text),

@@ -9,7 +9,8 @@
 #   rnn         Mikolov et al. (2010) recurrent NNLM: Elman RNN, sigmoid     weft train --cell rnn-sigmoid
 #   rnn+kn5     the two interpolated
 #
-#   bash scripts/ptb_table.sh [DATA_DIR [OUT_DIR]]     default ../shared/data/ptb and build/ptb
+#   bash scripts/ptb_table.sh DATA_DIR [OUT_DIR]      DATA_DIR holds ptb.train.txt and ptb.valid.txt
+#                                                     (Mikolov's PTB); OUT_DIR default build/ptb
 #   PTB_ROWS="kn5 window window+kn5" bash scripts/ptb_table.sh ...     some rows only
 #   WEFT=path/to/weft                                                  another binary
 #   PTB_EXTRA="--epochs 1 --hidden 16 --embed 16"   flags added to every new training run
@@ -21,13 +22,18 @@
 # that finished (OUT_DIR/ROW.done) is skipped. Each row's stdout goes to OUT_DIR/ROW.out, its
 # progress to OUT_DIR/ROW.err and OUT_DIR/ROW.csv; the table is printed at the end.
 #
-# Time (docs/results.md): the trainings are 2.5-4 CPU-minutes an epoch each at one thread on
-# this 2-core machine alone, about 3 CPU-hours for the whole table; on a shared machine the
-# wall time is that divided by the share of a core the runs get.
+# Time (docs/results.md): kn5 takes a minute; an epoch of the window row took about 6
+# CPU-minutes at one thread on the 2-core machine of docs/results.md while it was shared, and
+# the rows train up to 10, 10 and 20 epochs (fewer with early stopping): hours of CPU for the
+# whole table, and the wall time is that divided by the share of a core the runs get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data=${1:-../shared/data/ptb}
+if [[ $# -lt 1 ]]; then
+  echo "usage: bash scripts/ptb_table.sh DATA_DIR [OUT_DIR] (DATA_DIR: ptb.train.txt, ptb.valid.txt)" >&2
+  exit 2
+fi
+data=$1
 out=${2:-build/ptb}
 weft=${WEFT:-build/src/cli/weft}
 rows=${PTB_ROWS:-kn5 window window+kn5 lbl rnn rnn+kn5}

@@ -1,8 +1,9 @@
-/* src/cli/cmd_window_lm.c — Bengio et al. (2003)'s fixed-window language
- * model from the command line (weft/window_lm.h):
+/* src/cli/cmd_window_lm.c — the fixed-window language models from the
+ * command line (weft/window_lm.h): Bengio et al. (2003)'s, and Mnih & Hinton
+ * (2007)'s log-bilinear model with --arch lbl:
  *
- *     weft train --task window-lm --data TRAIN [--valid VALID] --order N --embed M
- *                --hidden H [--direct] ...
+ *     weft train --task window-lm --data TRAIN [--valid VALID] [--arch nnlm|lbl]
+ *                --order N --embed M --hidden H [--direct] ...
  *     weft eval --model MODEL --data FILE        (last line: perplexity: X)
  *     weft sample --model MODEL [--prime TEXT] ...
  *
@@ -313,8 +314,8 @@ int weft_cli_window_lm_train(int argc, char **argv)
     };
     weft_args_spec spec = {
         .prog = "weft train --task window-lm",
-        .summary = "Train Bengio et al. (2003)'s fixed-window neural language model "
-                   "(see docs/lm.md).",
+        .summary = "Train a fixed-window neural language model: Bengio et al. (2003)'s, or "
+                   "Mnih & Hinton (2007)'s log-bilinear one with --arch lbl (see docs/lm.md).",
         .details =
             "Every token after the first is an example: its N-1 previous tokens (the start of\n"
             "the text padded with <eos>, or \\n for characters) and itself. An epoch visits\n"

@@ -87,23 +87,21 @@ weft_window_lm *weft_window_lm_new(const weft_window_lm_config *cfg, weft_vocab 
     m->vocab_size = V;
     int X = (cfg->order - 1) * cfg->embed, Hd = cfg->hidden;
     weft_params *s = m->params;
-    if (lbl) {
-        if (!(m->embedding = weft_params_add(s, "embedding.weight", 2, (int[]){ V, cfg->embed })) ||
-            !(m->context_weight = weft_params_add(s, "context.weight", 2,
-                                                  (int[]){ cfg->embed, X })) ||
-            !(m->output_bias = weft_params_add(s, "output.bias", 1, (int[]){ V }))) {
-            weft_say(err, errsize, "window language model: %s", weft_params_error(s));
-            weft_params_free(s);
-            free(m);
-            return NULL;
-        }
-    } else if (!(m->embedding = weft_params_add(s, "embedding.weight", 2, (int[]){ V, cfg->embed })) ||
-        !(m->hidden_weight = weft_params_add(s, "hidden.weight", 2, (int[]){ Hd, X })) ||
-        !(m->hidden_bias = weft_params_add(s, "hidden.bias", 1, (int[]){ Hd })) ||
-        !(m->output_weight = weft_params_add(s, "output.weight", 2, (int[]){ V, Hd })) ||
-        !(m->output_bias = weft_params_add(s, "output.bias", 1, (int[]){ V })) ||
-        (cfg->direct &&
-         !(m->direct_weight = weft_params_add(s, "direct.weight", 2, (int[]){ V, X })))) {
+    bool ok = (m->embedding = weft_params_add(s, "embedding.weight", 2,
+                                              (int[]){ V, cfg->embed })) != NULL;
+    if (ok && lbl) {
+        ok = (m->context_weight = weft_params_add(s, "context.weight", 2,
+                                                  (int[]){ cfg->embed, X })) &&
+             (m->output_bias = weft_params_add(s, "output.bias", 1, (int[]){ V }));
+    } else if (ok) {
+        ok = (m->hidden_weight = weft_params_add(s, "hidden.weight", 2, (int[]){ Hd, X })) &&
+             (m->hidden_bias = weft_params_add(s, "hidden.bias", 1, (int[]){ Hd })) &&
+             (m->output_weight = weft_params_add(s, "output.weight", 2, (int[]){ V, Hd })) &&
+             (m->output_bias = weft_params_add(s, "output.bias", 1, (int[]){ V })) &&
+             (!cfg->direct ||
+              (m->direct_weight = weft_params_add(s, "direct.weight", 2, (int[]){ V, X })));
+    }
+    if (!ok) {
         weft_say(err, errsize, "window language model: %s", weft_params_error(s));
         weft_params_free(s);
         free(m);
@@ -178,7 +176,7 @@ weft_var *weft_window_lm_forward(weft_window_lm *m, weft_graph *g, const int *ct
         /* r̂ = Σ_i C_i R(w_{t-i}): the C_i side by side times the concatenation,
          * [B, m]. Each word's score is its own vector's dot product with r̂,
          * plus its bias: y = r̂ Rᵀ + b [B, V], with R the same table the
-         * context was read from (Mnih & Hinton 2007, equations 3-4). */
+         * context was read from (Mnih & Hinton 2007). */
         weft_var *R = weft_param_var(g, m->embedding);
         weft_var *r = weft_linear(g, x, weft_param_var(g, m->context_weight), NULL);
         if (drop) r = weft_dropout(g, r, weft_dropout_mask(g, dropout_rng, p, 2, (int[]){ B, E }));

@@ -51,6 +51,9 @@ int weft_cli_build_status(const char *prog, const char *err);
 /* Was --quiet given? */
 bool weft_cli_quiet(void);
 
+/* The median of x[0..n), n >= 1 (sorts x in place: borrows it). */
+double weft_cli_median(double *x, int n);
+
 int weft_cmd_ops(int argc, char **argv);
 int weft_cmd_gradcheck(int argc, char **argv);
 int weft_cmd_info(int argc, char **argv);

@@ -46,8 +46,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of x[0..n) (sorts x in place). */
-static double median(double *x, int n)
+double weft_cli_median(double *x, int n)
 {
     qsort(x, (size_t)n, sizeof *x, cmp_double);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
@@ -234,7 +233,7 @@ static int layer_time(layer_bench *b, layer_result *r)
     r->nominal_flop = step_flop * r->T * (b->backward ? 3.0 : 1.0);
     r->min_ms = ms[0];
     for (int k = 1; k < r->repeat; k++) r->min_ms = ms[k] < r->min_ms ? ms[k] : r->min_ms;
-    r->median_ms = median(ms, r->repeat);
+    r->median_ms = weft_cli_median(ms, r->repeat);
     rc = 0;
 done:
     free(ms);
@@ -507,7 +506,7 @@ static int bench_lm(int argc, char **argv)
     double rss = peak_rss_bytes();
     double min_ms = ms[0];
     for (int r = 1; r < steps; r++) min_ms = ms[r] < min_ms ? ms[r] : min_ms;
-    double med = median(ms, steps);
+    double med = weft_cli_median(ms, steps);
     size_t n_params = weft_params_numel(m->params);
 
     printf("bench lm: %s, %s, vocabulary %d, %d x %d, batch %d, bptt %d, dropout %g\n", p->name,

@@ -31,19 +31,6 @@ static double cpu_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of x[0..n) (sorts x in place). */
-static double median(double *x, int n)
-{
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* The README's character model (docs/lm.md: 2 x 192, embed 32, about 70
  * characters) and Zaremba et al.'s small word model (2 x 200, 10,000 words). */
 typedef struct infer_preset {
@@ -182,7 +169,7 @@ static int bench_inference(int argc, char **argv, bool eval)
             cpu[r] = cpu_ms() - c0;
         }
     }
-    double med = median(ms, repeat), med_cpu = median(cpu, repeat);   /* ms[0]: the best */
+    double med = weft_cli_median(ms, repeat), med_cpu = weft_cli_median(cpu, repeat);   /* ms[0]: the best */
     double tokens = eval ? (double)count : (double)batch * length;
     printf("model: %s (%s, %d x %d, embed %d, %d tokens), %d thread%s\n", p->name, cell,
            p->layers, p->hidden, p->embed, p->vocab, weft_num_threads(),

@@ -457,7 +457,7 @@ int weft_cli_classify_train(int argc, char **argv)
         status = weft_cli_stop_status(&res);
         goto done;
     }
-    if (weft_comm_size(o.comm) > 1) weft_cli_print_speed(&o, &res, pr.unit);
+    weft_cli_print_speed(&o, &res, pr.unit);   /* its speed even when stopped (bench/distributed.sh) */
     if (res.stop == WEFT_TRAIN_INTERRUPTED || res.stop == WEFT_TRAIN_STOPPED) {
         fprintf(stderr, "%s at epoch %d, batch %ld: saved %s; continue with 'weft train --task "
                 "%s --resume %s --data %s%s%s'\n",

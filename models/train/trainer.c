@@ -856,8 +856,8 @@ static int average_gradients(run *r, double local_items, double *loss_sum, doubl
 /* Several ranks: the gradient reduced in buckets while the backward runs
  * (as PyTorch's DistributedDataParallel and Horovod's tensor fusion do).
  * The store's parameters are cut, last registered first, into buckets of
- * about WEFT_BUCKET_MB megabytes (4 by default; 0: one MPI_Allreduce after
- * the backward), each a contiguous range of the gradient buffer. The
+ * about WEFT_BUCKET_MB megabytes (0, the default: one MPI_Allreduce after
+ * the backward, faster on the machines measured: docs/distributed.md), each a contiguous range of the gradient buffer. The
  * engine tells the trainer when a parameter's gradient is final
  * (weft_graph_on_grad_final: the first node on the tape that reads it has
  * run its backward); a bucket whose parameters are all final is scaled by
@@ -874,7 +874,7 @@ static int average_gradients(run *r, double local_items, double *loss_sum, doubl
 static int buckets_make(run *r)
 {
     const char *env = getenv("WEFT_BUCKET_MB");
-    double mb = env && env[0] ? atof(env) : 4.0;
+    double mb = env && env[0] ? atof(env) : 0.0;
     weft_params *p = r->t->params;
     int n = weft_params_count(p);
     if (!r->dist || r->o->accumulate != 1 || !(mb > 0) || n == 0) return 0;

@@ -303,6 +303,11 @@ static void test_cli_plugin_everywhere(void **state)
     if (r->status != 0) fail_msg("exit %d: %s", r->status, r->err);
     assert_contains(r->out, "mgu");
     assert_contains(r->out, "# ratio last/0");
+    /* a picture that cannot be written fails, and gnuplot's PNG never lands on our stdout */
+    r = weft_test_run(exe, NULL, GLOBAL_FLAGS "--quiet gradflow --cell lstm --steps 6 "
+                      "--hidden 8 --samples 1 --plot %s/no-such-dir/g.png", tmpdir);
+    assert_int_not_equal(r->status, 0);
+    if (strstr(r->out, "\x89PNG")) fail_msg("a PNG on gradflow's stdout");
 
     /* a language model of the plugin cell: trained, saved, evaluated and sampled; the
      * checkpoint names the plugin, so eval and sample load it again */

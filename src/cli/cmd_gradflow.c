@@ -113,7 +113,7 @@ static int plot(const char *path, int T, int n, const char *const *names, double
         return -1;
     }
 
-    FILE *gp = popen("gnuplot", "w");
+    FILE *gp = popen("gnuplot >/dev/null", "w");   /* its stdout is not ours: a PNG it cannot write goes there */
     if (!gp) {
         fprintf(stderr, "weft gradflow: cannot run gnuplot: %s\n", strerror(errno));
         unlink(data);
